@@ -1,0 +1,2 @@
+-- Baseline of the connections schema: the schema exists, belongs to connections-svc, and is versioned from here.
+-- Its tables arrive with the issues that give connections-svc its API.

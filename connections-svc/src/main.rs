@@ -1,0 +1,22 @@
+//! connections-svc as its own process (Kubernetes). Run: `cargo run -p connections-svc -- --help`.
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "connections-svc")]
+struct Cli {
+    #[command(flatten)]
+    config: connections_svc::Config,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    service_kit::telemetry::init("info");
+    let cli = Cli::parse();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    service_kit::shutdown::cancel_on_signal(shutdown.clone());
+    connections_svc::Application::build(cli.config, shutdown)
+        .await?
+        .run()
+        .await
+}

@@ -1,0 +1,168 @@
+//! Extractors: JSON bodies that fail in our error shape, the request id, and the caller.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{HeaderMap, request::Parts},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+use super::{AppState, error::ApiError};
+
+/// Name of the session cookie (Lightdash's express-session name).
+pub const SESSION_COOKIE: &str = "connect.sid";
+/// Prefix of personal access tokens.
+const PAT_PREFIX: &str = "ldpat_";
+
+/// `Json<T>` whose rejections answer in the Lightdash error envelope.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(r) => Err(r.into()),
+        }
+    }
+}
+
+/// The id of the current request (set by the request-id layer).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(request_id(&parts.headers)))
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// The session cookie.
+    Session,
+    /// A personal access token (`ApiKey` or `Bearer` scheme).
+    PersonalAccessToken,
+    /// An access JWT (`Bearer` scheme).
+    AccessToken,
+}
+
+/// An authenticated caller: the access JWT that names them, for every downstream call.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The access token to forward.
+    pub access_token: SecretString,
+    /// How they authenticated.
+    pub method: AuthMethod,
+    /// The request id.
+    pub request_id: String,
+}
+
+impl Caller {
+    /// The access token, for a downstream call.
+    pub fn token(&self) -> &str {
+        self.access_token.expose_secret()
+    }
+}
+
+enum Presented {
+    Session(String),
+    Pat(String),
+    Jwt(String),
+}
+
+fn presented(headers: &HeaderMap) -> Result<Option<Presented>, ApiError> {
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| ApiError::unauthorized())?;
+        let (scheme, token) = value.split_once(' ').ok_or_else(ApiError::unauthorized)?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(ApiError::unauthorized());
+        }
+        return if scheme.eq_ignore_ascii_case("apikey") {
+            Ok(Some(Presented::Pat(token.to_owned())))
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            if token.starts_with(PAT_PREFIX) {
+                Ok(Some(Presented::Pat(token.to_owned())))
+            } else {
+                Ok(Some(Presented::Jwt(token.to_owned())))
+            }
+        } else {
+            Err(ApiError::unauthorized())
+        };
+    }
+    Ok(session_cookie(headers).map(Presented::Session))
+}
+
+/// The value of the session cookie, if the request carries one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let request_id = request_id(&parts.headers);
+        let presented = presented(&parts.headers)?.ok_or_else(ApiError::unauthorized)?;
+        let (access_token, method) = match presented {
+            Presented::Jwt(token) => {
+                state.verifier.verify(&token).await.map_err(|e| {
+                    tracing::info!(reason = %e, "access token refused");
+                    match e {
+                        service_kit::jwt::VerifyError::KeySetUnavailable(_) => ApiError::new(
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            "Signing keys unavailable; try again",
+                        ),
+                        _ => ApiError::unauthorized(),
+                    }
+                })?;
+                (token, AuthMethod::AccessToken)
+            }
+            Presented::Pat(token) => (
+                state.identity.authenticate_pat(&request_id, token).await?,
+                AuthMethod::PersonalAccessToken,
+            ),
+            Presented::Session(token) => (
+                state
+                    .identity
+                    .authenticate_session(&request_id, token)
+                    .await?,
+                AuthMethod::Session,
+            ),
+        };
+        Ok(Self {
+            access_token: SecretString::from(access_token),
+            method,
+            request_id,
+        })
+    }
+}

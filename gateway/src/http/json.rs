@@ -1,0 +1,83 @@
+//! The Lightdash dialect's JSON shapes. Serde types stop here: handlers convert proto messages
+//! into these by hand.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use proto::identity::v1 as pb;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// `{"status":"ok","results":…}`.
+pub(super) fn ok(results: impl Serialize) -> axum::Json<Value> {
+    axum::Json(json!({ "status": "ok", "results": results }))
+}
+
+/// `{"status":"ok"}` for operations without results.
+pub(super) fn ok_empty() -> axum::Json<Value> {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+/// A timestamp as JavaScript's `Date.toJSON()` writes it: `2026-11-25T17:00:00.000Z`.
+pub(super) fn time(ts: &prost_types::Timestamp) -> String {
+    DateTime::<Utc>::from_timestamp(ts.seconds, u32::try_from(ts.nanos).unwrap_or(0))
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn opt_time(ts: Option<&prost_types::Timestamp>) -> Value {
+    ts.map(|t| Value::String(time(t))).unwrap_or(Value::Null)
+}
+
+/// `LightdashUser`.
+pub(super) fn user(u: &pb::User) -> Value {
+    let mut v = json!({
+        "userUuid": u.user_uuid,
+        "email": u.email,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "isTrackingAnonymized": u.is_tracking_anonymized,
+        "isMarketingOptedIn": u.is_marketing_opted_in,
+        "isSetupComplete": u.is_setup_complete,
+        "createdAt": opt_time(u.created_at.as_ref()),
+        "updatedAt": opt_time(u.updated_at.as_ref()),
+        "isActive": u.is_active,
+        "isPending": false,
+    });
+    if let Some(m) = &u.membership {
+        v["organizationUuid"] = json!(m.organization_uuid);
+        v["organizationName"] = json!(m.organization_name);
+        v["organizationCreatedAt"] = opt_time(m.organization_created_at.as_ref());
+        v["role"] = json!(m.role);
+    }
+    v
+}
+
+/// `PersonalAccessToken`.
+pub(super) fn personal_access_token(t: &pb::PersonalAccessToken) -> Value {
+    json!({
+        "uuid": t.uuid,
+        "description": t.description,
+        "createdAt": opt_time(t.created_at.as_ref()),
+        "expiresAt": opt_time(t.expires_at.as_ref()),
+        "rotatedAt": opt_time(t.rotated_at.as_ref()),
+        "lastUsedAt": opt_time(t.last_used_at.as_ref()),
+    })
+}
+
+/// `PersonalAccessTokenWithToken`: the token and, this once, its secret.
+pub(super) fn personal_access_token_with_secret(t: &pb::PersonalAccessTokenWithSecret) -> Value {
+    let mut v = t
+        .token
+        .as_ref()
+        .map(personal_access_token)
+        .unwrap_or_else(|| json!({}));
+    v["token"] = json!(t.secret);
+    v
+}
+
+/// A request timestamp for a proto message.
+pub(super) fn to_proto_time(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}

@@ -1,0 +1,128 @@
+//! The HTTP face of the platform: routing, middleware, and the Lightdash dialect's handlers.
+
+pub mod error;
+pub mod extract;
+mod json;
+mod tokens;
+mod user;
+mod wellknown;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, Request, StatusCode},
+    response::IntoResponse,
+    routing::{delete, get, patch, post},
+};
+use service_kit::jwt::JwtVerifier;
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+pub use error::{ApiError, ApiResult};
+
+use crate::clients::IdentityClient;
+
+/// What every handler can reach. No database: the gateway owns HTTP concerns only.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// identity-svc.
+    pub identity: Arc<IdentityClient>,
+    /// Verifies access JWTs presented by API clients.
+    pub verifier: Arc<JwtVerifier>,
+    /// HTTP settings.
+    pub settings: Arc<HttpSettings>,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Mark the session cookie `Secure` (only sent over HTTPS). On for any deployment behind TLS.
+    pub cookie_secure: bool,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Time a request may take before it answers 504.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            cookie_secure: false,
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let api = Router::new()
+        .route("/api/v1/user", get(user::get_user).post(user::register))
+        .route("/api/v1/login", post(user::login))
+        .route("/api/v1/logout", get(user::logout))
+        .route(
+            "/api/v1/user/me/personal-access-tokens",
+            get(tokens::list).post(tokens::create),
+        )
+        .route(
+            "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}",
+            delete(tokens::delete),
+        )
+        .route(
+            "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate",
+            patch(tokens::rotate),
+        )
+        .route("/api/v1/auth/token", post(wellknown::access_token))
+        .route("/.well-known/jwks.json", get(wellknown::jwks))
+        .route("/livez", get(wellknown::live))
+        .route("/readyz", get(wellknown::ready))
+        .fallback(|| async { ApiError::route_not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        })
+        .with_state(state);
+
+    let middleware = ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
+        ]))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+                })
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong").into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, settings.request_timeout))
+        // Bodies are read only by the JSON extractor, whose rejection answers 413 in our envelope.
+        .layer(DefaultBodyLimit::max(settings.body_limit));
+    api.layer(middleware)
+}
+
+fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, _: &tracing::Span) {
+    tracing::info!(
+        status = res.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "request finished"
+    );
+}

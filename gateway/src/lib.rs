@@ -1,0 +1,125 @@
+//! The gateway: the platform's public REST API. It owns HTTP concerns only (routing, auth
+//! header parsing, the JSON shapes of each public dialect) and turns every call into gRPC calls
+//! to the services, carrying an access JWT that names the original user.
+//!
+//! Architecture invariant: no database, no business rule. A decision about who may do what is
+//! made by the service that owns the object.
+
+pub mod clients;
+pub mod http;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use secrecy::SecretString;
+use service_kit::{
+    config::parse_secret,
+    grpc::InternalCredential,
+    jwt::{JwtVerifier, TokenProfile},
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Endpoint;
+
+use crate::{
+    clients::{GrpcJwks, IdentityClient},
+    http::{AppState, HttpSettings},
+};
+
+/// Configuration of the gateway.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "GATEWAY_LISTEN_ADDR", default_value = "0.0.0.0:8080")]
+    pub listen_addr: SocketAddr,
+    /// URL of identity-svc's gRPC endpoint.
+    #[arg(long, env = "IDENTITY_URL", default_value = "http://127.0.0.1:50051")]
+    pub identity_url: String,
+    /// Credential of the trusted internal caller, as configured in the services.
+    #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
+    pub internal_credential: SecretString,
+    /// Send the session cookie only over HTTPS. Turn on behind TLS.
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
+    pub body_limit_bytes: usize,
+}
+
+impl Config {
+    /// The defaults, with these values.
+    pub fn new(
+        listen_addr: SocketAddr,
+        identity_url: String,
+        internal_credential: SecretString,
+    ) -> Self {
+        Self {
+            listen_addr,
+            identity_url,
+            internal_credential,
+            cookie_secure: false,
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A built, not yet running gateway.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Builds the clients and the router and binds the listener. Services may start later:
+    /// channels connect lazily.
+    pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        service_kit::jwt::install_crypto_provider();
+        let credential = InternalCredential::new(config.internal_credential.clone())?;
+        let channel = Endpoint::from_shared(config.identity_url.clone())?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .connect_lazy();
+        let identity = Arc::new(IdentityClient::new(channel, credential));
+        let verifier = Arc::new(JwtVerifier::new(
+            TokenProfile::default(),
+            Arc::new(GrpcJwks(identity.clone())),
+        ));
+        let settings = Arc::new(HttpSettings {
+            cookie_secure: config.cookie_secure,
+            body_limit: config.body_limit_bytes,
+            ..HttpSettings::default()
+        });
+        let router = http::router(AppState {
+            identity,
+            verifier,
+            settings,
+        });
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
+        tracing::info!(addr = %listener.local_addr()?, "gateway ready");
+        Ok(Self {
+            listener,
+            router,
+            shutdown,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until the shutdown token is cancelled; in-flight requests finish first.
+    pub async fn run(self) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(self.shutdown.cancelled_owned())
+            .await?;
+        tracing::info!("gateway stopped");
+        Ok(())
+    }
+}

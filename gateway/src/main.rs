@@ -1,0 +1,22 @@
+//! The gateway as its own process (Kubernetes). Run: `cargo run -p gateway -- --help`.
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "gateway", about = "The platform's public REST gateway")]
+struct Cli {
+    #[command(flatten)]
+    config: gateway::Config,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    service_kit::telemetry::init("info");
+    let cli = Cli::parse();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    service_kit::shutdown::cancel_on_signal(shutdown.clone());
+    gateway::Application::build(cli.config, shutdown)
+        .await?
+        .run()
+        .await
+}

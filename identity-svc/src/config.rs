@@ -1,0 +1,65 @@
+//! identity-svc's configuration: flags or environment variables (12-factor).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+use service_kit::config::parse_secret;
+
+/// Configuration of identity-svc.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "IDENTITY_LISTEN_ADDR", default_value = "0.0.0.0:50051")]
+    pub listen_addr: SocketAddr,
+    /// `postgres://…` for PostgreSQL; unset or `sqlite:` for an embedded SQLite file in `data_dir`.
+    #[arg(long, env = "IDENTITY_DATABASE_URL", value_parser = parse_secret)]
+    pub database_url: Option<SecretString>,
+    /// PostgreSQL schema this service owns.
+    #[arg(long, env = "IDENTITY_DATABASE_SCHEMA", default_value = "identity")]
+    pub database_schema: String,
+    /// Directory of the embedded SQLite file.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "IDENTITY_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// Credential of the trusted internal caller (the gateway); at least 32 characters.
+    #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
+    pub internal_credential: SecretString,
+    /// Password hashes allowed at once (19 MiB each); default: the number of CPUs.
+    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
+    /// Lifetime of access tokens, in seconds (at most 900).
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=900))]
+    pub access_token_ttl_seconds: u64,
+    /// Absolute lifetime of a browser session, in seconds.
+    #[arg(long, env = "SESSION_TTL_SECONDS", default_value_t = 7 * 24 * 3600)]
+    pub session_ttl_seconds: u64,
+}
+
+impl Config {
+    /// A configuration for tests and the all-in-one binary: the defaults, with these values.
+    pub fn new(
+        listen_addr: SocketAddr,
+        database_url: Option<SecretString>,
+        data_dir: PathBuf,
+        internal_credential: SecretString,
+    ) -> Self {
+        Self {
+            listen_addr,
+            database_url,
+            database_schema: "identity".into(),
+            data_dir,
+            db_max_connections: 10,
+            internal_credential,
+            password_hash_concurrency: None,
+            access_token_ttl_seconds: 900,
+            session_ttl_seconds: 7 * 24 * 3600,
+        }
+    }
+
+    /// Lifetime of access tokens.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_seconds)
+    }
+}

@@ -1,0 +1,381 @@
+//! identity-svc's rules: registration, login, sessions, personal access tokens, signing keys.
+//! No tonic or sqlx types here: handlers convert at the edge, the store behind a trait.
+
+pub mod keys;
+pub mod password;
+pub mod validate;
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use service_kit::{
+    jwt::{AccessClaims, TokenRequest, TokenSigner},
+    secret::{random_token, sha256_hex},
+};
+use uuid::Uuid;
+
+use crate::{
+    error::{Error, Result},
+    store::{IdentityStore, PatRecord, SessionRecord, StoreError, UserRecord},
+};
+use password::PasswordHasher;
+
+/// Prefix of personal access tokens (Lightdash's `AuthTokenPrefix`), followed by 128 random bits.
+pub const PAT_PREFIX: &str = "ldpat_";
+/// Prefix of browser session tokens, followed by 256 random bits.
+pub const SESSION_PREFIX: &str = "ldsess_";
+/// How many personal access tokens one user may hold.
+pub const MAX_PATS_PER_USER: i64 = 50;
+/// Longest token description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 255;
+/// A token's last-used time is written at most this often, to keep writes off the hot path.
+pub const LAST_USED_GRANULARITY: chrono::Duration = chrono::Duration::seconds(60);
+/// The `client_id` of tokens issued to callers of the public API.
+pub const API_CLIENT_ID: &str = "platform-api";
+
+/// Settings of the identity domain.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Absolute lifetime of a browser session.
+    pub session_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Input of a registration.
+#[derive(Debug)]
+pub struct Registration {
+    pub email: String,
+    pub password: SecretString,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// A new session: the user and the token, shown once.
+#[derive(Debug)]
+pub struct NewSession {
+    pub user: UserRecord,
+    pub token: SecretString,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An access token handed out for a session or a personal access token.
+#[derive(Debug)]
+pub struct AccessToken {
+    pub user_uuid: Uuid,
+    pub token: SecretString,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A personal access token with its secret, shown once.
+#[derive(Debug)]
+pub struct NewPat {
+    pub pat: PatRecord,
+    pub secret: SecretString,
+}
+
+/// The identity domain service.
+#[derive(Debug)]
+pub struct Identity {
+    store: Arc<dyn IdentityStore>,
+    hasher: PasswordHasher,
+    signer: Arc<TokenSigner>,
+    settings: Settings,
+}
+
+impl Identity {
+    /// Builds the service.
+    pub fn new(
+        store: Arc<dyn IdentityStore>,
+        hasher: PasswordHasher,
+        signer: Arc<TokenSigner>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            signer,
+            settings,
+        }
+    }
+
+    /// Registers a user with a password and opens their first session.
+    pub async fn register(&self, reg: Registration) -> Result<NewSession> {
+        let email = validate::email(&reg.email)?;
+        let first_name = validate::name("firstName", &reg.first_name)?;
+        let last_name = validate::name("lastName", &reg.last_name)?;
+        password::check_policy(&reg.password)?;
+        let hash = self.hasher.hash(reg.password).await?;
+        let now = Utc::now();
+        let user = UserRecord {
+            user_uuid: Uuid::now_v7(),
+            email,
+            first_name,
+            last_name,
+            is_active: true,
+            is_tracking_anonymized: false,
+            is_marketing_opted_in: false,
+            is_setup_complete: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let (session, token) = self.new_session(user.user_uuid, now);
+        match self
+            .store
+            .insert_user_with_session(&user, &hash, &session)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Err(Error::AlreadyExists(
+                    "a user with this email already exists".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(user_uuid = %user.user_uuid, "user registered");
+        Ok(NewSession {
+            user,
+            token,
+            expires_at: session.expires_at,
+        })
+    }
+
+    /// Checks an email and password and opens a session. An unknown email, a wrong password
+    /// and an inactive user all answer the same error after the same work (AU-7).
+    pub async fn login(&self, email: &str, password: SecretString) -> Result<NewSession> {
+        const BAD: Error = Error::Unauthenticated("Email and password not recognized.");
+        let email = email.trim().to_lowercase();
+        let found = if email.len() <= validate::MAX_EMAIL_LEN {
+            self.store.credentials_by_email(&email).await?
+        } else {
+            None
+        };
+        let (user, hash) = match found {
+            Some(c) => (Some(c.user), c.password_hash),
+            None => (None, None),
+        };
+        let ok = self.hasher.verify(password, hash).await?;
+        let user = match user {
+            Some(u) if ok && u.is_active => u,
+            _ => {
+                tracing::info!(outcome = "failure", "login refused");
+                return Err(BAD);
+            }
+        };
+        let now = Utc::now();
+        let (session, token) = self.new_session(user.user_uuid, now);
+        self.store.insert_session(&session).await?;
+        tracing::info!(outcome = "success", user_uuid = %user.user_uuid, "login");
+        Ok(NewSession {
+            user,
+            token,
+            expires_at: session.expires_at,
+        })
+    }
+
+    fn new_session(&self, user_uuid: Uuid, now: DateTime<Utc>) -> (SessionRecord, SecretString) {
+        let token = random_token::<32>(SESSION_PREFIX);
+        let ttl = chrono::Duration::from_std(self.settings.session_ttl)
+            .unwrap_or(chrono::Duration::days(7));
+        let session = SessionRecord {
+            session_uuid: Uuid::now_v7(),
+            user_uuid,
+            token_hash: sha256_hex(&token),
+            created_at: now,
+            expires_at: now + ttl,
+        };
+        (session, SecretString::from(token))
+    }
+
+    /// Exchanges a session token for an access token.
+    pub async fn authenticate_session(&self, token: &str) -> Result<AccessToken> {
+        const BAD: Error = Error::Unauthenticated("session not recognised");
+        if !token.starts_with(SESSION_PREFIX) || token.len() > 128 {
+            return Err(BAD);
+        }
+        let session = self
+            .store
+            .session_by_token_hash(&sha256_hex(token))
+            .await?
+            .ok_or(BAD)?;
+        if session.expires_at <= Utc::now() {
+            return Err(BAD);
+        }
+        self.active_user(session.user_uuid).await.map_err(|_| BAD)?;
+        self.access_token(session.user_uuid, "pwd", Some(session.session_uuid))
+    }
+
+    /// Exchanges a personal access token for an access token. Expired and deleted tokens are
+    /// refused; the last-used time is kept (to the minute).
+    pub async fn authenticate_pat(&self, token: &str) -> Result<AccessToken> {
+        const BAD: Error = Error::Unauthenticated("Personal access token is not recognised");
+        if !token.starts_with(PAT_PREFIX) || token.len() > 128 {
+            return Err(BAD);
+        }
+        let pat = self
+            .store
+            .pat_by_token_hash(&sha256_hex(token))
+            .await?
+            .ok_or(BAD)?;
+        let now = Utc::now();
+        if pat.expires_at.is_some_and(|e| e <= now) {
+            return Err(BAD);
+        }
+        self.active_user(pat.user_uuid).await.map_err(|_| BAD)?;
+        if pat
+            .last_used_at
+            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
+        {
+            self.store.touch_pat(pat.pat_uuid, now).await?;
+        }
+        self.access_token(pat.user_uuid, "pat", None)
+    }
+
+    fn access_token(
+        &self,
+        user_uuid: Uuid,
+        amr: &str,
+        session_id: Option<Uuid>,
+    ) -> Result<AccessToken> {
+        let (token, expires_at) = self
+            .signer
+            .sign(&TokenRequest {
+                user_uuid,
+                amr,
+                session_id,
+                client_id: API_CLIENT_ID,
+            })
+            .map_err(|e| Error::Internal(anyhow::anyhow!("signing failed: {e}")))?;
+        Ok(AccessToken {
+            user_uuid,
+            token: SecretString::from(token),
+            expires_at,
+        })
+    }
+
+    async fn active_user(&self, user_uuid: Uuid) -> Result<UserRecord> {
+        match self.store.user(user_uuid).await? {
+            Some(u) if u.is_active => Ok(u),
+            _ => Err(Error::Unauthenticated("user not found or inactive")),
+        }
+    }
+
+    /// The user an access token speaks for.
+    pub async fn current_user(&self, claims: &AccessClaims) -> Result<UserRecord> {
+        self.active_user(caller(claims)?).await
+    }
+
+    /// Ends the session a session-derived token was issued for.
+    pub async fn logout(&self, claims: &AccessClaims) -> Result<()> {
+        let user = caller(claims)?;
+        if let Some(sid) = claims.sid.as_deref().and_then(|s| Uuid::parse_str(s).ok()) {
+            self.store.delete_session(user, sid).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a personal access token. A token cannot mint another: creating one needs a
+    /// session (a stolen token must not be able to extend itself).
+    pub async fn create_pat(
+        &self,
+        claims: &AccessClaims,
+        description: &str,
+        expires_at: Option<DateTime<Utc>>,
+        auto_generated: bool,
+    ) -> Result<NewPat> {
+        let user = caller(claims)?;
+        if claims.authenticated_by("pat") {
+            return Err(Error::PermissionDenied(
+                "personal access tokens cannot be created with a personal access token; log in first".into(),
+            ));
+        }
+        let description = validate::description(description)?;
+        let now = Utc::now();
+        if let Some(e) = expires_at {
+            validate::future("expiresAt", e, now)?;
+        }
+        if self.store.count_pats(user).await? >= MAX_PATS_PER_USER {
+            return Err(Error::ResourceExhausted(format!(
+                "a user may hold at most {MAX_PATS_PER_USER} personal access tokens"
+            )));
+        }
+        let secret = random_token::<16>(PAT_PREFIX);
+        let pat = PatRecord {
+            pat_uuid: Uuid::now_v7(),
+            user_uuid: user,
+            description,
+            token_hash: sha256_hex(&secret),
+            auto_generated,
+            created_at: now,
+            expires_at,
+            rotated_at: None,
+            last_used_at: None,
+        };
+        self.store.insert_pat(&pat).await?;
+        tracing::info!(user_uuid = %user, pat_uuid = %pat.pat_uuid, "personal access token created");
+        Ok(NewPat {
+            pat,
+            secret: SecretString::from(secret),
+        })
+    }
+
+    /// The caller's personal access tokens.
+    pub async fn list_pats(&self, claims: &AccessClaims) -> Result<Vec<PatRecord>> {
+        Ok(self.store.pats_of_user(caller(claims)?).await?)
+    }
+
+    /// Deletes one of the caller's tokens; another user's token answers NOT_FOUND.
+    pub async fn delete_pat(&self, claims: &AccessClaims, pat_uuid: &str) -> Result<()> {
+        let user = caller(claims)?;
+        let id = parse_pat_uuid(pat_uuid)?;
+        if self.store.delete_pat(user, id).await? {
+            tracing::info!(user_uuid = %user, pat_uuid = %id, "personal access token deleted");
+            Ok(())
+        } else {
+            Err(Error::NotFound("personal access token not found"))
+        }
+    }
+
+    /// Gives one of the caller's tokens a new secret and expiry; the old secret stops working.
+    pub async fn rotate_pat(
+        &self,
+        claims: &AccessClaims,
+        pat_uuid: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<NewPat> {
+        let user = caller(claims)?;
+        let id = parse_pat_uuid(pat_uuid)?;
+        let now = Utc::now();
+        validate::future("expiresAt", expires_at, now)?;
+        let secret = random_token::<16>(PAT_PREFIX);
+        let pat = self
+            .store
+            .rotate_pat(user, id, &sha256_hex(&secret), expires_at, now)
+            .await?
+            .ok_or(Error::NotFound("personal access token not found"))?;
+        tracing::info!(user_uuid = %user, pat_uuid = %id, "personal access token rotated");
+        Ok(NewPat {
+            pat,
+            secret: SecretString::from(secret),
+        })
+    }
+}
+
+fn caller(claims: &AccessClaims) -> Result<Uuid> {
+    claims
+        .user_uuid()
+        .map_err(|_| Error::Unauthenticated("invalid access token"))
+}
+
+fn parse_pat_uuid(value: &str) -> Result<Uuid> {
+    // A malformed id cannot name a token of the caller's: answer as for any unknown one.
+    Uuid::parse_str(value).map_err(|_| Error::NotFound("personal access token not found"))
+}

@@ -1,0 +1,166 @@
+//! Password policy and hashing (checklist AU-1, AU-2, AU-4, AU-5, AU-7).
+//!
+//! Argon2id with the `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1: the OWASP minimum),
+//! run on the blocking pool behind a semaphore so that at most `concurrency` hashes (19 MiB
+//! each) are in flight; a caller that cannot get a permit within `queue_timeout` is refused
+//! with RESOURCE_EXHAUSTED instead of piling up memory. Logins for unknown emails verify
+//! against a dummy hash so they cost the same time as a wrong password.
+
+use std::{sync::Arc, time::Duration};
+
+use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+
+/// Shortest password accepted (ASVS 5.0 6.2.1).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted, in bytes (ASVS 5.0 6.2.9 asks for at least 64 characters).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Checks the password policy. No composition rules; nothing is truncated or case-folded.
+pub fn check_policy(password: &SecretString) -> Result<()> {
+    let p = password.expose_secret();
+    if p.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::InvalidArgument(format!(
+            "password must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if p.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::InvalidArgument(format!(
+            "password must be at most {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Hashes and verifies passwords with bounded concurrency.
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    queue_timeout: Duration,
+    dummy_hash: Arc<str>,
+}
+
+impl PasswordHasher {
+    /// A hasher allowing `concurrency` hashes at once.
+    pub fn new(concurrency: usize, queue_timeout: Duration) -> Result<Self> {
+        let dummy = hash_blocking(&crate::domain::password::random_password())?;
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            queue_timeout,
+            dummy_hash: dummy.into(),
+        })
+    }
+
+    /// Hashes `password` into a PHC string.
+    pub async fn hash(&self, password: SecretString) -> Result<String> {
+        self.run(move || hash_blocking(&password)).await?
+    }
+
+    /// Verifies `password` against `hash`, or against the dummy hash when there is none (so the
+    /// caller cannot tell the two cases apart by time). Never true without a real hash.
+    pub async fn verify(&self, password: SecretString, hash: Option<String>) -> Result<bool> {
+        let dummy = self.dummy_hash.clone();
+        self.run(move || {
+            let target = hash.as_deref().unwrap_or(&dummy);
+            let ok = Argon2::default()
+                .verify_password(password.expose_secret().as_bytes(), target)
+                .is_ok();
+            ok && hash.is_some()
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| {
+                Error::ResourceExhausted("too many password checks in progress; try again".into())
+            })?
+            .map_err(|e| Error::Internal(e.into()))?;
+        tokio::task::spawn_blocking(move || {
+            let out = f();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| Error::Internal(e.into()))
+    }
+}
+
+fn hash_blocking(password: &SecretString) -> Result<String> {
+    Argon2::default()
+        .hash_password(password.expose_secret().as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("argon2: {e}")))
+}
+
+fn random_password() -> SecretString {
+    SecretString::from(service_kit::secret::random_token::<16>(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> SecretString {
+        SecretString::from(v)
+    }
+
+    /// AU-1 and AU-2: the stored string is an Argon2id PHC string at or above the OWASP minimum.
+    #[tokio::test]
+    async fn au_1_au_2_hashes_are_argon2id_at_the_owasp_minimum() {
+        let hasher = PasswordHasher::new(2, Duration::from_secs(5)).unwrap();
+        let hash = hasher.hash(s("correct horse battery")).await.unwrap();
+        let parsed = argon2::PasswordHash::new(&hash).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(parsed.version, Some(19));
+        let m: u32 = parsed.params.get_decimal("m").unwrap();
+        let t: u32 = parsed.params.get_decimal("t").unwrap();
+        let p: u32 = parsed.params.get_decimal("p").unwrap();
+        assert!(m >= 19456 && t >= 2 && p == 1, "m={m} t={t} p={p}");
+        assert!(
+            parsed.salt.unwrap().len() >= 16,
+            "salt at least 16 bytes (base64 chars)"
+        );
+        assert!(!hash.contains("correct horse battery"));
+        assert!(
+            hasher
+                .verify(s("correct horse battery"), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(s("correct horse batterY"), Some(hash))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_dummy_hash_never_verifies() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(5)).unwrap();
+        assert!(!hasher.verify(s("anything at all"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_saturated_pool_refuses_instead_of_queueing_forever() {
+        let hasher = PasswordHasher::new(1, Duration::from_millis(1)).unwrap();
+        let held = hasher.permits.clone().acquire_owned().await.unwrap();
+        let err = hasher.hash(s("long enough password")).await.unwrap_err();
+        assert!(matches!(err, Error::ResourceExhausted(_)));
+        drop(held);
+    }
+
+    #[test]
+    fn policy_bounds() {
+        assert!(check_policy(&s("1234567")).is_err());
+        assert!(check_policy(&s("12345678")).is_ok());
+        assert!(check_policy(&s(&"x".repeat(128))).is_ok());
+        assert!(check_policy(&s(&"x".repeat(MAX_PASSWORD_BYTES + 1))).is_err());
+        assert!(check_policy(&s("🔐🔐🔐🔐🔐🔐🔐🔐")).is_ok());
+    }
+}

@@ -1,0 +1,15 @@
+//! identity-svc: who people are (users), how they prove it (passwords, sessions, personal
+//! access tokens), and the keys that sign the access tokens every service verifies.
+//!
+//! Layers: `grpc` (proto types stop here) -> `domain` (rules, validation) -> `store` (SQL).
+//! Architecture invariant: only this crate touches the `identity` schema.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod startup;
+pub mod store;
+
+pub use config::Config;
+pub use startup::Application;

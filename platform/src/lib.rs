@@ -1,0 +1,145 @@
+//! The whole platform in one process: identity-svc, connections-svc and projects-svc on
+//! loopback ports chosen by the OS, and the gateway in front of them. The parts still talk
+//! gRPC over loopback, so this exercises the same path as a Kubernetes deployment.
+//!
+//! Used by `main.rs` (the one command a newcomer runs) and by the end-to-end tests.
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+};
+
+use secrecy::{ExposeSecret, SecretString};
+use service_kit::config::parse_secret;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Configuration of the all-in-one process.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address of the public HTTP API.
+    #[arg(long, env = "PLATFORM_LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: SocketAddr,
+    /// Directory of the embedded SQLite files (one per service).
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// `postgres://…` to keep every service's schema in one PostgreSQL database instead of SQLite.
+    #[arg(long, env = "DATABASE_URL", value_parser = parse_secret)]
+    pub database_url: Option<SecretString>,
+    /// Prefix of the PostgreSQL schema names (`identity`, `connections`, `projects`).
+    #[arg(long, env = "SCHEMA_PREFIX", default_value = "")]
+    pub schema_prefix: String,
+    /// Credential the gateway presents to the services; random per start when unset.
+    #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
+    pub internal_credential: Option<SecretString>,
+}
+
+impl Config {
+    /// Defaults for `listen_addr` and `data_dir`, embedded SQLite.
+    pub fn new(listen_addr: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen_addr,
+            data_dir,
+            database_url: None,
+            schema_prefix: String::new(),
+            internal_credential: None,
+        }
+    }
+}
+
+/// A running platform.
+#[derive(Debug)]
+pub struct Platform {
+    /// The gateway's address.
+    pub gateway_addr: SocketAddr,
+    /// identity-svc's gRPC address.
+    pub identity_addr: SocketAddr,
+    /// connections-svc's gRPC address.
+    pub connections_addr: SocketAddr,
+    /// projects-svc's gRPC address.
+    pub projects_addr: SocketAddr,
+    /// The internal caller credential in use.
+    pub internal_credential: SecretString,
+    tasks: JoinSet<anyhow::Result<()>>,
+    shutdown: CancellationToken,
+}
+
+impl Platform {
+    /// Builds and starts every part; returns once all of them listen.
+    pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let credential = config
+            .internal_credential
+            .clone()
+            .unwrap_or_else(|| SecretString::from(service_kit::secret::random_token::<32>("")));
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let url = config.database_url.clone();
+
+        let mut identity_cfg = identity_svc::Config::new(
+            loopback,
+            url.clone(),
+            config.data_dir.clone(),
+            credential.clone(),
+        );
+        identity_cfg.database_schema = format!("{}identity", config.schema_prefix);
+        let mut connections_cfg =
+            connections_svc::Config::new(loopback, url.clone(), config.data_dir.clone());
+        connections_cfg.database_schema = format!("{}connections", config.schema_prefix);
+        let mut projects_cfg = projects_svc::Config::new(loopback, url, config.data_dir.clone());
+        projects_cfg.database_schema = format!("{}projects", config.schema_prefix);
+
+        let identity = identity_svc::Application::build(identity_cfg, shutdown.clone()).await?;
+        let connections =
+            connections_svc::Application::build(connections_cfg, shutdown.clone()).await?;
+        let projects = projects_svc::Application::build(projects_cfg, shutdown.clone()).await?;
+        let (identity_addr, connections_addr, projects_addr) = (
+            identity.local_addr(),
+            connections.local_addr(),
+            projects.local_addr(),
+        );
+
+        let gateway_cfg = gateway::Config::new(
+            config.listen_addr,
+            format!("http://{identity_addr}"),
+            credential.clone(),
+        );
+        let gateway = gateway::Application::build(gateway_cfg, shutdown.clone()).await?;
+        let gateway_addr = gateway.local_addr();
+
+        let mut tasks = JoinSet::new();
+        tasks.spawn(identity.run());
+        tasks.spawn(connections.run());
+        tasks.spawn(projects.run());
+        tasks.spawn(gateway.run());
+        Ok(Self {
+            gateway_addr,
+            identity_addr,
+            connections_addr,
+            projects_addr,
+            internal_credential: credential,
+            tasks,
+            shutdown,
+        })
+    }
+
+    /// The credential, for tests that call the services as the internal caller.
+    pub fn internal_credential(&self) -> &str {
+        self.internal_credential.expose_secret()
+    }
+
+    /// Waits until every part has stopped (after the shutdown token is cancelled), or until one
+    /// fails, which stops the others.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut result = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(e) = outcome {
+                tracing::error!(error = ?e, "a part of the platform failed; stopping");
+                self.shutdown.cancel();
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,2 @@
+-- Baseline of the projects schema: the schema exists, belongs to projects-svc, and is versioned from here.
+-- Its tables arrive with the issues that give projects-svc its API.

@@ -1,0 +1,116 @@
+//! projects-svc: owns the `projects` schema. It starts, applies its own migrations, answers gRPC health
+//! and reflection, and shuts down gracefully; its API arrives in a later issue.
+//! Architecture invariant: only this crate touches the `projects` schema.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use secrecy::SecretString;
+use service_kit::{
+    config::parse_secret,
+    db::{self, DbConfig},
+    grpc,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Migrations of each backend.
+pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// See [`SQLITE_MIGRATIONS`].
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Configuration of projects-svc.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "PROJECTS_LISTEN_ADDR", default_value = "0.0.0.0:50053")]
+    pub listen_addr: SocketAddr,
+    /// `postgres://…` for PostgreSQL; unset or `sqlite:` for an embedded SQLite file in `data_dir`.
+    #[arg(long, env = "PROJECTS_DATABASE_URL", value_parser = parse_secret)]
+    pub database_url: Option<SecretString>,
+    /// PostgreSQL schema this service owns.
+    #[arg(long, env = "PROJECTS_DATABASE_SCHEMA", default_value = "projects")]
+    pub database_schema: String,
+    /// Directory of the embedded SQLite file.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "PROJECTS_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+impl Config {
+    /// The defaults, with these values.
+    pub fn new(
+        listen_addr: SocketAddr,
+        database_url: Option<SecretString>,
+        data_dir: PathBuf,
+    ) -> Self {
+        Self {
+            listen_addr,
+            database_url,
+            database_schema: "projects".into(),
+            data_dir,
+            db_max_connections: 10,
+        }
+    }
+}
+
+/// A built, not yet running projects-svc.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: tonic::transport::server::Router,
+    shutdown: CancellationToken,
+    pool: db::Pool,
+}
+
+impl Application {
+    /// Connects and migrates the database and binds the listener.
+    pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let pool = db::connect(&DbConfig {
+            url: config.database_url.clone(),
+            schema: config.database_schema.clone(),
+            sqlite_file: config.data_dir.join("projects.db"),
+            max_connections: config.db_max_connections,
+        })
+        .await?;
+        pool.migrate(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS)
+            .await?;
+        let (reporter, health, reflection) = grpc::health_and_reflection(&[])?;
+        let probe_pool = pool.clone();
+        grpc::watch_readiness(
+            reporter,
+            move || {
+                let p = probe_pool.clone();
+                async move { p.ping().await }
+            },
+            shutdown.clone(),
+        );
+        let router = grpc::server_builder()
+            .add_service(health)
+            .add_service(reflection);
+        let listener = grpc::bind(config.listen_addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, backend = pool.backend(), "projects-svc ready");
+        Ok(Self {
+            listener,
+            router,
+            shutdown,
+            pool,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until the shutdown token is cancelled.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let result = grpc::serve(self.router, self.listener, self.shutdown).await;
+        self.pool.close().await;
+        tracing::info!("projects-svc stopped");
+        result
+    }
+}

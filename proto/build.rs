@@ -1,0 +1,14 @@
+//! Compiles `proto/**/*.proto` with protox (pure Rust: no `protoc` on any machine) and writes the
+//! descriptor set that gRPC reflection serves.
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    let files = ["proto/identity/v1/identity.proto"];
+    let fds = protox::compile(files, ["proto"])?;
+    // compile_fds does not write the descriptor set itself (reference/crates.md).
+    std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure().compile_fds(fds)?;
+    println!("cargo:rerun-if-changed=proto");
+    Ok(())
+}

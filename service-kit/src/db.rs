@@ -1,0 +1,180 @@
+//! Opening and migrating a service's database: embedded SQLite (the default, one file per
+//! service) or PostgreSQL (one schema per service, `search_path` set to it).
+//!
+//! The SQL itself lives in each service's `store` module; this module only knows connections.
+
+use std::{path::PathBuf, str::FromStr, time::Duration};
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{
+    PgPool, SqlitePool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+/// How a service reaches its database.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// `postgres://…` for PostgreSQL; absent, empty or `sqlite:` for the embedded default;
+    /// `sqlite://PATH` for a given SQLite file.
+    pub url: Option<SecretString>,
+    /// PostgreSQL schema the service owns (created when missing).
+    pub schema: String,
+    /// The SQLite file used when no URL is given.
+    pub sqlite_file: PathBuf,
+    /// Upper bound of pooled connections.
+    pub max_connections: u32,
+}
+
+/// A service's connection pool on one of the two backends.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    /// Embedded SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL, with `search_path` set to the service's schema.
+    Postgres(PgPool),
+}
+
+/// Whether `schema` is a plain lower-case SQL identifier (so quoting is never needed).
+pub fn valid_schema_name(schema: &str) -> bool {
+    let mut chars = schema.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        && schema.len() <= 63
+}
+
+/// Opens the pool `cfg` describes. For PostgreSQL the schema is created when missing.
+pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
+    let url = cfg
+        .url
+        .as_ref()
+        .map(|u| u.expose_secret().trim())
+        .unwrap_or("");
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        anyhow::ensure!(
+            valid_schema_name(&cfg.schema),
+            "invalid schema name {:?}",
+            cfg.schema
+        );
+        // The URL may hold a password: never put it in an error message.
+        let base = PgConnectOptions::from_str(url)
+            .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL"))?;
+        {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&base)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                cfg.schema
+            )))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("cannot create schema {}", cfg.schema))?;
+            sqlx::Connection::close(conn).await.ok();
+        }
+        let opts = base.options([
+            ("search_path", cfg.schema.as_str()),
+            ("statement_timeout", "15s"),
+            ("idle_in_transaction_session_timeout", "30s"),
+        ]);
+        let pool = PgPoolOptions::new()
+            .max_connections(cfg.max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await
+            .context("cannot open the PostgreSQL pool")?;
+        return Ok(Pool::Postgres(pool));
+    }
+    let opts = if url.is_empty() || url == "sqlite:" {
+        if let Some(dir) = cfg.sqlite_file.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        }
+        SqliteConnectOptions::new().filename(&cfg.sqlite_file)
+    } else if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url).context("DATABASE_URL is not a valid SQLite URL")?
+    } else {
+        anyhow::bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite:");
+    };
+    let opts = opts
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(cfg.max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(opts)
+        .await
+        .context("cannot open the SQLite database")?;
+    Ok(Pool::Sqlite(pool))
+}
+
+impl Pool {
+    /// Applies the migrations of the pool's backend. On PostgreSQL, sqlx holds an advisory
+    /// lock while it migrates, so several replicas starting at once apply them once.
+    pub async fn migrate(&self, sqlite: &Migrator, postgres: &Migrator) -> anyhow::Result<()> {
+        match self {
+            Pool::Sqlite(p) => sqlite.run(p).await.context("SQLite migrations failed"),
+            Pool::Postgres(p) => postgres
+                .run(p)
+                .await
+                .context("PostgreSQL migrations failed"),
+        }
+    }
+
+    /// Whether the database answers a trivial query (readiness).
+    pub async fn ping(&self) -> bool {
+        let probe = async {
+            match self {
+                Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+                Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3), probe)
+            .await
+            .unwrap_or(false)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match self {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Whether a database error is a unique-constraint violation (SQLSTATE 23505, SQLite 2067/1555).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(valid_schema_name("identity"));
+        assert!(valid_schema_name("t_0123abcd"));
+        assert!(!valid_schema_name("Identity"));
+        assert!(!valid_schema_name("x; drop schema public"));
+        assert!(!valid_schema_name("1abc"));
+        assert!(!valid_schema_name(""));
+    }
+}

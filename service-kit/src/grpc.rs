@@ -1,0 +1,273 @@
+//! How gRPC callers are authenticated, and how every service is served.
+//!
+//! Two kinds of caller exist (see ARCHITECTURE.md, "Service authentication"):
+//! - a **user**, proven by `authorization: Bearer <access JWT>` that [`JwtVerifier`] accepts;
+//! - the **trusted internal caller** (the gateway), proven by the shared credential from
+//!   configuration in `x-internal-credential`, allowed only on pre-authentication methods.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    Request, Status,
+    metadata::{AsciiMetadataValue, MetadataMap},
+    service::Interceptor,
+    transport::server::TcpIncoming,
+};
+
+use crate::jwt::{AccessClaims, JwtVerifier};
+
+/// Metadata key carrying the internal caller's credential.
+pub const INTERNAL_CREDENTIAL_KEY: &str = "x-internal-credential";
+/// Metadata key carrying the request id across services.
+pub const REQUEST_ID_KEY: &str = "x-request-id";
+
+/// The credential the trusted internal caller presents. Debug output never shows it.
+#[derive(Clone)]
+pub struct InternalCredential(Arc<SecretString>);
+
+impl std::fmt::Debug for InternalCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InternalCredential([REDACTED])")
+    }
+}
+
+impl InternalCredential {
+    /// Wraps a configured credential. Refuses one too short to resist guessing.
+    pub fn new(secret: SecretString) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            secret.expose_secret().len() >= 32,
+            "the internal caller credential must be at least 32 characters"
+        );
+        Ok(Self(Arc::new(secret)))
+    }
+
+    /// A fresh random credential (for a single process that runs every part).
+    pub fn generate() -> Self {
+        Self(Arc::new(SecretString::from(crate::secret::random_token::<
+            32,
+        >(""))))
+    }
+
+    /// Accepts the call only when it carries this credential.
+    #[allow(clippy::result_large_err)]
+    pub fn check(&self, metadata: &MetadataMap) -> Result<(), Status> {
+        let presented = metadata
+            .get(INTERNAL_CREDENTIAL_KEY)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Status::unauthenticated("internal caller credential required"))?;
+        if crate::secret::constant_time_eq(presented, self.0.expose_secret()) {
+            Ok(())
+        } else {
+            Err(Status::unauthenticated(
+                "internal caller credential required",
+            ))
+        }
+    }
+
+    fn header_value(&self) -> AsciiMetadataValue {
+        AsciiMetadataValue::try_from(self.0.expose_secret()).expect("credential is ASCII")
+    }
+}
+
+/// The bearer token of a call, if any.
+pub fn bearer_token(metadata: &MetadataMap) -> Option<&str> {
+    let value = metadata.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Authenticates the user a call speaks for: the bearer JWT must verify.
+/// Every failure answers the same UNAUTHENTICATED; the reason is logged.
+pub async fn authenticate_user(
+    verifier: &JwtVerifier,
+    metadata: &MetadataMap,
+) -> Result<AccessClaims, Status> {
+    let token =
+        bearer_token(metadata).ok_or_else(|| Status::unauthenticated("access token required"))?;
+    verifier.verify(token).await.map_err(|e| {
+        tracing::info!(reason = %e, "access token refused");
+        match e {
+            crate::jwt::VerifyError::KeySetUnavailable(_) => {
+                Status::unavailable("signing keys unavailable")
+            }
+            _ => Status::unauthenticated("invalid access token"),
+        }
+    })
+}
+
+/// Adds the request id and credentials to every outgoing call of a client.
+#[derive(Debug, Clone, Default)]
+pub struct OutgoingCall {
+    internal: Option<InternalCredential>,
+}
+
+impl OutgoingCall {
+    /// Calls made as the trusted internal caller (pre-authentication methods).
+    pub fn internal(credential: InternalCredential) -> Self {
+        Self {
+            internal: Some(credential),
+        }
+    }
+
+    /// Builds a request carrying `msg`, the request id, the internal credential when this is
+    /// an internal client, and `access_token` when given.
+    pub fn request<T>(
+        &self,
+        msg: T,
+        request_id: Option<&str>,
+        access_token: Option<&str>,
+    ) -> Request<T> {
+        let mut req = Request::new(msg);
+        let md = req.metadata_mut();
+        if let Some(id) = request_id.and_then(|id| AsciiMetadataValue::try_from(id).ok()) {
+            md.insert(REQUEST_ID_KEY, id);
+        }
+        if let Some(token) =
+            access_token.and_then(|t| AsciiMetadataValue::try_from(format!("Bearer {t}")).ok())
+        {
+            md.insert("authorization", token);
+        }
+        if let Some(cred) = &self.internal {
+            md.insert(INTERNAL_CREDENTIAL_KEY, cred.header_value());
+        }
+        req.set_timeout(Duration::from_secs(10));
+        req
+    }
+}
+
+impl Interceptor for OutgoingCall {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(cred) = &self.internal {
+            req.metadata_mut()
+                .insert(INTERNAL_CREDENTIAL_KEY, cred.header_value());
+        }
+        Ok(req)
+    }
+}
+
+/// The span every incoming gRPC call runs in: method and the caller's request id.
+pub fn request_span(req: &http::Request<()>) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    tracing::info_span!("grpc", method = %req.uri().path(), request_id = %request_id)
+}
+
+/// A `tonic` server builder with the platform's defaults: a span per call, timeouts.
+pub fn server_builder() -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .trace_fn(request_span)
+        .timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+}
+
+/// Health (`grpc.health.v1`) and reflection services for a server exposing `descriptor_sets`.
+pub fn health_and_reflection(
+    descriptor_sets: &[&'static [u8]],
+) -> anyhow::Result<(
+    tonic_health::server::HealthReporter,
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+)> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    for set in descriptor_sets {
+        builder = builder.register_encoded_file_descriptor_set(set);
+    }
+    Ok((reporter, health, builder.build_v1()?))
+}
+
+/// Serves `router` on `listener` until `shutdown` is cancelled; in-flight calls finish first.
+pub async fn serve(
+    router: tonic::transport::server::Router,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    router
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Binds a listener for a server.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Marks the server NOT_SERVING while `probe` fails, SERVING when it succeeds (readiness).
+pub fn watch_readiness<F, Fut>(
+    reporter: tonic_health::server::HealthReporter,
+    probe: F,
+    shutdown: CancellationToken,
+) where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            let status = if probe().await {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            reporter.set_service_status("", status).await;
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+                    return;
+                }
+                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_credential_accepts_only_itself() {
+        let cred = InternalCredential::generate();
+        let mut md = MetadataMap::new();
+        assert_eq!(
+            cred.check(&md).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        md.insert(INTERNAL_CREDENTIAL_KEY, "not-it".parse().unwrap());
+        assert_eq!(
+            cred.check(&md).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        md.insert(INTERNAL_CREDENTIAL_KEY, cred.header_value());
+        assert!(cred.check(&md).is_ok());
+        assert!(!format!("{cred:?}").contains(cred.0.expose_secret()));
+    }
+
+    #[test]
+    fn short_credentials_are_refused() {
+        assert!(InternalCredential::new(SecretString::from("short")).is_err());
+    }
+
+    #[test]
+    fn bearer_token_parses_the_scheme_case_insensitively() {
+        let mut md = MetadataMap::new();
+        md.insert("authorization", "bearer abc".parse().unwrap());
+        assert_eq!(bearer_token(&md), Some("abc"));
+        md.insert("authorization", "Basic abc".parse().unwrap());
+        assert_eq!(bearer_token(&md), None);
+    }
+}

@@ -1,0 +1,13 @@
+//! Infrastructure that every binary of the platform does the same way.
+//!
+//! Architecture invariant: nothing here knows a domain type, a table or a business rule. It
+//! knows how to log, how to sign and verify access tokens, how a gRPC caller is authenticated,
+//! how a database pool is opened and migrated, and how a server shuts down.
+
+pub mod config;
+pub mod db;
+pub mod grpc;
+pub mod jwt;
+pub mod secret;
+pub mod shutdown;
+pub mod telemetry;
