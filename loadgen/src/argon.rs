@@ -1,0 +1,94 @@
+//! The raw Argon2id rate of this machine: the ceiling of logins per second.
+//!
+//! Uses `Argon2::default()` exactly as identity-svc does (Argon2id, m = 19456 KiB, t = 2,
+//! p = 1, a random 16-byte salt per hash), on N OS threads hashing back to back.
+
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
+
+use argon2::{Argon2, PasswordHasher};
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Threads hashing at once.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seconds to hash for.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Print a markdown table row on stdout.
+    #[arg(long)]
+    md: bool,
+    /// Append the result as one JSON line to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let threads = args.threads.max(1);
+    let duration = Duration::from_secs_f64(args.duration.max(0.1));
+    // One untimed hash first (page faults of the 19 MiB block, lazy statics).
+    Argon2::default()
+        .hash_password(b"warm-up password")
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    let start = Instant::now();
+    let deadline = start + duration;
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            std::thread::spawn(move || -> anyhow::Result<u64> {
+                let argon = Argon2::default();
+                let password = format!("loadgen password {i}");
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    argon
+                        .hash_password(password.as_bytes())
+                        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for h in handles {
+        total += h
+            .join()
+            .map_err(|_| anyhow::anyhow!("hashing thread panicked"))??;
+    }
+    // The last hash of each thread may end after the deadline: divide by the real time.
+    let elapsed = start.elapsed().as_secs_f64();
+    let rate = total as f64 / elapsed;
+    let per_thread = rate / threads as f64;
+    eprintln!(
+        "argon2id m=19456 t=2 p=1: {threads} thread(s), {total} hashes in {elapsed:.2} s: {rate:.1} hashes/s ({per_thread:.1}/s per thread, {:.1} ms per hash)",
+        1000.0 / per_thread
+    );
+    if args.md {
+        println!(
+            "| Argon2id hash (m=19456, t=2, p=1), {threads} thread(s) | {rate:.1} | {per_thread:.1} | {:.1} |",
+            1000.0 / per_thread
+        );
+    }
+    if let Some(path) = &args.json {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(
+            f,
+            "{}",
+            json!({
+                "label": format!("argon2id x{threads}"),
+                "threads": threads,
+                "hashes": total,
+                "elapsed_s": elapsed,
+                "hashes_per_s": rate,
+                "hashes_per_s_per_thread": per_thread,
+            })
+        )?;
+    }
+    Ok(())
+}

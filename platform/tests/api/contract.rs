@@ -1,0 +1,195 @@
+//! The contract test: every JSON body a Lightdash operation returns is validated against the
+//! operation's response schema in `contracts/lightdash-subset.openapi.json` (OpenAPI 3.0,
+//! converted to JSON Schema: `nullable` becomes a union with null). Any drift fails the test
+//! that caused the request. `every_implemented_operation_is_exercised` proves the coverage.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, LazyLock, Mutex},
+};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Auth, TestApp, dual};
+
+static CONTRACT: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../../contracts/lightdash-subset.openapi.json")).expect("contract is JSON")
+});
+
+/// Components converted once, as the root that every `$ref` resolves against.
+static COMPONENTS: LazyLock<Value> = LazyLock::new(|| to_json_schema(&CONTRACT["components"]));
+
+static VALIDATORS: LazyLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = LazyLock::new(Default::default);
+
+/// Operations the tests have checked a response of: "METHOD template status".
+pub static SEEN: LazyLock<Mutex<BTreeSet<String>>> = LazyLock::new(Default::default);
+
+/// OpenAPI 3.0 `nullable: true` -> JSON Schema `anyOf [schema, null]`, recursively.
+fn to_json_schema(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, val) in map {
+                if k == "nullable" || k.starts_with("x-") {
+                    continue;
+                }
+                out.insert(k.clone(), to_json_schema(val));
+            }
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                json!({ "anyOf": [Value::Object(out), { "type": "null" }] })
+            } else {
+                Value::Object(out)
+            }
+        }
+        Value::Array(a) => Value::Array(a.iter().map(to_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The contract's template for a concrete path, e.g. `/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}`.
+fn template_for(path: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap_or(path);
+    let segs: Vec<&str> = path.split('/').collect();
+    let paths = CONTRACT["paths"].as_object().unwrap();
+    // Prefer the template with the most literal segments (`/tags/yaml` over `/tags/{tagUuid}`).
+    paths
+        .keys()
+        .filter(|t| {
+            let ts: Vec<&str> = t.split('/').collect();
+            ts.len() == segs.len() && ts.iter().zip(&segs).all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+        })
+        .max_by_key(|t| t.split('/').filter(|s| !s.starts_with('{')).count())
+        .cloned()
+}
+
+fn validator(key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
+    let mut cache = VALIDATORS.lock().unwrap();
+    cache
+        .entry(key.to_owned())
+        .or_insert_with(|| {
+            let mut root = json!({ "components": COMPONENTS.clone() });
+            root["allOf"] = json!([to_json_schema(schema)]);
+            Arc::new(
+                jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft7)
+                    .should_validate_formats(true)
+                    .build(&root)
+                    .unwrap_or_else(|e| panic!("schema for {key} does not compile: {e}")),
+            )
+        })
+        .clone()
+}
+
+/// Validates `body` when `method path` is an operation of the contract.
+pub fn check(method: &Method, path: &str, status: u16, body: &Value) {
+    let Some(template) = template_for(path) else { return };
+    let m = method.as_str().to_lowercase();
+    let Some(op) = CONTRACT["paths"][&template].get(&m) else { return };
+    let responses = &op["responses"];
+    let response = responses.get(status.to_string()).unwrap_or(&responses["default"]);
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(!schema.is_null(), "{} {template}: the contract has no JSON schema for status {status}", method);
+    let key = format!("{} {template} {status}", method);
+    let v = validator(&key, schema);
+    let errors: Vec<String> = v.iter_errors(body).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{key}: the body breaks the contract:\n{}\nbody: {body}", errors.join("\n"));
+    SEEN.lock().unwrap().insert(format!("{} {template} {}", method, if status < 300 { "success" } else { "error" }));
+}
+
+/// The Lightdash operations this build implements: each must be exercised with a success and
+/// an error answer, both validated.
+const IMPLEMENTED: &[(&str, &str)] = &[
+    ("POST", "/api/v1/user"),
+    ("GET", "/api/v1/user"),
+    ("POST", "/api/v1/login"),
+    ("GET", "/api/v1/logout"),
+    ("GET", "/api/v1/user/me/personal-access-tokens"),
+    ("POST", "/api/v1/user/me/personal-access-tokens"),
+    ("DELETE", "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}"),
+    ("PATCH", "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate"),
+];
+
+async fn every_implemented_operation_is_exercised(app: TestApp) {
+    let user = app.register().await;
+    let cookie = Auth::Cookie(user.cookie.clone());
+    let nobody = Auth::None;
+    // Error answers of each operation.
+    app.post("/api/v1/user", &nobody, json!({"email": user.email, "password": "whatever it is", "firstName": "A", "lastName": "B"}))
+        .await
+        .expect_error(409);
+    app.get("/api/v1/user", &nobody).await.expect_error(401);
+    app.post("/api/v1/login", &nobody, json!({"email": user.email, "password": "wrong password!"})).await.expect_error(401);
+    app.get("/api/v1/logout", &nobody).await.expect_error(401);
+    app.get("/api/v1/user/me/personal-access-tokens", &nobody).await.expect_error(401);
+    app.post("/api/v1/user/me/personal-access-tokens", &cookie, json!({})).await.expect_error(400);
+    let missing = uuid::Uuid::now_v7();
+    app.send(Method::DELETE, &format!("/api/v1/user/me/personal-access-tokens/{missing}"), &cookie, None)
+        .await
+        .expect_error(404);
+    app.send(
+        Method::PATCH,
+        &format!("/api/v1/user/me/personal-access-tokens/{missing}/rotate"),
+        &cookie,
+        Some(json!({"expiresAt": "2099-01-01T00:00:00Z"})),
+    )
+    .await
+    .expect_error(404);
+    // Success answers.
+    app.get("/api/v1/user", &cookie).await.results();
+    let login = app.post("/api/v1/login", &nobody, json!({"email": user.email, "password": user.password})).await;
+    login.results();
+    let (uuid, _) = app.create_pat(&user, json!({"description": "contract", "expiresAt": "2099-01-01T00:00:00.000Z"})).await;
+    app.get("/api/v1/user/me/personal-access-tokens", &cookie).await.results();
+    app.send(
+        Method::PATCH,
+        &format!("/api/v1/user/me/personal-access-tokens/{uuid}/rotate"),
+        &cookie,
+        Some(json!({"expiresAt": "2099-06-01T00:00:00.000Z"})),
+    )
+    .await
+    .results();
+    app.send(Method::DELETE, &format!("/api/v1/user/me/personal-access-tokens/{uuid}"), &cookie, None).await;
+    app.get("/api/v1/logout", &cookie).await;
+
+    let seen = SEEN.lock().unwrap().clone();
+    for (method, template) in IMPLEMENTED {
+        for outcome in ["success", "error"] {
+            let key = format!("{method} {template} {outcome}");
+            assert!(seen.contains(&key), "not exercised against the contract: {key}");
+        }
+    }
+}
+
+dual!(every_implemented_operation_is_exercised);
+
+#[test]
+fn templates_match_concrete_paths() {
+    assert_eq!(template_for("/api/v1/user").as_deref(), Some("/api/v1/user"));
+    assert_eq!(
+        template_for("/api/v1/user/me/personal-access-tokens/abc/rotate").as_deref(),
+        Some("/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate")
+    );
+    assert_eq!(template_for("/api/v1/projects/p/tags/yaml").as_deref(), Some("/api/v1/projects/{projectUuid}/tags/yaml"));
+    assert_eq!(template_for("/api/v1/nope"), None);
+}
+
+#[test]
+fn the_validator_catches_drift() {
+    let schema = &CONTRACT["paths"]["/api/v1/user"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    let v = validator("drift-probe", schema);
+    let good = json!({"status": "ok", "results": {
+        "userUuid": "u", "firstName": "A", "lastName": "B", "isTrackingAnonymized": false, "isMarketingOptedIn": false,
+        "isSetupComplete": true, "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z", "isActive": true
+    }});
+    assert!(v.is_valid(&good));
+    let mut missing = good.clone();
+    missing["results"].as_object_mut().unwrap().remove("isActive");
+    assert!(!v.is_valid(&missing), "a missing required field must fail");
+    let mut wrong = good.clone();
+    wrong["results"]["createdAt"] = json!("yesterday");
+    assert!(!v.is_valid(&wrong), "a malformed date-time must fail");
+    let mut role = good;
+    role["results"]["role"] = json!("superuser");
+    assert!(!v.is_valid(&role), "an unknown enum value must fail");
+}

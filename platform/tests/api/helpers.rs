@@ -1,0 +1,309 @@
+//! The test harness: `spawn_app` starts the platform on a fresh database and returns a
+//! `TestApp` with typed request helpers. Every JSON response of a Lightdash operation is checked
+//! against the contract as it arrives.
+
+use std::{
+    io::Write,
+    path::PathBuf,
+    sync::{LazyLock, Mutex},
+    time::Duration,
+};
+
+use platform::{Config, Platform};
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// Which database the platform runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test on both backends: `dual!(name);` for `async fn name(app: TestApp)`.
+macro_rules! dual {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await {
+                    super::$name(app).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use dual;
+
+/// Every log line written by any test in this binary.
+pub static LOGS: LazyLock<Mutex<Vec<u8>>> = LazyLock::new(|| Mutex::new(Vec::new()));
+
+#[derive(Clone, Copy)]
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The captured log lines, parsed.
+pub fn log_lines() -> Vec<Value> {
+    let bytes = LOGS.lock().unwrap().clone();
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The raw captured log text.
+pub fn log_text() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+static INIT: LazyLock<()> = LazyLock::new(|| service_kit::telemetry::init_with_writer("info", || Capture));
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn pg_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.to_owned())
+}
+
+async fn postgres_reachable(url: &str) -> bool {
+    let connect = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url);
+    matches!(tokio::time::timeout(Duration::from_secs(5), connect).await, Ok(Ok(_)))
+}
+
+/// A running platform for one test, removed (data directory or schemas) when dropped.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub identity_addr: std::net::SocketAddr,
+    pub connections_addr: std::net::SocketAddr,
+    pub projects_addr: std::net::SocketAddr,
+    pub internal_credential: String,
+    /// identity-svc's database, for tests that inspect what is stored.
+    pub identity_db: service_kit::db::Pool,
+    pub shutdown: CancellationToken,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    Schemas(String, String),
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        match &self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Schemas(url, prefix) => {
+                let (url, prefix) = (url.clone(), prefix.clone());
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    rt.block_on(async move {
+                        if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                            for s in ["identity", "connections", "projects"] {
+                                let sql = format!("DROP SCHEMA IF EXISTS {prefix}{s} CASCADE");
+                                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                            }
+                        }
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Starts the platform on `backend`; `None` when PostgreSQL is not reachable outside CI.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    LazyLock::force(&INIT);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let data_dir = std::env::temp_dir().join(format!("platform-test-{id}"));
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data_dir.clone());
+    let cleanup = match backend {
+        Backend::Sqlite => Cleanup::Dir(data_dir),
+        Backend::Postgres => {
+            let url = pg_url();
+            if !postgres_reachable(&url).await {
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!("PostgreSQL is not reachable at {url}, and CI=true requires the PostgreSQL tests");
+                }
+                eprintln!("\n!!! SKIPPING a PostgreSQL test: no PostgreSQL at {url} (set TEST_DATABASE_URL) !!!\n");
+                return None;
+            }
+            let prefix = format!("t{}_", &id[..16]);
+            config.database_url = Some(SecretString::from(url.clone()));
+            config.schema_prefix = prefix.clone();
+            Cleanup::Schemas(url, prefix)
+        }
+    };
+    let shutdown = CancellationToken::new();
+    let platform = Platform::start(config.clone(), shutdown.clone()).await.expect("platform starts");
+    let identity_db = service_kit::db::connect(&service_kit::db::DbConfig {
+        url: config.database_url.clone(),
+        schema: format!("{}identity", config.schema_prefix),
+        sqlite_file: config.data_dir.join("identity.db"),
+        max_connections: 2,
+    })
+    .await
+    .expect("test connects to identity's database");
+    let app = TestApp {
+        base: format!("http://{}", platform.gateway_addr),
+        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        identity_addr: platform.identity_addr,
+        connections_addr: platform.connections_addr,
+        projects_addr: platform.projects_addr,
+        internal_credential: platform.internal_credential().to_owned(),
+        identity_db,
+        shutdown,
+        cleanup,
+    };
+    tokio::spawn(platform.wait());
+    Some(app)
+}
+
+/// How a request authenticates.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    Cookie(String),
+    ApiKey(String),
+    Bearer(String),
+}
+
+/// A response: status, headers and the parsed JSON body (Null when there is none).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `results` of a success envelope; panics with the body otherwise.
+    pub fn results(&self) -> &Value {
+        assert_eq!(self.body["status"], "ok", "expected success, got {} {}", self.status, self.body);
+        &self.body["results"]
+    }
+
+    /// Asserts an error envelope with `status` and returns its `error` object.
+    pub fn expect_error(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.body["status"], "error", "body: {}", self.body);
+        assert_eq!(self.body["error"]["statusCode"], status, "body: {}", self.body);
+        assert!(self.body["error"]["name"].is_string(), "body: {}", self.body);
+        &self.body["error"]
+    }
+
+    /// The session cookie set by this response.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("connect.sid="))
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+    }
+}
+
+/// A registered user with an open session.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub email: String,
+    pub password: String,
+    pub cookie: String,
+    pub user_uuid: String,
+}
+
+impl TestApp {
+    /// Sends a request; checks the answer against the contract when it is a Lightdash operation.
+    pub async fn send(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Reply {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        req = match auth {
+            Auth::None => req,
+            Auth::Cookie(c) => req.header("cookie", format!("connect.sid={c}")),
+            Auth::ApiKey(t) => req.header("authorization", format!("ApiKey {t}")),
+            Auth::Bearer(t) => req.header("authorization", format!("Bearer {t}")),
+        };
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.finish(method, path, req).await
+    }
+
+    /// Sends a prepared request (for raw bodies and headers) and checks it like `send`.
+    pub async fn finish(&self, method: Method, path: &str, req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.expect("request reaches the gateway");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path}: body is not JSON: {text}"))
+        };
+        crate::contract::check(&method, path, status.as_u16(), &body);
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Reply {
+        self.send(Method::GET, path, auth, None).await
+    }
+
+    pub async fn post(&self, path: &str, auth: &Auth, body: Value) -> Reply {
+        self.send(Method::POST, path, auth, Some(body)).await
+    }
+
+    /// Registers a fresh user (unique email) and returns them with their session.
+    pub async fn register(&self) -> TestUser {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        self.register_with(&email, "correct horse battery staple").await
+    }
+
+    pub async fn register_with(&self, email: &str, password: &str) -> TestUser {
+        let r = self
+            .post("/api/v1/user", &Auth::None, json!({"email": email, "password": password, "firstName": "Ada", "lastName": "Lovelace"}))
+            .await;
+        let user_uuid = r.results()["userUuid"].as_str().unwrap().to_owned();
+        let cookie = r.session_cookie().expect("registration sets the session cookie");
+        TestUser { email: email.to_owned(), password: password.to_owned(), cookie, user_uuid }
+    }
+
+    /// Creates a personal access token for `user`; returns (uuid, secret).
+    pub async fn create_pat(&self, user: &TestUser, body: Value) -> (String, String) {
+        let r = self.post("/api/v1/user/me/personal-access-tokens", &Auth::Cookie(user.cookie.clone()), body).await;
+        let res = r.results();
+        (res["uuid"].as_str().unwrap().to_owned(), res["token"].as_str().unwrap().to_owned())
+    }
+
+    /// An access JWT for a personal access token.
+    pub async fn access_token(&self, pat: &str) -> String {
+        let r = self.post("/api/v1/auth/token", &Auth::ApiKey(pat.to_owned()), json!({})).await;
+        r.results()["accessToken"].as_str().unwrap().to_owned()
+    }
+
+    /// A gRPC channel to identity-svc.
+    pub async fn identity_channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.identity_addr)).unwrap().connect().await.unwrap()
+    }
+}

@@ -1,0 +1,18 @@
+//! End-to-end tests: the whole platform in-process (every server on a loopback port 0, real
+//! gRPC, a real HTTP client), each test run once on SQLite and once on PostgreSQL.
+//!
+//! PostgreSQL comes from `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! each test gets its own schemas. Without a reachable server the PostgreSQL variants skip
+//! loudly, except under `CI=true`, where they fail.
+
+#![allow(unreachable_pub)]
+
+mod helpers;
+
+mod account;
+mod contract;
+mod errors;
+mod grpc_auth;
+mod lifecycle;
+mod logs;
+mod tokens;
