@@ -161,7 +161,7 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
             .jwks
             .fetch()
             .await
-            .map_err(|e| crate::error::Error::Internal(e))?;
+            .map_err(crate::error::Error::Internal)?;
         Ok(Response::new(pb::GetJwksResponse { jwks_json }))
     }
 

@@ -143,25 +143,7 @@ impl Summary {
     }
 
     pub(crate) fn markdown_row(&self) -> String {
-        let opt = |v: Option<f64>, prec: usize| match v {
-            Some(v) => format!("{v:.prec$}"),
-            None => "n/a".to_owned(),
-        };
-        format!(
-            "| {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} |",
-            self.label,
-            self.concurrency,
-            self.rate(),
-            self.ms(0.5),
-            self.ms(0.9),
-            self.ms(0.99),
-            self.ms(0.999),
-            self.hist.max() as f64 / 1e6,
-            self.failures(),
-            opt(self.cores(self.server_cpu), 2),
-            opt(self.per_server_core(), 0),
-            opt(self.cores(self.client_cpu), 2),
-        )
+        crate::report::load_row(&self.to_json(), &self.label)
     }
 
     pub(crate) fn to_json(&self) -> serde_json::Value {

@@ -20,6 +20,7 @@ mod grpc;
 mod http;
 mod rawhttp;
 mod reference;
+mod report;
 mod setup;
 mod startup;
 mod sys;
@@ -50,6 +51,10 @@ enum Command {
     Argon2(argon::Args),
     /// Start the all-in-one binary on an empty data dir: time to first answer, idle RSS.
     Startup(startup::Args),
+    /// Print the markdown tables and target checks of a results file written by bench.sh.
+    Report(report::Args),
+    /// Record the resident set size of a running process as a JSON line.
+    Rss(RssArgs),
     /// Print the header of the markdown table that `http --md` and `grpc --md` rows belong to.
     TableHeader,
 }
@@ -95,6 +100,36 @@ impl RunOpts {
     }
 }
 
+#[derive(Debug, clap::Args)]
+struct RssArgs {
+    /// The process.
+    #[arg(long)]
+    pid: u32,
+    /// Label of the JSON line.
+    #[arg(long, default_value = "rss")]
+    label: String,
+    /// Append the figures as one JSON line to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+fn rss(a: RssArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let kib = |key| sys::status_kib(a.pid, key).map(|k| k as f64 / 1024.0);
+    let rss = kib("VmRSS").ok_or_else(|| anyhow::anyhow!("no process {}", a.pid))?;
+    let hwm = kib("VmHWM");
+    eprintln!("{}: VmRSS {rss:.1} MiB, VmHWM {:.1} MiB", a.label, hwm.unwrap_or(0.0));
+    if let Some(path) = &a.json {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({ "label": a.label, "vmrss_mib": rss, "vmhwm_mib": hwm })
+        )?;
+    }
+    Ok(())
+}
+
 /// A tokio runtime of `threads` workers; 1 gives a current-thread runtime.
 pub(crate) fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     let rt = if threads <= 1 {
@@ -133,6 +168,8 @@ fn main() -> anyhow::Result<()> {
         Command::Grpc(a) => runtime(a.run.threads)?.block_on(grpc::main(a)),
         Command::Argon2(a) => argon::main(a),
         Command::Startup(a) => runtime(1)?.block_on(startup::main(a)),
+        Command::Report(a) => report::main(a),
+        Command::Rss(a) => rss(a),
         Command::TableHeader => {
             println!("{}", driver::Summary::markdown_header());
             Ok(())

@@ -1,0 +1,265 @@
+//! Turns the JSON lines written by the scenarios of `bench.sh` into the markdown tables of
+//! `docs/benchmarks.md`, with the targets checked.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The JSON-lines file the scenarios appended to.
+    #[arg(long)]
+    json: PathBuf,
+    /// CPU cores of the machine (logins per core, hash rate times cores).
+    #[arg(long)]
+    cores: usize,
+}
+
+/// The labels `bench.sh` gives its scenarios, in table order, with their descriptions.
+const LOAD_ROWS: &[(&str, &str)] = &[
+    (
+        "reference",
+        "reference: minimal axum `GET /` → `{\"status\":\"ok\"}`",
+    ),
+    (
+        "gateway-pat",
+        "gateway `GET /api/v1/user`, `Authorization: ApiKey <PAT>`",
+    ),
+    (
+        "gateway-jwt",
+        "gateway `GET /api/v1/user`, `Authorization: Bearer <JWT>`",
+    ),
+    (
+        "grpc-direct",
+        "identity-svc gRPC `GetCurrentUser`, Bearer JWT, 1 HTTP/2 connection",
+    ),
+    (
+        "gateway-pat-quiet",
+        "gateway, PAT, logs at `warn` (sensitivity)",
+    ),
+    (
+        "gateway-jwt-quiet",
+        "gateway, JWT, logs at `warn` (sensitivity)",
+    ),
+    (
+        "grpc-direct-quiet",
+        "identity-svc gRPC, logs at `warn` (sensitivity)",
+    ),
+    (
+        "login",
+        "gateway `POST /api/v1/login` (Argon2id verify per request)",
+    ),
+];
+
+fn f(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64)
+}
+
+fn fmt(v: Option<f64>, prec: usize) -> String {
+    v.map(|v| format!("{v:.prec$}"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// One row of the load table from a scenario's JSON.
+pub(crate) fn load_row(v: &Value, label: &str) -> String {
+    let failed = v.get("bad_status").and_then(Value::as_u64).unwrap_or(0)
+        + v.get("errors").and_then(Value::as_u64).unwrap_or(0);
+    format!(
+        "| {label} | {} | {} | {} | {} | {} | {} | {} | {failed} | {} | {} | {} |",
+        v.get("concurrency").and_then(Value::as_u64).unwrap_or(0),
+        fmt(f(v, "rps"), 0),
+        fmt(f(v, "p50_ms"), 3),
+        fmt(f(v, "p90_ms"), 3),
+        fmt(f(v, "p99_ms"), 3),
+        fmt(f(v, "p999_ms"), 3),
+        fmt(f(v, "max_ms"), 3),
+        fmt(f(v, "server_cpu_cores"), 2),
+        fmt(f(v, "rps_per_server_core"), 0),
+        fmt(f(v, "client_cpu_cores"), 2),
+    )
+}
+
+fn check(ok: bool) -> &'static str {
+    if ok { "**met**" } else { "**not met**" }
+}
+
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.json)?;
+    let results: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    // The last result of each label wins.
+    let get = |label: &str| results.iter().rev().find(|v| v["label"] == label);
+    let cores = args.cores.max(1) as f64;
+
+    println!("### Requests per second and latency (closed loop)\n");
+    println!("{}", crate::driver::Summary::markdown_header());
+    for (label, desc) in LOAD_ROWS {
+        if let Some(v) = get(label) {
+            println!("{}", load_row(v, desc));
+        }
+    }
+
+    println!("\n### Logins and Argon2id\n");
+    println!("| measurement | value |\n|---|---:|");
+    let login = get("login").and_then(|v| f(v, "rps"));
+    let a1 = get("argon2id x1").and_then(|v| f(v, "hashes_per_s"));
+    let an = get(&format!("argon2id x{}", args.cores)).and_then(|v| f(v, "hashes_per_s"));
+    if let Some(v) = get("login") {
+        println!(
+            "| logins/s, `POST /api/v1/login` with correct credentials, {} in flight | {} |",
+            v["concurrency"],
+            fmt(login, 1)
+        );
+        println!(
+            "| logins/s per core (÷ {} cores) | {} |",
+            args.cores,
+            fmt(login.map(|l| l / cores), 1)
+        );
+        println!(
+            "| login latency p50 / p99 | {} ms / {} ms |",
+            fmt(f(v, "p50_ms"), 1),
+            fmt(f(v, "p99_ms"), 1)
+        );
+    }
+    println!(
+        "| raw Argon2id hashes/s, 1 thread (= per core) | {} |",
+        fmt(a1, 1)
+    );
+    println!(
+        "| raw Argon2id hashes/s × {} cores (1-thread rate × cores) | {} |",
+        args.cores,
+        fmt(a1.map(|a| a * cores), 1)
+    );
+    println!(
+        "| raw Argon2id hashes/s, {} threads at once (measured) | {} |",
+        args.cores,
+        fmt(an, 1)
+    );
+    println!(
+        "| logins/s ÷ (1-thread hash rate × cores) | {} |",
+        fmt(
+            login.zip(a1).map(|(l, a)| 100.0 * l / (a * cores)),
+            1
+        ) + " %"
+    );
+    println!(
+        "| logins/s ÷ measured {}-thread hash rate | {} |",
+        args.cores,
+        fmt(login.zip(an).map(|(l, a)| 100.0 * l / a), 1) + " %"
+    );
+
+    println!("\n### Start-up and memory of the all-in-one process\n");
+    println!("| measurement | value |\n|---|---:|");
+    let startup = get("startup");
+    let stats = |key: &str| -> Option<(f64, f64, f64)> {
+        let xs: Vec<f64> = startup?
+            .get(key)?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        if xs.is_empty() {
+            return None;
+        }
+        let mut s = xs.clone();
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        let med = if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        };
+        Some((med, s[0], s[n - 1]))
+    };
+    let runs = startup.and_then(|s| s["runs"].as_u64()).unwrap_or(0);
+    let idle = startup.and_then(|s| f(s, "idle_s")).unwrap_or(0.0);
+    let show = |x: Option<(f64, f64, f64)>, unit: &str| match x {
+        Some((m, lo, hi)) => format!("{m:.1} {unit} ({lo:.1}–{hi:.1})"),
+        None => "n/a".into(),
+    };
+    let live = stats("livez_ms");
+    let ready = stats("readyz_ms");
+    let rss = stats("vmrss_mib");
+    println!(
+        "| process start → first `GET /livez` 200, empty data dir (median of {runs}, min–max) | {} |",
+        show(live, "ms")
+    );
+    println!(
+        "| process start → first `GET /readyz` 200, empty data dir (median of {runs}, min–max) | {} |",
+        show(ready, "ms")
+    );
+    println!(
+        "| idle RSS (VmRSS) {idle:.0} s after ready (median of {runs}, min–max) | {} |",
+        show(rss, "MiB")
+    );
+    println!(
+        "| peak RSS (VmHWM) up to then (median of {runs}, min–max) | {} |",
+        show(stats("vmhwm_mib"), "MiB")
+    );
+    if let Some(v) = get("rss-after-load") {
+        println!(
+            "| RSS (VmRSS) of the benchmarked process after every load scenario above | {} MiB (peak {} MiB) |",
+            fmt(f(v, "vmrss_mib"), 1),
+            fmt(f(v, "vmhwm_mib"), 1)
+        );
+    }
+
+    println!("\n### Targets\n");
+    println!("| target | measured | verdict |\n|---|---:|---|");
+    let rps = |l: &str| get(l).and_then(|v| f(v, "rps"));
+    let p99 = |l: &str| get(l).and_then(|v| f(v, "p99_ms"));
+    let reference = rps("reference");
+    for (label, how) in [("gateway-pat", "PAT"), ("gateway-jwt", "JWT")] {
+        if let Some((g, r)) = rps(label).zip(reference) {
+            let pct = 100.0 * g / r;
+            println!(
+                "| gateway `GET /api/v1/user` ({how}) ≥ 20 % of the reference's req/s | {pct:.1} % ({g:.0} / {r:.0}) | {} |",
+                check(pct >= 20.0)
+            );
+        }
+        if let Some(p) = p99(label) {
+            println!(
+                "| gateway `GET /api/v1/user` ({how}) p99 < 5 ms at 32 connections | {p:.2} ms | {} |",
+                check(p < 5.0)
+            );
+        }
+        if let Some((g, d)) = rps(label).zip(rps("grpc-direct")) {
+            let pct = 100.0 * g / d;
+            println!(
+                "| gateway ({how}) ≥ 50 % of the direct gRPC call's rate | {pct:.1} % ({g:.0} / {d:.0}) | {} |",
+                check(pct >= 50.0)
+            );
+        }
+    }
+    if let Some((m, _, hi)) = rss {
+        let mb = m * 1024.0 * 1024.0 / 1e6;
+        println!(
+            "| idle RSS < 80 MB | {m:.1} MiB = {mb:.1} MB (max {hi:.1} MiB) | {} |",
+            check(mb < 80.0)
+        );
+    }
+    if let Some((m, _, hi)) = live {
+        println!(
+            "| process start → first successful answer < 1 s (empty data dir) | {m:.0} ms (max {hi:.0} ms) | {} |",
+            check(hi < 1000.0)
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_show_missing_figures_as_n_a() {
+        let v: Value = serde_json::json!({"concurrency": 32, "rps": 1234.4, "p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": 3.0, "p999_ms": 4.0, "max_ms": 5.0, "errors": 1});
+        assert_eq!(
+            load_row(&v, "x"),
+            "| x | 32 | 1234 | 1.000 | 2.000 | 3.000 | 4.000 | 5.000 | 1 | n/a | n/a | n/a |"
+        );
+    }
+}
