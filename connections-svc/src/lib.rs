@@ -7,10 +7,9 @@ use std::{net::SocketAddr, path::PathBuf};
 use secrecy::SecretString;
 use service_kit::{
     config::parse_secret,
-    db::{self, DbConfig},
-    grpc,
+    db::DbConfig,
+    host::{Migrations, ServiceHost},
 };
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Migrations of each backend.
@@ -61,60 +60,41 @@ impl Config {
 
 /// A built, not yet running connections-svc.
 #[derive(Debug)]
-pub struct Application {
-    listener: TcpListener,
-    router: tonic::transport::server::Router,
-    shutdown: CancellationToken,
-    pool: db::Pool,
-}
+pub struct Application(ServiceHost);
 
 impl Application {
     /// Connects and migrates the database and binds the listener.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let pool = db::connect(&DbConfig {
+        let db = DbConfig {
             url: config.database_url.clone(),
             schema: config.database_schema.clone(),
             sqlite_file: config.data_dir.join("connections.db"),
             max_connections: config.db_max_connections,
-        })
-        .await?;
-        pool.migrate(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS)
-            .await?;
-        let (reporter, health, reflection) = grpc::health_and_reflection(&[])?;
-        let probe_pool = pool.clone();
-        grpc::watch_readiness(
-            reporter,
-            move || {
-                let p = probe_pool.clone();
-                async move { p.ping().await }
-            },
-            shutdown.clone(),
-        );
-        let router = grpc::server_builder()
-            .add_service(health)
-            .add_service(reflection);
-        let listener = grpc::bind(config.listen_addr).await?;
-        tracing::info!(addr = %listener.local_addr()?, backend = pool.backend(), "connections-svc ready");
-        Ok(Self {
-            listener,
-            router,
-            shutdown,
-            pool,
-        })
+        };
+        let migrations = Migrations {
+            sqlite: &SQLITE_MIGRATIONS,
+            postgres: &POSTGRES_MIGRATIONS,
+        };
+        Ok(Self(
+            ServiceHost::start(
+                "connections-svc",
+                config.listen_addr,
+                &db,
+                migrations,
+                &[],
+                shutdown,
+            )
+            .await?,
+        ))
     }
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.0.local_addr()
     }
 
     /// Serves until the shutdown token is cancelled.
     pub async fn run(self) -> anyhow::Result<()> {
-        let result = grpc::serve(self.router, self.listener, self.shutdown).await;
-        self.pool.close().await;
-        tracing::info!("connections-svc stopped");
-        result
+        self.0.run().await
     }
 }

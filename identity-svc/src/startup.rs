@@ -2,12 +2,13 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use proto::identity::v1::identity_service_server::IdentityServiceServer;
 use service_kit::{
-    db::{self, DbConfig},
-    grpc::{self, InternalCredential},
+    db::DbConfig,
+    grpc::InternalCredential,
+    host::{Migrations, ServiceHost},
     jwt::{JwtVerifier, TokenProfile, TokenSigner},
 };
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -19,28 +20,33 @@ use crate::{
 
 /// A built, not yet running identity-svc.
 #[derive(Debug)]
-pub struct Application {
-    listener: TcpListener,
-    router: tonic::transport::server::Router,
-    shutdown: CancellationToken,
-    pool: db::Pool,
-}
+pub struct Application(ServiceHost);
 
 impl Application {
     /// Connects and migrates the database, loads the signing keys and binds the listener.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         service_kit::jwt::install_crypto_provider();
         let internal = InternalCredential::new(config.internal_credential.clone())?;
-        let pool = db::connect(&DbConfig {
+        let db = DbConfig {
             url: config.database_url.clone(),
             schema: config.database_schema.clone(),
             sqlite_file: config.data_dir.join("identity.db"),
             max_connections: config.db_max_connections,
-        })
+        };
+        let migrations = Migrations {
+            sqlite: &store::SQLITE_MIGRATIONS,
+            postgres: &store::POSTGRES_MIGRATIONS,
+        };
+        let host = ServiceHost::start(
+            "identity-svc",
+            config.listen_addr,
+            &db,
+            migrations,
+            &[proto::FILE_DESCRIPTOR_SET],
+            shutdown,
+        )
         .await?;
-        pool.migrate(&store::SQLITE_MIGRATIONS, &store::POSTGRES_MIGRATIONS)
-            .await?;
-        let store = store::for_pool(pool.clone());
+        let store = store::for_pool(host.pool().clone());
 
         let profile = TokenProfile {
             ttl: config.access_token_ttl(),
@@ -62,49 +68,18 @@ impl Application {
         };
         let identity = Arc::new(Identity::new(store, hasher, signer, settings));
         let service = IdentityGrpc::new(identity, internal, verifier, jwks);
-
-        let (reporter, health, reflection) =
-            grpc::health_and_reflection(&[proto::FILE_DESCRIPTOR_SET])?;
-        reporter
-            .set_serving::<proto::identity::v1::identity_service_server::IdentityServiceServer<IdentityGrpc>>()
-            .await;
-        let probe_pool = pool.clone();
-        grpc::watch_readiness(
-            reporter,
-            move || {
-                let p = probe_pool.clone();
-                async move { p.ping().await }
-            },
-            shutdown.clone(),
-        );
-        let router = grpc::server_builder()
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(
-                proto::identity::v1::identity_service_server::IdentityServiceServer::new(service),
-            );
-        let listener = grpc::bind(config.listen_addr).await?;
-        tracing::info!(addr = %listener.local_addr()?, backend = pool.backend(), "identity-svc ready");
-        Ok(Self {
-            listener,
-            router,
-            shutdown,
-            pool,
-        })
+        Ok(Self(host.add_routes(|r| {
+            r.add_service(IdentityServiceServer::new(service))
+        })))
     }
 
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.0.local_addr()
     }
 
     /// Serves until the shutdown token is cancelled; in-flight calls finish first.
     pub async fn run(self) -> anyhow::Result<()> {
-        let result = grpc::serve(self.router, self.listener, self.shutdown).await;
-        self.pool.close().await;
-        tracing::info!("identity-svc stopped");
-        result
+        self.0.run().await
     }
 }

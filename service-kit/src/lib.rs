@@ -7,6 +7,7 @@
 pub mod config;
 pub mod db;
 pub mod grpc;
+pub mod host;
 pub mod jwt;
 pub mod secret;
 pub mod shutdown;

@@ -13,9 +13,23 @@ async fn register_sets_an_http_only_session_and_logs_in(app: TestApp) {
     assert_eq!(user["email"], email.to_lowercase(), "emails are normalised");
     assert_eq!(user["firstName"], "Ada", "names are trimmed");
     assert_eq!(user["isActive"], true);
-    assert!(user.get("organizationUuid").is_none(), "a new user belongs to no organization yet");
-    let set_cookie = r.headers.get("set-cookie").unwrap().to_str().unwrap().to_owned();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax") && set_cookie.contains("Path=/"), "{set_cookie}");
+    assert!(
+        user.get("organizationUuid").is_none(),
+        "a new user belongs to no organization yet"
+    );
+    let set_cookie = r
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Lax")
+            && set_cookie.contains("Path=/"),
+        "{set_cookie}"
+    );
     let cookie = r.session_cookie().unwrap();
     let me = app.get("/api/v1/user", &Auth::Cookie(cookie)).await;
     assert_eq!(me.results()["userUuid"], user["userUuid"]);
@@ -23,43 +37,97 @@ async fn register_sets_an_http_only_session_and_logs_in(app: TestApp) {
 
 async fn login_opens_a_new_session_and_logout_ends_it(app: TestApp) {
     let user = app.register().await;
-    let login = app.post("/api/v1/login", &Auth::None, json!({"email": user.email.to_uppercase(), "password": user.password})).await;
+    let login = app
+        .post(
+            "/api/v1/login",
+            &Auth::None,
+            json!({"email": user.email.to_uppercase(), "password": user.password}),
+        )
+        .await;
     assert_eq!(login.results()["userUuid"], user.user_uuid.as_str());
-    let cookie = login.session_cookie().expect("login sets the session cookie");
+    let cookie = login
+        .session_cookie()
+        .expect("login sets the session cookie");
     assert_ne!(cookie, user.cookie, "each login is a new session");
 
-    let out = app.get("/api/v1/logout", &Auth::Cookie(cookie.clone())).await;
+    let out = app
+        .get("/api/v1/logout", &Auth::Cookie(cookie.clone()))
+        .await;
     assert_eq!(out.status, 200);
     assert_eq!(out.body, json!({"status": "ok"}));
-    assert!(out.headers.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"), "logout clears the cookie");
-    app.get("/api/v1/user", &Auth::Cookie(cookie)).await.expect_error(401);
+    assert!(
+        out.headers
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"),
+        "logout clears the cookie"
+    );
+    app.get("/api/v1/user", &Auth::Cookie(cookie))
+        .await
+        .expect_error(401);
     // The other session is untouched.
-    app.get("/api/v1/user", &Auth::Cookie(user.cookie)).await.results();
+    app.get("/api/v1/user", &Auth::Cookie(user.cookie))
+        .await
+        .results();
 }
 
 /// AU-7: an unknown email and a wrong password answer with the same status and body.
 async fn au_7_unknown_email_and_wrong_password_answer_alike(app: TestApp) {
     let user = app.register().await;
-    let wrong_password = app.post("/api/v1/login", &Auth::None, json!({"email": user.email, "password": "not the password"})).await;
+    let wrong_password = app
+        .post(
+            "/api/v1/login",
+            &Auth::None,
+            json!({"email": user.email, "password": "not the password"}),
+        )
+        .await;
     let unknown_email = app
-        .post("/api/v1/login", &Auth::None, json!({"email": "nobody-at-all@example.com", "password": "not the password"}))
+        .post(
+            "/api/v1/login",
+            &Auth::None,
+            json!({"email": "nobody-at-all@example.com", "password": "not the password"}),
+        )
         .await;
     wrong_password.expect_error(401);
     assert_eq!(wrong_password.status, unknown_email.status);
     assert_eq!(wrong_password.body, unknown_email.body);
-    let malformed = app.post("/api/v1/login", &Auth::None, json!({"email": "not an email", "password": "x"})).await;
-    assert_eq!(malformed.body, wrong_password.body, "a malformed email is just another unknown one");
+    let malformed = app
+        .post(
+            "/api/v1/login",
+            &Auth::None,
+            json!({"email": "not an email", "password": "x"}),
+        )
+        .await;
+    assert_eq!(
+        malformed.body, wrong_password.body,
+        "a malformed email is just another unknown one"
+    );
 }
 
 /// AU-1 / AU-2: what is stored is an Argon2id PHC string at the OWASP minimum, not the password.
 async fn au_1_passwords_are_stored_as_argon2id_phc_strings(app: TestApp) {
     let user = app.register().await;
     let hash: String = match &app.identity_db {
-        service_kit::db::Pool::Sqlite(p) => sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1").bind(&user.email).fetch_one(p).await,
-        service_kit::db::Pool::Postgres(p) => sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1").bind(&user.email).fetch_one(p).await,
+        service_kit::db::Pool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1")
+                .bind(&user.email)
+                .fetch_one(p)
+                .await
+        }
+        service_kit::db::Pool::Postgres(p) => {
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1")
+                .bind(&user.email)
+                .fetch_one(p)
+                .await
+        }
     }
     .unwrap();
-    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
     assert!(!hash.contains(&user.password));
 }
 
@@ -68,10 +136,28 @@ async fn passwords_verify_exactly(app: TestApp) {
     for password in ["🔐 emoji and ünïcödé pass", &"long".repeat(32)] {
         let email = format!("p-{}@example.com", uuid::Uuid::new_v4().simple());
         app.register_with(&email, password).await;
-        app.post("/api/v1/login", &Auth::None, json!({"email": email, "password": password})).await.results();
+        app.post(
+            "/api/v1/login",
+            &Auth::None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+        .results();
         let shorter = &password[..password.len() - 1];
-        app.post("/api/v1/login", &Auth::None, json!({"email": email, "password": shorter})).await.expect_error(401);
-        app.post("/api/v1/login", &Auth::None, json!({"email": email, "password": password.to_uppercase()})).await.expect_error(401);
+        app.post(
+            "/api/v1/login",
+            &Auth::None,
+            json!({"email": email, "password": shorter}),
+        )
+        .await
+        .expect_error(401);
+        app.post(
+            "/api/v1/login",
+            &Auth::None,
+            json!({"email": email, "password": password.to_uppercase()}),
+        )
+        .await
+        .expect_error(401);
     }
 }
 

@@ -14,13 +14,17 @@ use serde_json::{Value, json};
 use crate::helpers::{Auth, TestApp, dual};
 
 static CONTRACT: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(include_str!("../../../contracts/lightdash-subset.openapi.json")).expect("contract is JSON")
+    serde_json::from_str(include_str!(
+        "../../../contracts/lightdash-subset.openapi.json"
+    ))
+    .expect("contract is JSON")
 });
 
 /// Components converted once, as the root that every `$ref` resolves against.
 static COMPONENTS: LazyLock<Value> = LazyLock::new(|| to_json_schema(&CONTRACT["components"]));
 
-static VALIDATORS: LazyLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = LazyLock::new(Default::default);
+static VALIDATORS: LazyLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> =
+    LazyLock::new(Default::default);
 
 /// Operations the tests have checked a response of: "METHOD template status".
 pub static SEEN: LazyLock<Mutex<BTreeSet<String>>> = LazyLock::new(Default::default);
@@ -57,7 +61,11 @@ fn template_for(path: &str) -> Option<String> {
         .keys()
         .filter(|t| {
             let ts: Vec<&str> = t.split('/').collect();
-            ts.len() == segs.len() && ts.iter().zip(&segs).all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+            ts.len() == segs.len()
+                && ts
+                    .iter()
+                    .zip(&segs)
+                    .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
         })
         .max_by_key(|t| t.split('/').filter(|s| !s.starts_with('{')).count())
         .cloned()
@@ -83,18 +91,37 @@ fn validator(key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
 
 /// Validates `body` when `method path` is an operation of the contract.
 pub fn check(method: &Method, path: &str, status: u16, body: &Value) {
-    let Some(template) = template_for(path) else { return };
+    let Some(template) = template_for(path) else {
+        return;
+    };
     let m = method.as_str().to_lowercase();
-    let Some(op) = CONTRACT["paths"][&template].get(&m) else { return };
+    let Some(op) = CONTRACT["paths"][&template].get(&m) else {
+        return;
+    };
     let responses = &op["responses"];
-    let response = responses.get(status.to_string()).unwrap_or(&responses["default"]);
+    let response = responses
+        .get(status.to_string())
+        .unwrap_or(&responses["default"]);
     let schema = &response["content"]["application/json"]["schema"];
-    assert!(!schema.is_null(), "{} {template}: the contract has no JSON schema for status {status}", method);
-    let key = format!("{} {template} {status}", method);
+    assert!(
+        !schema.is_null(),
+        "{method} {template}: the contract has no JSON schema for status {status}"
+    );
+    let key = format!("{method} {template} {status}");
     let v = validator(&key, schema);
-    let errors: Vec<String> = v.iter_errors(body).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "{key}: the body breaks the contract:\n{}\nbody: {body}", errors.join("\n"));
-    SEEN.lock().unwrap().insert(format!("{} {template} {}", method, if status < 300 { "success" } else { "error" }));
+    let errors: Vec<String> = v
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{key}: the body breaks the contract:\n{}\nbody: {body}",
+        errors.join("\n")
+    );
+    let outcome = if status < 300 { "success" } else { "error" };
+    SEEN.lock()
+        .unwrap()
+        .insert(format!("{method} {template} {outcome}"));
 }
 
 /// The Lightdash operations this build implements: each must be exercised with a success and
@@ -106,8 +133,14 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/logout"),
     ("GET", "/api/v1/user/me/personal-access-tokens"),
     ("POST", "/api/v1/user/me/personal-access-tokens"),
-    ("DELETE", "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}"),
-    ("PATCH", "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate"),
+    (
+        "DELETE",
+        "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}",
+    ),
+    (
+        "PATCH",
+        "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate",
+    ),
 ];
 
 async fn every_implemented_operation_is_exercised(app: TestApp) {
@@ -119,14 +152,29 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
         .await
         .expect_error(409);
     app.get("/api/v1/user", &nobody).await.expect_error(401);
-    app.post("/api/v1/login", &nobody, json!({"email": user.email, "password": "wrong password!"})).await.expect_error(401);
+    app.post(
+        "/api/v1/login",
+        &nobody,
+        json!({"email": user.email, "password": "wrong password!"}),
+    )
+    .await
+    .expect_error(401);
     app.get("/api/v1/logout", &nobody).await.expect_error(401);
-    app.get("/api/v1/user/me/personal-access-tokens", &nobody).await.expect_error(401);
-    app.post("/api/v1/user/me/personal-access-tokens", &cookie, json!({})).await.expect_error(400);
-    let missing = uuid::Uuid::now_v7();
-    app.send(Method::DELETE, &format!("/api/v1/user/me/personal-access-tokens/{missing}"), &cookie, None)
+    app.get("/api/v1/user/me/personal-access-tokens", &nobody)
         .await
-        .expect_error(404);
+        .expect_error(401);
+    app.post("/api/v1/user/me/personal-access-tokens", &cookie, json!({}))
+        .await
+        .expect_error(400);
+    let missing = uuid::Uuid::now_v7();
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/user/me/personal-access-tokens/{missing}"),
+        &cookie,
+        None,
+    )
+    .await
+    .expect_error(404);
     app.send(
         Method::PATCH,
         &format!("/api/v1/user/me/personal-access-tokens/{missing}/rotate"),
@@ -137,10 +185,23 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
     .expect_error(404);
     // Success answers.
     app.get("/api/v1/user", &cookie).await.results();
-    let login = app.post("/api/v1/login", &nobody, json!({"email": user.email, "password": user.password})).await;
+    let login = app
+        .post(
+            "/api/v1/login",
+            &nobody,
+            json!({"email": user.email, "password": user.password}),
+        )
+        .await;
     login.results();
-    let (uuid, _) = app.create_pat(&user, json!({"description": "contract", "expiresAt": "2099-01-01T00:00:00.000Z"})).await;
-    app.get("/api/v1/user/me/personal-access-tokens", &cookie).await.results();
+    let (uuid, _) = app
+        .create_pat(
+            &user,
+            json!({"description": "contract", "expiresAt": "2099-01-01T00:00:00.000Z"}),
+        )
+        .await;
+    app.get("/api/v1/user/me/personal-access-tokens", &cookie)
+        .await
+        .results();
     app.send(
         Method::PATCH,
         &format!("/api/v1/user/me/personal-access-tokens/{uuid}/rotate"),
@@ -149,14 +210,23 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
     )
     .await
     .results();
-    app.send(Method::DELETE, &format!("/api/v1/user/me/personal-access-tokens/{uuid}"), &cookie, None).await;
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/user/me/personal-access-tokens/{uuid}"),
+        &cookie,
+        None,
+    )
+    .await;
     app.get("/api/v1/logout", &cookie).await;
 
     let seen = SEEN.lock().unwrap().clone();
     for (method, template) in IMPLEMENTED {
         for outcome in ["success", "error"] {
             let key = format!("{method} {template} {outcome}");
-            assert!(seen.contains(&key), "not exercised against the contract: {key}");
+            assert!(
+                seen.contains(&key),
+                "not exercised against the contract: {key}"
+            );
         }
     }
 }
@@ -165,18 +235,25 @@ dual!(every_implemented_operation_is_exercised);
 
 #[test]
 fn templates_match_concrete_paths() {
-    assert_eq!(template_for("/api/v1/user").as_deref(), Some("/api/v1/user"));
+    assert_eq!(
+        template_for("/api/v1/user").as_deref(),
+        Some("/api/v1/user")
+    );
     assert_eq!(
         template_for("/api/v1/user/me/personal-access-tokens/abc/rotate").as_deref(),
         Some("/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate")
     );
-    assert_eq!(template_for("/api/v1/projects/p/tags/yaml").as_deref(), Some("/api/v1/projects/{projectUuid}/tags/yaml"));
+    assert_eq!(
+        template_for("/api/v1/projects/p/tags/yaml").as_deref(),
+        Some("/api/v1/projects/{projectUuid}/tags/yaml")
+    );
     assert_eq!(template_for("/api/v1/nope"), None);
 }
 
 #[test]
 fn the_validator_catches_drift() {
-    let schema = &CONTRACT["paths"]["/api/v1/user"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    let schema = &CONTRACT["paths"]["/api/v1/user"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
     let v = validator("drift-probe", schema);
     let good = json!({"status": "ok", "results": {
         "userUuid": "u", "firstName": "A", "lastName": "B", "isTrackingAnonymized": false, "isMarketingOptedIn": false,
@@ -184,7 +261,10 @@ fn the_validator_catches_drift() {
     }});
     assert!(v.is_valid(&good));
     let mut missing = good.clone();
-    missing["results"].as_object_mut().unwrap().remove("isActive");
+    missing["results"]
+        .as_object_mut()
+        .unwrap()
+        .remove("isActive");
     assert!(!v.is_valid(&missing), "a missing required field must fail");
     let mut wrong = good.clone();
     wrong["results"]["createdAt"] = json!("yesterday");

@@ -9,8 +9,15 @@ fn register_body() -> serde_json::Value {
     json!({"email": format!("e-{}@example.com", uuid::Uuid::new_v4().simple()), "password": "long enough pw", "firstName": "A", "lastName": "B"})
 }
 
-async fn raw(app: &TestApp, content_type: Option<&str>, body: impl Into<reqwest::Body>) -> crate::helpers::Reply {
-    let mut req = app.http.post(format!("{}/api/v1/user", app.base)).body(body);
+async fn raw(
+    app: &TestApp,
+    content_type: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> crate::helpers::Reply {
+    let mut req = app
+        .http
+        .post(format!("{}/api/v1/user", app.base))
+        .body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
@@ -26,16 +33,29 @@ async fn a_missing_field_is_400(app: TestApp) {
     let mut body = register_body();
     body.as_object_mut().unwrap().remove("password");
     let r = app.post("/api/v1/user", &Auth::None, body).await;
-    assert!(r.expect_error(400)["message"].as_str().unwrap().contains("password"), "{}", r.body);
+    assert!(
+        r.expect_error(400)["message"]
+            .as_str()
+            .unwrap()
+            .contains("password"),
+        "{}",
+        r.body
+    );
 }
 
 async fn a_wrong_type_is_400(app: TestApp) {
     let mut body = register_body();
     body["firstName"] = json!(42);
-    app.post("/api/v1/user", &Auth::None, body).await.expect_error(400);
+    app.post("/api/v1/user", &Auth::None, body)
+        .await
+        .expect_error(400);
     let user = app.register().await;
     let r = app
-        .post("/api/v1/user/me/personal-access-tokens", &Auth::Cookie(user.cookie), json!({"description": "x", "expiresAt": "next tuesday"}))
+        .post(
+            "/api/v1/user/me/personal-access-tokens",
+            &Auth::Cookie(user.cookie),
+            json!({"description": "x", "expiresAt": "next tuesday"}),
+        )
         .await;
     r.expect_error(400);
 }
@@ -45,11 +65,22 @@ async fn an_unknown_field_is_400(app: TestApp) {
     let mut body = register_body();
     body["role"] = json!("admin");
     let r = app.post("/api/v1/user", &Auth::None, body).await;
-    assert!(r.expect_error(400)["message"].as_str().unwrap().contains("role"), "{}", r.body);
+    assert!(
+        r.expect_error(400)["message"]
+            .as_str()
+            .unwrap()
+            .contains("role"),
+        "{}",
+        r.body
+    );
     let user = app.register().await;
-    app.post("/api/v1/user/me/personal-access-tokens", &Auth::Cookie(user.cookie), json!({"description": "x", "userUuid": "someone"}))
-        .await
-        .expect_error(400);
+    app.post(
+        "/api/v1/user/me/personal-access-tokens",
+        &Auth::Cookie(user.cookie),
+        json!({"description": "x", "userUuid": "someone"}),
+    )
+    .await
+    .expect_error(400);
 }
 
 async fn a_duplicate_email_is_409(app: TestApp) {
@@ -61,22 +92,39 @@ async fn a_duplicate_email_is_409(app: TestApp) {
 }
 
 async fn invalid_values_are_400(app: TestApp) {
-    for (field, value) in [("email", "not-an-email"), ("password", "short"), ("firstName", "   ")] {
+    for (field, value) in [
+        ("email", "not-an-email"),
+        ("password", "short"),
+        ("firstName", "   "),
+    ] {
         let mut body = register_body();
         body[field] = json!(value);
         let r = app.post("/api/v1/user", &Auth::None, body).await;
-        assert!(r.expect_error(400)["message"].as_str().unwrap().contains(field), "{field}: {}", r.body);
+        assert!(
+            r.expect_error(400)["message"]
+                .as_str()
+                .unwrap()
+                .contains(field),
+            "{field}: {}",
+            r.body
+        );
     }
     let user = app.register().await;
-    app.post("/api/v1/user/me/personal-access-tokens", &Auth::Cookie(user.cookie), json!({"description": "d".repeat(256)}))
-        .await
-        .expect_error(400);
+    app.post(
+        "/api/v1/user/me/personal-access-tokens",
+        &Auth::Cookie(user.cookie),
+        json!({"description": "d".repeat(256)}),
+    )
+    .await
+    .expect_error(400);
 }
 
 async fn an_unknown_route_is_404_and_a_wrong_method_405(app: TestApp) {
     let r = app.get("/api/v1/no-such-thing", &Auth::None).await;
     assert_eq!(r.expect_error(404)["name"], "NotFoundError");
-    let r = app.send(Method::PUT, "/api/v1/login", &Auth::None, Some(json!({}))).await;
+    let r = app
+        .send(Method::PUT, "/api/v1/login", &Auth::None, Some(json!({})))
+        .await;
     r.expect_error(405);
 }
 
@@ -88,7 +136,9 @@ async fn a_body_over_the_limit_is_413(app: TestApp) {
 
 async fn a_wrong_content_type_is_415(app: TestApp) {
     let body = register_body().to_string();
-    raw(&app, Some("text/plain"), body.clone()).await.expect_error(415);
+    raw(&app, Some("text/plain"), body.clone())
+        .await
+        .expect_error(415);
     raw(&app, None, body).await.expect_error(415);
 }
 

@@ -22,29 +22,74 @@ fn req<T>(msg: T, who: &As) -> Request<T> {
     match who {
         As::Nobody => {}
         As::Bearer(t) => {
-            r.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {t}")).unwrap());
+            r.metadata_mut().insert(
+                "authorization",
+                MetadataValue::try_from(format!("Bearer {t}")).unwrap(),
+            );
         }
         As::Internal(c) => {
-            r.metadata_mut().insert("x-internal-credential", MetadataValue::try_from(c.as_str()).unwrap());
+            r.metadata_mut().insert(
+                "x-internal-credential",
+                MetadataValue::try_from(c.as_str()).unwrap(),
+            );
         }
     }
     r
 }
 
 /// Calls every user method; returns (method, code) for each.
-async fn user_methods(c: &mut IdentityServiceClient<Channel>, who: &As) -> Vec<(&'static str, Code)> {
+async fn user_methods(
+    c: &mut IdentityServiceClient<Channel>,
+    who: &As,
+) -> Vec<(&'static str, Code)> {
     let code = |r: Result<(), tonic::Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
     vec![
-        ("GetCurrentUser", code(c.get_current_user(req(pb::GetCurrentUserRequest {}, who)).await.map(|_| ()))),
-        ("Logout", code(c.logout(req(pb::LogoutRequest {}, who)).await.map(|_| ()))),
+        (
+            "GetCurrentUser",
+            code(
+                c.get_current_user(req(pb::GetCurrentUserRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "Logout",
+            code(c.logout(req(pb::LogoutRequest {}, who)).await.map(|_| ())),
+        ),
         (
             "CreatePersonalAccessToken",
-            code(c.create_personal_access_token(req(pb::CreatePersonalAccessTokenRequest { description: "x".into(), ..Default::default() }, who)).await.map(|_| ())),
+            code(
+                c.create_personal_access_token(req(
+                    pb::CreatePersonalAccessTokenRequest {
+                        description: "x".into(),
+                        ..Default::default()
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
         ),
-        ("ListPersonalAccessTokens", code(c.list_personal_access_tokens(req(pb::ListPersonalAccessTokensRequest {}, who)).await.map(|_| ()))),
+        (
+            "ListPersonalAccessTokens",
+            code(
+                c.list_personal_access_tokens(req(pb::ListPersonalAccessTokensRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
         (
             "DeletePersonalAccessToken",
-            code(c.delete_personal_access_token(req(pb::DeletePersonalAccessTokenRequest { uuid: uuid::Uuid::now_v7().to_string() }, who)).await.map(|_| ())),
+            code(
+                c.delete_personal_access_token(req(
+                    pb::DeletePersonalAccessTokenRequest {
+                        uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
         ),
         (
             "RotatePersonalAccessToken",
@@ -64,7 +109,10 @@ async fn user_methods(c: &mut IdentityServiceClient<Channel>, who: &As) -> Vec<(
 }
 
 /// Calls every pre-authentication method; returns (method, code) for each.
-async fn internal_methods(c: &mut IdentityServiceClient<Channel>, who: &As) -> Vec<(&'static str, Code)> {
+async fn internal_methods(
+    c: &mut IdentityServiceClient<Channel>,
+    who: &As,
+) -> Vec<(&'static str, Code)> {
     let code = |r: Result<(), tonic::Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
     let email = format!("g-{}@example.com", uuid::Uuid::new_v4().simple());
     vec![
@@ -72,26 +120,57 @@ async fn internal_methods(c: &mut IdentityServiceClient<Channel>, who: &As) -> V
             "RegisterUser",
             code(
                 c.register_user(req(
-                    pb::RegisterUserRequest { email: email.clone(), password: "long enough pw".into(), first_name: "A".into(), last_name: "B".into() },
+                    pb::RegisterUserRequest {
+                        email: email.clone(),
+                        password: "long enough pw".into(),
+                        first_name: "A".into(),
+                        last_name: "B".into(),
+                    },
                     who,
                 ))
                 .await
                 .map(|_| ()),
             ),
         ),
-        ("Login", code(c.login(req(pb::LoginRequest { email, password: "long enough pw".into() }, who)).await.map(|_| ()))),
+        (
+            "Login",
+            code(
+                c.login(req(
+                    pb::LoginRequest {
+                        email,
+                        password: "long enough pw".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
         (
             "Authenticate",
             code(
                 c.authenticate(req(
-                    pb::AuthenticateRequest { credential: Some(pb::authenticate_request::Credential::PersonalAccessToken("ldpat_x".into())) },
+                    pb::AuthenticateRequest {
+                        credential: Some(
+                            pb::authenticate_request::Credential::PersonalAccessToken(
+                                "ldpat_x".into(),
+                            ),
+                        ),
+                    },
                     who,
                 ))
                 .await
                 .map(|_| ()),
             ),
         ),
-        ("GetJwks", code(c.get_jwks(req(pb::GetJwksRequest {}, who)).await.map(|_| ()))),
+        (
+            "GetJwks",
+            code(
+                c.get_jwks(req(pb::GetJwksRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
     ]
 }
 
@@ -112,33 +191,82 @@ async fn every_method_authenticates_its_caller(app: TestApp) {
     let jwt = app.access_token(&pat).await;
 
     // No credential at all.
-    assert_all(&user_methods(&mut client, &As::Nobody).await, Code::Unauthenticated, "without a token");
-    assert_all(&internal_methods(&mut client, &As::Nobody).await, Code::Unauthenticated, "without the internal credential");
+    assert_all(
+        &user_methods(&mut client, &As::Nobody).await,
+        Code::Unauthenticated,
+        "without a token",
+    );
+    assert_all(
+        &internal_methods(&mut client, &As::Nobody).await,
+        Code::Unauthenticated,
+        "without the internal credential",
+    );
 
     // TK-1: a token signed by another key under the real kid, and an unsigned one.
     let kid = jsonwebtoken::decode_header(&jwt).unwrap().kid.unwrap();
-    let forger = TokenSigner::new(TokenProfile::default(), SigningKey::from_seed(kid, [7u8; 32]));
+    let forger = TokenSigner::new(
+        TokenProfile::default(),
+        SigningKey::from_seed(kid, [7u8; 32]),
+    );
     let user_uuid = uuid::Uuid::parse_str(&user.user_uuid).unwrap();
-    let (forged, _) = forger.sign(&TokenRequest { user_uuid, amr: "pwd", session_id: None, client_id: "forger" }).unwrap();
-    assert_all(&user_methods(&mut client, &As::Bearer(forged)).await, Code::Unauthenticated, "with a forged token");
+    let (forged, _) = forger
+        .sign(&TokenRequest {
+            user_uuid,
+            amr: "pwd",
+            session_id: None,
+            client_id: "forger",
+        })
+        .unwrap();
+    assert_all(
+        &user_methods(&mut client, &As::Bearer(forged)).await,
+        Code::Unauthenticated,
+        "with a forged token",
+    );
     let mut parts: Vec<&str> = jwt.split('.').collect();
     parts[2] = "";
-    assert_all(&user_methods(&mut client, &As::Bearer(parts.join("."))).await, Code::Unauthenticated, "with a stripped signature");
+    assert_all(
+        &user_methods(&mut client, &As::Bearer(parts.join("."))).await,
+        Code::Unauthenticated,
+        "with a stripped signature",
+    );
 
     // A user's token does not open the internal methods, and a wrong credential does not either.
-    assert_all(&internal_methods(&mut client, &As::Bearer(jwt.clone())).await, Code::Unauthenticated, "with a user token");
+    assert_all(
+        &internal_methods(&mut client, &As::Bearer(jwt.clone())).await,
+        Code::Unauthenticated,
+        "with a user token",
+    );
     let wrong = As::Internal("x".repeat(64));
-    assert_all(&internal_methods(&mut client, &wrong).await, Code::Unauthenticated, "with a wrong credential");
+    assert_all(
+        &internal_methods(&mut client, &wrong).await,
+        Code::Unauthenticated,
+        "with a wrong credential",
+    );
     // The internal credential does not open user methods.
     let internal = As::Internal(app.internal_credential.clone());
-    assert_all(&user_methods(&mut client, &internal).await, Code::Unauthenticated, "with only the internal credential");
+    assert_all(
+        &user_methods(&mut client, &internal).await,
+        Code::Unauthenticated,
+        "with only the internal credential",
+    );
 
     // And the right credentials work.
-    let me = client.get_current_user(req(pb::GetCurrentUserRequest {}, &As::Bearer(jwt))).await.unwrap().into_inner();
+    let me = client
+        .get_current_user(req(pb::GetCurrentUserRequest {}, &As::Bearer(jwt)))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(me.user_uuid, user.user_uuid);
-    let jwks = client.get_jwks(req(pb::GetJwksRequest {}, &internal)).await.unwrap().into_inner();
+    let jwks = client
+        .get_jwks(req(pb::GetJwksRequest {}, &internal))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(jwks.jwks_json.contains("Ed25519"));
-    assert!(!jwks.jwks_json.contains("\"d\""), "no private key material is published");
+    assert!(
+        !jwks.jwks_json.contains("\"d\""),
+        "no private key material is published"
+    );
 }
 
 dual!(every_method_authenticates_its_caller);

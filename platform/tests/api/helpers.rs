@@ -67,7 +67,9 @@ pub fn log_lines() -> Vec<Value> {
     let bytes = LOGS.lock().unwrap().clone();
     String::from_utf8_lossy(&bytes)
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
+        })
         .collect()
 }
 
@@ -76,7 +78,8 @@ pub fn log_text() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
 }
 
-static INIT: LazyLock<()> = LazyLock::new(|| service_kit::telemetry::init_with_writer("info", || Capture));
+static INIT: LazyLock<()> =
+    LazyLock::new(|| service_kit::telemetry::init_with_writer("info", || Capture));
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -85,8 +88,13 @@ fn pg_url() -> String {
 }
 
 async fn postgres_reachable(url: &str) -> bool {
-    let connect = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url);
-    matches!(tokio::time::timeout(Duration::from_secs(5), connect).await, Ok(Ok(_)))
+    let connect = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), connect).await,
+        Ok(Ok(_))
+    )
 }
 
 /// A running platform for one test, removed (data directory or schemas) when dropped.
@@ -118,7 +126,10 @@ impl Drop for TestApp {
             Cleanup::Schemas(url, prefix) => {
                 let (url, prefix) = (url.clone(), prefix.clone());
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
                     rt.block_on(async move {
                         if let Ok(pool) = sqlx::PgPool::connect(&url).await {
                             for s in ["identity", "connections", "projects"] {
@@ -146,9 +157,13 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
             let url = pg_url();
             if !postgres_reachable(&url).await {
                 if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!("PostgreSQL is not reachable at {url}, and CI=true requires the PostgreSQL tests");
+                    panic!(
+                        "PostgreSQL is not reachable at {url}, and CI=true requires the PostgreSQL tests"
+                    );
                 }
-                eprintln!("\n!!! SKIPPING a PostgreSQL test: no PostgreSQL at {url} (set TEST_DATABASE_URL) !!!\n");
+                eprintln!(
+                    "\n!!! SKIPPING a PostgreSQL test: no PostgreSQL at {url} (set TEST_DATABASE_URL) !!!\n"
+                );
                 return None;
             }
             let prefix = format!("t{}_", &id[..16]);
@@ -158,7 +173,9 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         }
     };
     let shutdown = CancellationToken::new();
-    let platform = Platform::start(config.clone(), shutdown.clone()).await.expect("platform starts");
+    let platform = Platform::start(config.clone(), shutdown.clone())
+        .await
+        .expect("platform starts");
     let identity_db = service_kit::db::connect(&service_kit::db::DbConfig {
         url: config.database_url.clone(),
         schema: format!("{}identity", config.schema_prefix),
@@ -169,7 +186,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     .expect("test connects to identity's database");
     let app = TestApp {
         base: format!("http://{}", platform.gateway_addr),
-        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
         identity_addr: platform.identity_addr,
         connections_addr: platform.connections_addr,
         projects_addr: platform.projects_addr,
@@ -202,7 +222,11 @@ pub struct Reply {
 impl Reply {
     /// The `results` of a success envelope; panics with the body otherwise.
     pub fn results(&self) -> &Value {
-        assert_eq!(self.body["status"], "ok", "expected success, got {} {}", self.status, self.body);
+        assert_eq!(
+            self.body["status"], "ok",
+            "expected success, got {} {}",
+            self.status, self.body
+        );
         &self.body["results"]
     }
 
@@ -210,8 +234,16 @@ impl Reply {
     pub fn expect_error(&self, status: u16) -> &Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
         assert_eq!(self.body["status"], "error", "body: {}", self.body);
-        assert_eq!(self.body["error"]["statusCode"], status, "body: {}", self.body);
-        assert!(self.body["error"]["name"].is_string(), "body: {}", self.body);
+        assert_eq!(
+            self.body["error"]["statusCode"], status,
+            "body: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["name"].is_string(),
+            "body: {}",
+            self.body
+        );
         &self.body["error"]
     }
 
@@ -237,8 +269,16 @@ pub struct TestUser {
 
 impl TestApp {
     /// Sends a request; checks the answer against the contract when it is a Lightdash operation.
-    pub async fn send(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Reply {
-        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         req = match auth {
             Auth::None => req,
             Auth::Cookie(c) => req.header("cookie", format!("connect.sid={c}")),
@@ -260,10 +300,15 @@ impl TestApp {
         let body = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path}: body is not JSON: {text}"))
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("{method} {path}: body is not JSON: {text}"))
         };
         crate::contract::check(&method, path, status.as_u16(), &body);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, auth: &Auth) -> Reply {
@@ -277,7 +322,8 @@ impl TestApp {
     /// Registers a fresh user (unique email) and returns them with their session.
     pub async fn register(&self) -> TestUser {
         let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
-        self.register_with(&email, "correct horse battery staple").await
+        self.register_with(&email, "correct horse battery staple")
+            .await
     }
 
     pub async fn register_with(&self, email: &str, password: &str) -> TestUser {
@@ -285,25 +331,51 @@ impl TestApp {
             .post("/api/v1/user", &Auth::None, json!({"email": email, "password": password, "firstName": "Ada", "lastName": "Lovelace"}))
             .await;
         let user_uuid = r.results()["userUuid"].as_str().unwrap().to_owned();
-        let cookie = r.session_cookie().expect("registration sets the session cookie");
-        TestUser { email: email.to_owned(), password: password.to_owned(), cookie, user_uuid }
+        let cookie = r
+            .session_cookie()
+            .expect("registration sets the session cookie");
+        TestUser {
+            email: email.to_owned(),
+            password: password.to_owned(),
+            cookie,
+            user_uuid,
+        }
     }
 
     /// Creates a personal access token for `user`; returns (uuid, secret).
     pub async fn create_pat(&self, user: &TestUser, body: Value) -> (String, String) {
-        let r = self.post("/api/v1/user/me/personal-access-tokens", &Auth::Cookie(user.cookie.clone()), body).await;
+        let r = self
+            .post(
+                "/api/v1/user/me/personal-access-tokens",
+                &Auth::Cookie(user.cookie.clone()),
+                body,
+            )
+            .await;
         let res = r.results();
-        (res["uuid"].as_str().unwrap().to_owned(), res["token"].as_str().unwrap().to_owned())
+        (
+            res["uuid"].as_str().unwrap().to_owned(),
+            res["token"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// An access JWT for a personal access token.
     pub async fn access_token(&self, pat: &str) -> String {
-        let r = self.post("/api/v1/auth/token", &Auth::ApiKey(pat.to_owned()), json!({})).await;
+        let r = self
+            .post(
+                "/api/v1/auth/token",
+                &Auth::ApiKey(pat.to_owned()),
+                json!({}),
+            )
+            .await;
         r.results()["accessToken"].as_str().unwrap().to_owned()
     }
 
     /// A gRPC channel to identity-svc.
     pub async fn identity_channel(&self) -> tonic::transport::Channel {
-        tonic::transport::Endpoint::from_shared(format!("http://{}", self.identity_addr)).unwrap().connect().await.unwrap()
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.identity_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
     }
 }

@@ -7,15 +7,27 @@ use std::{
 };
 
 use serde_json::json;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 use crate::helpers::{Auth, TestApp, dual};
 
 async fn every_service_answers_health_and_reflection(app: TestApp) {
-    for (name, addr) in [("identity", app.identity_addr), ("connections", app.connections_addr), ("projects", app.projects_addr)] {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    for (name, addr) in [
+        ("identity", app.identity_addr),
+        ("connections", app.connections_addr),
+        ("projects", app.projects_addr),
+    ] {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
         let status = HealthClient::new(channel.clone())
-            .check(HealthCheckRequest { service: String::new() })
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
             .await
             .unwrap_or_else(|e| panic!("{name}: health check failed: {e}"))
             .into_inner()
@@ -23,24 +35,40 @@ async fn every_service_answers_health_and_reflection(app: TestApp) {
         assert_eq!(status, ServingStatus::Serving, "{name}");
 
         use tonic_reflection::pb::v1::{
-            ServerReflectionRequest, server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
-            server_reflection_response::MessageResponse,
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
         };
-        let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
         let mut stream = ServerReflectionClient::new(channel)
             .server_reflection_info(tokio_stream::once(request))
             .await
             .unwrap()
             .into_inner();
         let reply = stream.message().await.unwrap().unwrap();
-        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else { panic!("{name}: unexpected reflection reply") };
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("{name}: unexpected reflection reply")
+        };
         let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-        assert!(names.contains(&"grpc.health.v1.Health".to_owned()), "{name}: {names:?}");
+        assert!(
+            names.contains(&"grpc.health.v1.Health".to_owned()),
+            "{name}: {names:?}"
+        );
         if name == "identity" {
-            assert!(names.contains(&"identity.v1.IdentityService".to_owned()), "{names:?}");
+            assert!(
+                names.contains(&"identity.v1.IdentityService".to_owned()),
+                "{names:?}"
+            );
         }
     }
-    let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
 }
 
@@ -52,15 +80,24 @@ async fn in_flight_requests_finish_on_shutdown(app: TestApp) {
     let in_flight = tokio::spawn(app.http.post(url).json(&body).send());
     tokio::time::sleep(Duration::from_millis(15)).await;
     app.shutdown.cancel();
-    let res = in_flight.await.unwrap().expect("the in-flight login is answered");
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight login is answered");
     assert_eq!(res.status(), 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = app.http.get(format!("{}/livez", app.base)).send().await;
-    assert!(after.is_err(), "the gateway no longer accepts connections after shutdown");
+    assert!(
+        after.is_err(),
+        "the gateway no longer accepts connections after shutdown"
+    );
     let _ = Auth::None;
 }
 
-dual!(every_service_answers_health_and_reflection, in_flight_requests_finish_on_shutdown);
+dual!(
+    every_service_answers_health_and_reflection,
+    in_flight_requests_finish_on_shutdown
+);
 
 /// The real binary: starts on an empty data directory, answers, and exits 0 on SIGTERM while a
 /// request is in flight, which still gets its answer.
@@ -83,7 +120,9 @@ async fn the_binary_stops_gracefully_on_sigterm() {
         }
     });
     let base = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the platform logs its start");
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the platform logs its start");
         let v: serde_json::Value = serde_json::from_str(&line).expect("log lines are JSON");
         if v["message"] == "platform started" {
             break v["url"].as_str().unwrap().to_owned();
@@ -98,15 +137,29 @@ async fn the_binary_stops_gracefully_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(reg.status(), 200);
-    let in_flight = tokio::spawn(http.post(format!("{base}/api/v1/login")).json(&json!({"email": email, "password": "long enough pw"})).send());
+    let in_flight = tokio::spawn(
+        http.post(format!("{base}/api/v1/login"))
+            .json(&json!({"email": email, "password": "long enough pw"}))
+            .send(),
+    );
     tokio::time::sleep(Duration::from_millis(15)).await;
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
-    let res = in_flight.await.unwrap().expect("the in-flight request is answered");
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
     assert_eq!(res.status(), 200);
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "exit status {status:?}");
-    let stopped = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(5)).ok()).any(|l| l.contains("gateway stopped"));
+    let stopped = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(5)).ok())
+        .any(|l| l.contains("gateway stopped"));
     assert!(stopped, "the gateway logs its stop");
     let _ = std::fs::remove_dir_all(dir);
 }

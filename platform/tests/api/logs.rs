@@ -9,22 +9,49 @@ async fn canary_secrets_never_reach_the_logs(app: TestApp) {
     let canary_password = format!("canary-password-{}", uuid::Uuid::new_v4().simple());
     let email = format!("canary-{}@example.com", uuid::Uuid::new_v4().simple());
     let user = app.register_with(&email, &canary_password).await;
-    let login = app.post("/api/v1/login", &Auth::None, json!({"email": email, "password": canary_password})).await;
+    let login = app
+        .post(
+            "/api/v1/login",
+            &Auth::None,
+            json!({"email": email, "password": canary_password}),
+        )
+        .await;
     let session = login.session_cookie().unwrap();
-    app.post("/api/v1/login", &Auth::None, json!({"email": email, "password": format!("{canary_password}-wrong")})).await;
-    let (_, pat) = app.create_pat(&user, json!({"description": "canary"})).await;
-    app.get("/api/v1/user", &Auth::ApiKey(pat.clone())).await.results();
+    app.post(
+        "/api/v1/login",
+        &Auth::None,
+        json!({"email": email, "password": format!("{canary_password}-wrong")}),
+    )
+    .await;
+    let (_, pat) = app
+        .create_pat(&user, json!({"description": "canary"}))
+        .await;
+    app.get("/api/v1/user", &Auth::ApiKey(pat.clone()))
+        .await
+        .results();
     let jwt = app.access_token(&pat).await;
-    app.get("/api/v1/user", &Auth::Bearer(jwt.clone())).await.results();
-    app.get("/api/v1/user", &Auth::Bearer(format!("{jwt}x"))).await;
-    app.get("/api/v1/user", &Auth::Cookie(session.clone())).await;
+    app.get("/api/v1/user", &Auth::Bearer(jwt.clone()))
+        .await
+        .results();
+    app.get("/api/v1/user", &Auth::Bearer(format!("{jwt}x")))
+        .await;
+    app.get("/api/v1/user", &Auth::Cookie(session.clone()))
+        .await;
 
     let logs = log_text();
     assert!(logs.contains(&user.user_uuid), "the flow was logged at all");
-    for (name, secret) in [("password", canary_password.as_str()), ("session", session.as_str()), ("pat", pat.as_str()), ("jwt", jwt.as_str())] {
+    for (name, secret) in [
+        ("password", canary_password.as_str()),
+        ("session", session.as_str()),
+        ("pat", pat.as_str()),
+        ("jwt", jwt.as_str()),
+    ] {
         assert!(!logs.contains(secret), "the {name} appears in the logs");
     }
-    assert!(!logs.contains(&pat[6..]), "part of the token appears in the logs");
+    assert!(
+        !logs.contains(&pat[6..]),
+        "part of the token appears in the logs"
+    );
 }
 
 async fn every_line_of_a_request_carries_its_request_id(app: TestApp) {
@@ -38,19 +65,43 @@ async fn every_line_of_a_request_carries_its_request_id(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.headers()["x-request-id"], request_id.as_str(), "the id is echoed to the client");
+    assert_eq!(
+        res.headers()["x-request-id"],
+        request_id.as_str(),
+        "the id is echoed to the client"
+    );
     let lines = log_lines();
-    let ours: Vec<_> = lines.iter().filter(|l| l.to_string().contains(&request_id)).collect();
-    assert!(ours.iter().any(|l| l["message"] == "request finished" && l["target"] == "gateway::http"), "the gateway's line");
-    assert!(ours.iter().any(|l| l["message"] == "login" && l["target"].as_str().unwrap().starts_with("identity_svc")), "identity-svc's line");
+    let ours: Vec<_> = lines
+        .iter()
+        .filter(|l| l.to_string().contains(&request_id))
+        .collect();
+    assert!(
+        ours.iter()
+            .any(|l| l["message"] == "request finished" && l["target"] == "gateway::http"),
+        "the gateway's line"
+    );
+    assert!(
+        ours.iter().any(|l| l["message"] == "login"
+            && l["target"].as_str().unwrap().starts_with("identity_svc")),
+        "identity-svc's line"
+    );
     // Every line written inside a request span, anywhere, names its request.
     for line in &lines {
         if let Some(spans) = line["spans"].as_array().filter(|s| !s.is_empty()) {
             let root = &spans[0];
-            assert!(matches!(root["name"].as_str(), Some("http" | "grpc")), "a line outside a request span: {line}");
-            assert!(root["request_id"].as_str().is_some_and(|id| !id.is_empty()), "a line without request id: {line}");
+            assert!(
+                matches!(root["name"].as_str(), Some("http" | "grpc")),
+                "a line outside a request span: {line}"
+            );
+            assert!(
+                root["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+                "a line without request id: {line}"
+            );
         }
     }
 }
 
-dual!(canary_secrets_never_reach_the_logs, every_line_of_a_request_carries_its_request_id);
+dual!(
+    canary_secrets_never_reach_the_logs,
+    every_line_of_a_request_carries_its_request_id
+);

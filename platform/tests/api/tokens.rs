@@ -12,43 +12,92 @@ async fn a_pat_authenticates_with_apikey_and_bearer_and_is_shown_once(app: TestA
     assert!(token.starts_with("ldpat_") && token.len() == 38, "{token}");
     assert!(token[6..].chars().all(|c| c.is_ascii_hexdigit()));
     for auth in [Auth::ApiKey(token.clone()), Auth::Bearer(token.clone())] {
-        assert_eq!(app.get("/api/v1/user", &auth).await.results()["userUuid"], user.user_uuid.as_str());
+        assert_eq!(
+            app.get("/api/v1/user", &auth).await.results()["userUuid"],
+            user.user_uuid.as_str()
+        );
     }
-    let list = app.get("/api/v1/user/me/personal-access-tokens", &Auth::Cookie(user.cookie.clone())).await;
+    let list = app
+        .get(
+            "/api/v1/user/me/personal-access-tokens",
+            &Auth::Cookie(user.cookie.clone()),
+        )
+        .await;
     let tokens = list.results().as_array().unwrap().clone();
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0]["uuid"], uuid.as_str());
-    assert!(tokens[0].get("token").is_none(), "the secret is never listed");
+    assert!(
+        tokens[0].get("token").is_none(),
+        "the secret is never listed"
+    );
     assert!(!list.body.to_string().contains(&token));
-    assert!(tokens[0]["lastUsedAt"].is_string(), "the last use is recorded");
+    assert!(
+        tokens[0]["lastUsedAt"].is_string(),
+        "the last use is recorded"
+    );
 }
 
 /// AU-9: at least 128 random bits, stored only as its SHA-256, revoked tokens refused next time.
 async fn au_9_pats_are_stored_hashed_and_revocation_is_immediate(app: TestApp) {
     let user = app.register().await;
-    let (uuid, token) = app.create_pat(&user, json!({"description": "to revoke"})).await;
-    let (_, other) = app.create_pat(&user, json!({"description": "another"})).await;
+    let (uuid, token) = app
+        .create_pat(&user, json!({"description": "to revoke"}))
+        .await;
+    let (_, other) = app
+        .create_pat(&user, json!({"description": "another"}))
+        .await;
     assert_ne!(token, other);
     let rows: Vec<(String, String)> = match &app.identity_db {
-        service_kit::db::Pool::Sqlite(p) => sqlx::query_as("SELECT token_hash, description FROM personal_access_tokens").fetch_all(p).await,
-        service_kit::db::Pool::Postgres(p) => sqlx::query_as("SELECT token_hash, description FROM personal_access_tokens").fetch_all(p).await,
+        service_kit::db::Pool::Sqlite(p) => {
+            sqlx::query_as("SELECT token_hash, description FROM personal_access_tokens")
+                .fetch_all(p)
+                .await
+        }
+        service_kit::db::Pool::Postgres(p) => {
+            sqlx::query_as("SELECT token_hash, description FROM personal_access_tokens")
+                .fetch_all(p)
+                .await
+        }
     }
     .unwrap();
     let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
-    assert!(rows.iter().any(|(h, _)| *h == digest), "the SHA-256 of the token is stored");
-    assert!(rows.iter().all(|(h, d)| !h.contains(&token[6..]) && !d.contains(&token[6..])), "the token itself is not");
+    assert!(
+        rows.iter().any(|(h, _)| *h == digest),
+        "the SHA-256 of the token is stored"
+    );
+    assert!(
+        rows.iter()
+            .all(|(h, d)| !h.contains(&token[6..]) && !d.contains(&token[6..])),
+        "the token itself is not"
+    );
 
-    app.get("/api/v1/user", &Auth::ApiKey(token.clone())).await.results();
-    app.send(Method::DELETE, &format!("/api/v1/user/me/personal-access-tokens/{uuid}"), &Auth::Cookie(user.cookie.clone()), None)
+    app.get("/api/v1/user", &Auth::ApiKey(token.clone()))
         .await
         .results();
-    app.get("/api/v1/user", &Auth::ApiKey(token)).await.expect_error(401);
-    app.get("/api/v1/user", &Auth::ApiKey(other)).await.results();
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/user/me/personal-access-tokens/{uuid}"),
+        &Auth::Cookie(user.cookie.clone()),
+        None,
+    )
+    .await
+    .results();
+    app.get("/api/v1/user", &Auth::ApiKey(token))
+        .await
+        .expect_error(401);
+    app.get("/api/v1/user", &Auth::ApiKey(other))
+        .await
+        .results();
 }
 
 async fn rotation_replaces_the_secret(app: TestApp) {
     let user = app.register().await;
-    let (uuid, old) = app.create_pat(&user, json!({"description": "rotating", "expiresAt": "2099-01-01T00:00:00Z"})).await;
+    let (uuid, old) = app
+        .create_pat(
+            &user,
+            json!({"description": "rotating", "expiresAt": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
     let r = app
         .send(
             Method::PATCH,
@@ -63,7 +112,9 @@ async fn rotation_replaces_the_secret(app: TestApp) {
     assert!(rotated["rotatedAt"].is_string());
     assert_eq!(rotated["expiresAt"], "2098-01-01T00:00:00.000Z");
     assert_ne!(new, old);
-    app.get("/api/v1/user", &Auth::ApiKey(old)).await.expect_error(401);
+    app.get("/api/v1/user", &Auth::ApiKey(old))
+        .await
+        .expect_error(401);
     app.get("/api/v1/user", &Auth::ApiKey(new)).await.results();
     let past = app
         .send(
@@ -79,12 +130,22 @@ async fn rotation_replaces_the_secret(app: TestApp) {
 async fn expiry_is_honoured(app: TestApp) {
     let user = app.register().await;
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
-    let (_, token) = app.create_pat(&user, json!({"description": "short", "expiresAt": soon})).await;
-    app.get("/api/v1/user", &Auth::ApiKey(token.clone())).await.results();
+    let (_, token) = app
+        .create_pat(&user, json!({"description": "short", "expiresAt": soon}))
+        .await;
+    app.get("/api/v1/user", &Auth::ApiKey(token.clone()))
+        .await
+        .results();
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    app.get("/api/v1/user", &Auth::ApiKey(token)).await.expect_error(401);
+    app.get("/api/v1/user", &Auth::ApiKey(token))
+        .await
+        .expect_error(401);
     let past = app
-        .post("/api/v1/user/me/personal-access-tokens", &Auth::Cookie(user.cookie.clone()), json!({"description": "x", "expiresAt": "2001-01-01T00:00:00Z"}))
+        .post(
+            "/api/v1/user/me/personal-access-tokens",
+            &Auth::Cookie(user.cookie.clone()),
+            json!({"description": "x", "expiresAt": "2001-01-01T00:00:00Z"}),
+        )
         .await;
     past.expect_error(400);
 }
@@ -93,16 +154,31 @@ async fn expiry_is_honoured(app: TestApp) {
 async fn tokens_are_confined_to_their_owner(app: TestApp) {
     let alice = app.register().await;
     let bob = app.register().await;
-    let (alice_pat_uuid, alice_pat) = app.create_pat(&alice, json!({"description": "alice"})).await;
-    app.post("/api/v1/user/me/personal-access-tokens", &Auth::ApiKey(alice_pat.clone()), json!({"description": "minted"}))
-        .await
-        .expect_error(403);
+    let (alice_pat_uuid, alice_pat) = app
+        .create_pat(&alice, json!({"description": "alice"}))
+        .await;
+    app.post(
+        "/api/v1/user/me/personal-access-tokens",
+        &Auth::ApiKey(alice_pat.clone()),
+        json!({"description": "minted"}),
+    )
+    .await
+    .expect_error(403);
     let bob_cookie = Auth::Cookie(bob.cookie.clone());
-    let bob_list = app.get("/api/v1/user/me/personal-access-tokens", &bob_cookie).await;
+    let bob_list = app
+        .get("/api/v1/user/me/personal-access-tokens", &bob_cookie)
+        .await;
     assert_eq!(bob_list.results(), &json!([]));
     let missing = uuid::Uuid::now_v7().to_string();
     for target in [alice_pat_uuid.as_str(), missing.as_str(), "not-a-uuid"] {
-        let del = app.send(Method::DELETE, &format!("/api/v1/user/me/personal-access-tokens/{target}"), &bob_cookie, None).await;
+        let del = app
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/user/me/personal-access-tokens/{target}"),
+                &bob_cookie,
+                None,
+            )
+            .await;
         let rot = app
             .send(
                 Method::PATCH,
@@ -112,10 +188,15 @@ async fn tokens_are_confined_to_their_owner(app: TestApp) {
             )
             .await;
         // AC-8: another user's token and a token that does not exist answer alike.
-        assert_eq!(del.expect_error(404), &json!({"statusCode": 404, "name": "NotFoundError", "message": "personal access token not found"}));
+        assert_eq!(
+            del.expect_error(404),
+            &json!({"statusCode": 404, "name": "NotFoundError", "message": "personal access token not found"})
+        );
         rot.expect_error(404);
     }
-    app.get("/api/v1/user", &Auth::ApiKey(alice_pat)).await.results();
+    app.get("/api/v1/user", &Auth::ApiKey(alice_pat))
+        .await
+        .results();
 }
 
 async fn access_jwts_authenticate_as_bearer(app: TestApp) {
@@ -123,33 +204,60 @@ async fn access_jwts_authenticate_as_bearer(app: TestApp) {
     let (_, pat) = app.create_pat(&user, json!({"description": "jwt"})).await;
     let jwt = app.access_token(&pat).await;
     assert_eq!(jwt.split('.').count(), 3);
-    let header: serde_json::Value = serde_json::from_slice(
-        &base64_decode(jwt.split('.').next().unwrap()),
-    )
-    .unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&base64_decode(jwt.split('.').next().unwrap())).unwrap();
     assert_eq!(header["alg"], "EdDSA");
     assert_eq!(header["typ"], "at+jwt");
     assert!(header["kid"].is_string());
-    assert_eq!(app.get("/api/v1/user", &Auth::Bearer(jwt.clone())).await.results()["userUuid"], user.user_uuid.as_str());
+    assert_eq!(
+        app.get("/api/v1/user", &Auth::Bearer(jwt.clone()))
+            .await
+            .results()["userUuid"],
+        user.user_uuid.as_str()
+    );
     // The key that verifies it is published.
-    let jwks = app.http.get(format!("{}/.well-known/jwks.json", app.base)).send().await.unwrap();
+    let jwks = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.base))
+        .send()
+        .await
+        .unwrap();
     let jwks: serde_json::Value = jwks.json().await.unwrap();
-    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == header["kid"] && k["kty"] == "OKP"));
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == header["kid"] && k["kty"] == "OKP")
+    );
     // An access token cannot be exchanged for another.
-    app.post("/api/v1/auth/token", &Auth::Bearer(jwt.clone()), json!({})).await.expect_error(403);
+    app.post("/api/v1/auth/token", &Auth::Bearer(jwt.clone()), json!({}))
+        .await
+        .expect_error(403);
     // Tampering, other schemes and garbage are refused with 401.
     let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
     parts[2] = parts[2].chars().rev().collect();
-    for auth in [Auth::Bearer(parts.join(".")), Auth::Bearer("garbage".into()), Auth::ApiKey("ldpat_00000000000000000000000000000000".into())] {
+    for auth in [
+        Auth::Bearer(parts.join(".")),
+        Auth::Bearer("garbage".into()),
+        Auth::ApiKey("ldpat_00000000000000000000000000000000".into()),
+    ] {
         app.get("/api/v1/user", &auth).await.expect_error(401);
     }
-    let basic = app.http.get(format!("{}/api/v1/user", app.base)).header("authorization", "Basic dXNlcjpwYXNz");
-    app.finish(Method::GET, "/api/v1/user", basic).await.expect_error(401);
+    let basic = app
+        .http
+        .get(format!("{}/api/v1/user", app.base))
+        .header("authorization", "Basic dXNlcjpwYXNz");
+    app.finish(Method::GET, "/api/v1/user", basic)
+        .await
+        .expect_error(401);
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
 }
 
 dual!(

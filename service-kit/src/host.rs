@@ -1,0 +1,97 @@
+//! The frame every gRPC service runs in: its database (connected and migrated), health and
+//! reflection, a readiness watch on the database, the listener, and a graceful stop.
+
+use std::net::SocketAddr;
+
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::Router;
+
+use crate::{
+    db::{self, DbConfig, Pool},
+    grpc,
+};
+
+/// A service that is built but not yet serving.
+#[derive(Debug)]
+pub struct ServiceHost {
+    name: &'static str,
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    pool: Pool,
+}
+
+/// The migrations of one service, per backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    /// For SQLite.
+    pub sqlite: &'static Migrator,
+    /// For PostgreSQL.
+    pub postgres: &'static Migrator,
+}
+
+impl ServiceHost {
+    /// Connects and migrates the database, prepares health (NOT_SERVING while the database
+    /// does not answer) and reflection over `descriptor_sets`, and binds `addr`.
+    pub async fn start(
+        name: &'static str,
+        addr: SocketAddr,
+        db: &DbConfig,
+        migrations: Migrations,
+        descriptor_sets: &[&'static [u8]],
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let pool = db::connect(db).await?;
+        pool.migrate(migrations.sqlite, migrations.postgres).await?;
+        let (reporter, health, reflection) = grpc::health_and_reflection(descriptor_sets)?;
+        let probe_pool = pool.clone();
+        grpc::watch_readiness(
+            reporter,
+            move || {
+                let p = probe_pool.clone();
+                async move { p.ping().await }
+            },
+            shutdown.clone(),
+        );
+        let router = grpc::server_builder()
+            .add_service(health)
+            .add_service(reflection);
+        let listener = grpc::bind(addr).await?;
+        Ok(Self {
+            name,
+            listener,
+            router,
+            shutdown,
+            pool,
+        })
+    }
+
+    /// The service's database.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Adds the service's own gRPC services.
+    pub fn add_routes(mut self, add: impl FnOnce(Router) -> Router) -> Self {
+        self.router = add(self.router);
+        self
+    }
+
+    /// The address the server listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until the shutdown token is cancelled; in-flight calls finish first.
+    pub async fn run(self) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), backend = self.pool.backend(), "{} ready", self.name);
+        let result = grpc::serve(self.router, self.listener, self.shutdown).await;
+        self.pool.close().await;
+        tracing::info!("{} stopped", self.name);
+        result
+    }
+}
