@@ -47,12 +47,8 @@ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'platform') \gexec
 -- Only the three service roles may connect; PUBLIC loses CONNECT and TEMPORARY.
 REVOKE ALL ON DATABASE platform FROM PUBLIC;
 GRANT CONNECT ON DATABASE platform TO identity, connections, projects;
--- Each service runs `CREATE SCHEMA IF NOT EXISTS <its schema>` at startup (service-kit db.rs),
--- and PostgreSQL checks the database's CREATE privilege before it looks whether the schema
--- exists. Without this grant the services cannot start. It lets a role create *new* schemas, not
--- reach another service's schema. Revoke it once the services skip CREATE SCHEMA when their
--- schema exists.
-GRANT CREATE ON DATABASE platform TO identity, connections, projects;
+-- The roles get no CREATE on the database: the schemas exist (created below), and a service
+-- creates its schema at startup only when it is missing (service-kit db.rs).
 
 \connect platform
 

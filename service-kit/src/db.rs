@@ -65,13 +65,23 @@ pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&base)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "CREATE SCHEMA IF NOT EXISTS {}",
-                cfg.schema
-            )))
-            .execute(&mut conn)
-            .await
-            .with_context(|| format!("cannot create schema {}", cfg.schema))?;
+            // Create it only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege
+            // on the database even when the schema exists, which a service's role need not have.
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                    .bind(&cfg.schema)
+                    .fetch_one(&mut conn)
+                    .await
+                    .context("cannot look up the service's schema")?;
+            if !exists {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS {}",
+                    cfg.schema
+                )))
+                .execute(&mut conn)
+                .await
+                .with_context(|| format!("cannot create schema {}", cfg.schema))?;
+            }
             sqlx::Connection::close(conn).await.ok();
         }
         let opts = base.options([

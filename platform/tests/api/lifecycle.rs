@@ -163,3 +163,81 @@ async fn the_binary_stops_gracefully_on_sigterm() {
     assert!(stopped, "the gateway logs its stop");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// In PostgreSQL a service runs as its own role, granted only its own schema (which exists, and
+/// which the role owns): it starts and migrates without any privilege on the database, and
+/// cannot read another service's schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_runs_as_its_own_role_confined_to_its_schema() {
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let Ok(admin) = sqlx::PgPool::connect(&admin_url).await else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "PostgreSQL is required under CI=true"
+        );
+        eprintln!("\n!!! SKIPPING a PostgreSQL test: no PostgreSQL at {admin_url} !!!\n");
+        return;
+    };
+    let id = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let (role, schema, other) = (
+        format!("r{id}"),
+        format!("s{id}_identity"),
+        format!("s{id}_other"),
+    );
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("CREATE SCHEMA {schema} AUTHORIZATION {role}"),
+        format!("CREATE SCHEMA {other}"),
+        format!("CREATE TABLE {other}.secrets (v text)"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let mut url = reqwest::Url::parse(&admin_url).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_password(None).unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut config = identity_svc::Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Some(secrecy::SecretString::from(url.to_string())),
+        std::env::temp_dir(),
+        secrecy::SecretString::from("c".repeat(32)),
+    );
+    config.database_schema = schema.clone();
+    let started = identity_svc::Application::build(config, shutdown.clone()).await;
+    let as_role = sqlx::PgPool::connect(url.as_str()).await.unwrap();
+    let foreign = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT v FROM {other}.secrets"
+    )))
+    .fetch_all(&as_role)
+    .await;
+    let tables: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_tables WHERE schemaname = $1")
+        .bind(&schema)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    as_role.close().await;
+    shutdown.cancel();
+    let start_error = started.as_ref().err().map(|e| format!("{e:#}"));
+    drop(started);
+    for sql in [
+        format!("DROP SCHEMA {schema} CASCADE"),
+        format!("DROP SCHEMA {other} CASCADE"),
+        format!("DROP ROLE {role}"),
+    ] {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+    }
+    assert_eq!(
+        start_error, None,
+        "the service did not start as its own role"
+    );
+    assert!(
+        tables >= 4,
+        "the migrations ran in the service's schema ({tables} tables)"
+    );
+    assert!(foreign.is_err(), "the service's role read another schema");
+}
