@@ -40,6 +40,9 @@ pub struct Config {
     /// Send the session cookie only over HTTPS. Turn on behind TLS.
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
+    /// Public base URL of the API, for links such as invitations (default: the listen address).
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,
@@ -57,6 +60,7 @@ impl Config {
             identity_url,
             internal_credential,
             cookie_secure: false,
+            public_url: None,
             body_limit_bytes: 1024 * 1024,
         }
     }
@@ -82,6 +86,10 @@ impl Application {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .connect_lazy();
         let identity = Arc::new(IdentityClient::new(channel, credential));
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
+        let listener_addr = listener.local_addr()?;
         let verifier = Arc::new(JwtVerifier::new(
             TokenProfile::default(),
             Arc::new(GrpcJwks(identity.clone())),
@@ -89,6 +97,10 @@ impl Application {
         let settings = Arc::new(HttpSettings {
             cookie_secure: config.cookie_secure,
             body_limit: config.body_limit_bytes,
+            public_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listener_addr}")),
             ..HttpSettings::default()
         });
         let router = http::router(AppState {
@@ -96,9 +108,6 @@ impl Application {
             verifier,
             settings,
         });
-        let listener = TcpListener::bind(config.listen_addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
         tracing::info!(addr = %listener.local_addr()?, "gateway ready");
         Ok(Self {
             listener,

@@ -17,6 +17,9 @@ pub enum Error {
     /// Wrong or missing credentials. One message for every cause (UNAUTHENTICATED).
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// The state forbids it, e.g. demoting the last admin (FAILED_PRECONDITION).
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// The caller may not do this (PERMISSION_DENIED).
     #[error("{0}")]
     PermissionDenied(String),
@@ -41,6 +44,7 @@ impl From<Error> for Status {
             Error::AlreadyExists(m) => Status::already_exists(m),
             Error::NotFound(m) => Status::not_found(m),
             Error::Unauthenticated(m) => Status::unauthenticated(m),
+            Error::FailedPrecondition(m) => Status::failed_precondition(m),
             Error::PermissionDenied(m) => Status::permission_denied(m),
             Error::ResourceExhausted(m) => Status::resource_exhausted(m),
             Error::Internal(e) => {

@@ -13,8 +13,10 @@ use service_kit::{
 use tonic::{Request, Response, Status};
 
 use crate::{
-    domain::{Identity, Registration, keys::StoreJwks},
-    store::{PatRecord, UserRecord},
+    domain::{Identity, Registration, keys::StoreJwks, organizations::OrganizationUpdate},
+    store::{
+        InviteRecord, MemberRecord, MembershipRecord, OrganizationRecord, PatRecord, UserRecord,
+    },
 };
 
 /// Implements `identity.v1.IdentityService`.
@@ -65,6 +67,53 @@ fn from_ts(
     .transpose()
 }
 
+fn organization_pb(o: OrganizationRecord) -> pb::Organization {
+    pb::Organization {
+        organization_uuid: o.organization_uuid.to_string(),
+        name: o.name,
+        chart_colors: o
+            .chart_colors
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default(),
+        default_project_uuid: o.default_project_uuid.map(|u| u.to_string()),
+        created_at: Some(ts(o.created_at)),
+    }
+}
+
+fn member_pb(m: MemberRecord) -> pb::OrganizationMember {
+    pb::OrganizationMember {
+        user_uuid: m.user_uuid.to_string(),
+        email: m.email,
+        first_name: m.first_name,
+        last_name: m.last_name,
+        organization_uuid: m.organization_uuid.to_string(),
+        role: m.role,
+        is_active: m.is_active,
+        is_pending: m.is_pending,
+        user_created_at: Some(ts(m.user_created_at)),
+        user_updated_at: Some(ts(m.user_updated_at)),
+    }
+}
+
+fn invite_pb(code: String, invite: InviteRecord, email: String) -> pb::InviteLink {
+    pb::InviteLink {
+        invite_code: code,
+        organization_uuid: invite.organization_uuid.to_string(),
+        user_uuid: invite.user_uuid.to_string(),
+        email,
+        expires_at: Some(ts(invite.expires_at)),
+    }
+}
+
+fn membership_pb(m: MembershipRecord) -> pb::Membership {
+    pb::Membership {
+        organization_uuid: m.organization.organization_uuid.to_string(),
+        organization_name: m.organization.name,
+        organization_created_at: Some(ts(m.organization.created_at)),
+        role: m.role,
+    }
+}
+
 fn user_pb(u: UserRecord) -> pb::User {
     pb::User {
         user_uuid: u.user_uuid.to_string(),
@@ -108,6 +157,14 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::SessionGrant>, Status> {
         self.internal.check(req.metadata())?;
         let r = req.into_inner();
+        if let Some(code) = r.invite_code {
+            let password = SecretString::from(r.password);
+            let session = self
+                .identity
+                .register_with_invite(&code, password, &r.first_name, &r.last_name)
+                .await?;
+            return Ok(Response::new(session_pb(session)));
+        }
         let session = self
             .identity
             .register(Registration {
@@ -170,9 +227,12 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         req: Request<pb::GetCurrentUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let claims = self.user(&req).await?;
-        Ok(Response::new(user_pb(
-            self.identity.current_user(&claims).await?,
-        )))
+        let user = self.identity.current_user(&claims).await?;
+        let membership = self.identity.membership_of(user.user_uuid).await?;
+        Ok(Response::new(pb::User {
+            membership: membership.map(membership_pb),
+            ..user_pb(user)
+        }))
     }
 
     async fn logout(
@@ -245,5 +305,147 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
             token: Some(pat_pb(new.pat)),
             secret: new.secret.expose_secret().to_owned(),
         }))
+    }
+
+    async fn create_organization(
+        &self,
+        req: Request<pb::CreateOrganizationRequest>,
+    ) -> Result<Response<pb::Organization>, Status> {
+        let claims = self.user(&req).await?;
+        Ok(Response::new(organization_pb(
+            self.identity
+                .create_organization(&claims, &req.get_ref().name)
+                .await?,
+        )))
+    }
+
+    async fn get_my_organization(
+        &self,
+        req: Request<pb::GetMyOrganizationRequest>,
+    ) -> Result<Response<pb::Organization>, Status> {
+        let claims = self.user(&req).await?;
+        Ok(Response::new(organization_pb(
+            self.identity.my_organization(&claims).await?,
+        )))
+    }
+
+    async fn update_my_organization(
+        &self,
+        req: Request<pb::UpdateMyOrganizationRequest>,
+    ) -> Result<Response<pb::Organization>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let update = OrganizationUpdate {
+            name: r.name,
+            chart_colors: r.set_chart_colors.then_some(r.chart_colors),
+            default_project_uuid: r.default_project_uuid,
+        };
+        Ok(Response::new(organization_pb(
+            self.identity.update_organization(&claims, update).await?,
+        )))
+    }
+
+    async fn delete_organization(
+        &self,
+        req: Request<pb::DeleteOrganizationRequest>,
+    ) -> Result<Response<pb::DeleteOrganizationResponse>, Status> {
+        let claims = self.user(&req).await?;
+        self.identity
+            .delete_organization(&claims, &req.get_ref().organization_uuid)
+            .await?;
+        Ok(Response::new(pb::DeleteOrganizationResponse {}))
+    }
+
+    async fn list_organization_members(
+        &self,
+        req: Request<pb::ListOrganizationMembersRequest>,
+    ) -> Result<Response<pb::ListOrganizationMembersResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let page = self
+            .identity
+            .list_members(&claims, r.page, r.page_size, r.search.as_deref())
+            .await?;
+        let page_size = u64::from(page.page_size);
+        Ok(Response::new(pb::ListOrganizationMembersResponse {
+            members: page.members.into_iter().map(member_pb).collect(),
+            page: page.page,
+            page_size: page.page_size,
+            total_results: page.total,
+            total_page_count: page.total.div_ceil(page_size),
+        }))
+    }
+
+    async fn get_organization_member(
+        &self,
+        req: Request<pb::GetOrganizationMemberRequest>,
+    ) -> Result<Response<pb::OrganizationMember>, Status> {
+        let claims = self.user(&req).await?;
+        Ok(Response::new(member_pb(
+            self.identity
+                .get_member(&claims, &req.get_ref().user_uuid)
+                .await?,
+        )))
+    }
+
+    async fn update_organization_member(
+        &self,
+        req: Request<pb::UpdateOrganizationMemberRequest>,
+    ) -> Result<Response<pb::OrganizationMember>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        Ok(Response::new(member_pb(
+            self.identity
+                .update_member_role(&claims, &r.user_uuid, &r.role)
+                .await?,
+        )))
+    }
+
+    async fn remove_organization_member(
+        &self,
+        req: Request<pb::RemoveOrganizationMemberRequest>,
+    ) -> Result<Response<pb::RemoveOrganizationMemberResponse>, Status> {
+        let claims = self.user(&req).await?;
+        self.identity
+            .remove_member(&claims, &req.get_ref().user_uuid)
+            .await?;
+        Ok(Response::new(pb::RemoveOrganizationMemberResponse {}))
+    }
+
+    async fn create_invite_link(
+        &self,
+        req: Request<pb::CreateInviteLinkRequest>,
+    ) -> Result<Response<pb::InviteLink>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let expires_at = from_ts("expiresAt", r.expires_at)?;
+        let new = self
+            .identity
+            .create_invite(&claims, &r.email, r.role.as_deref(), expires_at)
+            .await?;
+        Ok(Response::new(invite_pb(
+            new.code.expose_secret().to_owned(),
+            new.invite,
+            new.email,
+        )))
+    }
+
+    async fn revoke_all_invite_links(
+        &self,
+        req: Request<pb::RevokeAllInviteLinksRequest>,
+    ) -> Result<Response<pb::RevokeAllInviteLinksResponse>, Status> {
+        let claims = self.user(&req).await?;
+        self.identity.revoke_invites(&claims).await?;
+        Ok(Response::new(pb::RevokeAllInviteLinksResponse {}))
+    }
+
+    async fn get_invite_link(
+        &self,
+        req: Request<pb::GetInviteLinkRequest>,
+    ) -> Result<Response<pb::InviteLink>, Status> {
+        self.internal.check(req.metadata())?;
+        let code = req.into_inner().invite_code;
+        let view = self.identity.invite_by_code(&code).await?;
+        Ok(Response::new(invite_pb(code, view.invite, view.email)))
     }
 }

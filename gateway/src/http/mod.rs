@@ -2,7 +2,9 @@
 
 pub mod error;
 pub mod extract;
+mod invites;
 mod json;
+mod organizations;
 mod tokens;
 mod user;
 mod wellknown;
@@ -48,6 +50,8 @@ pub struct HttpSettings {
     pub cookie_secure: bool,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// The public base URL of the API (for links such as invitations).
+    pub public_url: String,
     /// Time a request may take before it answers 504.
     pub request_timeout: Duration,
 }
@@ -57,6 +61,7 @@ impl Default for HttpSettings {
         Self {
             cookie_secure: false,
             body_limit: 1024 * 1024,
+            public_url: "http://127.0.0.1:8080".to_owned(),
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -83,6 +88,30 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate",
             patch(tokens::rotate),
         )
+        .route(
+            "/api/v1/org",
+            get(organizations::get)
+                .put(organizations::create)
+                .patch(organizations::update),
+        )
+        .route(
+            "/api/v1/org/{organizationUuid}",
+            delete(organizations::delete),
+        )
+        .route("/api/v1/org/users", get(organizations::list_members))
+        .route(
+            "/api/v1/org/users/{userUuid}",
+            get(organizations::get_member).patch(organizations::update_member),
+        )
+        .route(
+            "/api/v1/org/user/{userUuid}",
+            delete(organizations::remove_member),
+        )
+        .route(
+            "/api/v1/invite-links",
+            post(invites::create).delete(invites::revoke_all),
+        )
+        .route("/api/v1/invite-links/{inviteLinkCode}", get(invites::get))
         .route("/api/v1/auth/token", post(wellknown::access_token))
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/livez", get(wellknown::live))

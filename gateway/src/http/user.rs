@@ -59,26 +59,29 @@ fn signed_in(state: &AppState, grant: pb::SessionGrant) -> Response {
     res
 }
 
-/// POST /api/v1/user: registers a user with email and password and logs them in.
+/// POST /api/v1/user: registers a user with email and password, or activates an invited one
+/// with `inviteCode`, and logs them in.
 pub(super) async fn register(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
     AppJson(body): AppJson<RegisterBody>,
 ) -> ApiResult<Response> {
-    if body.invite_code.is_some() {
-        return Err(ApiError::bad_request(
-            "Registration with an invite code is not available yet",
-        ));
-    }
-    let email = body
-        .email
-        .ok_or_else(|| ApiError::bad_request("missing field `email`"))?;
+    let email = match (&body.invite_code, body.email) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give either inviteCode or email, not both",
+            ));
+        }
+        (None, None) => return Err(ApiError::bad_request("missing field `email`")),
+        (_, email) => email.unwrap_or_default(),
+    };
     let req = state.identity.internal(
         pb::RegisterUserRequest {
             email,
             password: body.password,
             first_name: body.first_name,
             last_name: body.last_name,
+            invite_code: body.invite_code,
         },
         &rid,
     );

@@ -1,7 +1,9 @@
 //! identity-svc's rules: registration, login, sessions, personal access tokens, signing keys.
 //! No tonic or sqlx types here: handlers convert at the edge, the store behind a trait.
 
+pub mod invites;
 pub mod keys;
+pub mod organizations;
 pub mod password;
 pub mod validate;
 
@@ -84,8 +86,8 @@ pub struct NewPat {
 /// The identity domain service.
 #[derive(Debug)]
 pub struct Identity {
-    store: Arc<dyn IdentityStore>,
-    hasher: PasswordHasher,
+    pub(crate) store: Arc<dyn IdentityStore>,
+    pub(crate) hasher: PasswordHasher,
     signer: Arc<TokenSigner>,
     settings: Settings,
 }
@@ -181,7 +183,11 @@ impl Identity {
         })
     }
 
-    fn new_session(&self, user_uuid: Uuid, now: DateTime<Utc>) -> (SessionRecord, SecretString) {
+    pub(crate) fn new_session(
+        &self,
+        user_uuid: Uuid,
+        now: DateTime<Utc>,
+    ) -> (SessionRecord, SecretString) {
         let token = random_token::<32>(SESSION_PREFIX);
         let ttl = chrono::Duration::from_std(self.settings.session_ttl)
             .unwrap_or(chrono::Duration::days(7));
@@ -369,7 +375,7 @@ impl Identity {
     }
 }
 
-fn caller(claims: &AccessClaims) -> Result<Uuid> {
+pub(crate) fn caller(claims: &AccessClaims) -> Result<Uuid> {
     claims
         .user_uuid()
         .map_err(|_| Error::Unauthenticated("invalid access token"))

@@ -101,6 +101,80 @@ impl std::fmt::Debug for SigningKeyRecord {
     }
 }
 
+/// A stored organization.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrganizationRecord {
+    pub organization_uuid: Uuid,
+    pub name: String,
+    /// JSON array of colors, when set.
+    pub chart_colors: Option<String>,
+    pub default_project_uuid: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user's membership: their organization and role there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipRecord {
+    pub organization: OrganizationRecord,
+    pub role: String,
+}
+
+/// A member of an organization, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MemberRecord {
+    pub user_uuid: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_active: bool,
+    pub organization_uuid: Uuid,
+    pub role: String,
+    /// Invited, not yet registered (no password).
+    pub is_pending: bool,
+    pub user_created_at: DateTime<Utc>,
+    pub user_updated_at: DateTime<Utc>,
+}
+
+/// An event for other services, written in the same transaction as the change it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub event_uuid: Uuid,
+    pub event_type: &'static str,
+    /// JSON; identifiers only, never secrets.
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored invitation (the code itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InviteRecord {
+    pub code_hash: String,
+    pub organization_uuid: Uuid,
+    pub user_uuid: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An invitation with the invited user's email.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InviteView {
+    #[sqlx(flatten)]
+    pub invite: InviteRecord,
+    pub email: String,
+}
+
+/// What a guarded change to a membership did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipChange {
+    /// Done.
+    Done,
+    /// The user is not a member of the organization.
+    NotMember,
+    /// Refused: the organization would be left without an admin.
+    LastAdmin,
+}
+
 /// What identity-svc stores.
 #[async_trait::async_trait]
 pub trait IdentityStore: Send + Sync + std::fmt::Debug {
@@ -144,6 +218,74 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<PatRecord>>;
     /// Records that a token was used.
     async fn touch_pat(&self, pat_uuid: Uuid, at: DateTime<Utc>) -> Result<()>;
+
+    /// Creates an organization with `admin` as its first admin; Conflict when they already
+    /// belong to one.
+    async fn create_organization(&self, org: &OrganizationRecord, admin: Uuid) -> Result<()>;
+    /// The organization and role of a user.
+    async fn membership(&self, user_uuid: Uuid) -> Result<Option<MembershipRecord>>;
+    /// Replaces an organization's settings.
+    async fn update_organization(&self, org: &OrganizationRecord) -> Result<()>;
+    /// Deletes an organization (its memberships go with it) and records `event`, atomically.
+    async fn delete_organization(
+        &self,
+        organization_uuid: Uuid,
+        event: &OutboxEvent,
+    ) -> Result<bool>;
+    /// One page of members, filtered by `search` (a LIKE pattern, already escaped), and the total.
+    async fn members(
+        &self,
+        organization_uuid: Uuid,
+        search: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<MemberRecord>, i64)>;
+    /// One member.
+    async fn member(
+        &self,
+        organization_uuid: Uuid,
+        user_uuid: Uuid,
+    ) -> Result<Option<MemberRecord>>;
+    /// Sets a member's role unless that would leave the organization without an admin.
+    async fn set_member_role(
+        &self,
+        organization_uuid: Uuid,
+        user_uuid: Uuid,
+        role: &str,
+    ) -> Result<MembershipChange>;
+    /// Removes a member unless they are its last admin; records `event` with the removal.
+    async fn remove_member(
+        &self,
+        organization_uuid: Uuid,
+        user_uuid: Uuid,
+        event: &OutboxEvent,
+    ) -> Result<MembershipChange>;
+    /// Invites a new pending user: inserts the user (no password), their membership with
+    /// `role`, and the invitation, atomically. Conflict when the email is taken.
+    async fn invite_new_user(
+        &self,
+        user: &UserRecord,
+        role: &str,
+        invite: &InviteRecord,
+    ) -> Result<()>;
+    /// Adds another invitation for a pending member.
+    async fn insert_invite(&self, invite: &InviteRecord) -> Result<()>;
+    /// The invitation with this code hash, with the invited email.
+    async fn invite_by_hash(&self, code_hash: &str) -> Result<Option<InviteView>>;
+    /// Deletes every invitation of an organization; how many.
+    async fn delete_invites(&self, organization_uuid: Uuid) -> Result<u64>;
+    /// Activates an invited user: sets names and password, deletes their invitations, opens a
+    /// session, atomically; false when the invitation is gone.
+    async fn accept_invite(
+        &self,
+        code_hash: &str,
+        user: &UserRecord,
+        password_hash: &str,
+        session: &SessionRecord,
+    ) -> Result<bool>;
+
+    /// Events not yet delivered, oldest first.
+    async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;
 
     /// Every signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;

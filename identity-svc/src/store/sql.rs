@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    IdentityStore, PatRecord, Result, SessionRecord, SigningKeyRecord, StoreError, UserCredentials,
-    UserRecord,
+    IdentityStore, InviteRecord, InviteView, MemberRecord, MembershipChange, MembershipRecord,
+    OrganizationRecord, OutboxEvent, PatRecord, Result, SessionRecord, SigningKeyRecord,
+    StoreError, UserCredentials, UserRecord,
 };
 
 /// The PostgreSQL store.
@@ -35,6 +36,106 @@ macro_rules! pat_columns {
         "pat_uuid, user_uuid, description, token_hash, auto_generated, created_at, expires_at, rotated_at, last_used_at"
     };
 }
+macro_rules! member_columns {
+    () => {
+        "u.user_uuid, u.email, u.first_name, u.last_name, u.is_active, m.organization_uuid, m.role, \
+         (u.password_hash IS NULL) AS is_pending, \
+         u.created_at AS user_created_at, u.updated_at AS user_updated_at"
+    };
+}
+macro_rules! member_filter {
+    () => {
+        "m.organization_uuid = $1 AND ($2 IS NULL OR LOWER(u.email) LIKE $2 ESCAPE '\\' \
+         OR LOWER(u.first_name) LIKE $2 ESCAPE '\\' OR LOWER(u.last_name) LIKE $2 ESCAPE '\\')"
+    };
+}
+macro_rules! org_columns {
+    () => {
+        "o.organization_uuid, o.name, o.chart_colors, o.default_project_uuid, o.created_at, o.updated_at"
+    };
+}
+macro_rules! insert_event {
+    ($executor:expr, $e:expr) => {{
+        let e = $e;
+        sqlx::query("INSERT INTO outbox_events (event_uuid, event_type, payload, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(e.event_uuid)
+            .bind(e.event_type)
+            .bind(&e.payload)
+            .bind(e.created_at)
+            .execute($executor)
+            .await
+            .map(|_| ())
+    }};
+}
+/// Inside a transaction: locks the organization row (so guarded membership changes of one
+/// organization run one at a time on PostgreSQL; SQLite serialises writers anyway), then reads
+/// the target's role and the number of admins.
+macro_rules! lock_and_count {
+    ($tx:expr, $org:expr, $user:expr) => {{
+        sqlx::query(
+            "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1",
+        )
+        .bind($org)
+        .execute(&mut *$tx)
+        .await?;
+        let role: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2",
+        )
+        .bind($org)
+        .bind($user)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM memberships WHERE organization_uuid = $1 AND role = 'admin'",
+        )
+        .bind($org)
+        .fetch_one(&mut *$tx)
+        .await?;
+        (role, admins)
+    }};
+}
+macro_rules! insert_invite {
+    ($executor:expr, $i:expr) => {{
+        let i = $i;
+        sqlx::query(
+            "INSERT INTO invite_links (code_hash, organization_uuid, user_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&i.code_hash)
+        .bind(i.organization_uuid)
+        .bind(i.user_uuid)
+        .bind(i.created_at)
+        .bind(i.expires_at)
+        .execute($executor)
+        .await
+        .map_err(conflict)
+        .map(|_| ())
+    }};
+}
+macro_rules! insert_user {
+    ($executor:expr, $u:expr, $password_hash:expr) => {{
+        let u = $u;
+        sqlx::query(
+            "INSERT INTO users (user_uuid, email, first_name, last_name, password_hash, is_active, \
+             is_tracking_anonymized, is_marketing_opted_in, is_setup_complete, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(u.user_uuid)
+        .bind(&u.email)
+        .bind(&u.first_name)
+        .bind(&u.last_name)
+        .bind($password_hash)
+        .bind(u.is_active)
+        .bind(u.is_tracking_anonymized)
+        .bind(u.is_marketing_opted_in)
+        .bind(u.is_setup_complete)
+        .bind(u.created_at)
+        .bind(u.updated_at)
+        .execute($executor)
+        .await
+        .map_err(conflict)
+        .map(|_| ())
+    }};
+}
 macro_rules! insert_session {
     ($executor:expr, $s:expr) => {{
         let s = $s;
@@ -60,25 +161,7 @@ macro_rules! identity_store {
             #[tracing::instrument(skip_all)]
             async fn insert_user_with_session(&self, u: &UserRecord, password_hash: &str, s: &SessionRecord) -> Result<()> {
                 let mut tx = self.0.begin().await?;
-                sqlx::query(
-                    "INSERT INTO users (user_uuid, email, first_name, last_name, password_hash, is_active, \
-                     is_tracking_anonymized, is_marketing_opted_in, is_setup_complete, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(u.user_uuid)
-                .bind(&u.email)
-                .bind(&u.first_name)
-                .bind(&u.last_name)
-                .bind(password_hash)
-                .bind(u.is_active)
-                .bind(u.is_tracking_anonymized)
-                .bind(u.is_marketing_opted_in)
-                .bind(u.is_setup_complete)
-                .bind(u.created_at)
-                .bind(u.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict)?;
+                insert_user!(&mut *tx, u, Some(password_hash))?;
                 insert_session!(&mut *tx, s)?;
                 tx.commit().await?;
                 Ok(())
@@ -207,6 +290,229 @@ macro_rules! identity_store {
                     .execute(&self.0)
                     .await?;
                 Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_organization(&self, o: &OrganizationRecord, admin: Uuid) -> Result<()> {
+                let mut tx = self.0.begin().await?;
+                sqlx::query(
+                    "INSERT INTO organizations (organization_uuid, name, chart_colors, default_project_uuid, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(o.organization_uuid)
+                .bind(&o.name)
+                .bind(&o.chart_colors)
+                .bind(o.default_project_uuid)
+                .bind(o.created_at)
+                .bind(o.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO memberships (user_uuid, organization_uuid, role, created_at) VALUES ($1, $2, 'admin', $3)")
+                    .bind(admin)
+                    .bind(o.organization_uuid)
+                    .bind(o.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn membership(&self, user_uuid: Uuid) -> Result<Option<MembershipRecord>> {
+                #[derive(sqlx::FromRow)]
+                struct Row {
+                    #[sqlx(flatten)]
+                    organization: OrganizationRecord,
+                    role: String,
+                }
+                let row: Option<Row> = sqlx::query_as(concat!(
+                    "SELECT ", org_columns!(), ", m.role FROM memberships m \
+                     JOIN organizations o ON o.organization_uuid = m.organization_uuid WHERE m.user_uuid = $1"
+                ))
+                .bind(user_uuid)
+                .fetch_optional(&self.0)
+                .await?;
+                Ok(row.map(|r| MembershipRecord { organization: r.organization, role: r.role }))
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_organization(&self, o: &OrganizationRecord) -> Result<()> {
+                sqlx::query(
+                    "UPDATE organizations SET name = $2, chart_colors = $3, default_project_uuid = $4, updated_at = $5 \
+                     WHERE organization_uuid = $1",
+                )
+                .bind(o.organization_uuid)
+                .bind(&o.name)
+                .bind(&o.chart_colors)
+                .bind(o.default_project_uuid)
+                .bind(o.updated_at)
+                .execute(&self.0)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_organization(&self, organization_uuid: Uuid, event: &OutboxEvent) -> Result<bool> {
+                let mut tx = self.0.begin().await?;
+                let deleted = sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1")
+                    .bind(organization_uuid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Ok(false);
+                }
+                insert_event!(&mut *tx, event)?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn members(&self, org: Uuid, search: Option<&str>, limit: i64, offset: i64) -> Result<(Vec<MemberRecord>, i64)> {
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
+                     WHERE ", member_filter!(), " ORDER BY LOWER(u.first_name), LOWER(u.last_name), u.user_uuid LIMIT $3 OFFSET $4"
+                ))
+                .bind(org)
+                .bind(search)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.0)
+                .await?;
+                let total: i64 = sqlx::query_scalar(concat!(
+                    "SELECT COUNT(*) FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid WHERE ",
+                    member_filter!()
+                ))
+                .bind(org)
+                .bind(search)
+                .fetch_one(&self.0)
+                .await?;
+                Ok((rows, total))
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn member(&self, org: Uuid, user_uuid: Uuid) -> Result<Option<MemberRecord>> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
+                     WHERE m.organization_uuid = $1 AND m.user_uuid = $2"
+                ))
+                .bind(org)
+                .bind(user_uuid)
+                .fetch_optional(&self.0)
+                .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn set_member_role(&self, org: Uuid, user_uuid: Uuid, role: &str) -> Result<MembershipChange> {
+                let mut tx = self.0.begin().await?;
+                let (current, admins) = lock_and_count!(tx, org, user_uuid);
+                let Some(current) = current else { return Ok(MembershipChange::NotMember) };
+                if current == "admin" && role != "admin" && admins <= 1 {
+                    return Ok(MembershipChange::LastAdmin);
+                }
+                sqlx::query("UPDATE memberships SET role = $3 WHERE organization_uuid = $1 AND user_uuid = $2")
+                    .bind(org)
+                    .bind(user_uuid)
+                    .bind(role)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(MembershipChange::Done)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn remove_member(&self, org: Uuid, user_uuid: Uuid, event: &OutboxEvent) -> Result<MembershipChange> {
+                let mut tx = self.0.begin().await?;
+                let (current, admins) = lock_and_count!(tx, org, user_uuid);
+                let Some(current) = current else { return Ok(MembershipChange::NotMember) };
+                if current == "admin" && admins <= 1 {
+                    return Ok(MembershipChange::LastAdmin);
+                }
+                sqlx::query("DELETE FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2")
+                    .bind(org)
+                    .bind(user_uuid)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_event!(&mut *tx, event)?;
+                tx.commit().await?;
+                Ok(MembershipChange::Done)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn invite_new_user(&self, u: &UserRecord, role: &str, i: &InviteRecord) -> Result<()> {
+                let mut tx = self.0.begin().await?;
+                insert_user!(&mut *tx, u, None::<&str>)?;
+                sqlx::query("INSERT INTO memberships (user_uuid, organization_uuid, role, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(u.user_uuid)
+                    .bind(i.organization_uuid)
+                    .bind(role)
+                    .bind(u.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?;
+                insert_invite!(&mut *tx, i)?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_invite(&self, i: &InviteRecord) -> Result<()> {
+                insert_invite!(&self.0, i)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn invite_by_hash(&self, code_hash: &str) -> Result<Option<InviteView>> {
+                Ok(sqlx::query_as(
+                    "SELECT i.code_hash, i.organization_uuid, i.user_uuid, i.created_at, i.expires_at, u.email \
+                     FROM invite_links i JOIN users u ON u.user_uuid = i.user_uuid WHERE i.code_hash = $1",
+                )
+                .bind(code_hash)
+                .fetch_optional(&self.0)
+                .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_invites(&self, org: Uuid) -> Result<u64> {
+                Ok(sqlx::query("DELETE FROM invite_links WHERE organization_uuid = $1").bind(org).execute(&self.0).await?.rows_affected())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn accept_invite(&self, code_hash: &str, u: &UserRecord, password_hash: &str, s: &SessionRecord) -> Result<bool> {
+                let mut tx = self.0.begin().await?;
+                let gone = sqlx::query("DELETE FROM invite_links WHERE code_hash = $1 AND user_uuid = $2")
+                    .bind(code_hash)
+                    .bind(u.user_uuid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if gone == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM invite_links WHERE user_uuid = $1").bind(u.user_uuid).execute(&mut *tx).await?;
+                sqlx::query(
+                    "UPDATE users SET first_name = $2, last_name = $3, password_hash = $4, is_active = $5, updated_at = $6 \
+                     WHERE user_uuid = $1 AND password_hash IS NULL",
+                )
+                .bind(u.user_uuid)
+                .bind(&u.first_name)
+                .bind(&u.last_name)
+                .bind(password_hash)
+                .bind(u.is_active)
+                .bind(u.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                insert_session!(&mut *tx, s)?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>> {
+                Ok(sqlx::query_as("SELECT event_uuid, event_type, payload FROM outbox_events ORDER BY created_at, event_uuid LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.0)
+                    .await?)
             }
 
             #[tracing::instrument(skip_all)]

@@ -105,6 +105,116 @@ async fn user_methods(
                 .map(|_| ()),
             ),
         ),
+        (
+            "CreateOrganization",
+            code(
+                c.create_organization(req(pb::CreateOrganizationRequest { name: "x".into() }, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "GetMyOrganization",
+            code(
+                c.get_my_organization(req(pb::GetMyOrganizationRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "UpdateMyOrganization",
+            code(
+                c.update_my_organization(req(pb::UpdateMyOrganizationRequest::default(), who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "DeleteOrganization",
+            code(
+                c.delete_organization(req(
+                    pb::DeleteOrganizationRequest {
+                        organization_uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ListOrganizationMembers",
+            code(
+                c.list_organization_members(req(
+                    pb::ListOrganizationMembersRequest::default(),
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "GetOrganizationMember",
+            code(
+                c.get_organization_member(req(
+                    pb::GetOrganizationMemberRequest {
+                        user_uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "UpdateOrganizationMember",
+            code(
+                c.update_organization_member(req(
+                    pb::UpdateOrganizationMemberRequest {
+                        user_uuid: uuid::Uuid::now_v7().to_string(),
+                        role: "admin".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "RemoveOrganizationMember",
+            code(
+                c.remove_organization_member(req(
+                    pb::RemoveOrganizationMemberRequest {
+                        user_uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "CreateInviteLink",
+            code(
+                c.create_invite_link(req(
+                    pb::CreateInviteLinkRequest {
+                        email: "i@example.com".into(),
+                        ..Default::default()
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "RevokeAllInviteLinks",
+            code(
+                c.revoke_all_invite_links(req(pb::RevokeAllInviteLinksRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
     ]
 }
 
@@ -125,6 +235,7 @@ async fn internal_methods(
                         password: "long enough pw".into(),
                         first_name: "A".into(),
                         last_name: "B".into(),
+                        invite_code: None,
                     },
                     who,
                 ))
@@ -169,6 +280,19 @@ async fn internal_methods(
                 c.get_jwks(req(pb::GetJwksRequest {}, who))
                     .await
                     .map(|_| ()),
+            ),
+        ),
+        (
+            "GetInviteLink",
+            code(
+                c.get_invite_link(req(
+                    pb::GetInviteLinkRequest {
+                        invite_code: "ldinv_x".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
             ),
         ),
     ]

@@ -1,0 +1,411 @@
+//! Organizations and their members: who may see and change what (reference/lightdash.md,
+//! section 2.3: every member views the organization and its members; only an admin changes the
+//! organization, a member's role, or removes a member), and the rule that an organization always
+//! keeps an admin.
+
+use chrono::Utc;
+use service_kit::jwt::AccessClaims;
+use uuid::Uuid;
+
+use super::{Identity, caller};
+use crate::{
+    error::{Error, Result},
+    store::{
+        MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent,
+        StoreError,
+    },
+};
+
+/// Organization roles, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OrgRole {
+    Member,
+    Viewer,
+    InteractiveViewer,
+    Editor,
+    Developer,
+    Admin,
+}
+
+impl OrgRole {
+    /// Every role, lowest first.
+    pub const ALL: [OrgRole; 6] = [
+        OrgRole::Member,
+        OrgRole::Viewer,
+        OrgRole::InteractiveViewer,
+        OrgRole::Editor,
+        OrgRole::Developer,
+        OrgRole::Admin,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgRole::Member => "member",
+            OrgRole::Viewer => "viewer",
+            OrgRole::InteractiveViewer => "interactive_viewer",
+            OrgRole::Editor => "editor",
+            OrgRole::Developer => "developer",
+            OrgRole::Admin => "admin",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(value: &str) -> Result<Self> {
+        OrgRole::ALL
+            .into_iter()
+            .find(|r| r.as_str() == value)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "role must be one of: {}",
+                    OrgRole::ALL.map(|r| r.as_str()).join(", ")
+                ))
+            })
+    }
+}
+
+/// What may be done in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgAction {
+    /// See the organization.
+    View,
+    /// List and see members.
+    ViewMembers,
+    /// Change the organization's settings.
+    Update,
+    /// Delete the organization.
+    Delete,
+    /// Change members' roles and remove members.
+    ManageMembers,
+}
+
+/// Whether `role` may do `action` in its own organization.
+pub fn allows(role: OrgRole, action: OrgAction) -> bool {
+    match action {
+        OrgAction::View | OrgAction::ViewMembers => true,
+        OrgAction::Update | OrgAction::Delete | OrgAction::ManageMembers => role == OrgRole::Admin,
+    }
+}
+
+/// Largest page of members.
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// Longest organization name, in characters.
+pub const MAX_ORG_NAME_CHARS: usize = 255;
+/// Most chart colors an organization keeps.
+pub const MAX_CHART_COLORS: usize = 50;
+
+/// Settings to change; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub struct OrganizationUpdate {
+    pub name: Option<String>,
+    pub chart_colors: Option<Vec<String>>,
+    pub default_project_uuid: Option<String>,
+}
+
+/// A page of members.
+#[derive(Debug)]
+pub struct MemberPage {
+    pub members: Vec<MemberRecord>,
+    pub page: u32,
+    pub page_size: u32,
+    pub total: u64,
+}
+
+fn org_name(value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::InvalidArgument("name is required".into()));
+    }
+    if v.chars().count() > MAX_ORG_NAME_CHARS || v.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(format!(
+            "name must be at most {MAX_ORG_NAME_CHARS} characters, without control characters"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+fn not_found() -> Error {
+    Error::NotFound("organization member not found")
+}
+
+fn event(event_type: &'static str, payload: serde_json::Value) -> OutboxEvent {
+    OutboxEvent {
+        event_uuid: Uuid::now_v7(),
+        event_type,
+        payload: payload.to_string(),
+        created_at: Utc::now(),
+    }
+}
+
+impl Identity {
+    /// The caller's membership, or PERMISSION_DENIED when they belong to no organization.
+    async fn my_membership(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<(Uuid, MembershipRecord, OrgRole)> {
+        let user = caller(claims)?;
+        let m = self.store.membership(user).await?.ok_or_else(|| {
+            Error::PermissionDenied("You are not a member of an organization".into())
+        })?;
+        let role = OrgRole::parse(&m.role)
+            .map_err(|_| Error::Internal(anyhow::anyhow!("stored role {:?} is unknown", m.role)))?;
+        Ok((user, m, role))
+    }
+
+    pub(crate) async fn authorize(
+        &self,
+        claims: &AccessClaims,
+        action: OrgAction,
+    ) -> Result<(Uuid, MembershipRecord, OrgRole)> {
+        let (user, m, role) = self.my_membership(claims).await?;
+        if !allows(role, action) {
+            tracing::info!(user_uuid = %user, organization_uuid = %m.organization.organization_uuid, ?action, role = role.as_str(), "denied");
+            return Err(Error::PermissionDenied(
+                "You don't have access to this action".into(),
+            ));
+        }
+        Ok((user, m, role))
+    }
+
+    /// The caller's membership, if any (for the user's profile).
+    pub async fn membership_of(&self, user_uuid: Uuid) -> Result<Option<MembershipRecord>> {
+        Ok(self.store.membership(user_uuid).await?)
+    }
+
+    /// Creates an organization; the caller becomes its admin. A user belongs to one at most.
+    pub async fn create_organization(
+        &self,
+        claims: &AccessClaims,
+        name: &str,
+    ) -> Result<OrganizationRecord> {
+        let user = caller(claims)?;
+        let name = org_name(name)?;
+        let now = Utc::now();
+        let org = OrganizationRecord {
+            organization_uuid: Uuid::now_v7(),
+            name,
+            chart_colors: None,
+            default_project_uuid: None,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store.create_organization(&org, user).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Err(Error::AlreadyExists(
+                    "You already belong to an organization".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(user_uuid = %user, organization_uuid = %org.organization_uuid, "organization created");
+        Ok(org)
+    }
+
+    /// The caller's organization.
+    pub async fn my_organization(&self, claims: &AccessClaims) -> Result<OrganizationRecord> {
+        Ok(self
+            .authorize(claims, OrgAction::View)
+            .await?
+            .1
+            .organization)
+    }
+
+    /// Changes the caller's organization (admins only).
+    pub async fn update_organization(
+        &self,
+        claims: &AccessClaims,
+        update: OrganizationUpdate,
+    ) -> Result<OrganizationRecord> {
+        let (_, m, _) = self.authorize(claims, OrgAction::Update).await?;
+        let mut org = m.organization;
+        if let Some(name) = update.name {
+            org.name = org_name(&name)?;
+        }
+        if let Some(colors) = update.chart_colors {
+            if colors.len() > MAX_CHART_COLORS
+                || colors.iter().any(|c| c.is_empty() || c.len() > 64)
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "chartColors must hold at most {MAX_CHART_COLORS} colors of 1 to 64 characters"
+                )));
+            }
+            org.chart_colors =
+                Some(serde_json::to_string(&colors).map_err(|e| Error::Internal(e.into()))?);
+        }
+        if let Some(project) = update.default_project_uuid {
+            let id = Uuid::parse_str(&project)
+                .map_err(|_| Error::InvalidArgument("defaultProjectUuid must be a UUID".into()))?;
+            org.default_project_uuid = Some(id);
+        }
+        org.updated_at = Utc::now();
+        self.store.update_organization(&org).await?;
+        Ok(org)
+    }
+
+    /// Deletes the caller's organization (admins only). Another organization's id answers
+    /// NOT_FOUND, like one that does not exist. Other services learn of it from the outbox.
+    pub async fn delete_organization(
+        &self,
+        claims: &AccessClaims,
+        organization_uuid: &str,
+    ) -> Result<()> {
+        let (user, m, role) = self.my_membership(claims).await?;
+        let target = Uuid::parse_str(organization_uuid).ok();
+        if target != Some(m.organization.organization_uuid) {
+            return Err(Error::NotFound("organization not found"));
+        }
+        if !allows(role, OrgAction::Delete) {
+            return Err(Error::PermissionDenied(
+                "You don't have access to this action".into(),
+            ));
+        }
+        let org = m.organization.organization_uuid;
+        let ev = event(
+            "organization.deleted",
+            serde_json::json!({ "organizationUuid": org }),
+        );
+        if !self.store.delete_organization(org, &ev).await? {
+            return Err(Error::NotFound("organization not found"));
+        }
+        tracing::info!(user_uuid = %user, organization_uuid = %org, "organization deleted");
+        Ok(())
+    }
+
+    /// A page of the caller's organization's members, optionally filtered.
+    pub async fn list_members(
+        &self,
+        claims: &AccessClaims,
+        page: u32,
+        page_size: u32,
+        search: Option<&str>,
+    ) -> Result<MemberPage> {
+        let (_, m, _) = self.authorize(claims, OrgAction::ViewMembers).await?;
+        let page = page.max(1);
+        let page_size = if page_size == 0 {
+            MAX_PAGE_SIZE
+        } else {
+            page_size
+        };
+        if page_size > MAX_PAGE_SIZE {
+            return Err(Error::InvalidArgument(format!(
+                "pageSize must be between 1 and {MAX_PAGE_SIZE}"
+            )));
+        }
+        let pattern = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
+            let escaped = s
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        if pattern.as_ref().is_some_and(|p| p.len() > 512) {
+            return Err(Error::InvalidArgument("searchQuery is too long".into()));
+        }
+        let offset = i64::from(page - 1) * i64::from(page_size);
+        let (members, total) = self
+            .store
+            .members(
+                m.organization.organization_uuid,
+                pattern.as_deref(),
+                i64::from(page_size),
+                offset,
+            )
+            .await?;
+        Ok(MemberPage {
+            members,
+            page,
+            page_size,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    /// One member of the caller's organization; anyone else answers NOT_FOUND.
+    pub async fn get_member(&self, claims: &AccessClaims, user_uuid: &str) -> Result<MemberRecord> {
+        let (_, m, _) = self.authorize(claims, OrgAction::ViewMembers).await?;
+        let target = Uuid::parse_str(user_uuid).map_err(|_| not_found())?;
+        self.store
+            .member(m.organization.organization_uuid, target)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// Changes a member's role (admins only); the last admin keeps theirs.
+    pub async fn update_member_role(
+        &self,
+        claims: &AccessClaims,
+        user_uuid: &str,
+        role: &str,
+    ) -> Result<MemberRecord> {
+        let (user, m, _) = self.authorize(claims, OrgAction::ManageMembers).await?;
+        let org = m.organization.organization_uuid;
+        let role = OrgRole::parse(role)?;
+        let target = Uuid::parse_str(user_uuid).map_err(|_| not_found())?;
+        match self
+            .store
+            .set_member_role(org, target, role.as_str())
+            .await?
+        {
+            MembershipChange::Done => {}
+            MembershipChange::NotMember => return Err(not_found()),
+            MembershipChange::LastAdmin => {
+                return Err(Error::FailedPrecondition(
+                    "An organization must keep at least one admin".into(),
+                ));
+            }
+        }
+        tracing::info!(user_uuid = %user, target_uuid = %target, organization_uuid = %org, role = role.as_str(), "member role changed");
+        self.store.member(org, target).await?.ok_or_else(not_found)
+    }
+
+    /// Removes a member from the caller's organization (admins only); the last admin stays.
+    pub async fn remove_member(&self, claims: &AccessClaims, user_uuid: &str) -> Result<()> {
+        let (user, m, _) = self.authorize(claims, OrgAction::ManageMembers).await?;
+        let org = m.organization.organization_uuid;
+        let target = Uuid::parse_str(user_uuid).map_err(|_| not_found())?;
+        let ev = event(
+            "organization.member_removed",
+            serde_json::json!({ "organizationUuid": org, "userUuid": target }),
+        );
+        match self.store.remove_member(org, target, &ev).await? {
+            MembershipChange::Done => {}
+            MembershipChange::NotMember => return Err(not_found()),
+            MembershipChange::LastAdmin => {
+                return Err(Error::FailedPrecondition(
+                    "An organization must keep at least one admin".into(),
+                ));
+            }
+        }
+        tracing::info!(user_uuid = %user, target_uuid = %target, organization_uuid = %org, "member removed");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_and_order() {
+        for r in OrgRole::ALL {
+            assert_eq!(OrgRole::parse(r.as_str()).unwrap(), r);
+        }
+        assert!(OrgRole::parse("owner").is_err());
+        assert!(OrgRole::Member < OrgRole::Viewer && OrgRole::Developer < OrgRole::Admin);
+    }
+
+    #[test]
+    fn only_admins_manage_every_member_views() {
+        for r in OrgRole::ALL {
+            assert!(allows(r, OrgAction::View) && allows(r, OrgAction::ViewMembers));
+            for a in [
+                OrgAction::Update,
+                OrgAction::Delete,
+                OrgAction::ManageMembers,
+            ] {
+                assert_eq!(allows(r, a), r == OrgRole::Admin, "{r:?} {a:?}");
+            }
+        }
+    }
+}
