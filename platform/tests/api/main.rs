@@ -15,4 +15,5 @@ mod errors;
 mod grpc_auth;
 mod lifecycle;
 mod logs;
+mod organizations;
 mod tokens;
