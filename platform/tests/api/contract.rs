@@ -141,6 +141,17 @@ const IMPLEMENTED: &[(&str, &str)] = &[
         "PATCH",
         "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate",
     ),
+    ("PUT", "/api/v1/org"),
+    ("GET", "/api/v1/org"),
+    ("PATCH", "/api/v1/org"),
+    ("DELETE", "/api/v1/org/{organizationUuid}"),
+    ("GET", "/api/v1/org/users"),
+    ("GET", "/api/v1/org/users/{userUuid}"),
+    ("PATCH", "/api/v1/org/users/{userUuid}"),
+    ("DELETE", "/api/v1/org/user/{userUuid}"),
+    ("POST", "/api/v1/invite-links"),
+    ("DELETE", "/api/v1/invite-links"),
+    ("GET", "/api/v1/invite-links/{inviteLinkCode}"),
 ];
 
 async fn every_implemented_operation_is_exercised(app: TestApp) {
@@ -217,6 +228,122 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
         None,
     )
     .await;
+    // Organizations, members, invitations: errors first (no organization yet), then successes.
+    let missing_user = uuid::Uuid::now_v7();
+    app.send(Method::PUT, "/api/v1/org", &cookie, Some(json!({})))
+        .await
+        .expect_error(400);
+    app.get("/api/v1/org", &cookie).await.expect_error(403);
+    app.send(
+        Method::PATCH,
+        "/api/v1/org",
+        &cookie,
+        Some(json!({"name": "x"})),
+    )
+    .await
+    .expect_error(403);
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/{missing}"),
+        &cookie,
+        None,
+    )
+    .await
+    .expect_error(403);
+    app.get("/api/v1/org/users", &cookie)
+        .await
+        .expect_error(403);
+    app.get(&format!("/api/v1/org/users/{missing_user}"), &cookie)
+        .await
+        .expect_error(403);
+    app.send(
+        Method::PATCH,
+        &format!("/api/v1/org/users/{missing_user}"),
+        &cookie,
+        Some(json!({"role": "viewer"})),
+    )
+    .await
+    .expect_error(403);
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/user/{missing_user}"),
+        &cookie,
+        None,
+    )
+    .await
+    .expect_error(403);
+    app.post(
+        "/api/v1/invite-links",
+        &cookie,
+        json!({"email": "x@example.com"}),
+    )
+    .await
+    .expect_error(403);
+    app.send(Method::DELETE, "/api/v1/invite-links", &cookie, None)
+        .await
+        .expect_error(403);
+    app.get("/api/v1/invite-links/ldinv_nope", &nobody)
+        .await
+        .expect_error(404);
+
+    app.send(
+        Method::PUT,
+        "/api/v1/org",
+        &cookie,
+        Some(json!({"name": "Contract"})),
+    )
+    .await
+    .results();
+    let org = app.get("/api/v1/org", &cookie).await.results()["organizationUuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send(
+        Method::PATCH,
+        "/api/v1/org",
+        &cookie,
+        Some(json!({"name": "Contract 2"})),
+    )
+    .await
+    .results();
+    let invite = app
+        .post(
+            "/api/v1/invite-links",
+            &cookie,
+            json!({"email": format!("c-{}@example.com", uuid::Uuid::new_v4().simple())}),
+        )
+        .await;
+    let code = invite.results()["inviteCode"].as_str().unwrap().to_owned();
+    let invited = invite.results()["userUuid"].as_str().unwrap().to_owned();
+    app.get(&format!("/api/v1/invite-links/{code}"), &nobody)
+        .await
+        .results();
+    app.get("/api/v1/org/users", &cookie).await.results();
+    app.get(&format!("/api/v1/org/users/{invited}"), &cookie)
+        .await
+        .results();
+    app.send(
+        Method::PATCH,
+        &format!("/api/v1/org/users/{invited}"),
+        &cookie,
+        Some(json!({"role": "editor"})),
+    )
+    .await
+    .results();
+    app.send(Method::DELETE, "/api/v1/invite-links", &cookie, None)
+        .await
+        .results();
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/user/{invited}"),
+        &cookie,
+        None,
+    )
+    .await
+    .results();
+    app.send(Method::DELETE, &format!("/api/v1/org/{org}"), &cookie, None)
+        .await
+        .results();
     app.get("/api/v1/logout", &cookie).await;
 
     let seen = SEEN.lock().unwrap().clone();
