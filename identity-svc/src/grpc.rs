@@ -44,8 +44,12 @@ impl IdentityGrpc {
         }
     }
 
+    /// Authenticates the user a call speaks for, and checks that the session or personal access
+    /// token the access token was issued for still stands.
     async fn user<T>(&self, req: &Request<T>) -> Result<AccessClaims, Status> {
-        authenticate_user(&self.verifier, req.metadata()).await
+        let claims = authenticate_user(&self.verifier, req.metadata()).await?;
+        self.identity.ensure_live(&claims).await?;
+        Ok(claims)
     }
 }
 

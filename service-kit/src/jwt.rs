@@ -54,6 +54,9 @@ pub struct AccessClaims {
     /// The session this token was issued for, when it came from a browser session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The personal access token this token was issued for, when it came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pat: Option<String>,
 }
 
 impl AccessClaims {
@@ -189,6 +192,8 @@ pub struct TokenRequest<'a> {
     pub amr: &'a str,
     /// The session, for session-derived tokens.
     pub session_id: Option<uuid::Uuid>,
+    /// The personal access token, for tokens issued for one.
+    pub pat_id: Option<uuid::Uuid>,
     /// The client the token is for.
     pub client_id: &'a str,
 }
@@ -228,6 +233,7 @@ impl TokenSigner {
             client_id: req.client_id.to_owned(),
             amr: vec![req.amr.to_owned()],
             sid: req.session_id.map(|s| s.to_string()),
+            pat: req.pat_id.map(|p| p.to_string()),
         };
         let key = self.key.read().unwrap_or_else(|e| e.into_inner()).clone();
         let mut header = Header::new(Algorithm::EdDSA);
@@ -436,6 +442,7 @@ mod tests {
             user_uuid: uuid::Uuid::now_v7(),
             amr: "pat",
             session_id: None,
+            pat_id: None,
             client_id: "gateway",
         }
     }
@@ -453,6 +460,7 @@ mod tests {
             client_id: "c".into(),
             amr: vec!["pat".into()],
             sid: None,
+            pat: None,
         }
     }
 

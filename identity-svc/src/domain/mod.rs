@@ -216,7 +216,7 @@ impl Identity {
             return Err(BAD);
         }
         self.active_user(session.user_uuid).await.map_err(|_| BAD)?;
-        self.access_token(session.user_uuid, "pwd", Some(session.session_uuid))
+        self.access_token(session.user_uuid, "pwd", Some(session.session_uuid), None)
     }
 
     /// Exchanges a personal access token for an access token. Expired and deleted tokens are
@@ -242,7 +242,7 @@ impl Identity {
         {
             self.store.touch_pat(pat.pat_uuid, now).await?;
         }
-        self.access_token(pat.user_uuid, "pat", None)
+        self.access_token(pat.user_uuid, "pat", None, Some(pat.pat_uuid))
     }
 
     fn access_token(
@@ -250,6 +250,7 @@ impl Identity {
         user_uuid: Uuid,
         amr: &str,
         session_id: Option<Uuid>,
+        pat_id: Option<Uuid>,
     ) -> Result<AccessToken> {
         let (token, expires_at) = self
             .signer
@@ -257,6 +258,7 @@ impl Identity {
                 user_uuid,
                 amr,
                 session_id,
+                pat_id,
                 client_id: API_CLIENT_ID,
             })
             .map_err(|e| Error::Internal(anyhow::anyhow!("signing failed: {e}")))?;
@@ -272,6 +274,31 @@ impl Identity {
             Some(u) if u.is_active => Ok(u),
             _ => Err(Error::Unauthenticated("user not found or inactive")),
         }
+    }
+
+    /// Refuses an access token whose session or personal access token is gone or expired:
+    /// logging out, deleting or rotating a token takes effect on the next call (AU-10).
+    pub async fn ensure_live(&self, claims: &AccessClaims) -> Result<()> {
+        const GONE: Error = Error::Unauthenticated("the credential behind this token was revoked");
+        let user = caller(claims)?;
+        let now = Utc::now();
+        if let Some(sid) = claims.sid.as_deref() {
+            let sid = Uuid::parse_str(sid).map_err(|_| GONE)?;
+            match self.store.session(user, sid).await? {
+                Some(s) if s.expires_at > now => {}
+                _ => return Err(GONE),
+            }
+        }
+        if let Some(pat) = claims.pat.as_deref() {
+            let pat = Uuid::parse_str(pat).map_err(|_| GONE)?;
+            match self.store.pat(user, pat).await? {
+                Some(p)
+                    if p.expires_at.is_none_or(|e| e > now)
+                        && p.rotated_at.is_none_or(|r| r <= iat(claims)) => {}
+                _ => return Err(GONE),
+            }
+        }
+        Ok(())
     }
 
     /// The user an access token speaks for.
@@ -379,6 +406,11 @@ pub(crate) fn caller(claims: &AccessClaims) -> Result<Uuid> {
     claims
         .user_uuid()
         .map_err(|_| Error::Unauthenticated("invalid access token"))
+}
+
+/// When a token was issued (a rotation after it revokes it).
+fn iat(claims: &AccessClaims) -> DateTime<Utc> {
+    DateTime::from_timestamp(claims.iat, 0).unwrap_or_default() + chrono::Duration::seconds(1)
 }
 
 fn parse_pat_uuid(value: &str) -> Result<Uuid> {

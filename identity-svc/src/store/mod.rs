@@ -194,6 +194,10 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn insert_session(&self, session: &SessionRecord) -> Result<()>;
     /// The session whose token has this hash.
     async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    /// A session of a user.
+    async fn session(&self, user_uuid: Uuid, session_uuid: Uuid) -> Result<Option<SessionRecord>>;
+    /// A personal access token of a user.
+    async fn pat(&self, user_uuid: Uuid, pat_uuid: Uuid) -> Result<Option<PatRecord>>;
     /// Deletes a session of a user; whether it existed.
     async fn delete_session(&self, user_uuid: Uuid, session_uuid: Uuid) -> Result<bool>;
 

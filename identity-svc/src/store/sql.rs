@@ -199,6 +199,29 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn session(&self, user_uuid: Uuid, session_uuid: Uuid) -> Result<Option<SessionRecord>> {
+                Ok(sqlx::query_as(
+                    "SELECT session_uuid, user_uuid, token_hash, created_at, expires_at FROM sessions \
+                     WHERE user_uuid = $1 AND session_uuid = $2",
+                )
+                .bind(user_uuid)
+                .bind(session_uuid)
+                .fetch_optional(&self.0)
+                .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn pat(&self, user_uuid: Uuid, pat_uuid: Uuid) -> Result<Option<PatRecord>> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ", pat_columns!(), " FROM personal_access_tokens WHERE user_uuid = $1 AND pat_uuid = $2"
+                ))
+                .bind(user_uuid)
+                .bind(pat_uuid)
+                .fetch_optional(&self.0)
+                .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn delete_session(&self, user_uuid: Uuid, session_uuid: Uuid) -> Result<bool> {
                 let r = sqlx::query("DELETE FROM sessions WHERE user_uuid = $1 AND session_uuid = $2")
                     .bind(user_uuid)

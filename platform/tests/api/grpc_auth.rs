@@ -338,6 +338,7 @@ async fn every_method_authenticates_its_caller(app: TestApp) {
             user_uuid,
             amr: "pwd",
             session_id: None,
+            pat_id: None,
             client_id: "forger",
         })
         .unwrap();

@@ -268,3 +268,49 @@ dual!(
     tokens_are_confined_to_their_owner,
     access_jwts_authenticate_as_bearer,
 );
+
+/// AU-10 / issue #3: an access JWT dies with the session or token it was issued for.
+async fn revoking_the_source_revokes_its_access_tokens(app: TestApp) {
+    let user = app.register().await;
+    let session_jwt = app
+        .post(
+            "/api/v1/auth/token",
+            &Auth::Cookie(user.cookie.clone()),
+            json!({}),
+        )
+        .await
+        .results()["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.get("/api/v1/user", &Auth::Bearer(session_jwt.clone()))
+        .await
+        .results();
+    let (pat_uuid, pat) = app
+        .create_pat(&user, json!({"description": "source"}))
+        .await;
+    let pat_jwt = app.access_token(&pat).await;
+    app.get("/api/v1/user", &Auth::Bearer(pat_jwt.clone()))
+        .await
+        .results();
+
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/user/me/personal-access-tokens/{pat_uuid}"),
+        &Auth::Cookie(user.cookie.clone()),
+        None,
+    )
+    .await
+    .results();
+    app.get("/api/v1/user", &Auth::Bearer(pat_jwt))
+        .await
+        .expect_error(401);
+    app.get("/api/v1/logout", &Auth::Cookie(user.cookie.clone()))
+        .await
+        .results();
+    app.get("/api/v1/user", &Auth::Bearer(session_jwt))
+        .await
+        .expect_error(401);
+}
+
+dual!(revoking_the_source_revokes_its_access_tokens);
