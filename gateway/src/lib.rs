@@ -43,6 +43,10 @@ pub struct Config {
     /// Public base URL of the API, for links such as invitations (default: the listen address).
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Take the client's address from the last `X-Forwarded-For` entry (set this behind a
+    /// proxy or ingress that appends it); otherwise the peer address is used.
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,
@@ -61,6 +65,7 @@ impl Config {
             internal_credential,
             cookie_secure: false,
             public_url: None,
+            trust_forwarded_for: false,
             body_limit_bytes: 1024 * 1024,
         }
     }
@@ -97,6 +102,7 @@ impl Application {
         let settings = Arc::new(HttpSettings {
             cookie_secure: config.cookie_secure,
             body_limit: config.body_limit_bytes,
+            trust_forwarded_for: config.trust_forwarded_for,
             public_url: config
                 .public_url
                 .clone()
@@ -125,7 +131,10 @@ impl Application {
 
     /// Serves until the shutdown token is cancelled; in-flight requests finish first.
     pub async fn run(self) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(self.shutdown.cancelled_owned())
             .await?;
         tracing::info!("gateway stopped");

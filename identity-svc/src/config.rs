@@ -32,6 +32,12 @@ pub struct Config {
     /// Lifetime of access tokens, in seconds (at most 900).
     #[arg(long, env = "ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=900))]
     pub access_token_ttl_seconds: u64,
+    /// Failed logins allowed per account in five minutes before it answers 429.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
+    pub login_failures_per_account: u32,
+    /// Failed logins allowed per client address in five minutes before it answers 429.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ADDRESS", default_value_t = 50)]
+    pub login_failures_per_address: u32,
     /// Absolute lifetime of a browser session, in seconds.
     #[arg(long, env = "SESSION_TTL_SECONDS", default_value_t = 7 * 24 * 3600)]
     pub session_ttl_seconds: u64,
@@ -55,6 +61,8 @@ impl Config {
             password_hash_concurrency: None,
             access_token_ttl_seconds: 900,
             session_ttl_seconds: 7 * 24 * 3600,
+            login_failures_per_account: 10,
+            login_failures_per_address: 50,
         }
     }
 

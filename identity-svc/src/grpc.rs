@@ -189,7 +189,11 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         let r = req.into_inner();
         let session = self
             .identity
-            .login(&r.email, SecretString::from(r.password))
+            .login(
+                &r.email,
+                SecretString::from(r.password),
+                r.client_address.as_deref(),
+            )
             .await?;
         Ok(Response::new(session_pb(session)))
     }

@@ -65,6 +65,11 @@ impl Application {
         let hasher = PasswordHasher::new(concurrency, Duration::from_secs(5))?;
         let settings = domain::Settings {
             session_ttl: Duration::from_secs(config.session_ttl_seconds),
+            login_limits: domain::throttle::Limits {
+                per_account: config.login_failures_per_account,
+                per_address: config.login_failures_per_address,
+                window: Duration::from_secs(300),
+            },
         };
         let identity = Arc::new(Identity::new(store, hasher, signer, settings));
         let service = IdentityGrpc::new(identity, internal, verifier, jwks);

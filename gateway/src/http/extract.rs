@@ -52,6 +52,40 @@ where
     }
 }
 
+/// The client's address: the peer, or the last `X-Forwarded-For` entry behind a trusted proxy.
+#[derive(Debug, Clone)]
+pub struct ClientAddress(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.settings.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .last()
+                .and_then(|v| v.parse::<std::net::IpAddr>().ok());
+            if let Some(ip) = forwarded {
+                return Ok(Self(Some(ip.to_string())));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Self(peer))
+    }
+}
+
 /// The id of the current request (set by the request-id layer).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);

@@ -50,6 +50,8 @@ pub struct HttpSettings {
     pub cookie_secure: bool,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
     /// The public base URL of the API (for links such as invitations).
     pub public_url: String,
     /// Time a request may take before it answers 504.
@@ -62,6 +64,7 @@ impl Default for HttpSettings {
             cookie_secure: false,
             body_limit: 1024 * 1024,
             public_url: "http://127.0.0.1:8080".to_owned(),
+            trust_forwarded_for: false,
             request_timeout: Duration::from_secs(30),
         }
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{
     ApiError, ApiResult, AppState,
-    extract::{AppJson, Caller, RequestId, SESSION_COOKIE, session_cookie},
+    extract::{AppJson, Caller, ClientAddress, RequestId, SESSION_COOKIE, session_cookie},
     json,
 };
 
@@ -93,12 +93,14 @@ pub(super) async fn register(
 pub(super) async fn login(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
+    ClientAddress(client_address): ClientAddress,
     AppJson(body): AppJson<LoginBody>,
 ) -> ApiResult<Response> {
     let req = state.identity.internal(
         pb::LoginRequest {
             email: body.email,
             password: body.password,
+            client_address,
         },
         &rid,
     );

@@ -5,6 +5,7 @@ pub mod invites;
 pub mod keys;
 pub mod organizations;
 pub mod password;
+pub mod throttle;
 pub mod validate;
 
 use std::{sync::Arc, time::Duration};
@@ -41,12 +42,15 @@ pub const API_CLIENT_ID: &str = "platform-api";
 pub struct Settings {
     /// Absolute lifetime of a browser session.
     pub session_ttl: Duration,
+    /// Failed-login limits.
+    pub login_limits: throttle::Limits,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             session_ttl: Duration::from_secs(7 * 24 * 3600),
+            login_limits: throttle::Limits::default(),
         }
     }
 }
@@ -88,6 +92,7 @@ pub struct NewPat {
 pub struct Identity {
     pub(crate) store: Arc<dyn IdentityStore>,
     pub(crate) hasher: PasswordHasher,
+    throttle: throttle::LoginThrottle,
     signer: Arc<TokenSigner>,
     settings: Settings,
 }
@@ -100,9 +105,11 @@ impl Identity {
         signer: Arc<TokenSigner>,
         settings: Settings,
     ) -> Self {
+        let throttle = throttle::LoginThrottle::new(settings.login_limits);
         Self {
             store,
             hasher,
+            throttle,
             signer,
             settings,
         }
@@ -152,9 +159,21 @@ impl Identity {
 
     /// Checks an email and password and opens a session. An unknown email, a wrong password
     /// and an inactive user all answer the same error after the same work (AU-7).
-    pub async fn login(&self, email: &str, password: SecretString) -> Result<NewSession> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: SecretString,
+        client_address: Option<&str>,
+    ) -> Result<NewSession> {
         const BAD: Error = Error::Unauthenticated("Email and password not recognized.");
         let email = email.trim().to_lowercase();
+        let address = client_address.filter(|a| !a.is_empty() && a.len() <= 64);
+        if !self.throttle.allows(&email, address) {
+            tracing::info!(outcome = "throttled", "login refused");
+            return Err(Error::ResourceExhausted(
+                "Too many failed login attempts; try again later".into(),
+            ));
+        }
         let found = if email.len() <= validate::MAX_EMAIL_LEN {
             self.store.credentials_by_email(&email).await?
         } else {
@@ -168,10 +187,12 @@ impl Identity {
         let user = match user {
             Some(u) if ok && u.is_active => u,
             _ => {
+                self.throttle.failed(&email, address);
                 tracing::info!(outcome = "failure", "login refused");
                 return Err(BAD);
             }
         };
+        self.throttle.succeeded(&email);
         let now = Utc::now();
         let (session, token) = self.new_session(user.user_uuid, now);
         self.store.insert_session(&session).await?;

@@ -168,3 +168,89 @@ dual!(
     au_1_passwords_are_stored_as_argon2id_phc_strings,
     passwords_verify_exactly,
 );
+
+/// AU-6: repeated failures for one account answer 429 (even with the right password) until the
+/// window ends; another account from elsewhere is unaffected. A success resets the count.
+async fn au_6_failed_logins_are_throttled(app: TestApp) {
+    let victim = app.register().await;
+    let other = app.register().await;
+    let attempt = |email: &str, password: &str| json!({"email": email, "password": password});
+    // Nine failures, a success (which resets the count), then ten more failures.
+    for _ in 0..9 {
+        app.post(
+            "/api/v1/login",
+            &Auth::None,
+            attempt(&victim.email, "wrong password!"),
+        )
+        .await
+        .expect_error(401);
+    }
+    app.post(
+        "/api/v1/login",
+        &Auth::None,
+        attempt(&victim.email, &victim.password),
+    )
+    .await
+    .results();
+    for _ in 0..10 {
+        app.post(
+            "/api/v1/login",
+            &Auth::None,
+            attempt(&victim.email, "wrong password!"),
+        )
+        .await
+        .expect_error(401);
+    }
+    let locked = app
+        .post(
+            "/api/v1/login",
+            &Auth::None,
+            attempt(&victim.email, &victim.password),
+        )
+        .await;
+    assert_eq!(locked.expect_error(429)["name"], "TooManyRequestsError");
+    app.post(
+        "/api/v1/login",
+        &Auth::None,
+        attempt(&other.email, &other.password),
+    )
+    .await
+    .results();
+    // Unknown accounts are throttled the same way (no enumeration through the throttle).
+    let ghost = "ghost@example.com";
+    for _ in 0..10 {
+        app.post(
+            "/api/v1/login",
+            &Auth::None,
+            attempt(ghost, "wrong password!"),
+        )
+        .await
+        .expect_error(401);
+    }
+    app.post(
+        "/api/v1/login",
+        &Auth::None,
+        attempt(ghost, "wrong password!"),
+    )
+    .await
+    .expect_error(429);
+    // Per client address: 50 failures from this address (29 so far) throttle every account.
+    for i in 0..21 {
+        app.post(
+            "/api/v1/login",
+            &Auth::None,
+            attempt(&format!("spray{i}@example.com"), "wrong password!"),
+        )
+        .await
+        .expect_error(401);
+    }
+    app.post(
+        "/api/v1/login",
+        &Auth::None,
+        attempt(&other.email, &other.password),
+    )
+    .await
+    .expect_error(429);
+}
+
+dual!(au_6_failed_logins_are_throttled);

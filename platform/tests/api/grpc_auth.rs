@@ -250,6 +250,7 @@ async fn internal_methods(
                     pb::LoginRequest {
                         email,
                         password: "long enough pw".into(),
+                        client_address: None,
                     },
                     who,
                 ))
