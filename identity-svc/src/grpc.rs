@@ -13,9 +13,13 @@ use service_kit::{
 use tonic::{Request, Response, Status};
 
 use crate::{
-    domain::{Identity, Registration, keys::StoreJwks, organizations::OrganizationUpdate},
+    domain::{
+        Identity, Registration, groups::GroupView, keys::StoreJwks,
+        organizations::OrganizationUpdate,
+    },
     store::{
-        InviteRecord, MemberRecord, MembershipRecord, OrganizationRecord, PatRecord, UserRecord,
+        GroupMemberRecord, InviteRecord, MemberRecord, MembershipRecord, OrganizationRecord,
+        PatRecord, UserRecord,
     },
 };
 
@@ -96,6 +100,35 @@ fn member_pb(m: MemberRecord) -> pb::OrganizationMember {
         is_pending: m.is_pending,
         user_created_at: Some(ts(m.user_created_at)),
         user_updated_at: Some(ts(m.user_updated_at)),
+    }
+}
+
+fn group_member_pb(m: GroupMemberRecord) -> pb::GroupMember {
+    pb::GroupMember {
+        user_uuid: m.user_uuid.to_string(),
+        email: m.email,
+        first_name: m.first_name,
+        last_name: m.last_name,
+    }
+}
+
+fn group_pb(v: GroupView) -> pb::Group {
+    let g = v.group;
+    pb::Group {
+        uuid: g.group_uuid.to_string(),
+        organization_uuid: g.organization_uuid.to_string(),
+        name: g.name,
+        created_by_user_uuid: g.created_by_user_uuid.map(|u| u.to_string()),
+        updated_by_user_uuid: g.updated_by_user_uuid.map(|u| u.to_string()),
+        created_at: Some(ts(g.created_at)),
+        updated_at: Some(ts(g.updated_at)),
+        has_members: v.members.is_some(),
+        members: v
+            .members
+            .unwrap_or_default()
+            .into_iter()
+            .map(group_member_pb)
+            .collect(),
     }
 }
 
@@ -455,5 +488,120 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         let code = req.into_inner().invite_code;
         let view = self.identity.invite_by_code(&code).await?;
         Ok(Response::new(invite_pb(code, view.invite, view.email)))
+    }
+
+    async fn create_group(
+        &self,
+        req: Request<pb::CreateGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        Ok(Response::new(group_pb(
+            self.identity
+                .create_group(&claims, &r.name, &r.member_uuids)
+                .await?,
+        )))
+    }
+
+    async fn list_groups(
+        &self,
+        req: Request<pb::ListGroupsRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let page = self
+            .identity
+            .list_groups(
+                &claims,
+                r.page,
+                r.page_size,
+                r.search.as_deref(),
+                r.include_members,
+            )
+            .await?;
+        let page_size = u64::from(page.page_size);
+        Ok(Response::new(pb::ListGroupsResponse {
+            groups: page.groups.into_iter().map(group_pb).collect(),
+            page: page.page,
+            page_size: page.page_size,
+            total_results: page.total,
+            total_page_count: page.total.div_ceil(page_size),
+        }))
+    }
+
+    async fn get_group(
+        &self,
+        req: Request<pb::GetGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        Ok(Response::new(group_pb(
+            self.identity
+                .get_group(&claims, &r.group_uuid, r.include_members)
+                .await?,
+        )))
+    }
+
+    async fn update_group(
+        &self,
+        req: Request<pb::UpdateGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let members = r.set_members.then_some(r.member_uuids.as_slice());
+        Ok(Response::new(group_pb(
+            self.identity
+                .update_group(&claims, &r.group_uuid, r.name.as_deref(), members)
+                .await?,
+        )))
+    }
+
+    async fn delete_group(
+        &self,
+        req: Request<pb::DeleteGroupRequest>,
+    ) -> Result<Response<pb::DeleteGroupResponse>, Status> {
+        let claims = self.user(&req).await?;
+        self.identity
+            .delete_group(&claims, &req.get_ref().group_uuid)
+            .await?;
+        Ok(Response::new(pb::DeleteGroupResponse {}))
+    }
+
+    async fn list_group_members(
+        &self,
+        req: Request<pb::ListGroupMembersRequest>,
+    ) -> Result<Response<pb::ListGroupMembersResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let members = self
+            .identity
+            .group_members(&claims, &req.get_ref().group_uuid)
+            .await?;
+        Ok(Response::new(pb::ListGroupMembersResponse {
+            members: members.into_iter().map(group_member_pb).collect(),
+        }))
+    }
+
+    async fn add_group_member(
+        &self,
+        req: Request<pb::AddGroupMemberRequest>,
+    ) -> Result<Response<pb::AddGroupMemberResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        self.identity
+            .add_group_member(&claims, &r.group_uuid, &r.user_uuid)
+            .await?;
+        Ok(Response::new(pb::AddGroupMemberResponse {}))
+    }
+
+    async fn remove_group_member(
+        &self,
+        req: Request<pb::RemoveGroupMemberRequest>,
+    ) -> Result<Response<pb::RemoveGroupMemberResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        self.identity
+            .remove_group_member(&claims, &r.group_uuid, &r.user_uuid)
+            .await?;
+        Ok(Response::new(pb::RemoveGroupMemberResponse {}))
     }
 }

@@ -71,8 +71,7 @@ impl FromRequestParts<AppState> for ClientAddress {
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
                 .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .last()
+                .rfind(|v| !v.is_empty())
                 .and_then(|v| v.parse::<std::net::IpAddr>().ok());
             if let Some(ip) = forwarded {
                 return Ok(Self(Some(ip.to_string())));

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+mod groups;
 mod invites;
 mod json;
 mod organizations;
@@ -16,7 +17,7 @@ use axum::{
     extract::DefaultBodyLimit,
     http::{HeaderName, Request, StatusCode},
     response::IntoResponse,
-    routing::{delete, get, patch, post},
+    routing::{delete, get, patch, post, put},
 };
 use service_kit::jwt::JwtVerifier;
 use tower::ServiceBuilder;
@@ -115,6 +116,18 @@ pub fn router(state: AppState) -> Router {
             post(invites::create).delete(invites::revoke_all),
         )
         .route("/api/v1/invite-links/{inviteLinkCode}", get(invites::get))
+        .route("/api/v1/org/groups", get(groups::list).post(groups::create))
+        .route(
+            "/api/v1/groups/{groupUuid}",
+            get(groups::get)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
+        .route("/api/v1/groups/{groupUuid}/members", get(groups::members))
+        .route(
+            "/api/v1/groups/{groupUuid}/members/{userUuid}",
+            put(groups::add_member).delete(groups::remove_member),
+        )
         .route("/api/v1/auth/token", post(wellknown::access_token))
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/livez", get(wellknown::live))

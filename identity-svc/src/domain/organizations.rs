@@ -124,6 +124,22 @@ fn org_name(value: &str) -> Result<String> {
     Ok(v.to_owned())
 }
 
+/// A case-insensitive substring LIKE pattern for `search`, with `%`, `_` and `\` escaped.
+pub(crate) fn like_pattern(search: Option<&str>) -> Result<Option<String>> {
+    let Some(s) = search.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if s.len() > 255 {
+        return Err(Error::InvalidArgument("searchQuery is too long".into()));
+    }
+    let escaped = s
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Ok(Some(format!("%{escaped}%")))
+}
+
 fn not_found() -> Error {
     Error::NotFound("organization member not found")
 }
@@ -292,17 +308,7 @@ impl Identity {
                 "pageSize must be between 1 and {MAX_PAGE_SIZE}"
             )));
         }
-        let pattern = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
-            let escaped = s
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
-        if pattern.as_ref().is_some_and(|p| p.len() > 512) {
-            return Err(Error::InvalidArgument("searchQuery is too long".into()));
-        }
+        let pattern = like_pattern(search)?;
         let offset = i64::from(page - 1) * i64::from(page_size);
         let (members, total) = self
             .store

@@ -164,6 +164,28 @@ pub struct InviteView {
     pub email: String,
 }
 
+/// A stored group.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GroupRecord {
+    pub group_uuid: Uuid,
+    pub organization_uuid: Uuid,
+    pub name: String,
+    pub created_by_user_uuid: Option<Uuid>,
+    pub updated_by_user_uuid: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GroupMemberRecord {
+    pub group_uuid: Uuid,
+    pub user_uuid: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
 /// What a guarded change to a membership did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MembershipChange {
@@ -287,6 +309,38 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         password_hash: &str,
         session: &SessionRecord,
     ) -> Result<bool>;
+
+    /// Which of `users` are members of the organization.
+    async fn members_among(&self, organization_uuid: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>>;
+    /// Creates a group with `members` (already checked to be members of its organization).
+    /// Conflict when the name is taken in the organization.
+    async fn create_group(&self, group: &GroupRecord, members: &[Uuid]) -> Result<()>;
+    /// One page of an organization's groups, filtered by a LIKE pattern, and the total.
+    async fn groups(
+        &self,
+        organization_uuid: Uuid,
+        search: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<GroupRecord>, i64)>;
+    /// A group of an organization.
+    async fn group(&self, organization_uuid: Uuid, group_uuid: Uuid)
+    -> Result<Option<GroupRecord>>;
+    /// The members of these groups.
+    async fn group_members(&self, groups: &[Uuid]) -> Result<Vec<GroupMemberRecord>>;
+    /// Renames a group and, when `members` is given, replaces its members, atomically.
+    async fn update_group(&self, group: &GroupRecord, members: Option<&[Uuid]>) -> Result<()>;
+    /// Deletes a group and records `event`, atomically.
+    async fn delete_group(
+        &self,
+        organization_uuid: Uuid,
+        group_uuid: Uuid,
+        event: &OutboxEvent,
+    ) -> Result<bool>;
+    /// Adds a member to a group (no change when they are one already).
+    async fn add_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<()>;
+    /// Removes a member from a group; whether they were one.
+    async fn remove_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<bool>;
 
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    IdentityStore, InviteRecord, InviteView, MemberRecord, MembershipChange, MembershipRecord,
-    OrganizationRecord, OutboxEvent, PatRecord, Result, SessionRecord, SigningKeyRecord,
-    StoreError, UserCredentials, UserRecord,
+    GroupMemberRecord, GroupRecord, IdentityStore, InviteRecord, InviteView, MemberRecord,
+    MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent, PatRecord, Result,
+    SessionRecord, SigningKeyRecord, StoreError, UserCredentials, UserRecord,
 };
 
 /// The PostgreSQL store.
@@ -154,8 +154,29 @@ macro_rules! insert_session {
     }};
 }
 
+macro_rules! group_columns {
+    () => {
+        "group_uuid, organization_uuid, name, created_by_user_uuid, updated_by_user_uuid, created_at, updated_at"
+    };
+}
+macro_rules! insert_group_members {
+    ($db:ty, $executor:expr, $group:expr, $members:expr) => {{
+        if $members.is_empty() {
+            Ok(())
+        } else {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO group_memberships (group_uuid, user_uuid) ",
+            );
+            qb.push_values($members.iter(), |mut b, user| {
+                b.push_bind($group).push_bind(*user);
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
+            qb.build().execute($executor).await.map(|_| ())
+        }
+    }};
+}
 macro_rules! identity_store {
-    ($store:ident) => {
+    ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
         impl IdentityStore for $store {
             #[tracing::instrument(skip_all)]
@@ -452,6 +473,14 @@ macro_rules! identity_store {
                 if current == "admin" && admins <= 1 {
                     return Ok(MembershipChange::LastAdmin);
                 }
+                sqlx::query(
+                    "DELETE FROM group_memberships WHERE user_uuid = $2 \
+                     AND group_uuid IN (SELECT group_uuid FROM groups WHERE organization_uuid = $1)",
+                )
+                .bind(org)
+                .bind(user_uuid)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2")
                     .bind(org)
                     .bind(user_uuid)
@@ -531,6 +560,145 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn members_among(&self, org: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>> {
+                if users.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT user_uuid FROM memberships WHERE organization_uuid = ");
+                qb.push_bind(org).push(" AND user_uuid IN (");
+                let mut list = qb.separated(", ");
+                for u in users {
+                    list.push_bind(*u);
+                }
+                qb.push(")");
+                Ok(qb.build_query_scalar().fetch_all(&self.0).await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_group(&self, g: &GroupRecord, members: &[Uuid]) -> Result<()> {
+                let mut tx = self.0.begin().await?;
+                sqlx::query(concat!("INSERT INTO groups (", group_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+                    .bind(g.group_uuid)
+                    .bind(g.organization_uuid)
+                    .bind(&g.name)
+                    .bind(g.created_by_user_uuid)
+                    .bind(g.updated_by_user_uuid)
+                    .bind(g.created_at)
+                    .bind(g.updated_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?;
+                insert_group_members!($db, &mut *tx, g.group_uuid, members)?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn groups(&self, org: Uuid, search: Option<&str>, limit: i64, offset: i64) -> Result<(Vec<GroupRecord>, i64)> {
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ", group_columns!(), " FROM groups WHERE organization_uuid = $1 \
+                     AND ($2 IS NULL OR LOWER(name) LIKE $2 ESCAPE '\\') ORDER BY LOWER(name), group_uuid LIMIT $3 OFFSET $4"
+                ))
+                .bind(org)
+                .bind(search)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.0)
+                .await?;
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM groups WHERE organization_uuid = $1 AND ($2 IS NULL OR LOWER(name) LIKE $2 ESCAPE '\\')",
+                )
+                .bind(org)
+                .bind(search)
+                .fetch_one(&self.0)
+                .await?;
+                Ok((rows, total))
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn group(&self, org: Uuid, group_uuid: Uuid) -> Result<Option<GroupRecord>> {
+                Ok(sqlx::query_as(concat!("SELECT ", group_columns!(), " FROM groups WHERE organization_uuid = $1 AND group_uuid = $2"))
+                    .bind(org)
+                    .bind(group_uuid)
+                    .fetch_optional(&self.0)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn group_members(&self, groups: &[Uuid]) -> Result<Vec<GroupMemberRecord>> {
+                if groups.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT gm.group_uuid, u.user_uuid, u.email, u.first_name, u.last_name FROM group_memberships gm \
+                     JOIN users u ON u.user_uuid = gm.user_uuid WHERE gm.group_uuid IN (",
+                );
+                let mut list = qb.separated(", ");
+                for g in groups {
+                    list.push_bind(*g);
+                }
+                qb.push(") ORDER BY LOWER(u.first_name), LOWER(u.last_name), u.user_uuid");
+                Ok(qb.build_query_as().fetch_all(&self.0).await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_group(&self, g: &GroupRecord, members: Option<&[Uuid]>) -> Result<()> {
+                let mut tx = self.0.begin().await?;
+                sqlx::query("UPDATE groups SET name = $2, updated_by_user_uuid = $3, updated_at = $4 WHERE group_uuid = $1")
+                    .bind(g.group_uuid)
+                    .bind(&g.name)
+                    .bind(g.updated_by_user_uuid)
+                    .bind(g.updated_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?;
+                if let Some(members) = members {
+                    sqlx::query("DELETE FROM group_memberships WHERE group_uuid = $1").bind(g.group_uuid).execute(&mut *tx).await?;
+                    insert_group_members!($db, &mut *tx, g.group_uuid, members)?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_group(&self, org: Uuid, group_uuid: Uuid, event: &OutboxEvent) -> Result<bool> {
+                let mut tx = self.0.begin().await?;
+                let n = sqlx::query("DELETE FROM groups WHERE organization_uuid = $1 AND group_uuid = $2")
+                    .bind(org)
+                    .bind(group_uuid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Ok(false);
+                }
+                insert_event!(&mut *tx, event)?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn add_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<()> {
+                sqlx::query("INSERT INTO group_memberships (group_uuid, user_uuid) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(group_uuid)
+                    .bind(user_uuid)
+                    .execute(&self.0)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn remove_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<bool> {
+                let n = sqlx::query("DELETE FROM group_memberships WHERE group_uuid = $1 AND user_uuid = $2")
+                    .bind(group_uuid)
+                    .bind(user_uuid)
+                    .execute(&self.0)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>> {
                 Ok(sqlx::query_as("SELECT event_uuid, event_type, payload FROM outbox_events ORDER BY created_at, event_uuid LIMIT $1")
                     .bind(limit)
@@ -560,5 +728,5 @@ macro_rules! identity_store {
     };
 }
 
-identity_store!(PgStore);
-identity_store!(SqliteStore);
+identity_store!(PgStore, sqlx::Postgres);
+identity_store!(SqliteStore, sqlx::Sqlite);

@@ -152,6 +152,14 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("POST", "/api/v1/invite-links"),
     ("DELETE", "/api/v1/invite-links"),
     ("GET", "/api/v1/invite-links/{inviteLinkCode}"),
+    ("POST", "/api/v1/org/groups"),
+    ("GET", "/api/v1/org/groups"),
+    ("GET", "/api/v1/groups/{groupUuid}"),
+    ("PATCH", "/api/v1/groups/{groupUuid}"),
+    ("DELETE", "/api/v1/groups/{groupUuid}"),
+    ("GET", "/api/v1/groups/{groupUuid}/members"),
+    ("PUT", "/api/v1/groups/{groupUuid}/members/{userUuid}"),
+    ("DELETE", "/api/v1/groups/{groupUuid}/members/{userUuid}"),
 ];
 
 async fn every_implemented_operation_is_exercised(app: TestApp) {
@@ -333,6 +341,85 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
     app.send(Method::DELETE, "/api/v1/invite-links", &cookie, None)
         .await
         .results();
+    // Groups: errors, then successes.
+    let g = format!("/api/v1/groups/{missing}");
+    app.post("/api/v1/org/groups", &cookie, json!({"name": ""}))
+        .await
+        .expect_error(400);
+    app.get("/api/v1/org/groups?pageSize=0.5", &cookie)
+        .await
+        .expect_error(400);
+    app.get(&g, &cookie).await.expect_error(404);
+    app.send(Method::PATCH, &g, &cookie, Some(json!({"name": "x"})))
+        .await
+        .expect_error(404);
+    app.send(Method::DELETE, &g, &cookie, None)
+        .await
+        .expect_error(404);
+    app.get(&format!("{g}/members"), &cookie)
+        .await
+        .expect_error(404);
+    app.send(
+        Method::PUT,
+        &format!("{g}/members/{invited}"),
+        &cookie,
+        None,
+    )
+    .await
+    .expect_error(404);
+    app.send(
+        Method::DELETE,
+        &format!("{g}/members/{invited}"),
+        &cookie,
+        None,
+    )
+    .await
+    .expect_error(404);
+    let created = app
+        .post(
+            "/api/v1/org/groups",
+            &cookie,
+            json!({"name": "Contract", "members": [{"userUuid": invited}]}),
+        )
+        .await;
+    let g = format!(
+        "/api/v1/groups/{}",
+        created.results()["uuid"].as_str().unwrap()
+    );
+    app.get("/api/v1/org/groups?includeMembers=5", &cookie)
+        .await
+        .results();
+    app.get("/api/v1/org/groups", &cookie).await.results();
+    app.get(&format!("{g}?includeMembers=5"), &cookie)
+        .await
+        .results();
+    app.get(&g, &cookie).await.results();
+    app.send(
+        Method::PATCH,
+        &g,
+        &cookie,
+        Some(json!({"name": "Contract 2"})),
+    )
+    .await
+    .results();
+    app.get(&format!("{g}/members"), &cookie).await.results();
+    app.send(
+        Method::DELETE,
+        &format!("{g}/members/{invited}"),
+        &cookie,
+        None,
+    )
+    .await
+    .results();
+    app.send(
+        Method::PUT,
+        &format!("{g}/members/{invited}"),
+        &cookie,
+        None,
+    )
+    .await
+    .results();
+    app.send(Method::DELETE, &g, &cookie, None).await.results();
     app.send(
         Method::DELETE,
         &format!("/api/v1/org/user/{invited}"),

@@ -215,6 +215,110 @@ async fn user_methods(
                     .map(|_| ()),
             ),
         ),
+        (
+            "CreateGroup",
+            code(
+                c.create_group(req(
+                    pb::CreateGroupRequest {
+                        name: "g".into(),
+                        member_uuids: vec![],
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ListGroups",
+            code(
+                c.list_groups(req(pb::ListGroupsRequest::default(), who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "GetGroup",
+            code(
+                c.get_group(req(
+                    pb::GetGroupRequest {
+                        group_uuid: uuid::Uuid::now_v7().to_string(),
+                        include_members: true,
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "UpdateGroup",
+            code(
+                c.update_group(req(
+                    pb::UpdateGroupRequest {
+                        group_uuid: uuid::Uuid::now_v7().to_string(),
+                        ..Default::default()
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "DeleteGroup",
+            code(
+                c.delete_group(req(
+                    pb::DeleteGroupRequest {
+                        group_uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ListGroupMembers",
+            code(
+                c.list_group_members(req(
+                    pb::ListGroupMembersRequest {
+                        group_uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "AddGroupMember",
+            code(
+                c.add_group_member(req(
+                    pb::AddGroupMemberRequest {
+                        group_uuid: uuid::Uuid::now_v7().to_string(),
+                        user_uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "RemoveGroupMember",
+            code(
+                c.remove_group_member(req(
+                    pb::RemoveGroupMemberRequest {
+                        group_uuid: uuid::Uuid::now_v7().to_string(),
+                        user_uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
     ]
 }
 

@@ -12,6 +12,7 @@ mod helpers;
 mod account;
 mod contract;
 mod errors;
+mod groups;
 mod grpc_auth;
 mod lifecycle;
 mod logs;

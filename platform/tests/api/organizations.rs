@@ -15,12 +15,12 @@ const ROLES: [&str; 6] = [
     "member",
 ];
 
-fn cookie(u: &TestUser) -> Auth {
+pub(crate) fn cookie(u: &TestUser) -> Auth {
     Auth::Cookie(u.cookie.clone())
 }
 
 /// Registers a user and makes them the admin of a new organization; returns (user, org uuid).
-async fn admin_of_new_org(app: &TestApp, name: &str) -> (TestUser, String) {
+pub(crate) async fn admin_of_new_org(app: &TestApp, name: &str) -> (TestUser, String) {
     let admin = app.register().await;
     app.send(
         Method::PUT,
@@ -38,7 +38,7 @@ async fn admin_of_new_org(app: &TestApp, name: &str) -> (TestUser, String) {
 }
 
 /// Invites a fresh email with `role` and registers through the invitation.
-async fn invite_and_join(app: &TestApp, admin: &TestUser, role: &str) -> TestUser {
+pub(crate) async fn invite_and_join(app: &TestApp, admin: &TestUser, role: &str) -> TestUser {
     let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
     let invite = app
         .post(
