@@ -604,4 +604,13 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
             .await?;
         Ok(Response::new(pb::RemoveGroupMemberResponse {}))
     }
+
+    async fn delete_me(
+        &self,
+        req: Request<pb::DeleteMeRequest>,
+    ) -> Result<Response<pb::DeleteMeResponse>, Status> {
+        let claims = self.user(&req).await?;
+        self.identity.delete_me(&claims).await?;
+        Ok(Response::new(pb::DeleteMeResponse {}))
+    }
 }

@@ -80,6 +80,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/user", get(user::get_user).post(user::register))
         .route("/api/v1/login", post(user::login))
         .route("/api/v1/logout", get(user::logout))
+        .route("/api/v1/user/me", delete(user::delete_me))
+        .route("/api/v1/user/login-options", get(user::login_options))
         .route(
             "/api/v1/user/me/personal-access-tokens",
             get(tokens::list).post(tokens::create),

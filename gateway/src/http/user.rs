@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::{
     ApiError, ApiResult, AppState,
-    extract::{AppJson, Caller, ClientAddress, RequestId, SESSION_COOKIE, session_cookie},
+    extract::{
+        AppJson, AppQuery, Caller, ClientAddress, RequestId, SESSION_COOKIE, session_cookie,
+    },
     json,
 };
 
@@ -141,4 +143,43 @@ pub(super) async fn get_user(State(state): State<AppState>, caller: Caller) -> A
         )
         .await?;
     Ok(json::ok(json::user(user.get_ref())).into_response())
+}
+
+/// DELETE /api/v1/user/me: deletes the caller (the last admin of an organization with other
+/// members must hand the role over first).
+pub(super) async fn delete_me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> ApiResult<Response> {
+    state
+        .identity
+        .rpc()
+        .delete_me(state.identity.as_user(pb::DeleteMeRequest {}, &caller))
+        .await?;
+    let mut res = json::ok_empty().into_response();
+    if session_cookie(&headers).is_some() {
+        res.headers_mut().insert(
+            SET_COOKIE,
+            HeaderValue::from_static("connect.sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        );
+    }
+    Ok(res)
+}
+
+/// Query of getLoginOptions.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LoginOptionsQuery {
+    #[allow(dead_code)]
+    email: Option<String>,
+}
+
+/// GET /api/v1/user/login-options: how one may log in here. Email and password only: no
+/// single sign-on provider is configured in this version, for any email.
+pub(super) async fn login_options(AppQuery(_): AppQuery<LoginOptionsQuery>) -> ApiResult<Response> {
+    Ok(
+        json::ok(serde_json::json!({ "showOptions": ["email"], "forceRedirect": false }))
+            .into_response(),
+    )
 }

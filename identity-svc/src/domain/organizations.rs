@@ -327,6 +327,41 @@ impl Identity {
         })
     }
 
+    /// Deletes the caller and all of identity's data about them, in one transaction. The only
+    /// member of an organization takes it along; its last admin must first hand the role over.
+    pub async fn delete_me(&self, claims: &AccessClaims) -> Result<()> {
+        let user = caller(claims)?;
+        let org = self
+            .store
+            .membership(user)
+            .await?
+            .map(|m| m.organization.organization_uuid);
+        let user_event = event("user.deleted", serde_json::json!({ "userUuid": user }));
+        let org_event = org.map(|o| {
+            event(
+                "organization.deleted",
+                serde_json::json!({ "organizationUuid": o }),
+            )
+        });
+        match self
+            .store
+            .delete_user(user, &user_event, org_event.as_ref())
+            .await?
+        {
+            MembershipChange::Done => {
+                tracing::info!(user_uuid = %user, "user deleted");
+                Ok(())
+            }
+            MembershipChange::NotMember => {
+                Err(Error::Unauthenticated("user not found or inactive"))
+            }
+            MembershipChange::LastAdmin => Err(Error::FailedPrecondition(
+                "You are the last admin of your organization: make another member admin first"
+                    .into(),
+            )),
+        }
+    }
+
     /// One member of the caller's organization; anyone else answers NOT_FOUND.
     pub async fn get_member(&self, claims: &AccessClaims, user_uuid: &str) -> Result<MemberRecord> {
         let (_, m, _) = self.authorize(claims, OrgAction::ViewMembers).await?;

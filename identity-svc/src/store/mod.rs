@@ -342,6 +342,16 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     /// Removes a member from a group; whether they were one.
     async fn remove_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<bool>;
 
+    /// Deletes a user and everything of theirs, recording `user_event`, atomically. When they
+    /// are the only member of their organization it goes too (recording `org_event`); when
+    /// they are its last admin and others remain, nothing changes (`LastAdmin`).
+    async fn delete_user(
+        &self,
+        user_uuid: Uuid,
+        user_event: &OutboxEvent,
+        org_event: Option<&OutboxEvent>,
+    ) -> Result<MembershipChange>;
+
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;
 

@@ -699,6 +699,37 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn delete_user(&self, user_uuid: Uuid, user_event: &OutboxEvent, org_event: Option<&OutboxEvent>) -> Result<MembershipChange> {
+                let mut tx = self.0.begin().await?;
+                let org: Option<Uuid> = sqlx::query_scalar("SELECT organization_uuid FROM memberships WHERE user_uuid = $1")
+                    .bind(user_uuid)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(org) = org {
+                    let (role, admins) = lock_and_count!(tx, org, user_uuid);
+                    let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE organization_uuid = $1")
+                        .bind(org)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if members <= 1 {
+                        sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1").bind(org).execute(&mut *tx).await?;
+                        if let Some(e) = org_event {
+                            insert_event!(&mut *tx, e)?;
+                        }
+                    } else if role.as_deref() == Some("admin") && admins <= 1 {
+                        return Ok(MembershipChange::LastAdmin);
+                    }
+                }
+                let n = sqlx::query("DELETE FROM users WHERE user_uuid = $1").bind(user_uuid).execute(&mut *tx).await?.rows_affected();
+                if n == 0 {
+                    return Ok(MembershipChange::NotMember);
+                }
+                insert_event!(&mut *tx, user_event)?;
+                tx.commit().await?;
+                Ok(MembershipChange::Done)
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>> {
                 Ok(sqlx::query_as("SELECT event_uuid, event_type, payload FROM outbox_events ORDER BY created_at, event_uuid LIMIT $1")
                     .bind(limit)

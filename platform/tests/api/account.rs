@@ -254,3 +254,129 @@ async fn au_6_failed_logins_are_throttled(app: TestApp) {
 }
 
 dual!(au_6_failed_logins_are_throttled);
+
+async fn deleting_me_removes_everything_of_mine(app: TestApp) {
+    use reqwest::Method;
+    let events = |app: &TestApp| {
+        let db = app.identity_db.clone();
+        async move {
+            match db {
+                service_kit::db::Pool::Sqlite(p) => {
+                    sqlx::query_scalar::<_, String>("SELECT event_type FROM outbox_events")
+                        .fetch_all(&p)
+                        .await
+                }
+                service_kit::db::Pool::Postgres(p) => {
+                    sqlx::query_scalar::<_, String>("SELECT event_type FROM outbox_events")
+                        .fetch_all(&p)
+                        .await
+                }
+            }
+            .unwrap()
+        }
+    };
+    // A user without an organization.
+    let loner = app.register().await;
+    let (_, pat) = app.create_pat(&loner, json!({"description": "gone"})).await;
+    app.send(
+        Method::DELETE,
+        "/api/v1/user/me",
+        &Auth::Cookie(loner.cookie.clone()),
+        None,
+    )
+    .await
+    .results();
+    app.get("/api/v1/user", &Auth::Cookie(loner.cookie.clone()))
+        .await
+        .expect_error(401);
+    app.get("/api/v1/user", &Auth::ApiKey(pat))
+        .await
+        .expect_error(401);
+    app.post(
+        "/api/v1/login",
+        &Auth::None,
+        json!({"email": loner.email, "password": loner.password}),
+    )
+    .await
+    .expect_error(401);
+    assert!(events(&app).await.contains(&"user.deleted".to_owned()));
+
+    // The last admin of an organization with other members must hand over first.
+    let (admin, _) = crate::organizations::admin_of_new_org(&app, "Keep").await;
+    let other = crate::organizations::invite_and_join(&app, &admin, "viewer").await;
+    app.send(
+        Method::DELETE,
+        "/api/v1/user/me",
+        &Auth::Cookie(admin.cookie.clone()),
+        None,
+    )
+    .await
+    .expect_error(400);
+    app.send(
+        Method::PATCH,
+        &format!("/api/v1/org/users/{}", other.user_uuid),
+        &Auth::Cookie(admin.cookie.clone()),
+        Some(json!({"role": "admin"})),
+    )
+    .await
+    .results();
+    app.send(
+        Method::DELETE,
+        "/api/v1/user/me",
+        &Auth::Cookie(admin.cookie.clone()),
+        None,
+    )
+    .await
+    .results();
+    let left = app
+        .get("/api/v1/org/users", &Auth::Cookie(other.cookie.clone()))
+        .await
+        .results()
+        .clone();
+    assert_eq!(
+        left["pagination"]["totalResults"], 1,
+        "the organization stays with its other member"
+    );
+
+    // The only member takes the organization along.
+    let before = events(&app)
+        .await
+        .iter()
+        .filter(|e| *e == "organization.deleted")
+        .count();
+    app.send(
+        Method::DELETE,
+        "/api/v1/user/me",
+        &Auth::Cookie(other.cookie.clone()),
+        None,
+    )
+    .await
+    .results();
+    let after = events(&app)
+        .await
+        .iter()
+        .filter(|e| *e == "organization.deleted")
+        .count();
+    assert_eq!(after, before + 1);
+}
+
+async fn login_options_offer_email(app: TestApp) {
+    let r = app
+        .get(
+            "/api/v1/user/login-options?email=a%40example.com",
+            &Auth::None,
+        )
+        .await;
+    assert_eq!(
+        r.results(),
+        &json!({"showOptions": ["email"], "forceRedirect": false})
+    );
+    app.get("/api/v1/user/login-options?mail=x", &Auth::None)
+        .await
+        .expect_error(400);
+}
+
+dual!(
+    deleting_me_removes_everything_of_mine,
+    login_options_offer_email
+);

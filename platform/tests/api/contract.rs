@@ -152,6 +152,8 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("POST", "/api/v1/invite-links"),
     ("DELETE", "/api/v1/invite-links"),
     ("GET", "/api/v1/invite-links/{inviteLinkCode}"),
+    ("DELETE", "/api/v1/user/me"),
+    ("GET", "/api/v1/user/login-options"),
     ("POST", "/api/v1/org/groups"),
     ("GET", "/api/v1/org/groups"),
     ("GET", "/api/v1/groups/{groupUuid}"),
@@ -432,6 +434,25 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
         .await
         .results();
     app.get("/api/v1/logout", &cookie).await;
+
+    app.get("/api/v1/user/login-options", &nobody)
+        .await
+        .results();
+    app.get("/api/v1/user/login-options?x=1", &nobody)
+        .await
+        .expect_error(400);
+    let leaving = app.register().await;
+    app.send(Method::DELETE, "/api/v1/user/me", &nobody, None)
+        .await
+        .expect_error(401);
+    app.send(
+        Method::DELETE,
+        "/api/v1/user/me",
+        &Auth::Cookie(leaving.cookie),
+        None,
+    )
+    .await
+    .results();
 
     let seen = SEEN.lock().unwrap().clone();
     for (method, template) in IMPLEMENTED {

@@ -319,6 +319,14 @@ async fn user_methods(
                 .map(|_| ()),
             ),
         ),
+        (
+            "DeleteMe",
+            code(
+                c.delete_me(req(pb::DeleteMeRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
     ]
 }
 
