@@ -47,6 +47,10 @@ pub struct Config {
     /// proxy or ingress that appends it); otherwise the peer address is used.
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// How often the key set is refreshed from identity-svc, in seconds (at most identity's
+    /// JWKS_CACHE_SECONDS).
+    #[arg(long, env = "JWKS_CACHE_SECONDS", default_value_t = 60)]
+    pub jwks_cache_seconds: u64,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,
@@ -66,6 +70,7 @@ impl Config {
             cookie_secure: false,
             public_url: None,
             trust_forwarded_for: false,
+            jwks_cache_seconds: 60,
             body_limit_bytes: 1024 * 1024,
         }
     }
@@ -99,6 +104,10 @@ impl Application {
             TokenProfile::default(),
             Arc::new(GrpcJwks(identity.clone())),
         ));
+        verifier.spawn_periodic_refresh(
+            Duration::from_secs(config.jwks_cache_seconds.max(1)),
+            shutdown.clone(),
+        );
         let settings = Arc::new(HttpSettings {
             cookie_secure: config.cookie_secure,
             body_limit: config.body_limit_bytes,

@@ -38,6 +38,13 @@ pub struct Config {
     /// Failed logins allowed per client address in five minutes before it answers 429.
     #[arg(long, env = "LOGIN_FAILURES_PER_ADDRESS", default_value_t = 50)]
     pub login_failures_per_address: u32,
+    /// Age at which a new signing key is created, in seconds.
+    #[arg(long, env = "SIGNING_KEY_ROTATION_SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub signing_key_rotation_seconds: u64,
+    /// How long verifiers may cache the key set, in seconds: a new key is published twice this
+    /// long before it signs, and verifiers refresh their key set this often.
+    #[arg(long, env = "JWKS_CACHE_SECONDS", default_value_t = 60)]
+    pub jwks_cache_seconds: u64,
     /// Absolute lifetime of a browser session, in seconds.
     #[arg(long, env = "SESSION_TTL_SECONDS", default_value_t = 7 * 24 * 3600)]
     pub session_ttl_seconds: u64,
@@ -61,6 +68,8 @@ impl Config {
             password_hash_concurrency: None,
             access_token_ttl_seconds: 900,
             session_ttl_seconds: 7 * 24 * 3600,
+            signing_key_rotation_seconds: 7 * 24 * 3600,
+            jwks_cache_seconds: 60,
             login_failures_per_account: 10,
             login_failures_per_address: 50,
         }

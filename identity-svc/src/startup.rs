@@ -43,7 +43,7 @@ impl Application {
             &db,
             migrations,
             &[proto::FILE_DESCRIPTOR_SET],
-            shutdown,
+            shutdown.clone(),
         )
         .await?;
         let store = store::for_pool(host.pool().clone());
@@ -52,12 +52,22 @@ impl Application {
             ttl: config.access_token_ttl(),
             ..TokenProfile::default()
         };
-        let key = domain::keys::load_or_create(store.as_ref()).await?;
+        let key_policy = domain::keys::KeyPolicy::new(
+            Duration::from_secs(config.signing_key_rotation_seconds),
+            config.access_token_ttl(),
+            Duration::from_secs(config.jwks_cache_seconds),
+        );
+        let key = domain::keys::apply(store.as_ref(), &key_policy).await?;
         let signer = Arc::new(TokenSigner::new(profile.clone(), key));
+        domain::keys::spawn_rotation(store.clone(), signer.clone(), key_policy, shutdown.clone());
         let jwks = StoreJwks(store.clone());
         let verifier = Arc::new(
             JwtVerifier::new(profile, Arc::new(jwks.clone()))
                 .with_min_refetch_interval(Duration::from_secs(1)),
+        );
+        verifier.spawn_periodic_refresh(
+            Duration::from_secs(config.jwks_cache_seconds.max(1)),
+            shutdown.clone(),
         );
         let concurrency = config
             .password_hash_concurrency

@@ -29,6 +29,12 @@ pub struct Config {
     /// Prefix of the PostgreSQL schema names (`identity`, `connections`, `projects`).
     #[arg(long, env = "SCHEMA_PREFIX", default_value = "")]
     pub schema_prefix: String,
+    /// Age at which identity-svc creates a new signing key, in seconds.
+    #[arg(long, env = "SIGNING_KEY_ROTATION_SECONDS", default_value_t = 7 * 24 * 3600)]
+    pub signing_key_rotation_seconds: u64,
+    /// How long verifiers cache the key set (and how often they refresh it), in seconds.
+    #[arg(long, env = "JWKS_CACHE_SECONDS", default_value_t = 60)]
+    pub jwks_cache_seconds: u64,
     /// Credential the gateway presents to the services; random per start when unset.
     #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
     pub internal_credential: Option<SecretString>,
@@ -42,6 +48,8 @@ impl Config {
             data_dir,
             database_url: None,
             schema_prefix: String::new(),
+            signing_key_rotation_seconds: 7 * 24 * 3600,
+            jwks_cache_seconds: 60,
             internal_credential: None,
         }
     }
@@ -81,6 +89,8 @@ impl Platform {
             credential.clone(),
         );
         identity_cfg.database_schema = format!("{}identity", config.schema_prefix);
+        identity_cfg.signing_key_rotation_seconds = config.signing_key_rotation_seconds;
+        identity_cfg.jwks_cache_seconds = config.jwks_cache_seconds;
         let mut connections_cfg =
             connections_svc::Config::new(loopback, url.clone(), config.data_dir.clone());
         connections_cfg.database_schema = format!("{}connections", config.schema_prefix);
@@ -97,11 +107,12 @@ impl Platform {
             projects.local_addr(),
         );
 
-        let gateway_cfg = gateway::Config::new(
+        let mut gateway_cfg = gateway::Config::new(
             config.listen_addr,
             format!("http://{identity_addr}"),
             credential.clone(),
         );
+        gateway_cfg.jwks_cache_seconds = config.jwks_cache_seconds;
         let gateway = gateway::Application::build(gateway_cfg, shutdown.clone()).await?;
         let gateway_addr = gateway.local_addr();
 

@@ -383,6 +383,27 @@ impl JwtVerifier {
         self.refresh().await
     }
 
+    /// Refreshes the key set every `every` until `shutdown`, so keys published ahead of use
+    /// (rotation) are known before the first token signed by them arrives.
+    pub fn spawn_periodic_refresh(
+        self: &Arc<Self>,
+        every: Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let verifier = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                if let Err(e) = verifier.refresh().await {
+                    tracing::warn!(error = %e, "key set refresh failed; keeping the cached keys");
+                }
+            }
+        });
+    }
+
     /// Fetches the key set now and replaces the cache.
     pub async fn refresh(&self) -> Result<(), VerifyError> {
         let text = self

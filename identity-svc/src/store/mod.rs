@@ -357,6 +357,8 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
 
     /// Every signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Deletes a retired signing key.
+    async fn delete_signing_key(&self, kid: &str) -> Result<()>;
     /// Stores a signing key.
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
 }

@@ -745,6 +745,12 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn delete_signing_key(&self, kid: &str) -> Result<()> {
+                sqlx::query("DELETE FROM signing_keys WHERE kid = $1").bind(kid).execute(&self.0).await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn insert_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
                 sqlx::query("INSERT INTO signing_keys (kid, private_seed, created_at) VALUES ($1, $2, $3)")
                     .bind(&k.kid)

@@ -147,6 +147,11 @@ impl Drop for TestApp {
 
 /// Starts the platform on `backend`; `None` when PostgreSQL is not reachable outside CI.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// As [`spawn_app`], with the platform's configuration adjusted by `adjust` first.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
     LazyLock::force(&INIT);
     let id = uuid::Uuid::new_v4().simple().to_string();
     let data_dir = std::env::temp_dir().join(format!("platform-test-{id}"));
@@ -172,6 +177,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
             Cleanup::Schemas(url, prefix)
         }
     };
+    adjust(&mut config);
     let shutdown = CancellationToken::new();
     let platform = Platform::start(config.clone(), shutdown.clone())
         .await

@@ -314,3 +314,74 @@ async fn revoking_the_source_revokes_its_access_tokens(app: TestApp) {
 }
 
 dual!(revoking_the_source_revokes_its_access_tokens);
+
+/// TK-6: signing keys rotate while requests flow; a new key is published before it signs and
+/// verifiers refresh their key set, so no valid token is refused at any moment, and tokens
+/// signed by the previous key keep working.
+async fn tk_6_keys_rotate_while_requests_flow_without_a_401(backend: crate::helpers::Backend) {
+    let Some(app) = crate::helpers::spawn_app_with(backend, |c| {
+        c.signing_key_rotation_seconds = 3;
+        c.jwks_cache_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let user = app.register().await;
+    let (_, pat) = app
+        .create_pat(&user, json!({"description": "rotation"}))
+        .await;
+    let first = app.access_token(&pat).await;
+    let mut kids = std::collections::BTreeSet::new();
+    let started = std::time::Instant::now();
+    let mut requests = 0;
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        let jwt = app.access_token(&pat).await;
+        kids.insert(jsonwebtoken::decode_header(&jwt).unwrap().kid.unwrap());
+        for auth in [Auth::Bearer(jwt), Auth::ApiKey(pat.clone())] {
+            let r = app.get("/api/v1/user", &auth).await;
+            assert_eq!(
+                r.status,
+                200,
+                "refused during rotation after {:?}: {}",
+                started.elapsed(),
+                r.body
+            );
+            requests += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        kids.len() >= 2,
+        "the signing key rotated ({kids:?}, {requests} requests)"
+    );
+    app.get("/api/v1/user", &Auth::Bearer(first))
+        .await
+        .results();
+    let jwks: serde_json::Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        jwks["keys"].as_array().unwrap().len() >= kids.len(),
+        "every key that signed a live token is published"
+    );
+}
+
+mod tk_6_keys_rotate_while_requests_flow_without_a_401 {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::tk_6_keys_rotate_while_requests_flow_without_a_401(crate::helpers::Backend::Sqlite)
+            .await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::tk_6_keys_rotate_while_requests_flow_without_a_401(crate::helpers::Backend::Postgres)
+            .await
+    }
+}
