@@ -1,5 +1,6 @@
 //! The HTTP face of the platform: routing, middleware, and the Lightdash dialect's handlers.
 
+mod attributes;
 pub mod error;
 pub mod extract;
 mod groups;
@@ -118,6 +119,14 @@ pub fn router(state: AppState) -> Router {
             post(invites::create).delete(invites::revoke_all),
         )
         .route("/api/v1/invite-links/{inviteLinkCode}", get(invites::get))
+        .route(
+            "/api/v1/org/attributes",
+            get(attributes::list).post(attributes::create),
+        )
+        .route(
+            "/api/v1/org/attributes/{userAttributeUuid}",
+            put(attributes::update).delete(attributes::delete),
+        )
         .route("/api/v1/org/groups", get(groups::list).post(groups::create))
         .route(
             "/api/v1/groups/{groupUuid}",

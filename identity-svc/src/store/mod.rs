@@ -186,6 +186,34 @@ pub struct GroupMemberRecord {
     pub last_name: String,
 }
 
+/// A stored user attribute.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AttributeRecord {
+    pub attribute_uuid: Uuid,
+    pub organization_uuid: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub attribute_default: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user's value of an attribute.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserValueRecord {
+    pub attribute_uuid: Uuid,
+    pub user_uuid: Uuid,
+    pub email: String,
+    pub value: String,
+}
+
+/// A group's value of an attribute.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GroupValueRecord {
+    pub attribute_uuid: Uuid,
+    pub group_uuid: Uuid,
+    pub value: String,
+}
+
 /// What a guarded change to a membership did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MembershipChange {
@@ -351,6 +379,30 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         user_event: &OutboxEvent,
         org_event: Option<&OutboxEvent>,
     ) -> Result<MembershipChange>;
+
+    /// Which of `groups` belong to the organization.
+    async fn groups_among(&self, organization_uuid: Uuid, groups: &[Uuid]) -> Result<Vec<Uuid>>;
+    /// An organization's attributes with their user and group values.
+    async fn attributes(
+        &self,
+        organization_uuid: Uuid,
+    ) -> Result<(
+        Vec<AttributeRecord>,
+        Vec<UserValueRecord>,
+        Vec<GroupValueRecord>,
+    )>;
+    /// Creates (`create`) or replaces an attribute with its values, atomically; Conflict on a
+    /// taken name; false when an attribute to replace is not there.
+    async fn save_attribute(
+        &self,
+        attribute: &AttributeRecord,
+        users: &[(Uuid, String)],
+        groups: &[(Uuid, String)],
+        create: bool,
+    ) -> Result<bool>;
+    /// Deletes an attribute of an organization; whether it existed.
+    async fn delete_attribute(&self, organization_uuid: Uuid, attribute_uuid: Uuid)
+    -> Result<bool>;
 
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    GroupMemberRecord, GroupRecord, IdentityStore, InviteRecord, InviteView, MemberRecord,
-    MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent, PatRecord, Result,
-    SessionRecord, SigningKeyRecord, StoreError, UserCredentials, UserRecord,
+    AttributeRecord, GroupMemberRecord, GroupRecord, GroupValueRecord, IdentityStore, InviteRecord,
+    InviteView, MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent,
+    PatRecord, Result, SessionRecord, SigningKeyRecord, StoreError, UserCredentials, UserRecord,
+    UserValueRecord,
 };
 
 /// The PostgreSQL store.
@@ -481,6 +482,14 @@ macro_rules! identity_store {
                 .bind(user_uuid)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query(
+                    "DELETE FROM user_attribute_values WHERE user_uuid = $2 \
+                     AND attribute_uuid IN (SELECT attribute_uuid FROM user_attributes WHERE organization_uuid = $1)",
+                )
+                .bind(org)
+                .bind(user_uuid)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2")
                     .bind(org)
                     .bind(user_uuid)
@@ -727,6 +736,115 @@ macro_rules! identity_store {
                 insert_event!(&mut *tx, user_event)?;
                 tx.commit().await?;
                 Ok(MembershipChange::Done)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn groups_among(&self, org: Uuid, groups: &[Uuid]) -> Result<Vec<Uuid>> {
+                if groups.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT group_uuid FROM groups WHERE organization_uuid = ");
+                qb.push_bind(org).push(" AND group_uuid IN (");
+                let mut list = qb.separated(", ");
+                for g in groups {
+                    list.push_bind(*g);
+                }
+                qb.push(")");
+                Ok(qb.build_query_scalar().fetch_all(&self.0).await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn attributes(&self, org: Uuid) -> Result<(Vec<AttributeRecord>, Vec<UserValueRecord>, Vec<GroupValueRecord>)> {
+                let attributes = sqlx::query_as(
+                    "SELECT attribute_uuid, organization_uuid, name, description, attribute_default, created_at \
+                     FROM user_attributes WHERE organization_uuid = $1 ORDER BY name",
+                )
+                .bind(org)
+                .fetch_all(&self.0)
+                .await?;
+                let users = sqlx::query_as(
+                    "SELECT v.attribute_uuid, v.user_uuid, u.email, v.value FROM user_attribute_values v \
+                     JOIN user_attributes a ON a.attribute_uuid = v.attribute_uuid JOIN users u ON u.user_uuid = v.user_uuid \
+                     WHERE a.organization_uuid = $1 ORDER BY u.email",
+                )
+                .bind(org)
+                .fetch_all(&self.0)
+                .await?;
+                let groups = sqlx::query_as(
+                    "SELECT v.attribute_uuid, v.group_uuid, v.value FROM group_attribute_values v \
+                     JOIN user_attributes a ON a.attribute_uuid = v.attribute_uuid WHERE a.organization_uuid = $1 ORDER BY v.group_uuid",
+                )
+                .bind(org)
+                .fetch_all(&self.0)
+                .await?;
+                Ok((attributes, users, groups))
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn save_attribute(&self, a: &AttributeRecord, users: &[(Uuid, String)], groups: &[(Uuid, String)], create: bool) -> Result<bool> {
+                let mut tx = self.0.begin().await?;
+                if create {
+                    sqlx::query(
+                        "INSERT INTO user_attributes (attribute_uuid, organization_uuid, name, description, attribute_default, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(a.attribute_uuid)
+                    .bind(a.organization_uuid)
+                    .bind(&a.name)
+                    .bind(&a.description)
+                    .bind(&a.attribute_default)
+                    .bind(a.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?;
+                } else {
+                    let n = sqlx::query(
+                        "UPDATE user_attributes SET name = $3, description = $4, attribute_default = $5 \
+                         WHERE organization_uuid = $1 AND attribute_uuid = $2",
+                    )
+                    .bind(a.organization_uuid)
+                    .bind(a.attribute_uuid)
+                    .bind(&a.name)
+                    .bind(&a.description)
+                    .bind(&a.attribute_default)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?
+                    .rows_affected();
+                    if n == 0 {
+                        return Ok(false);
+                    }
+                    for table in ["DELETE FROM user_attribute_values WHERE attribute_uuid = $1", "DELETE FROM group_attribute_values WHERE attribute_uuid = $1"] {
+                        sqlx::query(table).bind(a.attribute_uuid).execute(&mut *tx).await?;
+                    }
+                }
+                if !users.is_empty() {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO user_attribute_values (attribute_uuid, user_uuid, value) ");
+                    qb.push_values(users.iter(), |mut b, (user, value)| {
+                        b.push_bind(a.attribute_uuid).push_bind(*user).push_bind(value.clone());
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                if !groups.is_empty() {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO group_attribute_values (attribute_uuid, group_uuid, value) ");
+                    qb.push_values(groups.iter(), |mut b, (group, value)| {
+                        b.push_bind(a.attribute_uuid).push_bind(*group).push_bind(value.clone());
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_attribute(&self, org: Uuid, attribute_uuid: Uuid) -> Result<bool> {
+                let n = sqlx::query("DELETE FROM user_attributes WHERE organization_uuid = $1 AND attribute_uuid = $2")
+                    .bind(org)
+                    .bind(attribute_uuid)
+                    .execute(&self.0)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
             }
 
             #[tracing::instrument(skip_all)]

@@ -154,6 +154,10 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/invite-links/{inviteLinkCode}"),
     ("DELETE", "/api/v1/user/me"),
     ("GET", "/api/v1/user/login-options"),
+    ("GET", "/api/v1/org/attributes"),
+    ("POST", "/api/v1/org/attributes"),
+    ("PUT", "/api/v1/org/attributes/{userAttributeUuid}"),
+    ("DELETE", "/api/v1/org/attributes/{userAttributeUuid}"),
     ("POST", "/api/v1/org/groups"),
     ("GET", "/api/v1/org/groups"),
     ("GET", "/api/v1/groups/{groupUuid}"),
@@ -343,6 +347,37 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
     app.send(Method::DELETE, "/api/v1/invite-links", &cookie, None)
         .await
         .results();
+    // User attributes: errors, then successes.
+    let attr = json!({"name": "region", "attributeDefault": "eu", "users": [{"userUuid": invited, "value": "us"}], "groups": []});
+    let at = format!("/api/v1/org/attributes/{missing}");
+    app.post(
+        "/api/v1/org/attributes",
+        &cookie,
+        json!({"name": "Bad Name", "attributeDefault": null, "users": [], "groups": []}),
+    )
+    .await
+    .expect_error(400);
+    app.send(Method::PUT, &at, &cookie, Some(attr.clone()))
+        .await
+        .expect_error(404);
+    app.send(Method::DELETE, &at, &cookie, None)
+        .await
+        .expect_error(404);
+    let created = app
+        .post("/api/v1/org/attributes", &cookie, attr.clone())
+        .await;
+    let at = format!(
+        "/api/v1/org/attributes/{}",
+        created.results()["uuid"].as_str().unwrap()
+    );
+    app.get("/api/v1/org/attributes", &cookie).await.results();
+    app.send(Method::PUT, &at, &cookie, Some(attr))
+        .await
+        .results();
+    app.send(Method::DELETE, &at, &cookie, None).await.results();
+    app.get("/api/v1/org/attributes", &nobody)
+        .await
+        .expect_error(401);
     // Groups: errors, then successes.
     let g = format!("/api/v1/groups/{missing}");
     app.post("/api/v1/org/groups", &cookie, json!({"name": ""}))

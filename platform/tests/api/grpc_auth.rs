@@ -327,6 +327,41 @@ async fn user_methods(
                     .map(|_| ()),
             ),
         ),
+        (
+            "ListUserAttributes",
+            code(
+                c.list_user_attributes(req(pb::ListUserAttributesRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "SaveUserAttribute",
+            code(
+                c.save_user_attribute(req(
+                    pb::SaveUserAttributeRequest {
+                        name: "a".into(),
+                        ..Default::default()
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "DeleteUserAttribute",
+            code(
+                c.delete_user_attribute(req(
+                    pb::DeleteUserAttributeRequest {
+                        attribute_uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
     ]
 }
 

@@ -10,6 +10,7 @@
 mod helpers;
 
 mod account;
+mod attributes;
 mod contract;
 mod errors;
 mod groups;
