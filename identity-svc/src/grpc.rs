@@ -697,4 +697,34 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
             .await?;
         Ok(Response::new(pb::DeleteUserAttributeResponse {}))
     }
+
+    async fn get_allowed_email_domains(
+        &self,
+        req: Request<pb::GetAllowedEmailDomainsRequest>,
+    ) -> Result<Response<pb::AllowedEmailDomains>, Status> {
+        let claims = self.user(&req).await?;
+        let (org, domains, role) = self.identity.allowed_email_domains(&claims).await?;
+        Ok(Response::new(pb::AllowedEmailDomains {
+            organization_uuid: org.to_string(),
+            email_domains: domains,
+            role: role.as_str().to_owned(),
+        }))
+    }
+
+    async fn set_allowed_email_domains(
+        &self,
+        req: Request<pb::SetAllowedEmailDomainsRequest>,
+    ) -> Result<Response<pb::AllowedEmailDomains>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let (org, domains, role) = self
+            .identity
+            .set_allowed_email_domains(&claims, &r.email_domains, &r.role)
+            .await?;
+        Ok(Response::new(pb::AllowedEmailDomains {
+            organization_uuid: org.to_string(),
+            email_domains: domains,
+            role: role.as_str().to_owned(),
+        }))
+    }
 }

@@ -120,6 +120,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/invite-links/{inviteLinkCode}", get(invites::get))
         .route(
+            "/api/v1/org/allowedEmailDomains",
+            get(organizations::get_domains).patch(organizations::set_domains),
+        )
+        .route(
             "/api/v1/org/attributes",
             get(attributes::list).post(attributes::create),
         )

@@ -217,3 +217,57 @@ pub(super) async fn remove_member(
         .await?;
     Ok(json::ok_empty().into_response())
 }
+
+/// `UpdateAllowedEmailDomains`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct DomainsBody {
+    role: String,
+    email_domains: Vec<String>,
+    projects: Vec<Value>,
+}
+
+fn allowed_domains(d: &pb::AllowedEmailDomains) -> Value {
+    json!({ "organizationUuid": d.organization_uuid, "emailDomains": d.email_domains, "role": d.role, "projects": [] })
+}
+
+/// GET /api/v1/org/allowedEmailDomains (admins)
+pub(super) async fn get_domains(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Response> {
+    let res = state
+        .identity
+        .rpc()
+        .get_allowed_email_domains(
+            state
+                .identity
+                .as_user(pb::GetAllowedEmailDomainsRequest {}, &caller),
+        )
+        .await?;
+    Ok(json::ok(allowed_domains(res.get_ref())).into_response())
+}
+
+/// PATCH /api/v1/org/allowedEmailDomains (admins). Project access granted by domain comes
+/// with projects-svc; until then `projects` must be empty.
+pub(super) async fn set_domains(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(body): AppJson<DomainsBody>,
+) -> ApiResult<Response> {
+    if !body.projects.is_empty() {
+        return Err(ApiError::bad_request(
+            "projects are not supported yet: send an empty list",
+        ));
+    }
+    let msg = pb::SetAllowedEmailDomainsRequest {
+        email_domains: body.email_domains,
+        role: body.role,
+    };
+    let res = state
+        .identity
+        .rpc()
+        .set_allowed_email_domains(state.identity.as_user(msg, &caller))
+        .await?;
+    Ok(json::ok(allowed_domains(res.get_ref())).into_response())
+}

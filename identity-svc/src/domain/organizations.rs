@@ -140,6 +140,27 @@ pub(crate) fn like_pattern(search: Option<&str>) -> Result<Option<String>> {
     Ok(Some(format!("%{escaped}%")))
 }
 
+/// Most allowed email domains per organization.
+pub const MAX_EMAIL_DOMAINS: usize = 50;
+
+/// A lower-cased DNS host name with at least one dot.
+fn email_domain(value: &str) -> Result<String> {
+    let d = value.trim().trim_start_matches('@').to_lowercase();
+    let labels_ok = d.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    if d.len() > 253 || !d.contains('.') || !labels_ok {
+        return Err(Error::InvalidArgument(format!(
+            "{value:?} is not an email domain"
+        )));
+    }
+    Ok(d)
+}
+
 fn not_found() -> Error {
     Error::NotFound("organization member not found")
 }
@@ -360,6 +381,57 @@ impl Identity {
                     .into(),
             )),
         }
+    }
+
+    /// The caller's organization's allowed email domains and the role they grant (admins).
+    pub async fn allowed_email_domains(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<(Uuid, Vec<String>, OrgRole)> {
+        let (_, m, _) = self.authorize(claims, OrgAction::Update).await?;
+        let org = m.organization.organization_uuid;
+        Ok(match self.store.allowed_email_domains(org).await? {
+            Some((domains, role)) => (
+                org,
+                serde_json::from_str(&domains).map_err(|e| Error::Internal(e.into()))?,
+                OrgRole::parse(&role)?,
+            ),
+            None => (org, Vec::new(), OrgRole::Viewer),
+        })
+    }
+
+    /// Sets the allowed email domains (admins). Domains are lower-cased host names; the role is
+    /// at most editor (a domain never grants developer or admin).
+    pub async fn set_allowed_email_domains(
+        &self,
+        claims: &AccessClaims,
+        domains: &[String],
+        role: &str,
+    ) -> Result<(Uuid, Vec<String>, OrgRole)> {
+        let (user, m, _) = self.authorize(claims, OrgAction::Update).await?;
+        let role = OrgRole::parse(role)?;
+        if role > OrgRole::Editor {
+            return Err(Error::InvalidArgument(
+                "role must be member, viewer, interactive_viewer or editor".into(),
+            ));
+        }
+        if domains.len() > MAX_EMAIL_DOMAINS {
+            return Err(Error::InvalidArgument(format!(
+                "at most {MAX_EMAIL_DOMAINS} email domains"
+            )));
+        }
+        let mut clean: Vec<String> = domains
+            .iter()
+            .map(|d| email_domain(d))
+            .collect::<Result<_>>()?;
+        clean.sort();
+        clean.dedup();
+        let json = serde_json::to_string(&clean).map_err(|e| Error::Internal(e.into()))?;
+        self.store
+            .set_allowed_email_domains(m.organization.organization_uuid, &json, role.as_str())
+            .await?;
+        tracing::info!(user_uuid = %user, organization_uuid = %m.organization.organization_uuid, "allowed email domains set");
+        Ok((m.organization.organization_uuid, clean, role))
     }
 
     /// One member of the caller's organization; anyone else answers NOT_FOUND.

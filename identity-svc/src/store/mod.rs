@@ -404,6 +404,19 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn delete_attribute(&self, organization_uuid: Uuid, attribute_uuid: Uuid)
     -> Result<bool>;
 
+    /// An organization's allowed email domains (JSON array) and role, if set.
+    async fn allowed_email_domains(
+        &self,
+        organization_uuid: Uuid,
+    ) -> Result<Option<(String, String)>>;
+    /// Sets an organization's allowed email domains (JSON array) and role.
+    async fn set_allowed_email_domains(
+        &self,
+        organization_uuid: Uuid,
+        domains: &str,
+        role: &str,
+    ) -> Result<()>;
+
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;
 

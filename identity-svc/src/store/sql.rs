@@ -848,6 +848,28 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn allowed_email_domains(&self, org: Uuid) -> Result<Option<(String, String)>> {
+                Ok(sqlx::query_as("SELECT email_domains, role FROM allowed_email_domains WHERE organization_uuid = $1")
+                    .bind(org)
+                    .fetch_optional(&self.0)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn set_allowed_email_domains(&self, org: Uuid, domains: &str, role: &str) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO allowed_email_domains (organization_uuid, email_domains, role) VALUES ($1, $2, $3) \
+                     ON CONFLICT (organization_uuid) DO UPDATE SET email_domains = excluded.email_domains, role = excluded.role",
+                )
+                .bind(org)
+                .bind(domains)
+                .bind(role)
+                .execute(&self.0)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>> {
                 Ok(sqlx::query_as("SELECT event_uuid, event_type, payload FROM outbox_events ORDER BY created_at, event_uuid LIMIT $1")
                     .bind(limit)

@@ -154,6 +154,8 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/invite-links/{inviteLinkCode}"),
     ("DELETE", "/api/v1/user/me"),
     ("GET", "/api/v1/user/login-options"),
+    ("GET", "/api/v1/org/allowedEmailDomains"),
+    ("PATCH", "/api/v1/org/allowedEmailDomains"),
     ("GET", "/api/v1/org/attributes"),
     ("POST", "/api/v1/org/attributes"),
     ("PUT", "/api/v1/org/attributes/{userAttributeUuid}"),
@@ -347,6 +349,28 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
     app.send(Method::DELETE, "/api/v1/invite-links", &cookie, None)
         .await
         .results();
+    app.get("/api/v1/org/allowedEmailDomains", &cookie)
+        .await
+        .results();
+    app.send(
+        Method::PATCH,
+        "/api/v1/org/allowedEmailDomains",
+        &cookie,
+        Some(json!({"role": "viewer", "emailDomains": ["example.com"], "projects": []})),
+    )
+    .await
+    .results();
+    app.send(
+        Method::PATCH,
+        "/api/v1/org/allowedEmailDomains",
+        &cookie,
+        Some(json!({"role": "admin", "emailDomains": [], "projects": []})),
+    )
+    .await
+    .expect_error(400);
+    app.get("/api/v1/org/allowedEmailDomains", &nobody)
+        .await
+        .expect_error(401);
     // User attributes: errors, then successes.
     let attr = json!({"name": "region", "attributeDefault": "eu", "users": [{"userUuid": invited, "value": "us"}], "groups": []});
     let at = format!("/api/v1/org/attributes/{missing}");

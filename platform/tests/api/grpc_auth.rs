@@ -362,6 +362,28 @@ async fn user_methods(
                 .map(|_| ()),
             ),
         ),
+        (
+            "GetAllowedEmailDomains",
+            code(
+                c.get_allowed_email_domains(req(pb::GetAllowedEmailDomainsRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "SetAllowedEmailDomains",
+            code(
+                c.set_allowed_email_domains(req(
+                    pb::SetAllowedEmailDomainsRequest {
+                        email_domains: vec![],
+                        role: "viewer".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
     ]
 }
 

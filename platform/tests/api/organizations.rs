@@ -642,7 +642,67 @@ async fn role_matrix_and_isolation(app: TestApp) {
     .results();
 }
 
+async fn allowed_email_domains_are_set_by_admins(app: TestApp) {
+    let (admin, org) = admin_of_new_org(&app, "Domains").await;
+    let viewer = invite_and_join(&app, &admin, "viewer").await;
+    let a = cookie(&admin);
+    let initial = app
+        .get("/api/v1/org/allowedEmailDomains", &a)
+        .await
+        .results()
+        .clone();
+    assert_eq!(
+        initial,
+        json!({"organizationUuid": org, "emailDomains": [], "role": "viewer", "projects": []})
+    );
+    let set = app
+        .send(Method::PATCH, "/api/v1/org/allowedEmailDomains", &a, Some(json!({"role": "editor", "emailDomains": ["Example.COM", "@corp.example.org", "example.com"], "projects": []})))
+        .await;
+    assert_eq!(
+        set.results()["emailDomains"],
+        json!(["corp.example.org", "example.com"])
+    );
+    assert_eq!(
+        app.get("/api/v1/org/allowedEmailDomains", &a)
+            .await
+            .results()["role"],
+        "editor"
+    );
+    for bad in [
+        json!({"role": "admin", "emailDomains": [], "projects": []}),
+        json!({"role": "viewer", "emailDomains": ["not a domain"], "projects": []}),
+        json!({"role": "viewer", "emailDomains": ["localhost"], "projects": []}),
+        json!({"role": "viewer", "emailDomains": [], "projects": [{"projectUuid": "p", "role": "viewer"}]}),
+        json!({"role": "viewer", "emailDomains": []}),
+    ] {
+        app.send(
+            Method::PATCH,
+            "/api/v1/org/allowedEmailDomains",
+            &a,
+            Some(bad),
+        )
+        .await
+        .expect_error(400);
+    }
+    let v = cookie(&viewer);
+    app.get("/api/v1/org/allowedEmailDomains", &v)
+        .await
+        .expect_error(403);
+    app.send(
+        Method::PATCH,
+        "/api/v1/org/allowedEmailDomains",
+        &v,
+        Some(json!({"role": "viewer", "emailDomains": [], "projects": []})),
+    )
+    .await
+    .expect_error(403);
+    app.get("/api/v1/org/allowedEmailDomains", &Auth::None)
+        .await
+        .expect_error(401);
+}
+
 dual!(
+    allowed_email_domains_are_set_by_admins,
     an_organization_is_created_changed_and_deleted,
     invitations_add_members_once,
     members_are_paginated_and_searchable,
