@@ -110,6 +110,18 @@ pub(super) async fn login(
     Ok(signed_in(&state, grant))
 }
 
+/// `{"status":"ok"}`, clearing the session cookie when the request carried one.
+fn session_ended(headers: &HeaderMap) -> Response {
+    let mut res = json::ok_empty().into_response();
+    if session_cookie(headers).is_some() {
+        res.headers_mut().insert(
+            SET_COOKIE,
+            HeaderValue::from_static("connect.sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        );
+    }
+    res
+}
+
 /// GET /api/v1/logout: ends the session and clears the cookie.
 pub(super) async fn logout(
     State(state): State<AppState>,
@@ -121,14 +133,7 @@ pub(super) async fn logout(
         .rpc()
         .logout(state.identity.as_user(pb::LogoutRequest {}, &caller))
         .await?;
-    let mut res = json::ok_empty().into_response();
-    if session_cookie(&headers).is_some() {
-        res.headers_mut().insert(
-            SET_COOKIE,
-            HeaderValue::from_static("connect.sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-        );
-    }
-    Ok(res)
+    Ok(session_ended(&headers))
 }
 
 /// GET /api/v1/user: the authenticated user.
@@ -157,14 +162,7 @@ pub(super) async fn delete_me(
         .rpc()
         .delete_me(state.identity.as_user(pb::DeleteMeRequest {}, &caller))
         .await?;
-    let mut res = json::ok_empty().into_response();
-    if session_cookie(&headers).is_some() {
-        res.headers_mut().insert(
-            SET_COOKIE,
-            HeaderValue::from_static("connect.sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-        );
-    }
-    Ok(res)
+    Ok(session_ended(&headers))
 }
 
 /// Query of getLoginOptions.

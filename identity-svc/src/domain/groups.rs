@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     Identity,
-    organizations::{MAX_PAGE_SIZE, OrgAction, like_pattern},
+    organizations::{OrgAction, Paging, like_pattern},
 };
 use crate::{
     error::{Error, Result},
@@ -161,19 +161,12 @@ impl Identity {
         include_members: bool,
     ) -> Result<GroupPage> {
         let (_, m, _) = self.authorize(claims, OrgAction::ViewMembers).await?;
-        let page = page.max(1);
-        let page_size = if page_size == 0 {
-            MAX_PAGE_SIZE
-        } else {
-            page_size
-        };
-        if page_size > MAX_PAGE_SIZE {
-            return Err(Error::InvalidArgument(format!(
-                "pageSize must be between 1 and {MAX_PAGE_SIZE}"
-            )));
-        }
+        let Paging {
+            page,
+            page_size,
+            offset,
+        } = Paging::new(page, page_size)?;
         let pattern = like_pattern(search)?;
-        let offset = i64::from(page - 1) * i64::from(page_size);
         let (groups, total) = self
             .store
             .groups(

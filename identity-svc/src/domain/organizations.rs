@@ -124,6 +124,36 @@ fn org_name(value: &str) -> Result<String> {
     Ok(v.to_owned())
 }
 
+/// A validated page request: `page` from 1 (0 means 1), `page_size` 1 to [`MAX_PAGE_SIZE`]
+/// (0 means the maximum).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Paging {
+    pub(crate) page: u32,
+    pub(crate) page_size: u32,
+    pub(crate) offset: i64,
+}
+
+impl Paging {
+    pub(crate) fn new(page: u32, page_size: u32) -> Result<Self> {
+        let page = page.max(1);
+        let page_size = if page_size == 0 {
+            MAX_PAGE_SIZE
+        } else {
+            page_size
+        };
+        if page_size > MAX_PAGE_SIZE {
+            return Err(Error::InvalidArgument(format!(
+                "pageSize must be between 1 and {MAX_PAGE_SIZE}"
+            )));
+        }
+        Ok(Self {
+            page,
+            page_size,
+            offset: i64::from(page - 1) * i64::from(page_size),
+        })
+    }
+}
+
 /// A case-insensitive substring LIKE pattern for `search`, with `%`, `_` and `\` escaped.
 pub(crate) fn like_pattern(search: Option<&str>) -> Result<Option<String>> {
     let Some(s) = search.map(str::trim).filter(|s| !s.is_empty()) else {
@@ -318,19 +348,12 @@ impl Identity {
         search: Option<&str>,
     ) -> Result<MemberPage> {
         let (_, m, _) = self.authorize(claims, OrgAction::ViewMembers).await?;
-        let page = page.max(1);
-        let page_size = if page_size == 0 {
-            MAX_PAGE_SIZE
-        } else {
-            page_size
-        };
-        if page_size > MAX_PAGE_SIZE {
-            return Err(Error::InvalidArgument(format!(
-                "pageSize must be between 1 and {MAX_PAGE_SIZE}"
-            )));
-        }
+        let Paging {
+            page,
+            page_size,
+            offset,
+        } = Paging::new(page, page_size)?;
         let pattern = like_pattern(search)?;
-        let offset = i64::from(page - 1) * i64::from(page_size);
         let (members, total) = self
             .store
             .members(

@@ -176,6 +176,22 @@ macro_rules! insert_group_members {
         }
     }};
 }
+/// Which of `ids` (a column of a table with `organization_uuid`) belong to the organization.
+macro_rules! ids_in_organization {
+    ($db:ty, $pool:expr, $select:expr, $column:expr, $org:expr, $ids:expr) => {{
+        if $ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = sqlx::QueryBuilder::<$db>::new($select);
+        qb.push_bind($org).push(concat!(" AND ", $column, " IN ("));
+        let mut list = qb.separated(", ");
+        for id in $ids {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        Ok(qb.build_query_scalar().fetch_all($pool).await?)
+    }};
+}
 macro_rules! identity_store {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
@@ -570,17 +586,7 @@ macro_rules! identity_store {
 
             #[tracing::instrument(skip_all)]
             async fn members_among(&self, org: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>> {
-                if users.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT user_uuid FROM memberships WHERE organization_uuid = ");
-                qb.push_bind(org).push(" AND user_uuid IN (");
-                let mut list = qb.separated(", ");
-                for u in users {
-                    list.push_bind(*u);
-                }
-                qb.push(")");
-                Ok(qb.build_query_scalar().fetch_all(&self.0).await?)
+                ids_in_organization!($db, &self.0, "SELECT user_uuid FROM memberships WHERE organization_uuid = ", "user_uuid", org, users)
             }
 
             #[tracing::instrument(skip_all)]
@@ -740,17 +746,7 @@ macro_rules! identity_store {
 
             #[tracing::instrument(skip_all)]
             async fn groups_among(&self, org: Uuid, groups: &[Uuid]) -> Result<Vec<Uuid>> {
-                if groups.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT group_uuid FROM groups WHERE organization_uuid = ");
-                qb.push_bind(org).push(" AND group_uuid IN (");
-                let mut list = qb.separated(", ");
-                for g in groups {
-                    list.push_bind(*g);
-                }
-                qb.push(")");
-                Ok(qb.build_query_scalar().fetch_all(&self.0).await?)
+                ids_in_organization!($db, &self.0, "SELECT group_uuid FROM groups WHERE organization_uuid = ", "group_uuid", org, groups)
             }
 
             #[tracing::instrument(skip_all)]
