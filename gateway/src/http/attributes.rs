@@ -1,7 +1,7 @@
 //! User attributes of the caller's organization (Lightdash's User attributes tag; admins).
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     response::{IntoResponse, Response},
 };
 use proto::identity::v1 as pb;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{
     ApiResult, AppState,
-    extract::{AppJson, Caller},
+    extract::{AppJson, AppPath, Caller},
     json,
 };
 
@@ -122,7 +122,7 @@ pub(super) async fn create(
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(uuid): Path<String>,
+    AppPath(uuid): AppPath<String>,
     AppJson(body): AppJson<Body>,
 ) -> ApiResult<Response> {
     let res = state
@@ -137,7 +137,7 @@ pub(super) async fn update(
 pub(super) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(attribute_uuid): Path<String>,
+    AppPath(attribute_uuid): AppPath<String>,
 ) -> ApiResult<Response> {
     state
         .identity

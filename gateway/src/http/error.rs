@@ -87,9 +87,7 @@ impl From<tonic::Status> for ApiError {
     fn from(s: tonic::Status) -> Self {
         use tonic::Code;
         let (status, message) = match s.code() {
-            Code::InvalidArgument | Code::OutOfRange => {
-                (StatusCode::BAD_REQUEST, s.message().to_owned())
-            }
+            Code::InvalidArgument => (StatusCode::BAD_REQUEST, s.message().to_owned()),
             Code::FailedPrecondition => (StatusCode::BAD_REQUEST, s.message().to_owned()),
             Code::Unauthenticated => (StatusCode::UNAUTHORIZED, s.message().to_owned()),
             Code::PermissionDenied => (StatusCode::FORBIDDEN, s.message().to_owned()),

@@ -52,6 +52,25 @@ where
     }
 }
 
+/// `Path<T>` whose rejections answer in the Lightdash error envelope (400).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(r) => Err(ApiError::bad_request(r.body_text())),
+        }
+    }
+}
+
 /// The client's address: the peer, or the last `X-Forwarded-For` entry behind a trusted proxy.
 #[derive(Debug, Clone)]
 pub struct ClientAddress(pub Option<String>);

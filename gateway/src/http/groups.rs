@@ -1,7 +1,7 @@
 //! Groups of the caller's organization (Lightdash's User Groups tag).
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     response::{IntoResponse, Response},
 };
 use proto::identity::v1 as pb;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{
     ApiError, ApiResult, AppState,
-    extract::{AppJson, AppQuery, Caller},
+    extract::{AppJson, AppPath, AppQuery, Caller},
     json,
 };
 
@@ -138,7 +138,7 @@ pub(super) async fn list(
 pub(super) async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(group_uuid): Path<String>,
+    AppPath(group_uuid): AppPath<String>,
     AppQuery(q): AppQuery<GetQuery>,
 ) -> ApiResult<Response> {
     let include = q.include_members.filter(|n| *n > 0);
@@ -168,7 +168,7 @@ pub(super) async fn get(
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(group_uuid): Path<String>,
+    AppPath(group_uuid): AppPath<String>,
     AppJson(body): AppJson<UpdateBody>,
 ) -> ApiResult<Response> {
     let msg = pb::UpdateGroupRequest {
@@ -189,7 +189,7 @@ pub(super) async fn update(
 pub(super) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(group_uuid): Path<String>,
+    AppPath(group_uuid): AppPath<String>,
 ) -> ApiResult<Response> {
     state
         .identity
@@ -207,7 +207,7 @@ pub(super) async fn delete(
 pub(super) async fn members(
     State(state): State<AppState>,
     caller: Caller,
-    Path(group_uuid): Path<String>,
+    AppPath(group_uuid): AppPath<String>,
 ) -> ApiResult<Response> {
     let res = state
         .identity
@@ -225,7 +225,7 @@ pub(super) async fn members(
 pub(super) async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
-    Path((group_uuid, user_uuid)): Path<(String, String)>,
+    AppPath((group_uuid, user_uuid)): AppPath<(String, String)>,
 ) -> ApiResult<Response> {
     let msg = pb::AddGroupMemberRequest {
         group_uuid,
@@ -243,7 +243,7 @@ pub(super) async fn add_member(
 pub(super) async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
-    Path((group_uuid, user_uuid)): Path<(String, String)>,
+    AppPath((group_uuid, user_uuid)): AppPath<(String, String)>,
 ) -> ApiResult<Response> {
     let msg = pb::RemoveGroupMemberRequest {
         group_uuid,

@@ -1,7 +1,7 @@
 //! Invite links (Lightdash's inviteLinksRouter).
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{
     ApiResult, AppState,
-    extract::{AppJson, Caller, RequestId},
+    extract::{AppJson, AppPath, Caller, RequestId},
     json,
 };
 
@@ -80,7 +80,7 @@ pub(super) async fn revoke_all(
 pub(super) async fn get(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
-    Path(code): Path<String>,
+    AppPath(code): AppPath<String>,
 ) -> ApiResult<Response> {
     let res = state
         .identity

@@ -164,7 +164,13 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
                     let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+                    // The route template, never the raw path: paths can carry secrets (invite codes).
+                    let route = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_else(|| "unmatched".to_owned());
+                    tracing::info_span!("http", method = %req.method(), route = %route, request_id = %request_id)
                 })
                 .on_request(())
                 .on_response(log_response)

@@ -1,7 +1,7 @@
 //! Organizations and their members (Lightdash's Organizations tag).
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     response::{IntoResponse, Response},
 };
 use proto::identity::v1 as pb;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{
     ApiError, ApiResult, AppState,
-    extract::{AppJson, AppQuery, Caller},
+    extract::{AppJson, AppPath, AppQuery, Caller},
     json,
 };
 
@@ -124,7 +124,7 @@ pub(super) async fn update(
 pub(super) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(organization_uuid): Path<String>,
+    AppPath(organization_uuid): AppPath<String>,
 ) -> ApiResult<Response> {
     let msg = pb::DeleteOrganizationRequest { organization_uuid };
     state
@@ -173,7 +173,7 @@ pub(super) async fn list_members(
 pub(super) async fn get_member(
     State(state): State<AppState>,
     caller: Caller,
-    Path(user_uuid): Path<String>,
+    AppPath(user_uuid): AppPath<String>,
 ) -> ApiResult<Response> {
     let msg = pb::GetOrganizationMemberRequest { user_uuid };
     let res = state
@@ -188,7 +188,7 @@ pub(super) async fn get_member(
 pub(super) async fn update_member(
     State(state): State<AppState>,
     caller: Caller,
-    Path(user_uuid): Path<String>,
+    AppPath(user_uuid): AppPath<String>,
     AppJson(body): AppJson<MemberUpdateBody>,
 ) -> ApiResult<Response> {
     let msg = pb::UpdateOrganizationMemberRequest {
@@ -207,7 +207,7 @@ pub(super) async fn update_member(
 pub(super) async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
-    Path(user_uuid): Path<String>,
+    AppPath(user_uuid): AppPath<String>,
 ) -> ApiResult<Response> {
     let msg = pb::RemoveOrganizationMemberRequest { user_uuid };
     state

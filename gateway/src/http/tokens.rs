@@ -1,7 +1,7 @@
 //! Personal access tokens of the authenticated user.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{
     ApiResult, AppState,
-    extract::{AppJson, Caller},
+    extract::{AppJson, AppPath, Caller},
     json,
 };
 
@@ -71,7 +71,7 @@ pub(super) async fn create(
 pub(super) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(uuid): Path<String>,
+    AppPath(uuid): AppPath<String>,
 ) -> ApiResult<Response> {
     let msg = pb::DeletePersonalAccessTokenRequest { uuid };
     state
@@ -86,7 +86,7 @@ pub(super) async fn delete(
 pub(super) async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(uuid): Path<String>,
+    AppPath(uuid): AppPath<String>,
     AppJson(body): AppJson<RotateBody>,
 ) -> ApiResult<Response> {
     let msg = pb::RotatePersonalAccessTokenRequest {

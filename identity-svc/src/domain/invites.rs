@@ -112,7 +112,16 @@ impl Identity {
                     ));
                 }
                 invite.user_uuid = existing.user.user_uuid;
-                self.store.insert_invite(&invite).await?;
+                match self.store.insert_invite(&invite).await {
+                    Ok(()) => {}
+                    // Activated meanwhile: an invitation never opens an active account.
+                    Err(StoreError::Conflict) => {
+                        return Err(Error::AlreadyExists(
+                            "A user with this email already exists".into(),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             Some(_) => {
                 return Err(Error::AlreadyExists(

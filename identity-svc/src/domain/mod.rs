@@ -170,7 +170,9 @@ impl Identity {
         const BAD: Error = Error::Unauthenticated("Email and password not recognized.");
         let email = email.trim().to_lowercase();
         let address = client_address.filter(|a| !a.is_empty() && a.len() <= 64);
-        if !self.throttle.allows(&email, address) {
+        // An over-long email cannot be an account: it counts against the address only.
+        let account = (email.len() <= validate::MAX_EMAIL_LEN).then_some(email.as_str());
+        if !self.throttle.admit(account, address) {
             tracing::info!(outcome = "throttled", "login refused");
             return Err(Error::ResourceExhausted(
                 "Too many failed login attempts; try again later".into(),
@@ -189,12 +191,11 @@ impl Identity {
         let user = match user {
             Some(u) if ok && u.is_active => u,
             _ => {
-                self.throttle.failed(&email, address);
                 tracing::info!(outcome = "failure", "login refused");
                 return Err(BAD);
             }
         };
-        self.throttle.succeeded(&email);
+        self.throttle.succeeded(&email, address);
         let now = Utc::now();
         let (session, token) = self.new_session(user.user_uuid, now);
         self.store.insert_session(&session).await?;
@@ -348,11 +349,7 @@ impl Identity {
         auto_generated: bool,
     ) -> Result<NewPat> {
         let user = caller(claims)?;
-        if claims.authenticated_by("pat") {
-            return Err(Error::PermissionDenied(
-                "personal access tokens cannot be created with a personal access token; log in first".into(),
-            ));
-        }
+        refuse_pat_management(claims)?;
         let description = validate::description(description)?;
         let now = Utc::now();
         if let Some(e) = expires_at {
@@ -391,6 +388,7 @@ impl Identity {
     /// Deletes one of the caller's tokens; another user's token answers NOT_FOUND.
     pub async fn delete_pat(&self, claims: &AccessClaims, pat_uuid: &str) -> Result<()> {
         let user = caller(claims)?;
+        refuse_pat_management(claims)?;
         let id = parse_pat_uuid(pat_uuid)?;
         if self.store.delete_pat(user, id).await? {
             tracing::info!(user_uuid = %user, pat_uuid = %id, "personal access token deleted");
@@ -408,6 +406,7 @@ impl Identity {
         expires_at: DateTime<Utc>,
     ) -> Result<NewPat> {
         let user = caller(claims)?;
+        refuse_pat_management(claims)?;
         let id = parse_pat_uuid(pat_uuid)?;
         let now = Utc::now();
         validate::future("expiresAt", expires_at, now)?;
@@ -429,6 +428,18 @@ pub(crate) fn caller(claims: &AccessClaims) -> Result<Uuid> {
     claims
         .user_uuid()
         .map_err(|_| Error::Unauthenticated("invalid access token"))
+}
+
+/// Personal access tokens are managed with a session only: a stolen token must not be able to
+/// mint, extend or rotate tokens.
+fn refuse_pat_management(claims: &AccessClaims) -> Result<()> {
+    if claims.authenticated_by("pat") {
+        return Err(Error::PermissionDenied(
+            "personal access tokens cannot be managed with a personal access token; log in first"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// When a token was issued (a rotation after it revokes it).

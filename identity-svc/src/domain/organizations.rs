@@ -396,7 +396,7 @@ impl Identity {
                 tracing::info!(user_uuid = %user, "user deleted");
                 Ok(())
             }
-            MembershipChange::NotMember => {
+            MembershipChange::NotMember | MembershipChange::NotAllowed => {
                 Err(Error::Unauthenticated("user not found or inactive"))
             }
             MembershipChange::LastAdmin => Err(Error::FailedPrecondition(
@@ -480,11 +480,16 @@ impl Identity {
         let target = Uuid::parse_str(user_uuid).map_err(|_| not_found())?;
         match self
             .store
-            .set_member_role(org, target, role.as_str())
+            .set_member_role(org, user, target, role.as_str())
             .await?
         {
             MembershipChange::Done => {}
             MembershipChange::NotMember => return Err(not_found()),
+            MembershipChange::NotAllowed => {
+                return Err(Error::PermissionDenied(
+                    "You don't have access to this action".into(),
+                ));
+            }
             MembershipChange::LastAdmin => {
                 return Err(Error::FailedPrecondition(
                     "An organization must keep at least one admin".into(),
@@ -504,9 +509,14 @@ impl Identity {
             "organization.member_removed",
             serde_json::json!({ "organizationUuid": org, "userUuid": target }),
         );
-        match self.store.remove_member(org, target, &ev).await? {
+        match self.store.remove_member(org, user, target, &ev).await? {
             MembershipChange::Done => {}
             MembershipChange::NotMember => return Err(not_found()),
+            MembershipChange::NotAllowed => {
+                return Err(Error::PermissionDenied(
+                    "You don't have access to this action".into(),
+                ));
+            }
             MembershipChange::LastAdmin => {
                 return Err(Error::FailedPrecondition(
                     "An organization must keep at least one admin".into(),

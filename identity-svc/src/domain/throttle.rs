@@ -47,6 +47,11 @@ impl Counters {
     fn add(&mut self, key: &str, window: Duration) {
         if self.0.len() >= MAX_KEYS {
             self.0.retain(|_, (_, start)| start.elapsed() < window);
+            if self.0.len() >= MAX_KEYS {
+                // Memory is bounded before throttling is: forget everything rather than grow.
+                tracing::warn!(keys = self.0.len(), "login throttle full; counters reset");
+                self.0.clear();
+            }
         }
         let entry = self.0.entry(key.to_owned()).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= window {
@@ -54,9 +59,15 @@ impl Counters {
         }
         entry.0 += 1;
     }
+
+    fn remove_one(&mut self, key: &str) {
+        if let Some(entry) = self.0.get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+    }
 }
 
-/// Counts failed logins.
+/// Counts login attempts that did not succeed.
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     limits: Limits,
@@ -73,47 +84,40 @@ impl LoginThrottle {
         }
     }
 
-    /// Whether another attempt for `account` from `address` may proceed.
-    pub fn allows(&self, account: &str, address: Option<&str>) -> bool {
+    /// Admits an attempt for `account` from `address` when both are under their limits, and
+    /// counts it at once (so a burst of parallel attempts cannot slip past the limit); a
+    /// success takes it back with [`Self::succeeded`].
+    pub fn admit(&self, account: Option<&str>, address: Option<&str>) -> bool {
         let w = self.limits.window;
-        let account_ok = self
-            .accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .count(account, w)
-            < self.limits.per_account;
-        let address_ok = address.is_none_or(|a| {
-            self.addresses
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .count(a, w)
-                < self.limits.per_address
-        });
-        account_ok && address_ok
-    }
-
-    /// Records a failed attempt.
-    pub fn failed(&self, account: &str, address: Option<&str>) {
-        let w = self.limits.window;
-        self.accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .add(account, w);
-        if let Some(a) = address {
-            self.addresses
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .add(a, w);
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        let account_ok = account.is_none_or(|a| accounts.count(a, w) < self.limits.per_account);
+        let address_ok = address.is_none_or(|a| addresses.count(a, w) < self.limits.per_address);
+        if !(account_ok && address_ok) {
+            return false;
         }
+        if let Some(a) = account {
+            accounts.add(a, w);
+        }
+        if let Some(a) = address {
+            addresses.add(a, w);
+        }
+        true
     }
 
-    /// Records a success: the account's failures are forgotten.
-    pub fn succeeded(&self, account: &str) {
+    /// Records a success: the account's count is forgotten, the address's attempt taken back.
+    pub fn succeeded(&self, account: &str, address: Option<&str>) {
         self.accounts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .0
             .remove(account);
+        if let Some(a) = address {
+            self.addresses
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove_one(a);
+        }
     }
 }
 
@@ -128,23 +132,39 @@ mod tests {
             per_address: 3,
             window: Duration::from_millis(200),
         });
-        t.failed("a", Some("1.1.1.1"));
-        t.failed("a", Some("1.1.1.1"));
+        assert!(t.admit(Some("a"), Some("1.1.1.1")));
+        assert!(t.admit(Some("a"), Some("1.1.1.1")));
         assert!(
-            !t.allows("a", Some("2.2.2.2")),
+            !t.admit(Some("a"), Some("2.2.2.2")),
             "the account is throttled from anywhere"
         );
-        assert!(t.allows("b", Some("1.1.1.1")));
-        t.failed("b", Some("1.1.1.1"));
+        assert!(t.admit(Some("b"), Some("1.1.1.1")));
         assert!(
-            !t.allows("c", Some("1.1.1.1")),
+            !t.admit(Some("c"), Some("1.1.1.1")),
             "the address is throttled for any account"
         );
-        assert!(t.allows("c", Some("3.3.3.3")));
+        assert!(t.admit(Some("c"), Some("3.3.3.3")));
         std::thread::sleep(Duration::from_millis(250));
-        assert!(t.allows("a", Some("1.1.1.1")), "the lockout ends by itself");
-        t.failed("d", None);
-        t.succeeded("d");
-        assert!(t.allows("d", None));
+        assert!(
+            t.admit(Some("a"), Some("1.1.1.1")),
+            "the lockout ends by itself"
+        );
+        assert!(t.admit(Some("d"), None));
+        t.succeeded("d", None);
+        assert!(
+            t.admit(Some("d"), None) && t.admit(Some("d"), None),
+            "a success clears the account"
+        );
+    }
+
+    #[test]
+    fn parallel_attempts_are_counted_when_admitted() {
+        let t = LoginThrottle::new(Limits {
+            per_account: 3,
+            per_address: 100,
+            window: Duration::from_secs(60),
+        });
+        let admitted = (0..10).filter(|_| t.admit(Some("a"), None)).count();
+        assert_eq!(admitted, 3);
     }
 }

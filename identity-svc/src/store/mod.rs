@@ -223,6 +223,8 @@ pub enum MembershipChange {
     NotMember,
     /// Refused: the organization would be left without an admin.
     LastAdmin,
+    /// Refused: the actor is no longer an admin.
+    NotAllowed,
 }
 
 /// What identity-svc stores.
@@ -300,17 +302,21 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         organization_uuid: Uuid,
         user_uuid: Uuid,
     ) -> Result<Option<MemberRecord>>;
-    /// Sets a member's role unless that would leave the organization without an admin.
+    /// Sets a member's role unless that would leave the organization without an active admin;
+    /// `actor` must still be an admin when the change runs.
     async fn set_member_role(
         &self,
         organization_uuid: Uuid,
+        actor: Uuid,
         user_uuid: Uuid,
         role: &str,
     ) -> Result<MembershipChange>;
-    /// Removes a member unless they are its last admin; records `event` with the removal.
+    /// Removes a member unless they are its last active admin; records `event` with the
+    /// removal; `actor` must still be an admin when the change runs.
     async fn remove_member(
         &self,
         organization_uuid: Uuid,
+        actor: Uuid,
         user_uuid: Uuid,
         event: &OutboxEvent,
     ) -> Result<MembershipChange>;
@@ -322,7 +328,7 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         role: &str,
         invite: &InviteRecord,
     ) -> Result<()>;
-    /// Adds another invitation for a pending member.
+    /// Adds another invitation for a pending member; Conflict when they are no longer pending.
     async fn insert_invite(&self, invite: &InviteRecord) -> Result<()>;
     /// The invitation with this code hash, with the invited email.
     async fn invite_by_hash(&self, code_hash: &str) -> Result<Option<InviteView>>;

@@ -71,35 +71,48 @@ macro_rules! insert_event {
 /// Inside a transaction: locks the organization row (so guarded membership changes of one
 /// organization run one at a time on PostgreSQL; SQLite serialises writers anyway), then reads
 /// the target's role and the number of admins.
+/// Locks the organization row, then reads the target's role and whether they are active (have
+/// a password), the actor's role, and the number of active admins.
 macro_rules! lock_and_count {
-    ($tx:expr, $org:expr, $user:expr) => {{
+    ($tx:expr, $org:expr, $user:expr, $actor:expr) => {{
         sqlx::query(
             "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1",
         )
         .bind($org)
         .execute(&mut *$tx)
         .await?;
-        let role: Option<String> = sqlx::query_scalar(
-            "SELECT role FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2",
+        let target: Option<(String, bool)> = sqlx::query_as(
+            "SELECT m.role, (u.password_hash IS NOT NULL) FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
+             WHERE m.organization_uuid = $1 AND m.user_uuid = $2",
         )
         .bind($org)
         .bind($user)
         .fetch_optional(&mut *$tx)
         .await?;
+        let actor: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2",
+        )
+        .bind($org)
+        .bind($actor)
+        .fetch_optional(&mut *$tx)
+        .await?;
         let admins: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM memberships WHERE organization_uuid = $1 AND role = 'admin'",
+            "SELECT COUNT(*) FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
+             WHERE m.organization_uuid = $1 AND m.role = 'admin' AND u.password_hash IS NOT NULL",
         )
         .bind($org)
         .fetch_one(&mut *$tx)
         .await?;
-        (role, admins)
+        (target, actor, admins)
     }};
 }
 macro_rules! insert_invite {
     ($executor:expr, $i:expr) => {{
         let i = $i;
+        // Only for a user still pending (no password): an invitation never opens an active account.
         sqlx::query(
-            "INSERT INTO invite_links (code_hash, organization_uuid, user_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO invite_links (code_hash, organization_uuid, user_uuid, created_at, expires_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE user_uuid = $3 AND password_hash IS NULL)",
         )
         .bind(&i.code_hash)
         .bind(i.organization_uuid)
@@ -109,7 +122,7 @@ macro_rules! insert_invite {
         .execute($executor)
         .await
         .map_err(conflict)
-        .map(|_| ())
+        .and_then(|r| if r.rows_affected() == 1 { Ok(()) } else { Err(StoreError::Conflict) })
     }};
 }
 macro_rules! insert_user {
@@ -465,11 +478,14 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn set_member_role(&self, org: Uuid, user_uuid: Uuid, role: &str) -> Result<MembershipChange> {
+            async fn set_member_role(&self, org: Uuid, actor: Uuid, user_uuid: Uuid, role: &str) -> Result<MembershipChange> {
                 let mut tx = self.0.begin().await?;
-                let (current, admins) = lock_and_count!(tx, org, user_uuid);
-                let Some(current) = current else { return Ok(MembershipChange::NotMember) };
-                if current == "admin" && role != "admin" && admins <= 1 {
+                let (target, actor, admins) = lock_and_count!(tx, org, user_uuid, actor);
+                if actor.as_deref() != Some("admin") {
+                    return Ok(MembershipChange::NotAllowed);
+                }
+                let Some((current, active)) = target else { return Ok(MembershipChange::NotMember) };
+                if current == "admin" && active && role != "admin" && admins <= 1 {
                     return Ok(MembershipChange::LastAdmin);
                 }
                 sqlx::query("UPDATE memberships SET role = $3 WHERE organization_uuid = $1 AND user_uuid = $2")
@@ -483,11 +499,14 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn remove_member(&self, org: Uuid, user_uuid: Uuid, event: &OutboxEvent) -> Result<MembershipChange> {
+            async fn remove_member(&self, org: Uuid, actor: Uuid, user_uuid: Uuid, event: &OutboxEvent) -> Result<MembershipChange> {
                 let mut tx = self.0.begin().await?;
-                let (current, admins) = lock_and_count!(tx, org, user_uuid);
-                let Some(current) = current else { return Ok(MembershipChange::NotMember) };
-                if current == "admin" && admins <= 1 {
+                let (target, actor, admins) = lock_and_count!(tx, org, user_uuid, actor);
+                if actor.as_deref() != Some("admin") {
+                    return Ok(MembershipChange::NotAllowed);
+                }
+                let Some((current, active)) = target else { return Ok(MembershipChange::NotMember) };
+                if current == "admin" && active && admins <= 1 {
                     return Ok(MembershipChange::LastAdmin);
                 }
                 sqlx::query(
@@ -567,7 +586,7 @@ macro_rules! identity_store {
                     return Ok(false);
                 }
                 sqlx::query("DELETE FROM invite_links WHERE user_uuid = $1").bind(u.user_uuid).execute(&mut *tx).await?;
-                sqlx::query(
+                let activated = sqlx::query(
                     "UPDATE users SET first_name = $2, last_name = $3, password_hash = $4, is_active = $5, updated_at = $6 \
                      WHERE user_uuid = $1 AND password_hash IS NULL",
                 )
@@ -578,7 +597,12 @@ macro_rules! identity_store {
                 .bind(u.is_active)
                 .bind(u.updated_at)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                // Only a pending user (no password yet) can be activated by an invitation.
+                if activated != 1 {
+                    return Ok(false);
+                }
                 insert_session!(&mut *tx, s)?;
                 tx.commit().await?;
                 Ok(true)
@@ -716,22 +740,26 @@ macro_rules! identity_store {
             #[tracing::instrument(skip_all)]
             async fn delete_user(&self, user_uuid: Uuid, user_event: &OutboxEvent, org_event: Option<&OutboxEvent>) -> Result<MembershipChange> {
                 let mut tx = self.0.begin().await?;
+                // Write first, so SQLite takes its write lock before this transaction reads.
+                sqlx::query("UPDATE users SET updated_at = updated_at WHERE user_uuid = $1").bind(user_uuid).execute(&mut *tx).await?;
                 let org: Option<Uuid> = sqlx::query_scalar("SELECT organization_uuid FROM memberships WHERE user_uuid = $1")
                     .bind(user_uuid)
                     .fetch_optional(&mut *tx)
                     .await?;
                 if let Some(org) = org {
-                    let (role, admins) = lock_and_count!(tx, org, user_uuid);
+                    let (target, _, admins) = lock_and_count!(tx, org, user_uuid, user_uuid);
                     let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE organization_uuid = $1")
                         .bind(org)
                         .fetch_one(&mut *tx)
                         .await?;
-                    if members <= 1 {
+                    if target.is_none() {
+                        // Removed from the organization meanwhile: nothing of it to take along.
+                    } else if members <= 1 {
                         sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1").bind(org).execute(&mut *tx).await?;
                         if let Some(e) = org_event {
                             insert_event!(&mut *tx, e)?;
                         }
-                    } else if role.as_deref() == Some("admin") && admins <= 1 {
+                    } else if target.as_ref().is_some_and(|(role, active)| role == "admin" && *active) && admins <= 1 {
                         return Ok(MembershipChange::LastAdmin);
                     }
                 }

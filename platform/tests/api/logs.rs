@@ -38,6 +38,26 @@ async fn canary_secrets_never_reach_the_logs(app: TestApp) {
     app.get("/api/v1/user", &Auth::Cookie(session.clone()))
         .await;
 
+    // An invitation code travels in a path: it must not be logged either.
+    app.send(
+        reqwest::Method::PUT,
+        "/api/v1/org",
+        &Auth::Cookie(session.clone()),
+        Some(json!({"name": "Canary"})),
+    )
+    .await
+    .results();
+    let invite = app
+        .post(
+            "/api/v1/invite-links",
+            &Auth::Cookie(session.clone()),
+            json!({"email": format!("inv-{}@example.com", uuid::Uuid::new_v4().simple())}),
+        )
+        .await;
+    let code = invite.results()["inviteCode"].as_str().unwrap().to_owned();
+    app.get(&format!("/api/v1/invite-links/{code}"), &Auth::None)
+        .await
+        .results();
     let logs = log_text();
     assert!(logs.contains(&user.user_uuid), "the flow was logged at all");
     for (name, secret) in [

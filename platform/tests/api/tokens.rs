@@ -164,6 +164,24 @@ async fn tokens_are_confined_to_their_owner(app: TestApp) {
     )
     .await
     .expect_error(403);
+    // Nor rotate or delete tokens (which would let it outlive or lock out its owner).
+    let by_pat = Auth::ApiKey(alice_pat.clone());
+    app.send(
+        Method::PATCH,
+        &format!("/api/v1/user/me/personal-access-tokens/{alice_pat_uuid}/rotate"),
+        &by_pat,
+        Some(json!({"expiresAt": "2099-01-01T00:00:00Z"})),
+    )
+    .await
+    .expect_error(403);
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/user/me/personal-access-tokens/{alice_pat_uuid}"),
+        &by_pat,
+        None,
+    )
+    .await
+    .expect_error(403);
     let bob_cookie = Auth::Cookie(bob.cookie.clone());
     let bob_list = app
         .get("/api/v1/user/me/personal-access-tokens", &bob_cookie)
