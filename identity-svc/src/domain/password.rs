@@ -1,12 +1,17 @@
 //! Password policy and hashing (checklist AU-1, AU-2, AU-4, AU-5, AU-7).
 //!
 //! Argon2id with the `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1: the OWASP minimum),
-//! run on the blocking pool behind a semaphore so that at most `concurrency` hashes (19 MiB
-//! each) are in flight; a caller that cannot get a permit within `queue_timeout` is refused
-//! with RESOURCE_EXHAUSTED instead of piling up memory. Logins for unknown emails verify
+//! run on `concurrency` dedicated threads behind a semaphore, so that at most that many hashes
+//! (19 MiB each) are in flight and at most that many threads ever hold hashing memory (the
+//! allocator keeps freed memory per thread: on tokio's elastic blocking pool the resident size
+//! grew with every new thread); a caller that cannot get a permit within `queue_timeout` is
+//! refused with RESOURCE_EXHAUSTED instead of piling up memory (AU-4). Logins for unknown emails verify
 //! against a dummy hash so they cost the same time as a wrong password.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, mpsc},
+    time::Duration,
+};
 
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use secrecy::{ExposeSecret, SecretString};
@@ -35,22 +40,52 @@ pub fn check_policy(password: &SecretString) -> Result<()> {
     Ok(())
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 /// Hashes and verifies passwords with bounded concurrency.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     queue_timeout: Duration,
     dummy_hash: Arc<str>,
+    jobs: mpsc::Sender<Job>,
+}
+
+/// Starts `n` hashing threads that take jobs until every sender is gone.
+fn start_threads(n: usize) -> Result<mpsc::Sender<Job>> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let rx = Arc::clone(&rx);
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    match job {
+                        // A panicking job must not take the thread (and the pool's capacity) with it.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| Error::Internal(anyhow::anyhow!("cannot start a hashing thread: {e}")))?;
+    }
+    Ok(tx)
 }
 
 impl PasswordHasher {
     /// A hasher allowing `concurrency` hashes at once.
     pub fn new(concurrency: usize, queue_timeout: Duration) -> Result<Self> {
+        let concurrency = concurrency.max(1);
         let dummy = hash_blocking(&crate::domain::password::random_password())?;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(concurrency)),
             queue_timeout,
             dummy_hash: dummy.into(),
+            jobs: start_threads(concurrency)?,
         })
     }
 
@@ -80,13 +115,17 @@ impl PasswordHasher {
                 Error::ResourceExhausted("too many password checks in progress; try again".into())
             })?
             .map_err(|e| Error::Internal(e.into()))?;
-        tokio::task::spawn_blocking(move || {
-            let out = f();
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
             drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| Error::Internal(e.into()))
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| Error::Internal(anyhow::anyhow!("the hashing threads are gone")))?;
+        result
+            .await
+            .map_err(|_| Error::Internal(anyhow::anyhow!("a hashing job was lost")))
     }
 }
 
