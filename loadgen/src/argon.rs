@@ -34,6 +34,8 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
     Argon2::default()
         .hash_password(b"warm-up password")
         .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    let busy0 = crate::sys::machine_busy();
+    let self0 = crate::sys::cpu_time(None);
     let start = Instant::now();
     let deadline = start + duration;
     let handles: Vec<_> = (0..threads)
@@ -60,6 +62,15 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
     }
     // The last hash of each thread may end after the deadline: divide by the real time.
     let elapsed = start.elapsed().as_secs_f64();
+    let other = busy0
+        .zip(crate::sys::machine_busy())
+        .zip(self0.zip(crate::sys::cpu_time(None)))
+        .map(|((m0, m1), (s0, s1))| {
+            (m1.saturating_sub(m0).saturating_sub(s1.saturating_sub(s0))).as_secs_f64() / elapsed
+        });
+    if let Some(o) = other {
+        eprintln!("  other processes' CPU {o:.2} cores");
+    }
     let rate = total as f64 / elapsed;
     let per_thread = rate / threads as f64;
     eprintln!(
@@ -87,6 +98,7 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
                 "elapsed_s": elapsed,
                 "hashes_per_s": rate,
                 "hashes_per_s_per_thread": per_thread,
+                "other_cpu_cores": other,
             })
         )?;
     }

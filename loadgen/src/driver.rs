@@ -23,6 +23,16 @@ pub(crate) enum Outcome {
     Error(String),
 }
 
+impl Outcome {
+    fn describe(&self) -> String {
+        match self {
+            Outcome::Ok => "ok".into(),
+            Outcome::Status(s) => format!("answered status {s}"),
+            Outcome::Error(e) => e.clone(),
+        }
+    }
+}
+
 /// One in-flight slot of the closed loop, owning its connection.
 pub(crate) trait Call: Send + 'static {
     /// Sends one request and waits for its whole answer.
@@ -72,7 +82,7 @@ async fn worker<C: Call>(mut c: C, w: Window, timeout: Duration) -> WorkerStats 
         let failed = !matches!(outcome, Outcome::Ok);
         let transport_error = matches!(outcome, Outcome::Error(_));
         if failed && s.first_failure.is_none() {
-            s.first_failure = Some(format!("{outcome:?}"));
+            s.first_failure = Some(outcome.describe());
         }
         if t0 >= w.measure_from && t1 <= w.measure_until {
             match outcome {
@@ -109,6 +119,7 @@ pub(crate) struct Summary {
     pub(crate) hist: Histogram<u64>,
     pub(crate) client_cpu: Option<Duration>,
     pub(crate) server_cpu: Option<Duration>,
+    pub(crate) other_cpu: Option<Duration>,
     pub(crate) client_threads: usize,
 }
 
@@ -138,8 +149,8 @@ impl Summary {
     }
 
     pub(crate) fn markdown_header() -> &'static str {
-        "| scenario | in flight | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | failed | server CPU (cores) | req/s per server core | client CPU (cores) |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| scenario | in flight | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | failed | server CPU (cores) | req/s per server core | client CPU (cores) | other CPU (cores) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     }
 
     pub(crate) fn markdown_row(&self) -> String {
@@ -166,6 +177,7 @@ impl Summary {
             "server_cpu_cores": self.cores(self.server_cpu),
             "rps_per_server_core": self.per_server_core(),
             "client_cpu_cores": self.cores(self.client_cpu),
+            "other_cpu_cores": self.cores(self.other_cpu),
             "client_threads": self.client_threads,
         })
     }
@@ -173,7 +185,7 @@ impl Summary {
     /// Prints the human summary on stderr, and the markdown row / JSON line as asked.
     pub(crate) fn report(&self, opts: &RunOpts) -> anyhow::Result<()> {
         eprintln!(
-            "{}: {} in flight, {:.1} s window: {} ok ({:.0}/s), p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms; {} bad status, {} errors ({} failures outside the window){}",
+            "{}: {} in flight, {:.1} s window: {} ok ({:.0}/s), p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms; {} failed ({} bad status, {} errors; {} failures outside the window){}",
             self.label,
             self.concurrency,
             self.window.as_secs_f64(),
@@ -184,6 +196,7 @@ impl Summary {
             self.ms(0.99),
             self.ms(0.999),
             self.hist.max() as f64 / 1e6,
+            self.failures(),
             self.bad_status,
             self.errors,
             self.warmup_failures,
@@ -196,7 +209,10 @@ impl Summary {
             eprintln!("  server CPU {c:.2} cores");
         }
         if let Some(c) = self.cores(self.client_cpu) {
-            eprintln!("  client CPU {c:.2} cores ({} thread(s))", self.client_threads);
+            eprintln!(
+                "  client CPU {c:.2} cores ({} thread(s))",
+                self.client_threads
+            );
         }
         if opts.md {
             println!("{}", self.markdown_row());
@@ -228,14 +244,21 @@ pub(crate) async fn run<C: Call>(calls: Vec<C>, opts: &RunOpts) -> anyhow::Resul
             "no process {pid} to measure"
         );
     }
-    // CPU time of both processes at both edges of the window.
+    // CPU time of both processes and of the whole machine at both edges of the window.
+    let sample = move || {
+        (
+            sys::cpu_time(None),
+            server_pid.and_then(|p| sys::cpu_time(Some(p))),
+            sys::machine_busy(),
+        )
+    };
     let sampler = tokio::spawn(async move {
         tokio::time::sleep_until(w.measure_from.into()).await;
-        let a = (sys::cpu_time(None), server_pid.and_then(|p| sys::cpu_time(Some(p))));
+        let a = sample();
         tokio::time::sleep_until(w.measure_until.into()).await;
-        let b = (sys::cpu_time(None), server_pid.and_then(|p| sys::cpu_time(Some(p))));
+        let b = sample();
         let diff = |x: Option<Duration>, y: Option<Duration>| Some(y?.saturating_sub(x?));
-        (diff(a.0, b.0), diff(a.1, b.1))
+        (diff(a.0, b.0), diff(a.1, b.1), diff(a.2, b.2))
     });
     let mut set = JoinSet::new();
     for c in calls {
@@ -253,6 +276,7 @@ pub(crate) async fn run<C: Call>(calls: Vec<C>, opts: &RunOpts) -> anyhow::Resul
         hist: new_hist(),
         client_cpu: None,
         server_cpu: None,
+        other_cpu: None,
         client_threads: opts.threads.max(1),
     };
     while let Some(joined) = set.join_next().await {
@@ -266,9 +290,14 @@ pub(crate) async fn run<C: Call>(calls: Vec<C>, opts: &RunOpts) -> anyhow::Resul
             summary.first_failure = s.first_failure;
         }
     }
-    let (client_cpu, server_cpu) = sampler.await?;
+    let (client_cpu, server_cpu, machine) = sampler.await?;
     summary.client_cpu = client_cpu;
     summary.server_cpu = server_cpu;
+    // Whatever else ran on the machine meanwhile (other processes: noise in the figures).
+    summary.other_cpu = machine.map(|m| {
+        m.saturating_sub(client_cpu.unwrap_or_default())
+            .saturating_sub(server_cpu.unwrap_or_default())
+    });
     Ok(summary)
 }
 

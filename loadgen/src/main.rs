@@ -30,7 +30,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "loadgen", about = "Closed-loop load generator for docs/benchmarks.md")]
+#[command(
+    name = "loadgen",
+    about = "Closed-loop load generator for docs/benchmarks.md"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -118,9 +121,16 @@ fn rss(a: RssArgs) -> anyhow::Result<()> {
     let kib = |key| sys::status_kib(a.pid, key).map(|k| k as f64 / 1024.0);
     let rss = kib("VmRSS").ok_or_else(|| anyhow::anyhow!("no process {}", a.pid))?;
     let hwm = kib("VmHWM");
-    eprintln!("{}: VmRSS {rss:.1} MiB, VmHWM {:.1} MiB", a.label, hwm.unwrap_or(0.0));
+    eprintln!(
+        "{}: VmRSS {rss:.1} MiB, VmHWM {:.1} MiB",
+        a.label,
+        hwm.unwrap_or(0.0)
+    );
     if let Some(path) = &a.json {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         writeln!(
             f,
             "{}",

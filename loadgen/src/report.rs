@@ -22,6 +22,10 @@ const LOAD_ROWS: &[(&str, &str)] = &[
         "reference: minimal axum `GET /` → `{\"status\":\"ok\"}`",
     ),
     (
+        "reference-2t",
+        "reference, loadgen on 2 threads (sensitivity)",
+    ),
+    (
         "gateway-pat",
         "gateway `GET /api/v1/user`, `Authorization: ApiKey <PAT>`",
     ),
@@ -65,7 +69,7 @@ pub(crate) fn load_row(v: &Value, label: &str) -> String {
     let failed = v.get("bad_status").and_then(Value::as_u64).unwrap_or(0)
         + v.get("errors").and_then(Value::as_u64).unwrap_or(0);
     format!(
-        "| {label} | {} | {} | {} | {} | {} | {} | {} | {failed} | {} | {} | {} |",
+        "| {label} | {} | {} | {} | {} | {} | {} | {} | {failed} | {} | {} | {} | {} |",
         v.get("concurrency").and_then(Value::as_u64).unwrap_or(0),
         fmt(f(v, "rps"), 0),
         fmt(f(v, "p50_ms"), 3),
@@ -76,6 +80,7 @@ pub(crate) fn load_row(v: &Value, label: &str) -> String {
         fmt(f(v, "server_cpu_cores"), 2),
         fmt(f(v, "rps_per_server_core"), 0),
         fmt(f(v, "client_cpu_cores"), 2),
+        fmt(f(v, "other_cpu_cores"), 2),
     )
 }
 
@@ -140,10 +145,7 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
     );
     println!(
         "| logins/s ÷ (1-thread hash rate × cores) | {} |",
-        fmt(
-            login.zip(a1).map(|(l, a)| 100.0 * l / (a * cores)),
-            1
-        ) + " %"
+        fmt(login.zip(a1).map(|(l, a)| 100.0 * l / (a * cores)), 1) + " %"
     );
     println!(
         "| logins/s ÷ measured {}-thread hash rate | {} |",
@@ -199,12 +201,20 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
         "| peak RSS (VmHWM) up to then (median of {runs}, min–max) | {} |",
         show(stats("vmhwm_mib"), "MiB")
     );
-    if let Some(v) = get("rss-after-load") {
-        println!(
-            "| RSS (VmRSS) of the benchmarked process after every load scenario above | {} MiB (peak {} MiB) |",
-            fmt(f(v, "vmrss_mib"), 1),
-            fmt(f(v, "vmhwm_mib"), 1)
-        );
+    for (label, when) in [
+        (
+            "rss-after-get",
+            "after the `GET /api/v1/user` and gRPC scenarios",
+        ),
+        ("rss-after-login", "after the login scenario too"),
+    ] {
+        if let Some(v) = get(label) {
+            println!(
+                "| RSS (VmRSS) of the benchmarked process {when} | {} MiB (peak {} MiB) |",
+                fmt(f(v, "vmrss_mib"), 1),
+                fmt(f(v, "vmhwm_mib"), 1)
+            );
+        }
     }
 
     println!("\n### Targets\n");
@@ -259,7 +269,7 @@ mod tests {
         let v: Value = serde_json::json!({"concurrency": 32, "rps": 1234.4, "p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": 3.0, "p999_ms": 4.0, "max_ms": 5.0, "errors": 1});
         assert_eq!(
             load_row(&v, "x"),
-            "| x | 32 | 1234 | 1.000 | 2.000 | 3.000 | 4.000 | 5.000 | 1 | n/a | n/a | n/a |"
+            "| x | 32 | 1234 | 1.000 | 2.000 | 3.000 | 4.000 | 5.000 | 1 | n/a | n/a | n/a | n/a |"
         );
     }
 }

@@ -26,6 +26,25 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// CPU time the whole machine spent busy so far (every CPU: user, nice, system, irq, softirq,
+/// steal), from the first line of /proc/stat.
+pub(crate) fn machine_busy() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_machine_busy(text.lines().next()?)
+        .map(|ticks| Duration::from_secs_f64(ticks as f64 / USER_HZ))
+}
+
+fn parse_machine_busy(line: &str) -> Option<u64> {
+    let mut it = line.split_whitespace();
+    if it.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = it.map(|x| x.parse().unwrap_or(0)).collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let get = |i: usize| v.get(i).copied().unwrap_or(0);
+    Some(get(0) + get(1) + get(2) + get(5) + get(6) + get(7))
+}
+
 /// A `VmXxx:` entry of /proc/PID/status, in KiB.
 pub(crate) fn status_kib(pid: u32, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -42,6 +61,16 @@ mod tests {
     fn stat_lines_with_spaces_in_the_name_parse() {
         let line = "4242 (tokio runtime) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 9 0 100 0 0";
         assert_eq!(parse_cpu_ticks(line), Some(325));
+    }
+
+    #[test]
+    fn the_machine_line_of_proc_stat_parses() {
+        let line = "cpu  417176 5 43048 226908 1748 10 1552 3134 0 0";
+        assert_eq!(
+            parse_machine_busy(line),
+            Some(417176 + 5 + 43048 + 10 + 1552 + 3134)
+        );
+        assert!(machine_busy().is_some());
     }
 
     #[test]
