@@ -298,8 +298,7 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         req: Request<pb::GetCurrentUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let claims = self.user(&req).await?;
-        let user = self.identity.current_user(&claims).await?;
-        let membership = self.identity.membership_of(user.user_uuid).await?;
+        let (user, membership) = self.identity.current_user(&claims).await?;
         Ok(Response::new(pb::User {
             membership: membership.map(membership_pb),
             ..user_pb(user)

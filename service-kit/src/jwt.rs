@@ -15,7 +15,7 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
 /// The JOSE `typ` of our access tokens (RFC 9068).
@@ -95,7 +95,8 @@ pub struct SigningKey {
     kid: String,
     seed: [u8; 32],
     public: [u8; 32],
-    encoding: EncodingKey,
+    /// The parsed key, so signing does not re-parse the DER form on every token.
+    signer: ed25519_dalek::SigningKey,
 }
 
 impl fmt::Debug for SigningKey {
@@ -118,18 +119,11 @@ impl SigningKey {
     pub fn from_seed(kid: String, seed: [u8; 32]) -> Self {
         let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
         let public = signing.verifying_key().to_bytes();
-        // PKCS#8 v1 for Ed25519 (RFC 8410 section 7): a fixed 16-byte prefix then the seed.
-        let mut der = Vec::with_capacity(48);
-        der.extend_from_slice(&[
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ]);
-        der.extend_from_slice(&seed);
         Self {
             kid,
             seed,
             public,
-            encoding: EncodingKey::from_ed_der(&der),
+            signer: signing,
         }
     }
 
@@ -236,10 +230,16 @@ impl TokenSigner {
             pat: req.pat_id.map(|p| p.to_string()),
         };
         let key = self.key.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        header.kid = Some(key.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)?;
+        // JWS compact serialisation (RFC 7515) signed with the parsed key; the verifier (and the
+        // tests) check it with jsonwebtoken like any other token.
+        let header = serde_json::json!({ "typ": ACCESS_TOKEN_TYP, "alg": "EdDSA", "kid": key.kid });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialise to JSON")),
+        );
+        let signature = ed25519_dalek::Signer::sign(&key.signer, input.as_bytes());
+        let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
         Ok((token, exp))
     }
 
@@ -447,7 +447,17 @@ impl JwksSource for StaticJwks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::EncodingKey;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    /// The key as jsonwebtoken takes it: PKCS#8 v1 for Ed25519 (RFC 8410 section 7).
+    fn encoding(key: &SigningKey) -> EncodingKey {
+        let mut der = vec![
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        der.extend_from_slice(&key.seed);
+        EncodingKey::from_ed_der(&der)
+    }
 
     fn setup() -> (TokenSigner, JwtVerifier, SigningKey) {
         install_crypto_provider();
@@ -487,7 +497,7 @@ mod tests {
 
     fn forge(key: &SigningKey, header: Header, claims: &AccessClaims) -> String {
         let _ = key;
-        jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+        jsonwebtoken::encode(&header, claims, &encoding(key)).unwrap()
     }
 
     fn header(key: &SigningKey) -> Header {
@@ -624,7 +634,7 @@ mod tests {
         // A token without `sub` at all.
         let mut v = serde_json::to_value(&ok).unwrap();
         v.as_object_mut().unwrap().remove("sub");
-        let no_sub = jsonwebtoken::encode(&header(&key), &v, &key.encoding).unwrap();
+        let no_sub = jsonwebtoken::encode(&header(&key), &v, &encoding(&key)).unwrap();
         assert!(verifier.verify(&no_sub).await.is_err(), "missing sub");
         // Wrong explicit type.
         let mut h = header(&key);

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{Error, Result},
-    store::{IdentityStore, PatRecord, SessionRecord, StoreError, UserRecord},
+    store::{IdentityStore, MembershipRecord, PatRecord, SessionRecord, StoreError, UserRecord},
 };
 use password::PasswordHasher;
 
@@ -326,8 +326,14 @@ impl Identity {
     }
 
     /// The user an access token speaks for.
-    pub async fn current_user(&self, claims: &AccessClaims) -> Result<UserRecord> {
-        self.active_user(caller(claims)?).await
+    pub async fn current_user(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<(UserRecord, Option<MembershipRecord>)> {
+        match self.store.user_with_membership(caller(claims)?).await? {
+            Some((u, m)) if u.is_active => Ok((u, m)),
+            _ => Err(Error::Unauthenticated("user not found or inactive")),
+        }
     }
 
     /// Ends the session a session-derived token was issued for.

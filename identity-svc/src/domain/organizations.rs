@@ -234,11 +234,6 @@ impl Identity {
         Ok((user, m, role))
     }
 
-    /// The caller's membership, if any (for the user's profile).
-    pub async fn membership_of(&self, user_uuid: Uuid) -> Result<Option<MembershipRecord>> {
-        Ok(self.store.membership(user_uuid).await?)
-    }
-
     /// Creates an organization; the caller becomes its admin. A user belongs to one at most.
     pub async fn create_organization(
         &self,

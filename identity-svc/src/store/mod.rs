@@ -239,6 +239,11 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// The user with this id.
     async fn user(&self, user_uuid: Uuid) -> Result<Option<UserRecord>>;
+    /// The user with this id and their membership, in one query (the hot path of every profile read).
+    async fn user_with_membership(
+        &self,
+        user_uuid: Uuid,
+    ) -> Result<Option<(UserRecord, Option<MembershipRecord>)>>;
     /// The user with this (normalised) email and their password hash.
     async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>>;
 

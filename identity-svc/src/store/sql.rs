@@ -227,6 +227,51 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn user_with_membership(&self, user_uuid: Uuid) -> Result<Option<(UserRecord, Option<MembershipRecord>)>> {
+                #[derive(sqlx::FromRow)]
+                struct Row {
+                    #[sqlx(flatten)]
+                    user: UserRecord,
+                    role: Option<String>,
+                    org_uuid: Option<Uuid>,
+                    org_name: Option<String>,
+                    org_chart_colors: Option<String>,
+                    org_default_project_uuid: Option<Uuid>,
+                    org_created_at: Option<DateTime<Utc>>,
+                    org_updated_at: Option<DateTime<Utc>>,
+                }
+                let row: Option<Row> = sqlx::query_as(
+                    "SELECT u.user_uuid, u.email, u.first_name, u.last_name, u.is_active, u.is_tracking_anonymized, \
+                     u.is_marketing_opted_in, u.is_setup_complete, u.created_at, u.updated_at, m.role, \
+                     o.organization_uuid AS org_uuid, o.name AS org_name, o.chart_colors AS org_chart_colors, \
+                     o.default_project_uuid AS org_default_project_uuid, o.created_at AS org_created_at, \
+                     o.updated_at AS org_updated_at \
+                     FROM users u LEFT JOIN memberships m ON m.user_uuid = u.user_uuid \
+                     LEFT JOIN organizations o ON o.organization_uuid = m.organization_uuid WHERE u.user_uuid = $1",
+                )
+                .bind(user_uuid)
+                .fetch_optional(&self.0)
+                .await?;
+                Ok(row.map(|r| {
+                    let membership = match (r.role, r.org_uuid, r.org_name, r.org_created_at, r.org_updated_at) {
+                        (Some(role), Some(organization_uuid), Some(name), Some(created_at), Some(updated_at)) => Some(MembershipRecord {
+                            organization: OrganizationRecord {
+                                organization_uuid,
+                                name,
+                                chart_colors: r.org_chart_colors,
+                                default_project_uuid: r.org_default_project_uuid,
+                                created_at,
+                                updated_at,
+                            },
+                            role,
+                        }),
+                        _ => None,
+                    };
+                    (r.user, membership)
+                }))
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>> {
                 Ok(sqlx::query_as(concat!("SELECT ", user_columns!(), ", password_hash FROM users WHERE email = $1"))
                     .bind(email)
