@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use super::{
     Identity,
-    organizations::{OrgAction, Paging, like_pattern},
+    organizations::{OrgAction, Paging, event, like_pattern},
 };
 use crate::{
     error::{Error, Result},
-    store::{GroupMemberRecord, GroupRecord, OutboxEvent, StoreError},
+    store::{GroupMemberRecord, GroupRecord, StoreError},
 };
 
 /// Most members one request may set.
@@ -268,12 +268,10 @@ impl Identity {
         let (user, group) = self
             .my_group(claims, OrgAction::ManageMembers, group_uuid)
             .await?;
-        let event = OutboxEvent {
-            event_uuid: Uuid::now_v7(),
-            event_type: "group.deleted",
-            payload: serde_json::json!({ "organizationUuid": group.organization_uuid, "groupUuid": group.group_uuid }).to_string(),
-            created_at: Utc::now(),
-        };
+        let event = event(
+            "group.deleted",
+            serde_json::json!({ "organizationUuid": group.organization_uuid, "groupUuid": group.group_uuid }),
+        );
         if !self
             .store
             .delete_group(group.organization_uuid, group.group_uuid, &event)

@@ -195,7 +195,8 @@ fn not_found() -> Error {
     Error::NotFound("organization member not found")
 }
 
-fn event(event_type: &'static str, payload: serde_json::Value) -> OutboxEvent {
+/// An outbox event of `event_type` with identifiers only.
+pub(crate) fn event(event_type: &'static str, payload: serde_json::Value) -> OutboxEvent {
     OutboxEvent {
         event_uuid: Uuid::now_v7(),
         event_type,
