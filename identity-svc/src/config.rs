@@ -48,6 +48,27 @@ pub struct Config {
     /// Absolute lifetime of a browser session, in seconds.
     #[arg(long, env = "SESSION_TTL_SECONDS", default_value_t = 7 * 24 * 3600)]
     pub session_ttl_seconds: u64,
+    /// Where mail goes: `smtp://[user:password@]host[:port][?tls=required]`,
+    /// `smtps://[user:password@]host[:port]`, or `file:<directory>` (one `.eml` file per message).
+    /// Default: `file:` the `mail` directory under `DATA_DIR`.
+    #[arg(long, env = "MAIL_URL", value_parser = parse_secret)]
+    pub mail_url: Option<SecretString>,
+    /// Sender of the mail this service sends.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Platform <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+    /// Lifetime of an email verification passcode, in seconds.
+    #[arg(long, env = "EMAIL_PASSCODE_TTL_SECONDS", default_value_t = 15 * 60, value_parser = clap::value_parser!(u64).range(60..=24 * 3600))]
+    pub email_passcode_ttl_seconds: u64,
+    /// Email verification passcodes one user may request per hour.
+    #[arg(long, env = "EMAIL_PASSCODES_PER_HOUR", default_value_t = 5)]
+    pub email_passcodes_per_hour: u32,
+    /// Invitations one organization may create per hour.
+    #[arg(long, env = "INVITATIONS_PER_HOUR", default_value_t = 100)]
+    pub invitations_per_hour: u32,
 }
 
 impl Config {
@@ -72,7 +93,19 @@ impl Config {
             jwks_cache_seconds: 60,
             login_failures_per_account: 10,
             login_failures_per_address: 50,
+            mail_url: None,
+            mail_from: "Platform <no-reply@localhost>".into(),
+            email_passcode_ttl_seconds: 15 * 60,
+            email_passcodes_per_hour: 5,
+            invitations_per_hour: 100,
         }
+    }
+
+    /// The mail transport's URL: `MAIL_URL`, or the file outbox under the data directory.
+    pub fn mail_url(&self) -> SecretString {
+        self.mail_url.clone().unwrap_or_else(|| {
+            SecretString::from(format!("file:{}", self.data_dir.join("mail").display()))
+        })
     }
 
     /// Lifetime of access tokens.

@@ -26,6 +26,9 @@ pub enum Error {
     /// A limit was reached (RESOURCE_EXHAUSTED).
     #[error("{0}")]
     ResourceExhausted(String),
+    /// A dependency (the mail server) failed; the caller may retry (UNAVAILABLE).
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// Anything unexpected; the cause is logged, never sent (INTERNAL).
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -47,6 +50,7 @@ impl From<Error> for Status {
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
             Error::PermissionDenied(m) => Status::permission_denied(m),
             Error::ResourceExhausted(m) => Status::resource_exhausted(m),
+            Error::Unavailable(m) => Status::unavailable(m),
             Error::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 Status::internal("internal error")

@@ -13,6 +13,7 @@ use service_kit::{
 use tonic::{Request, Response, Status};
 
 use crate::domain::attributes::{AttributeInput, AttributeView};
+use crate::domain::email::EmailStatus;
 use crate::{
     domain::{
         Identity, Registration, groups::GroupView, keys::StoreJwks,
@@ -725,5 +726,71 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
             email_domains: domains,
             role: role.as_str().to_owned(),
         }))
+    }
+
+    async fn get_email_status(
+        &self,
+        req: Request<pb::GetEmailStatusRequest>,
+    ) -> Result<Response<pb::EmailStatus>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let status = self
+            .identity
+            .email_status(&claims, r.passcode.as_deref())
+            .await?;
+        Ok(Response::new(email_status_pb(status)))
+    }
+
+    async fn create_email_passcode(
+        &self,
+        req: Request<pb::CreateEmailPasscodeRequest>,
+    ) -> Result<Response<pb::EmailStatus>, Status> {
+        let claims = self.user(&req).await?;
+        let status = self.identity.send_email_passcode(&claims).await?;
+        Ok(Response::new(email_status_pb(status)))
+    }
+
+    async fn list_allowed_organizations(
+        &self,
+        req: Request<pb::ListAllowedOrganizationsRequest>,
+    ) -> Result<Response<pb::ListAllowedOrganizationsResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let orgs = self.identity.allowed_organizations(&claims).await?;
+        Ok(Response::new(pb::ListAllowedOrganizationsResponse {
+            organizations: orgs
+                .into_iter()
+                .map(|o| pb::AllowedOrganization {
+                    organization_uuid: o.organization_uuid.to_string(),
+                    name: o.name,
+                    members_count: o.members_count,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn join_organization(
+        &self,
+        req: Request<pb::JoinOrganizationRequest>,
+    ) -> Result<Response<pb::JoinOrganizationResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        self.identity
+            .join_organization(&claims, &r.organization_uuid)
+            .await?;
+        Ok(Response::new(pb::JoinOrganizationResponse {}))
+    }
+}
+
+fn email_status_pb(s: EmailStatus) -> pb::EmailStatus {
+    pb::EmailStatus {
+        email: s.email,
+        is_verified: s.is_verified,
+        otp: s.otp.map(|o| pb::EmailPasscode {
+            created_at: Some(ts(o.created_at)),
+            expires_at: Some(ts(o.expires_at)),
+            number_of_attempts: o.attempts,
+            is_expired: o.is_expired,
+            is_max_attempts: o.is_max_attempts,
+        }),
     }
 }

@@ -80,8 +80,24 @@ impl Application {
                 per_address: config.login_failures_per_address,
                 window: Duration::from_secs(300),
             },
+            passcode_ttl: Duration::from_secs(config.email_passcode_ttl_seconds),
+            max_passcode_attempts: 5,
+            passcodes_per_hour: config.email_passcodes_per_hour,
+            invitations_per_hour: config.invitations_per_hour,
         };
-        let identity = Arc::new(Identity::new(store, hasher, signer, settings));
+        let mailer = crate::mail::from_url(
+            &config.mail_url(),
+            &config.mail_from,
+            Duration::from_secs(10),
+        )?;
+        tracing::info!(mailer = ?mailer, "mail transport");
+        let identity = Arc::new(Identity::new(
+            store,
+            hasher,
+            signer,
+            mailer.into(),
+            settings,
+        ));
         let service = IdentityGrpc::new(identity, internal, verifier, jwks);
         Ok(Self(host.add_routes(|r| {
             r.add_service(IdentityServiceServer::new(service))

@@ -38,6 +38,16 @@ pub struct Config {
     /// Credential the gateway presents to the services; random per start when unset.
     #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
     pub internal_credential: Option<SecretString>,
+    /// Where mail goes (`smtp://…`, `smtps://…` or `file:<dir>`); default: `file:` the
+    /// `mail` directory under `DATA_DIR`, one `.eml` file per message.
+    #[arg(long, env = "MAIL_URL", value_parser = parse_secret)]
+    pub mail_url: Option<SecretString>,
+    /// Email verification passcodes one user may request per hour.
+    #[arg(long, env = "EMAIL_PASSCODES_PER_HOUR", default_value_t = 5)]
+    pub email_passcodes_per_hour: u32,
+    /// Invitations one organization may create per hour.
+    #[arg(long, env = "INVITATIONS_PER_HOUR", default_value_t = 100)]
+    pub invitations_per_hour: u32,
 }
 
 impl Config {
@@ -51,6 +61,9 @@ impl Config {
             signing_key_rotation_seconds: 7 * 24 * 3600,
             jwks_cache_seconds: 60,
             internal_credential: None,
+            mail_url: None,
+            email_passcodes_per_hour: 5,
+            invitations_per_hour: 100,
         }
     }
 }
@@ -91,6 +104,9 @@ impl Platform {
         identity_cfg.database_schema = format!("{}identity", config.schema_prefix);
         identity_cfg.signing_key_rotation_seconds = config.signing_key_rotation_seconds;
         identity_cfg.jwks_cache_seconds = config.jwks_cache_seconds;
+        identity_cfg.mail_url = config.mail_url.clone();
+        identity_cfg.email_passcodes_per_hour = config.email_passcodes_per_hour;
+        identity_cfg.invitations_per_hour = config.invitations_per_hour;
         let mut connections_cfg =
             connections_svc::Config::new(loopback, url.clone(), config.data_dir.clone());
         connections_cfg.database_schema = format!("{}connections", config.schema_prefix);

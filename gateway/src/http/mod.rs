@@ -1,6 +1,7 @@
 //! The HTTP face of the platform: routing, middleware, and the Lightdash dialect's handlers.
 
 mod attributes;
+mod email;
 pub mod error;
 pub mod extract;
 mod groups;
@@ -83,6 +84,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/logout", get(user::logout))
         .route("/api/v1/user/me", delete(user::delete_me))
         .route("/api/v1/user/login-options", get(user::login_options))
+        .route("/api/v1/user/me/email/status", get(email::status))
+        .route("/api/v1/user/me/email/otp", put(email::create_passcode))
+        .route(
+            "/api/v1/user/me/allowedOrganizations",
+            get(email::allowed_organizations),
+        )
+        .route(
+            "/api/v1/user/me/joinOrganization/{organizationUuid}",
+            post(email::join_organization),
+        )
         .route(
             "/api/v1/user/me/personal-access-tokens",
             get(tokens::list).post(tokens::create),

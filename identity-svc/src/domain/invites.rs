@@ -63,6 +63,12 @@ impl Identity {
                 "expiresAt must be within 30 days".into(),
             ));
         }
+        // Checked last: a refused request does not use up the organization's allowance.
+        if !self.invite_limit.admit(&org.to_string()) {
+            return Err(Error::ResourceExhausted(
+                "Too many invitations from this organization; try again later".into(),
+            ));
+        }
         let code = random_token::<32>(INVITE_PREFIX);
         let mut invite = InviteRecord {
             code_hash: sha256_hex(&code),

@@ -2,6 +2,7 @@
 //! No tonic or sqlx types here: handlers convert at the edge, the store behind a trait.
 
 pub mod attributes;
+pub mod email;
 pub mod groups;
 pub mod invites;
 pub mod keys;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{Error, Result},
+    mail::Mailer,
     store::{IdentityStore, MembershipRecord, PatRecord, SessionRecord, StoreError, UserRecord},
 };
 use password::PasswordHasher;
@@ -46,6 +48,14 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// Failed-login limits.
     pub login_limits: throttle::Limits,
+    /// Lifetime of an email passcode.
+    pub passcode_ttl: Duration,
+    /// Attempts allowed on one email passcode.
+    pub max_passcode_attempts: i64,
+    /// Email passcodes one user may request per hour.
+    pub passcodes_per_hour: u32,
+    /// Invitations one organization may create per hour.
+    pub invitations_per_hour: u32,
 }
 
 impl Default for Settings {
@@ -53,6 +63,10 @@ impl Default for Settings {
         Self {
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             login_limits: throttle::Limits::default(),
+            passcode_ttl: Duration::from_secs(15 * 60),
+            max_passcode_attempts: 5,
+            passcodes_per_hour: 5,
+            invitations_per_hour: 100,
         }
     }
 }
@@ -95,8 +109,11 @@ pub struct Identity {
     pub(crate) store: Arc<dyn IdentityStore>,
     pub(crate) hasher: PasswordHasher,
     throttle: throttle::LoginThrottle,
+    pub(crate) passcode_limit: throttle::RateLimit,
+    pub(crate) invite_limit: throttle::RateLimit,
     signer: Arc<TokenSigner>,
-    settings: Settings,
+    pub(crate) mailer: Arc<dyn Mailer>,
+    pub(crate) settings: Settings,
 }
 
 impl Identity {
@@ -105,14 +122,18 @@ impl Identity {
         store: Arc<dyn IdentityStore>,
         hasher: PasswordHasher,
         signer: Arc<TokenSigner>,
+        mailer: Arc<dyn Mailer>,
         settings: Settings,
     ) -> Self {
-        let throttle = throttle::LoginThrottle::new(settings.login_limits);
+        const HOUR: Duration = Duration::from_secs(3600);
         Self {
             store,
             hasher,
-            throttle,
+            throttle: throttle::LoginThrottle::new(settings.login_limits),
+            passcode_limit: throttle::RateLimit::new(settings.passcodes_per_hour, HOUR),
+            invite_limit: throttle::RateLimit::new(settings.invitations_per_hour, HOUR),
             signer,
+            mailer,
             settings,
         }
     }

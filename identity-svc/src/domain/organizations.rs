@@ -174,7 +174,7 @@ pub(crate) fn like_pattern(search: Option<&str>) -> Result<Option<String>> {
 pub const MAX_EMAIL_DOMAINS: usize = 50;
 
 /// A lower-cased DNS host name with at least one dot.
-fn email_domain(value: &str) -> Result<String> {
+pub(crate) fn email_domain(value: &str) -> Result<String> {
     let d = value.trim().trim_start_matches('@').to_lowercase();
     let labels_ok = d.split('.').all(|l| {
         !l.is_empty()

@@ -49,7 +49,7 @@ impl Counters {
             self.0.retain(|_, (_, start)| start.elapsed() < window);
             if self.0.len() >= MAX_KEYS {
                 // Memory is bounded before throttling is: forget everything rather than grow.
-                tracing::warn!(keys = self.0.len(), "login throttle full; counters reset");
+                tracing::warn!(keys = self.0.len(), "throttle full; counters reset");
                 self.0.clear();
             }
         }
@@ -121,9 +121,50 @@ impl LoginThrottle {
     }
 }
 
+/// A fixed-window rate limit on one kind of request (invitations per organization, passcodes
+/// per user): at most `limit` admitted per key within `window`. Like the login throttle it
+/// lives in the process; with several replicas each admits its own share.
+#[derive(Debug)]
+pub struct RateLimit {
+    limit: u32,
+    window: Duration,
+    counters: Mutex<Counters>,
+}
+
+impl RateLimit {
+    /// At most `limit` per key per `window`.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            counters: Mutex::default(),
+        }
+    }
+
+    /// Admits and counts one request for `key`, or refuses it when the key is at its limit.
+    pub fn admit(&self, key: &str) -> bool {
+        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        if c.count(key, self.window) >= self.limit {
+            return false;
+        }
+        c.add(key, self.window);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_limit_admits_its_limit_per_key_per_window() {
+        let r = RateLimit::new(2, Duration::from_millis(200));
+        assert!(r.admit("org-a") && r.admit("org-a"));
+        assert!(!r.admit("org-a"), "the third in the window is refused");
+        assert!(r.admit("org-b"), "keys are counted apart");
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(r.admit("org-a"), "a new window admits again");
+    }
 
     #[test]
     fn limits_apply_per_account_and_per_address_and_expire() {

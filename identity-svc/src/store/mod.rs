@@ -146,6 +146,50 @@ pub struct OutboxEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// A pending email passcode (only its hash is stored).
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PasscodeRecord {
+    pub user_uuid: Uuid,
+    /// The address it was sent to.
+    pub email: String,
+    pub passcode_hash: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for PasscodeRecord {
+    // Six digits are quickly found from their hash: the hash stays out of Debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasscodeRecord")
+            .field("user_uuid", &self.user_uuid)
+            .field("attempts", &self.attempts)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An organization a user may join by email domain.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AllowedOrganization {
+    pub organization_uuid: Uuid,
+    pub name: String,
+    pub members_count: i64,
+}
+
+/// What joining an organization by email domain did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinOutcome {
+    /// The user joined with this role.
+    Joined(String),
+    /// The organization does not exist or does not allow the user's verified email.
+    NotAllowed,
+    /// The user belongs to an organization already.
+    AlreadyMember,
+}
+
 /// A stored invitation (the code itself is never stored).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct InviteRecord {
@@ -427,6 +471,38 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         domains: &str,
         role: &str,
     ) -> Result<()>;
+
+    /// A user's email, the email they verified (if any) and their pending passcode; None for
+    /// an unknown or inactive user.
+    async fn email_status(
+        &self,
+        user_uuid: Uuid,
+    ) -> Result<Option<(String, Option<String>, Option<PasscodeRecord>)>>;
+    /// Stores a user's passcode, replacing any other.
+    async fn put_passcode(&self, passcode: &PasscodeRecord) -> Result<()>;
+    /// Counts one attempt on a user's passcode and returns it, if it has fewer than
+    /// `max_attempts` attempts (atomically: parallel guesses cannot exceed the bound).
+    async fn attempt_passcode(
+        &self,
+        user_uuid: Uuid,
+        now: DateTime<Utc>,
+        max_attempts: i64,
+    ) -> Result<Option<PasscodeRecord>>;
+    /// Marks `email` verified if it is still the user's email and deletes their passcode,
+    /// atomically; whether it was.
+    async fn verify_email(&self, user_uuid: Uuid, email: &str) -> Result<bool>;
+    /// Organizations whose allowed email domains include `domain` (at most 100, by name).
+    async fn allowed_organizations(&self, domain: &str) -> Result<Vec<AllowedOrganization>>;
+    /// Adds an active user whose verified email is `email` to an organization that allows
+    /// `domain`, with the role it grants, in one statement.
+    async fn join_organization(
+        &self,
+        user_uuid: Uuid,
+        organization_uuid: Uuid,
+        email: &str,
+        domain: &str,
+        at: DateTime<Utc>,
+    ) -> Result<JoinOutcome>;
 
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    AttributeRecord, GroupMemberRecord, GroupRecord, GroupValueRecord, IdentityStore, InviteRecord,
-    InviteView, MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent,
-    PatRecord, Result, SessionRecord, SigningKeyRecord, StoreError, UserCredentials, UserRecord,
-    UserValueRecord,
+    AllowedOrganization, AttributeRecord, GroupMemberRecord, GroupRecord, GroupValueRecord,
+    IdentityStore, InviteRecord, InviteView, JoinOutcome, MemberRecord, MembershipChange,
+    MembershipRecord, OrganizationRecord, OutboxEvent, PasscodeRecord, PatRecord, Result,
+    SessionRecord, SigningKeyRecord, StoreError, UserCredentials, UserRecord, UserValueRecord,
 };
 
 /// The PostgreSQL store.
@@ -24,6 +24,17 @@ fn conflict(err: sqlx::Error) -> StoreError {
     } else {
         StoreError::Database(err)
     }
+}
+
+/// A LIKE pattern matching a JSON array of domains that holds `domain` exactly. The domain
+/// layer passes only valid host names (letters, digits, `-` and `.`), which JSON does not
+/// escape; the LIKE wildcards are escaped all the same.
+fn domain_pattern(domain: &str) -> String {
+    let escaped = domain
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%\"{escaped}\"%")
 }
 
 macro_rules! user_columns {
@@ -936,6 +947,141 @@ macro_rules! identity_store {
                 .execute(&self.0)
                 .await?;
                 Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn email_status(
+                &self,
+                user_uuid: Uuid,
+            ) -> Result<Option<(String, Option<String>, Option<PasscodeRecord>)>> {
+                #[derive(sqlx::FromRow)]
+                struct Row {
+                    email: String,
+                    verified_email: Option<String>,
+                    p_email: Option<String>,
+                    passcode_hash: Option<String>,
+                    attempts: Option<i64>,
+                    created_at: Option<DateTime<Utc>>,
+                    expires_at: Option<DateTime<Utc>>,
+                }
+                let row: Option<Row> = sqlx::query_as(
+                    "SELECT u.email, u.verified_email, p.email AS p_email, p.passcode_hash, p.attempts, \
+                     p.created_at, p.expires_at FROM users u \
+                     LEFT JOIN email_passcodes p ON p.user_uuid = u.user_uuid \
+                     WHERE u.user_uuid = $1 AND u.is_active",
+                )
+                .bind(user_uuid)
+                .fetch_optional(&self.0)
+                .await?;
+                Ok(row.map(|r| {
+                    let passcode = match (r.p_email, r.passcode_hash, r.attempts, r.created_at, r.expires_at) {
+                        (Some(email), Some(passcode_hash), Some(attempts), Some(created_at), Some(expires_at)) => {
+                            Some(PasscodeRecord { user_uuid, email, passcode_hash, attempts, created_at, expires_at })
+                        }
+                        _ => None,
+                    };
+                    (r.email, r.verified_email, passcode)
+                }))
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn put_passcode(&self, p: &PasscodeRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO email_passcodes (user_uuid, email, passcode_hash, attempts, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_uuid) DO UPDATE SET \
+                     email = excluded.email, passcode_hash = excluded.passcode_hash, attempts = excluded.attempts, \
+                     created_at = excluded.created_at, expires_at = excluded.expires_at",
+                )
+                .bind(p.user_uuid)
+                .bind(&p.email)
+                .bind(&p.passcode_hash)
+                .bind(p.attempts)
+                .bind(p.created_at)
+                .bind(p.expires_at)
+                .execute(&self.0)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn attempt_passcode(
+                &self,
+                user_uuid: Uuid,
+                now: DateTime<Utc>,
+                max_attempts: i64,
+            ) -> Result<Option<PasscodeRecord>> {
+                let p: Option<PasscodeRecord> = sqlx::query_as(
+                    "UPDATE email_passcodes SET attempts = attempts + 1 WHERE user_uuid = $1 AND attempts < $2 \
+                     RETURNING user_uuid, email, passcode_hash, attempts, created_at, expires_at",
+                )
+                .bind(user_uuid)
+                .bind(max_attempts)
+                .fetch_optional(&self.0)
+                .await?;
+                // Expiry is compared here rather than in SQL (SQLite keeps times as text).
+                Ok(p.filter(|p| p.expires_at > now))
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn verify_email(&self, user_uuid: Uuid, email: &str) -> Result<bool> {
+                let mut tx = self.0.begin().await?;
+                let n = sqlx::query("UPDATE users SET verified_email = email WHERE user_uuid = $1 AND email = $2")
+                    .bind(user_uuid)
+                    .bind(email)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("DELETE FROM email_passcodes WHERE user_uuid = $1")
+                    .bind(user_uuid)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(n == 1)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn allowed_organizations(&self, domain: &str) -> Result<Vec<AllowedOrganization>> {
+                Ok(sqlx::query_as(
+                    "SELECT o.organization_uuid, o.name, \
+                     (SELECT COUNT(*) FROM memberships m WHERE m.organization_uuid = o.organization_uuid) AS members_count \
+                     FROM allowed_email_domains a JOIN organizations o ON o.organization_uuid = a.organization_uuid \
+                     WHERE a.email_domains LIKE $1 ESCAPE '\\' ORDER BY o.name, o.organization_uuid LIMIT 100",
+                )
+                .bind(domain_pattern(domain))
+                .fetch_all(&self.0)
+                .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn join_organization(
+                &self,
+                user_uuid: Uuid,
+                organization_uuid: Uuid,
+                email: &str,
+                domain: &str,
+                at: DateTime<Utc>,
+            ) -> Result<JoinOutcome> {
+                let role: std::result::Result<Option<String>, sqlx::Error> = sqlx::query_scalar(
+                    "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at) \
+                     SELECT $1, a.organization_uuid, a.role, $5 FROM allowed_email_domains a \
+                     WHERE a.organization_uuid = $2 AND a.email_domains LIKE $4 ESCAPE '\\' \
+                     AND EXISTS (SELECT 1 FROM users u WHERE u.user_uuid = $1 AND u.is_active \
+                                 AND u.email = $3 AND u.verified_email = $3) \
+                     RETURNING role",
+                )
+                .bind(user_uuid)
+                .bind(organization_uuid)
+                .bind(email)
+                .bind(domain_pattern(domain))
+                .bind(at)
+                .fetch_optional(&self.0)
+                .await;
+                match role.map_err(conflict) {
+                    Ok(Some(role)) => Ok(JoinOutcome::Joined(role)),
+                    Ok(None) => Ok(JoinOutcome::NotAllowed),
+                    Err(StoreError::Conflict) => Ok(JoinOutcome::AlreadyMember),
+                    Err(e) => Err(e),
+                }
             }
 
             #[tracing::instrument(skip_all)]

@@ -154,6 +154,13 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/invite-links/{inviteLinkCode}"),
     ("DELETE", "/api/v1/user/me"),
     ("GET", "/api/v1/user/login-options"),
+    ("GET", "/api/v1/user/me/email/status"),
+    ("PUT", "/api/v1/user/me/email/otp"),
+    ("GET", "/api/v1/user/me/allowedOrganizations"),
+    (
+        "POST",
+        "/api/v1/user/me/joinOrganization/{organizationUuid}",
+    ),
     ("GET", "/api/v1/org/allowedEmailDomains"),
     ("PATCH", "/api/v1/org/allowedEmailDomains"),
     ("GET", "/api/v1/org/attributes"),
@@ -500,6 +507,41 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
     app.get("/api/v1/user/login-options?x=1", &nobody)
         .await
         .expect_error(400);
+    // Email verification and joining by email domain.
+    let (owner, domain_org) = crate::organizations::admin_of_new_org(&app, "By domain").await;
+    app.send(
+        Method::PATCH,
+        "/api/v1/org/allowedEmailDomains",
+        &Auth::Cookie(owner.cookie.clone()),
+        Some(json!({"role": "viewer", "emailDomains": ["contract.example"], "projects": []})),
+    )
+    .await
+    .results();
+    let joiner = app
+        .register_with(
+            &format!("j-{}@contract.example", uuid::Uuid::new_v4().simple()),
+            "correct horse battery staple",
+        )
+        .await;
+    let j = Auth::Cookie(joiner.cookie.clone());
+    let join = format!("/api/v1/user/me/joinOrganization/{domain_org}");
+    app.get("/api/v1/user/me/email/status", &nobody)
+        .await
+        .expect_error(401);
+    app.send(Method::PUT, "/api/v1/user/me/email/otp", &nobody, None)
+        .await
+        .expect_error(401);
+    app.get("/api/v1/user/me/allowedOrganizations", &nobody)
+        .await
+        .expect_error(401);
+    app.post(&join, &j, json!({})).await.expect_error(403);
+    app.get("/api/v1/user/me/email/status", &j).await.results();
+    app.verify_email(&joiner).await;
+    app.get("/api/v1/user/me/allowedOrganizations", &j)
+        .await
+        .results();
+    app.post(&join, &j, json!({})).await.results();
+
     let leaving = app.register().await;
     app.send(Method::DELETE, "/api/v1/user/me", &nobody, None)
         .await

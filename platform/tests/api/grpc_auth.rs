@@ -363,6 +363,48 @@ async fn user_methods(
             ),
         ),
         (
+            "GetEmailStatus",
+            code(
+                c.get_email_status(req(
+                    pb::GetEmailStatusRequest {
+                        passcode: Some("123456".into()),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "CreateEmailPasscode",
+            code(
+                c.create_email_passcode(req(pb::CreateEmailPasscodeRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "ListAllowedOrganizations",
+            code(
+                c.list_allowed_organizations(req(pb::ListAllowedOrganizationsRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "JoinOrganization",
+            code(
+                c.join_organization(req(
+                    pb::JoinOrganizationRequest {
+                        organization_uuid: uuid::Uuid::now_v7().to_string(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
             "GetAllowedEmailDomains",
             code(
                 c.get_allowed_email_domains(req(pb::GetAllowedEmailDomainsRequest {}, who))
@@ -483,6 +525,27 @@ async fn every_method_authenticates_its_caller(app: TestApp) {
     let user = app.register().await;
     let (_, pat) = app.create_pat(&user, json!({"description": "grpc"})).await;
     let jwt = app.access_token(&pat).await;
+
+    // Every method of the service is called below, as a user method or an internal one.
+    let mut called: Vec<&str> = user_methods(&mut client, &As::Nobody)
+        .await
+        .iter()
+        .chain(internal_methods(&mut client, &As::Nobody).await.iter())
+        .map(|(m, _)| *m)
+        .collect();
+    called.sort_unstable();
+    let set =
+        <prost_types::FileDescriptorSet as prost::Message>::decode(proto::FILE_DESCRIPTOR_SET)
+            .unwrap();
+    let mut declared: Vec<String> = set
+        .file
+        .iter()
+        .flat_map(|f| &f.service)
+        .filter(|s| s.name() == "IdentityService")
+        .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+        .collect();
+    declared.sort_unstable();
+    assert_eq!(called, declared, "every IdentityService method is covered");
 
     // No credential at all.
     assert_all(

@@ -43,6 +43,24 @@ macro_rules! dual {
 }
 pub(crate) use dual;
 
+/// Runs a test that starts its own platform on both backends: `dual_backend!(name);` for
+/// `async fn name(backend: Backend)` (for tests that adjust the configuration).
+macro_rules! dual_backend {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+pub(crate) use dual_backend;
+
 /// Every log line written by any test in this binary.
 pub static LOGS: LazyLock<Mutex<Vec<u8>>> = LazyLock::new(|| Mutex::new(Vec::new()));
 
@@ -107,6 +125,8 @@ pub struct TestApp {
     pub internal_credential: String,
     /// identity-svc's database, for tests that inspect what is stored.
     pub identity_db: service_kit::db::Pool,
+    /// The platform's data directory (the mail outbox is its `mail` directory by default).
+    pub data_dir: PathBuf,
     pub shutdown: CancellationToken,
     cleanup: Cleanup,
 }
@@ -119,6 +139,7 @@ enum Cleanup {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
         match &self.cleanup {
             Cleanup::Dir(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
@@ -201,6 +222,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         projects_addr: platform.projects_addr,
         internal_credential: platform.internal_credential().to_owned(),
         identity_db,
+        data_dir: config.data_dir.clone(),
         shutdown,
         cleanup,
     };
@@ -383,5 +405,151 @@ impl TestApp {
             .connect()
             .await
             .unwrap()
+    }
+
+    /// The passcode of the newest message to `email` in the file mail outbox.
+    pub fn passcode_from_outbox(&self, email: &str) -> String {
+        let dir = self.data_dir.join("mail");
+        let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("mail outbox {}: {e}", dir.display()))
+            .map(|f| f.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .map(|p| {
+                (
+                    std::fs::metadata(&p).unwrap().modified().unwrap(),
+                    std::fs::read_to_string(&p).unwrap(),
+                )
+            })
+            .filter(|(_, text)| text.contains(&format!("To: {email}")))
+            .collect();
+        mails.sort_by_key(|(t, _)| *t);
+        let (_, text) = mails.last().unwrap_or_else(|| panic!("no mail to {email}"));
+        passcode_in(text)
+    }
+
+    /// Verifies `user`'s email the way a user does: asks for a passcode, reads it from the
+    /// mail outbox, sends it back.
+    pub async fn verify_email(&self, user: &TestUser) {
+        let auth = Auth::Cookie(user.cookie.clone());
+        self.send(Method::PUT, "/api/v1/user/me/email/otp", &auth, None)
+            .await
+            .results();
+        let code = self.passcode_from_outbox(&user.email);
+        let r = self
+            .get(
+                &format!("/api/v1/user/me/email/status?passcode={code}"),
+                &auth,
+            )
+            .await;
+        assert_eq!(r.results()["isVerified"], true, "{}", r.body);
+    }
+}
+
+/// The six-digit passcode in a verification message.
+pub fn passcode_in(text: &str) -> String {
+    let at = text
+        .find("code is ")
+        .unwrap_or_else(|| panic!("no passcode in {text}"));
+    let code: String = text[at + 8..].chars().take(6).collect();
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{text}");
+    code
+}
+
+/// A message the SMTP sink received.
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+/// A mail server for tests: a minimal SMTP server on a loopback port that accepts every
+/// message and keeps it. Real SMTP on a real socket, so the platform's real SMTP client runs.
+pub struct SmtpSink {
+    pub addr: std::net::SocketAddr,
+    messages: std::sync::Arc<Mutex<Vec<ReceivedMail>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let messages = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let store = messages.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (r, mut w) = sock.into_split();
+                    let mut lines = BufReader::new(r).lines();
+                    let _ = w.write_all(b"220 sink ESMTP\r\n").await;
+                    let (mut from, mut to) = (String::new(), Vec::new());
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "HELO" | "RSET" | "NOOP" => b"250 OK\r\n",
+                            "MAIL" => {
+                                from = line.get(10..).unwrap_or_default().trim().to_owned();
+                                to.clear();
+                                b"250 OK\r\n"
+                            }
+                            "RCPT" => {
+                                to.push(line.get(8..).unwrap_or_default().trim().to_owned());
+                                b"250 OK\r\n"
+                            }
+                            "DATA" => {
+                                let _ = w.write_all(b"354 end with .\r\n").await;
+                                let mut data = String::new();
+                                while let Ok(Some(l)) = lines.next_line().await {
+                                    if l == "." {
+                                        break;
+                                    }
+                                    data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                                    data.push('\n');
+                                }
+                                store.lock().unwrap().push(ReceivedMail {
+                                    from: from.clone(),
+                                    to: to.clone(),
+                                    data,
+                                });
+                                b"250 queued\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = w.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"502 not implemented\r\n",
+                        };
+                        if w.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            messages,
+            task,
+        }
+    }
+
+    /// The `MAIL_URL` of this server (plain SMTP: it is on loopback).
+    pub fn url(&self) -> SecretString {
+        SecretString::from(format!("smtp://{}", self.addr))
+    }
+
+    /// Every message received so far.
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        self.messages.lock().unwrap().clone()
     }
 }

@@ -12,6 +12,7 @@ mod helpers;
 mod account;
 mod attributes;
 mod contract;
+mod email;
 mod errors;
 mod groups;
 mod grpc_auth;

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 use sha2::Digest;
 
-use crate::helpers::{Auth, TestApp, dual};
+use crate::helpers::{Auth, TestApp, dual, dual_backend};
 
 async fn a_pat_authenticates_with_apikey_and_bearer_and_is_shown_once(app: TestApp) {
     let user = app.register().await;
@@ -391,15 +391,4 @@ async fn tk_6_keys_rotate_while_requests_flow_without_a_401(backend: crate::help
     );
 }
 
-mod tk_6_keys_rotate_while_requests_flow_without_a_401 {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::tk_6_keys_rotate_while_requests_flow_without_a_401(crate::helpers::Backend::Sqlite)
-            .await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::tk_6_keys_rotate_while_requests_flow_without_a_401(crate::helpers::Backend::Postgres)
-            .await
-    }
-}
+dual_backend!(tk_6_keys_rotate_while_requests_flow_without_a_401);
