@@ -9,7 +9,8 @@
 //! against a dummy hash so they cost the same time as a wrong password.
 
 use std::{
-    sync::{Arc, Mutex, mpsc},
+    collections::HashSet,
+    sync::{Arc, LazyLock, Mutex, mpsc},
     time::Duration,
 };
 
@@ -24,7 +25,28 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest password accepted, in bytes (ASVS 5.0 6.2.9 asks for at least 64 characters).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// Checks the password policy. No composition rules; nothing is truncated or case-folded.
+/// The 3000 most common passwords of at least `MIN_PASSWORD_CHARS` characters, lowercase, one a
+/// line (`#` lines are comments). Source, licence and how they were picked: `data/README.md`.
+const COMMON_PASSWORDS_FILE: &str = include_str!("../../data/common-passwords.txt");
+
+/// The common-password list as a set (AU-5, ASVS 5.0 6.2.4), built on first use.
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    COMMON_PASSWORDS_FILE
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+});
+
+/// Whether `password` is on the common-password list. The lookup is case-insensitive (the list
+/// is lowercase, as in NIST SP 800-63B practice and Django's validator): only the copy used for
+/// the lookup is lowercased, never the password that is hashed.
+fn is_common(password: &str) -> bool {
+    COMMON_PASSWORDS.contains(password.to_lowercase().as_str())
+}
+
+/// Checks the password policy (AU-5): at least `MIN_PASSWORD_CHARS` characters, at most
+/// `MAX_PASSWORD_BYTES` bytes, not on the common-password list. No composition rules; nothing is
+/// truncated or case-folded.
 pub fn check_policy(password: &SecretString) -> Result<()> {
     let p = password.expose_secret();
     if p.chars().count() < MIN_PASSWORD_CHARS {
@@ -36,6 +58,11 @@ pub fn check_policy(password: &SecretString) -> Result<()> {
         return Err(Error::InvalidArgument(format!(
             "password must be at most {MAX_PASSWORD_BYTES} bytes"
         )));
+    }
+    if is_common(p) {
+        return Err(Error::InvalidArgument(
+            "password is too common; choose a less predictable one".into(),
+        ));
     }
     Ok(())
 }
@@ -194,12 +221,112 @@ mod tests {
         drop(held);
     }
 
+    /// AU-5: the password policy, case by case (ASVS 5.0 6.2.1, 6.2.4, 6.2.5, 6.2.8, 6.2.9).
     #[test]
-    fn policy_bounds() {
-        assert!(check_policy(&s("1234567")).is_err());
-        assert!(check_policy(&s("12345678")).is_ok());
-        assert!(check_policy(&s(&"x".repeat(128))).is_ok());
-        assert!(check_policy(&s(&"x".repeat(MAX_PASSWORD_BYTES + 1))).is_err());
-        assert!(check_policy(&s("🔐🔐🔐🔐🔐🔐🔐🔐")).is_ok());
+    fn au_5_password_policy_table() {
+        let too_common = "password is too common; choose a less predictable one";
+        let cases: &[(&str, String, Option<&str>)] = &[
+            ("7 chars", "kx7#qpz".into(), Some("at least 8 characters")),
+            ("8 chars", "kx7#qpzw".into(), None),
+            ("8 digits, not on the list", "58203917".into(), None),
+            ("64 chars", "k".repeat(64), None),
+            ("128 chars", "k".repeat(128), None),
+            ("1024 bytes", "k".repeat(MAX_PASSWORD_BYTES), None),
+            (
+                "1025 bytes",
+                "k".repeat(MAX_PASSWORD_BYTES + 1),
+                Some("at most 1024 bytes"),
+            ),
+            ("top list", "password123".into(), Some(too_common)),
+            (
+                "top list, other case",
+                "Password123".into(),
+                Some(too_common),
+            ),
+            (
+                "top list, upper case",
+                "PASSWORD123".into(),
+                Some(too_common),
+            ),
+            ("top list, 8 digits", "12345678".into(), Some(too_common)),
+            ("top list, with a space", "password123 ".into(), None),
+            (
+                "no composition rule",
+                "correct horse battery staple".into(),
+                None,
+            ),
+            ("emoji, 8 chars", "🔐🔐🔐🔐🔐🔐🔐🔐".into(), None),
+            (
+                "emoji, 7 chars",
+                "🔐🔐🔐🔐🔐🔐🔐".into(),
+                Some("at least 8"),
+            ),
+            ("unicode", "Grüße aus Köln".into(), None),
+            ("unicode, 8 chars", "пароль12".into(), None),
+            ("CJK", "密码是安全的吗八".into(), None),
+        ];
+        for (name, password, refused) in cases {
+            let got = check_policy(&s(password));
+            match (refused, got) {
+                (None, Ok(())) => {}
+                (Some(msg), Err(Error::InvalidArgument(m))) => {
+                    assert!(m.contains(msg), "{name}: message {m:?}");
+                    assert!(
+                        !m.contains(password.as_str()),
+                        "{name}: the password is echoed"
+                    );
+                }
+                (want, got) => panic!("{name}: wanted refusal {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    /// AU-5: unicode passwords are hashed as given (no case change, no normalization) and verify
+    /// exactly.
+    #[tokio::test]
+    async fn au_5_unicode_passwords_verify_exactly() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(5)).unwrap();
+        let password = "Grüße 🔐 密码 Köln";
+        check_policy(&s(password)).unwrap();
+        let hash = hasher.hash(s(password)).await.unwrap();
+        assert!(
+            hasher
+                .verify(s(password), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        for other in [
+            "grüße 🔐 密码 köln",
+            "Gru\u{308}ße 🔐 密码 Köln",
+            "Grüße 🔐 密码 Köl",
+        ] {
+            assert!(
+                !hasher.verify(s(other), Some(hash.clone())).await.unwrap(),
+                "{other}"
+            );
+        }
+    }
+
+    /// AU-5: the embedded list is the 3000 entries picked in `data/README.md`: lowercase, none
+    /// shorter than the minimum, no duplicates, and it holds the checklist's example.
+    #[test]
+    fn au_5_common_password_list() {
+        let entries: Vec<&str> = COMMON_PASSWORDS_FILE
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert_eq!(entries.len(), 3000);
+        assert_eq!(COMMON_PASSWORDS.len(), 3000, "no duplicates");
+        for e in &entries {
+            assert!(
+                e.chars().count() >= MIN_PASSWORD_CHARS,
+                "{e:?} is too short"
+            );
+            assert!(e.len() <= MAX_PASSWORD_BYTES, "{e:?} is too long");
+            assert_eq!(*e, e.to_lowercase(), "{e:?} is not lowercase");
+            assert_eq!(*e, e.trim(), "{e:?} has surrounding whitespace");
+        }
+        assert_eq!(entries.first(), Some(&"123456789"));
+        assert!(COMMON_PASSWORDS.contains("password123"));
     }
 }
