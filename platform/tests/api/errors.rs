@@ -73,6 +73,15 @@ async fn an_unknown_field_is_400(app: TestApp) {
         "{}",
         r.body
     );
+    // AU-5: a password from the common-password list is refused, whatever its case.
+    for common in ["password123", "Password123"] {
+        let mut body = register_body();
+        body["password"] = json!(common);
+        let r = app.post("/api/v1/user", &Auth::None, body).await;
+        let message = r.expect_error(400)["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("too common"), "{message}");
+        assert!(!message.contains(common), "the password is not echoed");
+    }
     let user = app.register().await;
     app.post(
         "/api/v1/user/me/personal-access-tokens",
@@ -108,6 +117,15 @@ async fn invalid_values_are_400(app: TestApp) {
             "{field}: {}",
             r.body
         );
+    }
+    // AU-5: a password from the common-password list is refused, whatever its case.
+    for common in ["password123", "Password123"] {
+        let mut body = register_body();
+        body["password"] = json!(common);
+        let r = app.post("/api/v1/user", &Auth::None, body).await;
+        let message = r.expect_error(400)["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("too common"), "{message}");
+        assert!(!message.contains(common), "the password is not echoed");
     }
     let user = app.register().await;
     app.post(
