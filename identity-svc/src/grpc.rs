@@ -217,6 +217,14 @@ fn session_pb(s: crate::domain::NewSession) -> pb::SessionGrant {
     }
 }
 
+fn access_pb(t: crate::domain::AccessToken) -> pb::AuthenticateResponse {
+    pb::AuthenticateResponse {
+        user_uuid: t.user_uuid.to_string(),
+        access_token: t.token.expose_secret().to_owned(),
+        access_token_expires_at: Some(ts(t.expires_at)),
+    }
+}
+
 #[tonic::async_trait]
 impl pb::identity_service_server::IdentityService for IdentityGrpc {
     async fn register_user(
@@ -273,10 +281,21 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
             Some(Credential::PersonalAccessToken(t)) => self.identity.authenticate_pat(&t).await?,
             None => return Err(Status::invalid_argument("a credential is required")),
         };
-        Ok(Response::new(pb::AuthenticateResponse {
-            user_uuid: token.user_uuid.to_string(),
-            access_token: token.token.expose_secret().to_owned(),
-            access_token_expires_at: Some(ts(token.expires_at)),
+        Ok(Response::new(access_pb(token)))
+    }
+
+    async fn refresh_session(
+        &self,
+        req: Request<pb::RefreshSessionRequest>,
+    ) -> Result<Response<pb::RefreshSessionResponse>, Status> {
+        self.internal.check(req.metadata())?;
+        let (session, access) = self
+            .identity
+            .refresh_session(&req.into_inner().refresh_token)
+            .await?;
+        Ok(Response::new(pb::RefreshSessionResponse {
+            access: Some(access_pb(access)),
+            session: Some(session_pb(session)),
         }))
     }
 

@@ -24,7 +24,10 @@ use uuid::Uuid;
 use crate::{
     error::{Error, Result},
     mail::Mailer,
-    store::{IdentityStore, MembershipRecord, PatRecord, SessionRecord, StoreError, UserRecord},
+    store::{
+        IdentityStore, MembershipRecord, PatRecord, SessionRecord, SessionRotation, StoreError,
+        UserRecord,
+    },
 };
 use password::PasswordHasher;
 
@@ -262,6 +265,44 @@ impl Identity {
         }
         self.active_user(session.user_uuid).await.map_err(|_| BAD)?;
         self.access_token(session.user_uuid, "pwd", Some(session.session_uuid), None)
+    }
+
+    /// Refreshes an API client's session: its token (the refresh token) is replaced by a new
+    /// one, returned with a new access token. The session keeps its absolute expiry. A token
+    /// the session had before revokes the session (a replayed refresh token means one of two
+    /// holders is a thief).
+    pub async fn refresh_session(&self, token: &str) -> Result<(NewSession, AccessToken)> {
+        const BAD: Error = Error::Unauthenticated("refresh token not recognised");
+        if !token.starts_with(SESSION_PREFIX) || token.len() > 128 {
+            return Err(BAD);
+        }
+        let new = random_token::<32>(SESSION_PREFIX);
+        let session = match self
+            .store
+            .rotate_session(&sha256_hex(token), &sha256_hex(&new))
+            .await?
+        {
+            SessionRotation::Rotated(s) => s,
+            SessionRotation::Reused => {
+                tracing::warn!("a replaced refresh token was presented; its session is revoked");
+                return Err(BAD);
+            }
+            SessionRotation::Unknown => return Err(BAD),
+        };
+        if session.expires_at <= Utc::now() {
+            return Err(BAD);
+        }
+        let user = self.active_user(session.user_uuid).await.map_err(|_| BAD)?;
+        let access = self.access_token(user.user_uuid, "pwd", Some(session.session_uuid), None)?;
+        tracing::info!(user_uuid = %user.user_uuid, session_uuid = %session.session_uuid, "session refreshed");
+        Ok((
+            NewSession {
+                user,
+                token: SecretString::from(new),
+                expires_at: session.expires_at,
+            },
+            access,
+        ))
     }
 
     /// Exchanges a personal access token for an access token. Expired and deleted tokens are

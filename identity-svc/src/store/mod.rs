@@ -70,6 +70,17 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What presenting a refresh (session) token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionRotation {
+    /// The session now has the new token.
+    Rotated(SessionRecord),
+    /// The token was one the session had before: the session was deleted.
+    Reused,
+    /// No session has or had this token.
+    Unknown,
+}
+
 /// A personal access token; only the hash of its secret is stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PatRecord {
@@ -295,6 +306,9 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn insert_session(&self, session: &SessionRecord) -> Result<()>;
     /// The session whose token has this hash.
     async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    /// Replaces the token of the session whose token hashes to `old_hash` (atomically: of two
+    /// refreshes with one token, one wins); a token a session had before revokes it.
+    async fn rotate_session(&self, old_hash: &str, new_hash: &str) -> Result<SessionRotation>;
     /// A session of a user.
     async fn session(&self, user_uuid: Uuid, session_uuid: Uuid) -> Result<Option<SessionRecord>>;
     /// A personal access token of a user.

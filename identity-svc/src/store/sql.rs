@@ -8,7 +8,8 @@ use super::{
     AllowedOrganization, AttributeRecord, GroupMemberRecord, GroupRecord, GroupValueRecord,
     IdentityStore, InviteRecord, InviteView, JoinOutcome, MemberRecord, MembershipChange,
     MembershipRecord, OrganizationRecord, OutboxEvent, PasscodeRecord, PatRecord, Result,
-    SessionRecord, SigningKeyRecord, StoreError, UserCredentials, UserRecord, UserValueRecord,
+    SessionRecord, SessionRotation, SigningKeyRecord, StoreError, UserCredentials, UserRecord,
+    UserValueRecord,
 };
 
 /// The PostgreSQL store.
@@ -303,6 +304,33 @@ macro_rules! identity_store {
                 .bind(token_hash)
                 .fetch_optional(&self.0)
                 .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn rotate_session(&self, old_hash: &str, new_hash: &str) -> Result<SessionRotation> {
+                let mut tx = self.0.begin().await?;
+                let rotated: Option<SessionRecord> = sqlx::query_as(
+                    "UPDATE sessions SET previous_token_hash = token_hash, token_hash = $2 WHERE token_hash = $1 \
+                     RETURNING session_uuid, user_uuid, token_hash, created_at, expires_at",
+                )
+                .bind(old_hash)
+                .bind(new_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(conflict)?;
+                let outcome = match rotated {
+                    Some(s) => SessionRotation::Rotated(s),
+                    None => {
+                        let n = sqlx::query("DELETE FROM sessions WHERE previous_token_hash = $1")
+                            .bind(old_hash)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        if n > 0 { SessionRotation::Reused } else { SessionRotation::Unknown }
+                    }
+                };
+                tx.commit().await?;
+                Ok(outcome)
             }
 
             #[tracing::instrument(skip_all)]

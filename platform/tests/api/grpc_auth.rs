@@ -455,6 +455,19 @@ async fn internal_methods(
             ),
         ),
         (
+            "RefreshSession",
+            code(
+                c.refresh_session(req(
+                    pb::RefreshSessionRequest {
+                        refresh_token: "ldsess_unknown".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
             "Login",
             code(
                 c.login(req(

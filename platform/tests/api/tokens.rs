@@ -1,7 +1,7 @@
 //! Personal access tokens and access JWTs through the gateway (AU-9, TK-1, TK-3, TK-5).
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::helpers::{Auth, TestApp, dual, dual_backend};
@@ -331,7 +331,110 @@ async fn revoking_the_source_revokes_its_access_tokens(app: TestApp) {
         .expect_error(401);
 }
 
-dual!(revoking_the_source_revokes_its_access_tokens);
+/// The claims of a JWT, unverified (the test only reads them).
+fn claims_of(jwt: &str) -> Value {
+    serde_json::from_slice(&base64_decode(jwt.split('.').nth(1).unwrap())).unwrap()
+}
+
+async fn refresh_with(app: &TestApp, refresh_token: &str) -> crate::helpers::Reply {
+    app.post(
+        "/api/v1/auth/token",
+        &Auth::None,
+        json!({"grantType": "refresh_token", "refreshToken": refresh_token}),
+    )
+    .await
+}
+
+/// API clients log in for an access token and a refresh token (TK-7: the access token lives
+/// 15 minutes at most), refresh (the refresh token rotates; a replaced one presented again
+/// revokes the session), and logging out ends the session with its tokens.
+async fn api_clients_refresh_tokens_and_logout_revokes_them(app: TestApp) {
+    const TOKEN: &str = "/api/v1/auth/token";
+    let user = app.register().await;
+    let login = json!({"grantType": "password", "email": user.email, "password": user.password});
+    let r = app.post(TOKEN, &Auth::None, login.clone()).await;
+    assert_eq!(
+        r.headers.get("cache-control").unwrap(),
+        "no-store",
+        "token responses are not cached"
+    );
+    let t = r.results().clone();
+    let access = t["accessToken"].as_str().unwrap().to_owned();
+    let refresh = t["refreshToken"].as_str().unwrap().to_owned();
+    assert_eq!(t["tokenType"], "Bearer");
+    assert!(refresh.starts_with("ldsess_"));
+    assert!(t["refreshTokenExpiresAt"].is_string() && t["expiresAt"].is_string());
+    let c = claims_of(&access);
+    let lifetime = c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap();
+    assert!(lifetime > 0 && lifetime <= 900, "TK-7: {lifetime} s");
+    app.get("/api/v1/user", &Auth::Bearer(access.clone()))
+        .await
+        .results();
+
+    // Refresh: new tokens; the old refresh token is spent.
+    let refreshed = refresh_with(&app, &refresh).await.results().clone();
+    let access2 = refreshed["accessToken"].as_str().unwrap().to_owned();
+    let refresh2 = refreshed["refreshToken"].as_str().unwrap().to_owned();
+    assert_ne!(refresh2, refresh);
+    assert_eq!(claims_of(&access2)["sub"], user.user_uuid);
+    app.get("/api/v1/user", &Auth::Bearer(access2.clone()))
+        .await
+        .results();
+    // Replaying the spent token revokes the session: the thief and the owner both lose it.
+    refresh_with(&app, &refresh).await.expect_error(401);
+    refresh_with(&app, &refresh2).await.expect_error(401);
+    app.get("/api/v1/user", &Auth::Bearer(access2))
+        .await
+        .expect_error(401);
+
+    // Logout with an access token ends its session: the refresh token and the access token die.
+    let t = app
+        .post(TOKEN, &Auth::None, login.clone())
+        .await
+        .results()
+        .clone();
+    let access = t["accessToken"].as_str().unwrap().to_owned();
+    let refresh = t["refreshToken"].as_str().unwrap().to_owned();
+    app.get("/api/v1/logout", &Auth::Bearer(access.clone()))
+        .await
+        .results();
+    app.get("/api/v1/user", &Auth::Bearer(access))
+        .await
+        .expect_error(401);
+    refresh_with(&app, &refresh).await.expect_error(401);
+
+    // Bad grants.
+    app.post(
+        TOKEN,
+        &Auth::None,
+        json!({"grantType": "password", "email": user.email, "password": "wrong password!"}),
+    )
+    .await
+    .expect_error(401);
+    for bad in [
+        json!({"grantType": "client_credentials"}),
+        json!({"grantType": "password", "email": user.email}),
+        json!({"grantType": "refresh_token"}),
+        json!({"email": user.email, "password": user.password}),
+        json!({"grantType": "password", "email": user.email, "password": user.password, "scope": "x"}),
+    ] {
+        app.post(TOKEN, &Auth::None, bad).await.expect_error(400);
+    }
+    refresh_with(&app, "ldsess_nope").await.expect_error(401);
+    // The exchange of a presented credential still works with no body at all.
+    let (_, pat) = app.create_pat(&user, json!({"description": "x"})).await;
+    app.send(Method::POST, TOKEN, &Auth::ApiKey(pat), None)
+        .await
+        .results();
+    app.send(Method::POST, TOKEN, &Auth::None, None)
+        .await
+        .expect_error(401);
+}
+
+dual!(
+    revoking_the_source_revokes_its_access_tokens,
+    api_clients_refresh_tokens_and_logout_revokes_them
+);
 
 /// TK-6: signing keys rotate while requests flow; a new key is published before it signs and
 /// verifiers refresh their key set, so no valid token is refused at any moment, and tokens
