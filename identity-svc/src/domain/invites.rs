@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     Identity, NewSession,
-    organizations::{OrgAction, OrgRole},
+    organizations::{OrgAction, OrgRole, event},
     password, validate,
 };
 use crate::{
@@ -40,6 +40,43 @@ fn not_found() -> Error {
 }
 
 impl Identity {
+    async fn is_member_of(&self, user: Uuid, org: Uuid) -> Result<bool> {
+        Ok(self
+            .store
+            .membership(user)
+            .await?
+            .is_some_and(|m| m.organization.organization_uuid == org))
+    }
+
+    /// Frees an email held by an invited user who never activated and whose invitations have
+    /// all expired or been revoked, so that the address can register or be invited again (an
+    /// invitation must not squat an address for good). Whether it was freed.
+    pub(crate) async fn reclaim_stale_invitee(&self, email: &str) -> Result<bool> {
+        let Some(existing) = self.store.credentials_by_email(email).await? else {
+            return Ok(false);
+        };
+        if existing.password_hash.is_some() {
+            return Ok(false);
+        }
+        let user = existing.user.user_uuid;
+        let now = Utc::now();
+        if self
+            .store
+            .invite_expiries(user)
+            .await?
+            .iter()
+            .any(|e| *e > now)
+        {
+            return Ok(false);
+        }
+        let ev = event("user.deleted", serde_json::json!({ "userUuid": user }));
+        let freed = self.store.delete_pending_user(user, &ev).await?;
+        if freed {
+            tracing::info!(user_uuid = %user, "stale invited user removed");
+        }
+        Ok(freed)
+    }
+
     /// Invites `email` to the caller's organization (admins only).
     pub async fn create_invite(
         &self,
@@ -77,7 +114,17 @@ impl Identity {
             created_at: now,
             expires_at,
         };
-        match self.store.credentials_by_email(&email).await? {
+        let mut existing = self.store.credentials_by_email(&email).await?;
+        // An invitee of another organization who never came and holds no live invitation
+        // does not keep the address.
+        if let Some(e) = &existing
+            && e.password_hash.is_none()
+            && !self.is_member_of(e.user.user_uuid, org).await?
+            && self.reclaim_stale_invitee(&email).await?
+        {
+            existing = None;
+        }
+        match existing {
             None => {
                 let pending = UserRecord {
                     user_uuid: invite.user_uuid,
@@ -107,12 +154,7 @@ impl Identity {
             }
             // A pending member of this organization gets a fresh code.
             Some(existing) if existing.password_hash.is_none() => {
-                let same_org = self
-                    .store
-                    .membership(existing.user.user_uuid)
-                    .await?
-                    .is_some_and(|em| em.organization.organization_uuid == org);
-                if !same_org {
+                if !self.is_member_of(existing.user.user_uuid, org).await? {
                     return Err(Error::AlreadyExists(
                         "A user with this email already exists".into(),
                     ));

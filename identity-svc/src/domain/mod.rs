@@ -162,11 +162,20 @@ impl Identity {
             updated_at: now,
         };
         let (session, token) = self.new_session(user.user_uuid, now);
-        match self
+        let mut insert = self
             .store
             .insert_user_with_session(&user, &hash, &session)
-            .await
+            .await;
+        // An invitation that lapsed unused does not keep the address from registering.
+        if matches!(insert, Err(StoreError::Conflict))
+            && self.reclaim_stale_invitee(&user.email).await?
         {
+            insert = self
+                .store
+                .insert_user_with_session(&user, &hash, &session)
+                .await;
+        }
+        match insert {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 return Err(Error::AlreadyExists(

@@ -395,6 +395,11 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn insert_invite(&self, invite: &InviteRecord) -> Result<()>;
     /// The invitation with this code hash, with the invited email.
     async fn invite_by_hash(&self, code_hash: &str) -> Result<Option<InviteView>>;
+    /// When the invitations of a user expire.
+    async fn invite_expiries(&self, user_uuid: Uuid) -> Result<Vec<DateTime<Utc>>>;
+    /// Deletes a user who never activated (no password), with everything of theirs, and
+    /// records `event`, atomically; whether they were deleted.
+    async fn delete_pending_user(&self, user_uuid: Uuid, event: &OutboxEvent) -> Result<bool>;
     /// Deletes every invitation of an organization; how many.
     async fn delete_invites(&self, organization_uuid: Uuid) -> Result<u64>;
     /// Activates an invited user: sets names and password, deletes their invitations, opens a

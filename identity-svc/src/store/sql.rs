@@ -80,6 +80,19 @@ macro_rules! insert_event {
             .map(|_| ())
     }};
 }
+/// Runs a DELETE and, when it removed anything, records `event` in the same transaction;
+/// whether anything was removed.
+macro_rules! delete_recording {
+    ($pool:expr, $query:expr, $event:expr) => {{
+        let mut tx = $pool.begin().await?;
+        let n = $query.execute(&mut *tx).await?.rows_affected();
+        if n > 0 {
+            insert_event!(&mut *tx, $event)?;
+            tx.commit().await?;
+        }
+        Ok(n > 0)
+    }};
+}
 /// Inside a transaction: locks the organization row (so guarded membership changes of one
 /// organization run one at a time on PostgreSQL; SQLite serialises writers anyway), then reads
 /// the target's role and the number of admins.
@@ -512,18 +525,11 @@ macro_rules! identity_store {
 
             #[tracing::instrument(skip_all)]
             async fn delete_organization(&self, organization_uuid: Uuid, event: &OutboxEvent) -> Result<bool> {
-                let mut tx = self.0.begin().await?;
-                let deleted = sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1")
-                    .bind(organization_uuid)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Ok(false);
-                }
-                insert_event!(&mut *tx, event)?;
-                tx.commit().await?;
-                Ok(true)
+                delete_recording!(
+                    self.0,
+                    sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1").bind(organization_uuid),
+                    event
+                )
             }
 
             #[tracing::instrument(skip_all)]
@@ -650,6 +656,23 @@ macro_rules! identity_store {
                 .bind(code_hash)
                 .fetch_optional(&self.0)
                 .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn invite_expiries(&self, user_uuid: Uuid) -> Result<Vec<DateTime<Utc>>> {
+                Ok(sqlx::query_scalar("SELECT expires_at FROM invite_links WHERE user_uuid = $1")
+                    .bind(user_uuid)
+                    .fetch_all(&self.0)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_pending_user(&self, user_uuid: Uuid, event: &OutboxEvent) -> Result<bool> {
+                delete_recording!(
+                    self.0,
+                    sqlx::query("DELETE FROM users WHERE user_uuid = $1 AND password_hash IS NULL").bind(user_uuid),
+                    event
+                )
             }
 
             #[tracing::instrument(skip_all)]
@@ -785,19 +808,13 @@ macro_rules! identity_store {
 
             #[tracing::instrument(skip_all)]
             async fn delete_group(&self, org: Uuid, group_uuid: Uuid, event: &OutboxEvent) -> Result<bool> {
-                let mut tx = self.0.begin().await?;
-                let n = sqlx::query("DELETE FROM groups WHERE organization_uuid = $1 AND group_uuid = $2")
-                    .bind(org)
-                    .bind(group_uuid)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if n == 0 {
-                    return Ok(false);
-                }
-                insert_event!(&mut *tx, event)?;
-                tx.commit().await?;
-                Ok(true)
+                delete_recording!(
+                    self.0,
+                    sqlx::query("DELETE FROM groups WHERE organization_uuid = $1 AND group_uuid = $2")
+                        .bind(org)
+                        .bind(group_uuid),
+                    event
+                )
             }
 
             #[tracing::instrument(skip_all)]

@@ -701,6 +701,74 @@ async fn allowed_email_domains_are_set_by_admins(app: TestApp) {
         .expect_error(401);
 }
 
+/// Invites `email` into the admin's organization.
+async fn invite(app: &TestApp, admin: &TestUser, email: &str) -> crate::helpers::Reply {
+    app.post(
+        "/api/v1/invite-links",
+        &cookie(admin),
+        json!({"email": email}),
+    )
+    .await
+}
+
+/// An invitation that lapsed or was revoked does not keep its address: the person can
+/// register, or another organization invite them.
+async fn a_lapsed_invitation_does_not_keep_the_address(app: TestApp) {
+    let (admin, _) = admin_of_new_org(&app, "Inviter").await;
+    let email = format!("lapsed-{}@example.com", uuid::Uuid::new_v4().simple());
+    let invited = invite(&app, &admin, &email).await;
+    let code = invited.results()["inviteCode"].as_str().unwrap().to_owned();
+    let register = json!({"email": email, "password": "correct horse battery staple", "firstName": "A", "lastName": "B"});
+    app.post("/api/v1/user", &Auth::None, register.clone())
+        .await
+        .expect_error(409);
+    let sql = "UPDATE invite_links SET expires_at = $1";
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    match &app.identity_db {
+        service_kit::db::Pool::Sqlite(p) => {
+            sqlx::query(sql).bind(past).execute(p).await.map(|_| ())
+        }
+        service_kit::db::Pool::Postgres(p) => {
+            sqlx::query(sql).bind(past).execute(p).await.map(|_| ())
+        }
+    }
+    .unwrap();
+    let user = app.post("/api/v1/user", &Auth::None, register).await;
+    assert_eq!(user.results()["email"], email.as_str());
+    app.get(&format!("/api/v1/invite-links/{code}"), &Auth::None)
+        .await
+        .expect_error(404);
+    let members = app.get("/api/v1/org/users", &cookie(&admin)).await;
+    assert!(
+        !members.body.to_string().contains(&email),
+        "{}",
+        members.body
+    );
+    assert!(
+        outbox_types(&app)
+            .await
+            .contains(&"user.deleted".to_owned())
+    );
+
+    // Revoked: another organization may invite the address.
+    let other_email = format!("revoked-{}@example.com", uuid::Uuid::new_v4().simple());
+    invite(&app, &admin, &other_email).await.results();
+    app.send(
+        Method::DELETE,
+        "/api/v1/invite-links",
+        &cookie(&admin),
+        None,
+    )
+    .await
+    .results();
+    let (second, _) = admin_of_new_org(&app, "Second").await;
+    let r = invite(&app, &second, &other_email).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A live invitation of another organization still holds it.
+    let (third, _) = admin_of_new_org(&app, "Third").await;
+    invite(&app, &third, &other_email).await.expect_error(409);
+}
+
 dual!(
     allowed_email_domains_are_set_by_admins,
     an_organization_is_created_changed_and_deleted,
@@ -708,4 +776,5 @@ dual!(
     members_are_paginated_and_searchable,
     an_organization_always_keeps_an_admin,
     role_matrix_and_isolation,
+    a_lapsed_invitation_does_not_keep_the_address,
 );
