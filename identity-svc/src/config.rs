@@ -69,6 +69,9 @@ pub struct Config {
     /// Invitations one organization may create per hour.
     #[arg(long, env = "INVITATIONS_PER_HOUR", default_value_t = 100)]
     pub invitations_per_hour: u32,
+    /// How often expired sessions, passcodes and invitations are deleted, in seconds.
+    #[arg(long, env = "PURGE_INTERVAL_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub purge_interval_seconds: u64,
 }
 
 impl Config {
@@ -98,6 +101,7 @@ impl Config {
             email_passcode_ttl_seconds: 15 * 60,
             email_passcodes_per_hour: 5,
             invitations_per_hour: 100,
+            purge_interval_seconds: 600,
         }
     }
 

@@ -91,6 +91,11 @@ impl Application {
             Duration::from_secs(10),
         )?;
         tracing::info!(mailer = ?mailer, "mail transport");
+        domain::spawn_purge(
+            store.clone(),
+            Duration::from_secs(config.purge_interval_seconds),
+            shutdown.clone(),
+        );
         let identity = Arc::new(Identity::new(
             store,
             hasher,

@@ -48,6 +48,9 @@ pub struct Config {
     /// Invitations one organization may create per hour.
     #[arg(long, env = "INVITATIONS_PER_HOUR", default_value_t = 100)]
     pub invitations_per_hour: u32,
+    /// How often identity-svc deletes expired sessions, passcodes and invitations, in seconds.
+    #[arg(long, env = "PURGE_INTERVAL_SECONDS", default_value_t = 600)]
+    pub purge_interval_seconds: u64,
 }
 
 impl Config {
@@ -64,6 +67,7 @@ impl Config {
             mail_url: None,
             email_passcodes_per_hour: 5,
             invitations_per_hour: 100,
+            purge_interval_seconds: 600,
         }
     }
 }
@@ -107,6 +111,7 @@ impl Platform {
         identity_cfg.mail_url = config.mail_url.clone();
         identity_cfg.email_passcodes_per_hour = config.email_passcodes_per_hour;
         identity_cfg.invitations_per_hour = config.invitations_per_hour;
+        identity_cfg.purge_interval_seconds = config.purge_interval_seconds;
         let mut connections_cfg =
             connections_svc::Config::new(loopback, url.clone(), config.data_dir.clone());
         connections_cfg.database_schema = format!("{}connections", config.schema_prefix);

@@ -501,6 +501,30 @@ impl Identity {
     }
 }
 
+/// Deletes expired sessions, passcodes and invitations every `every` (they are refused when
+/// presented anyway; this keeps the tables from growing without bound).
+pub fn spawn_purge(
+    store: Arc<dyn IdentityStore>,
+    every: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    tokio::spawn(async move {
+        loop {
+            match store.purge_expired(Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "expired credentials purged"),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "purging expired credentials failed; will retry")
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+}
+
 pub(crate) fn caller(claims: &AccessClaims) -> Result<Uuid> {
     claims
         .user_uuid()

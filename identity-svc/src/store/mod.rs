@@ -523,6 +523,10 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         at: DateTime<Utc>,
     ) -> Result<JoinOutcome>;
 
+    /// Deletes sessions, email passcodes and invitations that expired before `now`; how many
+    /// rows in all.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64>;
+
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;
 

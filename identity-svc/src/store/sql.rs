@@ -1130,6 +1130,22 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64> {
+                // Times are compared in SQL here: both backends order them correctly (SQLite keeps
+                // UTC RFC 3339 text of one shape, which sorts as the instants do).
+                let mut n = 0;
+                for table in ["sessions", "email_passcodes", "invite_links"] {
+                    let sql = format!("DELETE FROM {table} WHERE expires_at < $1");
+                    n += sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(now)
+                        .execute(&self.0)
+                        .await?
+                        .rows_affected();
+                }
+                Ok(n)
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>> {
                 Ok(sqlx::query_as("SELECT event_uuid, event_type, payload FROM outbox_events ORDER BY created_at, event_uuid LIMIT $1")
                     .bind(limit)

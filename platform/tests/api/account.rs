@@ -380,3 +380,88 @@ dual!(
     deleting_me_removes_everything_of_mine,
     login_options_offer_email
 );
+
+/// Expired sessions, passcodes and invitations are deleted by identity-svc's periodic purge;
+/// live ones stay.
+async fn expired_credentials_are_purged(backend: crate::helpers::Backend) {
+    let Some(app) = crate::helpers::spawn_app_with(backend, |c| c.purge_interval_seconds = 1).await
+    else {
+        return;
+    };
+    let user = app.register().await;
+    let second = app
+        .post(
+            "/api/v1/login",
+            &Auth::None,
+            json!({"email": user.email, "password": user.password}),
+        )
+        .await
+        .session_cookie()
+        .unwrap();
+    app.send(
+        reqwest::Method::PUT,
+        "/api/v1/user/me/email/otp",
+        &Auth::Cookie(user.cookie.clone()),
+        None,
+    )
+    .await
+    .results();
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let expire = [
+        "UPDATE sessions SET expires_at = $1 WHERE token_hash = $2",
+        "UPDATE email_passcodes SET expires_at = $1 WHERE $2 <> ''",
+    ];
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(second.as_bytes()));
+    for sql in expire {
+        match &app.identity_db {
+            service_kit::db::Pool::Sqlite(p) => sqlx::query(sql)
+                .bind(past)
+                .bind(&hash)
+                .execute(p)
+                .await
+                .map(|_| ()),
+            service_kit::db::Pool::Postgres(p) => sqlx::query(sql)
+                .bind(past)
+                .bind(&hash)
+                .execute(p)
+                .await
+                .map(|_| ()),
+        }
+        .unwrap();
+    }
+    let count = |sql: &'static str| {
+        let db = app.identity_db.clone();
+        async move {
+            match &db {
+                service_kit::db::Pool::Sqlite(p) => {
+                    sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await
+                }
+                service_kit::db::Pool::Postgres(p) => {
+                    sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await
+                }
+            }
+            .unwrap()
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let sessions = count("SELECT COUNT(*) FROM sessions").await;
+        let passcodes = count("SELECT COUNT(*) FROM email_passcodes").await;
+        if sessions == 1 && passcodes == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not purged: {sessions} sessions, {passcodes} passcodes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    app.get("/api/v1/user", &Auth::Cookie(user.cookie.clone()))
+        .await
+        .results();
+    app.get("/api/v1/user", &Auth::Cookie(second))
+        .await
+        .expect_error(401);
+}
+
+crate::helpers::dual_backend!(expired_credentials_are_purged);
