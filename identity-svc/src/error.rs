@@ -36,7 +36,15 @@ pub enum Error {
 
 impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("identity store"))
+        use crate::store::StoreError;
+        match e {
+            // A guarded change lost a race with a demotion or a removal (AC-9).
+            StoreError::NotAllowed => {
+                Error::PermissionDenied("You don't have access to this action".into())
+            }
+            StoreError::NotMember => Error::NotFound("user not found"),
+            e => Error::Internal(anyhow::Error::new(e).context("identity store")),
+        }
     }
 }
 

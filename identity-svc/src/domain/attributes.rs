@@ -8,7 +8,10 @@ use chrono::Utc;
 use service_kit::jwt::AccessClaims;
 use uuid::Uuid;
 
-use super::{Identity, organizations::OrgAction};
+use super::{
+    Identity,
+    organizations::{OrgAction, guard},
+};
 use crate::{
     error::{Error, Result},
     store::{AttributeRecord, GroupValueRecord, StoreError, UserValueRecord},
@@ -181,7 +184,13 @@ impl Identity {
         };
         match self
             .store
-            .save_attribute(&record, &users, &groups, create)
+            .save_attribute(
+                &record,
+                &users,
+                &groups,
+                create,
+                &guard(org, user, OrgAction::ManageMembers),
+            )
             .await
         {
             Ok(true) => {}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     Identity,
-    organizations::{OrgAction, Paging, event, like_pattern},
+    organizations::{OrgAction, Paging, event, guard, like_pattern},
 };
 use crate::{
     error::{Error, Result},
@@ -138,7 +138,8 @@ impl Identity {
             created_at: now,
             updated_at: now,
         };
-        match self.store.create_group(&group, &members).await {
+        let guard = guard(org, user, OrgAction::ManageMembers);
+        match self.store.create_group(&group, &members, &guard).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 return Err(Error::AlreadyExists(
@@ -251,7 +252,12 @@ impl Identity {
         };
         group.updated_by_user_uuid = Some(user);
         group.updated_at = Utc::now();
-        match self.store.update_group(&group, members.as_deref()).await {
+        let guard = guard(group.organization_uuid, user, OrgAction::ManageMembers);
+        match self
+            .store
+            .update_group(&group, members.as_deref(), &guard)
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 return Err(Error::AlreadyExists(
@@ -290,20 +296,14 @@ impl Identity {
         group_uuid: &str,
         user_uuid: &str,
     ) -> Result<()> {
-        let (_, group) = self
+        let (user, group) = self
             .my_group(claims, OrgAction::ManageMembers, group_uuid)
             .await?;
         let target = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
-        if self
-            .store
-            .members_among(group.organization_uuid, &[target])
-            .await?
-            .is_empty()
-        {
-            return Err(Error::NotFound("user not found"));
-        }
+        // The store checks that the target is a member, in the same transaction as the insert.
+        let guard = guard(group.organization_uuid, user, OrgAction::ManageMembers);
         self.store
-            .add_group_member(group.group_uuid, target)
+            .add_group_member(group.group_uuid, target, &guard)
             .await?;
         Ok(())
     }

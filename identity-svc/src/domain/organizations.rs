@@ -11,7 +11,7 @@ use super::{Identity, caller};
 use crate::{
     error::{Error, Result},
     store::{
-        MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent,
+        Guard, MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent,
         StoreError,
     },
 };
@@ -84,6 +84,20 @@ pub fn allows(role: OrgRole, action: OrgAction) -> bool {
     match action {
         OrgAction::View | OrgAction::ViewMembers => true,
         OrgAction::Update | OrgAction::Delete | OrgAction::ManageMembers => role == OrgRole::Admin,
+    }
+}
+
+/// The guard of a change `actor` makes in `organization_uuid` under `action`: the store
+/// re-checks, in the change's transaction, that the actor still holds a role allowed to.
+pub(crate) fn guard(organization_uuid: Uuid, actor: Uuid, action: OrgAction) -> Guard {
+    Guard {
+        organization_uuid,
+        actor,
+        roles: OrgRole::ALL
+            .into_iter()
+            .filter(|r| allows(*r, action))
+            .map(OrgRole::as_str)
+            .collect(),
     }
 }
 

@@ -20,9 +20,28 @@ pub enum StoreError {
     /// A unique constraint was violated (for example a duplicate email).
     #[error("already exists")]
     Conflict,
+    /// A guarded change found the actor no longer allowed to make it (see [`Guard`]).
+    #[error("not allowed")]
+    NotAllowed,
+    /// A guarded change names a user who is no longer a member of the organization.
+    #[error("not a member")]
+    NotMember,
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// A change made by `actor` in an organization that holds only while the actor has one of
+/// `roles` and the users it names are members (checklist AC-9). The store re-checks both in the
+/// change's transaction after locking the organization's row, as the membership changes (role
+/// changes, removals) do first: so a concurrent demotion or removal either commits first and the
+/// change is refused, or waits until the change has committed.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub organization_uuid: Uuid,
+    pub actor: Uuid,
+    /// Roles allowed to make the change (decided by the domain layer).
+    pub roles: Vec<&'static str>,
 }
 
 /// Shorthand.
@@ -416,7 +435,12 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn members_among(&self, organization_uuid: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>>;
     /// Creates a group with `members` (already checked to be members of its organization).
     /// Conflict when the name is taken in the organization.
-    async fn create_group(&self, group: &GroupRecord, members: &[Uuid]) -> Result<()>;
+    async fn create_group(
+        &self,
+        group: &GroupRecord,
+        members: &[Uuid],
+        guard: &Guard,
+    ) -> Result<()>;
     /// One page of an organization's groups, filtered by a LIKE pattern, and the total.
     async fn groups(
         &self,
@@ -431,7 +455,12 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     /// The members of these groups.
     async fn group_members(&self, groups: &[Uuid]) -> Result<Vec<GroupMemberRecord>>;
     /// Renames a group and, when `members` is given, replaces its members, atomically.
-    async fn update_group(&self, group: &GroupRecord, members: Option<&[Uuid]>) -> Result<()>;
+    async fn update_group(
+        &self,
+        group: &GroupRecord,
+        members: Option<&[Uuid]>,
+        guard: &Guard,
+    ) -> Result<()>;
     /// Deletes a group and records `event`, atomically.
     async fn delete_group(
         &self,
@@ -440,7 +469,12 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         event: &OutboxEvent,
     ) -> Result<bool>;
     /// Adds a member to a group (no change when they are one already).
-    async fn add_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<()>;
+    async fn add_group_member(
+        &self,
+        group_uuid: Uuid,
+        user_uuid: Uuid,
+        guard: &Guard,
+    ) -> Result<()>;
     /// Removes a member from a group; whether they were one.
     async fn remove_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<bool>;
 
@@ -473,6 +507,7 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         users: &[(Uuid, String)],
         groups: &[(Uuid, String)],
         create: bool,
+        guard: &Guard,
     ) -> Result<bool>;
     /// Deletes an attribute of an organization; whether it existed.
     async fn delete_attribute(&self, organization_uuid: Uuid, attribute_uuid: Uuid)

@@ -230,6 +230,46 @@ macro_rules! ids_in_organization {
         Ok(qb.build_query_scalar().fetch_all($pool).await?)
     }};
 }
+/// Inside a transaction: locks the organization's row, then checks that the guard's actor
+/// still has an allowed role and that `users` are all members ([`super::Guard`]).
+macro_rules! guard {
+    ($db:ty, $tx:expr, $guard:expr, $users:expr) => {{
+        let g: &super::Guard = $guard;
+        sqlx::query(
+            "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1",
+        )
+        .bind(g.organization_uuid)
+        .execute(&mut *$tx)
+        .await?;
+        let role: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2",
+        )
+        .bind(g.organization_uuid)
+        .bind(g.actor)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if !role.is_some_and(|r| g.roles.contains(&r.as_str())) {
+            return Err(StoreError::NotAllowed);
+        }
+        let users: std::collections::BTreeSet<Uuid> = $users.iter().copied().collect();
+        if !users.is_empty() {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(
+                "SELECT COUNT(*) FROM memberships WHERE organization_uuid = ",
+            );
+            qb.push_bind(g.organization_uuid)
+                .push(" AND user_uuid IN (");
+            let mut list = qb.separated(", ");
+            for id in &users {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            let n: i64 = qb.build_query_scalar().fetch_one(&mut *$tx).await?;
+            if usize::try_from(n).ok() != Some(users.len()) {
+                return Err(StoreError::NotMember);
+            }
+        }
+    }};
+}
 macro_rules! identity_store {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
@@ -721,8 +761,9 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn create_group(&self, g: &GroupRecord, members: &[Uuid]) -> Result<()> {
+            async fn create_group(&self, g: &GroupRecord, members: &[Uuid], guard: &super::Guard) -> Result<()> {
                 let mut tx = self.0.begin().await?;
+                guard!($db, tx, guard, members);
                 sqlx::query(concat!("INSERT INTO groups (", group_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
                     .bind(g.group_uuid)
                     .bind(g.organization_uuid)
@@ -788,8 +829,9 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn update_group(&self, g: &GroupRecord, members: Option<&[Uuid]>) -> Result<()> {
+            async fn update_group(&self, g: &GroupRecord, members: Option<&[Uuid]>, guard: &super::Guard) -> Result<()> {
                 let mut tx = self.0.begin().await?;
+                guard!($db, tx, guard, members.unwrap_or_default());
                 sqlx::query("UPDATE groups SET name = $2, updated_by_user_uuid = $3, updated_at = $4 WHERE group_uuid = $1")
                     .bind(g.group_uuid)
                     .bind(&g.name)
@@ -818,12 +860,15 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn add_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<()> {
+            async fn add_group_member(&self, group_uuid: Uuid, user_uuid: Uuid, guard: &super::Guard) -> Result<()> {
+                let mut tx = self.0.begin().await?;
+                guard!($db, tx, guard, [user_uuid]);
                 sqlx::query("INSERT INTO group_memberships (group_uuid, user_uuid) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(group_uuid)
                     .bind(user_uuid)
-                    .execute(&self.0)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -906,8 +951,10 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn save_attribute(&self, a: &AttributeRecord, users: &[(Uuid, String)], groups: &[(Uuid, String)], create: bool) -> Result<bool> {
+            async fn save_attribute(&self, a: &AttributeRecord, users: &[(Uuid, String)], groups: &[(Uuid, String)], create: bool, guard: &super::Guard) -> Result<bool> {
                 let mut tx = self.0.begin().await?;
+                let user_ids: Vec<Uuid> = users.iter().map(|(u, _)| *u).collect();
+                guard!($db, tx, guard, user_ids);
                 if create {
                     sqlx::query(
                         "INSERT INTO user_attributes (attribute_uuid, organization_uuid, name, description, attribute_default, created_at) \

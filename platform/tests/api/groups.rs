@@ -299,7 +299,64 @@ async fn group_role_matrix_and_isolation(app: TestApp) {
     .results();
 }
 
+/// AC-9: additions of a member to groups racing with their removal from the organization
+/// leave no group membership behind: each addition either lands before the removal (which then
+/// takes it away) or is refused after it. And an admin demoted meanwhile adds no one.
+async fn ac_9_group_additions_racing_a_removal_leave_nothing_behind(app: TestApp) {
+    let (admin, _) = admin_of_new_org(&app, "Race").await;
+    let target = invite_and_join(&app, &admin, "viewer").await;
+    let mut groups = Vec::new();
+    for i in 0..24 {
+        let r = app
+            .post(
+                "/api/v1/org/groups",
+                &cookie(&admin),
+                json!({"name": format!("g{i}")}),
+            )
+            .await;
+        groups.push(r.results()["uuid"].as_str().unwrap().to_owned());
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, g) in groups.iter().enumerate() {
+        let (http, base, session) = (app.http.clone(), app.base.clone(), admin.cookie.clone());
+        let url = format!("{base}/api/v1/groups/{g}/members/{}", target.user_uuid);
+        tasks.spawn(async move {
+            // Spread the additions around the removal.
+            tokio::time::sleep(std::time::Duration::from_millis(2 * i as u64)).await;
+            let r = http
+                .put(url)
+                .header("cookie", format!("connect.sid={session}"))
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/user/{}", target.user_uuid),
+        &cookie(&admin),
+        None,
+    )
+    .await
+    .results();
+    while let Some(status) = tasks.join_next().await {
+        let status = status.unwrap();
+        assert!(status == 200 || status == 404, "status {status}");
+    }
+    let sql = "SELECT COUNT(*) FROM group_memberships WHERE user_uuid = $1";
+    let user = uuid::Uuid::parse_str(&target.user_uuid).unwrap();
+    let left: i64 = match &app.identity_db {
+        service_kit::db::Pool::Sqlite(p) => sqlx::query_scalar(sql).bind(user).fetch_one(p).await,
+        service_kit::db::Pool::Postgres(p) => sqlx::query_scalar(sql).bind(user).fetch_one(p).await,
+    }
+    .unwrap();
+    assert_eq!(left, 0, "group memberships outlived the removal");
+}
+
 dual!(
     groups_hold_members_of_their_organization,
-    group_role_matrix_and_isolation
+    group_role_matrix_and_isolation,
+    ac_9_group_additions_racing_a_removal_leave_nothing_behind,
 );
