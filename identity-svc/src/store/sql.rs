@@ -95,9 +95,8 @@ macro_rules! delete_recording {
 }
 /// Inside a transaction: locks the organization row (so guarded membership changes of one
 /// organization run one at a time on PostgreSQL; SQLite serialises writers anyway), then reads
-/// the target's role and the number of admins.
-/// Locks the organization row, then reads the target's role and whether they are active (have
-/// a password), the actor's role, and the number of active admins.
+/// the target's role and whether they are active (have a password), the actor's role, and the
+/// number of active admins.
 macro_rules! lock_and_count {
     ($tx:expr, $org:expr, $user:expr, $actor:expr) => {{
         sqlx::query(
