@@ -4,7 +4,10 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
-    let files = ["proto/identity/v1/identity.proto"];
+    let files = [
+        "proto/identity/v1/identity.proto",
+        "proto/projects/v1/projects.proto",
+    ];
     let fds = protox::compile(files, ["proto"])?;
     // compile_fds does not write the descriptor set itself (reference/crates.md).
     std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;

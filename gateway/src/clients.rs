@@ -1,60 +1,61 @@
 //! gRPC clients of the services, with the metadata every call carries: the request id, and
 //! either the user's access token or (pre-authentication methods only) the internal credential.
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use proto::identity::v1::{self as pb, identity_service_client::IdentityServiceClient};
+use proto::{
+    identity::v1::{self as pb, identity_service_client::IdentityServiceClient},
+    projects::v1::projects_service_client::ProjectsServiceClient,
+};
 use service_kit::{
     grpc::{InternalCredential, OutgoingCall},
-    jwt::JwksSource,
+    identity::Identity,
 };
-use tonic::{Request, transport::Channel};
+use tonic::{
+    Request,
+    transport::{Channel, Endpoint},
+};
 
 use crate::http::{ApiError, extract::Caller};
 
 /// The identity-svc client.
 #[derive(Debug, Clone)]
-pub struct IdentityClient {
-    channel: Channel,
-    client: IdentityServiceClient<Channel>,
-    internal: OutgoingCall,
-    user: OutgoingCall,
-}
+pub struct IdentityClient(Identity);
 
 impl IdentityClient {
-    /// A client over `channel`, presenting `credential` on pre-authentication methods.
-    pub fn new(channel: Channel, credential: InternalCredential) -> Self {
-        Self {
-            client: IdentityServiceClient::new(channel.clone()),
-            channel,
-            internal: OutgoingCall::internal(credential),
-            user: OutgoingCall::default(),
-        }
+    /// A client of identity-svc at `url`, presenting `credential` on pre-authentication methods.
+    pub fn connect_lazy(url: &str, credential: InternalCredential) -> anyhow::Result<Self> {
+        Ok(Self(Identity::connect_lazy(url, credential)?))
+    }
+
+    /// The shared client underneath.
+    pub fn inner(&self) -> &Identity {
+        &self.0
     }
 
     /// The generated client (cheap to clone).
     pub fn rpc(&self) -> IdentityServiceClient<Channel> {
-        self.client.clone()
+        self.0.rpc()
     }
 
     /// A request made as the trusted internal caller.
     pub fn internal<T>(&self, msg: T, request_id: &str) -> Request<T> {
-        self.internal.request(msg, Some(request_id), None)
+        self.0.internal(msg, request_id)
     }
 
     /// A request made on behalf of `caller`, carrying only their access token.
     pub fn as_user<T>(&self, msg: T, caller: &Caller) -> Request<T> {
-        self.user
-            .request(msg, Some(&caller.request_id), Some(caller.token()))
+        self.0.as_user(msg, &caller.request_id, caller.token())
     }
 
     /// Whether identity-svc reports SERVING on the gRPC health protocol.
     pub async fn is_serving(&self) -> bool {
-        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
+        let mut health =
+            tonic_health::pb::health_client::HealthClient::new(self.0.channel().clone());
         let mut req = Request::new(tonic_health::pb::HealthCheckRequest {
             service: String::new(),
         });
-        req.set_timeout(std::time::Duration::from_secs(2));
+        req.set_timeout(Duration::from_secs(2));
         matches!(
             health.check(req).await.map(|r| r.into_inner().status()),
             Ok(tonic_health::pb::health_check_response::ServingStatus::Serving)
@@ -106,14 +107,35 @@ impl IdentityClient {
     }
 }
 
-/// The key set, fetched from identity-svc over gRPC.
+/// The projects-svc client: user methods only.
 #[derive(Debug, Clone)]
-pub struct GrpcJwks(pub Arc<IdentityClient>);
+pub struct ProjectsClient {
+    client: ProjectsServiceClient<Channel>,
+    user: OutgoingCall,
+}
 
-#[async_trait::async_trait]
-impl JwksSource for GrpcJwks {
-    async fn fetch(&self) -> anyhow::Result<String> {
-        let req = self.0.internal(pb::GetJwksRequest {}, "jwks-refresh");
-        Ok(self.0.rpc().get_jwks(req).await?.into_inner().jwks_json)
+impl ProjectsClient {
+    /// A client of projects-svc at `url` (connects lazily).
+    pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
+        let channel = Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .connect_lazy();
+        Ok(Self {
+            client: ProjectsServiceClient::new(channel),
+            user: OutgoingCall::default(),
+        })
+    }
+
+    /// The generated client (cheap to clone).
+    pub fn rpc(&self) -> ProjectsServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    /// A request made on behalf of `caller`.
+    pub fn as_user<T>(&self, msg: T, caller: &Caller) -> Request<T> {
+        self.user
+            .request(msg, Some(&caller.request_id), Some(caller.token()))
     }
 }

@@ -14,14 +14,14 @@ use secrecy::SecretString;
 use service_kit::{
     config::parse_secret,
     grpc::InternalCredential,
+    identity::IdentityJwks,
     jwt::{JwtVerifier, TokenProfile},
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Endpoint;
 
 use crate::{
-    clients::{GrpcJwks, IdentityClient},
+    clients::{IdentityClient, ProjectsClient},
     http::{AppState, HttpSettings},
 };
 
@@ -34,6 +34,9 @@ pub struct Config {
     /// URL of identity-svc's gRPC endpoint.
     #[arg(long, env = "IDENTITY_URL", default_value = "http://127.0.0.1:50051")]
     pub identity_url: String,
+    /// URL of projects-svc's gRPC endpoint.
+    #[arg(long, env = "PROJECTS_URL", default_value = "http://127.0.0.1:50053")]
+    pub projects_url: String,
     /// Credential of the trusted internal caller, as configured in the services.
     #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
     pub internal_credential: SecretString,
@@ -66,6 +69,7 @@ impl Config {
         Self {
             listen_addr,
             identity_url,
+            projects_url: "http://127.0.0.1:50053".into(),
             internal_credential,
             cookie_secure: false,
             public_url: None,
@@ -90,19 +94,18 @@ impl Application {
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         service_kit::jwt::install_crypto_provider();
         let credential = InternalCredential::new(config.internal_credential.clone())?;
-        let channel = Endpoint::from_shared(config.identity_url.clone())?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .connect_lazy();
-        let identity = Arc::new(IdentityClient::new(channel, credential));
+        let identity = Arc::new(IdentityClient::connect_lazy(
+            &config.identity_url,
+            credential,
+        )?);
+        let projects = Arc::new(ProjectsClient::connect_lazy(&config.projects_url)?);
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
         let listener_addr = listener.local_addr()?;
         let verifier = Arc::new(JwtVerifier::new(
             TokenProfile::default(),
-            Arc::new(GrpcJwks(identity.clone())),
+            Arc::new(IdentityJwks(identity.inner().clone())),
         ));
         verifier.spawn_periodic_refresh(
             Duration::from_secs(config.jwks_cache_seconds.max(1)),
@@ -120,6 +123,7 @@ impl Application {
         });
         let router = http::router(AppState {
             identity,
+            projects,
             verifier,
             settings,
         });

@@ -798,6 +798,39 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
             .await?;
         Ok(Response::new(pb::JoinOrganizationResponse {}))
     }
+
+    async fn get_access_contexts(
+        &self,
+        req: Request<pb::GetAccessContextsRequest>,
+    ) -> Result<Response<pb::GetAccessContextsResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let answer = self
+            .identity
+            .access_contexts(
+                &claims,
+                crate::domain::context::ContextQuery {
+                    user_uuids: r.user_uuids,
+                    email: r.email,
+                    all_members: r.all_members,
+                    include_groups: r.include_groups,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::GetAccessContextsResponse {
+            organization_uuid: answer.organization_uuid.to_string(),
+            caller: Some(access_context_pb(answer.caller)),
+            members: answer.members.into_iter().map(access_context_pb).collect(),
+            groups: answer
+                .groups
+                .into_iter()
+                .map(|g| pb::OrganizationGroup {
+                    group_uuid: g.group_uuid.to_string(),
+                    name: g.name,
+                })
+                .collect(),
+        }))
+    }
 }
 
 fn email_status_pb(s: EmailStatus) -> pb::EmailStatus {
@@ -811,5 +844,17 @@ fn email_status_pb(s: EmailStatus) -> pb::EmailStatus {
             is_expired: o.is_expired,
             is_max_attempts: o.is_max_attempts,
         }),
+    }
+}
+
+fn access_context_pb((m, groups): (MemberRecord, Vec<uuid::Uuid>)) -> pb::AccessContext {
+    pb::AccessContext {
+        user_uuid: m.user_uuid.to_string(),
+        email: m.email,
+        first_name: m.first_name,
+        last_name: m.last_name,
+        role: m.role,
+        group_uuids: groups.iter().map(ToString::to_string).collect(),
+        is_pending: m.is_pending,
     }
 }

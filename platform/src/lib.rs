@@ -115,10 +115,17 @@ impl Platform {
         let mut connections_cfg =
             connections_svc::Config::new(loopback, url.clone(), config.data_dir.clone());
         connections_cfg.database_schema = format!("{}connections", config.schema_prefix);
-        let mut projects_cfg = projects_svc::Config::new(loopback, url, config.data_dir.clone());
-        projects_cfg.database_schema = format!("{}projects", config.schema_prefix);
-
         let identity = identity_svc::Application::build(identity_cfg, shutdown.clone()).await?;
+        let identity_url = format!("http://{}", identity.local_addr());
+        let mut projects_cfg = projects_svc::Config::new(
+            loopback,
+            url,
+            config.data_dir.clone(),
+            identity_url.clone(),
+            credential.clone(),
+        );
+        projects_cfg.database_schema = format!("{}projects", config.schema_prefix);
+        projects_cfg.jwks_cache_seconds = config.jwks_cache_seconds;
         let connections =
             connections_svc::Application::build(connections_cfg, shutdown.clone()).await?;
         let projects = projects_svc::Application::build(projects_cfg, shutdown.clone()).await?;
@@ -128,11 +135,9 @@ impl Platform {
             projects.local_addr(),
         );
 
-        let mut gateway_cfg = gateway::Config::new(
-            config.listen_addr,
-            format!("http://{identity_addr}"),
-            credential.clone(),
-        );
+        let mut gateway_cfg =
+            gateway::Config::new(config.listen_addr, identity_url, credential.clone());
+        gateway_cfg.projects_url = format!("http://{projects_addr}");
         gateway_cfg.jwks_cache_seconds = config.jwks_cache_seconds;
         let gateway = gateway::Application::build(gateway_cfg, shutdown.clone()).await?;
         let gateway_addr = gateway.local_addr();

@@ -1,14 +1,27 @@
-//! projects-svc: owns the `projects` schema. It starts, applies its own migrations, answers gRPC health
-//! and reflection, and shuts down gracefully; its API arrives in a later issue.
+//! projects-svc: projects, who may work in them (users and groups) and, later, their spaces.
+//!
+//! Layers: `grpc` (authenticates the caller, proto types stop here) -> `domain` (the access
+//! rules in `domain::access`, the operations in `domain::projects`; users, roles and groups come
+//! from identity-svc through `domain::directory::Directory`) -> `store` (SQL).
 //! Architecture invariant: only this crate touches the `projects` schema.
 
-use std::{net::SocketAddr, path::PathBuf};
+pub mod directory;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod store;
 
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use proto::projects::v1::projects_service_server::ProjectsServiceServer;
 use secrecy::SecretString;
 use service_kit::{
     config::parse_secret,
     db::DbConfig,
+    grpc::InternalCredential,
     host::{Migrations, ServiceHost},
+    identity::{Identity, IdentityJwks},
+    jwt::{JwtVerifier, TokenProfile},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +48,16 @@ pub struct Config {
     /// Largest number of pooled database connections.
     #[arg(long, env = "PROJECTS_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+    /// URL of identity-svc's gRPC endpoint (users, roles and groups; the signing keys).
+    #[arg(long, env = "IDENTITY_URL", default_value = "http://127.0.0.1:50051")]
+    pub identity_url: String,
+    /// Credential of the trusted internal caller (to fetch the signing keys); at least 32
+    /// characters.
+    #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
+    pub internal_credential: SecretString,
+    /// How often the key set is refreshed from identity-svc, in seconds.
+    #[arg(long, env = "JWKS_CACHE_SECONDS", default_value_t = 60)]
+    pub jwks_cache_seconds: u64,
 }
 
 impl Config {
@@ -43,6 +66,8 @@ impl Config {
         listen_addr: SocketAddr,
         database_url: Option<SecretString>,
         data_dir: PathBuf,
+        identity_url: String,
+        internal_credential: SecretString,
     ) -> Self {
         Self {
             listen_addr,
@@ -50,6 +75,9 @@ impl Config {
             database_schema: "projects".into(),
             data_dir,
             db_max_connections: 10,
+            identity_url,
+            internal_credential,
+            jwks_cache_seconds: 60,
         }
     }
 }
@@ -71,17 +99,35 @@ impl Application {
             sqlite: &SQLITE_MIGRATIONS,
             postgres: &POSTGRES_MIGRATIONS,
         };
-        Ok(Self(
-            ServiceHost::start(
-                "projects-svc",
-                config.listen_addr,
-                &db,
-                migrations,
-                &[],
-                shutdown,
-            )
-            .await?,
-        ))
+        service_kit::jwt::install_crypto_provider();
+        let host = ServiceHost::start(
+            "projects-svc",
+            config.listen_addr,
+            &db,
+            migrations,
+            &[proto::FILE_DESCRIPTOR_SET],
+            shutdown.clone(),
+        )
+        .await?;
+        let store = store::for_pool(host.pool().clone());
+        let credential = InternalCredential::new(config.internal_credential.clone())?;
+        let identity = Identity::connect_lazy(&config.identity_url, credential)?;
+        let verifier = Arc::new(JwtVerifier::new(
+            TokenProfile::default(),
+            Arc::new(IdentityJwks(identity.clone())),
+        ));
+        verifier.spawn_periodic_refresh(
+            Duration::from_secs(config.jwks_cache_seconds.max(1)),
+            shutdown,
+        );
+        let projects = Arc::new(domain::projects::Projects::new(
+            store,
+            Arc::new(directory::IdentityDirectory(identity)),
+        ));
+        let service = grpc::ProjectsGrpc::new(projects, verifier);
+        Ok(Self(host.add_routes(|r| {
+            r.add_service(ProjectsServiceServer::new(service))
+        })))
     }
 
     /// The address the server listens on.

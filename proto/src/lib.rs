@@ -11,5 +11,14 @@ pub mod identity {
     }
 }
 
+/// `projects.v1`: projects, their user and group grants, and spaces.
+pub mod projects {
+    /// Version 1 of the projects API.
+    pub mod v1 {
+        #![allow(missing_docs, unreachable_pub, clippy::all)]
+        tonic::include_proto!("projects.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every package above, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("descriptor");

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod grpc;
 pub mod host;
+pub mod identity;
 pub mod jwt;
 pub mod secret;
 pub mod shutdown;

@@ -8,6 +8,7 @@ mod groups;
 mod invites;
 mod json;
 mod organizations;
+mod projects;
 mod tokens;
 mod user;
 mod wellknown;
@@ -33,13 +34,15 @@ use tower_http::{
 
 pub use error::{ApiError, ApiResult};
 
-use crate::clients::IdentityClient;
+use crate::clients::{IdentityClient, ProjectsClient};
 
 /// What every handler can reach. No database: the gateway owns HTTP concerns only.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// identity-svc.
     pub identity: Arc<IdentityClient>,
+    /// projects-svc.
+    pub projects: Arc<ProjectsClient>,
     /// Verifies access JWTs presented by API clients.
     pub verifier: Arc<JwtVerifier>,
     /// HTTP settings.
@@ -153,6 +156,45 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/groups/{groupUuid}/members/{userUuid}",
             put(groups::add_member).delete(groups::remove_member),
+        )
+        .route(
+            "/api/v1/org/projects",
+            get(projects::list).post(projects::create),
+        )
+        .route(
+            "/api/v1/org/projects/{projectUuid}",
+            delete(projects::delete),
+        )
+        .route("/api/v1/projects/{projectUuid}", get(projects::get))
+        .route(
+            "/api/v1/projects/{projectUuid}/metadata",
+            patch(projects::update_metadata),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/schedulerSettings",
+            patch(projects::update_scheduler),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/access",
+            get(projects::access_list).post(projects::grant),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/access/{userUuid}",
+            patch(projects::update_access).delete(projects::revoke_access),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/user/{userUuid}",
+            get(projects::member_access),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/groupAccesses",
+            get(projects::group_accesses),
+        )
+        .route(
+            "/api/v1/groups/{groupUuid}/projects/{projectUuid}",
+            post(projects::add_group)
+                .patch(projects::update_group)
+                .delete(projects::remove_group),
         )
         .route("/api/v1/auth/token", post(wellknown::access_token))
         .route("/.well-known/jwks.json", get(wellknown::jwks))

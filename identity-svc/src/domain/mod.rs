@@ -2,6 +2,7 @@
 //! No tonic or sqlx types here: handlers convert at the edge, the store behind a trait.
 
 pub mod attributes;
+pub mod context;
 pub mod email;
 pub mod groups;
 pub mod invites;

@@ -209,6 +209,24 @@ pub struct AllowedOrganization {
     pub members_count: i64,
 }
 
+/// Which members [`IdentityStore::access_contexts`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberFilter {
+    /// These users (non-members are left out).
+    Users(Vec<Uuid>),
+    /// The member with this (normalised) email.
+    Email(String),
+    /// Every member.
+    All,
+}
+
+/// Members with their groups' ids, and the organization's groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessContexts {
+    pub members: Vec<(MemberRecord, Vec<Uuid>)>,
+    pub groups: Vec<GroupRecord>,
+}
+
 /// What joining an organization by email domain did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinOutcome {
@@ -557,6 +575,15 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         domain: &str,
         at: DateTime<Utc>,
     ) -> Result<JoinOutcome>;
+
+    /// Members of an organization chosen by `filter`, with the organization's groups each
+    /// belongs to, and (when `with_groups`) every group of the organization.
+    async fn access_contexts(
+        &self,
+        organization_uuid: Uuid,
+        filter: &MemberFilter,
+        with_groups: bool,
+    ) -> Result<AccessContexts>;
 
     /// Deletes sessions, email passcodes and invitations that expired before `now`; how many
     /// rows in all.

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    AllowedOrganization, AttributeRecord, GroupMemberRecord, GroupRecord, GroupValueRecord,
-    IdentityStore, InviteRecord, InviteView, JoinOutcome, MemberRecord, MembershipChange,
-    MembershipRecord, OrganizationRecord, OutboxEvent, PasscodeRecord, PatRecord, Result,
-    SessionRecord, SessionRotation, SigningKeyRecord, StoreError, UserCredentials, UserRecord,
-    UserValueRecord,
+    AccessContexts, AllowedOrganization, AttributeRecord, GroupMemberRecord, GroupRecord,
+    GroupValueRecord, IdentityStore, InviteRecord, InviteView, JoinOutcome, MemberFilter,
+    MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent,
+    PasscodeRecord, PatRecord, Result, SessionRecord, SessionRotation, SigningKeyRecord,
+    StoreError, UserCredentials, UserRecord, UserValueRecord,
 };
 
 /// The PostgreSQL store.
@@ -1173,6 +1173,72 @@ macro_rules! identity_store {
                     Err(StoreError::Conflict) => Ok(JoinOutcome::AlreadyMember),
                     Err(e) => Err(e),
                 }
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn access_contexts(&self, org: Uuid, filter: &MemberFilter, with_groups: bool) -> Result<AccessContexts> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
+                    "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
+                     WHERE m.organization_uuid = "
+                ));
+                qb.push_bind(org);
+                match filter {
+                    MemberFilter::Users(ids) if ids.is_empty() => {
+                        qb.push(" AND 1 = 0");
+                    }
+                    MemberFilter::Users(ids) => {
+                        qb.push(" AND m.user_uuid IN (");
+                        let mut list = qb.separated(", ");
+                        for id in ids {
+                            list.push_bind(*id);
+                        }
+                        qb.push(")");
+                    }
+                    MemberFilter::Email(email) => {
+                        qb.push(" AND u.email = ").push_bind(email.clone());
+                    }
+                    MemberFilter::All => {}
+                }
+                qb.push(" ORDER BY u.user_uuid");
+                let members: Vec<MemberRecord> = qb.build_query_as().fetch_all(&self.0).await?;
+                let mut by_user: std::collections::HashMap<Uuid, Vec<Uuid>> = std::collections::HashMap::new();
+                if !members.is_empty() {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT gm.user_uuid, gm.group_uuid FROM group_memberships gm \
+                         JOIN groups g ON g.group_uuid = gm.group_uuid WHERE g.organization_uuid = ",
+                    );
+                    qb.push_bind(org);
+                    if !matches!(filter, MemberFilter::All) {
+                        qb.push(" AND gm.user_uuid IN (");
+                        let mut list = qb.separated(", ");
+                        for m in &members {
+                            list.push_bind(m.user_uuid);
+                        }
+                        qb.push(")");
+                    }
+                    let rows: Vec<(Uuid, Uuid)> = qb.build_query_as().fetch_all(&self.0).await?;
+                    for (user, group) in rows {
+                        by_user.entry(user).or_default().push(group);
+                    }
+                }
+                let groups = if with_groups {
+                    sqlx::query_as(concat!("SELECT ", group_columns!(), " FROM groups WHERE organization_uuid = $1 ORDER BY LOWER(name), group_uuid"))
+                        .bind(org)
+                        .fetch_all(&self.0)
+                        .await?
+                } else {
+                    Vec::new()
+                };
+                Ok(AccessContexts {
+                    members: members
+                        .into_iter()
+                        .map(|m| {
+                            let groups = by_user.remove(&m.user_uuid).unwrap_or_default();
+                            (m, groups)
+                        })
+                        .collect(),
+                    groups,
+                })
             }
 
             #[tracing::instrument(skip_all)]

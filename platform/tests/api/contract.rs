@@ -154,6 +154,22 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/invite-links/{inviteLinkCode}"),
     ("DELETE", "/api/v1/user/me"),
     ("GET", "/api/v1/user/login-options"),
+    ("GET", "/api/v1/org/projects"),
+    ("GET", "/api/v1/projects/{projectUuid}"),
+    ("PATCH", "/api/v1/projects/{projectUuid}/metadata"),
+    ("PATCH", "/api/v1/projects/{projectUuid}/schedulerSettings"),
+    ("GET", "/api/v1/projects/{projectUuid}/access"),
+    ("POST", "/api/v1/projects/{projectUuid}/access"),
+    ("PATCH", "/api/v1/projects/{projectUuid}/access/{userUuid}"),
+    ("DELETE", "/api/v1/projects/{projectUuid}/access/{userUuid}"),
+    ("GET", "/api/v1/projects/{projectUuid}/user/{userUuid}"),
+    ("GET", "/api/v1/projects/{projectUuid}/groupAccesses"),
+    ("POST", "/api/v1/groups/{groupUuid}/projects/{projectUuid}"),
+    ("PATCH", "/api/v1/groups/{groupUuid}/projects/{projectUuid}"),
+    (
+        "DELETE",
+        "/api/v1/groups/{groupUuid}/projects/{projectUuid}",
+    ),
     ("GET", "/api/v1/user/me/email/status"),
     ("PUT", "/api/v1/user/me/email/otp"),
     ("GET", "/api/v1/user/me/allowedOrganizations"),
@@ -507,6 +523,113 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
     app.get("/api/v1/user/login-options?x=1", &nobody)
         .await
         .expect_error(400);
+    // Projects and their access.
+    {
+        let (padmin, _) = crate::organizations::admin_of_new_org(&app, "Contract projects").await;
+        let pa = Auth::Cookie(padmin.cookie.clone());
+        let viewer = crate::organizations::invite_and_join(&app, &padmin, "member").await;
+        let project = crate::projects::new_project(&app, &padmin, "Contract").await;
+        let missing = uuid::Uuid::now_v7();
+        let p = format!("/api/v1/projects/{project}");
+        let gone = format!("/api/v1/projects/{missing}");
+        app.get("/api/v1/org/projects", &pa).await.results();
+        app.get("/api/v1/org/projects", &nobody)
+            .await
+            .expect_error(401);
+        app.get(&p, &pa).await.results();
+        app.get(&gone, &pa).await.expect_error(404);
+        let meta = json!({"upstreamProjectUuid": null});
+        app.send(
+            Method::PATCH,
+            &format!("{p}/metadata"),
+            &pa,
+            Some(meta.clone()),
+        )
+        .await
+        .results();
+        app.send(Method::PATCH, &format!("{gone}/metadata"), &pa, Some(meta))
+            .await
+            .expect_error(404);
+        let tz = json!({"schedulerTimezone": "Europe/Berlin"});
+        app.send(
+            Method::PATCH,
+            &format!("{p}/schedulerSettings"),
+            &pa,
+            Some(tz),
+        )
+        .await
+        .results();
+        app.send(
+            Method::PATCH,
+            &format!("{p}/schedulerSettings"),
+            &pa,
+            Some(json!({"schedulerTimezone": "Nowhere/City"})),
+        )
+        .await
+        .expect_error(400);
+        let grant = json!({"email": viewer.email, "role": "viewer", "sendEmail": false});
+        app.post(&format!("{p}/access"), &pa, grant.clone())
+            .await
+            .results();
+        app.post(&format!("{p}/access"), &pa, grant)
+            .await
+            .expect_error(409);
+        app.get(&format!("{p}/access"), &pa).await.results();
+        app.get(&format!("{gone}/access"), &pa)
+            .await
+            .expect_error(404);
+        let ua = format!("{p}/access/{}", viewer.user_uuid);
+        app.send(Method::PATCH, &ua, &pa, Some(json!({"role": "editor"})))
+            .await
+            .results();
+        app.send(
+            Method::PATCH,
+            &format!("{p}/access/{missing}"),
+            &pa,
+            Some(json!({"role": "editor"})),
+        )
+        .await
+        .expect_error(404);
+        app.get(&format!("{p}/user/{}", viewer.user_uuid), &pa)
+            .await
+            .results();
+        app.get(&format!("{p}/user/{missing}"), &pa)
+            .await
+            .expect_error(404);
+        app.send(Method::DELETE, &ua, &pa, None).await.results();
+        app.send(Method::DELETE, &ua, &pa, None)
+            .await
+            .expect_error(404);
+        let group = app
+            .post("/api/v1/org/groups", &pa, json!({"name": "Contract group"}))
+            .await
+            .results()["uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let gp = format!("/api/v1/groups/{group}/projects/{project}");
+        app.post(&gp, &pa, json!({"role": "viewer"}))
+            .await
+            .results();
+        app.post(&gp, &pa, json!({"role": "viewer"}))
+            .await
+            .expect_error(409);
+        app.send(Method::PATCH, &gp, &pa, Some(json!({"role": "editor"})))
+            .await
+            .results();
+        app.get(&format!("{p}/groupAccesses"), &pa).await.results();
+        app.get(&format!("{gone}/groupAccesses"), &pa)
+            .await
+            .expect_error(404);
+        app.send(Method::DELETE, &gp, &pa, None).await.results();
+        app.send(Method::PATCH, &gp, &pa, Some(json!({"role": "editor"})))
+            .await
+            .expect_error(404);
+        app.send(Method::DELETE, &gp, &pa, None)
+            .await
+            .expect_error(404);
+    }
+
     // Email verification and joining by email domain.
     let (owner, domain_org) = crate::organizations::admin_of_new_org(&app, "By domain").await;
     app.send(

@@ -1,6 +1,6 @@
-//! Every gRPC method of identity-svc authenticates its caller (TK-1, TK-9): user methods need a
-//! valid access JWT, pre-authentication methods need the internal caller's credential. Calls
-//! made straight to the service, bypassing the gateway.
+//! Every gRPC method of identity-svc and projects-svc authenticates its caller (TK-1, TK-9):
+//! user methods need a valid access JWT, pre-authentication methods need the internal caller's
+//! credential. Calls made straight to the services, bypassing the gateway.
 
 use proto::identity::v1::{self as pb, identity_service_client::IdentityServiceClient};
 use serde_json::json;
@@ -363,6 +363,20 @@ async fn user_methods(
             ),
         ),
         (
+            "GetAccessContexts",
+            code(
+                c.get_access_contexts(req(
+                    pb::GetAccessContextsRequest {
+                        all_members: true,
+                        ..Default::default()
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
             "GetEmailStatus",
             code(
                 c.get_email_status(req(
@@ -547,17 +561,7 @@ async fn every_method_authenticates_its_caller(app: TestApp) {
         .map(|(m, _)| *m)
         .collect();
     called.sort_unstable();
-    let set =
-        <prost_types::FileDescriptorSet as prost::Message>::decode(proto::FILE_DESCRIPTOR_SET)
-            .unwrap();
-    let mut declared: Vec<String> = set
-        .file
-        .iter()
-        .flat_map(|f| &f.service)
-        .filter(|s| s.name() == "IdentityService")
-        .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
-        .collect();
-    declared.sort_unstable();
+    let declared = declared_methods("IdentityService");
     assert_eq!(called, declared, "every IdentityService method is covered");
 
     // No credential at all.
@@ -641,3 +645,267 @@ async fn every_method_authenticates_its_caller(app: TestApp) {
 }
 
 dual!(every_method_authenticates_its_caller);
+
+/// The names of the methods of `service` declared in the protos.
+fn declared_methods(service: &str) -> Vec<String> {
+    let set =
+        <prost_types::FileDescriptorSet as prost::Message>::decode(proto::FILE_DESCRIPTOR_SET)
+            .unwrap();
+    let mut names: Vec<String> = set
+        .file
+        .iter()
+        .flat_map(|f| &f.service)
+        .filter(|s| s.name() == service)
+        .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// Calls every method of projects-svc; returns (method, code) for each.
+async fn projects_methods(
+    c: &mut proto::projects::v1::projects_service_client::ProjectsServiceClient<Channel>,
+    who: &As,
+) -> Vec<(&'static str, Code)> {
+    use proto::projects::v1 as pp;
+    let code = |r: Result<(), tonic::Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
+    let p = || uuid::Uuid::now_v7().to_string();
+    vec![
+        (
+            "CreateProject",
+            code(
+                c.create_project(req(
+                    pp::CreateProjectRequest {
+                        name: "x".into(),
+                        ..Default::default()
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ListProjects",
+            code(
+                c.list_projects(req(pp::ListProjectsRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "GetProject",
+            code(
+                c.get_project(req(pp::GetProjectRequest { project_uuid: p() }, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "DeleteProject",
+            code(
+                c.delete_project(req(pp::DeleteProjectRequest { project_uuid: p() }, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "UpdateProjectMetadata",
+            code(
+                c.update_project_metadata(req(
+                    pp::UpdateProjectMetadataRequest {
+                        project_uuid: p(),
+                        upstream_project_uuid: None,
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "UpdateSchedulerSettings",
+            code(
+                c.update_scheduler_settings(req(
+                    pp::UpdateSchedulerSettingsRequest {
+                        project_uuid: p(),
+                        scheduler_timezone: "UTC".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ListProjectAccess",
+            code(
+                c.list_project_access(req(pp::ListProjectAccessRequest { project_uuid: p() }, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "GrantProjectAccess",
+            code(
+                c.grant_project_access(req(
+                    pp::GrantProjectAccessRequest {
+                        project_uuid: p(),
+                        email: "a@b.co".into(),
+                        role: "viewer".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "UpdateProjectAccess",
+            code(
+                c.update_project_access(req(
+                    pp::UpdateProjectAccessRequest {
+                        project_uuid: p(),
+                        user_uuid: p(),
+                        role: "viewer".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "RevokeProjectAccess",
+            code(
+                c.revoke_project_access(req(
+                    pp::RevokeProjectAccessRequest {
+                        project_uuid: p(),
+                        user_uuid: p(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "GetProjectMemberAccess",
+            code(
+                c.get_project_member_access(req(
+                    pp::GetProjectMemberAccessRequest {
+                        project_uuid: p(),
+                        user_uuid: p(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ListProjectGroupAccess",
+            code(
+                c.list_project_group_access(req(
+                    pp::ListProjectGroupAccessRequest { project_uuid: p() },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "SetProjectGroupAccess",
+            code(
+                c.set_project_group_access(req(
+                    pp::SetProjectGroupAccessRequest {
+                        project_uuid: p(),
+                        group_uuid: p(),
+                        role: "viewer".into(),
+                        create: true,
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "RevokeProjectGroupAccess",
+            code(
+                c.revoke_project_group_access(req(
+                    pp::RevokeProjectGroupAccessRequest {
+                        project_uuid: p(),
+                        group_uuid: p(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+    ]
+}
+
+async fn every_projects_method_authenticates_its_caller(app: TestApp) {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.projects_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client =
+        proto::projects::v1::projects_service_client::ProjectsServiceClient::new(channel);
+    let mut called: Vec<String> = projects_methods(&mut client, &As::Nobody)
+        .await
+        .iter()
+        .map(|(m, _)| (*m).to_owned())
+        .collect();
+    called.sort_unstable();
+    assert_eq!(
+        called,
+        declared_methods("ProjectsService"),
+        "every method is covered"
+    );
+
+    let user = app.register().await;
+    let (_, pat) = app.create_pat(&user, json!({"description": "grpc"})).await;
+    let jwt = app.access_token(&pat).await;
+    let kid = jsonwebtoken::decode_header(&jwt).unwrap().kid.unwrap();
+    let forger = TokenSigner::new(
+        TokenProfile::default(),
+        SigningKey::from_seed(kid, [9u8; 32]),
+    );
+    let (forged, _) = forger
+        .sign(&TokenRequest {
+            user_uuid: uuid::Uuid::parse_str(&user.user_uuid).unwrap(),
+            amr: "pwd",
+            session_id: None,
+            pat_id: None,
+            client_id: "forger",
+        })
+        .unwrap();
+    for (who, context) in [
+        (As::Nobody, "without a token"),
+        (As::Bearer(forged), "with a forged token"),
+        (
+            As::Internal(app.internal_credential.clone()),
+            "with only the internal credential",
+        ),
+    ] {
+        assert_all(
+            &projects_methods(&mut client, &who).await,
+            Code::Unauthenticated,
+            context,
+        );
+    }
+    // The real token passes authentication; the user belongs to no organization yet.
+    let r = client
+        .list_projects(req(
+            proto::projects::v1::ListProjectsRequest {},
+            &As::Bearer(jwt),
+        ))
+        .await;
+    assert_eq!(r.unwrap_err().code(), Code::PermissionDenied);
+}
+
+dual!(every_projects_method_authenticates_its_caller);

@@ -19,4 +19,5 @@ mod grpc_auth;
 mod lifecycle;
 mod logs;
 mod organizations;
+mod projects;
 mod tokens;

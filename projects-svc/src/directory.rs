@@ -1,0 +1,84 @@
+//! The [`Directory`] over identity-svc's gRPC API: each lookup is one `GetAccessContexts` call
+//! made with the caller's own access token, so identity-svc authorizes it as the caller.
+
+use proto::identity::v1 as pb;
+use secrecy::ExposeSecret;
+use service_kit::identity::Identity;
+use tonic::Code;
+use uuid::Uuid;
+
+use crate::{
+    domain::directory::{Caller, Context, Directory, Lookup, Member},
+    error::{Error, Result},
+};
+
+/// identity-svc as the projects domain's directory.
+#[derive(Debug, Clone)]
+pub struct IdentityDirectory(pub Identity);
+
+fn uuid(field: &str, value: &str) -> Result<Uuid> {
+    Uuid::parse_str(value)
+        .map_err(|_| Error::Internal(anyhow::anyhow!("identity-svc sent a malformed {field}")))
+}
+
+fn member(c: pb::AccessContext) -> Result<Member> {
+    Ok(Member {
+        user_uuid: uuid("user uuid", &c.user_uuid)?,
+        email: c.email,
+        first_name: c.first_name,
+        last_name: c.last_name,
+        role: c.role,
+        groups: c
+            .group_uuids
+            .iter()
+            .map(|g| uuid("group uuid", g))
+            .collect::<Result<_>>()?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Directory for IdentityDirectory {
+    async fn context(&self, caller: &Caller, lookup: Lookup, groups: bool) -> Result<Context> {
+        let mut msg = pb::GetAccessContextsRequest {
+            include_groups: groups,
+            ..Default::default()
+        };
+        match lookup {
+            Lookup::None => {}
+            Lookup::Users(ids) => msg.user_uuids = ids.iter().map(Uuid::to_string).collect(),
+            Lookup::Email(email) => msg.email = Some(email),
+            Lookup::All => msg.all_members = true,
+        }
+        let req = self
+            .0
+            .as_user(msg, &caller.request_id, caller.access_token.expose_secret());
+        let res = self
+            .0
+            .rpc()
+            .get_access_contexts(req)
+            .await
+            .map_err(|s| match s.code() {
+                Code::Unauthenticated => Error::Unauthenticated(s.message().to_owned()),
+                Code::PermissionDenied => Error::PermissionDenied(s.message().to_owned()),
+                Code::InvalidArgument => Error::InvalidArgument(s.message().to_owned()),
+                Code::Unavailable | Code::DeadlineExceeded => {
+                    Error::Unavailable("identity-svc is unavailable; try again".into())
+                }
+                _ => Error::Internal(anyhow::anyhow!("identity-svc: {s}")),
+            })?
+            .into_inner();
+        let caller = member(res.caller.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("identity-svc sent no caller context"))
+        })?)?;
+        Ok(Context {
+            organization_uuid: uuid("organization uuid", &res.organization_uuid)?,
+            caller,
+            members: res.members.into_iter().map(member).collect::<Result<_>>()?,
+            groups: res
+                .groups
+                .into_iter()
+                .map(|g| Ok((uuid("group uuid", &g.group_uuid)?, g.name)))
+                .collect::<Result<_>>()?,
+        })
+    }
+}

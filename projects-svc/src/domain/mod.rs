@@ -1,0 +1,6 @@
+//! projects-svc's rules. No tonic or sqlx types here: handlers convert at the edge, the store
+//! sits behind a trait, identity-svc behind [`directory::Directory`].
+
+pub mod access;
+pub mod directory;
+pub mod projects;

@@ -1,0 +1,287 @@
+//! The gRPC face of projects-svc: authenticates the caller (every method is a user method),
+//! converts proto <-> domain, maps errors. Proto types stop here.
+
+use std::sync::Arc;
+
+use proto::projects::v1 as pb;
+use secrecy::SecretString;
+use service_kit::{
+    grpc::{REQUEST_ID_KEY, authenticate_user, bearer_token},
+    jwt::JwtVerifier,
+};
+use tonic::{Request, Response, Status};
+
+use crate::domain::{
+    directory::Caller,
+    projects::{MemberRole, NewProject, ProjectView, Projects},
+};
+use crate::store::GrantRecord;
+
+/// Implements `projects.v1.ProjectsService`.
+#[derive(Debug, Clone)]
+pub struct ProjectsGrpc {
+    projects: Arc<Projects>,
+    verifier: Arc<JwtVerifier>,
+}
+
+impl ProjectsGrpc {
+    /// Builds the handler.
+    pub fn new(projects: Arc<Projects>, verifier: Arc<JwtVerifier>) -> Self {
+        Self { projects, verifier }
+    }
+
+    /// Verifies the caller's access token; the token itself is kept to ask identity-svc about
+    /// the caller (it authorizes the caller again).
+    async fn caller<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
+        let claims = authenticate_user(&self.verifier, req.metadata()).await?;
+        let user_uuid = claims
+            .user_uuid()
+            .map_err(|_| Status::unauthenticated("invalid access token"))?;
+        let token = bearer_token(req.metadata())
+            .ok_or_else(|| Status::unauthenticated("access token required"))?;
+        let request_id = req
+            .metadata()
+            .get(REQUEST_ID_KEY)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 128)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Caller {
+            user_uuid,
+            access_token: SecretString::from(token.to_owned()),
+            request_id,
+        })
+    }
+}
+
+fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn project_pb(v: ProjectView) -> pb::Project {
+    let p = v.project;
+    pb::Project {
+        project_uuid: p.project_uuid.to_string(),
+        organization_uuid: p.organization_uuid.to_string(),
+        name: p.name,
+        project_type: p.project_type,
+        created_by_user_uuid: p.created_by_user_uuid.map(|u| u.to_string()),
+        scheduler_timezone: p.scheduler_timezone,
+        upstream_project_uuid: p.upstream_project_uuid.map(|u| u.to_string()),
+        warehouse_connection_uuid: p.warehouse_connection_uuid.map(|u| u.to_string()),
+        warehouse_type: p.warehouse_type,
+        created_at: Some(ts(p.created_at)),
+        caller_role: v.caller_role.as_str().to_owned(),
+    }
+}
+
+fn member_pb(m: MemberRole) -> pb::ProjectMember {
+    pb::ProjectMember {
+        project_uuid: m.project_uuid.to_string(),
+        user_uuid: m.member.user_uuid.to_string(),
+        email: m.member.email,
+        first_name: m.member.first_name,
+        last_name: m.member.last_name,
+        role: m.role.as_str().to_owned(),
+    }
+}
+
+fn group_pb(g: GrantRecord) -> pb::ProjectGroupAccess {
+    pb::ProjectGroupAccess {
+        project_uuid: g.project_uuid.to_string(),
+        group_uuid: g.grantee_uuid.to_string(),
+        role: g.role,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::projects_service_server::ProjectsService for ProjectsGrpc {
+    async fn create_project(
+        &self,
+        req: Request<pb::CreateProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let view = self
+            .projects
+            .create(
+                &caller,
+                NewProject {
+                    name: r.name,
+                    warehouse_connection_uuid: r.warehouse_connection_uuid,
+                    upstream_project_uuid: r.upstream_project_uuid,
+                    warehouse_type: r.warehouse_type,
+                    project_type: r.project_type,
+                },
+            )
+            .await?;
+        Ok(Response::new(project_pb(view)))
+    }
+
+    async fn list_projects(
+        &self,
+        req: Request<pb::ListProjectsRequest>,
+    ) -> Result<Response<pb::ListProjectsResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let projects = self.projects.list(&caller).await?;
+        Ok(Response::new(pb::ListProjectsResponse {
+            projects: projects.into_iter().map(project_pb).collect(),
+        }))
+    }
+
+    async fn get_project(
+        &self,
+        req: Request<pb::GetProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = self.caller(&req).await?;
+        let view = self
+            .projects
+            .get(&caller, &req.into_inner().project_uuid)
+            .await?;
+        Ok(Response::new(project_pb(view)))
+    }
+
+    async fn delete_project(
+        &self,
+        req: Request<pb::DeleteProjectRequest>,
+    ) -> Result<Response<pb::DeleteProjectResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        self.projects
+            .delete(&caller, &req.into_inner().project_uuid)
+            .await?;
+        Ok(Response::new(pb::DeleteProjectResponse {}))
+    }
+
+    async fn update_project_metadata(
+        &self,
+        req: Request<pb::UpdateProjectMetadataRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let view = self
+            .projects
+            .update_metadata(&caller, &r.project_uuid, r.upstream_project_uuid.as_deref())
+            .await?;
+        Ok(Response::new(project_pb(view)))
+    }
+
+    async fn update_scheduler_settings(
+        &self,
+        req: Request<pb::UpdateSchedulerSettingsRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let view = self
+            .projects
+            .update_scheduler(&caller, &r.project_uuid, &r.scheduler_timezone)
+            .await?;
+        Ok(Response::new(project_pb(view)))
+    }
+
+    async fn list_project_access(
+        &self,
+        req: Request<pb::ListProjectAccessRequest>,
+    ) -> Result<Response<pb::ListProjectAccessResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let members = self
+            .projects
+            .user_access(&caller, &req.into_inner().project_uuid)
+            .await?;
+        Ok(Response::new(pb::ListProjectAccessResponse {
+            members: members.into_iter().map(member_pb).collect(),
+        }))
+    }
+
+    async fn grant_project_access(
+        &self,
+        req: Request<pb::GrantProjectAccessRequest>,
+    ) -> Result<Response<pb::ProjectMember>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let m = self
+            .projects
+            .grant_user(&caller, &r.project_uuid, &r.email, &r.role)
+            .await?;
+        Ok(Response::new(member_pb(m)))
+    }
+
+    async fn update_project_access(
+        &self,
+        req: Request<pb::UpdateProjectAccessRequest>,
+    ) -> Result<Response<pb::ProjectMember>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let m = self
+            .projects
+            .update_user(&caller, &r.project_uuid, &r.user_uuid, &r.role)
+            .await?;
+        Ok(Response::new(member_pb(m)))
+    }
+
+    async fn revoke_project_access(
+        &self,
+        req: Request<pb::RevokeProjectAccessRequest>,
+    ) -> Result<Response<pb::RevokeProjectAccessResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        self.projects
+            .revoke_user(&caller, &r.project_uuid, &r.user_uuid)
+            .await?;
+        Ok(Response::new(pb::RevokeProjectAccessResponse {}))
+    }
+
+    async fn get_project_member_access(
+        &self,
+        req: Request<pb::GetProjectMemberAccessRequest>,
+    ) -> Result<Response<pb::ProjectMember>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let m = self
+            .projects
+            .member_access(&caller, &r.project_uuid, &r.user_uuid)
+            .await?;
+        Ok(Response::new(member_pb(m)))
+    }
+
+    async fn list_project_group_access(
+        &self,
+        req: Request<pb::ListProjectGroupAccessRequest>,
+    ) -> Result<Response<pb::ListProjectGroupAccessResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let groups = self
+            .projects
+            .group_access(&caller, &req.into_inner().project_uuid)
+            .await?;
+        Ok(Response::new(pb::ListProjectGroupAccessResponse {
+            groups: groups.into_iter().map(group_pb).collect(),
+        }))
+    }
+
+    async fn set_project_group_access(
+        &self,
+        req: Request<pb::SetProjectGroupAccessRequest>,
+    ) -> Result<Response<pb::ProjectGroupAccess>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let g = self
+            .projects
+            .set_group(&caller, &r.project_uuid, &r.group_uuid, &r.role, r.create)
+            .await?;
+        Ok(Response::new(group_pb(g)))
+    }
+
+    async fn revoke_project_group_access(
+        &self,
+        req: Request<pb::RevokeProjectGroupAccessRequest>,
+    ) -> Result<Response<pb::RevokeProjectGroupAccessResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        self.projects
+            .revoke_group(&caller, &r.project_uuid, &r.group_uuid)
+            .await?;
+        Ok(Response::new(pb::RevokeProjectGroupAccessResponse {}))
+    }
+}

@@ -1,0 +1,120 @@
+//! projects-svc's persistence: one trait, a PostgreSQL and a SQLite implementation generated
+//! from one body of SQL (`sql.rs`), as in identity-svc. Architecture invariant: no other
+//! service reads these tables, and these tables reference users, organizations and groups by
+//! id only.
+
+mod sql;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use service_kit::db::Pool;
+use uuid::Uuid;
+
+pub use sql::{PgStore, SqliteStore};
+
+/// A failure of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated (a grant that exists already).
+    #[error("already exists")]
+    Conflict,
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Shorthand.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A stored project.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ProjectRecord {
+    pub project_uuid: Uuid,
+    pub organization_uuid: Uuid,
+    pub name: String,
+    pub project_type: String,
+    pub created_by_user_uuid: Option<Uuid>,
+    pub scheduler_timezone: String,
+    pub upstream_project_uuid: Option<Uuid>,
+    pub warehouse_connection_uuid: Option<Uuid>,
+    pub warehouse_type: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A direct grant of a user or a group on a project.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GrantRecord {
+    pub project_uuid: Uuid,
+    /// The user or the group.
+    pub grantee_uuid: Uuid,
+    pub role: String,
+}
+
+/// An event for other services, written in the same transaction as the change it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub event_uuid: Uuid,
+    pub event_type: &'static str,
+    /// JSON; identifiers only, never secrets.
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What projects-svc stores.
+#[async_trait::async_trait]
+pub trait ProjectsStore: Send + Sync + std::fmt::Debug {
+    /// Inserts a project and its creator's admin grant, atomically.
+    async fn insert_project(&self, project: &ProjectRecord, creator: Option<Uuid>) -> Result<()>;
+    /// A project of an organization.
+    async fn project(
+        &self,
+        organization_uuid: Uuid,
+        project_uuid: Uuid,
+    ) -> Result<Option<ProjectRecord>>;
+    /// Every project of an organization, by name.
+    async fn projects(&self, organization_uuid: Uuid) -> Result<Vec<ProjectRecord>>;
+    /// Replaces a project's settings (name, upstream project, time zone).
+    async fn update_project(&self, project: &ProjectRecord) -> Result<()>;
+    /// Deletes a project with its grants and records `event`, atomically; whether it existed.
+    async fn delete_project(
+        &self,
+        organization_uuid: Uuid,
+        project_uuid: Uuid,
+        event: &OutboxEvent,
+    ) -> Result<bool>;
+
+    /// The grants of `user` and of `groups` on the projects of an organization (one query
+    /// each, whatever the number of projects): (user grants, group grants).
+    async fn grants_of(
+        &self,
+        organization_uuid: Uuid,
+        user: Uuid,
+        groups: &[Uuid],
+    ) -> Result<(Vec<GrantRecord>, Vec<GrantRecord>)>;
+    /// Every user grant of a project.
+    async fn user_grants(&self, project_uuid: Uuid) -> Result<Vec<GrantRecord>>;
+    /// Every group grant of a project.
+    async fn group_grants(&self, project_uuid: Uuid) -> Result<Vec<GrantRecord>>;
+    /// Inserts (`create`: Conflict when it exists) or updates (false when it does not exist)
+    /// a user's grant.
+    async fn put_user_grant(&self, grant: &GrantRecord, create: bool) -> Result<bool>;
+    /// Deletes a user's grant; whether it existed.
+    async fn delete_user_grant(&self, project_uuid: Uuid, user_uuid: Uuid) -> Result<bool>;
+    /// As [`Self::put_user_grant`], for a group.
+    async fn put_group_grant(&self, grant: &GrantRecord, create: bool) -> Result<bool>;
+    /// Deletes a group's grant; whether it existed.
+    async fn delete_group_grant(&self, project_uuid: Uuid, group_uuid: Uuid) -> Result<bool>;
+
+    /// Events not yet delivered, oldest first.
+    async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;
+}
+
+/// The store for `pool`'s backend.
+pub fn for_pool(pool: Pool) -> Arc<dyn ProjectsStore> {
+    match pool {
+        Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
+        Pool::Postgres(p) => Arc::new(PgStore(p)),
+    }
+}

@@ -1,0 +1,74 @@
+//! Reaching identity-svc from another part of the platform: a client that presents the caller's
+//! access token (user methods) or the internal credential (pre-authentication methods), and the
+//! key set that verifies access tokens, fetched from identity-svc.
+
+use std::time::Duration;
+
+use proto::identity::v1::{self as pb, identity_service_client::IdentityServiceClient};
+use tonic::{
+    Request,
+    transport::{Channel, Endpoint},
+};
+
+use crate::{
+    grpc::{InternalCredential, OutgoingCall},
+    jwt::JwksSource,
+};
+
+/// A client of identity-svc.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    channel: Channel,
+    client: IdentityServiceClient<Channel>,
+    internal: OutgoingCall,
+    user: OutgoingCall,
+}
+
+impl Identity {
+    /// A client of identity-svc at `url` (connects lazily: it may start later).
+    pub fn connect_lazy(url: &str, credential: InternalCredential) -> anyhow::Result<Self> {
+        let channel = Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .connect_lazy();
+        Ok(Self {
+            client: IdentityServiceClient::new(channel.clone()),
+            channel,
+            internal: OutgoingCall::internal(credential),
+            user: OutgoingCall::default(),
+        })
+    }
+
+    /// The channel (for health checks).
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// The generated client (cheap to clone).
+    pub fn rpc(&self) -> IdentityServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    /// A request made as the trusted internal caller.
+    pub fn internal<T>(&self, msg: T, request_id: &str) -> Request<T> {
+        self.internal.request(msg, Some(request_id), None)
+    }
+
+    /// A request made on behalf of the user whose `access_token` this is.
+    pub fn as_user<T>(&self, msg: T, request_id: &str, access_token: &str) -> Request<T> {
+        self.user.request(msg, Some(request_id), Some(access_token))
+    }
+}
+
+/// The key set that verifies access tokens, fetched from identity-svc over gRPC.
+#[derive(Debug, Clone)]
+pub struct IdentityJwks(pub Identity);
+
+#[async_trait::async_trait]
+impl JwksSource for IdentityJwks {
+    async fn fetch(&self) -> anyhow::Result<String> {
+        let req = self.0.internal(pb::GetJwksRequest {}, "jwks-refresh");
+        Ok(self.0.rpc().get_jwks(req).await?.into_inner().jwks_json)
+    }
+}
