@@ -2,6 +2,8 @@
 //! and reflection, and shuts down gracefully; its API arrives in a later issue.
 //! Architecture invariant: only this crate touches the `projects` schema.
 
+pub mod domain;
+
 use std::{net::SocketAddr, path::PathBuf};
 
 use secrecy::SecretString;
