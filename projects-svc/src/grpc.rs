@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::domain::{
     directory::Caller,
     projects::{MemberRole, NewProject, ProjectView, Projects},
+    spaces::{NewSpace, SpaceUpdate, SpaceView},
 };
 use crate::store::GrantRecord;
 
@@ -283,5 +284,205 @@ impl pb::projects_service_server::ProjectsService for ProjectsGrpc {
             .revoke_group(&caller, &r.project_uuid, &r.group_uuid)
             .await?;
         Ok(Response::new(pb::RevokeProjectGroupAccessResponse {}))
+    }
+
+    async fn create_space(
+        &self,
+        req: Request<pb::CreateSpaceRequest>,
+    ) -> Result<Response<pb::Space>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let v = self
+            .projects
+            .create_space(
+                &caller,
+                &r.project_uuid,
+                NewSpace {
+                    name: r.name,
+                    is_private: r.is_private,
+                    access: r
+                        .access
+                        .into_iter()
+                        .map(|g| (g.user_uuid, g.role))
+                        .collect(),
+                    parent_space_uuid: r.parent_space_uuid,
+                    inherit_parent_permissions: r.inherit_parent_permissions,
+                },
+            )
+            .await?;
+        Ok(Response::new(space_pb(v)))
+    }
+
+    async fn list_spaces(
+        &self,
+        req: Request<pb::ListSpacesRequest>,
+    ) -> Result<Response<pb::ListSpacesResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let spaces = self
+            .projects
+            .list_spaces(&caller, &req.into_inner().project_uuid)
+            .await?;
+        Ok(Response::new(pb::ListSpacesResponse {
+            spaces: spaces.into_iter().map(space_pb).collect(),
+        }))
+    }
+
+    async fn get_space(
+        &self,
+        req: Request<pb::GetSpaceRequest>,
+    ) -> Result<Response<pb::Space>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let v = self
+            .projects
+            .get_space(&caller, &r.project_uuid, &r.space_uuid)
+            .await?;
+        Ok(Response::new(space_pb(v)))
+    }
+
+    async fn update_space(
+        &self,
+        req: Request<pb::UpdateSpaceRequest>,
+    ) -> Result<Response<pb::Space>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let v = self
+            .projects
+            .update_space(
+                &caller,
+                &r.project_uuid,
+                &r.space_uuid,
+                SpaceUpdate {
+                    name: r.name,
+                    is_private: r.is_private,
+                    inherit_parent_permissions: r.inherit_parent_permissions,
+                },
+            )
+            .await?;
+        Ok(Response::new(space_pb(v)))
+    }
+
+    async fn delete_space(
+        &self,
+        req: Request<pb::DeleteSpaceRequest>,
+    ) -> Result<Response<pb::DeleteSpaceResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        self.projects
+            .delete_space(&caller, &r.project_uuid, &r.space_uuid)
+            .await?;
+        Ok(Response::new(pb::DeleteSpaceResponse {}))
+    }
+
+    async fn share_space(
+        &self,
+        req: Request<pb::ShareSpaceRequest>,
+    ) -> Result<Response<pb::ShareSpaceResponse>, Status> {
+        use pb::share_space_request::Grantee;
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        match r.grantee {
+            Some(Grantee::UserUuid(u)) => {
+                self.projects
+                    .share_with_user(&caller, &r.project_uuid, &r.space_uuid, &u, &r.role)
+                    .await?
+            }
+            Some(Grantee::GroupUuid(g)) => {
+                self.projects
+                    .share_with_group(&caller, &r.project_uuid, &r.space_uuid, &g, &r.role)
+                    .await?
+            }
+            None => return Err(Status::invalid_argument("a user or a group is required")),
+        }
+        Ok(Response::new(pb::ShareSpaceResponse {}))
+    }
+
+    async fn revoke_space_share(
+        &self,
+        req: Request<pb::RevokeSpaceShareRequest>,
+    ) -> Result<Response<pb::RevokeSpaceShareResponse>, Status> {
+        use pb::revoke_space_share_request::Grantee;
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        match r.grantee {
+            Some(Grantee::UserUuid(u)) => {
+                self.projects
+                    .revoke_space_user(&caller, &r.project_uuid, &r.space_uuid, &u)
+                    .await?
+            }
+            Some(Grantee::GroupUuid(g)) => {
+                self.projects
+                    .revoke_space_group(&caller, &r.project_uuid, &r.space_uuid, &g)
+                    .await?
+            }
+            None => return Err(Status::invalid_argument("a user or a group is required")),
+        }
+        Ok(Response::new(pb::RevokeSpaceShareResponse {}))
+    }
+
+    async fn explain_space_access(
+        &self,
+        req: Request<pb::ExplainSpaceAccessRequest>,
+    ) -> Result<Response<pb::SpaceAccessExplanation>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let (member, decision) = self
+            .projects
+            .explain(&caller, &r.project_uuid, &r.space_uuid, &r.user_uuid)
+            .await?;
+        Ok(Response::new(pb::SpaceAccessExplanation {
+            user_uuid: member.user_uuid.to_string(),
+            space_uuid: r.space_uuid,
+            role: decision.role.map(|r| r.as_str().to_owned()),
+            steps: decision
+                .steps
+                .into_iter()
+                .map(|s| pb::AccessStep {
+                    rule: s.rule.as_str().to_owned(),
+                    space_uuid: s.space_uuid.map(|u| u.to_string()),
+                    role: s.role.map(str::to_owned),
+                    detail: s.detail,
+                })
+                .collect(),
+        }))
+    }
+}
+
+fn space_pb(v: SpaceView) -> pb::Space {
+    let s = v.space;
+    pb::Space {
+        space_uuid: s.space_uuid.to_string(),
+        project_uuid: s.project_uuid.to_string(),
+        organization_uuid: v.organization_uuid.to_string(),
+        name: s.name,
+        slug: s.slug,
+        is_private: s.is_private,
+        parent_space_uuid: s.parent_space_uuid.map(|u| u.to_string()),
+        inherit_parent_permissions: s.inherit_parent_permissions,
+        caller_role: v.caller_role.as_str().to_owned(),
+        access: v
+            .access
+            .into_iter()
+            .map(|a| pb::SpaceShare {
+                user_uuid: a.member.user_uuid.to_string(),
+                email: a.member.email,
+                first_name: a.member.first_name,
+                last_name: a.member.last_name,
+                role: a.role.as_str().to_owned(),
+                has_direct_access: a.has_direct_access,
+                project_role: a.project_role.map(|r| r.as_str().to_owned()),
+                inherited_from: a.inherited_from.map(str::to_owned),
+            })
+            .collect(),
+        groups_access: v
+            .groups_access
+            .into_iter()
+            .map(|(g, name, role)| pb::SpaceGroup {
+                group_uuid: g.to_string(),
+                group_name: name,
+                role: role.as_str().to_owned(),
+            })
+            .collect(),
+        direct_user_uuids: v.direct_users.iter().map(ToString::to_string).collect(),
     }
 }

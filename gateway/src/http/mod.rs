@@ -9,6 +9,7 @@ mod invites;
 mod json;
 mod organizations;
 mod projects;
+mod spaces;
 mod tokens;
 mod user;
 mod wellknown;
@@ -195,6 +196,36 @@ pub fn router(state: AppState) -> Router {
             post(projects::add_group)
                 .patch(projects::update_group)
                 .delete(projects::remove_group),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces",
+            get(spaces::list).post(spaces::create),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}",
+            get(spaces::get)
+                .patch(spaces::update)
+                .delete(spaces::delete),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/share",
+            post(spaces::share_user),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/share/{userUuid}",
+            delete(spaces::revoke_user),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/group/share",
+            post(spaces::share_group),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/group/share/{groupUuid}",
+            delete(spaces::revoke_group),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/access/explain",
+            get(spaces::explain),
         )
         .route("/api/v1/auth/token", post(wellknown::access_token))
         .route("/.well-known/jwks.json", get(wellknown::jwks))

@@ -844,6 +844,118 @@ async fn projects_methods(
                 .map(|_| ()),
             ),
         ),
+        (
+            "CreateSpace",
+            code(
+                c.create_space(req(
+                    pp::CreateSpaceRequest {
+                        project_uuid: p(),
+                        name: "s".into(),
+                        ..Default::default()
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ListSpaces",
+            code(
+                c.list_spaces(req(pp::ListSpacesRequest { project_uuid: p() }, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "GetSpace",
+            code(
+                c.get_space(req(
+                    pp::GetSpaceRequest {
+                        project_uuid: p(),
+                        space_uuid: p(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "UpdateSpace",
+            code(
+                c.update_space(req(
+                    pp::UpdateSpaceRequest {
+                        project_uuid: p(),
+                        space_uuid: p(),
+                        ..Default::default()
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "DeleteSpace",
+            code(
+                c.delete_space(req(
+                    pp::DeleteSpaceRequest {
+                        project_uuid: p(),
+                        space_uuid: p(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ShareSpace",
+            code(
+                c.share_space(req(
+                    pp::ShareSpaceRequest {
+                        project_uuid: p(),
+                        space_uuid: p(),
+                        grantee: Some(pp::share_space_request::Grantee::UserUuid(p())),
+                        role: "viewer".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "RevokeSpaceShare",
+            code(
+                c.revoke_space_share(req(
+                    pp::RevokeSpaceShareRequest {
+                        project_uuid: p(),
+                        space_uuid: p(),
+                        grantee: Some(pp::revoke_space_share_request::Grantee::GroupUuid(p())),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ExplainSpaceAccess",
+            code(
+                c.explain_space_access(req(
+                    pp::ExplainSpaceAccessRequest {
+                        project_uuid: p(),
+                        space_uuid: p(),
+                        user_uuid: p(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
     ]
 }
 

@@ -20,4 +20,5 @@ mod lifecycle;
 mod logs;
 mod organizations;
 mod projects;
+mod spaces;
 mod tokens;

@@ -4,3 +4,4 @@
 pub mod access;
 pub mod directory;
 pub mod projects;
+pub mod spaces;

@@ -60,7 +60,7 @@ pub struct Projects {
     directory: std::sync::Arc<dyn Directory>,
 }
 
-fn not_found() -> Error {
+pub(crate) fn not_found() -> Error {
     Error::NotFound("project not found")
 }
 
@@ -77,7 +77,7 @@ fn project_role_name(value: &str) -> Result<ProjectRole> {
     })
 }
 
-fn org_role(member: &Member) -> Result<OrgRole> {
+pub(crate) fn org_role(member: &Member) -> Result<OrgRole> {
     OrgRole::parse(&member.role).map_err(|_| {
         Error::Internal(anyhow::anyhow!(
             "identity-svc sent an unknown role {:?}",
@@ -109,7 +109,7 @@ fn timezone(value: &str) -> Result<String> {
 }
 
 /// The facts about `member` in one project from the grants read for it.
-fn facts(
+pub(crate) fn facts(
     member: &Member,
     project: Uuid,
     users: &[GrantRecord],
@@ -139,6 +139,14 @@ impl Projects {
         directory: std::sync::Arc<dyn Directory>,
     ) -> Self {
         Self { store, directory }
+    }
+
+    pub(crate) fn store(&self) -> &dyn ProjectsStore {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn directory(&self) -> &dyn Directory {
+        self.directory.as_ref()
     }
 
     async fn context(&self, caller: &Caller, lookup: Lookup, groups: bool) -> Result<Context> {

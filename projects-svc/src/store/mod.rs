@@ -52,6 +52,30 @@ pub struct GrantRecord {
     pub role: String,
 }
 
+/// A stored space.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SpaceRecord {
+    pub space_uuid: Uuid,
+    pub project_uuid: Uuid,
+    pub parent_space_uuid: Option<Uuid>,
+    pub name: String,
+    pub slug: String,
+    pub is_private: bool,
+    pub inherit_parent_permissions: bool,
+    pub created_by_user_uuid: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A direct grant of a user or a group on a space.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SpaceGrantRecord {
+    pub space_uuid: Uuid,
+    /// The user or the group.
+    pub grantee_uuid: Uuid,
+    pub role: String,
+}
+
 /// An event for other services, written in the same transaction as the change it reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {
@@ -106,6 +130,37 @@ pub trait ProjectsStore: Send + Sync + std::fmt::Debug {
     async fn put_group_grant(&self, grant: &GrantRecord, create: bool) -> Result<bool>;
     /// Deletes a group's grant; whether it existed.
     async fn delete_group_grant(&self, project_uuid: Uuid, group_uuid: Uuid) -> Result<bool>;
+
+    /// Inserts a space with its first user grants, atomically.
+    async fn insert_space(&self, space: &SpaceRecord, grants: &[SpaceGrantRecord]) -> Result<()>;
+    /// A space of a project.
+    async fn space(&self, project_uuid: Uuid, space_uuid: Uuid) -> Result<Option<SpaceRecord>>;
+    /// Every space of a project (one query, whatever their number).
+    async fn spaces(&self, project_uuid: Uuid) -> Result<Vec<SpaceRecord>>;
+    /// Replaces a space's name, privacy and inheritance.
+    async fn update_space(&self, space: &SpaceRecord) -> Result<()>;
+    /// Deletes a space with its descendants and grants; whether it existed.
+    async fn delete_space(&self, project_uuid: Uuid, space_uuid: Uuid) -> Result<bool>;
+    /// User grants on the spaces of a project: of `user` only, or of everyone.
+    async fn space_user_grants(
+        &self,
+        project_uuid: Uuid,
+        user: Option<Uuid>,
+    ) -> Result<Vec<SpaceGrantRecord>>;
+    /// Group grants on the spaces of a project: of `groups` only, or of every group.
+    async fn space_group_grants(
+        &self,
+        project_uuid: Uuid,
+        groups: Option<&[Uuid]>,
+    ) -> Result<Vec<SpaceGrantRecord>>;
+    /// Inserts or replaces a user's grant on a space.
+    async fn put_space_user_grant(&self, grant: &SpaceGrantRecord) -> Result<()>;
+    /// Deletes a user's grant on a space; whether it existed.
+    async fn delete_space_user_grant(&self, space_uuid: Uuid, user_uuid: Uuid) -> Result<bool>;
+    /// Inserts or replaces a group's grant on a space.
+    async fn put_space_group_grant(&self, grant: &SpaceGrantRecord) -> Result<()>;
+    /// Deletes a group's grant on a space; whether it existed.
+    async fn delete_space_group_grant(&self, space_uuid: Uuid, group_uuid: Uuid) -> Result<bool>;
 
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;

@@ -3,7 +3,10 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{GrantRecord, OutboxEvent, ProjectRecord, ProjectsStore, Result, StoreError};
+use super::{
+    GrantRecord, OutboxEvent, ProjectRecord, ProjectsStore, Result, SpaceGrantRecord, SpaceRecord,
+    StoreError,
+};
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -90,6 +93,55 @@ macro_rules! put_grant {
             .rows_affected();
             Ok(n > 0)
         }
+    }};
+}
+
+macro_rules! space_columns {
+    () => {
+        "space_uuid, project_uuid, parent_space_uuid, name, slug, is_private, inherit_parent_permissions, \
+         created_by_user_uuid, created_at, updated_at"
+    };
+}
+
+/// Inserts or replaces a grant in `table` keyed by (`space_uuid`, `column`).
+macro_rules! put_space_grant {
+    ($pool:expr, $table:expr, $column:expr, $g:expr) => {{
+        let g: &SpaceGrantRecord = $g;
+        sqlx::query(concat!(
+            "INSERT INTO ",
+            $table,
+            " (space_uuid, ",
+            $column,
+            ", role) VALUES ($1, $2, $3) \
+             ON CONFLICT (space_uuid, ",
+            $column,
+            ") DO UPDATE SET role = excluded.role"
+        ))
+        .bind(g.space_uuid)
+        .bind(g.grantee_uuid)
+        .bind(&g.role)
+        .execute($pool)
+        .await?;
+        Ok(())
+    }};
+}
+
+/// Deletes the grant of `grantee` on `space` from `table`; whether it existed.
+macro_rules! delete_space_grant {
+    ($pool:expr, $table:expr, $column:expr, $space:expr, $grantee:expr) => {{
+        let n = sqlx::query(concat!(
+            "DELETE FROM ",
+            $table,
+            " WHERE space_uuid = $1 AND ",
+            $column,
+            " = $2"
+        ))
+        .bind($space)
+        .bind($grantee)
+        .execute($pool)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
     }};
 }
 
@@ -249,6 +301,128 @@ macro_rules! projects_store {
                     .await?
                     .rows_affected();
                 Ok(n > 0)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_space(&self, sp: &SpaceRecord, grants: &[SpaceGrantRecord]) -> Result<()> {
+                let mut tx = self.0.begin().await?;
+                sqlx::query(concat!("INSERT INTO spaces (", space_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+                    .bind(sp.space_uuid)
+                    .bind(sp.project_uuid)
+                    .bind(sp.parent_space_uuid)
+                    .bind(&sp.name)
+                    .bind(&sp.slug)
+                    .bind(sp.is_private)
+                    .bind(sp.inherit_parent_permissions)
+                    .bind(sp.created_by_user_uuid)
+                    .bind(sp.created_at)
+                    .bind(sp.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                for g in grants {
+                    put_space_grant!(&mut *tx, "space_user_grants", "user_uuid", g).map_err(|e: StoreError| e)?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn space(&self, project: Uuid, space: Uuid) -> Result<Option<SpaceRecord>> {
+                Ok(sqlx::query_as(concat!("SELECT ", space_columns!(), " FROM spaces WHERE project_uuid = $1 AND space_uuid = $2"))
+                    .bind(project)
+                    .bind(space)
+                    .fetch_optional(&self.0)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn spaces(&self, project: Uuid) -> Result<Vec<SpaceRecord>> {
+                Ok(sqlx::query_as(concat!("SELECT ", space_columns!(), " FROM spaces WHERE project_uuid = $1 ORDER BY LOWER(name), space_uuid"))
+                    .bind(project)
+                    .fetch_all(&self.0)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_space(&self, sp: &SpaceRecord) -> Result<()> {
+                sqlx::query(
+                    "UPDATE spaces SET name = $3, slug = $4, is_private = $5, inherit_parent_permissions = $6, updated_at = $7 \
+                     WHERE project_uuid = $1 AND space_uuid = $2",
+                )
+                .bind(sp.project_uuid)
+                .bind(sp.space_uuid)
+                .bind(&sp.name)
+                .bind(&sp.slug)
+                .bind(sp.is_private)
+                .bind(sp.inherit_parent_permissions)
+                .bind(sp.updated_at)
+                .execute(&self.0)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_space(&self, project: Uuid, space: Uuid) -> Result<bool> {
+                let n = sqlx::query("DELETE FROM spaces WHERE project_uuid = $1 AND space_uuid = $2")
+                    .bind(project)
+                    .bind(space)
+                    .execute(&self.0)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn space_user_grants(&self, project: Uuid, user: Option<Uuid>) -> Result<Vec<SpaceGrantRecord>> {
+                Ok(sqlx::query_as(
+                    "SELECT g.space_uuid, g.user_uuid AS grantee_uuid, g.role FROM space_user_grants g \
+                     JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = $1 AND ($2 IS NULL OR g.user_uuid = $2)",
+                )
+                .bind(project)
+                .bind(user)
+                .fetch_all(&self.0)
+                .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn space_group_grants(&self, project: Uuid, groups: Option<&[Uuid]>) -> Result<Vec<SpaceGrantRecord>> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT g.space_uuid, g.group_uuid AS grantee_uuid, g.role FROM space_group_grants g \
+                     JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = ",
+                );
+                qb.push_bind(project);
+                if let Some(groups) = groups {
+                    if groups.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    qb.push(" AND g.group_uuid IN (");
+                    let mut list = qb.separated(", ");
+                    for g in groups {
+                        list.push_bind(*g);
+                    }
+                    qb.push(")");
+                }
+                Ok(qb.build_query_as().fetch_all(&self.0).await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn put_space_user_grant(&self, g: &SpaceGrantRecord) -> Result<()> {
+                put_space_grant!(&self.0, "space_user_grants", "user_uuid", g)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_space_user_grant(&self, space: Uuid, user: Uuid) -> Result<bool> {
+                delete_space_grant!(&self.0, "space_user_grants", "user_uuid", space, user)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn put_space_group_grant(&self, g: &SpaceGrantRecord) -> Result<()> {
+                put_space_grant!(&self.0, "space_group_grants", "group_uuid", g)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_space_group_grant(&self, space: Uuid, group: Uuid) -> Result<bool> {
+                delete_space_grant!(&self.0, "space_group_grants", "group_uuid", space, group)
             }
 
             #[tracing::instrument(skip_all)]

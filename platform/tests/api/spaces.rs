@@ -1,0 +1,407 @@
+//! Spaces: Lightdash's access rules end to end (public and private spaces, user and group
+//! grants, nested spaces with inheritance, lightdash.md section 2 items 4-8), the explanation of
+//! a decision, the role matrix and isolation (AC-1, AC-2, AC-3, AC-8).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{Auth, TestApp, dual},
+    organizations::{admin_of_new_org, cookie, invite_and_join},
+    projects::new_project,
+};
+
+async fn create_space(app: &TestApp, auth: &Auth, project: &str, body: Value) -> String {
+    let r = app
+        .post(&format!("/api/v1/projects/{project}/spaces"), auth, body)
+        .await;
+    r.results()["uuid"].as_str().unwrap().to_owned()
+}
+
+fn visible(r: &crate::helpers::Reply) -> Vec<String> {
+    r.results()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["uuid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The role `user` has on the space, from the space's resolved access list.
+fn role_in(space: &Value, user: &str) -> Option<String> {
+    space["access"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["userUuid"] == user)
+        .map(|a| a["role"].as_str().unwrap().to_owned())
+}
+
+async fn spaces_follow_lightdash_access_rules(app: TestApp) {
+    let (admin, _) = admin_of_new_org(&app, "Spaces").await;
+    let a = cookie(&admin);
+    let project = new_project(&app, &admin, "P").await;
+    let base = format!("/api/v1/projects/{project}/spaces");
+    let viewer = invite_and_join(&app, &admin, "viewer").await;
+    let editor = invite_and_join(&app, &admin, "editor").await;
+    let member = invite_and_join(&app, &admin, "member").await;
+    let (v, e, m) = (cookie(&viewer), cookie(&editor), cookie(&member));
+
+    // A public space: everyone with a project role, at their mapped role (item 4d).
+    let public = create_space(&app, &a, &project, json!({"name": "Public Reports"})).await;
+    let got = app
+        .get(&format!("{base}/{public}"), &a)
+        .await
+        .results()
+        .clone();
+    assert_eq!(got["slug"], "public-reports");
+    assert_eq!(got["isPrivate"], false);
+    assert_eq!(role_in(&got, &viewer.user_uuid).as_deref(), Some("viewer"));
+    assert_eq!(role_in(&got, &editor.user_uuid).as_deref(), Some("editor"));
+    assert_eq!(role_in(&got, &admin.user_uuid).as_deref(), Some("admin"));
+    assert_eq!(
+        role_in(&got, &member.user_uuid),
+        None,
+        "an org member has no project role"
+    );
+    app.get(&format!("{base}/{public}"), &m)
+        .await
+        .expect_error(404);
+
+    // A private space: only admins and direct grants (items 4b, 4e, 5).
+    let private = create_space(
+        &app,
+        &a,
+        &project,
+        json!({"name": "Private", "isPrivate": true}),
+    )
+    .await;
+    app.get(&format!("{base}/{private}"), &v)
+        .await
+        .expect_error(404);
+    app.get(&format!("{base}/{private}"), &e)
+        .await
+        .expect_error(404);
+    assert!(!visible(&app.get(&base, &v).await).contains(&private));
+    assert!(visible(&app.get(&base, &v).await).contains(&public));
+    // A direct grant decides, even below the project role (item 4c).
+    app.post(
+        &format!("{base}/{private}/share"),
+        &a,
+        json!({"userUuid": viewer.user_uuid, "spaceRole": "editor"}),
+    )
+    .await
+    .results();
+    let got = app
+        .get(&format!("{base}/{private}"), &v)
+        .await
+        .results()
+        .clone();
+    let share = got["access"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["userUuid"] == viewer.user_uuid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(share["role"], "editor");
+    assert_eq!(share["hasDirectAccess"], true);
+    app.post(
+        &format!("{base}/{private}/share"),
+        &a,
+        json!({"userUuid": editor.user_uuid, "spaceRole": "viewer"}),
+    )
+    .await
+    .results();
+    assert_eq!(
+        role_in(
+            &app.get(&format!("{base}/{private}"), &a)
+                .await
+                .results()
+                .clone(),
+            &editor.user_uuid
+        )
+        .as_deref(),
+        Some("viewer")
+    );
+    // A group grant on the space counts toward the highest role: it lets in an org member
+    // without a project role (item 4a).
+    let group = app
+        .post(
+            "/api/v1/org/groups",
+            &a,
+            json!({"name": "Readers", "members": [{"userUuid": member.user_uuid}]}),
+        )
+        .await
+        .results()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(
+        &format!("{base}/{private}/group/share"),
+        &a,
+        json!({"groupUuid": group, "spaceRole": "viewer"}),
+    )
+    .await
+    .results();
+    let got = app
+        .get(&format!("{base}/{private}"), &m)
+        .await
+        .results()
+        .clone();
+    assert_eq!(
+        got["groupsAccess"],
+        json!([{"groupUuid": group, "groupName": "Readers", "spaceRole": "viewer"}])
+    );
+    assert_eq!(role_in(&got, &member.user_uuid).as_deref(), Some("viewer"));
+
+    // Nested spaces: a child that inherits takes the parent's grants; one that does not, only
+    // its own (item 8).
+    let child = create_space(
+        &app,
+        &a,
+        &project,
+        json!({"name": "Child", "parentSpaceUuid": private}),
+    )
+    .await;
+    let got = app
+        .get(&format!("{base}/{child}"), &v)
+        .await
+        .results()
+        .clone();
+    assert_eq!(got["parentSpaceUuid"], private.as_str());
+    assert_eq!(got["inheritParentPermissions"], true);
+    assert_eq!(role_in(&got, &viewer.user_uuid).as_deref(), Some("editor"));
+    let closed = create_space(
+        &app,
+        &a,
+        &project,
+        json!({"name": "Closed", "parentSpaceUuid": private, "inheritParentPermissions": false}),
+    )
+    .await;
+    app.get(&format!("{base}/{closed}"), &v)
+        .await
+        .expect_error(404);
+    assert_eq!(
+        app.get(&format!("{base}/{closed}"), &a).await.results()["inheritParentPermissions"],
+        false
+    );
+    // The viewer, editor of the parent, may nest a space in it; a mere viewer of a space may not.
+    app.post(
+        &base,
+        &v,
+        json!({"name": "Nested by viewer", "parentSpaceUuid": private}),
+    )
+    .await
+    .expect_error(403);
+
+    // Why: the explanation names the grant on the parent.
+    let explain = app
+        .get(
+            &format!(
+                "{base}/{child}/access/explain?userUuid={}",
+                viewer.user_uuid
+            ),
+            &a,
+        )
+        .await;
+    let x = explain.body["results"].clone();
+    assert_eq!(x["role"], "editor", "{x}");
+    let last = x["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["rule"], "direct_space_grant");
+    assert_eq!(last["spaceUuid"], private.as_str());
+    let none = app
+        .get(
+            &format!(
+                "{base}/{closed}/access/explain?userUuid={}",
+                viewer.user_uuid
+            ),
+            &a,
+        )
+        .await;
+    assert_eq!(none.body["results"]["role"], Value::Null);
+    assert_eq!(
+        none.body["results"]["steps"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["rule"],
+        "private_no_grant"
+    );
+    app.get(
+        &format!(
+            "{base}/{child}/access/explain?userUuid={}",
+            viewer.user_uuid
+        ),
+        &v,
+    )
+    .await
+    .expect_error(403);
+    app.get(&format!("{base}/{child}/access/explain"), &a)
+        .await
+        .expect_error(400);
+
+    // Managing needs space admin: the viewer (space editor) may not.
+    app.send(
+        Method::PATCH,
+        &format!("{base}/{private}"),
+        &v,
+        Some(json!({"name": "x", "isPrivate": true})),
+    )
+    .await
+    .expect_error(403);
+    let renamed = app
+        .send(
+            Method::PATCH,
+            &format!("{base}/{private}"),
+            &a,
+            Some(json!({"name": "Board Room", "isPrivate": true})),
+        )
+        .await;
+    assert_eq!(renamed.results()["slug"], "board-room");
+    // Revoking ends the access on the next request.
+    app.send(
+        Method::DELETE,
+        &format!("{base}/{private}/share/{}", viewer.user_uuid),
+        &a,
+        None,
+    )
+    .await
+    .results();
+    app.get(&format!("{base}/{private}"), &v)
+        .await
+        .expect_error(404);
+    app.get(&format!("{base}/{child}"), &v)
+        .await
+        .expect_error(404);
+    app.send(
+        Method::DELETE,
+        &format!("{base}/{private}/share/{}", viewer.user_uuid),
+        &a,
+        None,
+    )
+    .await
+    .expect_error(404);
+    app.send(
+        Method::DELETE,
+        &format!("{base}/{private}/group/share/{group}"),
+        &a,
+        None,
+    )
+    .await
+    .results();
+    app.get(&format!("{base}/{private}"), &m)
+        .await
+        .expect_error(404);
+    // Bad input.
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "x", "access": [{"userUuid": "nope", "role": "viewer"}]}),
+        json!({"name": "x", "access": [{"userUuid": uuid::Uuid::now_v7(), "role": "viewer"}]}),
+        json!({"name": "x", "access": [{"userUuid": viewer.user_uuid, "role": "owner"}]}),
+        json!({"name": "x", "parentSpaceUuid": uuid::Uuid::now_v7()}),
+        json!({"name": "x", "color": "red"}),
+    ] {
+        app.post(&base, &a, bad).await.expect_error(400);
+    }
+    // Deleting a space deletes the spaces nested in it.
+    let deleted = app
+        .send(Method::DELETE, &format!("{base}/{private}"), &a, None)
+        .await;
+    assert_eq!(deleted.status, 204);
+    app.get(&format!("{base}/{child}"), &a)
+        .await
+        .expect_error(404);
+    app.get(&format!("{base}/{closed}"), &a)
+        .await
+        .expect_error(404);
+}
+
+/// Space operations on a public space as each organization role, a user of another
+/// organization and no one (AC-1, AC-2, AC-3, AC-8).
+async fn space_role_matrix_and_isolation(app: TestApp) {
+    let (admin, _) = admin_of_new_org(&app, "Space matrix").await;
+    let (outsider, _) = admin_of_new_org(&app, "Away").await;
+    let project = new_project(&app, &admin, "P").await;
+    let base = format!("/api/v1/projects/{project}/spaces");
+    let target = invite_and_join(&app, &admin, "viewer").await;
+    let mut people = vec![("org admin".to_owned(), cookie(&admin))];
+    for role in [
+        "developer",
+        "editor",
+        "interactive_viewer",
+        "viewer",
+        "member",
+    ] {
+        people.push((
+            role.to_owned(),
+            cookie(&invite_and_join(&app, &admin, role).await),
+        ));
+    }
+    people.push(("other organization".into(), cookie(&outsider)));
+    people.push(("no one".into(), Auth::None));
+    let a = cookie(&admin);
+    let rows: Vec<(&str, [u16; 8])> = vec![
+        ("create", [200, 200, 200, 403, 403, 404, 404, 401]),
+        ("list", [200, 200, 200, 200, 200, 404, 404, 401]),
+        ("get", [200, 200, 200, 200, 200, 404, 404, 401]),
+        ("update", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("share", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("explain", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("delete", [204, 403, 403, 403, 403, 404, 404, 401]),
+    ];
+    for (op, expected) in rows {
+        for ((who, auth), want) in people.iter().zip(expected) {
+            let space = create_space(&app, &a, &project, json!({"name": "S"})).await;
+            let path = format!("{base}/{space}");
+            let r = match op {
+                "create" => app.post(&base, auth, json!({"name": "New"})).await,
+                "list" => app.get(&base, auth).await,
+                "get" => app.get(&path, auth).await,
+                "update" => {
+                    app.send(
+                        Method::PATCH,
+                        &path,
+                        auth,
+                        Some(json!({"name": "T", "isPrivate": false})),
+                    )
+                    .await
+                }
+                "share" => {
+                    app.post(
+                        &format!("{path}/share"),
+                        auth,
+                        json!({"userUuid": target.user_uuid, "spaceRole": "viewer"}),
+                    )
+                    .await
+                }
+                "explain" => {
+                    app.get(
+                        &format!("{path}/access/explain?userUuid={}", target.user_uuid),
+                        auth,
+                    )
+                    .await
+                }
+                "delete" => app.send(Method::DELETE, &path, auth, None).await,
+                _ => unreachable!(),
+            };
+            assert_eq!(r.status.as_u16(), want, "{op} as {who}: {}", r.body);
+        }
+    }
+    // AC-8: a space of another organization's project and a missing one answer alike.
+    let space = create_space(&app, &a, &project, json!({"name": "Mine"})).await;
+    let o = cookie(&outsider);
+    let theirs = app.get(&format!("{base}/{space}"), &o).await;
+    let missing = app
+        .get(&format!("{base}/{}", uuid::Uuid::now_v7()), &a)
+        .await;
+    assert_eq!(
+        theirs.expect_error(404)["name"],
+        missing.expect_error(404)["name"]
+    );
+}
+
+dual!(
+    spaces_follow_lightdash_access_rules,
+    space_role_matrix_and_isolation,
+);
