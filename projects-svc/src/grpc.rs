@@ -15,6 +15,7 @@ use crate::domain::{
     directory::Caller,
     projects::{MemberRole, NewProject, ProjectView, Projects},
     spaces::{NewSpace, SpaceUpdate, SpaceView},
+    tags::TagInput,
 };
 use crate::store::GrantRecord;
 
@@ -445,6 +446,109 @@ impl pb::projects_service_server::ProjectsService for ProjectsGrpc {
                 })
                 .collect(),
         }))
+    }
+
+    async fn list_tags(
+        &self,
+        req: Request<pb::ListTagsRequest>,
+    ) -> Result<Response<pb::ListTagsResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let tags = self
+            .projects
+            .list_tags(&caller, &req.into_inner().project_uuid)
+            .await?;
+        Ok(Response::new(pb::ListTagsResponse {
+            tags: tags
+                .into_iter()
+                .map(|t| pb::Tag {
+                    tag_uuid: t.tag.tag_uuid.to_string(),
+                    project_uuid: t.tag.project_uuid.to_string(),
+                    name: t.tag.name,
+                    color: t.tag.color,
+                    yaml_reference: t.tag.yaml_reference,
+                    created_at: Some(ts(t.tag.created_at)),
+                    created_by: t.created_by.map(|m| pb::TagCreator {
+                        user_uuid: m.user_uuid.to_string(),
+                        first_name: m.first_name,
+                        last_name: m.last_name,
+                    }),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn create_tag(
+        &self,
+        req: Request<pb::CreateTagRequest>,
+    ) -> Result<Response<pb::CreateTagResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let id = self
+            .projects
+            .create_tag(
+                &caller,
+                &r.project_uuid,
+                TagInput {
+                    name: r.name,
+                    color: r.color,
+                    yaml_reference: None,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::CreateTagResponse {
+            tag_uuid: id.to_string(),
+        }))
+    }
+
+    async fn update_tag(
+        &self,
+        req: Request<pb::UpdateTagRequest>,
+    ) -> Result<Response<pb::UpdateTagResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        self.projects
+            .update_tag(
+                &caller,
+                &r.project_uuid,
+                &r.tag_uuid,
+                r.name.as_deref(),
+                r.color.as_deref(),
+            )
+            .await?;
+        Ok(Response::new(pb::UpdateTagResponse {}))
+    }
+
+    async fn delete_tag(
+        &self,
+        req: Request<pb::DeleteTagRequest>,
+    ) -> Result<Response<pb::DeleteTagResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        self.projects
+            .delete_tag(&caller, &r.project_uuid, &r.tag_uuid)
+            .await?;
+        Ok(Response::new(pb::DeleteTagResponse {}))
+    }
+
+    async fn replace_yaml_tags(
+        &self,
+        req: Request<pb::ReplaceYamlTagsRequest>,
+    ) -> Result<Response<pb::ReplaceYamlTagsResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let tags = r
+            .tags
+            .into_iter()
+            .map(|t| TagInput {
+                name: t.name,
+                color: t.color,
+                yaml_reference: Some(t.yaml_reference),
+            })
+            .collect();
+        self.projects
+            .replace_yaml_tags(&caller, &r.project_uuid, tags)
+            .await?;
+        Ok(Response::new(pb::ReplaceYamlTagsResponse {}))
     }
 }
 

@@ -10,6 +10,7 @@ mod json;
 mod organizations;
 mod projects;
 mod spaces;
+mod tags;
 mod tokens;
 mod user;
 mod wellknown;
@@ -226,6 +227,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/access/explain",
             get(spaces::explain),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/tags",
+            get(tags::list).post(tags::create),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/tags/yaml",
+            put(tags::replace_yaml),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/tags/{tagUuid}",
+            patch(tags::update).delete(tags::delete),
         )
         .route("/api/v1/auth/token", post(wellknown::access_token))
         .route("/.well-known/jwks.json", get(wellknown::jwks))

@@ -205,6 +205,11 @@ const IMPLEMENTED: &[(&str, &str)] = &[
         "DELETE",
         "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/group/share/{groupUuid}",
     ),
+    ("POST", "/api/v1/projects/{projectUuid}/tags"),
+    ("GET", "/api/v1/projects/{projectUuid}/tags"),
+    ("PUT", "/api/v1/projects/{projectUuid}/tags/yaml"),
+    ("PATCH", "/api/v1/projects/{projectUuid}/tags/{tagUuid}"),
+    ("DELETE", "/api/v1/projects/{projectUuid}/tags/{tagUuid}"),
     ("GET", "/api/v1/user/me/email/status"),
     ("PUT", "/api/v1/user/me/email/otp"),
     ("GET", "/api/v1/user/me/allowedOrganizations"),
@@ -654,6 +659,58 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
             .results();
         app.get(&format!("{p}/groupAccesses"), &pa).await.results();
         app.get(&format!("{gone}/groupAccesses"), &pa)
+            .await
+            .expect_error(404);
+        // Tags.
+        let tg = format!("{p}/tags");
+        let tag = app
+            .post(
+                &tg,
+                &pa,
+                json!({"name": "Contract tag", "color": "#123456"}),
+            )
+            .await
+            .results()["tagUuid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.post(
+            &tg,
+            &pa,
+            json!({"name": "Contract tag", "color": "#123456"}),
+        )
+        .await
+        .expect_error(409);
+        app.get(&tg, &pa).await.results();
+        app.get(&format!("{gone}/tags"), &pa)
+            .await
+            .expect_error(404);
+        let yaml = json!([{"name": "Y", "color": "#abcdef", "yamlReference": "y"}]);
+        app.send(Method::PUT, &format!("{tg}/yaml"), &pa, Some(yaml))
+            .await
+            .results();
+        app.send(
+            Method::PUT,
+            &format!("{tg}/yaml"),
+            &pa,
+            Some(json!([{"name": "Y"}])),
+        )
+        .await
+        .expect_error(400);
+        let t1 = format!("{tg}/{tag}");
+        app.send(Method::PATCH, &t1, &pa, Some(json!({"color": "#654321"})))
+            .await
+            .results();
+        app.send(
+            Method::PATCH,
+            &format!("{tg}/{missing}"),
+            &pa,
+            Some(json!({"color": "#654321"})),
+        )
+        .await
+        .expect_error(404);
+        assert_eq!(app.send(Method::DELETE, &t1, &pa, None).await.status, 204);
+        app.send(Method::DELETE, &t1, &pa, None)
             .await
             .expect_error(404);
         // Spaces.

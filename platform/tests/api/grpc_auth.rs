@@ -956,6 +956,72 @@ async fn projects_methods(
                 .map(|_| ()),
             ),
         ),
+        (
+            "ListTags",
+            code(
+                c.list_tags(req(pp::ListTagsRequest { project_uuid: p() }, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "CreateTag",
+            code(
+                c.create_tag(req(
+                    pp::CreateTagRequest {
+                        project_uuid: p(),
+                        name: "t".into(),
+                        color: "#000".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "UpdateTag",
+            code(
+                c.update_tag(req(
+                    pp::UpdateTagRequest {
+                        project_uuid: p(),
+                        tag_uuid: p(),
+                        ..Default::default()
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "DeleteTag",
+            code(
+                c.delete_tag(req(
+                    pp::DeleteTagRequest {
+                        project_uuid: p(),
+                        tag_uuid: p(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ReplaceYamlTags",
+            code(
+                c.replace_yaml_tags(req(
+                    pp::ReplaceYamlTagsRequest {
+                        project_uuid: p(),
+                        tags: vec![],
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
     ]
 }
 

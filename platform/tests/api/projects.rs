@@ -499,8 +499,117 @@ async fn project_role_matrix_and_isolation(app: TestApp) {
     assert_eq!(theirs.expect_error(404), missing.expect_error(404));
 }
 
+/// Tags: project editors and above manage them, viewers read them; the YAML set is replaced
+/// as a whole and leaves API tags alone; names are unique in a project.
+async fn tags_are_kept_per_project(app: TestApp) {
+    let (admin, _) = admin_of_new_org(&app, "Tags").await;
+    let a = cookie(&admin);
+    let project = new_project(&app, &admin, "Tagged").await;
+    let tags = format!("/api/v1/projects/{project}/tags");
+    let viewer = invite_and_join(&app, &admin, "viewer").await;
+    let v = cookie(&viewer);
+    let created = app
+        .post(&tags, &a, json!({"name": "Finance", "color": "#4F46E5"}))
+        .await;
+    assert_eq!(created.status, 201);
+    let finance = created.results()["tagUuid"].as_str().unwrap().to_owned();
+    app.post(&tags, &a, json!({"name": "Finance", "color": "#000000"}))
+        .await
+        .expect_error(409);
+    for bad in [
+        json!({"name": "", "color": "#000"}),
+        json!({"name": "x", "color": "blue"}),
+        json!({"name": "x"}),
+    ] {
+        app.post(&tags, &a, bad).await.expect_error(400);
+    }
+    app.post(&tags, &v, json!({"name": "Mine", "color": "#000"}))
+        .await
+        .expect_error(403);
+    let listed = app.get(&tags, &v).await.results().clone();
+    assert_eq!(listed[0]["name"], "Finance");
+    assert_eq!(listed[0]["color"], "#4f46e5");
+    assert_eq!(listed[0]["yamlReference"], Value::Null);
+    assert_eq!(listed[0]["createdBy"]["userUuid"], admin.user_uuid.as_str());
+
+    let one = format!("{tags}/{finance}");
+    app.send(Method::PATCH, &one, &a, Some(json!({"name": "Money"})))
+        .await
+        .results();
+    app.send(Method::PATCH, &one, &v, Some(json!({"name": "Mine"})))
+        .await
+        .expect_error(403);
+    app.send(
+        Method::PATCH,
+        &format!("{tags}/{}", uuid::Uuid::now_v7()),
+        &a,
+        Some(json!({"color": "#fff"})),
+    )
+    .await
+    .expect_error(404);
+
+    let yaml = format!("{tags}/yaml");
+    let set = json!([
+        {"name": "Ops", "color": "#111111", "yamlReference": "ops"},
+        {"name": "Sales", "color": "#222222", "yamlReference": "sales"},
+    ]);
+    app.send(Method::PUT, &yaml, &a, Some(set)).await.results();
+    app.send(
+        Method::PUT,
+        &yaml,
+        &a,
+        Some(json!([{"name": "Ops", "color": "#111111", "yamlReference": "ops"}])),
+    )
+    .await
+    .results();
+    let names: Vec<String> = app
+        .get(&tags, &a)
+        .await
+        .results()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["Money".to_owned(), "Ops".to_owned()],
+        "the YAML set replaced, the API tag kept"
+    );
+    // A YAML tag named like an API tag changes nothing.
+    app.send(
+        Method::PUT,
+        &yaml,
+        &a,
+        Some(json!([{"name": "Money", "color": "#111111", "yamlReference": "m"}])),
+    )
+    .await
+    .expect_error(409);
+    app.send(
+        Method::PUT,
+        &yaml,
+        &a,
+        Some(json!([{"name": "A", "color": "#111111", "yamlReference": ""}])),
+    )
+    .await
+    .expect_error(400);
+    assert_eq!(
+        app.get(&tags, &a).await.results().as_array().unwrap().len(),
+        2
+    );
+
+    assert_eq!(app.send(Method::DELETE, &one, &a, None).await.status, 204);
+    app.send(Method::DELETE, &one, &a, None)
+        .await
+        .expect_error(404);
+    // Another organization sees nothing of them.
+    let (outsider, _) = admin_of_new_org(&app, "Out").await;
+    app.get(&tags, &cookie(&outsider)).await.expect_error(404);
+}
+
 dual!(
     projects_are_created_changed_and_deleted,
     grants_give_access_and_their_removal_takes_it_away,
     project_role_matrix_and_isolation,
+    tags_are_kept_per_project,
 );

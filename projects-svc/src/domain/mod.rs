@@ -5,3 +5,4 @@ pub mod access;
 pub mod directory;
 pub mod projects;
 pub mod spaces;
+pub mod tags;

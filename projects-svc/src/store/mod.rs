@@ -76,6 +76,18 @@ pub struct SpaceGrantRecord {
     pub role: String,
 }
 
+/// A tag of a project.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TagRecord {
+    pub tag_uuid: Uuid,
+    pub project_uuid: Uuid,
+    pub name: String,
+    pub color: String,
+    pub yaml_reference: Option<String>,
+    pub created_by_user_uuid: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// An event for other services, written in the same transaction as the change it reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {
@@ -161,6 +173,25 @@ pub trait ProjectsStore: Send + Sync + std::fmt::Debug {
     async fn put_space_group_grant(&self, grant: &SpaceGrantRecord) -> Result<()>;
     /// Deletes a group's grant on a space; whether it existed.
     async fn delete_space_group_grant(&self, space_uuid: Uuid, group_uuid: Uuid) -> Result<bool>;
+
+    /// The tags of a project, by name.
+    async fn tags(&self, project_uuid: Uuid) -> Result<Vec<TagRecord>>;
+    /// Inserts a tag; Conflict on a taken name.
+    async fn insert_tag(&self, tag: &TagRecord) -> Result<()>;
+    /// Renames or recolours a tag of a project; false when it is not there; Conflict on a taken
+    /// name.
+    async fn update_tag(
+        &self,
+        project_uuid: Uuid,
+        tag_uuid: Uuid,
+        name: Option<&str>,
+        color: Option<&str>,
+    ) -> Result<bool>;
+    /// Deletes a tag of a project; whether it existed.
+    async fn delete_tag(&self, project_uuid: Uuid, tag_uuid: Uuid) -> Result<bool>;
+    /// Replaces every YAML tag of a project with `tags`, atomically; Conflict when a name is
+    /// taken by a tag made in the API (nothing changes then).
+    async fn replace_yaml_tags(&self, project_uuid: Uuid, tags: &[TagRecord]) -> Result<()>;
 
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;

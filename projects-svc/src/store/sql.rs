@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{
     GrantRecord, OutboxEvent, ProjectRecord, ProjectsStore, Result, SpaceGrantRecord, SpaceRecord,
-    StoreError,
+    StoreError, TagRecord,
 };
 
 /// The PostgreSQL store.
@@ -142,6 +142,26 @@ macro_rules! delete_space_grant {
         .await?
         .rows_affected();
         Ok(n > 0)
+    }};
+}
+
+macro_rules! insert_tag {
+    ($executor:expr, $t:expr) => {{
+        let t: &TagRecord = $t;
+        sqlx::query(
+            "INSERT INTO tags (tag_uuid, project_uuid, name, color, yaml_reference, created_by_user_uuid, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(t.tag_uuid)
+        .bind(t.project_uuid)
+        .bind(&t.name)
+        .bind(&t.color)
+        .bind(&t.yaml_reference)
+        .bind(t.created_by_user_uuid)
+        .bind(t.created_at)
+        .execute($executor)
+        .await
+        .map_err(conflict)
     }};
 }
 
@@ -423,6 +443,65 @@ macro_rules! projects_store {
             #[tracing::instrument(skip_all)]
             async fn delete_space_group_grant(&self, space: Uuid, group: Uuid) -> Result<bool> {
                 delete_space_grant!(&self.0, "space_group_grants", "group_uuid", space, group)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn tags(&self, project: Uuid) -> Result<Vec<TagRecord>> {
+                Ok(sqlx::query_as(
+                    "SELECT tag_uuid, project_uuid, name, color, yaml_reference, created_by_user_uuid, created_at \
+                     FROM tags WHERE project_uuid = $1 ORDER BY LOWER(name), tag_uuid",
+                )
+                .bind(project)
+                .fetch_all(&self.0)
+                .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_tag(&self, t: &TagRecord) -> Result<()> {
+                insert_tag!(&self.0, t)?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_tag(&self, project: Uuid, tag: Uuid, name: Option<&str>, color: Option<&str>) -> Result<bool> {
+                let n = sqlx::query(
+                    "UPDATE tags SET name = COALESCE($3, name), color = COALESCE($4, color) \
+                     WHERE project_uuid = $1 AND tag_uuid = $2",
+                )
+                .bind(project)
+                .bind(tag)
+                .bind(name)
+                .bind(color)
+                .execute(&self.0)
+                .await
+                .map_err(conflict)?
+                .rows_affected();
+                Ok(n > 0)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_tag(&self, project: Uuid, tag: Uuid) -> Result<bool> {
+                let n = sqlx::query("DELETE FROM tags WHERE project_uuid = $1 AND tag_uuid = $2")
+                    .bind(project)
+                    .bind(tag)
+                    .execute(&self.0)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn replace_yaml_tags(&self, project: Uuid, tags: &[TagRecord]) -> Result<()> {
+                let mut tx = self.0.begin().await?;
+                sqlx::query("DELETE FROM tags WHERE project_uuid = $1 AND yaml_reference IS NOT NULL")
+                    .bind(project)
+                    .execute(&mut *tx)
+                    .await?;
+                for t in tags {
+                    insert_tag!(&mut *tx, t)?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             #[tracing::instrument(skip_all)]
