@@ -371,96 +371,191 @@ async fn project_role_matrix_and_isolation(app: TestApp) {
         ("grant", [200, 403, 403, 403, 403, 404, 404, 401]),
         ("member-access", [200, 403, 403, 403, 403, 404, 404, 401]),
         ("group-accesses", [200, 200, 200, 200, 200, 404, 404, 401]),
+        ("update-access", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("revoke-access", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("group-add", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("group-update", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("group-revoke", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("tags-list", [200, 200, 200, 200, 200, 404, 404, 401]),
+        ("tag-create", [201, 201, 201, 403, 403, 404, 404, 401]),
+        ("tag-update", [200, 200, 200, 403, 403, 404, 404, 401]),
+        ("tag-delete", [204, 204, 204, 403, 403, 404, 404, 401]),
+        ("tags-yaml", [200, 200, 200, 403, 403, 404, 404, 401]),
         ("delete", [200, 403, 403, 403, 403, 404, 404, 401]),
     ];
+    let group = app
+        .post(
+            "/api/v1/org/groups",
+            &cookie(&admin),
+            json!({"name": "Matrix group"}),
+        )
+        .await
+        .results()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for (op, expected) in rows {
         for ((who, auth), want) in people.iter().zip(expected) {
             let project = new_project(&app, &admin, "M").await;
             let path = format!("/api/v1/projects/{project}");
-            let got =
-                match op {
-                    "create" => {
-                        status(
-                            &app,
-                            Method::POST,
-                            "/api/v1/org/projects",
-                            auth,
-                            Some(json!({"name": "x"})),
-                        )
-                        .await
+            let adm = cookie(&admin);
+            let user_access = format!("{path}/access/{}", target.user_uuid);
+            let group_access = format!("/api/v1/groups/{group}/projects/{project}");
+            if matches!(op, "update-access" | "revoke-access") {
+                let g = json!({"email": target.email, "role": "viewer", "sendEmail": false});
+                app.post(&format!("{path}/access"), &adm, g).await.results();
+            }
+            if matches!(op, "group-update" | "group-revoke") {
+                app.post(&group_access, &adm, json!({"role": "viewer"}))
+                    .await
+                    .results();
+            }
+            let tag = if matches!(op, "tag-update" | "tag-delete") {
+                app.post(
+                    &format!("{path}/tags"),
+                    &adm,
+                    json!({"name": "t", "color": "#000"}),
+                )
+                .await
+                .results()["tagUuid"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            } else {
+                String::new()
+            };
+            let role = Some(json!({"role": "editor"}));
+            let got = match op {
+                "create" => {
+                    status(
+                        &app,
+                        Method::POST,
+                        "/api/v1/org/projects",
+                        auth,
+                        Some(json!({"name": "x"})),
+                    )
+                    .await
+                }
+                "get" => status(&app, Method::GET, &path, auth, None).await,
+                "list-contains" => {
+                    let r = app.get("/api/v1/org/projects", auth).await;
+                    if r.status == 401 {
+                        401
+                    } else {
+                        u16::from(listed(&r).contains(&project))
                     }
-                    "get" => status(&app, Method::GET, &path, auth, None).await,
-                    "list-contains" => {
-                        let r = app.get("/api/v1/org/projects", auth).await;
-                        if r.status == 401 {
-                            401
-                        } else {
-                            u16::from(listed(&r).contains(&project))
-                        }
-                    }
-                    "metadata" => {
-                        status(
-                            &app,
-                            Method::PATCH,
-                            &format!("{path}/metadata"),
-                            auth,
-                            Some(json!({"upstreamProjectUuid": null})),
-                        )
-                        .await
-                    }
-                    "scheduler" => {
-                        status(
-                            &app,
-                            Method::PATCH,
-                            &format!("{path}/schedulerSettings"),
-                            auth,
-                            Some(json!({"schedulerTimezone": "UTC"})),
-                        )
-                        .await
-                    }
-                    "access-list" => {
-                        status(&app, Method::GET, &format!("{path}/access"), auth, None).await
-                    }
-                    "grant" => status(
+                }
+                "metadata" => {
+                    status(
+                        &app,
+                        Method::PATCH,
+                        &format!("{path}/metadata"),
+                        auth,
+                        Some(json!({"upstreamProjectUuid": null})),
+                    )
+                    .await
+                }
+                "scheduler" => {
+                    status(
+                        &app,
+                        Method::PATCH,
+                        &format!("{path}/schedulerSettings"),
+                        auth,
+                        Some(json!({"schedulerTimezone": "UTC"})),
+                    )
+                    .await
+                }
+                "access-list" => {
+                    status(&app, Method::GET, &format!("{path}/access"), auth, None).await
+                }
+                "grant" => {
+                    status(
                         &app,
                         Method::POST,
                         &format!("{path}/access"),
                         auth,
                         Some(json!({"email": target.email, "role": "viewer", "sendEmail": false})),
                     )
-                    .await,
-                    "member-access" => {
-                        status(
-                            &app,
-                            Method::GET,
-                            &format!("{path}/user/{}", target.user_uuid),
-                            auth,
-                            None,
-                        )
-                        .await
-                    }
-                    "group-accesses" => {
-                        status(
-                            &app,
-                            Method::GET,
-                            &format!("{path}/groupAccesses"),
-                            auth,
-                            None,
-                        )
-                        .await
-                    }
-                    "delete" => {
-                        status(
-                            &app,
-                            Method::DELETE,
-                            &format!("/api/v1/org/projects/{project}"),
-                            auth,
-                            None,
-                        )
-                        .await
-                    }
-                    _ => unreachable!(),
-                };
+                    .await
+                }
+                "member-access" => {
+                    status(
+                        &app,
+                        Method::GET,
+                        &format!("{path}/user/{}", target.user_uuid),
+                        auth,
+                        None,
+                    )
+                    .await
+                }
+                "group-accesses" => {
+                    status(
+                        &app,
+                        Method::GET,
+                        &format!("{path}/groupAccesses"),
+                        auth,
+                        None,
+                    )
+                    .await
+                }
+                "update-access" => status(&app, Method::PATCH, &user_access, auth, role).await,
+                "revoke-access" => status(&app, Method::DELETE, &user_access, auth, None).await,
+                "group-add" => status(&app, Method::POST, &group_access, auth, role).await,
+                "group-update" => status(&app, Method::PATCH, &group_access, auth, role).await,
+                "group-revoke" => status(&app, Method::DELETE, &group_access, auth, None).await,
+                "tags-list" => status(&app, Method::GET, &format!("{path}/tags"), auth, None).await,
+                "tag-create" => {
+                    status(
+                        &app,
+                        Method::POST,
+                        &format!("{path}/tags"),
+                        auth,
+                        Some(json!({"name": "n", "color": "#fff"})),
+                    )
+                    .await
+                }
+                "tag-update" => {
+                    status(
+                        &app,
+                        Method::PATCH,
+                        &format!("{path}/tags/{tag}"),
+                        auth,
+                        Some(json!({"color": "#fff"})),
+                    )
+                    .await
+                }
+                "tag-delete" => {
+                    status(
+                        &app,
+                        Method::DELETE,
+                        &format!("{path}/tags/{tag}"),
+                        auth,
+                        None,
+                    )
+                    .await
+                }
+                "tags-yaml" => {
+                    status(
+                        &app,
+                        Method::PUT,
+                        &format!("{path}/tags/yaml"),
+                        auth,
+                        Some(json!([])),
+                    )
+                    .await
+                }
+                "delete" => {
+                    status(
+                        &app,
+                        Method::DELETE,
+                        &format!("/api/v1/org/projects/{project}"),
+                        auth,
+                        None,
+                    )
+                    .await
+                }
+                _ => unreachable!(),
+            };
             // member-access of a user without access answers 404 even to an admin: give the
             // target access first where the cell expects success.
             let got = if op == "member-access" && want == 200 && got == 404 {

@@ -341,6 +341,17 @@ async fn space_role_matrix_and_isolation(app: TestApp) {
     people.push(("other organization".into(), cookie(&outsider)));
     people.push(("no one".into(), Auth::None));
     let a = cookie(&admin);
+    let group = app
+        .post(
+            "/api/v1/org/groups",
+            &a,
+            json!({"name": "Space matrix group"}),
+        )
+        .await
+        .results()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let rows: Vec<(&str, [u16; 8])> = vec![
         ("create", [200, 200, 200, 403, 403, 404, 404, 401]),
         ("list", [200, 200, 200, 200, 200, 404, 404, 401]),
@@ -348,12 +359,27 @@ async fn space_role_matrix_and_isolation(app: TestApp) {
         ("update", [200, 403, 403, 403, 403, 404, 404, 401]),
         ("share", [200, 403, 403, 403, 403, 404, 404, 401]),
         ("explain", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("revoke-share", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("group-share", [200, 403, 403, 403, 403, 404, 404, 401]),
+        ("group-revoke", [200, 403, 403, 403, 403, 404, 404, 401]),
         ("delete", [204, 403, 403, 403, 403, 404, 404, 401]),
     ];
     for (op, expected) in rows {
         for ((who, auth), want) in people.iter().zip(expected) {
             let space = create_space(&app, &a, &project, json!({"name": "S"})).await;
             let path = format!("{base}/{space}");
+            if op == "revoke-share" {
+                let share = json!({"userUuid": target.user_uuid, "spaceRole": "viewer"});
+                app.post(&format!("{path}/share"), &a, share)
+                    .await
+                    .results();
+            }
+            if op == "group-revoke" {
+                let share = json!({"groupUuid": group, "spaceRole": "viewer"});
+                app.post(&format!("{path}/group/share"), &a, share)
+                    .await
+                    .results();
+            }
             let r = match op {
                 "create" => app.post(&base, auth, json!({"name": "New"})).await,
                 "list" => app.get(&base, auth).await,
@@ -383,6 +409,32 @@ async fn space_role_matrix_and_isolation(app: TestApp) {
                     .await
                 }
                 "delete" => app.send(Method::DELETE, &path, auth, None).await,
+                "revoke-share" => {
+                    app.send(
+                        Method::DELETE,
+                        &format!("{path}/share/{}", target.user_uuid),
+                        auth,
+                        None,
+                    )
+                    .await
+                }
+                "group-share" => {
+                    app.post(
+                        &format!("{path}/group/share"),
+                        auth,
+                        json!({"groupUuid": group, "spaceRole": "viewer"}),
+                    )
+                    .await
+                }
+                "group-revoke" => {
+                    app.send(
+                        Method::DELETE,
+                        &format!("{path}/group/share/{group}"),
+                        auth,
+                        None,
+                    )
+                    .await
+                }
                 _ => unreachable!(),
             };
             assert_eq!(r.status.as_u16(), want, "{op} as {who}: {}", r.body);
