@@ -24,7 +24,8 @@
 # platform's schemas go under a fresh prefix bench_<time>_, dropped at the end), and those of
 # bench-lib.sh: CARGO_TARGET_DIR, SKIP_BUILD=1, RESULTS_DIR, WAIT_IDLE (60), MAX_OTHER (0.10),
 # TRIES (3). Every scenario waits for an idle machine first and is re-run while other processes
-# took more than MAX_OTHER cores during its window, as in bench.sh.
+# took more than MAX_OTHER cores during its window, as in bench.sh. On PostgreSQL the backends
+# serving the platform count as the server (LOADGEN_ALSO_PIDS), not as other processes.
 set -euo pipefail
 
 DURATION=${DURATION:-15}
@@ -48,6 +49,24 @@ drop_pg_schemas() {
         echo "could not drop the schemas ${PG_SCHEMA_PREFIX}*" >&2
     PG_USED=0
 }
+# On PostgreSQL the database work runs in PostgreSQL's backend processes: their CPU belongs to
+# the server under test, not to "other CPU". Before every try, the backends serving the
+# platform's connections (matched by client port) go into LOADGEN_ALSO_PIDS.
+before_try() {
+    unset LOADGEN_ALSO_PIDS
+    [[ $CURRENT_BACKEND == postgres ]] || return 0
+    local ports pids
+    ports=$(ss -tnpH '( dport = :5432 )' | grep "pid=$PLATFORM_PID," |
+        awk '{n = split($4, a, ":"); print a[n]}' | paste -sd, -)
+    [[ -n $ports ]] || return 0
+    pids=$(psql -Atq "$PG_URL" -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE client_port IN ($ports)")
+    if [[ -n $pids ]]; then
+        export LOADGEN_ALSO_PIDS=$pids
+        echo "PostgreSQL backends of the platform: $pids" >&2
+    fi
+}
+CURRENT_BACKEND=
+
 # Called by bench-lib.sh's cleanup, after the servers stopped.
 cleanup_hook() {
     drop_pg_schemas
@@ -81,6 +100,7 @@ seed() {
 # backend KIND (sqlite|postgres): every scenario of step 2 on that backend.
 backend() {
     local kind=$1 p="" t0 total c
+    CURRENT_BACKEND=$kind
     PLATFORM_ENV=()
     if [[ $kind == postgres ]]; then
         p=pg-
@@ -109,6 +129,11 @@ backend() {
     }
     echo "the organization has $total members" >&2
 
+    if [[ $kind == postgres ]]; then
+        # Open the pool's connections now (unrecorded), so that before_try finds their backends.
+        "$LOADGEN" http --url "$GATEWAY/api/v1/org/users" -c 8 --auth pat --warmup 0 \
+            --duration 2 2>/dev/null
+    fi
     local pages=$(((MEMBERS + 1 + 99) / 100))
     local -A query=(
         [first]="page=1&pageSize=100"
@@ -135,6 +160,7 @@ backend() {
     "$LOADGEN" rss --pid "$PLATFORM_PID" --label "${p}rss-after-logins" --json "$RESULTS"
     stop_server "$PLATFORM_TPID"
     [[ $kind != postgres ]] || drop_pg_schemas
+    CURRENT_BACKEND=
 }
 
 for b in $BACKENDS; do

@@ -154,6 +154,10 @@ measure() {
     shift
     for try in $(seq "$TRIES"); do
         wait_idle
+        # A sourcing script may define before_try (e.g. to find the processes serving the server).
+        if declare -F before_try >/dev/null; then
+            before_try
+        fi
         "$@"
         other=$(grep -F "\"label\":\"$label\"" "$RESULTS" | tail -n1 |
             sed -nE 's/.*"other_cpu_cores":([0-9.eE+-]+).*/\1/p')

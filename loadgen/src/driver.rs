@@ -244,12 +244,17 @@ pub(crate) async fn run<C: Call>(calls: Vec<C>, opts: &RunOpts) -> anyhow::Resul
             "no process {pid} to measure"
         );
     }
-    // CPU time of both processes and of the whole machine at both edges of the window.
+    let also = opts.also_pids.clone();
+    // CPU time of both processes (and of the server's helpers, each) and of the whole machine
+    // at both edges of the window.
     let sample = move || {
         (
             sys::cpu_time(None),
             server_pid.and_then(|p| sys::cpu_time(Some(p))),
             sys::machine_busy(),
+            also.iter()
+                .map(|p| sys::cpu_time(Some(*p)))
+                .collect::<Vec<_>>(),
         )
     };
     let sampler = tokio::spawn(async move {
@@ -258,7 +263,9 @@ pub(crate) async fn run<C: Call>(calls: Vec<C>, opts: &RunOpts) -> anyhow::Resul
         tokio::time::sleep_until(w.measure_until.into()).await;
         let b = sample();
         let diff = |x: Option<Duration>, y: Option<Duration>| Some(y?.saturating_sub(x?));
-        (diff(a.0, b.0), diff(a.1, b.1), diff(a.2, b.2))
+        let helpers: Duration = a.3.iter().zip(&b.3).filter_map(|(x, y)| diff(*x, *y)).sum();
+        let server = diff(a.1, b.1).map(|s| s + helpers);
+        (diff(a.0, b.0), server, diff(a.2, b.2))
     });
     let mut set = JoinSet::new();
     for c in calls {
@@ -323,6 +330,7 @@ mod tests {
             timeout: 1.0,
             threads: 1,
             server_pid: None,
+            also_pids: Vec::new(),
             md: false,
             json: None,
         };

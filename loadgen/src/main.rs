@@ -91,6 +91,11 @@ pub(crate) struct RunOpts {
     /// PID of the server under test, to report its CPU time over the window.
     #[arg(long)]
     pub(crate) server_pid: Option<u32>,
+    /// More processes whose CPU counts as the server's (e.g. the PostgreSQL backends serving
+    /// its connections), comma-separated; a process that is gone at either edge of the window
+    /// is left out.
+    #[arg(long, env = "LOADGEN_ALSO_PIDS", value_delimiter = ',')]
+    pub(crate) also_pids: Vec<u32>,
     /// Print the result as a markdown table row on stdout (the human summary goes to stderr).
     #[arg(long)]
     pub(crate) md: bool,
