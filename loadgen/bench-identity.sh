@@ -12,14 +12,15 @@
 #      Argon2id hash), starts it again on the same data, and measures:
 #      a. GET /api/v1/org/users as the admin: first page, middle page, a search (MEMBER_CONNS
 #         in flight, each value in turn);
-#      b. two probes, GET /api/v1/user and GET /api/v1/org with a PAT, PROBE_CONNS in flight each,
-#         alone (baseline);
-#      c. the same probes while LOGIN_CONNS clients log in back to back (saturating the
-#         password-hashing pool), each with its own histogram, over the same window.
+#      b. two probes, GET /api/v1/user and GET /api/v1/org with a PAT, each PROBE_CONNS
+#         connection(s) sending at most PROBE_RATE requests/s (a light, steady client), alone;
+#      c. LOGIN_CONNS clients logging in back to back (saturating the password-hashing pool),
+#         alone: logins/s against the raw hash rate;
+#      d. b and c at once, each with its own histogram, over the same window.
 # and prints the markdown tables with the issue #3 targets checked.
 #
 # Knobs (environment): DURATION (15 s), WARMUP (2 s), CLIENT_THREADS (1), ARGON_SECS (10),
-# LOGIN_CONNS (8), PROBE_CONNS (1), MEMBERS (10000), MEMBER_CONNS ("1 8"),
+# LOGIN_CONNS (8), PROBE_CONNS (1), PROBE_RATE (100 requests/s per probe connection), MEMBERS (10000), MEMBER_CONNS ("1 8"),
 # BACKENDS ("sqlite"; add "postgres"), PG_URL (postgres://postgres@127.0.0.1:5432/test: the
 # platform's schemas go under a fresh prefix bench_<time>_, dropped at the end), and those of
 # bench-lib.sh: CARGO_TARGET_DIR, SKIP_BUILD=1, RESULTS_DIR, WAIT_IDLE (60), MAX_OTHER (0.10),
@@ -34,6 +35,7 @@ CLIENT_THREADS=${CLIENT_THREADS:-1}
 ARGON_SECS=${ARGON_SECS:-10}
 LOGIN_CONNS=${LOGIN_CONNS:-8}
 PROBE_CONNS=${PROBE_CONNS:-1}
+PROBE_RATE=${PROBE_RATE:-100}
 MEMBERS=${MEMBERS:-10000}
 MEMBER_CONNS=${MEMBER_CONNS:-1 8}
 BACKENDS=${BACKENDS:-sqlite}
@@ -72,7 +74,7 @@ cleanup_hook() {
     drop_pg_schemas
 }
 
-machine_info "DURATION=$DURATION WARMUP=$WARMUP CLIENT_THREADS=$CLIENT_THREADS LOGIN_CONNS=$LOGIN_CONNS PROBE_CONNS=$PROBE_CONNS MEMBERS=$MEMBERS MEMBER_CONNS='$MEMBER_CONNS' BACKENDS='$BACKENDS'"
+machine_info "DURATION=$DURATION WARMUP=$WARMUP CLIENT_THREADS=$CLIENT_THREADS LOGIN_CONNS=$LOGIN_CONNS PROBE_CONNS=$PROBE_CONNS PROBE_RATE=$PROBE_RATE MEMBERS=$MEMBERS MEMBER_CONNS='$MEMBER_CONNS' BACKENDS='$BACKENDS'"
 
 echo "== 1. Argon2id raw hash rate" >&2
 measure "argon2id x1" "$LOADGEN" argon2 --threads 1 --duration "$ARGON_SECS" --json "$RESULTS"
@@ -150,13 +152,16 @@ backend() {
     done
 
     local probes=(--probe user=/api/v1/user --probe org=/api/v1/org
-        --probe-connections "$PROBE_CONNS" --gateway "$GATEWAY")
+        --probe-connections "$PROBE_CONNS" --probe-rate "$PROBE_RATE")
     # shellcheck disable=SC2046
-    measure "${p}probe-alone-user" "$LOADGEN" mixed --logins 0 "${probes[@]}" \
-        $(run_opts "${p}probe-alone" "$PLATFORM_PID")
+    measure "${p}probe-alone-user" "$LOADGEN" mixed --gateway "$GATEWAY" --logins 0 \
+        "${probes[@]}" $(run_opts "${p}probe-alone" "$PLATFORM_PID")
     # shellcheck disable=SC2046
-    measure "${p}mixed-login" "$LOADGEN" mixed --logins "$LOGIN_CONNS" --email "$EMAIL" \
-        "${probes[@]}" $(run_opts "${p}mixed" "$PLATFORM_PID")
+    measure "${p}alone-login" "$LOADGEN" mixed --gateway "$GATEWAY" --logins "$LOGIN_CONNS" \
+        --email "$EMAIL" $(run_opts "${p}alone" "$PLATFORM_PID")
+    # shellcheck disable=SC2046
+    measure "${p}mixed-login" "$LOADGEN" mixed --gateway "$GATEWAY" --logins "$LOGIN_CONNS" \
+        --email "$EMAIL" "${probes[@]}" $(run_opts "${p}mixed" "$PLATFORM_PID")
     "$LOADGEN" rss --pid "$PLATFORM_PID" --label "${p}rss-after-logins" --json "$RESULTS"
     stop_server "$PLATFORM_TPID"
     [[ $kind != postgres ]] || drop_pg_schemas

@@ -43,6 +43,8 @@ pub(crate) trait Call: Send + 'static {
 struct Window {
     measure_from: Instant,
     measure_until: Instant,
+    /// Each worker starts a request at most once per this interval (`None`: back to back).
+    pace: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -69,7 +71,15 @@ async fn worker<C: Call>(mut c: C, w: Window, timeout: Duration) -> WorkerStats 
         warmup_failures: 0,
         first_failure: None,
     };
+    let mut ticks = w.pace.map(|p| {
+        let mut t = tokio::time::interval(p);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
     loop {
+        if let Some(t) = ticks.as_mut() {
+            t.tick().await;
+        }
         let t0 = Instant::now();
         if t0 >= w.measure_until {
             break;
@@ -230,12 +240,24 @@ impl Summary {
 
 /// Runs `calls` (one per in-flight slot) as a closed loop: warm-up, then the measured window.
 pub(crate) async fn run<C: Call>(calls: Vec<C>, opts: &RunOpts) -> anyhow::Result<Summary> {
+    run_paced(calls, opts, None).await
+}
+
+/// Like [`run`], but with `pace` each worker starts a request at most once per `pace` (a light,
+/// steady client rather than one that sends as fast as it can; latency is still measured
+/// from the request's actual start).
+pub(crate) async fn run_paced<C: Call>(
+    calls: Vec<C>,
+    opts: &RunOpts,
+    pace: Option<Duration>,
+) -> anyhow::Result<Summary> {
     let concurrency = calls.len();
     anyhow::ensure!(concurrency > 0, "at least one connection is needed");
     let start = Instant::now();
     let w = Window {
         measure_from: start + opts.warmup(),
         measure_until: start + opts.warmup() + opts.duration(),
+        pace,
     };
     let server_pid = opts.server_pid;
     if let Some(pid) = server_pid {
@@ -341,5 +363,26 @@ mod tests {
         assert!(s.ms(0.5) >= 10.0);
         assert_eq!(s.failures(), 0);
         assert!(s.markdown_row().starts_with("| sleepy | 4 |"));
+    }
+
+    #[tokio::test]
+    async fn a_paced_worker_starts_at_most_one_request_per_interval() {
+        let opts = RunOpts {
+            label: "paced".into(),
+            warmup: 0.0,
+            duration: 0.5,
+            timeout: 1.0,
+            threads: 1,
+            server_pid: None,
+            also_pids: Vec::new(),
+            md: false,
+            json: None,
+        };
+        let calls = vec![Sleepy(Duration::from_millis(1))];
+        let s = run_paced(calls, &opts, Some(Duration::from_millis(50)))
+            .await
+            .unwrap();
+        // One request every 50 ms over 0.5 s (back to back it would be ~400).
+        assert!((9..=11).contains(&s.ok), "{}", s.ok);
     }
 }

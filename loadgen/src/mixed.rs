@@ -2,7 +2,11 @@
 //! clients sending cheap authenticated requests, each scenario in its own closed loop with its
 //! own histogram, all over the same window.
 //!
-//! `--logins 0` runs the probes alone: the baseline to compare their latency with.
+//! `--logins 0` runs the probes alone (the baseline to compare their latency with); no
+//! `--probe`, the logins alone. `--probe-rate` paces the probes: a light, steady client whose
+//! own load does not slow the logins down.
+
+use std::time::Duration;
 
 use reqwest::Url;
 
@@ -24,11 +28,15 @@ pub(crate) struct Args {
     password: Option<String>,
     /// A probe, `NAME=PATH` (e.g. `user=/api/v1/user`): GET with `Authorization: ApiKey <PAT>`,
     /// recorded under the label `<label>-<NAME>`. Repeatable.
-    #[arg(long = "probe", required = true)]
+    #[arg(long = "probe")]
     probes: Vec<String>,
     /// Connections (requests in flight) of each probe.
     #[arg(long, default_value_t = 1)]
     probe_connections: usize,
+    /// Requests per second each probe connection sends at most (0: back to back). A light,
+    /// steady client: back to back, the probes would take CPU from the logins themselves.
+    #[arg(long, default_value_t = 0.0)]
+    probe_rate: f64,
     /// The personal access token of the probes (or env LOADGEN_PAT).
     #[arg(long, env = "LOADGEN_PAT", hide_env_values = true)]
     pat: String,
@@ -59,7 +67,12 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
     let addr = http::resolve(&base).await?;
     let accept = ("Accept".to_owned(), "application/json".to_owned());
     // Build every worker (and open every connection) before any load starts.
-    let mut runs: Vec<(RunOpts, Vec<http::RawCall>)> = Vec::new();
+    anyhow::ensure!(
+        args.logins > 0 || !args.probes.is_empty(),
+        "nothing to run: give --logins N and/or --probe NAME=PATH"
+    );
+    let pace = (args.probe_rate > 0.0).then(|| Duration::from_secs_f64(1.0 / args.probe_rate));
+    let mut runs: Vec<(RunOpts, Vec<http::RawCall>, Option<Duration>)> = Vec::new();
     if args.logins > 0 {
         let (Some(email), Some(password)) = (&args.email, &args.password) else {
             anyhow::bail!("logins need --email and --password (or LOADGEN_PASSWORD)");
@@ -74,7 +87,7 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
             http::raw_calls(addr, "POST", &url, &headers, Some(&body), args.logins, None).await?;
         let mut opts = args.run.clone();
         opts.label = format!("{}-login", args.run.label);
-        runs.push((opts, calls));
+        runs.push((opts, calls, None));
     }
     for p in &args.probes {
         let (name, path) = parse_probe(p)?;
@@ -95,13 +108,13 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
         .await?;
         let mut opts = args.run.clone();
         opts.label = format!("{}-{name}", args.run.label);
-        runs.push((opts, calls));
+        runs.push((opts, calls, pace));
     }
     // All loops start now, so their warm-ups and windows coincide (within microseconds).
     let mut set = tokio::task::JoinSet::new();
-    for (i, (opts, calls)) in runs.into_iter().enumerate() {
+    for (i, (opts, calls, pace)) in runs.into_iter().enumerate() {
         set.spawn(async move {
-            let s = driver::run(calls, &opts).await;
+            let s = driver::run_paced(calls, &opts, pace).await;
             (i, opts, s)
         });
     }
