@@ -43,6 +43,8 @@ pub(crate) trait Call: Send + 'static {
 struct Window {
     measure_from: Instant,
     measure_until: Instant,
+    /// Each worker starts a request at most once per this interval (`None`: back to back).
+    pace: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -69,7 +71,15 @@ async fn worker<C: Call>(mut c: C, w: Window, timeout: Duration) -> WorkerStats 
         warmup_failures: 0,
         first_failure: None,
     };
+    let mut ticks = w.pace.map(|p| {
+        let mut t = tokio::time::interval(p);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
     loop {
+        if let Some(t) = ticks.as_mut() {
+            t.tick().await;
+        }
         let t0 = Instant::now();
         if t0 >= w.measure_until {
             break;
@@ -230,12 +240,24 @@ impl Summary {
 
 /// Runs `calls` (one per in-flight slot) as a closed loop: warm-up, then the measured window.
 pub(crate) async fn run<C: Call>(calls: Vec<C>, opts: &RunOpts) -> anyhow::Result<Summary> {
+    run_paced(calls, opts, None).await
+}
+
+/// Like [`run`], but with `pace` each worker starts a request at most once per `pace` (a light,
+/// steady client rather than one that sends as fast as it can; latency is still measured
+/// from the request's actual start).
+pub(crate) async fn run_paced<C: Call>(
+    calls: Vec<C>,
+    opts: &RunOpts,
+    pace: Option<Duration>,
+) -> anyhow::Result<Summary> {
     let concurrency = calls.len();
     anyhow::ensure!(concurrency > 0, "at least one connection is needed");
     let start = Instant::now();
     let w = Window {
         measure_from: start + opts.warmup(),
         measure_until: start + opts.warmup() + opts.duration(),
+        pace,
     };
     let server_pid = opts.server_pid;
     if let Some(pid) = server_pid {
@@ -244,12 +266,17 @@ pub(crate) async fn run<C: Call>(calls: Vec<C>, opts: &RunOpts) -> anyhow::Resul
             "no process {pid} to measure"
         );
     }
-    // CPU time of both processes and of the whole machine at both edges of the window.
+    let also = opts.also_pids.clone();
+    // CPU time of both processes (and of the server's helpers, each) and of the whole machine
+    // at both edges of the window.
     let sample = move || {
         (
             sys::cpu_time(None),
             server_pid.and_then(|p| sys::cpu_time(Some(p))),
             sys::machine_busy(),
+            also.iter()
+                .map(|p| sys::cpu_time(Some(*p)))
+                .collect::<Vec<_>>(),
         )
     };
     let sampler = tokio::spawn(async move {
@@ -258,7 +285,9 @@ pub(crate) async fn run<C: Call>(calls: Vec<C>, opts: &RunOpts) -> anyhow::Resul
         tokio::time::sleep_until(w.measure_until.into()).await;
         let b = sample();
         let diff = |x: Option<Duration>, y: Option<Duration>| Some(y?.saturating_sub(x?));
-        (diff(a.0, b.0), diff(a.1, b.1), diff(a.2, b.2))
+        let helpers: Duration = a.3.iter().zip(&b.3).filter_map(|(x, y)| diff(*x, *y)).sum();
+        let server = diff(a.1, b.1).map(|s| s + helpers);
+        (diff(a.0, b.0), server, diff(a.2, b.2))
     });
     let mut set = JoinSet::new();
     for c in calls {
@@ -323,6 +352,7 @@ mod tests {
             timeout: 1.0,
             threads: 1,
             server_pid: None,
+            also_pids: Vec::new(),
             md: false,
             json: None,
         };
@@ -333,5 +363,26 @@ mod tests {
         assert!(s.ms(0.5) >= 10.0);
         assert_eq!(s.failures(), 0);
         assert!(s.markdown_row().starts_with("| sleepy | 4 |"));
+    }
+
+    #[tokio::test]
+    async fn a_paced_worker_starts_at_most_one_request_per_interval() {
+        let opts = RunOpts {
+            label: "paced".into(),
+            warmup: 0.0,
+            duration: 0.5,
+            timeout: 1.0,
+            threads: 1,
+            server_pid: None,
+            also_pids: Vec::new(),
+            md: false,
+            json: None,
+        };
+        let calls = vec![Sleepy(Duration::from_millis(1))];
+        let s = run_paced(calls, &opts, Some(Duration::from_millis(50)))
+            .await
+            .unwrap();
+        // One request every 50 ms over 0.5 s (back to back it would be ~400).
+        assert!((9..=11).contains(&s.ok), "{}", s.ok);
     }
 }

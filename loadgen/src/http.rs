@@ -62,7 +62,7 @@ pub(crate) struct Args {
 
 /// A worker on loadgen's raw client.
 #[derive(Debug)]
-struct RawCall {
+pub(crate) struct RawCall {
     conn: Connection,
     request: std::sync::Arc<[u8]>,
     expect: Option<u16>,
@@ -121,7 +121,7 @@ impl Call for ReqwestCall {
     }
 }
 
-async fn resolve(url: &Url) -> anyhow::Result<SocketAddr> {
+pub(crate) async fn resolve(url: &Url) -> anyhow::Result<SocketAddr> {
     anyhow::ensure!(url.scheme() == "http", "only http:// URLs are supported");
     let host = url
         .host_str()
@@ -133,6 +133,40 @@ async fn resolve(url: &Url) -> anyhow::Result<SocketAddr> {
         .await?
         .find(|a| a.ip().is_loopback())
         .ok_or_else(|| anyhow::anyhow!("{host} does not resolve to a loopback address"))
+}
+
+/// `n` workers on loadgen's raw client, each with its own connection (opened now), all sending
+/// the same request.
+pub(crate) async fn raw_calls(
+    addr: SocketAddr,
+    method: &str,
+    url: &Url,
+    headers: &[(String, String)],
+    body: Option<&str>,
+    n: usize,
+    expect: Option<u16>,
+) -> anyhow::Result<Vec<RawCall>> {
+    let host = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
+    let mut path = url.path().to_owned();
+    if let Some(q) = url.query() {
+        path = format!("{path}?{q}");
+    }
+    let request: std::sync::Arc<[u8]> =
+        rawhttp::build_request(method, &host, &path, headers, body.map(str::as_bytes)).into();
+    let mut calls = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut conn = Connection::new(addr);
+        conn.connect().await?;
+        calls.push(RawCall {
+            conn,
+            request: request.clone(),
+            expect,
+        });
+    }
+    Ok(calls)
 }
 
 pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
@@ -159,35 +193,19 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
         headers.push(("Content-Type".into(), "application/json".into()));
     }
     let method = args.method.to_ascii_uppercase();
-    let host = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-        None => url.host_str().unwrap_or_default().to_owned(),
-    };
-    let mut path = url.path().to_owned();
-    if let Some(q) = url.query() {
-        path = format!("{path}?{q}");
-    }
 
     let summary = match args.client {
         Client::Raw => {
-            let request: std::sync::Arc<[u8]> = rawhttp::build_request(
+            let calls = raw_calls(
+                addr,
                 &method,
-                &host,
-                &path,
+                &url,
                 &headers,
-                args.body.as_deref().map(str::as_bytes),
+                args.body.as_deref(),
+                args.connections,
+                args.expect_status,
             )
-            .into();
-            let mut calls = Vec::with_capacity(args.connections);
-            for _ in 0..args.connections {
-                let mut conn = Connection::new(addr);
-                conn.connect().await?;
-                calls.push(RawCall {
-                    conn,
-                    request: request.clone(),
-                    expect: args.expect_status,
-                });
-            }
+            .await?;
             driver::run(calls, &args.run).await?
         }
         Client::Reqwest => {

@@ -18,9 +18,11 @@ mod argon;
 mod driver;
 mod grpc;
 mod http;
+mod mixed;
 mod rawhttp;
 mod reference;
 mod report;
+mod seed;
 mod setup;
 mod startup;
 mod sys;
@@ -44,12 +46,18 @@ enum Command {
     /// Serve the reference: a minimal axum endpoint `GET /` answering `{"status":"ok"}`.
     ReferenceServer(reference::Args),
     /// Register a fresh user on a running gateway and create a personal access token;
-    /// prints `EMAIL=`, `PASSWORD=` and `PAT=` lines.
+    /// prints `EMAIL=`, `PASSWORD=` and `PAT=` lines (and `ORG=` with `--org NAME`).
     Setup(setup::Args),
     /// Closed-loop HTTP/1.1 load: N keep-alive connections, one request in flight on each.
     Http(http::Args),
     /// Closed-loop gRPC load: `identity.v1.IdentityService/GetCurrentUser`, N calls in flight.
     Grpc(grpc::Args),
+    /// Logins saturating the password-hashing pool while probe clients measure cheap
+    /// authenticated GETs, each with its own histogram, over the same window.
+    Mixed(mixed::Args),
+    /// Print SQL that adds N members to an organization straight into identity-svc's database
+    /// (pipe it into sqlite3 or psql while the platform is stopped).
+    SeedMembers(seed::Args),
     /// Raw Argon2id hash rate (argon2 crate defaults: m=19456 KiB, t=2, p=1) on N threads.
     Argon2(argon::Args),
     /// Start the all-in-one binary on an empty data dir: time to first answer, idle RSS.
@@ -83,6 +91,11 @@ pub(crate) struct RunOpts {
     /// PID of the server under test, to report its CPU time over the window.
     #[arg(long)]
     pub(crate) server_pid: Option<u32>,
+    /// More processes whose CPU counts as the server's (e.g. the PostgreSQL backends serving
+    /// its connections), comma-separated; a process that is gone at either edge of the window
+    /// is left out.
+    #[arg(long, env = "LOADGEN_ALSO_PIDS", value_delimiter = ',')]
+    pub(crate) also_pids: Vec<u32>,
     /// Print the result as a markdown table row on stdout (the human summary goes to stderr).
     #[arg(long)]
     pub(crate) md: bool,
@@ -176,6 +189,8 @@ fn main() -> anyhow::Result<()> {
         Command::Setup(a) => runtime(1)?.block_on(setup::main(a)),
         Command::Http(a) => runtime(a.run.threads)?.block_on(http::main(a)),
         Command::Grpc(a) => runtime(a.run.threads)?.block_on(grpc::main(a)),
+        Command::Mixed(a) => runtime(a.threads())?.block_on(mixed::main(a)),
+        Command::SeedMembers(a) => seed::main(a),
         Command::Argon2(a) => argon::main(a),
         Command::Startup(a) => runtime(1)?.block_on(startup::main(a)),
         Command::Report(a) => report::main(a),

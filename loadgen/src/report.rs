@@ -13,6 +13,9 @@ pub(crate) struct Args {
     /// CPU cores of the machine (logins per core, hash rate times cores).
     #[arg(long)]
     cores: usize,
+    /// Only the tables of `bench-identity.sh` (logins under load, the member list).
+    #[arg(long)]
+    identity: bool,
 }
 
 /// The labels `bench.sh` gives its scenarios, in table order, with their descriptions.
@@ -95,6 +98,9 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
         .filter(|l| !l.trim().is_empty())
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
+    if args.identity {
+        return identity(&results, args.cores);
+    }
     // The last result of each label wins.
     let get = |label: &str| results.iter().rev().find(|v| v["label"] == label);
     let cores = args.cores.max(1) as f64;
@@ -260,6 +266,168 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The database backends `bench-identity.sh` runs on, as label prefixes.
+const BACKENDS: &[(&str, &str)] = &[("", "SQLite"), ("pg-", "PostgreSQL")];
+
+/// What an identity scenario label (without its backend prefix) measures.
+fn identity_desc(label: &str) -> Option<String> {
+    let what = |probe: &str| match probe {
+        "user" => Some("`GET /api/v1/user`, `ApiKey <PAT>`"),
+        "org" => Some("`GET /api/v1/org`, `ApiKey <PAT>`"),
+        _ => None,
+    };
+    if let Some(p) = label.strip_prefix("probe-alone-") {
+        return Some(format!("{}, paced, nothing else running", what(p)?));
+    }
+    if label == "alone-login" {
+        return Some(
+            "`POST /api/v1/login` (saturating the hash pool), nothing else running".into(),
+        );
+    }
+    if label == "mixed-login" {
+        return Some("`POST /api/v1/login` (saturating the hash pool), with the probes".into());
+    }
+    if let Some(p) = label.strip_prefix("mixed-") {
+        return Some(format!(
+            "{}, paced, while logins saturate the hash pool",
+            what(p)?
+        ));
+    }
+    let rest = label.strip_prefix("members-")?;
+    let (which, _) = rest.rsplit_once("-c").unwrap_or((rest, ""));
+    let query = match which {
+        "first" => "page=1&pageSize=100",
+        "middle" => "page=50&pageSize=100",
+        "search" => "searchQuery=maria&pageSize=100",
+        _ => return None,
+    };
+    Some(format!(
+        "`GET /api/v1/org/users?{query}`, 10,000-member org, admin PAT"
+    ))
+}
+
+/// The tables of `bench-identity.sh`: logins under load and the 10,000-member list.
+fn identity(results: &[Value], cores_n: usize) -> anyhow::Result<()> {
+    let get = |label: &str| results.iter().rev().find(|v| v["label"] == label);
+    let cores = cores_n.max(1) as f64;
+    // Labels in order of first appearance, each once.
+    let mut labels: Vec<&str> = Vec::new();
+    for v in results {
+        if let Some(l) = v["label"].as_str()
+            && !labels.contains(&l)
+        {
+            labels.push(l);
+        }
+    }
+    let a1 = get("argon2id x1").and_then(|v| f(v, "hashes_per_s"));
+    let an = get(&format!("argon2id x{cores_n}")).and_then(|v| f(v, "hashes_per_s"));
+    let mut targets = Vec::new();
+    for (prefix, backend) in BACKENDS {
+        let ours: Vec<(&str, String)> = labels
+            .iter()
+            .filter_map(|l| {
+                let bare = l.strip_prefix(prefix)?;
+                if prefix.is_empty()
+                    && BACKENDS
+                        .iter()
+                        .any(|(p, _)| !p.is_empty() && l.starts_with(p))
+                {
+                    return None;
+                }
+                Some((*l, identity_desc(bare)?))
+            })
+            .collect();
+        if ours.is_empty() {
+            continue;
+        }
+        println!("### {backend}: requests per second and latency (closed loop)\n");
+        println!("{}", crate::driver::Summary::markdown_header());
+        for (l, desc) in &ours {
+            if let Some(v) = get(l) {
+                println!("{}", load_row(v, desc));
+            }
+        }
+        println!();
+        let login = get(&format!("{prefix}alone-login"));
+        if let Some(v) = login {
+            let l = f(v, "rps");
+            println!("### {backend}: logins per core against the raw Argon2id rate\n");
+            println!("| measurement | value |\n|---|---:|");
+            println!(
+                "| logins/s, {} in flight, nothing else running | {} |",
+                v["concurrency"],
+                fmt(l, 1)
+            );
+            if let Some(m) = get(&format!("{prefix}mixed-login")) {
+                println!(
+                    "| logins/s, {} in flight, with the paced probes | {} |",
+                    m["concurrency"],
+                    fmt(f(m, "rps"), 1)
+                );
+            }
+            println!(
+                "| logins/s per core (÷ {cores_n}) | {} |",
+                fmt(l.map(|l| l / cores), 1)
+            );
+            println!(
+                "| raw Argon2id hashes/s, 1 thread (= per core) | {} |",
+                fmt(a1, 1)
+            );
+            println!(
+                "| raw Argon2id hashes/s, {cores_n} threads at once (measured) | {} |",
+                fmt(an, 1)
+            );
+            println!(
+                "| logins/s ÷ (1-thread hash rate × {cores_n} cores) | {} % |",
+                fmt(l.zip(a1).map(|(l, a)| 100.0 * l / (a * cores)), 1)
+            );
+            println!(
+                "| logins/s ÷ measured {cores_n}-thread hash rate | {} % |",
+                fmt(l.zip(an).map(|(l, a)| 100.0 * l / a), 1)
+            );
+            println!();
+            if let Some((l, a)) = l.zip(a1) {
+                let pct = 100.0 * l / (a * cores);
+                targets.push(format!(
+                    "| {backend}: logins/s ≥ 90 % of raw Argon2id rate × cores | {l:.1}/s = {pct:.1} % of {:.1} ({:.1}/s per core) | {} |",
+                    a * cores,
+                    l / cores,
+                    check(pct >= 90.0)
+                ));
+            }
+        }
+        for (l, desc) in &ours {
+            let Some(p99) = get(l).and_then(|v| f(v, "p99_ms")) else {
+                continue;
+            };
+            let n = get(l).map(|v| v["concurrency"].clone()).unwrap_or_default();
+            let bare = l.strip_prefix(prefix).unwrap_or(l);
+            if bare.starts_with("mixed-") && bare != "mixed-login" {
+                // The probes' own latency with nothing else running, for comparison.
+                let alone = get(&format!("{prefix}probe-alone-{}", &bare["mixed-".len()..]))
+                    .and_then(|v| f(v, "p99_ms"))
+                    .map(|a| format!(" (alone: {a:.2} ms)"))
+                    .unwrap_or_default();
+                targets.push(format!(
+                    "| {backend}: p99 < 10 ms for other requests while logins saturate the hash pool: {desc}, {n} in flight | {p99:.2} ms{alone} | {} |",
+                    check(p99 < 10.0)
+                ));
+            } else if bare.starts_with("members-") {
+                targets.push(format!(
+                    "| {backend}: 10,000-member list p99 < 50 ms: {desc}, {n} in flight | {p99:.2} ms | {} |",
+                    check(p99 < 50.0)
+                ));
+            }
+        }
+    }
+    println!("### Targets of issue #3\n");
+    println!("| target | measured | verdict |\n|---|---:|---|");
+    for t in targets {
+        println!("{t}");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +439,32 @@ mod tests {
             load_row(&v, "x"),
             "| x | 32 | 1234 | 1.000 | 2.000 | 3.000 | 4.000 | 5.000 | 1 | n/a | n/a | n/a | n/a |"
         );
+    }
+
+    #[test]
+    fn identity_labels_have_descriptions() {
+        assert!(identity_desc("mixed-login").is_some());
+        assert!(
+            identity_desc("alone-login")
+                .unwrap()
+                .contains("nothing else")
+        );
+        assert!(identity_desc("mixed-user").unwrap().contains("saturate"));
+        assert!(
+            identity_desc("probe-alone-org")
+                .unwrap()
+                .contains("/api/v1/org")
+        );
+        assert!(
+            identity_desc("members-middle-c8")
+                .unwrap()
+                .contains("page=50")
+        );
+        assert!(
+            identity_desc("members-search-c1")
+                .unwrap()
+                .contains("maria")
+        );
+        assert!(identity_desc("gateway-pat").is_none());
     }
 }

@@ -13,6 +13,9 @@ pub(crate) struct Args {
     /// Password of the new user.
     #[arg(long, default_value = "loadgen-benchmark-password")]
     password: String,
+    /// Also create an organization of this name, the new user its admin; prints `ORG=<uuid>`.
+    #[arg(long)]
+    org: Option<String>,
 }
 
 fn client() -> anyhow::Result<reqwest::Client> {
@@ -74,6 +77,22 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     // Registration logged us in: the session cookie is in the client's cookie store.
+    let org = match &args.org {
+        Some(name) => {
+            results(
+                http.put(format!("{gateway}/api/v1/org"))
+                    .json(&json!({ "name": name })),
+                "PUT /api/v1/org",
+            )
+            .await?;
+            let org = results(http.get(format!("{gateway}/api/v1/org")), "GET /api/v1/org").await?;
+            let uuid = org["organizationUuid"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("no organizationUuid in {org}"))?;
+            Some(uuid.to_owned())
+        }
+        None => None,
+    };
     let pat = results(
         http.post(format!("{gateway}/api/v1/user/me/personal-access-tokens"))
             .json(&json!({ "description": "loadgen benchmark" })),
@@ -94,5 +113,8 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
     println!("EMAIL={email}");
     println!("PASSWORD={}", args.password);
     println!("PAT={pat}");
+    if let Some(org) = org {
+        println!("ORG={org}");
+    }
     Ok(())
 }
