@@ -78,6 +78,23 @@ pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
 }
 
+/// The nice value of the hashing threads: a burst of logins then slows logins, not every
+/// other request the process serves meanwhile (with equal priority, two hashing threads on two
+/// cores made each request wait behind them at every thread hand-off).
+pub const HASHING_NICE: i32 = 10;
+
+/// Gives the calling thread the hashing threads' lower priority (Linux: nice is per thread).
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), HASHING_NICE) {
+        tracing::warn!(error = %e, "cannot lower the priority of a hashing thread");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 /// Starts `n` hashing threads that take jobs until every sender is gone.
 fn start_threads(n: usize) -> Result<mpsc::Sender<Job>> {
     let (tx, rx) = mpsc::channel::<Job>();
@@ -87,6 +104,7 @@ fn start_threads(n: usize) -> Result<mpsc::Sender<Job>> {
         std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
+                lower_priority();
                 loop {
                     let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     match job {
@@ -170,6 +188,22 @@ fn random_password() -> SecretString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_a_lower_priority() {
+        let h = PasswordHasher::new(1, Duration::from_secs(5)).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        h.jobs
+            .send(Box::new(move || {
+                let tid = rustix::thread::gettid();
+                let _ = tx.send(rustix::process::getpriority_process(Some(tid)));
+            }))
+            .unwrap();
+        assert_eq!(rx.await.unwrap().unwrap(), HASHING_NICE);
+        let here = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert_ne!(here, HASHING_NICE, "other threads keep their priority");
+    }
 
     fn s(v: &str) -> SecretString {
         SecretString::from(v)
