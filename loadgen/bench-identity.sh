@@ -82,6 +82,13 @@ if [[ $CORES -gt 1 ]]; then
     measure "argon2id x$CORES" "$LOADGEN" argon2 --threads "$CORES" --duration "$ARGON_SECS" \
         --json "$RESULTS"
 fi
+# The same into one reused buffer per thread, as identity-svc's hashing threads hash.
+measure "argon2id reused memory x1" "$LOADGEN" argon2 --reuse-memory --threads 1 \
+    --duration "$ARGON_SECS" --json "$RESULTS"
+if [[ $CORES -gt 1 ]]; then
+    measure "argon2id reused memory x$CORES" "$LOADGEN" argon2 --reuse-memory \
+        --threads "$CORES" --duration "$ARGON_SECS" --json "$RESULTS"
+fi
 
 # seed KIND: pipes the members' SQL into the stopped platform's identity database.
 seed() {

@@ -1,7 +1,9 @@
 //! The raw Argon2id rate of this machine: the ceiling of logins per second.
 //!
-//! Uses `Argon2::default()` exactly as identity-svc does (Argon2id, m = 19456 KiB, t = 2,
-//! p = 1, a random 16-byte salt per hash), on N OS threads hashing back to back.
+//! Argon2id at the `argon2` crate's defaults (m = 19456 KiB, t = 2, p = 1, a random 16-byte
+//! salt per hash), on N OS threads hashing back to back: through `hash_password` (a fresh
+//! 19 MiB buffer per hash), or with `--reuse-memory` into one buffer per thread, as
+//! identity-svc's hashing threads do.
 
 use std::{
     io::Write,
@@ -22,6 +24,10 @@ pub(crate) struct Args {
     /// Print a markdown table row on stdout.
     #[arg(long)]
     md: bool,
+    /// Hash into one reused buffer per thread (`hash_password_into_with_memory`), as
+    /// identity-svc does, instead of a fresh buffer per hash.
+    #[arg(long)]
+    reuse_memory: bool,
     /// Append the result as one JSON line to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -40,14 +46,31 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
     let deadline = start + duration;
     let handles: Vec<_> = (0..threads)
         .map(|i| {
+            let reuse = args.reuse_memory;
             std::thread::spawn(move || -> anyhow::Result<u64> {
                 let argon = Argon2::default();
                 let password = format!("loadgen password {i}");
+                let mut blocks =
+                    vec![argon2::Block::new(); argon2::Params::default().block_count()];
                 let mut n = 0u64;
                 while Instant::now() < deadline {
-                    argon
-                        .hash_password(password.as_bytes())
-                        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+                    if reuse {
+                        let mut salt = [0u8; 16];
+                        getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("{e}"))?;
+                        let mut out = [0u8; 32];
+                        argon
+                            .hash_password_into_with_memory(
+                                password.as_bytes(),
+                                &salt,
+                                &mut out,
+                                &mut blocks[..],
+                            )
+                            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+                    } else {
+                        argon
+                            .hash_password(password.as_bytes())
+                            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+                    }
                     n += 1;
                 }
                 Ok(n)
@@ -74,12 +97,22 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
     let rate = total as f64 / elapsed;
     let per_thread = rate / threads as f64;
     eprintln!(
-        "argon2id m=19456 t=2 p=1: {threads} thread(s), {total} hashes in {elapsed:.2} s: {rate:.1} hashes/s ({per_thread:.1}/s per thread, {:.1} ms per hash)",
+        "argon2id m=19456 t=2 p=1{}: {threads} thread(s), {total} hashes in {elapsed:.2} s: {rate:.1} hashes/s ({per_thread:.1}/s per thread, {:.1} ms per hash)",
+        if args.reuse_memory {
+            " (reused memory)"
+        } else {
+            ""
+        },
         1000.0 / per_thread
     );
     if args.md {
         println!(
-            "| Argon2id hash (m=19456, t=2, p=1), {threads} thread(s) | {rate:.1} | {per_thread:.1} | {:.1} |",
+            "| Argon2id hash (m=19456, t=2, p=1){}, {threads} thread(s) | {rate:.1} | {per_thread:.1} | {:.1} |",
+            if args.reuse_memory {
+                ", reused memory"
+            } else {
+                ""
+            },
             1000.0 / per_thread
         );
     }
@@ -92,7 +125,11 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
             f,
             "{}",
             json!({
-                "label": format!("argon2id x{threads}"),
+                "label": if args.reuse_memory {
+                    format!("argon2id reused memory x{threads}")
+                } else {
+                    format!("argon2id x{threads}")
+                },
                 "threads": threads,
                 "hashes": total,
                 "elapsed_s": elapsed,

@@ -1,7 +1,8 @@
 //! Password policy and hashing (checklist AU-1, AU-2, AU-4, AU-5, AU-7).
 //!
 //! Argon2id with the `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1: the OWASP minimum),
-//! run on `concurrency` dedicated threads behind a semaphore, so that at most that many hashes
+//! each hashing thread reusing one 19 MiB buffer from hash to hash, run on `concurrency`
+//! dedicated threads (at nice 10) behind a semaphore, so that at most that many hashes
 //! (19 MiB each) are in flight and at most that many threads ever hold hashing memory (the
 //! allocator keeps freed memory per thread: on tokio's elastic blocking pool the resident size
 //! grew with every new thread); a caller that cannot get a permit within `queue_timeout` is
@@ -14,8 +15,14 @@ use std::{
     time::Duration,
 };
 
-use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
+use std::cell::RefCell;
+
+use argon2::{
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
+};
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
@@ -145,9 +152,7 @@ impl PasswordHasher {
         let dummy = self.dummy_hash.clone();
         self.run(move || {
             let target = hash.as_deref().unwrap_or(&dummy);
-            let ok = Argon2::default()
-                .verify_password(password.expose_secret().as_bytes(), target)
-                .is_ok();
+            let ok = verify_blocking(password.expose_secret().as_bytes(), target);
             ok && hash.is_some()
         })
         .await
@@ -174,11 +179,90 @@ impl PasswordHasher {
     }
 }
 
+thread_local! {
+    /// The Argon2 memory of this hashing thread, reused from one hash to the next: no 19 MiB
+    /// allocation (and zeroing by the kernel) per hash, and one buffer per thread for good.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Largest memory a thread keeps between hashes, in blocks (KiB): hashes with a larger
+/// `m_cost` (stored with other parameters) get a buffer of their own.
+const MAX_KEPT_BLOCKS: usize = 4 * 19 * 1024;
+
+/// Runs Argon2 into `out` on this thread's reused memory.
+fn compute(
+    argon: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> std::result::Result<(), argon2::Error> {
+    let n = params.block_count();
+    if n > MAX_KEPT_BLOCKS {
+        return argon.hash_password_into_with_memory(password, salt, out, vec![Block::new(); n]);
+    }
+    BLOCKS.with(|cell| {
+        let mut blocks = cell.borrow_mut();
+        if blocks.len() < n {
+            blocks.resize(n, Block::new());
+        }
+        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..n])
+    })
+}
+
+/// Hashes a password with Argon2id at the OWASP minimum (the `argon2` defaults) into a PHC string.
 fn hash_blocking(password: &SecretString) -> Result<String> {
-    Argon2::default()
-        .hash_password(password.expose_secret().as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Internal(anyhow::anyhow!("argon2: {e}")))
+    let fail = |e: &dyn std::fmt::Display| Error::Internal(anyhow::anyhow!("argon2: {e}"));
+    let params = Params::default();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| fail(&e))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    compute(
+        &argon,
+        &params,
+        password.expose_secret().as_bytes(),
+        &salt,
+        &mut out,
+    )
+    .map_err(|e| fail(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| fail(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| fail(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches the PHC string `phc` (any Argon2 variant and parameters it
+/// names), compared in constant time.
+fn verify_blocking(password: &[u8], phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map(Version::try_from).transpose() else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version.unwrap_or_default(), params.clone());
+    let mut buffer = [0u8; 64];
+    let Some(out) = buffer.get_mut(..expected.as_bytes().len()) else {
+        return false;
+    };
+    if compute(&argon, &params, password, salt, out).is_err() {
+        return false;
+    }
+    out.ct_eq(expected.as_bytes()).into()
 }
 
 fn random_password() -> SecretString {
@@ -188,6 +272,51 @@ fn random_password() -> SecretString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_interoperate_with_the_argon2_crate_and_reuse_memory() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let pw = SecretString::from("correct horse battery staple".to_owned());
+        let ours = hash_blocking(&pw).unwrap();
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery staple", ours.as_str())
+                .is_ok()
+        );
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse battery staple")
+            .unwrap()
+            .to_string();
+        assert!(verify_blocking(b"correct horse battery staple", &theirs));
+        assert!(!verify_blocking(b"correct horse battery stapl", &theirs));
+        // Other parameters (a smaller m_cost) and other variants verify too, on the same buffer.
+        let small = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(8192, 3, 1, None).unwrap(),
+        )
+        .hash_password(b"pw-1234567")
+        .unwrap()
+        .to_string();
+        assert!(verify_blocking(b"pw-1234567", &small));
+        assert!(
+            verify_blocking(b"correct horse battery staple", &ours),
+            "after a smaller hash"
+        );
+        for bad in [
+            "",
+            "$argon2id$v=19$m=19456,t=2,p=1$",
+            "not a hash",
+            "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHQ$aGFzaA",
+        ] {
+            assert!(!verify_blocking(b"x", bad), "{bad}");
+        }
+        assert_ne!(hash_blocking(&pw).unwrap(), ours, "salted");
+    }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
