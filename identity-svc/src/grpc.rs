@@ -214,6 +214,7 @@ fn session_pb(s: crate::domain::NewSession) -> pb::SessionGrant {
         user: Some(user_pb(s.user)),
         session_token: s.token.expose_secret().to_owned(),
         session_expires_at: Some(ts(s.expires_at)),
+        access: None,
     }
 }
 
@@ -259,15 +260,18 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::SessionGrant>, Status> {
         self.internal.check(req.metadata())?;
         let r = req.into_inner();
-        let session = self
+        let (session, access) = self
             .identity
             .login(
                 &r.email,
                 SecretString::from(r.password),
                 r.client_address.as_deref(),
+                r.api_client,
             )
             .await?;
-        Ok(Response::new(session_pb(session)))
+        let mut grant = session_pb(session);
+        grant.access = access.map(access_pb);
+        Ok(Response::new(grant))
     }
 
     async fn authenticate(

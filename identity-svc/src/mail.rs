@@ -73,6 +73,19 @@ pub fn from_url(
         // The URL may carry a password: name the schemes, not the value.
         anyhow::bail!("MAIL_URL must start with smtp://, smtps:// or file:");
     }
+    if let Some(rest) = raw.strip_prefix("smtp://") {
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        if let Some((_, host)) = authority.rsplit_once('@') {
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+            if !loopback && !raw.contains("tls=required") {
+                // The password would cross the network in the clear.
+                anyhow::bail!(
+                    "MAIL_URL carries credentials: use smtps:// or smtp://…?tls=required (or a relay on loopback)"
+                );
+            }
+        }
+    }
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(raw)
         .map_err(|_| anyhow::anyhow!("MAIL_URL is not a valid SMTP URL"))?
         .timeout(Some(timeout))
@@ -176,6 +189,18 @@ mod tests {
         assert!(!debug.contains("canary-pw"), "{debug}");
         let err = from_url(&url("ftp://bob:canary-pw@x"), "a@b.co", t).unwrap_err();
         assert!(!err.to_string().contains("canary-pw"));
+        let err = from_url(
+            &url("smtp://bob:canary-pw@mail.example.com:587"),
+            "a@b.co",
+            t,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("tls=required") && !err.to_string().contains("canary-pw"));
+        assert!(
+            from_url(&url("smtp://bob:pw@127.0.0.1:2525"), "a@b.co", t).is_ok(),
+            "loopback relay"
+        );
+        assert!(from_url(&url("smtps://bob:pw@mail.example.com"), "a@b.co", t).is_ok());
         assert!(from_url(&url("smtp://x"), "not a mailbox", t).is_err());
         let dir = std::env::temp_dir().join(format!("mail-test-{}", uuid::Uuid::now_v7()));
         let m = from_url(&url(&format!("file:{}", dir.display())), "a@b.co", t).unwrap();

@@ -36,9 +36,34 @@ fn member(c: pb::AccessContext) -> Result<Member> {
     })
 }
 
+/// Most users identity-svc answers about in one call.
+const CHUNK: usize = 1000;
+
 #[async_trait::async_trait]
 impl Directory for IdentityDirectory {
     async fn context(&self, caller: &Caller, lookup: Lookup, groups: bool) -> Result<Context> {
+        // Long lists of users go in chunks identity-svc accepts, merged into one answer.
+        if let Lookup::Users(ids) = &lookup
+            && ids.len() > CHUNK
+        {
+            let mut merged: Option<Context> = None;
+            for (i, chunk) in ids.chunks(CHUNK).enumerate() {
+                let part = self
+                    .one_call(caller, Lookup::Users(chunk.to_vec()), groups && i == 0)
+                    .await?;
+                match &mut merged {
+                    None => merged = Some(part),
+                    Some(m) => m.members.extend(part.members),
+                }
+            }
+            return merged.ok_or_else(|| Error::Internal(anyhow::anyhow!("no chunk")));
+        }
+        self.one_call(caller, lookup, groups).await
+    }
+}
+
+impl IdentityDirectory {
+    async fn one_call(&self, caller: &Caller, lookup: Lookup, groups: bool) -> Result<Context> {
         let mut msg = pb::GetAccessContextsRequest {
             include_groups: groups,
             ..Default::default()

@@ -103,6 +103,7 @@ pub(super) async fn login(
             email: body.email,
             password: body.password,
             client_address,
+            api_client: false,
         },
         &rid,
     );

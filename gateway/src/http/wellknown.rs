@@ -123,23 +123,16 @@ pub(super) async fn access_token(
                     email,
                     password,
                     client_address,
+                    api_client: true,
                 },
                 &rid,
             );
             let grant = state.identity.rpc().login(req).await?.into_inner();
-            let access = state
-                .identity
-                .authenticate_session(&rid, grant.session_token.clone())
-                .await?;
-            let claims = state
-                .verifier
-                .verify(&access)
-                .await
-                .map_err(|_| ApiError::unauthorized())?;
+            let access = grant.access.ok_or_else(ApiError::unauthorized)?;
             Ok(token_response(json!({
-                "accessToken": access,
+                "accessToken": access.access_token,
                 "tokenType": "Bearer",
-                "expiresAt": expiry(claims.exp),
+                "expiresAt": time(access.access_token_expires_at.as_ref()),
                 "refreshToken": grant.session_token,
                 "refreshTokenExpiresAt": time(grant.session_expires_at.as_ref()),
             })))

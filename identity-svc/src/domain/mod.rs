@@ -36,6 +36,9 @@ use password::PasswordHasher;
 pub const PAT_PREFIX: &str = "ldpat_";
 /// Prefix of browser session tokens, followed by 256 random bits.
 pub const SESSION_PREFIX: &str = "ldsess_";
+/// Prefix of API clients' refresh tokens (a session's token that only refreshes: it is refused
+/// as a session cookie), followed by 256 random bits.
+pub const REFRESH_PREFIX: &str = "ldrt_";
 /// How many personal access tokens one user may hold.
 pub const MAX_PATS_PER_USER: i64 = 50;
 /// Longest token description, in characters.
@@ -195,12 +198,14 @@ impl Identity {
 
     /// Checks an email and password and opens a session. An unknown email, a wrong password
     /// and an inactive user all answer the same error after the same work (AU-7).
+    /// An `api_client` gets a refresh token (not usable as a cookie) and an access token.
     pub async fn login(
         &self,
         email: &str,
         password: SecretString,
         client_address: Option<&str>,
-    ) -> Result<NewSession> {
+        api_client: bool,
+    ) -> Result<(NewSession, Option<AccessToken>)> {
         const BAD: Error = Error::Unauthenticated("Email and password not recognized.");
         let email = email.trim().to_lowercase();
         let address = client_address.filter(|a| !a.is_empty() && a.len() <= 64);
@@ -231,14 +236,27 @@ impl Identity {
         };
         self.throttle.succeeded(&email, address);
         let now = Utc::now();
-        let (session, token) = self.new_session(user.user_uuid, now);
+        let prefix = if api_client {
+            REFRESH_PREFIX
+        } else {
+            SESSION_PREFIX
+        };
+        let (session, token) = self.new_session_with(user.user_uuid, now, prefix);
         self.store.insert_session(&session).await?;
         tracing::info!(outcome = "success", user_uuid = %user.user_uuid, "login");
-        Ok(NewSession {
-            user,
-            token,
-            expires_at: session.expires_at,
-        })
+        let access = if api_client {
+            Some(self.access_token(user.user_uuid, "pwd", Some(session.session_uuid), None)?)
+        } else {
+            None
+        };
+        Ok((
+            NewSession {
+                user,
+                token,
+                expires_at: session.expires_at,
+            },
+            access,
+        ))
     }
 
     pub(crate) fn new_session(
@@ -246,7 +264,16 @@ impl Identity {
         user_uuid: Uuid,
         now: DateTime<Utc>,
     ) -> (SessionRecord, SecretString) {
-        let token = random_token::<32>(SESSION_PREFIX);
+        self.new_session_with(user_uuid, now, SESSION_PREFIX)
+    }
+
+    fn new_session_with(
+        &self,
+        user_uuid: Uuid,
+        now: DateTime<Utc>,
+        prefix: &str,
+    ) -> (SessionRecord, SecretString) {
+        let token = random_token::<32>(prefix);
         let ttl = chrono::Duration::from_std(self.settings.session_ttl)
             .unwrap_or(chrono::Duration::days(7));
         let session = SessionRecord {
@@ -283,10 +310,10 @@ impl Identity {
     /// holders is a thief).
     pub async fn refresh_session(&self, token: &str) -> Result<(NewSession, AccessToken)> {
         const BAD: Error = Error::Unauthenticated("refresh token not recognised");
-        if !token.starts_with(SESSION_PREFIX) || token.len() > 128 {
+        if !token.starts_with(REFRESH_PREFIX) || token.len() > 128 {
             return Err(BAD);
         }
-        let new = random_token::<32>(SESSION_PREFIX);
+        let new = random_token::<32>(REFRESH_PREFIX);
         let session = match self
             .store
             .rotate_session(&sha256_hex(token), &sha256_hex(&new))

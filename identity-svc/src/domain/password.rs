@@ -185,9 +185,10 @@ thread_local! {
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Largest memory a thread keeps between hashes, in blocks (KiB): hashes with a larger
-/// `m_cost` (stored with other parameters) get a buffer of their own.
-const MAX_KEPT_BLOCKS: usize = 4 * 19 * 1024;
+/// Largest memory a thread keeps between hashes, in blocks (KiB): the default parameters'
+/// 19 MiB, so the memory held per permit stays what AU-4 budgets; a stored hash with a larger
+/// `m_cost` gets a buffer of its own, freed after it.
+const MAX_KEPT_BLOCKS: usize = Params::DEFAULT_M_COST as usize;
 
 /// Runs Argon2 into `out` on this thread's reused memory.
 fn compute(

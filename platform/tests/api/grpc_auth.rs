@@ -489,6 +489,7 @@ async fn internal_methods(
                         email,
                         password: "long enough pw".into(),
                         client_address: None,
+                        api_client: false,
                     },
                     who,
                 ))

@@ -68,6 +68,38 @@ async fn spaces_follow_lightdash_access_rules(app: TestApp) {
         .await
         .expect_error(404);
 
+    // A nested space made private does not inherit; its creator (here an editor) is its admin.
+    let corner = create_space(
+        &app,
+        &e,
+        &project,
+        json!({"name": "Corner", "parentSpaceUuid": public, "isPrivate": true}),
+    )
+    .await;
+    let got = app
+        .get(&format!("{base}/{corner}"), &e)
+        .await
+        .results()
+        .clone();
+    assert_eq!(
+        (
+            got["isPrivate"].clone(),
+            got["inheritParentPermissions"].clone()
+        ),
+        (json!(true), json!(false))
+    );
+    assert_eq!(role_in(&got, &editor.user_uuid).as_deref(), Some("admin"));
+    app.get(&format!("{base}/{corner}"), &v)
+        .await
+        .expect_error(404);
+    app.post(
+        &base,
+        &a,
+        json!({"name": "x", "parentSpaceUuid": public, "isPrivate": true, "inheritParentPermissions": true}),
+    )
+    .await
+    .expect_error(400);
+
     // A private space: only admins and direct grants (items 4b, 4e, 5).
     let private = create_space(
         &app,

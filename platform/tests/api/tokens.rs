@@ -362,7 +362,11 @@ async fn api_clients_refresh_tokens_and_logout_revokes_them(app: TestApp) {
     let access = t["accessToken"].as_str().unwrap().to_owned();
     let refresh = t["refreshToken"].as_str().unwrap().to_owned();
     assert_eq!(t["tokenType"], "Bearer");
-    assert!(refresh.starts_with("ldsess_"));
+    assert!(refresh.starts_with("ldrt_"));
+    // A refresh token only refreshes: it is no session cookie.
+    app.get("/api/v1/user", &Auth::Cookie(refresh.clone()))
+        .await
+        .expect_error(401);
     assert!(t["refreshTokenExpiresAt"].is_string() && t["expiresAt"].is_string());
     let c = claims_of(&access);
     let lifetime = c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap();

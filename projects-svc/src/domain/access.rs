@@ -31,8 +31,9 @@
 //!
 //! # Abilities (items 3 and 6)
 //!
-//! Viewing a project takes any project role; creating a space or updating a project's metadata
-//! takes editor; managing a project (settings, grants, tags) takes admin. Viewing a space takes
+//! Viewing a project takes any project role; creating a space or updating a project (its
+//! metadata, scheduler time zone and tags: Lightdash's `update Project`) takes editor; managing a
+//! project (its grants to users and groups, deleting it) takes admin. Viewing a space takes
 //! any space role, editing its content takes space editor, managing it (settings, grants, delete)
 //! takes space admin.
 //!
@@ -606,7 +607,8 @@ pub fn can_view_project(role: Option<ProjectRole>) -> bool {
     role.is_some()
 }
 
-/// Whether a project role lets its holder edit the project's metadata (item 3: editor and up).
+/// Whether a project role lets its holder update the project: metadata, scheduler time zone,
+/// tags (item 3, `update Project`: editor and up).
 pub fn can_update_project(role: Option<ProjectRole>) -> bool {
     role.is_some_and(|r| r >= ProjectRole::Editor)
 }
@@ -617,8 +619,8 @@ pub fn can_create_space(role: Option<ProjectRole>) -> bool {
     role.is_some_and(|r| r >= ProjectRole::Editor)
 }
 
-/// Whether a project role lets its holder manage the project: its settings, its grants to users
-/// and groups, its tags (item 3: admin).
+/// Whether a project role lets its holder manage the project: its grants to users and groups,
+/// deleting it (item 3, `manage Project`: admin).
 pub fn can_manage_project(role: Option<ProjectRole>) -> bool {
     role == Some(ProjectRole::Admin)
 }

@@ -250,10 +250,16 @@ impl Projects {
                 "a project cannot be its own upstream".into(),
             ));
         }
-        self.store
-            .project(ctx.organization_uuid, id)
-            .await?
-            .ok_or_else(|| Error::InvalidArgument("upstreamProjectUuid: no such project".into()))?;
+        // Only a project the caller may see (else its existence would leak, AC-8).
+        let seen = match self.store.project(ctx.organization_uuid, id).await? {
+            Some(_) => self.role_in(&ctx.caller, id).await?.is_some(),
+            None => false,
+        };
+        if !seen {
+            return Err(Error::InvalidArgument(
+                "upstreamProjectUuid: no such project".into(),
+            ));
+        }
         Ok(id)
     }
 

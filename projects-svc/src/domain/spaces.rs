@@ -142,6 +142,19 @@ impl Scene {
         chain
     }
 
+    /// Whether project roles do not reach the space: a root space that is private, or a chain
+    /// that stops at a nested space that does not inherit (what `isPrivate` reports).
+    fn is_private(&self, space: Uuid) -> bool {
+        for s in self.chain(space) {
+            match s.parent_space_uuid {
+                None => return s.is_private,
+                Some(_) if !s.inherit_parent_permissions => return true,
+                Some(_) => {}
+            }
+        }
+        true
+    }
+
     fn project_facts(&self, member: &Member) -> Result<ProjectFacts> {
         facts(
             member,
@@ -262,7 +275,8 @@ impl Projects {
     }
 
     fn view(&self, scene: &Scene, space: Uuid, role: SpaceRole, full: bool) -> Result<SpaceView> {
-        let record = scene.spaces.get(&space).cloned().ok_or_else(not_found)?;
+        let mut record = scene.spaces.get(&space).cloned().ok_or_else(not_found)?;
+        record.is_private = scene.is_private(space);
         let names: HashMap<Uuid, &str> = scene
             .ctx
             .groups
@@ -315,16 +329,24 @@ impl Projects {
 
     /// The caller's role in a space of the scene; NOT_FOUND when they may not see it (AC-8).
     fn caller_role(scene: &Scene, space_uuid: &str) -> Result<(Uuid, SpaceRole)> {
-        let id = Uuid::parse_str(space_uuid).map_err(|_| not_found())?;
-        if !scene.spaces.contains_key(&id) {
-            return Err(not_found());
+        let id = Uuid::parse_str(space_uuid)
+            .ok()
+            .filter(|id| scene.spaces.contains_key(id));
+        let Some(id) = id else {
+            return Err(if Self::project_role_of(scene)?.is_none() {
+                project_not_found()
+            } else {
+                not_found()
+            });
+        };
+        let (decision, project) = scene.decide(&scene.ctx.caller, id)?;
+        match decision.role.filter(|r| access::can_view_space(Some(*r))) {
+            Some(role) => Ok((id, role)),
+            // Someone without a project role learns nothing of the project's spaces: the same
+            // answer as for a project that is not there (AC-8).
+            None if access::project_role(&project).role.is_none() => Err(project_not_found()),
+            None => Err(not_found()),
         }
-        let (decision, _) = scene.decide(&scene.ctx.caller, id)?;
-        let role = decision
-            .role
-            .filter(|r| access::can_view_space(Some(*r)))
-            .ok_or_else(not_found)?;
-        Ok((id, role))
     }
 
     /// A space the caller may manage (space admins, project and organization admins).
@@ -423,7 +445,19 @@ impl Projects {
                 Some(id)
             }
         };
+        // A nested space is private by not inheriting its parent's permissions (Lightdash's
+        // newest rule): `isPrivate` on a nested space means exactly that.
         let is_private = input.is_private.unwrap_or(false);
+        let inherit = match (parent, input.inherit_parent_permissions) {
+            (None, _) => false,
+            (Some(_), Some(true)) if input.is_private == Some(true) => {
+                return Err(Error::InvalidArgument(
+                    "a private nested space cannot inherit its parent's permissions".into(),
+                ));
+            }
+            (Some(_), Some(i)) => i,
+            (Some(_), None) => !is_private,
+        };
         let now = Utc::now();
         let space = SpaceRecord {
             space_uuid: Uuid::now_v7(),
@@ -432,14 +466,19 @@ impl Projects {
             slug: slug(&name),
             name,
             is_private,
-            inherit_parent_permissions: input
-                .inherit_parent_permissions
-                .unwrap_or(parent.is_some()),
+            inherit_parent_permissions: inherit,
             created_by_user_uuid: Some(caller.user_uuid),
             created_at: now,
             updated_at: now,
         };
-        if is_private && parent.is_none() && !grants.iter().any(|(u, _)| *u == caller.user_uuid) {
+        // The creator of a space that project roles do not reach is its admin (they could not
+        // see it otherwise).
+        let closed = if parent.is_none() {
+            is_private
+        } else {
+            !inherit
+        };
+        if closed && !grants.iter().any(|(u, _)| *u == caller.user_uuid) {
             grants.push((caller.user_uuid, SpaceRole::Admin));
         }
         let records: Vec<SpaceGrantRecord> = grants
@@ -473,11 +512,15 @@ impl Projects {
             space.name = space_name(&name)?;
             space.slug = slug(&space.name);
         }
-        if let Some(p) = update.is_private {
-            space.is_private = p;
-        }
-        if let Some(i) = update.inherit_parent_permissions {
+        if space.parent_space_uuid.is_none() {
+            if let Some(p) = update.is_private {
+                space.is_private = p;
+            }
+        } else if let Some(i) = update.inherit_parent_permissions {
             space.inherit_parent_permissions = i;
+        } else if let Some(p) = update.is_private {
+            // On a nested space, private means: not inheriting the parent's permissions.
+            space.inherit_parent_permissions = !p;
         }
         space.updated_at = Utc::now();
         self.store().update_space(&space).await?;
