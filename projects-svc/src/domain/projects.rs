@@ -334,18 +334,27 @@ impl Projects {
         if !access::can_update_project(Some(view.caller_role)) {
             return Err(denied());
         }
-        match upstream.map(str::trim) {
-            None => {}
-            Some("") => view.project.upstream_project_uuid = None,
-            Some(v) => {
-                view.project.upstream_project_uuid = Some(
-                    self.upstream(&ctx, v, Some(view.project.project_uuid))
-                        .await?,
-                );
-            }
+        let change = match upstream.map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(v) => Some(Some(
+                self.upstream(&ctx, v, Some(view.project.project_uuid))
+                    .await?,
+            )),
+        };
+        if let Some(u) = change {
+            view.project.upstream_project_uuid = u;
         }
         view.project.updated_at = Utc::now();
-        self.store.update_project(&view.project).await?;
+        self.store
+            .update_project(
+                ctx.organization_uuid,
+                view.project.project_uuid,
+                change,
+                None,
+                view.project.updated_at,
+            )
+            .await?;
         Ok(view)
     }
 
@@ -364,7 +373,15 @@ impl Projects {
         }
         view.project.scheduler_timezone = timezone(tz)?;
         view.project.updated_at = Utc::now();
-        self.store.update_project(&view.project).await?;
+        self.store
+            .update_project(
+                ctx.organization_uuid,
+                view.project.project_uuid,
+                None,
+                Some(&view.project.scheduler_timezone),
+                view.project.updated_at,
+            )
+            .await?;
         Ok(view)
     }
 

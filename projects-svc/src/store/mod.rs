@@ -111,8 +111,16 @@ pub trait ProjectsStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<ProjectRecord>>;
     /// Every project of an organization, by name.
     async fn projects(&self, organization_uuid: Uuid) -> Result<Vec<ProjectRecord>>;
-    /// Replaces a project's settings (name, upstream project, time zone).
-    async fn update_project(&self, project: &ProjectRecord) -> Result<()>;
+    /// Sets the fields of a project that are `Some` (`upstream`: `Some(None)` clears it),
+    /// leaving the others as they are (two concurrent changes of different fields both hold).
+    async fn update_project(
+        &self,
+        organization_uuid: Uuid,
+        project_uuid: Uuid,
+        upstream: Option<Option<Uuid>>,
+        scheduler_timezone: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
     /// Deletes a project with its grants and records `event`, atomically; whether it existed.
     async fn delete_project(
         &self,

@@ -1,6 +1,6 @@
 //! The SQL of the projects store, written once and instantiated for both backends.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
@@ -224,17 +224,26 @@ macro_rules! projects_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn update_project(&self, p: &ProjectRecord) -> Result<()> {
+            async fn update_project(
+                &self,
+                org: Uuid,
+                project: Uuid,
+                upstream: Option<Option<Uuid>>,
+                tz: Option<&str>,
+                at: DateTime<Utc>,
+            ) -> Result<()> {
                 sqlx::query(
-                    "UPDATE projects SET name = $3, upstream_project_uuid = $4, scheduler_timezone = $5, updated_at = $6 \
+                    "UPDATE projects SET \
+                     upstream_project_uuid = CASE WHEN $3 THEN $4 ELSE upstream_project_uuid END, \
+                     scheduler_timezone = COALESCE($5, scheduler_timezone), updated_at = $6 \
                      WHERE organization_uuid = $1 AND project_uuid = $2",
                 )
-                .bind(p.organization_uuid)
-                .bind(p.project_uuid)
-                .bind(&p.name)
-                .bind(p.upstream_project_uuid)
-                .bind(&p.scheduler_timezone)
-                .bind(p.updated_at)
+                .bind(org)
+                .bind(project)
+                .bind(upstream.is_some())
+                .bind(upstream.flatten())
+                .bind(tz)
+                .bind(at)
                 .execute(&self.0)
                 .await?;
                 Ok(())
