@@ -30,7 +30,11 @@ pub enum Error {
 
 impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("projects store"))
+        match e {
+            // Deleted while the request ran: as if it had not been there.
+            crate::store::StoreError::Gone => Error::NotFound("not found"),
+            e => Error::Internal(anyhow::Error::new(e).context("projects store")),
+        }
     }
 }
 

@@ -19,6 +19,9 @@ pub enum StoreError {
     /// A unique constraint was violated (a grant that exists already).
     #[error("already exists")]
     Conflict,
+    /// What the row refers to is gone (deleted meanwhile: a project, a space).
+    #[error("gone")]
+    Gone,
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),

@@ -18,6 +18,8 @@ pub struct SqliteStore(pub sqlx::SqlitePool);
 fn conflict(err: sqlx::Error) -> StoreError {
     if service_kit::db::is_unique_violation(&err) {
         StoreError::Conflict
+    } else if service_kit::db::is_foreign_key_violation(&err) {
+        StoreError::Gone
     } else {
         StoreError::Database(err)
     }
@@ -121,7 +123,8 @@ macro_rules! put_space_grant {
         .bind(g.grantee_uuid)
         .bind(&g.role)
         .execute($pool)
-        .await?;
+        .await
+        .map_err(conflict)?;
         Ok(())
     }};
 }
@@ -347,7 +350,8 @@ macro_rules! projects_store {
                     .bind(sp.created_at)
                     .bind(sp.updated_at)
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(conflict)?;
                 for g in grants {
                     put_space_grant!(&mut *tx, "space_user_grants", "user_uuid", g).map_err(|e: StoreError| e)?;
                 }
