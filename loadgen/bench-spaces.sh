@@ -17,7 +17,8 @@
 #   4. per size in COUNT_SIZES: the same preparation on a new data dir, the platform logging at
 #      RUST_LOG=info,sqlx::query=debug,tower::buffer::service=trace, a few unrecorded listings,
 #      then one listing with a known x-request-id; from that request's log lines it counts the
-#      SQL statements (target sqlx::query), the gRPC calls sent (tower::buffer::service's
+#      SQL statements (target sqlx::query; the PRAGMAs sqlx runs when the pool opens a new
+#      connection are counted apart, as connection set-up), the gRPC calls sent (tower::buffer::service's
 #      "sending request to buffer worker": one per call on a tonic channel, in the caller's
 #      span) and the gRPC methods served (`grpc` spans);
 # and prints the markdown tables with the issue #4 target checked.
@@ -105,7 +106,8 @@ count() {
     grep -F "\"request_id\":\"$rid\"" "$log" >"$WORK/count-$n-$who.jsonl"
     jq -s -c --arg who "$who" --argjson n "$n" --argjson answer "$answer" '{
         label: "spaces-count-\($n)-\($who)", spaces: $n, caller: $who, answer: $answer,
-        statements: map(select(.target == "sqlx::query")) | length,
+        statements: map(select(.target == "sqlx::query" and (.summary | startswith("PRAGMA") | not))) | length,
+        connection_setup: map(select(.target == "sqlx::query" and (.summary | startswith("PRAGMA")))) | length,
         grpc_calls: map(select(.target == "tower::buffer::service" and .message == "sending request to buffer worker")) | length,
         grpc_methods: ([.[] | .spans[]? | select(.name == "grpc") | .method] | unique | join(", ")),
         statements_by_method: (map(select(.target == "sqlx::query") | {m: ([.spans[]? | select(.name == "grpc") | .method][0] // "-"), s: .summary}) | group_by(.m) | map({key: .[0].m, value: map(.s)}) | from_entries)

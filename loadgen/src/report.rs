@@ -371,16 +371,17 @@ fn spaces(results: &[Value]) {
             "\n### SQL statements and gRPC calls of one listing (from the request's log lines)\n"
         );
         println!(
-            "| spaces in the project | caller | spaces in the answer | SQL statements | gRPC calls sent | gRPC methods served |"
+            "| spaces in the project | caller | spaces in the answer | SQL statements | + connection set-up (new pool connection) | gRPC calls sent | gRPC methods served |"
         );
-        println!("|---:|---|---:|---:|---:|---|");
+        println!("|---:|---|---:|---:|---:|---:|---|");
         for v in counts {
             println!(
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 v["spaces"],
                 v["caller"].as_str().unwrap_or("?"),
                 v["answer"],
                 v["statements"],
+                v["connection_setup"],
                 v["grpc_calls"],
                 v["grpc_methods"].as_str().unwrap_or("?")
             );
