@@ -24,6 +24,7 @@ mod reference;
 mod report;
 mod seed;
 mod setup;
+mod spaces;
 mod startup;
 mod sys;
 
@@ -58,6 +59,13 @@ enum Command {
     /// Print SQL that adds N members to an organization straight into identity-svc's database
     /// (pipe it into sqlite3 or psql while the platform is stopped).
     SeedMembers(seed::Args),
+    /// Prepare a running platform for issue #4's benchmark: an admin with an organization and
+    /// a project, and a viewer member; prints `KEY=value` lines (ADMIN_PAT=, PROJECT=, ...).
+    SetupSpaces(spaces::SetupArgs),
+    /// Print SQL that seeds users and groups (`--part identity`) or spaces and their grants
+    /// (`--part projects`) into a stopped platform's SQLite files, or the spaces the member and
+    /// the admin must then see (`--part expected`).
+    SeedSpaces(spaces::SeedArgs),
     /// Raw Argon2id hash rate (argon2 crate defaults: m=19456 KiB, t=2, p=1) on N threads.
     Argon2(argon::Args),
     /// Start the all-in-one binary on an empty data dir: time to first answer, idle RSS.
@@ -191,6 +199,8 @@ fn main() -> anyhow::Result<()> {
         Command::Grpc(a) => runtime(a.run.threads)?.block_on(grpc::main(a)),
         Command::Mixed(a) => runtime(a.threads())?.block_on(mixed::main(a)),
         Command::SeedMembers(a) => seed::main(a),
+        Command::SetupSpaces(a) => runtime(1)?.block_on(spaces::setup(a)),
+        Command::SeedSpaces(a) => spaces::seed(a),
         Command::Argon2(a) => argon::main(a),
         Command::Startup(a) => runtime(1)?.block_on(startup::main(a)),
         Command::Report(a) => report::main(a),

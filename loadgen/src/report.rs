@@ -16,6 +16,9 @@ pub(crate) struct Args {
     /// Only the tables of `bench-identity.sh` (logins under load, the member list).
     #[arg(long)]
     identity: bool,
+    /// Only the tables of `bench-spaces.sh` (issue #4: the spaces listing).
+    #[arg(long)]
+    spaces: bool,
 }
 
 /// The labels `bench.sh` gives its scenarios, in table order, with their descriptions.
@@ -100,6 +103,10 @@ pub(crate) fn main(args: Args) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     if args.identity {
         return identity(&results, args.cores);
+    }
+    if args.spaces {
+        spaces(&results);
+        return Ok(());
     }
     // The last result of each label wins.
     let get = |label: &str| results.iter().rev().find(|v| v["label"] == label);
@@ -304,6 +311,91 @@ fn identity_desc(label: &str) -> Option<String> {
     Some(format!(
         "`GET /api/v1/org/users?{query}`, 10,000-member org, admin PAT"
     ))
+}
+
+/// What a `bench-spaces.sh` scenario label measures.
+fn spaces_desc(label: &str, check: Option<&Value>) -> Option<String> {
+    let (who, conns) = label.strip_prefix("spaces-")?.split_once("-c")?;
+    conns.parse::<u32>().ok()?;
+    let key = match who {
+        "member" => "member_visible",
+        "admin" => "admin_visible",
+        _ => return None,
+    };
+    let total = check.and_then(|c| c["spaces"].as_u64());
+    let seen = check.and_then(|c| c[key].as_u64());
+    let n = |v: Option<u64>| v.map_or_else(|| "?".into(), |v| v.to_string());
+    Some(format!(
+        "`GET /api/v1/projects/{{uuid}}/spaces` as the {} ({} PAT): {} of {} spaces",
+        if who == "member" { "member" } else { "admin" },
+        if who == "member" {
+            "org `viewer`"
+        } else {
+            "org admin"
+        },
+        n(seen),
+        n(total),
+    ))
+}
+
+/// The tables of `bench-spaces.sh`: the spaces listing, and the statements and gRPC calls of
+/// one listing at each size.
+fn spaces(results: &[Value]) {
+    let get = |label: &str| results.iter().rev().find(|v| v["label"] == label);
+    let seeded = get("spaces-check");
+    let mut labels: Vec<&str> = Vec::new();
+    for v in results {
+        if let Some(l) = v["label"].as_str()
+            && !labels.contains(&l)
+        {
+            labels.push(l);
+        }
+    }
+    println!("### The spaces listing (closed loop)\n");
+    println!("{}", crate::driver::Summary::markdown_header());
+    for l in &labels {
+        if let (Some(desc), Some(v)) = (spaces_desc(l, seeded), get(l)) {
+            println!("{}", load_row(v, &desc));
+        }
+    }
+    let counts: Vec<&Value> = results
+        .iter()
+        .filter(|v| {
+            v["label"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("spaces-count-"))
+        })
+        .collect();
+    if !counts.is_empty() {
+        println!(
+            "\n### SQL statements and gRPC calls of one listing (from the request's log lines)\n"
+        );
+        println!(
+            "| spaces in the project | caller | spaces in the answer | SQL statements | + connection set-up (new pool connection) | gRPC calls sent | gRPC methods served |"
+        );
+        println!("|---:|---|---:|---:|---:|---:|---|");
+        for v in counts {
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                v["spaces"],
+                v["caller"].as_str().unwrap_or("?"),
+                v["answer"],
+                v["statements"],
+                v["connection_setup"],
+                v["grpc_calls"],
+                v["grpc_methods"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    println!("\n### Target\n");
+    println!("| target | measured | verdict |\n|---|---|---|");
+    let p99 = get("spaces-member-c1").and_then(|v| f(v, "p99_ms"));
+    println!(
+        "| issue #4: spaces listing p99 < 50 ms (member, 1 connection, {} spaces) | p99 {} ms | {} |",
+        seeded.map_or_else(|| "?".into(), |c| c["spaces"].to_string()),
+        fmt(p99, 1),
+        p99.map_or("n/a", |p| check(p < 50.0))
+    );
 }
 
 /// The tables of `bench-identity.sh`: logins under load and the 10,000-member list.

@@ -87,13 +87,18 @@ const LAST: &[&str] = &[
 ];
 
 /// When the seeded rows were "created".
-const CREATED_AT: &str = "2026-11-01T00:00:00+00:00";
+pub(crate) const CREATED_AT: &str = "2026-11-01T00:00:00+00:00";
 /// Rows per INSERT statement.
 const BATCH: u32 = 500;
 
 /// A random-looking but deterministic version-4 UUID for seeded user `i` (splitmix64).
-fn uuid_bytes(i: u32) -> [u8; 16] {
-    let mut x = 0x5eed_0000_0000_0000_u64 ^ u64::from(i);
+pub(crate) fn uuid_bytes(i: u32) -> [u8; 16] {
+    salted_uuid_bytes(0x5eed_0000_0000_0000, i)
+}
+
+/// As [`uuid_bytes`], for another kind of row (`salt` tells the kinds apart).
+pub(crate) fn salted_uuid_bytes(salt: u64, i: u32) -> [u8; 16] {
+    let mut x = salt ^ u64::from(i);
     let mut next = || {
         x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = x;
@@ -117,14 +122,14 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// A UUID literal of the dialect, from its text or its bytes.
-fn uuid_literal(d: Dialect, bytes: &[u8; 16]) -> String {
+pub(crate) fn uuid_literal(d: Dialect, bytes: &[u8; 16]) -> String {
     match d {
         Dialect::Sqlite => format!("X'{}'", hex(bytes)),
         Dialect::Postgres => format!("'{}'::uuid", hex(bytes)),
     }
 }
 
-fn parse_uuid(s: &str) -> anyhow::Result<[u8; 16]> {
+pub(crate) fn parse_uuid(s: &str) -> anyhow::Result<[u8; 16]> {
     let h: String = s.chars().filter(|c| *c != '-').collect();
     anyhow::ensure!(
         h.len() == 32 && h.chars().all(|c| c.is_ascii_hexdigit()),
@@ -137,7 +142,7 @@ fn parse_uuid(s: &str) -> anyhow::Result<[u8; 16]> {
     Ok(b)
 }
 
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 

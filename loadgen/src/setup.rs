@@ -18,7 +18,7 @@ pub(crate) struct Args {
     org: Option<String>,
 }
 
-fn client() -> anyhow::Result<reqwest::Client> {
+pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .cookie_store(true)
         .no_proxy()
@@ -26,14 +26,14 @@ fn client() -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-fn base(url: &str) -> anyhow::Result<String> {
+pub(crate) fn base(url: &str) -> anyhow::Result<String> {
     let u = reqwest::Url::parse(url)?;
     crate::ensure_loopback(u.host_str().unwrap_or_default())?;
     Ok(u.origin().ascii_serialization())
 }
 
 /// Sends a request and returns the `results` of an `{"status":"ok"}` answer.
-async fn results(req: reqwest::RequestBuilder, what: &str) -> anyhow::Result<Value> {
+pub(crate) async fn results(req: reqwest::RequestBuilder, what: &str) -> anyhow::Result<Value> {
     let res = req.send().await?;
     let status = res.status();
     let body: Value = res.json().await.unwrap_or(Value::Null);

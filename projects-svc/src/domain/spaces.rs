@@ -277,18 +277,22 @@ impl Projects {
     fn view(&self, scene: &Scene, space: Uuid, role: SpaceRole, full: bool) -> Result<SpaceView> {
         let mut record = scene.spaces.get(&space).cloned().ok_or_else(not_found)?;
         record.is_private = scene.is_private(space);
-        let names: HashMap<Uuid, &str> = scene
-            .ctx
-            .groups
-            .iter()
-            .map(|(id, name)| (*id, name.as_str()))
-            .collect();
+        // A space has few group grants: look their names up in place rather than building a
+        // map of every group of the organization for each space of a listing.
+        let name_of = |group: Uuid| {
+            scene
+                .ctx
+                .groups
+                .iter()
+                .find(|(id, _)| *id == group)
+                .map(|(_, name)| name.as_str())
+        };
         let groups_access = scene
             .group_grants
             .get(&space)
             .map(|gs| {
                 gs.iter()
-                    .filter_map(|g| names.get(&g.grantee_uuid).map(|n| (g, *n)))
+                    .filter_map(|g| name_of(g.grantee_uuid).map(|n| (g, n)))
                     .map(|(g, n)| Ok((g.grantee_uuid, n.to_owned(), space_role(&g.role)?)))
                     .collect::<Result<Vec<_>>>()
             })
