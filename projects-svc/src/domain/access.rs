@@ -468,6 +468,42 @@ fn chain_step(chain: &[SpaceFacts], effective: &[SpaceFacts], from_project: bool
     Step::new(Rule::InheritanceChain, None, detail).on(last.space_uuid)
 }
 
+/// [`space_access`]'s role without its explanation: the same rules, no text built, for
+/// listings that decide thousands of spaces per request. Tested equal to `space_access(..).role`
+/// on every single-space combination and on random chains.
+pub fn space_role(project: &ProjectFacts, chain: &[SpaceFacts]) -> Option<SpaceRole> {
+    let org_role = project.org_role?;
+    if chain.is_empty() {
+        return None;
+    }
+    let (effective, from_project) = effective_chain(chain);
+    let mut highest = org_role.project_role();
+    highest = highest.max(project.user_grant);
+    for &role in &project.group_grants {
+        highest = highest.max(Some(role));
+    }
+    for space in effective {
+        for &role in &space.group_grants {
+            highest = highest.max(Some(role.project_role()));
+        }
+    }
+    let highest = highest?;
+    if highest == ProjectRole::Admin {
+        return Some(SpaceRole::Admin);
+    }
+    if let Some(user) = effective.iter().filter_map(|s| s.user_grant).max() {
+        return Some(user);
+    }
+    if let Some(group) = effective
+        .iter()
+        .flat_map(|s| s.group_grants.iter().copied())
+        .max()
+    {
+        return Some(group);
+    }
+    from_project.then(|| highest.space_role())
+}
+
 /// The user's role in the first space of `chain` (items 4, 5 and 8; see the module docs).
 /// `chain` is that space and its ancestors, leaf first, root last; an empty chain gives nothing.
 pub fn space_access(project: &ProjectFacts, chain: &[SpaceFacts]) -> SpaceDecision {
@@ -963,6 +999,11 @@ mod tests {
                                 let chain = [s];
                                 let d = space_access(&p, &chain);
                                 assert_eq!(d.role, reference(&p, &chain), "{p:?} {chain:?}");
+                                assert_eq!(
+                                    super::space_role(&p, &chain),
+                                    d.role,
+                                    "fast path: {p:?} {chain:?}"
+                                );
                                 check_explanation(&d);
                                 admins += usize::from(d.role == Some(S::Admin));
                                 nones += usize::from(d.role.is_none());
@@ -1021,6 +1062,11 @@ mod tests {
                                     ];
                                     let d = space_access(&p, &chain);
                                     assert_eq!(d.role, reference(&p, &chain), "{p:?} {chain:?}");
+                                    assert_eq!(
+                                        super::space_role(&p, &chain),
+                                        d.role,
+                                        "fast path: {p:?} {chain:?}"
+                                    );
                                     check_explanation(&d);
                                     cases += 1;
                                 }
@@ -1153,6 +1199,11 @@ mod tests {
         #[test]
         fn matches_the_reference(p in project_facts(), chain in chain()) {
             prop_assert_eq!(space_access(&p, &chain).role, reference(&p, &chain));
+        }
+
+        #[test]
+        fn the_fast_path_decides_alike(p in project_facts(), chain in chain()) {
+            prop_assert_eq!(super::space_role(&p, &chain), space_access(&p, &chain).role);
         }
 
         #[test]

@@ -166,8 +166,13 @@ impl Scene {
 
     fn decide(&self, member: &Member, space: Uuid) -> Result<(SpaceDecision, ProjectFacts)> {
         let project = self.project_facts(member)?;
-        let chain = self
-            .chain(space)
+        let chain = self.chain_facts(member, space)?;
+        Ok((access::space_access(&project, &chain), project))
+    }
+
+    /// The facts of `member` along the chain of `space`, leaf first.
+    fn chain_facts(&self, member: &Member, space: Uuid) -> Result<Vec<SpaceFacts>> {
+        self.chain(space)
             .into_iter()
             .map(|s| {
                 let user_grant = self
@@ -195,8 +200,7 @@ impl Scene {
                     group_grants,
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((access::space_access(&project, &chain), project))
+            .collect::<Result<Vec<_>>>()
     }
 
     fn share(&self, member: &Member, space: Uuid) -> Result<Option<Share>> {
@@ -373,10 +377,12 @@ impl Projects {
             .space_user_grants(scene.project.project_uuid, None)
             .await?;
         let mut out = Vec::new();
+        // Thousands of decisions: the role only (access::space_role), no explanations built.
+        let project = scene.project_facts(&scene.ctx.caller)?;
         let mut visible = Vec::new();
         for &id in &scene.order {
-            let (decision, _) = scene.decide(&scene.ctx.caller, id)?;
-            if let Some(role) = decision.role {
+            let chain = scene.chain_facts(&scene.ctx.caller, id)?;
+            if let Some(role) = access::space_role(&project, &chain) {
                 visible.push((id, role));
             }
         }
