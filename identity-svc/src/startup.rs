@@ -83,6 +83,9 @@ impl Application {
             passcode_ttl: Duration::from_secs(config.email_passcode_ttl_seconds),
             max_passcode_attempts: 5,
             passcodes_per_hour: config.email_passcodes_per_hour,
+            passcode_key: crate::domain::email::PasscodeKey::derive(
+                secrecy::ExposeSecret::expose_secret(&config.internal_credential),
+            ),
             invitations_per_hour: config.invitations_per_hour,
         };
         let mailer = crate::mail::from_url(

@@ -9,7 +9,7 @@
 //! is rate limited per user; a new one replaces the old.
 
 use chrono::{DateTime, Utc};
-use service_kit::{jwt::AccessClaims, secret::sha256_hex};
+use service_kit::jwt::AccessClaims;
 use subtle::ConstantTimeEq as _;
 use uuid::Uuid;
 
@@ -41,8 +41,47 @@ pub struct EmailStatus {
     pub otp: Option<PasscodeStatus>,
 }
 
-fn passcode_hash(user: Uuid, passcode: &str) -> String {
-    sha256_hex(&format!("email-passcode:{user}:{passcode}"))
+/// The stored form of a passcode: HMAC-SHA-256 under a key that is not in the database (six
+/// digits hashed without a secret would fall to a million guesses from a dump), bound to the user.
+fn passcode_hash(key: &PasscodeKey, user: Uuid, passcode: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(format!("email-passcode:{user}:{passcode}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The key of passcode hashes. Debug output never shows it.
+#[derive(Clone)]
+pub struct PasscodeKey([u8; 32]);
+
+impl PasscodeKey {
+    /// The key derived from a secret every replica shares (the internal credential), so that a
+    /// passcode sent by one replica verifies on another.
+    pub fn derive(secret: &str) -> Self {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(b"platform/identity/email-passcode-key/v1\0");
+        h.update(secret.as_bytes());
+        Self(h.finalize().into())
+    }
+
+    /// A random key (tests and the defaults).
+    pub fn random() -> Self {
+        let mut k = [0u8; 32];
+        getrandom::fill(&mut k).expect("the OS random source works");
+        Self(k)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasscodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasscodeKey([REDACTED])")
+    }
 }
 
 fn new_passcode() -> Result<String> {
@@ -123,7 +162,7 @@ impl Identity {
                 .attempt_passcode(user, now, self.settings.max_passcode_attempts)
                 .await?
             {
-                let matches: bool = passcode_hash(user, code)
+                let matches: bool = passcode_hash(&self.settings.passcode_key, user, code)
                     .as_bytes()
                     .ct_eq(p.passcode_hash.as_bytes())
                     .into();
@@ -147,11 +186,6 @@ impl Identity {
                 "Your email is already verified".into(),
             ));
         }
-        if !self.passcode_limit.admit(&user.to_string()) {
-            return Err(Error::ResourceExhausted(
-                "Too many passcodes requested; try again later".into(),
-            ));
-        }
         let code = new_passcode()?;
         let now = Utc::now();
         let ttl = chrono::Duration::from_std(self.settings.passcode_ttl)
@@ -159,12 +193,22 @@ impl Identity {
         let record = PasscodeRecord {
             user_uuid: user,
             email: email.clone(),
-            passcode_hash: passcode_hash(user, &code),
+            passcode_hash: passcode_hash(&self.settings.passcode_key, user, &code),
             attempts: 0,
             created_at: now,
             expires_at: now + ttl,
         };
-        self.store.put_passcode(&record).await?;
+        let window_start = now - chrono::Duration::hours(1);
+        let limit = i64::from(self.settings.passcodes_per_hour);
+        if !self
+            .store
+            .put_passcode(&record, limit, window_start)
+            .await?
+        {
+            return Err(Error::ResourceExhausted(
+                "Too many passcodes requested; try again later".into(),
+            ));
+        }
         let minutes = ttl.num_minutes().max(1);
         let sent = self
             .mailer
@@ -260,8 +304,26 @@ mod tests {
     #[test]
     fn a_passcode_hash_is_bound_to_its_user() {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        assert_ne!(passcode_hash(a, "123456"), passcode_hash(b, "123456"));
-        assert_ne!(passcode_hash(a, "123456"), passcode_hash(a, "123457"));
+        let key = PasscodeKey::random();
+        assert_ne!(
+            passcode_hash(&key, a, "123456"),
+            passcode_hash(&key, b, "123456")
+        );
+        assert_ne!(
+            passcode_hash(&key, a, "123456"),
+            passcode_hash(&key, a, "123457")
+        );
+        assert_ne!(
+            passcode_hash(&key, a, "123456"),
+            passcode_hash(&PasscodeKey::random(), a, "123456"),
+            "keyed"
+        );
+        assert_eq!(
+            passcode_hash(&PasscodeKey::derive("s"), a, "1"),
+            passcode_hash(&PasscodeKey::derive("s"), a, "1"),
+            "replicas sharing the secret agree"
+        );
+        assert_eq!(format!("{key:?}"), "PasscodeKey([REDACTED])");
     }
 
     #[test]

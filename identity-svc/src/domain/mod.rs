@@ -61,6 +61,8 @@ pub struct Settings {
     pub max_passcode_attempts: i64,
     /// Email passcodes one user may request per hour.
     pub passcodes_per_hour: u32,
+    /// The key of passcode hashes.
+    pub passcode_key: email::PasscodeKey,
     /// Invitations one organization may create per hour.
     pub invitations_per_hour: u32,
 }
@@ -73,6 +75,7 @@ impl Default for Settings {
             passcode_ttl: Duration::from_secs(15 * 60),
             max_passcode_attempts: 5,
             passcodes_per_hour: 5,
+            passcode_key: email::PasscodeKey::random(),
             invitations_per_hour: 100,
         }
     }
@@ -116,7 +119,6 @@ pub struct Identity {
     pub(crate) store: Arc<dyn IdentityStore>,
     pub(crate) hasher: PasswordHasher,
     throttle: throttle::LoginThrottle,
-    pub(crate) passcode_limit: throttle::RateLimit,
     pub(crate) invite_limit: throttle::RateLimit,
     signer: Arc<TokenSigner>,
     pub(crate) mailer: Arc<dyn Mailer>,
@@ -137,7 +139,6 @@ impl Identity {
             store,
             hasher,
             throttle: throttle::LoginThrottle::new(settings.login_limits),
-            passcode_limit: throttle::RateLimit::new(settings.passcodes_per_hour, HOUR),
             invite_limit: throttle::RateLimit::new(settings.invitations_per_hour, HOUR),
             signer,
             mailer,

@@ -550,8 +550,15 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         &self,
         user_uuid: Uuid,
     ) -> Result<Option<(String, Option<String>, Option<PasscodeRecord>)>>;
-    /// Stores a user's passcode, replacing any other.
-    async fn put_passcode(&self, passcode: &PasscodeRecord) -> Result<()>;
+    /// Stores a user's passcode, replacing any other, unless `limit` passcodes were sent to
+    /// them since `window_start` (the count lives on the row: it holds across replicas);
+    /// whether it was stored.
+    async fn put_passcode(
+        &self,
+        passcode: &PasscodeRecord,
+        limit: i64,
+        window_start: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Counts one attempt on a user's passcode and returns it, if it has fewer than
     /// `max_attempts` attempts (atomically: parallel guesses cannot exceed the bound).
     async fn attempt_passcode(

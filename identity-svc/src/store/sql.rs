@@ -1076,22 +1076,29 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn put_passcode(&self, p: &PasscodeRecord) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO email_passcodes (user_uuid, email, passcode_hash, attempts, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_uuid) DO UPDATE SET \
-                     email = excluded.email, passcode_hash = excluded.passcode_hash, attempts = excluded.attempts, \
-                     created_at = excluded.created_at, expires_at = excluded.expires_at",
+            async fn put_passcode(&self, p: &PasscodeRecord, limit: i64, window_start: DateTime<Utc>) -> Result<bool> {
+                // A new hour starts a new count; within the hour, the limit refuses (no row changes).
+                let n = sqlx::query(
+                    "INSERT INTO email_passcodes (user_uuid, email, passcode_hash, attempts, created_at, expires_at, sends, window_started_at) \
+                     VALUES ($1, $2, $3, 0, $4, $5, 1, $4) ON CONFLICT (user_uuid) DO UPDATE SET \
+                     email = excluded.email, passcode_hash = excluded.passcode_hash, attempts = 0, \
+                     created_at = excluded.created_at, expires_at = excluded.expires_at, \
+                     sends = CASE WHEN email_passcodes.window_started_at < $6 THEN 1 ELSE email_passcodes.sends + 1 END, \
+                     window_started_at = CASE WHEN email_passcodes.window_started_at < $6 THEN excluded.created_at \
+                                              ELSE email_passcodes.window_started_at END \
+                     WHERE email_passcodes.window_started_at < $6 OR email_passcodes.sends < $7",
                 )
                 .bind(p.user_uuid)
                 .bind(&p.email)
                 .bind(&p.passcode_hash)
-                .bind(p.attempts)
                 .bind(p.created_at)
                 .bind(p.expires_at)
+                .bind(window_start)
+                .bind(limit)
                 .execute(&self.0)
-                .await?;
-                Ok(())
+                .await?
+                .rows_affected();
+                Ok(n > 0)
             }
 
             #[tracing::instrument(skip_all)]
@@ -1246,10 +1253,13 @@ macro_rules! identity_store {
                 // Times are compared in SQL here: both backends order them correctly (SQLite keeps
                 // UTC RFC 3339 text of one shape, which sorts as the instants do).
                 let mut n = 0;
-                for table in ["sessions", "email_passcodes", "invite_links"] {
+                // A passcode row also keeps the hour's send count: it goes once that hour is over
+                // too (its passcode expired more than an hour ago, so it was created before).
+                let hour_ago = now - chrono::Duration::hours(1);
+                for (table, cutoff) in [("sessions", now), ("email_passcodes", hour_ago), ("invite_links", now)] {
                     let sql = format!("DELETE FROM {table} WHERE expires_at < $1");
                     n += sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(now)
+                        .bind(cutoff)
                         .execute(&self.0)
                         .await?
                         .rows_affected();

@@ -406,13 +406,19 @@ async fn expired_credentials_are_purged(backend: crate::helpers::Backend) {
     )
     .await
     .results();
-    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    // A passcode row goes an hour after its passcode expired (it keeps the hour's send count).
     let expire = [
-        "UPDATE sessions SET expires_at = $1 WHERE token_hash = $2",
-        "UPDATE email_passcodes SET expires_at = $1 WHERE $2 <> ''",
+        (
+            "UPDATE sessions SET expires_at = $1 WHERE token_hash = $2",
+            chrono::Utc::now() - chrono::Duration::minutes(1),
+        ),
+        (
+            "UPDATE email_passcodes SET expires_at = $1 WHERE $2 <> ''",
+            chrono::Utc::now() - chrono::Duration::minutes(61),
+        ),
     ];
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(second.as_bytes()));
-    for sql in expire {
+    for (sql, past) in expire {
         match &app.identity_db {
             service_kit::db::Pool::Sqlite(p) => sqlx::query(sql)
                 .bind(past)
