@@ -1,6 +1,9 @@
 //! connections-svc: owns the `connections` schema. It starts, applies its own migrations, answers gRPC health
-//! and reflection, and shuts down gracefully; its API arrives in a later issue.
+//! and reflection, and shuts down gracefully; its API arrives with issue #5, whose envelope
+//! encryption of secrets ([`envelope`]) is in place.
 //! Architecture invariant: only this crate touches the `connections` schema.
+
+pub mod envelope;
 
 use std::{net::SocketAddr, path::PathBuf};
 
