@@ -197,6 +197,16 @@ pub(crate) fn sql(
         );
         start = end;
     }
+    // The member list's sort key, as identity-svc keeps it (migration 20261125000010).
+    let sep = match d {
+        Dialect::Sqlite => "char(31)",
+        Dialect::Postgres => "chr(31)",
+    };
+    let _ = writeln!(
+        out,
+        "UPDATE memberships SET sort_key = (SELECT LOWER(u.first_name) || {sep} || LOWER(u.last_name) \
+         FROM users u WHERE u.user_uuid = memberships.user_uuid) WHERE organization_uuid = {org};"
+    );
     if let Some(email) = hash_from {
         let _ = writeln!(
             out,

@@ -38,6 +38,23 @@ fn domain_pattern(domain: &str) -> String {
     format!("%\"{escaped}\"%")
 }
 
+/// Separates the lower-cased first and last names in `memberships.sort_key` (below every
+/// printable character, so the key orders as the pair of names does).
+const SORT_SEPARATOR: &str = "\u{1f}";
+
+/// The member-list sort key of user `$user`, from their names (`$sep` binds [`SORT_SEPARATOR`]).
+macro_rules! sort_key_of {
+    ($user:literal, $sep:literal) => {
+        concat!(
+            "(SELECT LOWER(su.first_name) || ",
+            $sep,
+            " || LOWER(su.last_name) FROM users su WHERE su.user_uuid = ",
+            $user,
+            ")"
+        )
+    };
+}
+
 macro_rules! user_columns {
     () => {
         "user_uuid, email, first_name, last_name, is_active, is_tracking_anonymized, \
@@ -517,10 +534,14 @@ macro_rules! identity_store {
                 .bind(o.updated_at)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("INSERT INTO memberships (user_uuid, organization_uuid, role, created_at) VALUES ($1, $2, 'admin', $3)")
+                sqlx::query(concat!(
+                    "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at, sort_key) \
+                     VALUES ($1, $2, 'admin', $3, ", sort_key_of!("$1", "$4"), ")"
+                ))
                     .bind(admin)
                     .bind(o.organization_uuid)
                     .bind(o.created_at)
+                    .bind(SORT_SEPARATOR)
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict)?;
@@ -575,7 +596,7 @@ macro_rules! identity_store {
             async fn members(&self, org: Uuid, search: Option<&str>, limit: i64, offset: i64) -> Result<(Vec<MemberRecord>, i64)> {
                 let rows = sqlx::query_as(concat!(
                     "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
-                     WHERE ", member_filter!(), " ORDER BY LOWER(u.first_name), LOWER(u.last_name), u.user_uuid LIMIT $3 OFFSET $4"
+                     WHERE ", member_filter!(), " ORDER BY m.sort_key, m.user_uuid LIMIT $3 OFFSET $4"
                 ))
                 .bind(org)
                 .bind(search)
@@ -583,14 +604,21 @@ macro_rules! identity_store {
                 .bind(offset)
                 .fetch_all(&self.0)
                 .await?;
-                let total: i64 = sqlx::query_scalar(concat!(
-                    "SELECT COUNT(*) FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid WHERE ",
-                    member_filter!()
-                ))
-                .bind(org)
-                .bind(search)
-                .fetch_one(&self.0)
-                .await?;
+                // Without a search the count needs the memberships' index only.
+                let total: i64 = match search {
+                    None => sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE organization_uuid = $1")
+                        .bind(org)
+                        .fetch_one(&self.0)
+                        .await?,
+                    Some(_) => sqlx::query_scalar(concat!(
+                        "SELECT COUNT(*) FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid WHERE ",
+                        member_filter!()
+                    ))
+                    .bind(org)
+                    .bind(search)
+                    .fetch_one(&self.0)
+                    .await?,
+                };
                 Ok((rows, total))
             }
 
@@ -668,11 +696,15 @@ macro_rules! identity_store {
             async fn invite_new_user(&self, u: &UserRecord, role: &str, i: &InviteRecord) -> Result<()> {
                 let mut tx = self.0.begin().await?;
                 insert_user!(&mut *tx, u, None::<&str>)?;
-                sqlx::query("INSERT INTO memberships (user_uuid, organization_uuid, role, created_at) VALUES ($1, $2, $3, $4)")
+                sqlx::query(concat!(
+                    "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at, sort_key) \
+                     VALUES ($1, $2, $3, $4, ", sort_key_of!("$1", "$5"), ")"
+                ))
                     .bind(u.user_uuid)
                     .bind(i.organization_uuid)
                     .bind(role)
                     .bind(u.created_at)
+                    .bind(SORT_SEPARATOR)
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict)?;
@@ -749,6 +781,12 @@ macro_rules! identity_store {
                 if activated != 1 {
                     return Ok(false);
                 }
+                // The names are set now: the member list's order follows them.
+                sqlx::query(concat!("UPDATE memberships SET sort_key = ", sort_key_of!("$1", "$2"), " WHERE user_uuid = $1"))
+                    .bind(u.user_uuid)
+                    .bind(SORT_SEPARATOR)
+                    .execute(&mut *tx)
+                    .await?;
                 insert_session!(&mut *tx, s)?;
                 tx.commit().await?;
                 Ok(true)
@@ -1160,18 +1198,20 @@ macro_rules! identity_store {
                 at: DateTime<Utc>,
             ) -> Result<JoinOutcome> {
                 let role: std::result::Result<Option<String>, sqlx::Error> = sqlx::query_scalar(
-                    "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at) \
-                     SELECT $1, a.organization_uuid, a.role, $5 FROM allowed_email_domains a \
+                    concat!(
+                    "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at, sort_key) \
+                     SELECT $1, a.organization_uuid, a.role, $5, ", sort_key_of!("$1", "$6"), " FROM allowed_email_domains a \
                      WHERE a.organization_uuid = $2 AND a.email_domains LIKE $4 ESCAPE '\\' \
                      AND EXISTS (SELECT 1 FROM users u WHERE u.user_uuid = $1 AND u.is_active \
                                  AND u.email = $3 AND u.verified_email = $3) \
-                     RETURNING role",
+                     RETURNING role"),
                 )
                 .bind(user_uuid)
                 .bind(organization_uuid)
                 .bind(email)
                 .bind(domain_pattern(domain))
                 .bind(at)
+                .bind(SORT_SEPARATOR)
                 .fetch_optional(&self.0)
                 .await;
                 match role.map_err(conflict) {
