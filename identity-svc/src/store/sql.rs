@@ -594,10 +594,20 @@ macro_rules! identity_store {
 
             #[tracing::instrument(skip_all)]
             async fn members(&self, org: Uuid, search: Option<&str>, limit: i64, offset: i64) -> Result<(Vec<MemberRecord>, i64)> {
-                let rows = sqlx::query_as(concat!(
-                    "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
-                     WHERE ", member_filter!(), " ORDER BY m.sort_key, m.user_uuid LIMIT $3 OFFSET $4"
-                ))
+                // Without a search, pages come in the index's order. With one, walking that index
+                // would look every member up to test the filter: `|| ''` keeps the planner on the
+                // filter first and sorts only the matches (same order).
+                let sql = match search {
+                    None => concat!(
+                        "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
+                         WHERE ", member_filter!(), " ORDER BY m.sort_key, m.user_uuid LIMIT $3 OFFSET $4"
+                    ),
+                    Some(_) => concat!(
+                        "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
+                         WHERE ", member_filter!(), " ORDER BY m.sort_key || '', m.user_uuid LIMIT $3 OFFSET $4"
+                    ),
+                };
+                let rows = sqlx::query_as(sql)
                 .bind(org)
                 .bind(search)
                 .bind(limit)
