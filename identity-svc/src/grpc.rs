@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use proto::identity::v1 as pb;
 use secrecy::{ExposeSecret, SecretString};
+use service_kit::grpc::timestamp as ts;
 use service_kit::{
     grpc::{InternalCredential, authenticate_user},
     jwt::{AccessClaims, JwtVerifier},
@@ -56,13 +57,6 @@ impl IdentityGrpc {
         let claims = authenticate_user(&self.verifier, req.metadata()).await?;
         self.identity.ensure_live(&claims).await?;
         Ok(claims)
-    }
-}
-
-fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use proto::projects::v1 as pb;
 use secrecy::SecretString;
+use service_kit::grpc::timestamp as ts;
 use service_kit::{
     grpc::{REQUEST_ID_KEY, authenticate_user, bearer_token},
     jwt::JwtVerifier,
@@ -53,13 +54,6 @@ impl ProjectsGrpc {
             access_token: SecretString::from(token.to_owned()),
             request_id,
         })
-    }
-}
-
-fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
     }
 }
 

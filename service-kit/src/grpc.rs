@@ -72,6 +72,14 @@ impl InternalCredential {
     }
 }
 
+/// A protobuf timestamp of a UTC time.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
 /// The bearer token of a call, if any.
 pub fn bearer_token(metadata: &MetadataMap) -> Option<&str> {
     let value = metadata.get("authorization")?.to_str().ok()?;

@@ -91,9 +91,4 @@ pub(super) fn personal_access_token_with_secret(t: &pb::PersonalAccessTokenWithS
 }
 
 /// A request timestamp for a proto message.
-pub(super) fn to_proto_time(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
-}
+pub(super) use service_kit::grpc::timestamp as to_proto_time;

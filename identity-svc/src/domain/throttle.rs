@@ -121,8 +121,8 @@ impl LoginThrottle {
     }
 }
 
-/// A fixed-window rate limit on one kind of request (invitations per organization, passcodes
-/// per user): at most `limit` admitted per key within `window`. Like the login throttle it
+/// A fixed-window rate limit on one kind of request (invitations per organization): at most
+/// `limit` admitted per key within `window`. Like the login throttle it
 /// lives in the process; with several replicas each admits its own share.
 #[derive(Debug)]
 pub struct RateLimit {
