@@ -4,6 +4,7 @@
 //! Architecture invariant: only this crate touches the `connections` schema.
 
 pub mod envelope;
+pub mod probe;
 
 use std::{net::SocketAddr, path::PathBuf};
 
