@@ -146,22 +146,23 @@ pub async fn test_connection(policy: &EgressPolicy, target: &Target, timeout: Du
         Ok(outcome) => outcome,
         Err(_) => Outcome::TimedOut,
     };
-    // Host and port are the tenant's own input and no secret; the password is never logged.
+    // Host and port are the tenant's own input and no secret (Debug-formatted: no log
+    // injection through control characters); the password is never logged.
     match &outcome {
         Outcome::Connected => {
-            tracing::debug!(engine = ?target.engine, host = %target.host, port = target.port, "connection test: connected");
+            tracing::debug!(engine = ?target.engine, host = ?target.host, port = target.port, "connection test: connected");
         }
         Outcome::AuthenticationFailed { .. } => {
-            tracing::info!(engine = ?target.engine, host = %target.host, port = target.port, "connection test: authentication failed");
+            tracing::info!(engine = ?target.engine, host = ?target.host, port = target.port, "connection test: authentication failed");
         }
         Outcome::Refused { reason } => {
-            tracing::warn!(engine = ?target.engine, host = %target.host, port = target.port, %reason, "connection test refused by egress policy");
+            tracing::warn!(engine = ?target.engine, host = ?target.host, port = target.port, %reason, "connection test refused by egress policy");
         }
         Outcome::Failed { .. } => {
-            tracing::info!(engine = ?target.engine, host = %target.host, port = target.port, "connection test: failed");
+            tracing::info!(engine = ?target.engine, host = ?target.host, port = target.port, "connection test: failed");
         }
         Outcome::TimedOut => {
-            tracing::info!(engine = ?target.engine, host = %target.host, port = target.port, timeout_ms = timeout.as_millis() as u64, "connection test: timed out");
+            tracing::info!(engine = ?target.engine, host = ?target.host, port = target.port, timeout_ms = timeout.as_millis() as u64, "connection test: timed out");
         }
     }
     outcome
@@ -177,10 +178,11 @@ async fn probe(policy: &EgressPolicy, target: &Target) -> Outcome {
         Ok(addresses) => addresses,
         Err(outcome) => return outcome,
     };
-    // The first address that accepts a TCP connection is the one tested, as a client would.
+    // As a client would, the next address is tried after an I/O error (connection refused,
+    // say); any other answer is the server's and final. The timeout bounds the attempts.
     let mut last = None;
     for address in addresses {
-        match connect_and_query(target, address.ip(), password.unwrap_or_default()).await {
+        match connect_and_query(target, address.ip(), password).await {
             Ok(()) => return Outcome::Connected,
             Err(sqlx::Error::Io(e)) => last = Some(sqlx::Error::Io(e)),
             Err(e) => return classify(target.engine, &e, password),
@@ -470,7 +472,11 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Denial> {
 }
 
 /// Connects to `ip` (never the name again), runs `SELECT 1` and closes.
-async fn connect_and_query(target: &Target, ip: IpAddr, password: &str) -> Result<(), sqlx::Error> {
+async fn connect_and_query(
+    target: &Target,
+    ip: IpAddr,
+    password: Option<&str>,
+) -> Result<(), sqlx::Error> {
     let host = ip.to_string();
     match target.engine {
         Engine::Postgres => {
@@ -480,7 +486,7 @@ async fn connect_and_query(target: &Target, ip: IpAddr, password: &str) -> Resul
                 .host(&host)
                 .port(target.port)
                 .username(&target.user)
-                .password(password)
+                .password(password.unwrap_or_default())
                 .ssl_mode(PgSslMode::Prefer)
                 .application_name(APPLICATION_NAME);
             // Without a database PostgreSQL takes the user name, which is also what PGDATABASE
@@ -495,10 +501,13 @@ async fn connect_and_query(target: &Target, ip: IpAddr, password: &str) -> Resul
                 .host(&host)
                 .port(target.port)
                 .username(&target.user)
-                .password(password)
                 .ssl_mode(MySqlSslMode::Preferred)
                 // Never send the password in clear text, whatever the server asks for.
                 .enable_cleartext_plugin(false);
+            // An empty password is no password: MySQL would otherwise get a scramble of "".
+            if let Some(password) = password.filter(|p| !p.is_empty()) {
+                options = options.password(password);
+            }
             if let Some(database) = &target.database {
                 options = options.database(database);
             }
