@@ -1,9 +1,11 @@
 //! connections-svc: owns the `connections` schema. It starts, applies its own migrations, answers gRPC health
 //! and reflection, and shuts down gracefully; its API arrives with issue #5, whose envelope
-//! encryption of secrets ([`envelope`]) is in place.
+//! encryption of secrets ([`envelope`]) and the OAuth2 token client of the providers ([`oauth`])
+//! are in place.
 //! Architecture invariant: only this crate touches the `connections` schema.
 
 pub mod envelope;
+pub mod oauth;
 pub mod probe;
 
 use std::{net::SocketAddr, path::PathBuf};
