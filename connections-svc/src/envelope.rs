@@ -157,6 +157,15 @@ impl Keyring {
         Self::new(keys, min_decrypt_version)
     }
 
+    /// A configuration value (`<version>:<base64>`) holding one fresh random key.
+    pub fn generate_spec(version: u32) -> String {
+        let key: [u8; KEY] = Key::generate().into();
+        format!(
+            "{version}:{}",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        )
+    }
+
     /// The version new seals use.
     pub fn current_version(&self) -> u32 {
         *self.keys.keys().last().unwrap_or(&0)

@@ -1,20 +1,38 @@
-//! connections-svc: owns the `connections` schema. It starts, applies its own migrations, answers gRPC health
-//! and reflection, and shuts down gracefully; its API arrives with issue #5, whose envelope
-//! encryption of secrets ([`envelope`]) and the OAuth2 token client of the providers ([`oauth`])
-//! are in place.
-//! Architecture invariant: only this crate touches the `connections` schema.
+//! connections-svc: credentials to customers' databases, warehouses and plugins, with their
+//! secrets sealed at rest (envelope encryption, [`envelope`]), really tested ([`probe`]) and
+//! refreshed through OAuth2 ([`oauth`]).
+//!
+//! Layers: `grpc` (authenticates the caller, proto types stop here) -> `domain` (validation,
+//! access, sealing; the caller's organization and role come from identity-svc through
+//! `directory`) -> `store` (SQL). Architecture invariants: only this crate touches the
+//! `connections` schema; a secret is sealed before it reaches the store and no response, log
+//! line or error carries one.
 
+pub mod directory;
+pub mod domain;
 pub mod envelope;
+pub mod error;
+pub mod grpc;
 pub mod oauth;
 pub mod probe;
+pub mod store;
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
-use secrecy::SecretString;
+use proto::connections::v1::connections_service_server::ConnectionsServiceServer;
+use secrecy::{ExposeSecret, SecretString};
 use service_kit::{
     config::parse_secret,
     db::DbConfig,
+    grpc::InternalCredential,
     host::{Migrations, ServiceHost},
+    identity::{Identity, IdentityJwks},
+    jwt::{JwtVerifier, TokenProfile},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -45,6 +63,41 @@ pub struct Config {
     /// Largest number of pooled database connections.
     #[arg(long, env = "CONNECTIONS_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+    /// URL of identity-svc's gRPC endpoint (memberships; the signing keys).
+    #[arg(long, env = "IDENTITY_URL", default_value = "http://127.0.0.1:50051")]
+    pub identity_url: String,
+    /// Credential of the trusted internal caller (to fetch the signing keys); at least 32
+    /// characters.
+    #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
+    pub internal_credential: SecretString,
+    /// How often the key set is refreshed from identity-svc, in seconds.
+    #[arg(long, env = "JWKS_CACHE_SECONDS", default_value_t = 60)]
+    pub jwks_cache_seconds: u64,
+    /// Key-encryption keys, `1:<base64 of 32 bytes>,2:<…>`; new secrets use the highest
+    /// version. Required with PostgreSQL; on embedded SQLite a key is generated into
+    /// `$DATA_DIR/connections.keys` when unset.
+    #[arg(long, env = "CONNECTIONS_KEYS", value_parser = parse_secret)]
+    pub keys: Option<SecretString>,
+    /// Key versions below this no longer open (set after `rewrap` moved every secret).
+    #[arg(long, env = "CONNECTIONS_KEY_MIN_DECRYPT_VERSION", default_value_t = 1)]
+    pub key_min_decrypt_version: u32,
+    /// OAuth2 providers: JSON `{"<provider>": {"tokenUrl", "clientId", "clientSecret",
+    /// "redirectUri"?}}`.
+    #[arg(long, env = "CONNECTIONS_OAUTH_PROVIDERS", value_parser = parse_secret)]
+    pub oauth_providers: Option<SecretString>,
+    /// Timeout of a call to an OAuth2 token endpoint, in seconds.
+    #[arg(long, env = "CONNECTIONS_OAUTH_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub oauth_timeout_seconds: u64,
+    /// Timeout of a connection test (resolve, connect, query), in seconds.
+    #[arg(long, env = "CONNECTIONS_TEST_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub test_timeout_seconds: u64,
+    /// Whether connection tests may reach loopback addresses (a laptop's own database).
+    #[arg(long, env = "CONNECTIONS_TEST_ALLOW_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub test_allow_loopback: bool,
+    /// Whether connection tests may reach private addresses (10/8, 172.16/12, 192.168/16,
+    /// 100.64/10, fc00::/7): warehouses inside the company's network.
+    #[arg(long, env = "CONNECTIONS_TEST_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub test_allow_private: bool,
 }
 
 impl Config {
@@ -53,6 +106,8 @@ impl Config {
         listen_addr: SocketAddr,
         database_url: Option<SecretString>,
         data_dir: PathBuf,
+        identity_url: String,
+        internal_credential: SecretString,
     ) -> Self {
         Self {
             listen_addr,
@@ -60,7 +115,64 @@ impl Config {
             database_schema: "connections".into(),
             data_dir,
             db_max_connections: 10,
+            identity_url,
+            internal_credential,
+            jwks_cache_seconds: 60,
+            keys: None,
+            key_min_decrypt_version: 1,
+            oauth_providers: None,
+            oauth_timeout_seconds: 10,
+            test_timeout_seconds: 10,
+            test_allow_loopback: false,
+            test_allow_private: false,
         }
+    }
+
+    /// The key ring: from `CONNECTIONS_KEYS`, or on embedded SQLite from the key file (made on
+    /// first start). The key never goes into the database (CR-6).
+    pub fn keyring(&self) -> anyhow::Result<envelope::Keyring> {
+        let spec = match (&self.keys, &self.database_url) {
+            (Some(k), _) => k.clone(),
+            (None, Some(url)) if url.expose_secret().starts_with("postgres") => anyhow::bail!(
+                "CONNECTIONS_KEYS is required with PostgreSQL (e.g. 1:$(openssl rand -base64 32))"
+            ),
+            (None, _) => key_file(&self.data_dir.join("connections.keys"))?,
+        };
+        envelope::Keyring::parse(spec.expose_secret(), self.key_min_decrypt_version)
+            .map_err(|e| anyhow::anyhow!("CONNECTIONS_KEYS: {e}"))
+    }
+}
+
+/// Reads a key file (the embedded stack's keys), or creates it (owner-only) with one random key.
+pub fn key_file(path: &Path) -> anyhow::Result<SecretString> {
+    use std::io::Write;
+    match std::fs::read_to_string(path) {
+        Ok(s) => return Ok(SecretString::from(s.trim().to_owned())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(anyhow::anyhow!("reading {}: {e}", path.display()));
+        }
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let spec = SecretString::from(envelope::Keyring::generate_spec(1));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut f) => {
+            f.write_all(spec.expose_secret().as_bytes())?;
+            f.sync_all()?;
+            tracing::info!(path = %path.display(), "generated the key-encryption key of the embedded stack");
+            Ok(spec)
+        }
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(SecretString::from(
+            std::fs::read_to_string(path)?.trim().to_owned(),
+        )),
+        Err(e) => Err(anyhow::anyhow!("creating {}: {e}", path.display())),
     }
 }
 
@@ -81,17 +193,72 @@ impl Application {
             sqlite: &SQLITE_MIGRATIONS,
             postgres: &POSTGRES_MIGRATIONS,
         };
-        Ok(Self(
-            ServiceHost::start(
-                "connections-svc",
-                config.listen_addr,
-                &db,
-                migrations,
-                &[],
-                shutdown,
-            )
-            .await?,
-        ))
+        let keyring = Arc::new(config.keyring()?);
+        let providers = match &config.oauth_providers {
+            Some(json) => oauth::Providers::parse(json.expose_secret())
+                .map_err(|e| anyhow::anyhow!("CONNECTIONS_OAUTH_PROVIDERS: {e}"))?,
+            None => oauth::Providers::default(),
+        };
+        let oauth = oauth::OAuthClient::new(
+            providers,
+            Duration::from_secs(config.oauth_timeout_seconds.max(1)),
+        )?;
+        service_kit::jwt::install_crypto_provider();
+        let host = ServiceHost::start(
+            "connections-svc",
+            config.listen_addr,
+            &db,
+            migrations,
+            &[proto::FILE_DESCRIPTOR_SET],
+            shutdown.clone(),
+        )
+        .await?;
+        let store = store::for_pool(host.pool().clone());
+        let credential = InternalCredential::new(config.internal_credential.clone())?;
+        let identity = Identity::connect_lazy(&config.identity_url, credential)?;
+        let verifier = Arc::new(JwtVerifier::new(
+            TokenProfile::default(),
+            Arc::new(IdentityJwks(identity.clone())),
+        ));
+        verifier.spawn_periodic_refresh(
+            Duration::from_secs(config.jwks_cache_seconds.max(1)),
+            shutdown,
+        );
+        let connections = Arc::new(domain::Connections::new(
+            store,
+            Arc::new(directory::IdentityDirectory(identity)),
+            keyring,
+            oauth,
+            domain::TestSettings {
+                egress: probe::EgressPolicy {
+                    allow_loopback: config.test_allow_loopback,
+                    allow_private: config.test_allow_private,
+                },
+                timeout: Duration::from_secs(config.test_timeout_seconds.max(1)),
+            },
+        ));
+        let service = grpc::ConnectionsGrpc::new(connections, verifier);
+        Ok(Self(host.add_routes(|r| {
+            r.add_service(ConnectionsServiceServer::new(service))
+        })))
+    }
+
+    /// Moves every stored secret to the newest key version (CR-5), then exits.
+    pub async fn rewrap(config: &Config) -> anyhow::Result<domain::RewrapReport> {
+        let keyring = config.keyring()?;
+        let db = DbConfig {
+            url: config.database_url.clone(),
+            schema: config.database_schema.clone(),
+            sqlite_file: config.data_dir.join("connections.db"),
+            max_connections: 2,
+        };
+        let pool = service_kit::db::connect(&db).await?;
+        pool.migrate(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS)
+            .await?;
+        let store = store::for_pool(pool.clone());
+        let report = domain::rewrap_all(store.as_ref(), &keyring).await;
+        pool.close().await;
+        Ok(report?)
     }
 
     /// The address the server listens on.

@@ -1,18 +1,42 @@
 //! connections-svc as its own process (Kubernetes). Run: `cargo run -p connections-svc -- --help`.
+//! `connections-svc rewrap` moves every stored secret to the newest key version and exits (run
+//! it after adding a key to `CONNECTIONS_KEYS`, before raising the minimum decrypt version).
 
 use clap::Parser;
 
 #[derive(Debug, Parser)]
 #[command(name = "connections-svc")]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     #[command(flatten)]
     config: connections_svc::Config,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Serve gRPC (the default).
+    Serve,
+    /// Re-wrap every secret's data key with the newest key-encryption key, then exit.
+    Rewrap,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service_kit::telemetry::init("info");
     let cli = Cli::parse();
+    if let Some(Command::Rewrap) = cli.command {
+        let report = connections_svc::Application::rewrap(&cli.config).await?;
+        tracing::info!(
+            moved = report.moved,
+            failed = report.failed,
+            "re-wrap finished"
+        );
+        if report.failed > 0 {
+            anyhow::bail!("{} secrets could not be re-wrapped", report.failed);
+        }
+        return Ok(());
+    }
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
     connections_svc::Application::build(cli.config, shutdown)

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use proto::{
+    connections::v1::connections_service_client::ConnectionsServiceClient,
     identity::v1::{self as pb, identity_service_client::IdentityServiceClient},
     projects::v1::projects_service_client::ProjectsServiceClient,
 };
@@ -114,22 +115,54 @@ pub struct ProjectsClient {
     user: OutgoingCall,
 }
 
+/// A channel to a service at `url` that connects on first use.
+fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .connect_lazy())
+}
+
 impl ProjectsClient {
     /// A client of projects-svc at `url` (connects lazily).
     pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .connect_lazy();
         Ok(Self {
-            client: ProjectsServiceClient::new(channel),
+            client: ProjectsServiceClient::new(lazy_channel(url)?),
             user: OutgoingCall::default(),
         })
     }
 
     /// The generated client (cheap to clone).
     pub fn rpc(&self) -> ProjectsServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    /// A request made on behalf of `caller`.
+    pub fn as_user<T>(&self, msg: T, caller: &Caller) -> Request<T> {
+        self.user
+            .request(msg, Some(&caller.request_id), Some(caller.token()))
+    }
+}
+
+/// The connections-svc client. Its requests carry secrets: they are never logged.
+#[derive(Debug, Clone)]
+pub struct ConnectionsClient {
+    client: ConnectionsServiceClient<Channel>,
+    user: OutgoingCall,
+}
+
+impl ConnectionsClient {
+    /// A client of connections-svc at `url` (connects lazily).
+    pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: ConnectionsServiceClient::new(lazy_channel(url)?),
+            user: OutgoingCall::default(),
+        })
+    }
+
+    /// The generated client (cheap to clone).
+    pub fn rpc(&self) -> ConnectionsServiceClient<Channel> {
         self.client.clone()
     }
 

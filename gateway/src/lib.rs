@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    clients::{IdentityClient, ProjectsClient},
+    clients::{ConnectionsClient, IdentityClient, ProjectsClient},
     http::{AppState, HttpSettings},
 };
 
@@ -37,6 +37,13 @@ pub struct Config {
     /// URL of projects-svc's gRPC endpoint.
     #[arg(long, env = "PROJECTS_URL", default_value = "http://127.0.0.1:50053")]
     pub projects_url: String,
+    /// URL of connections-svc's gRPC endpoint.
+    #[arg(
+        long,
+        env = "CONNECTIONS_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub connections_url: String,
     /// Credential of the trusted internal caller, as configured in the services.
     #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
     pub internal_credential: SecretString,
@@ -70,6 +77,7 @@ impl Config {
             listen_addr,
             identity_url,
             projects_url: "http://127.0.0.1:50053".into(),
+            connections_url: "http://127.0.0.1:50052".into(),
             internal_credential,
             cookie_secure: false,
             public_url: None,
@@ -99,6 +107,7 @@ impl Application {
             credential,
         )?);
         let projects = Arc::new(ProjectsClient::connect_lazy(&config.projects_url)?);
+        let connections = Arc::new(ConnectionsClient::connect_lazy(&config.connections_url)?);
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
@@ -124,6 +133,7 @@ impl Application {
         let router = http::router(AppState {
             identity,
             projects,
+            connections,
             verifier,
             settings,
         });

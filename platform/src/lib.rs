@@ -51,6 +51,25 @@ pub struct Config {
     /// How often identity-svc deletes expired sessions, passcodes and invitations, in seconds.
     #[arg(long, env = "PURGE_INTERVAL_SECONDS", default_value_t = 600)]
     pub purge_interval_seconds: u64,
+    /// Key-encryption keys of connection secrets, `1:<base64 of 32 bytes>,…`; default: a key
+    /// generated into `$DATA_DIR/connections.keys` on first start.
+    #[arg(long, env = "CONNECTIONS_KEYS", value_parser = parse_secret)]
+    pub connections_keys: Option<SecretString>,
+    /// Key versions below this no longer open.
+    #[arg(long, env = "CONNECTIONS_KEY_MIN_DECRYPT_VERSION", default_value_t = 1)]
+    pub connections_key_min_decrypt_version: u32,
+    /// OAuth2 providers of connections (JSON; see connections-svc).
+    #[arg(long, env = "CONNECTIONS_OAUTH_PROVIDERS", value_parser = parse_secret)]
+    pub oauth_providers: Option<SecretString>,
+    /// Timeout of a connection test, in seconds.
+    #[arg(long, env = "CONNECTIONS_TEST_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub connection_test_timeout_seconds: u64,
+    /// Whether connection tests may reach loopback addresses (a database on this machine).
+    #[arg(long, env = "CONNECTIONS_TEST_ALLOW_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub connection_test_allow_loopback: bool,
+    /// Whether connection tests may reach private network addresses.
+    #[arg(long, env = "CONNECTIONS_TEST_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub connection_test_allow_private: bool,
 }
 
 impl Config {
@@ -68,6 +87,12 @@ impl Config {
             email_passcodes_per_hour: 5,
             invitations_per_hour: 100,
             purge_interval_seconds: 600,
+            connections_keys: None,
+            connections_key_min_decrypt_version: 1,
+            oauth_providers: None,
+            connection_test_timeout_seconds: 10,
+            connection_test_allow_loopback: false,
+            connection_test_allow_private: false,
         }
     }
 }
@@ -112,11 +137,30 @@ impl Platform {
         identity_cfg.email_passcodes_per_hour = config.email_passcodes_per_hour;
         identity_cfg.invitations_per_hour = config.invitations_per_hour;
         identity_cfg.purge_interval_seconds = config.purge_interval_seconds;
-        let mut connections_cfg =
-            connections_svc::Config::new(loopback, url.clone(), config.data_dir.clone());
-        connections_cfg.database_schema = format!("{}connections", config.schema_prefix);
         let identity = identity_svc::Application::build(identity_cfg, shutdown.clone()).await?;
         let identity_url = format!("http://{}", identity.local_addr());
+        let mut connections_cfg = connections_svc::Config::new(
+            loopback,
+            url.clone(),
+            config.data_dir.clone(),
+            identity_url.clone(),
+            credential.clone(),
+        );
+        connections_cfg.database_schema = format!("{}connections", config.schema_prefix);
+        connections_cfg.jwks_cache_seconds = config.jwks_cache_seconds;
+        // One machine: without configured keys, the key file beside the data serves SQLite and
+        // PostgreSQL alike (never inside the database, CR-6).
+        connections_cfg.keys = match &config.connections_keys {
+            Some(k) => Some(k.clone()),
+            None => Some(connections_svc::key_file(
+                &config.data_dir.join("connections.keys"),
+            )?),
+        };
+        connections_cfg.key_min_decrypt_version = config.connections_key_min_decrypt_version;
+        connections_cfg.oauth_providers = config.oauth_providers.clone();
+        connections_cfg.test_timeout_seconds = config.connection_test_timeout_seconds;
+        connections_cfg.test_allow_loopback = config.connection_test_allow_loopback;
+        connections_cfg.test_allow_private = config.connection_test_allow_private;
         let mut projects_cfg = projects_svc::Config::new(
             loopback,
             url,
@@ -138,6 +182,7 @@ impl Platform {
         let mut gateway_cfg =
             gateway::Config::new(config.listen_addr, identity_url, credential.clone());
         gateway_cfg.projects_url = format!("http://{projects_addr}");
+        gateway_cfg.connections_url = format!("http://{connections_addr}");
         gateway_cfg.jwks_cache_seconds = config.jwks_cache_seconds;
         let gateway = gateway::Application::build(gateway_cfg, shutdown.clone()).await?;
         let gateway_addr = gateway.local_addr();

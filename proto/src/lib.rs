@@ -20,5 +20,14 @@ pub mod projects {
     }
 }
 
+/// `connections.v1`: connections and their write-only secrets.
+pub mod connections {
+    /// Version 1 of the connections API.
+    pub mod v1 {
+        #![allow(missing_docs, unreachable_pub, clippy::all)]
+        tonic::include_proto!("connections.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every package above, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("descriptor");

@@ -1,6 +1,7 @@
 //! The HTTP face of the platform: routing, middleware, and the Lightdash dialect's handlers.
 
 mod attributes;
+mod connections;
 mod email;
 pub mod error;
 pub mod extract;
@@ -36,7 +37,7 @@ use tower_http::{
 
 pub use error::{ApiError, ApiResult};
 
-use crate::clients::{IdentityClient, ProjectsClient};
+use crate::clients::{ConnectionsClient, IdentityClient, ProjectsClient};
 
 /// What every handler can reach. No database: the gateway owns HTTP concerns only.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub struct AppState {
     pub identity: Arc<IdentityClient>,
     /// projects-svc.
     pub projects: Arc<ProjectsClient>,
+    /// connections-svc.
+    pub connections: Arc<ConnectionsClient>,
     /// Verifies access JWTs presented by API clients.
     pub verifier: Arc<JwtVerifier>,
     /// HTTP settings.
@@ -239,6 +242,37 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/projects/{projectUuid}/tags/{tagUuid}",
             patch(tags::update).delete(tags::delete),
+        )
+        .route(
+            "/api/v1/connections",
+            get(connections::list).post(connections::create),
+        )
+        .route(
+            "/api/v1/connections/{connectionUuid}",
+            get(connections::get)
+                .patch(connections::update)
+                .delete(connections::delete),
+        )
+        .route(
+            "/api/v1/connections/{connectionUuid}/test",
+            post(connections::test),
+        )
+        .route(
+            "/api/v1/user/warehouseCredentials",
+            get(connections::list_user_credentials).post(connections::create_user_credentials),
+        )
+        .route(
+            "/api/v1/user/warehouseCredentials/{uuid}",
+            patch(connections::update_user_credentials)
+                .delete(connections::delete_user_credentials),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/user-credentials",
+            get(connections::get_preference),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/user-credentials/{userWarehouseCredentialsUuid}",
+            patch(connections::set_preference),
         )
         .route("/api/v1/auth/token", post(wellknown::access_token))
         .route("/.well-known/jwks.json", get(wellknown::jwks))

@@ -5,12 +5,12 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use proto::projects::v1 as pb;
+use proto::{connections::v1 as connections_pb, projects::v1 as pb};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::{
-    ApiResult, AppState,
+    ApiError, ApiResult, AppState, connections,
     extract::{AppJson, AppPath, Caller},
     json,
 };
@@ -123,11 +123,54 @@ pub(super) async fn create(
     caller: Caller,
     AppJson(body): AppJson<CreateBody>,
 ) -> ApiResult<Response> {
+    let mut warehouse_type = body.warehouse_type;
+    if let Some(id) = &body.warehouse_connection_uuid {
+        // The connection must be a shared connection of the caller's organization, of the
+        // project's warehouse type (which it gives when the body names none).
+        let msg = connections_pb::GetConnectionRequest {
+            connection_uuid: id.clone(),
+            kind: connections_pb::Kind::Shared as i32,
+        };
+        let c = match state
+            .connections
+            .rpc()
+            .get_connection(state.connections.as_user(msg, &caller))
+            .await
+        {
+            Ok(c) => c.into_inner(),
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::NotFound | tonic::Code::InvalidArgument
+                ) =>
+            {
+                return Err(ApiError::bad_request(
+                    "warehouseConnectionUuid is not a connection of your organization",
+                ));
+            }
+            Err(s) => return Err(s.into()),
+        };
+        let Some(t) = connections::warehouse_type(&c.provider) else {
+            return Err(ApiError::bad_request(format!(
+                "connection provider {:?} is not a warehouse",
+                c.provider
+            )));
+        };
+        match &warehouse_type {
+            Some(w) if w != t => {
+                return Err(ApiError::bad_request(format!(
+                    "warehouseType {w} does not match the connection's type {t}"
+                )));
+            }
+            Some(_) => {}
+            None => warehouse_type = Some(t.to_owned()),
+        }
+    }
     let msg = pb::CreateProjectRequest {
         name: body.name,
         warehouse_connection_uuid: body.warehouse_connection_uuid,
         upstream_project_uuid: body.upstream_project_uuid,
-        warehouse_type: body.warehouse_type,
+        warehouse_type,
         project_type: body.project_type,
     };
     let p = state
@@ -173,7 +216,30 @@ pub(super) async fn get(
                 .as_user(pb::GetProjectRequest { project_uuid }, &caller),
         )
         .await?;
-    Ok(json::ok(project(p.get_ref())).into_response())
+    let mut v = project(p.get_ref());
+    if let Some(id) = &p.get_ref().warehouse_connection_uuid {
+        // The connection's non-sensitive fields; left out when the caller cannot read it or
+        // it was deleted.
+        let msg = connections_pb::GetConnectionRequest {
+            connection_uuid: id.clone(),
+            kind: connections_pb::Kind::Shared as i32,
+        };
+        match state
+            .connections
+            .rpc()
+            .get_connection(state.connections.as_user(msg, &caller))
+            .await
+        {
+            Ok(c) => {
+                if let Some(w) = connections::warehouse_credentials(c.get_ref()) {
+                    v["warehouseConnection"] = w;
+                }
+            }
+            Err(s) if s.code() == tonic::Code::NotFound => {}
+            Err(s) => return Err(s.into()),
+        }
+    }
+    Ok(json::ok(v).into_response())
 }
 
 /// DELETE /api/v1/org/projects/{projectUuid} (Lightdash's path; not in the contract subset)

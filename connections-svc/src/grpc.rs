@@ -1,0 +1,277 @@
+//! The gRPC face of connections-svc: authenticates the caller (every method is a user method),
+//! converts proto <-> domain, maps errors. Proto types stop here. Requests carry secrets, so no
+//! request is ever logged whole.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use proto::connections::v1 as pb;
+use secrecy::SecretString;
+use service_kit::{
+    grpc::{REQUEST_ID_KEY, authenticate_user, bearer_token, timestamp as ts},
+    jwt::JwtVerifier,
+};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    directory::Caller,
+    domain::{ConnectionView, Connections, Fields, Kind, TestStatus},
+};
+
+/// Implements `connections.v1.ConnectionsService`.
+#[derive(Debug, Clone)]
+pub struct ConnectionsGrpc {
+    connections: Arc<Connections>,
+    verifier: Arc<JwtVerifier>,
+}
+
+impl ConnectionsGrpc {
+    /// Builds the handler.
+    pub fn new(connections: Arc<Connections>, verifier: Arc<JwtVerifier>) -> Self {
+        Self {
+            connections,
+            verifier,
+        }
+    }
+
+    async fn caller<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
+        let claims = authenticate_user(&self.verifier, req.metadata()).await?;
+        let user_uuid = claims
+            .user_uuid()
+            .map_err(|_| Status::unauthenticated("invalid access token"))?;
+        let token = bearer_token(req.metadata())
+            .ok_or_else(|| Status::unauthenticated("access token required"))?;
+        let request_id = req
+            .metadata()
+            .get(REQUEST_ID_KEY)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 128)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Caller {
+            user_uuid,
+            access_token: SecretString::from(token.to_owned()),
+            request_id,
+        })
+    }
+}
+
+fn uuid(field: &str, value: &str) -> Result<Uuid, Status> {
+    Uuid::parse_str(value.trim())
+        .map_err(|_| Status::invalid_argument(format!("{field} is not a valid UUID")))
+}
+
+/// An optional kind: unspecified means any.
+fn kind_filter(k: i32) -> Result<Option<Kind>, Status> {
+    if k == pb::Kind::Unspecified as i32 {
+        Ok(None)
+    } else {
+        kind(k).map(Some)
+    }
+}
+
+fn kind(k: i32) -> Result<Kind, Status> {
+    match pb::Kind::try_from(k) {
+        Ok(pb::Kind::Shared) => Ok(Kind::Shared),
+        Ok(pb::Kind::Personal) => Ok(Kind::Personal),
+        _ => Err(Status::invalid_argument("kind must be SHARED or PERSONAL")),
+    }
+}
+
+fn time(field: &str, t: prost_types::Timestamp) -> Result<DateTime<Utc>, Status> {
+    u32::try_from(t.nanos)
+        .ok()
+        .and_then(|n| DateTime::from_timestamp(t.seconds, n))
+        // Years 1 to 9999: what both stores and every client can represent.
+        .filter(|d| (-62_135_596_800..=253_402_300_799).contains(&d.timestamp()))
+        .ok_or_else(|| Status::invalid_argument(format!("{field} is not a valid time")))
+}
+
+fn fields(f: Option<pb::ConnectionFields>) -> Result<Fields, Status> {
+    let f = f.unwrap_or_default();
+    Ok(Fields {
+        provider: f.provider,
+        name: f.name,
+        description: f.description.map(|m| m.values.into_iter().collect()),
+        host: f.host,
+        port: f.port,
+        identifier: f.identifier,
+        scope: f.scope,
+        expiry: f.expiry.map(|t| time("expiry", t)).transpose()?,
+        clear_expiry: f.clear_expiry,
+        active: f.active,
+        cache: f.cache,
+        datasets_meta_sync_enabled: f.datasets_meta_sync_enabled,
+        datasets_meta_sync_interval: f.datasets_meta_sync_interval,
+        date: f.date.map(|t| time("date", t)).transpose()?,
+        options: f.options.map(|m| m.values.into_iter().collect()),
+        secrets: f
+            .secrets
+            .into_iter()
+            .map(|(k, v)| (k, SecretString::from(v)))
+            .collect::<BTreeMap<_, _>>(),
+    })
+}
+
+fn connection_pb(v: ConnectionView) -> pb::Connection {
+    let c = v.record;
+    pb::Connection {
+        connection_uuid: c.connection_uuid.to_string(),
+        organization_uuid: c.organization_uuid.to_string(),
+        owner_user_uuid: c.owner_user_uuid.to_string(),
+        kind: match v.kind {
+            Kind::Shared => pb::Kind::Shared,
+            Kind::Personal => pb::Kind::Personal,
+        } as i32,
+        provider: c.provider,
+        name: c.name,
+        description: v.description.into_iter().collect(),
+        host: c.host,
+        port: c.port,
+        identifier: c.identifier,
+        scope: c.scope,
+        expiry: c.expiry.map(ts),
+        active: c.active,
+        invalid: c.invalid,
+        cache: c.cache,
+        datasets_meta_sync_enabled: c.datasets_meta_sync_enabled,
+        datasets_meta_sync_interval: c.datasets_meta_sync_interval,
+        date: Some(ts(c.linked_at)),
+        options: v.options.into_iter().collect(),
+        secret_fields: v.secret_fields,
+        created_at: Some(ts(c.created_at)),
+        updated_at: Some(ts(c.updated_at)),
+        last_tested_at: c.last_tested_at.map(ts),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::connections_service_server::ConnectionsService for ConnectionsGrpc {
+    async fn create_connection(
+        &self,
+        req: Request<pb::CreateConnectionRequest>,
+    ) -> Result<Response<pb::Connection>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let kind = kind(r.kind)?;
+        let view = self
+            .connections
+            .create(&caller, kind, fields(r.fields)?)
+            .await?;
+        Ok(Response::new(connection_pb(view)))
+    }
+
+    async fn get_connection(
+        &self,
+        req: Request<pb::GetConnectionRequest>,
+    ) -> Result<Response<pb::Connection>, Status> {
+        let caller = self.caller(&req).await?;
+        let id = uuid("connection_uuid", &req.get_ref().connection_uuid)?;
+        let view = self
+            .connections
+            .get(&caller, id, kind_filter(req.get_ref().kind)?)
+            .await?;
+        Ok(Response::new(connection_pb(view)))
+    }
+
+    async fn list_connections(
+        &self,
+        req: Request<pb::ListConnectionsRequest>,
+    ) -> Result<Response<pb::ListConnectionsResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let views = self
+            .connections
+            .list(&caller, kind(r.kind)?, r.provider.as_deref())
+            .await?;
+        Ok(Response::new(pb::ListConnectionsResponse {
+            connections: views.into_iter().map(connection_pb).collect(),
+        }))
+    }
+
+    async fn update_connection(
+        &self,
+        req: Request<pb::UpdateConnectionRequest>,
+    ) -> Result<Response<pb::Connection>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let id = uuid("connection_uuid", &r.connection_uuid)?;
+        let view = self
+            .connections
+            .update(
+                &caller,
+                id,
+                kind_filter(r.kind)?,
+                fields(r.fields)?,
+                r.code.map(SecretString::from),
+            )
+            .await?;
+        Ok(Response::new(connection_pb(view)))
+    }
+
+    async fn delete_connection(
+        &self,
+        req: Request<pb::DeleteConnectionRequest>,
+    ) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let id = uuid("connection_uuid", &req.get_ref().connection_uuid)?;
+        self.connections
+            .delete(&caller, id, kind_filter(req.get_ref().kind)?)
+            .await?;
+        Ok(Response::new(pb::DeleteConnectionResponse {}))
+    }
+
+    async fn test_connection(
+        &self,
+        req: Request<pb::TestConnectionRequest>,
+    ) -> Result<Response<pb::TestConnectionResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let id = uuid("connection_uuid", &req.get_ref().connection_uuid)?;
+        let report = self
+            .connections
+            .test(&caller, id, kind_filter(req.get_ref().kind)?)
+            .await?;
+        let status = match report.status {
+            TestStatus::Connected => pb::TestStatus::Connected,
+            TestStatus::AuthenticationFailed => pb::TestStatus::AuthenticationFailed,
+            TestStatus::Refused => pb::TestStatus::Refused,
+            TestStatus::Failed => pb::TestStatus::Failed,
+            TestStatus::TimedOut => pb::TestStatus::TimedOut,
+            TestStatus::Unsupported => pb::TestStatus::Unsupported,
+        };
+        Ok(Response::new(pb::TestConnectionResponse {
+            status: status as i32,
+            message: report.message,
+            connection: Some(connection_pb(report.connection)),
+        }))
+    }
+
+    async fn get_credentials_preference(
+        &self,
+        req: Request<pb::GetCredentialsPreferenceRequest>,
+    ) -> Result<Response<pb::Connection>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let project = uuid("project_uuid", &r.project_uuid)?;
+        let view = self
+            .connections
+            .preference(&caller, project, r.warehouse_type.trim())
+            .await?;
+        Ok(Response::new(connection_pb(view)))
+    }
+
+    async fn set_credentials_preference(
+        &self,
+        req: Request<pb::SetCredentialsPreferenceRequest>,
+    ) -> Result<Response<pb::SetCredentialsPreferenceResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let project = uuid("project_uuid", &r.project_uuid)?;
+        let id = uuid("connection_uuid", &r.connection_uuid)?;
+        self.connections
+            .set_preference(&caller, project, r.warehouse_type.trim(), id)
+            .await?;
+        Ok(Response::new(pb::SetCredentialsPreferenceResponse {}))
+    }
+}

@@ -1,0 +1,141 @@
+//! connections-svc's persistence: one trait, a PostgreSQL and a SQLite implementation generated
+//! from one body of SQL (`sql.rs`), as in the other services. Architecture invariants: no other
+//! service reads these tables; secrets are stored only sealed (`connection_secrets.sealed`), and
+//! the key that opens them is never in the database (CR-6).
+
+mod sql;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use service_kit::db::Pool;
+use uuid::Uuid;
+
+pub use sql::{PgStore, SqliteStore};
+
+/// A failure of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// What the row refers to is gone (deleted meanwhile).
+    #[error("gone")]
+    Gone,
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Shorthand.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A stored connection, without its secrets.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ConnectionRecord {
+    pub connection_uuid: Uuid,
+    pub organization_uuid: Uuid,
+    pub owner_user_uuid: Uuid,
+    /// `shared` or `personal`.
+    pub kind: String,
+    pub provider: String,
+    pub name: String,
+    /// JSON object: language -> text.
+    pub description: String,
+    pub host: String,
+    pub port: String,
+    pub identifier: String,
+    pub scope: String,
+    pub expiry: Option<DateTime<Utc>>,
+    pub active: bool,
+    pub invalid: bool,
+    pub cache: i64,
+    pub datasets_meta_sync_enabled: bool,
+    pub datasets_meta_sync_interval: i64,
+    pub linked_at: DateTime<Utc>,
+    /// JSON object of non-secret provider settings.
+    pub options: String,
+    pub last_tested_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One sealed secret of a connection. `sealed` is ciphertext (it opens only with the key ring
+/// and for this very organization, connection and field), so Debug may show it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SecretRecord {
+    pub connection_uuid: Uuid,
+    pub field: String,
+    pub key_version: i32,
+    pub sealed: String,
+}
+
+/// A sealed secret with the organization it is bound to (for a re-wrap).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BoundSecret {
+    pub organization_uuid: Uuid,
+    pub connection_uuid: Uuid,
+    pub field: String,
+    pub key_version: i32,
+    pub sealed: String,
+}
+
+/// Persistence of connections-svc.
+#[async_trait::async_trait]
+pub trait ConnectionsStore: Send + Sync + std::fmt::Debug {
+    /// Inserts a connection and its sealed secrets, atomically.
+    async fn insert(&self, c: &ConnectionRecord, secrets: &[SecretRecord]) -> Result<()>;
+    /// One connection.
+    async fn get(&self, connection_uuid: Uuid) -> Result<Option<ConnectionRecord>>;
+    /// The connections of an organization of one kind, oldest first; only `owner`'s when set,
+    /// only `provider`'s when set.
+    async fn list(
+        &self,
+        organization_uuid: Uuid,
+        kind: &str,
+        owner: Option<Uuid>,
+        provider: Option<&str>,
+    ) -> Result<Vec<ConnectionRecord>>;
+    /// Names of the secrets stored for each of `connections`, as (connection, field) pairs.
+    async fn secret_fields(&self, connections: &[Uuid]) -> Result<Vec<(Uuid, String)>>;
+    /// The sealed secrets of a connection.
+    async fn secrets(&self, connection_uuid: Uuid) -> Result<Vec<SecretRecord>>;
+    /// Replaces the connection's row if its `updated_at` is still `seen` (optimistic
+    /// concurrency: false when another change came first) and inserts or replaces `secrets`,
+    /// atomically.
+    async fn update(
+        &self,
+        c: &ConnectionRecord,
+        seen: DateTime<Utc>,
+        secrets: &[SecretRecord],
+    ) -> Result<bool>;
+    /// Deletes a connection (its secrets and the preferences naming it go with it).
+    async fn delete(&self, connection_uuid: Uuid) -> Result<bool>;
+    /// Records a test: `invalid` and when.
+    async fn record_test(
+        &self,
+        connection_uuid: Uuid,
+        invalid: bool,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The connection a user chose for a project.
+    async fn preference(&self, user_uuid: Uuid, project_uuid: Uuid) -> Result<Option<Uuid>>;
+    /// Chooses a connection for a user's project; Gone when the connection was deleted.
+    async fn set_preference(
+        &self,
+        user_uuid: Uuid,
+        project_uuid: Uuid,
+        connection_uuid: Uuid,
+    ) -> Result<()>;
+    /// Up to `limit` secrets sealed under a key version other than `version`.
+    async fn secrets_not_on(&self, version: i32, limit: i64) -> Result<Vec<BoundSecret>>;
+    /// Replaces a sealed secret if it is still `old` (a concurrent update wins); whether it was.
+    async fn replace_sealed(&self, old: &BoundSecret, sealed: &str, version: i32) -> Result<bool>;
+    /// How many secrets each key version seals, by version.
+    async fn versions(&self) -> Result<Vec<(i32, i64)>>;
+}
+
+/// The store for `pool`'s backend.
+pub fn for_pool(pool: Pool) -> Arc<dyn ConnectionsStore> {
+    match pool {
+        Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
+        Pool::Postgres(p) => Arc::new(PgStore(p)),
+    }
+}
