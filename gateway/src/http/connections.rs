@@ -128,7 +128,28 @@ fn secrets(v: Option<Value>) -> ApiResult<BTreeMap<String, String>> {
 /// Deserializes what remains of a body once the secrets are out (it holds no secret, so the
 /// error may quote it).
 fn rest<T: serde::de::DeserializeOwned>(m: Map<String, Value>) -> ApiResult<T> {
-    serde_json::from_value(Value::Object(m)).map_err(|e| ApiError::bad_request(e.to_string()))
+    serde_json::from_value(Value::Object(m))
+        .map_err(|e| ApiError::bad_request(without_strings(&e.to_string())))
+}
+
+/// A serde message with its quoted string values elided (`invalid type: string "…"`): a
+/// secret sent in the wrong field must not come back in the error. Field names are quoted
+/// with backticks and stay.
+fn without_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for ch in message.chars() {
+        match (ch, inside) {
+            ('"', false) => {
+                out.push_str("\"…\"");
+                inside = true;
+            }
+            ('"', true) => inside = false,
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 fn fields(b: ConnectionBody, secrets: BTreeMap<String, String>) -> pb::ConnectionFields {

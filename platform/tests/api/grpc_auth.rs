@@ -1,4 +1,4 @@
-//! Every gRPC method of identity-svc and projects-svc authenticates its caller (TK-1, TK-9):
+//! Every gRPC method of identity-svc, projects-svc and connections-svc authenticates its caller (TK-1, TK-9):
 //! user methods need a valid access JWT, pre-authentication methods need the internal caller's
 //! credential. Calls made straight to the services, bypassing the gateway.
 
@@ -1088,3 +1088,200 @@ async fn every_projects_method_authenticates_its_caller(app: TestApp) {
 }
 
 dual!(every_projects_method_authenticates_its_caller);
+
+/// Calls every method of connections-svc; returns (method, code) for each.
+async fn connections_methods(
+    c: &mut proto::connections::v1::connections_service_client::ConnectionsServiceClient<Channel>,
+    who: &As,
+) -> Vec<(&'static str, Code)> {
+    use proto::connections::v1 as pc;
+    let code = |r: Result<(), tonic::Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
+    let id = || uuid::Uuid::now_v7().to_string();
+    let fields = || pc::ConnectionFields {
+        provider: Some("postgres".into()),
+        name: Some("x".into()),
+        secrets: [("password".to_owned(), "canary-grpc".to_owned())].into(),
+        ..Default::default()
+    };
+    vec![
+        (
+            "CreateConnection",
+            code(
+                c.create_connection(req(
+                    pc::CreateConnectionRequest {
+                        kind: pc::Kind::Shared as i32,
+                        fields: Some(fields()),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "GetConnection",
+            code(
+                c.get_connection(req(
+                    pc::GetConnectionRequest {
+                        connection_uuid: id(),
+                        kind: 0,
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ListConnections",
+            code(
+                c.list_connections(req(
+                    pc::ListConnectionsRequest {
+                        kind: pc::Kind::Shared as i32,
+                        provider: None,
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "UpdateConnection",
+            code(
+                c.update_connection(req(
+                    pc::UpdateConnectionRequest {
+                        connection_uuid: id(),
+                        fields: Some(fields()),
+                        code: None,
+                        kind: 0,
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "DeleteConnection",
+            code(
+                c.delete_connection(req(
+                    pc::DeleteConnectionRequest {
+                        connection_uuid: id(),
+                        kind: 0,
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "TestConnection",
+            code(
+                c.test_connection(req(
+                    pc::TestConnectionRequest {
+                        connection_uuid: id(),
+                        kind: 0,
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "GetCredentialsPreference",
+            code(
+                c.get_credentials_preference(req(
+                    pc::GetCredentialsPreferenceRequest {
+                        project_uuid: id(),
+                        warehouse_type: "postgres".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "SetCredentialsPreference",
+            code(
+                c.set_credentials_preference(req(
+                    pc::SetCredentialsPreferenceRequest {
+                        project_uuid: id(),
+                        warehouse_type: "postgres".into(),
+                        connection_uuid: id(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+    ]
+}
+
+async fn every_connections_method_authenticates_its_caller(app: TestApp) {
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", app.connections_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let mut client =
+        proto::connections::v1::connections_service_client::ConnectionsServiceClient::new(channel);
+    let mut called: Vec<String> = connections_methods(&mut client, &As::Nobody)
+        .await
+        .iter()
+        .map(|(m, _)| (*m).to_owned())
+        .collect();
+    called.sort_unstable();
+    assert_eq!(
+        called,
+        declared_methods("ConnectionsService"),
+        "every method is covered"
+    );
+
+    let user = app.register().await;
+    let (_, pat) = app.create_pat(&user, json!({"description": "grpc"})).await;
+    let jwt = app.access_token(&pat).await;
+    let kid = jsonwebtoken::decode_header(&jwt).unwrap().kid.unwrap();
+    let forger = TokenSigner::new(
+        TokenProfile::default(),
+        SigningKey::from_seed(kid, [9u8; 32]),
+    );
+    let (forged, _) = forger
+        .sign(&TokenRequest {
+            user_uuid: uuid::Uuid::parse_str(&user.user_uuid).unwrap(),
+            amr: "pwd",
+            session_id: None,
+            pat_id: None,
+            client_id: "forger",
+        })
+        .unwrap();
+    for (who, context) in [
+        (As::Nobody, "without a token"),
+        (As::Bearer(forged), "with a forged token"),
+        (
+            As::Internal(app.internal_credential.clone()),
+            "with only the internal credential",
+        ),
+    ] {
+        assert_all(
+            &connections_methods(&mut client, &who).await,
+            Code::Unauthenticated,
+            context,
+        );
+    }
+    // The real token passes authentication; the user belongs to no organization yet, so every
+    // method is refused by the organization check, not by authentication.
+    let results = connections_methods(&mut client, &As::Bearer(jwt)).await;
+    assert_all(&results, Code::PermissionDenied, "without an organization");
+    assert!(
+        !crate::helpers::log_text().contains("canary-grpc"),
+        "a secret sent over gRPC reached a log line"
+    );
+}
+
+dual!(every_connections_method_authenticates_its_caller);

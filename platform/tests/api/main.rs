@@ -11,6 +11,7 @@ mod helpers;
 
 mod account;
 mod attributes;
+mod connections;
 mod contract;
 mod email;
 mod errors;
