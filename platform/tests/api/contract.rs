@@ -231,6 +231,15 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/groups/{groupUuid}/members"),
     ("PUT", "/api/v1/groups/{groupUuid}/members/{userUuid}"),
     ("DELETE", "/api/v1/groups/{groupUuid}/members/{userUuid}"),
+    ("GET", "/api/v1/user/warehouseCredentials"),
+    ("POST", "/api/v1/user/warehouseCredentials"),
+    ("PATCH", "/api/v1/user/warehouseCredentials/{uuid}"),
+    ("DELETE", "/api/v1/user/warehouseCredentials/{uuid}"),
+    ("GET", "/api/v1/projects/{projectUuid}/user-credentials"),
+    (
+        "PATCH",
+        "/api/v1/projects/{projectUuid}/user-credentials/{userWarehouseCredentialsUuid}",
+    ),
 ];
 
 async fn every_implemented_operation_is_exercised(app: TestApp) {
@@ -841,6 +850,50 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
     )
     .await
     .results();
+
+    // Personal warehouse credentials and the per-project preference.
+    let analyst = app.register().await;
+    let an = Auth::Cookie(analyst.cookie.clone());
+    app.send(Method::PUT, "/api/v1/org", &an, Some(json!({"name": "Wh"})))
+        .await
+        .results();
+    let project = app
+        .post("/api/v1/org/projects", &an, json!({"name": "Wh"}))
+        .await
+        .results()["projectUuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let creds = "/api/v1/user/warehouseCredentials";
+    let body =
+        json!({"name": "mine", "credentials": {"type": "postgres", "user": "u", "password": "p"}});
+    app.get(creds, &nobody).await.expect_error(401);
+    app.post(creds, &an, json!({"name": "x"}))
+        .await
+        .expect_error(400);
+    let made = app.post(creds, &an, body.clone()).await;
+    let made = made.results()["uuid"].as_str().unwrap().to_owned();
+    app.get(creds, &an).await.results();
+    let one = format!("{creds}/{made}");
+    let other = format!("{creds}/{missing}");
+    app.send(Method::PATCH, &other, &an, Some(body.clone()))
+        .await
+        .expect_error(404);
+    app.send(Method::PATCH, &one, &an, Some(body))
+        .await
+        .results();
+    let pref = format!("/api/v1/projects/{project}/user-credentials");
+    app.get(&pref, &nobody).await.expect_error(401);
+    app.get(&pref, &an).await.results();
+    app.send(Method::PATCH, &format!("{pref}/{missing}"), &an, None)
+        .await
+        .expect_error(404);
+    app.send(Method::PATCH, &format!("{pref}/{made}"), &an, None)
+        .await;
+    app.send(Method::DELETE, &other, &an, None)
+        .await
+        .expect_error(404);
+    app.send(Method::DELETE, &one, &an, None).await;
 
     let seen = SEEN.lock().unwrap().clone();
     for (method, template) in IMPLEMENTED {
