@@ -531,7 +531,7 @@ impl Connections {
         }
         let at = now();
         let mut c = ConnectionRecord {
-            connection_uuid: Uuid::new_v4(),
+            connection_uuid: Uuid::now_v7(),
             organization_uuid: m.organization_uuid,
             owner_user_uuid: caller.user_uuid,
             kind: kind.as_str().to_owned(),
