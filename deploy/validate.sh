@@ -32,8 +32,9 @@ KUBE_VERSIONS=(1.30.0 1.37.0)
 #              be written before the image exists.
 #   CKV_K8S_35 "Prefer using secrets as files over secrets as environment variables": the
 #              binaries are configured by environment variables (12-factor, clap `env =`), so the
-#              database URLs and the internal credential arrive as env vars, always through
-#              secretKeyRef (step 3 enforces that no literal secret is written). Reading them
+#              database URLs, the internal credential and connections-svc's keys and OAuth2
+#              client secrets arrive as env vars, always through secretKeyRef (step 3 enforces
+#              that no literal secret is written). Reading them
 #              from mounted files needs `*_FILE` variables in the code first.
 SKIP_COMMON="CKV_K8S_43,CKV_K8S_35"
 # Raw files only:
@@ -131,22 +132,32 @@ import yaml
 
 render_dir = pathlib.Path(sys.argv[1])
 errors = []
-SECRETISH = re.compile(r"(DATABASE_URL|CREDENTIAL|PASSWORD|SECRET|TOKEN|KEY)$")
+# CONNECTIONS_KEYS (key-encryption keys), CONNECTIONS_OAUTH_PROVIDERS (client secrets), MAIL_URL.
+SECRETISH = re.compile(r"(DATABASE_URL|CREDENTIAL|PASSWORD|SECRET|TOKEN|KEYS?|PROVIDERS|MAIL_URL)$")
 
 def docs(path):
     with open(path) as f:
         return [d for d in yaml.safe_load_all(f) if d]
 
+WORKLOADS = ("Deployment", "Job", "CronJob")
+
+def pod_spec(d):
+    if d["kind"] == "CronJob":
+        return d["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return d["spec"]["template"]["spec"]
+
 def check_workload(src, d):
     name = f"{src}: {d['kind']}/{d['metadata']['name']}"
-    spec = d["spec"]["template"]["spec"]
+    spec = pod_spec(d)
+    # Run-to-completion pods (Job, CronJob) have no probes.
+    probes = ("livenessProbe", "readinessProbe", "startupProbe") if d["kind"] == "Deployment" else ()
     if spec.get("automountServiceAccountToken") is not False:
         errors.append(f"{name}: automountServiceAccountToken must be false")
     for c in spec.get("containers", []):
         for e in c.get("env", []):
             if SECRETISH.search(e["name"]) and "value" in e:
                 errors.append(f"{name}: env {e['name']} has a literal value; use secretKeyRef")
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        for probe in probes:
             if probe not in c:
                 errors.append(f"{name}: container {c['name']} has no {probe}")
         lim = c.get("resources", {}).get("limits", {})
@@ -157,7 +168,7 @@ def check_workload(src, d):
 
 for path in sys.argv[2:]:
     for d in docs(path):
-        if d.get("kind") == "Deployment":
+        if d.get("kind") in WORKLOADS:
             check_workload(path, d)
         if d.get("kind") == "Secret" and "example" not in path:
             errors.append(f"{path}: a Secret in the manifests; secrets are created out of band")
@@ -170,13 +181,16 @@ for out in sorted(render_dir.glob("*/all.yaml")):
         for kind in ("Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy"):
             if (kind, comp) not in kinds:
                 errors.append(f"{overlay}: missing {kind}/{comp}")
+    for kind in ("CronJob", "NetworkPolicy"):
+        if (kind, "connections-svc-rewrap") not in kinds:
+            errors.append(f"{overlay}: missing {kind}/connections-svc-rewrap")
     for d in objs:
         if d["kind"] == "Secret":
             errors.append(f"{overlay}: renders a Secret; secrets are created out of band")
         if overlay != "base" and d["kind"] != "Namespace" and not d["metadata"].get("namespace"):
             errors.append(f"{overlay}: {d['kind']}/{d['metadata']['name']} has no namespace")
-        if d["kind"] == "Deployment":
-            for c in d["spec"]["template"]["spec"]["containers"]:
+        if d["kind"] in WORKLOADS:
+            for c in pod_spec(d)["containers"]:
                 if overlay != "base" and ":" not in c["image"].rsplit("/", 1)[-1]:
                     errors.append(f"{overlay}: {c['name']} image {c['image']} has no tag")
 
