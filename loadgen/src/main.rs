@@ -16,6 +16,7 @@
 
 mod argon;
 mod driver;
+mod envelope;
 mod grpc;
 mod http;
 mod mixed;
@@ -66,6 +67,8 @@ enum Command {
     /// (`--part projects`) into a stopped platform's SQLite files, or the spaces the member and
     /// the admin must then see (`--part expected`).
     SeedSpaces(spaces::SeedArgs),
+    /// Seal and open rates of connections-svc's envelope encryption on one thread.
+    Envelope(envelope::Args),
     /// Raw Argon2id hash rate (argon2 crate defaults: m=19456 KiB, t=2, p=1) on N threads.
     Argon2(argon::Args),
     /// Start the all-in-one binary on an empty data dir: time to first answer, idle RSS.
@@ -202,6 +205,7 @@ fn main() -> anyhow::Result<()> {
         Command::SetupSpaces(a) => runtime(1)?.block_on(spaces::setup(a)),
         Command::SeedSpaces(a) => spaces::seed(a),
         Command::Argon2(a) => argon::main(a),
+        Command::Envelope(a) => envelope::main(a),
         Command::Startup(a) => runtime(1)?.block_on(startup::main(a)),
         Command::Report(a) => report::main(a),
         Command::Rss(a) => rss(a),
