@@ -685,7 +685,8 @@ impl Connections {
         let (status, message) = if let Some(engine) = Engine::from_provider(&c.provider) {
             self.probe(&c, engine, &stored).await?
         } else if self.oauth.supports(&c.provider) {
-            self.refresh(c.clone(), &stored).await?
+            self.refresh(c.clone(), &stored, chrono::Duration::seconds(60))
+                .await?
         } else {
             (
                 TestStatus::Unsupported,
@@ -770,6 +771,7 @@ impl Connections {
         &self,
         mut c: ConnectionRecord,
         stored: &[SecretRecord],
+        margin: chrono::Duration,
     ) -> Result<(TestStatus, String)> {
         if !stored.iter().any(|s| s.field == ACCESS_TOKEN) {
             return Ok((
@@ -777,9 +779,7 @@ impl Connections {
                 "no OAuth2 token yet: update the connection with an authorization code".into(),
             ));
         }
-        let fresh = c
-            .expiry
-            .is_none_or(|e| e > Utc::now() + chrono::Duration::seconds(60));
+        let fresh = c.expiry.is_none_or(|e| e > Utc::now() + margin);
         if fresh {
             return Ok((TestStatus::Connected, "the access token is valid".into()));
         }
@@ -790,6 +790,16 @@ impl Connections {
             ));
         };
         let refresh = self.open(&c, refresh)?;
+        // Claim the row first: of several replicas (or a test and the periodic refresh), one
+        // spends the refresh token; a provider that rotates refresh tokens may revoke them all
+        // when a spent one comes back.
+        let seen = c.updated_at;
+        c.updated_at = now();
+        if !self.store.update(&c, seen, &[]).await? {
+            return Err(Error::FailedPrecondition(
+                "the connection changed meanwhile; retry".into(),
+            ));
+        }
         match self.oauth.refresh(&c.provider, &refresh).await {
             Ok(tokens) => {
                 let seen = c.updated_at;
@@ -815,6 +825,70 @@ impl Connections {
             )),
             Err(e) => Err(oauth_error(e)),
         }
+    }
+
+    /// Refreshes the OAuth2 tokens that expire within `margin`, of the providers configured
+    /// here; a refused refresh marks its connection invalid. Returns (refreshed, failed).
+    pub async fn refresh_due(&self, margin: chrono::Duration) -> Result<(u64, u64)> {
+        let providers = self.oauth.providers();
+        if providers.is_empty() {
+            return Ok((0, 0));
+        }
+        let due = self
+            .store
+            .oauth_due(Utc::now() + margin, &providers, 100)
+            .await?;
+        let (mut refreshed, mut failed) = (0, 0);
+        for c in due {
+            let id = c.connection_uuid;
+            let stored = self.store.secrets(id).await?;
+            match self.refresh(c, &stored, margin).await {
+                Ok((TestStatus::Connected, _)) => refreshed += 1,
+                Ok((TestStatus::AuthenticationFailed, message)) => {
+                    failed += 1;
+                    tracing::warn!(connection = %id, reason = %message, "OAuth2 refresh refused; the connection is now invalid");
+                    self.store.record_test(id, true, now()).await?;
+                }
+                Ok((_, message)) => {
+                    failed += 1;
+                    tracing::warn!(connection = %id, reason = %message, "OAuth2 refresh failed; will retry");
+                }
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(connection = %id, error = %e, "OAuth2 refresh failed; will retry");
+                }
+            }
+        }
+        Ok((refreshed, failed))
+    }
+
+    /// Refreshes due OAuth2 tokens every `interval` until `shutdown`: tokens are renewed
+    /// before they expire (within twice the interval plus a minute).
+    pub fn spawn_oauth_refresh(
+        self: &Arc<Self>,
+        interval: Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let this = Arc::clone(self);
+        let margin = chrono::Duration::from_std(interval * 2).unwrap_or(chrono::Duration::MAX)
+            + chrono::Duration::seconds(60);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                match this.refresh_due(margin).await {
+                    Ok((0, 0)) => {}
+                    Ok((refreshed, failed)) => {
+                        tracing::info!(refreshed, failed, "OAuth2 tokens refreshed");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "OAuth2 refresh sweep failed"),
+                }
+            }
+        });
     }
 
     /// The caller's personal credentials for a project: the ones chosen, or else the newest of

@@ -85,6 +85,13 @@ pub struct Config {
     /// "redirectUri"?}}`.
     #[arg(long, env = "CONNECTIONS_OAUTH_PROVIDERS", value_parser = parse_secret)]
     pub oauth_providers: Option<SecretString>,
+    /// How often OAuth2 tokens about to expire are refreshed, in seconds.
+    #[arg(
+        long,
+        env = "CONNECTIONS_OAUTH_REFRESH_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub oauth_refresh_interval_seconds: u64,
     /// Timeout of a call to an OAuth2 token endpoint, in seconds.
     #[arg(long, env = "CONNECTIONS_OAUTH_TIMEOUT_SECONDS", default_value_t = 10)]
     pub oauth_timeout_seconds: u64,
@@ -122,6 +129,7 @@ impl Config {
             key_min_decrypt_version: 1,
             oauth_providers: None,
             oauth_timeout_seconds: 10,
+            oauth_refresh_interval_seconds: 60,
             test_timeout_seconds: 10,
             test_allow_loopback: false,
             test_allow_private: false,
@@ -220,6 +228,7 @@ impl Application {
             TokenProfile::default(),
             Arc::new(IdentityJwks(identity.clone())),
         ));
+        let refresh_shutdown = shutdown.clone();
         verifier.spawn_periodic_refresh(
             Duration::from_secs(config.jwks_cache_seconds.max(1)),
             shutdown,
@@ -237,6 +246,10 @@ impl Application {
                 timeout: Duration::from_secs(config.test_timeout_seconds.max(1)),
             },
         ));
+        connections.spawn_oauth_refresh(
+            Duration::from_secs(config.oauth_refresh_interval_seconds.max(1)),
+            refresh_shutdown,
+        );
         let service = grpc::ConnectionsGrpc::new(connections, verifier);
         Ok(Self(host.add_routes(|r| {
             r.add_service(ConnectionsServiceServer::new(service))

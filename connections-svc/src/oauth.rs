@@ -340,6 +340,11 @@ impl OAuthClient {
         self.inner.providers.get(provider).is_some()
     }
 
+    /// The configured provider slugs.
+    pub fn providers(&self) -> Vec<String> {
+        self.inner.providers.slugs().map(str::to_owned).collect()
+    }
+
     /// Exchanges an authorization code (RFC 6749 §4.1.3): `grant_type=authorization_code`, the
     /// code, the configured `redirect_uri` if any, client authentication with HTTP Basic.
     pub async fn exchange_code(&self, provider: &str, code: &str) -> Result<Tokens, OAuthError> {

@@ -61,6 +61,13 @@ pub struct Config {
     /// OAuth2 providers of connections (JSON; see connections-svc).
     #[arg(long, env = "CONNECTIONS_OAUTH_PROVIDERS", value_parser = parse_secret)]
     pub oauth_providers: Option<SecretString>,
+    /// How often connections-svc refreshes OAuth2 tokens about to expire, in seconds.
+    #[arg(
+        long,
+        env = "CONNECTIONS_OAUTH_REFRESH_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub oauth_refresh_interval_seconds: u64,
     /// Timeout of a connection test, in seconds.
     #[arg(long, env = "CONNECTIONS_TEST_TIMEOUT_SECONDS", default_value_t = 10)]
     pub connection_test_timeout_seconds: u64,
@@ -90,6 +97,7 @@ impl Config {
             connections_keys: None,
             connections_key_min_decrypt_version: 1,
             oauth_providers: None,
+            oauth_refresh_interval_seconds: 60,
             connection_test_timeout_seconds: 10,
             connection_test_allow_loopback: false,
             connection_test_allow_private: false,
@@ -158,6 +166,7 @@ impl Platform {
         };
         connections_cfg.key_min_decrypt_version = config.connections_key_min_decrypt_version;
         connections_cfg.oauth_providers = config.oauth_providers.clone();
+        connections_cfg.oauth_refresh_interval_seconds = config.oauth_refresh_interval_seconds;
         connections_cfg.test_timeout_seconds = config.connection_test_timeout_seconds;
         connections_cfg.test_allow_loopback = config.connection_test_allow_loopback;
         connections_cfg.test_allow_private = config.connection_test_allow_private;

@@ -128,6 +128,14 @@ pub trait ConnectionsStore: Send + Sync + std::fmt::Debug {
     async fn secrets_not_on(&self, version: i32, limit: i64) -> Result<Vec<BoundSecret>>;
     /// Replaces a sealed secret if it is still `old` (a concurrent update wins); whether it was.
     async fn replace_sealed(&self, old: &BoundSecret, sealed: &str, version: i32) -> Result<bool>;
+    /// Up to `limit` valid connections of `providers` holding a refresh token whose expiry is
+    /// before `before`, soonest first.
+    async fn oauth_due(
+        &self,
+        before: DateTime<Utc>,
+        providers: &[String],
+        limit: i64,
+    ) -> Result<Vec<ConnectionRecord>>;
     /// How many secrets each key version seals, by version.
     async fn versions(&self) -> Result<Vec<(i32, i64)>>;
 }

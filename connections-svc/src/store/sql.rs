@@ -286,6 +286,35 @@ macro_rules! connections_store {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn oauth_due(
+                &self,
+                before: DateTime<Utc>,
+                providers: &[String],
+                limit: i64,
+            ) -> Result<Vec<ConnectionRecord>> {
+                if providers.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
+                    "SELECT ", columns!(), " FROM connections c WHERE c.invalid = ",
+                ));
+                qb.push_bind(false)
+                    .push(" AND c.expiry IS NOT NULL AND c.expiry < ")
+                    .push_bind(before)
+                    .push(" AND c.provider IN (");
+                let mut list = qb.separated(", ");
+                for p in providers {
+                    list.push_bind(p.clone());
+                }
+                qb.push(
+                    ") AND EXISTS (SELECT 1 FROM connection_secrets s WHERE s.connection_uuid = c.connection_uuid \
+                     AND s.field = 'refresh_token') ORDER BY c.expiry LIMIT ",
+                )
+                .push_bind(limit);
+                Ok(qb.build_query_as::<ConnectionRecord>().fetch_all(&self.0).await?)
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn versions(&self) -> Result<Vec<(i32, i64)>> {
                 Ok(sqlx::query_as(
                     "SELECT key_version, COUNT(*) FROM connection_secrets GROUP BY key_version ORDER BY key_version",

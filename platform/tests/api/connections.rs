@@ -450,6 +450,8 @@ async fn connection_tests_refuse_internal_addresses(app: TestApp) {
 #[derive(Default)]
 struct TokenServer {
     grants: Mutex<Vec<String>>,
+    /// Refuse every refresh (`invalid_grant`), as after a revocation.
+    refuse_refresh: std::sync::atomic::AtomicBool,
 }
 
 async fn token_endpoint(
@@ -479,7 +481,10 @@ async fn token_endpoint(
     s.grants.lock().unwrap().push(grant.clone());
     let ok = match grant.as_str() {
         "authorization_code" => form.get("code").map(String::as_str) == Some("good-code"),
-        "refresh_token" => form.get("refresh_token").map(String::as_str) == Some("refresh-1"),
+        "refresh_token" => {
+            form.get("refresh_token").map(String::as_str) == Some("refresh-1")
+                && !s.refuse_refresh.load(std::sync::atomic::Ordering::SeqCst)
+        }
         _ => false,
     };
     if !ok {
@@ -506,9 +511,8 @@ async fn token_endpoint(
     )
 }
 
-/// `code` is exchanged at the provider's token endpoint; the tokens are stored sealed with
-/// their expiry, and an expired token is refreshed by a test.
-async fn oauth_codes_are_exchanged_and_tokens_refreshed(backend: Backend) {
+/// Starts the token server; returns it and the `CONNECTIONS_OAUTH_PROVIDERS` value naming it.
+async fn token_server() -> (Arc<TokenServer>, secrecy::SecretString) {
     let server = Arc::new(TokenServer::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -522,8 +526,99 @@ async fn oauth_codes_are_exchanged_and_tokens_refreshed(backend: Backend) {
         "clientSecret": "client-secret",
         "redirectUri": "https://app.example.com/oauth/callback"
     }});
+    (server, secrecy::SecretString::from(providers.to_string()))
+}
+
+/// Polls a connection until `done` holds (at most 20 s; the sweep runs every second).
+async fn eventually(
+    app: &TestApp,
+    user: &TestUser,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let c = app
+            .get(&format!("/api/v1/connections/{id}"), &cookie(user))
+            .await
+            .results()
+            .clone();
+        if done(&c) {
+            return c;
+        }
+        assert!(std::time::Instant::now() < deadline, "never happened: {c}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// connections-svc refreshes tokens before they expire without anyone asking; a refused
+/// refresh marks the connection invalid.
+async fn oauth_tokens_are_refreshed_before_they_expire(backend: Backend) {
+    let (server, providers) = token_server().await;
     let Some(app) = spawn_app_with(backend, |c| {
-        c.oauth_providers = Some(secrecy::SecretString::from(providers.to_string()));
+        c.oauth_providers = Some(providers);
+        c.oauth_refresh_interval_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let (admin, _) = admin_of_new_org(&app, "Sweep").await;
+    let a = create(
+        &app,
+        &admin,
+        json!({"provider": "googledrive", "name": "A"}),
+    )
+    .await;
+    patch(&app, &admin, &id(&a), json!({"code": "good-code"}))
+        .await
+        .results();
+    let later = chrono::Utc::now() + chrono::Duration::minutes(50);
+    let c = eventually(&app, &admin, &id(&a), |c| {
+        c["expiry"]
+            .as_str()
+            .and_then(|e| e.parse::<chrono::DateTime<chrono::Utc>>().ok())
+            .is_some_and(|e| e > later)
+    })
+    .await;
+    assert_eq!(c["invalid"], false);
+    assert!(
+        server
+            .grants
+            .lock()
+            .unwrap()
+            .contains(&"refresh_token".to_owned())
+    );
+
+    server
+        .refuse_refresh
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let b = create(
+        &app,
+        &admin,
+        json!({"provider": "googledrive", "name": "B"}),
+    )
+    .await;
+    patch(&app, &admin, &id(&b), json!({"code": "good-code"}))
+        .await
+        .results();
+    eventually(&app, &admin, &id(&b), |c| c["invalid"] == true).await;
+    // The refreshed connection is left alone (its token is fresh).
+    let a = app
+        .get(&format!("/api/v1/connections/{}", id(&a)), &cookie(&admin))
+        .await;
+    assert_eq!(a.results()["invalid"], false);
+    assert!(!log_text().contains(CANARY), "a token reached a log line");
+}
+
+/// `code` is exchanged at the provider's token endpoint; the tokens are stored sealed with
+/// their expiry, and an expired token is refreshed by a test.
+async fn oauth_codes_are_exchanged_and_tokens_refreshed(backend: Backend) {
+    let (server, providers) = token_server().await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.oauth_providers = Some(providers);
+        // Far apart: this test triggers the refresh itself.
+        c.oauth_refresh_interval_seconds = 3600;
     })
     .await
     else {
@@ -979,4 +1074,5 @@ dual!(
 dual_backend!(
     connection_tests_really_connect,
     oauth_codes_are_exchanged_and_tokens_refreshed,
+    oauth_tokens_are_refreshed_before_they_expire,
 );
