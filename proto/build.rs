@@ -12,7 +12,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(files, ["proto"])?;
     // compile_fds does not write the descriptor set itself (reference/crates.md).
     std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    // Messages that carry connection secrets get a hand-written Debug (src/lib.rs) that redacts
+    // them (CR-8).
+    tonic_prost_build::configure()
+        .skip_debug([
+            ".connections.v1.ConnectionFields",
+            ".connections.v1.UpdateConnectionRequest",
+        ])
+        .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

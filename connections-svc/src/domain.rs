@@ -79,6 +79,10 @@ pub const MAX_CACHE_SECONDS: i64 = 365 * 24 * 3600;
 /// Longest metadata-sync interval: a year, in hours.
 pub const MAX_SYNC_INTERVAL_HOURS: i64 = 365 * 24;
 const MAX_MAP_ENTRIES: usize = 50;
+/// Most shared connections an organization holds.
+pub const MAX_SHARED_PER_ORGANIZATION: i64 = 1000;
+/// Most personal credentials a user holds.
+pub const MAX_PERSONAL_PER_USER: i64 = 100;
 
 /// Fields of a create or an update; `None` keeps (update) or defaults (create).
 #[derive(Debug, Default, Clone)]
@@ -508,9 +512,11 @@ impl Connections {
         kind: Option<Kind>,
     ) -> Result<ConnectionRecord> {
         let c = self.readable(caller, m, id, kind).await?;
-        if c.owner_user_uuid == caller.user_uuid
-            || (c.kind == Kind::Shared.as_str() && m.is_admin())
-        {
+        let personal = c.kind == Kind::Personal.as_str();
+        // The owner of a shared connection keeps it only while their role could create one: a
+        // demoted owner loses it (AC-6).
+        let owner = c.owner_user_uuid == caller.user_uuid && (personal || m.may_create_shared());
+        if owner || (!personal && m.is_admin()) {
             Ok(c)
         } else {
             Err(denied())
@@ -522,6 +528,21 @@ impl Connections {
         let m = self.directory.membership(caller).await?;
         if kind == Kind::Shared && !m.may_create_shared() {
             return Err(denied());
+        }
+        let (limit, owner) = match kind {
+            Kind::Shared => (MAX_SHARED_PER_ORGANIZATION, None),
+            Kind::Personal => (MAX_PERSONAL_PER_USER, Some(caller.user_uuid)),
+        };
+        if self
+            .store
+            .count(m.organization_uuid, kind.as_str(), owner)
+            .await?
+            >= limit
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "at most {limit} {} connections: delete one first",
+                kind.as_str()
+            )));
         }
         if f.provider.is_none() {
             return Err(invalid("provider is required"));
@@ -611,11 +632,20 @@ impl Connections {
         let moved = apply(&mut c, kind, f)?;
         let stored = self.store.secrets(id).await?;
         // Credentials follow their destination: pointing stored credentials at another host,
-        // port, user or provider requires sending them again (CR-7).
-        if moved && new_secrets.is_empty() && code.is_none() && !stored.is_empty() {
-            return Err(invalid(
-                "changing provider, host, port or identifier requires sending the secrets again",
-            ));
+        // port, user or provider requires sending them again, and every stored secret not sent
+        // again is dropped, so none ever reaches a destination it was not given for (CR-7).
+        let mut remove: Vec<String> = Vec::new();
+        if moved && !stored.is_empty() {
+            if new_secrets.is_empty() && code.is_none() {
+                return Err(invalid(
+                    "changing provider, host, port or identifier requires sending the secrets again",
+                ));
+            }
+            remove = stored
+                .iter()
+                .map(|s| s.field.clone())
+                .filter(|f| !new_secrets.contains_key(f))
+                .collect();
         }
         let mut sealed: Vec<SecretRecord> = new_secrets
             .iter()
@@ -638,10 +668,20 @@ impl Connections {
                 .await
                 .map_err(oauth_error)?;
             sealed.extend(self.seal_tokens(&mut c, &tokens));
+            // A grant without a refresh token replaces the previous grant's too: an old refresh
+            // token would bring the old authorization back at the next refresh.
+            if tokens.refresh_token.is_none() {
+                remove.push(REFRESH_TOKEN.to_owned());
+            }
+            remove.retain(|f| !sealed.iter().any(|s| &s.field == f));
             c.invalid = false;
         }
         c.updated_at = now();
-        if !self.store.update(&c, current.updated_at, &sealed).await? {
+        if !self
+            .store
+            .update(&c, current.updated_at, &sealed, &remove)
+            .await?
+        {
             return Err(Error::FailedPrecondition(
                 "the connection changed meanwhile; read it again and retry".into(),
             ));
@@ -682,6 +722,14 @@ impl Connections {
         let m = self.directory.membership(caller).await?;
         let c = self.writable(caller, &m, id, kind).await?;
         let stored = self.store.secrets(id).await?;
+        // The row and its secrets must be one version: a change committed between the two reads
+        // could pair an old host with a new password.
+        let again = self.store.get(id).await?.ok_or_else(not_found)?;
+        if again.updated_at != c.updated_at {
+            return Err(Error::FailedPrecondition(
+                "the connection changed meanwhile; test it again".into(),
+            ));
+        }
         let (status, message) = if let Some(engine) = Engine::from_provider(&c.provider) {
             self.probe(&c, engine, &stored).await?
         } else if self.oauth.supports(&c.provider) {
@@ -789,26 +837,39 @@ impl Connections {
                 "the access token expired and there is no refresh token".into(),
             ));
         };
-        let refresh = self.open(&c, refresh)?;
+        let refresh = match self.open(&c, refresh) {
+            Ok(r) => r,
+            Err(e) => {
+                // A retired key or a damaged row: the token is unusable for good.
+                tracing::error!(error = %e, "a stored refresh token cannot be opened");
+                return Ok((
+                    TestStatus::AuthenticationFailed,
+                    "the stored refresh token cannot be opened; authorize again with a code".into(),
+                ));
+            }
+        };
         // Claim the row first: of several replicas (or a test and the periodic refresh), one
         // spends the refresh token; a provider that rotates refresh tokens may revoke them all
         // when a spent one comes back.
         let seen = c.updated_at;
         c.updated_at = now();
-        if !self.store.update(&c, seen, &[]).await? {
+        if !self.store.update(&c, seen, &[], &[]).await? {
             return Err(Error::FailedPrecondition(
                 "the connection changed meanwhile; retry".into(),
             ));
         }
         match self.oauth.refresh(&c.provider, &refresh).await {
             Ok(tokens) => {
-                let seen = c.updated_at;
+                // The provider spent the old refresh token: the new ones are stored whatever
+                // changed meanwhile.
                 let sealed = self.seal_tokens(&mut c, &tokens);
-                c.updated_at = now();
-                if !self.store.update(&c, seen, &sealed).await? {
-                    return Err(Error::FailedPrecondition(
-                        "the connection changed meanwhile; retry".into(),
-                    ));
+                let scope = tokens.scope.as_ref().map(|_| c.scope.as_str());
+                if !self
+                    .store
+                    .put_tokens(c.connection_uuid, &sealed, &[], c.expiry, scope, now())
+                    .await?
+                {
+                    return Err(not_found());
                 }
                 Ok((
                     TestStatus::Connected,

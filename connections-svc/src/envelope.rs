@@ -112,7 +112,9 @@ impl Keyring {
         }
         let mut map = BTreeMap::new();
         for (v, k) in keys {
-            if v == 0 || map.insert(v, SecretBox::new(Box::new(k))).is_some() {
+            // Versions are stored in a 32-bit signed column (`connection_secrets.key_version`).
+            if v == 0 || v > i32::MAX as u32 || map.insert(v, SecretBox::new(Box::new(k))).is_some()
+            {
                 return Err(EnvelopeError::Config(format!(
                     "key versions must be distinct and positive (version {v})"
                 )));

@@ -562,7 +562,7 @@ async fn cr_3_a_value_copied_into_another_row_does_not_open(db: &TestDb) {
     };
     assert!(
         db.store
-            .update(&b2, b.updated_at, &[smuggled])
+            .update(&b2, b.updated_at, &[smuggled], &[])
             .await
             .unwrap()
     );
@@ -835,7 +835,7 @@ async fn replace_sealed_never_overwrites_a_newer_value(db: &TestDb) {
     c1.updated_at = at(1);
     assert!(
         db.store
-            .update(&c1, c.updated_at, std::slice::from_ref(&newer))
+            .update(&c1, c.updated_at, std::slice::from_ref(&newer), &[])
             .await
             .unwrap()
     );
@@ -848,7 +848,12 @@ async fn replace_sealed_never_overwrites_a_newer_value(db: &TestDb) {
     c2.updated_at = at(2);
     assert!(
         db.store
-            .update(&c2, c1.updated_at, std::slice::from_ref(&from_old_replica))
+            .update(
+                &c2,
+                c1.updated_at,
+                std::slice::from_ref(&from_old_replica),
+                &[]
+            )
             .await
             .unwrap()
     );
@@ -994,7 +999,7 @@ async fn cr_6_neither_secret_nor_key_reaches_the_database(db: &TestDb) {
     let updated = seal(&ring, &c, "password", &format!("{CANARY}-rotated"));
     assert!(
         db.store
-            .update(&c1, c.updated_at, std::slice::from_ref(&updated))
+            .update(&c1, c.updated_at, std::slice::from_ref(&updated), &[])
             .await
             .unwrap()
     );
@@ -1112,7 +1117,12 @@ async fn update_is_optimistic_delete_cascades_and_preferences_see_deletions(db: 
     c1.updated_at = at(100);
     assert!(
         db.store
-            .update(&c1, c.updated_at, &[seal(&ring, &c, "password", "pw-2")])
+            .update(
+                &c1,
+                c.updated_at,
+                &[seal(&ring, &c, "password", "pw-2")],
+                &[]
+            )
             .await
             .unwrap()
     );
@@ -1131,7 +1141,10 @@ async fn update_is_optimistic_delete_cascades_and_preferences_see_deletions(db: 
     ];
     for seen in [c.updated_at, at(99), at(101)] {
         assert!(
-            !db.store.update(&stale, seen, &stale_secrets).await.unwrap(),
+            !db.store
+                .update(&stale, seen, &stale_secrets, &[])
+                .await
+                .unwrap(),
             "seen {seen}"
         );
     }
@@ -1245,7 +1258,12 @@ async fn update_is_optimistic_delete_cascades_and_preferences_see_deletions(db: 
     c2.updated_at = at(300);
     assert!(
         !db.store
-            .update(&c2, c1.updated_at, &[seal(&ring, &c, "password", "pw-3")])
+            .update(
+                &c2,
+                c1.updated_at,
+                &[seal(&ring, &c, "password", "pw-3")],
+                &[]
+            )
             .await
             .unwrap()
     );
@@ -1345,8 +1363,33 @@ impl ConnectionsStore for Meddling {
         c: &ConnectionRecord,
         seen: DateTime<Utc>,
         secrets: &[SecretRecord],
+        remove: &[String],
     ) -> R<bool> {
-        self.inner.update(c, seen, secrets).await
+        self.inner.update(c, seen, secrets, remove).await
+    }
+    async fn put_tokens(
+        &self,
+        id: Uuid,
+        secrets: &[SecretRecord],
+        remove: &[String],
+        expiry: Option<DateTime<Utc>>,
+        scope: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> R<bool> {
+        self.inner
+            .put_tokens(id, secrets, remove, expiry, scope, at)
+            .await
+    }
+    async fn count(&self, org: Uuid, kind: &str, owner: Option<Uuid>) -> R<i64> {
+        self.inner.count(org, kind, owner).await
+    }
+    async fn oauth_due(
+        &self,
+        before: DateTime<Utc>,
+        providers: &[String],
+        limit: i64,
+    ) -> R<Vec<ConnectionRecord>> {
+        self.inner.oauth_due(before, providers, limit).await
     }
     async fn delete(&self, id: Uuid) -> R<bool> {
         self.inner.delete(id).await
@@ -1379,7 +1422,11 @@ impl ConnectionsStore for Meddling {
                 .expect("the row exists");
             let mut next = current.clone();
             next.updated_at = current.updated_at + chrono::Duration::microseconds(1);
-            assert!(self.inner.update(&next, current.updated_at, &[s]).await?);
+            assert!(
+                self.inner
+                    .update(&next, current.updated_at, &[s], &[])
+                    .await?
+            );
         }
         self.inner.replace_sealed(old, sealed, version).await
     }

@@ -26,8 +26,85 @@ pub mod connections {
     pub mod v1 {
         #![allow(missing_docs, unreachable_pub, clippy::all)]
         tonic::include_proto!("connections.v1");
+
+        impl std::fmt::Debug for ConnectionFields {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                // Secret values never reach Debug output (CR-8): only their field names.
+                let secrets: Vec<&String> = self.secrets.keys().collect();
+                f.debug_struct("ConnectionFields")
+                    .field("provider", &self.provider)
+                    .field("name", &self.name)
+                    .field("description", &self.description)
+                    .field("host", &self.host)
+                    .field("port", &self.port)
+                    .field("identifier", &self.identifier)
+                    .field("scope", &self.scope)
+                    .field("expiry", &self.expiry)
+                    .field("clear_expiry", &self.clear_expiry)
+                    .field("active", &self.active)
+                    .field("cache", &self.cache)
+                    .field(
+                        "datasets_meta_sync_enabled",
+                        &self.datasets_meta_sync_enabled,
+                    )
+                    .field(
+                        "datasets_meta_sync_interval",
+                        &self.datasets_meta_sync_interval,
+                    )
+                    .field("date", &self.date)
+                    .field("options", &self.options)
+                    .field("secrets", &format_args!("{secrets:?} [REDACTED]"))
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for UpdateConnectionRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("UpdateConnectionRequest")
+                    .field("connection_uuid", &self.connection_uuid)
+                    .field("fields", &self.fields)
+                    .field("code", &self.code.as_ref().map(|_| "[REDACTED]"))
+                    .field("kind", &self.kind)
+                    .finish()
+            }
+        }
     }
 }
 
 /// The encoded `FileDescriptorSet` of every package above, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("descriptor");
+
+#[cfg(test)]
+mod tests {
+    use super::connections::v1 as pc;
+
+    /// CR-8: the generated messages that carry secrets print their names, never their values.
+    #[test]
+    fn cr_8_connection_secrets_stay_out_of_debug_output() {
+        let canary = "canary-proto-debug-1d2e";
+        let fields = pc::ConnectionFields {
+            name: Some("n".into()),
+            secrets: [("password".to_owned(), canary.to_owned())].into(),
+            ..Default::default()
+        };
+        let create = pc::CreateConnectionRequest {
+            kind: pc::Kind::Shared as i32,
+            fields: Some(fields.clone()),
+        };
+        let update = pc::UpdateConnectionRequest {
+            connection_uuid: "c".into(),
+            fields: Some(fields),
+            code: Some(canary.into()),
+            kind: 0,
+        };
+        for text in [
+            format!("{create:?}"),
+            format!("{update:?}"),
+            format!("{update:#?}"),
+        ] {
+            assert!(!text.contains(canary), "{text}");
+            assert!(text.contains("password"), "{text}");
+            assert!(text.contains("REDACTED"), "{text}");
+        }
+    }
+}

@@ -98,17 +98,35 @@ pub trait ConnectionsStore: Send + Sync + std::fmt::Debug {
     /// The sealed secrets of a connection.
     async fn secrets(&self, connection_uuid: Uuid) -> Result<Vec<SecretRecord>>;
     /// Replaces the connection's row if its `updated_at` is still `seen` (optimistic
-    /// concurrency: false when another change came first) and inserts or replaces `secrets`,
-    /// atomically.
+    /// concurrency: false when another change came first), deletes the secrets named in
+    /// `remove`, then inserts or replaces `secrets`, atomically.
     async fn update(
         &self,
         c: &ConnectionRecord,
         seen: DateTime<Utc>,
         secrets: &[SecretRecord],
+        remove: &[String],
     ) -> Result<bool>;
+    /// Stores refreshed OAuth2 tokens whatever changed meanwhile (the provider has already
+    /// spent the old refresh token): the secrets, `expiry`, `scope` when given, `invalid`
+    /// cleared, `updated_at`; deletes the secrets named in `remove`. False when the connection
+    /// is gone.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_tokens(
+        &self,
+        connection_uuid: Uuid,
+        secrets: &[SecretRecord],
+        remove: &[String],
+        expiry: Option<DateTime<Utc>>,
+        scope: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// How many connections of `kind` an organization has (only `owner`'s when set).
+    async fn count(&self, organization_uuid: Uuid, kind: &str, owner: Option<Uuid>) -> Result<i64>;
     /// Deletes a connection (its secrets and the preferences naming it go with it).
     async fn delete(&self, connection_uuid: Uuid) -> Result<bool>;
-    /// Records a test: `invalid` and when.
+    /// Records a test: `invalid` and when (`updated_at` too, so that an update built from an
+    /// older read cannot undo it).
     async fn record_test(
         &self,
         connection_uuid: Uuid,

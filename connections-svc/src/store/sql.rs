@@ -28,6 +28,19 @@ macro_rules! columns {
     };
 }
 
+/// Deletes the named secrets of a connection inside a transaction.
+macro_rules! remove_secrets {
+    ($tx:expr, $id:expr, $remove:expr) => {{
+        for field in $remove {
+            sqlx::query("DELETE FROM connection_secrets WHERE connection_uuid = $1 AND field = $2")
+                .bind($id)
+                .bind(field)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
 /// Inserts or replaces the sealed secrets of a connection inside a transaction.
 macro_rules! put_secrets {
     ($tx:expr, $secrets:expr, $now:expr) => {{
@@ -157,6 +170,7 @@ macro_rules! connections_store {
                 c: &ConnectionRecord,
                 seen: DateTime<Utc>,
                 secrets: &[SecretRecord],
+                remove: &[String],
             ) -> Result<bool> {
                 let mut tx = self.0.begin().await?;
                 let n = sqlx::query(
@@ -191,9 +205,54 @@ macro_rules! connections_store {
                 if n == 0 {
                     return Ok(false);
                 }
+                remove_secrets!(tx, c.connection_uuid, remove);
                 put_secrets!(tx, secrets, c.updated_at);
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn put_tokens(
+                &self,
+                connection_uuid: Uuid,
+                secrets: &[SecretRecord],
+                remove: &[String],
+                expiry: Option<DateTime<Utc>>,
+                scope: Option<&str>,
+                at: DateTime<Utc>,
+            ) -> Result<bool> {
+                let mut tx = self.0.begin().await?;
+                let n = sqlx::query(
+                    "UPDATE connections SET expiry = $1, scope = COALESCE($2, scope), invalid = $3, updated_at = $4 \
+                     WHERE connection_uuid = $5",
+                )
+                .bind(expiry)
+                .bind(scope)
+                .bind(false)
+                .bind(at)
+                .bind(connection_uuid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Ok(false);
+                }
+                remove_secrets!(tx, connection_uuid, remove);
+                put_secrets!(tx, secrets, at);
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn count(&self, organization_uuid: Uuid, kind: &str, owner: Option<Uuid>) -> Result<i64> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT COUNT(*) FROM connections WHERE organization_uuid = ",
+                );
+                qb.push_bind(organization_uuid).push(" AND kind = ").push_bind(kind.to_owned());
+                if let Some(owner) = owner {
+                    qb.push(" AND owner_user_uuid = ").push_bind(owner);
+                }
+                Ok(qb.build_query_scalar::<i64>().fetch_one(&self.0).await?)
             }
 
             #[tracing::instrument(skip_all)]
@@ -213,7 +272,9 @@ macro_rules! connections_store {
                 invalid: bool,
                 at: DateTime<Utc>,
             ) -> Result<()> {
-                sqlx::query("UPDATE connections SET invalid = $1, last_tested_at = $2 WHERE connection_uuid = $3")
+                sqlx::query(
+                    "UPDATE connections SET invalid = $1, last_tested_at = $2, updated_at = $2 WHERE connection_uuid = $3",
+                )
                     .bind(invalid)
                     .bind(at)
                     .bind(connection_uuid)

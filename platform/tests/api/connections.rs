@@ -145,6 +145,24 @@ async fn connections_are_created_read_changed_and_deleted(app: TestApp) {
     )
     .await;
     assert_eq!(moved.results()["host"], "other.example.com");
+    // Sending some other secret does not carry the stored password along to the new host: what
+    // is not sent again is dropped (CR-7).
+    let sneaky = patch(
+        &app,
+        &admin,
+        &cid,
+        json!({"host": "evil.example.com", "secrets": {"token": "t"}}),
+    )
+    .await;
+    assert_eq!(sneaky.results()["secretFields"], json!(["token"]));
+    patch(
+        &app,
+        &admin,
+        &cid,
+        json!({"host": "other.example.com", "secrets": {"password": CANARY}}),
+    )
+    .await
+    .results();
 
     for bad in [
         json!({"name": "x"}),
@@ -230,6 +248,8 @@ async fn secrets_never_leave_the_service(app: TestApp) {
         json!({"secrets": {"password": CANARY, "pin": CANARY}}),
         json!({"code": [CANARY]}),
         json!({"host": "x", "cache": CANARY}),
+        json!({"host": "x", "cache": format!("{CANARY}\"{CANARY}\\{CANARY}")}),
+        json!({"host": "x", "active": format!("\"{CANARY}")}),
     ] {
         let r = patch(&app, &admin, &cid, bad).await;
         assert_eq!(r.status, 400, "{}", r.body);
@@ -757,6 +777,44 @@ async fn connection_role_matrix_and_isolation(app: TestApp) {
             }
         }
     }
+
+    // An owner demoted below developer no longer manages the connection they made (AC-6);
+    // an admin still does.
+    let c = create(
+        &app,
+        &owner,
+        json!({"provider": "googledrive", "name": "Mine"}),
+    )
+    .await;
+    let path = format!("/api/v1/connections/{}", id(&c));
+    app.send(
+        Method::PATCH,
+        &format!("/api/v1/org/users/{}", owner.user_uuid),
+        &cookie(&admin),
+        Some(json!({"role": "viewer"})),
+    )
+    .await
+    .results();
+    app.send(
+        Method::PATCH,
+        &path,
+        &cookie(&owner),
+        Some(json!({"name": "x"})),
+    )
+    .await
+    .expect_error(403);
+    app.send(Method::DELETE, &path, &cookie(&owner), None)
+        .await
+        .expect_error(403);
+    app.get(&path, &cookie(&owner)).await.results();
+    app.send(
+        Method::PATCH,
+        &path,
+        &cookie(&admin),
+        Some(json!({"name": "y"})),
+    )
+    .await
+    .results();
 
     // Personal credentials are their owner's alone: not even an admin of the same organization
     // sees them, and the shared routes do not reach them.
