@@ -11,6 +11,7 @@ mod helpers;
 
 mod account;
 mod attributes;
+mod connections_doc;
 mod contract;
 mod email;
 mod errors;
