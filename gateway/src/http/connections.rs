@@ -254,9 +254,10 @@ pub(super) async fn list(
     caller: Caller,
     AppQuery(q): AppQuery<ListQuery>,
 ) -> ApiResult<Response> {
+    // Providers are stored trimmed and lower-cased: filter by the same form.
     let msg = pb::ListConnectionsRequest {
         kind: pb::Kind::Shared as i32,
-        provider: q.provider,
+        provider: q.provider.map(|p| p.trim().to_ascii_lowercase()),
     };
     let res = state
         .connections

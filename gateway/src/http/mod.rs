@@ -2,6 +2,7 @@
 
 mod attributes;
 mod connections;
+mod docs;
 mod email;
 pub mod error;
 pub mod extract;
@@ -274,6 +275,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/projects/{projectUuid}/user-credentials/{userWarehouseCredentialsUuid}",
             patch(connections::set_preference),
         )
+        .route("/api/v1/openapi/connections.json", get(docs::connections))
         .route("/api/v1/auth/token", post(wellknown::access_token))
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/livez", get(wellknown::live))

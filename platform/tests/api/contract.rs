@@ -1,7 +1,19 @@
-//! The contract test: every JSON body a Lightdash operation returns is validated against the
-//! operation's response schema in `contracts/lightdash-subset.openapi.json` (OpenAPI 3.0,
-//! converted to JSON Schema: `nullable` becomes a union with null). Any drift fails the test
-//! that caused the request. `every_implemented_operation_is_exercised` proves the coverage.
+//! The contract tests: every JSON body a documented operation returns is validated against the
+//! operation's response schema, converted from OpenAPI 3.0 to JSON Schema (`nullable` becomes a
+//! union with null). Two documents are enforced:
+//! - `contracts/lightdash-subset.openapi.json`, Lightdash's API;
+//!   `every_implemented_operation_is_exercised` proves the coverage;
+//! - `docs/openapi/connections.openapi.json`, our own `/api/v1/connections` routes, checked more
+//!   strictly (a success status must be documented, an error's `statusCode` is the HTTP status);
+//!   `connections_doc::every_operation_of_the_document_is_exercised` proves the coverage with
+//!   [`assert_covered`].
+//!
+//! The connections document is also checked as OpenAPI 3.0.3 by `openapi-spec-validator`:
+//!
+//! ```sh
+//! python3 -m venv /tmp/oasv && /tmp/oasv/bin/pip install openapi-spec-validator
+//! /tmp/oasv/bin/openapi-spec-validator docs/openapi/connections.openapi.json
+//! ```
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -13,21 +25,50 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Auth, TestApp, dual};
 
-static CONTRACT: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(include_str!(
-        "../../../contracts/lightdash-subset.openapi.json"
-    ))
-    .expect("contract is JSON")
+/// An OpenAPI document the tests enforce, with what checking it needs.
+pub struct Contract {
+    /// The document.
+    pub doc: Value,
+    /// Its components converted once, as the root that every `$ref` resolves against.
+    components: Value,
+    /// Compiled response schemas by "METHOD template status".
+    validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+    /// Our own document: a success status must be documented explicitly, and an error's
+    /// `statusCode` must be the HTTP status.
+    strict: bool,
+    /// Operations the tests have checked a response of: "METHOD template success|error" and
+    /// "METHOD template STATUS".
+    pub seen: Mutex<BTreeSet<String>>,
+}
+
+impl Contract {
+    fn new(text: &str, strict: bool) -> Self {
+        let doc: Value = serde_json::from_str(text).expect("contract is JSON");
+        Self {
+            components: to_json_schema(&doc["components"]),
+            doc,
+            validators: Mutex::default(),
+            strict,
+            seen: Mutex::default(),
+        }
+    }
+}
+
+/// Lightdash's API.
+pub static LIGHTDASH: LazyLock<Contract> = LazyLock::new(|| {
+    Contract::new(
+        include_str!("../../../contracts/lightdash-subset.openapi.json"),
+        false,
+    )
 });
 
-/// Components converted once, as the root that every `$ref` resolves against.
-static COMPONENTS: LazyLock<Value> = LazyLock::new(|| to_json_schema(&CONTRACT["components"]));
-
-static VALIDATORS: LazyLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> =
-    LazyLock::new(Default::default);
-
-/// Operations the tests have checked a response of: "METHOD template status".
-pub static SEEN: LazyLock<Mutex<BTreeSet<String>>> = LazyLock::new(Default::default);
+/// Our `/api/v1/connections` routes, the document the gateway serves.
+pub static CONNECTIONS: LazyLock<Contract> = LazyLock::new(|| {
+    Contract::new(
+        include_str!("../../../docs/openapi/connections.openapi.json"),
+        true,
+    )
+});
 
 /// OpenAPI 3.0 `nullable: true` -> JSON Schema `anyOf [schema, null]`, recursively.
 fn to_json_schema(v: &Value) -> Value {
@@ -51,11 +92,16 @@ fn to_json_schema(v: &Value) -> Value {
     }
 }
 
-/// The contract's template for a concrete path, e.g. `/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}`.
+/// The Lightdash contract's template for a concrete path, e.g. `/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}`.
 fn template_for(path: &str) -> Option<String> {
+    template_in(&LIGHTDASH.doc, path)
+}
+
+/// `doc`'s template for a concrete path.
+fn template_in(doc: &Value, path: &str) -> Option<String> {
     let path = path.split('?').next().unwrap_or(path);
     let segs: Vec<&str> = path.split('/').collect();
-    let paths = CONTRACT["paths"].as_object().unwrap();
+    let paths = doc["paths"].as_object().unwrap();
     // Prefer the template with the most literal segments (`/tags/yaml` over `/tags/{tagUuid}`).
     paths
         .keys()
@@ -71,12 +117,17 @@ fn template_for(path: &str) -> Option<String> {
         .cloned()
 }
 
+/// A Lightdash response schema, compiled.
 fn validator(key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
-    let mut cache = VALIDATORS.lock().unwrap();
+    validator_in(&LIGHTDASH, key, schema)
+}
+
+fn validator_in(contract: &Contract, key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
+    let mut cache = contract.validators.lock().unwrap();
     cache
         .entry(key.to_owned())
         .or_insert_with(|| {
-            let mut root = json!({ "components": COMPONENTS.clone() });
+            let mut root = json!({ "components": contract.components.clone() });
             root["allOf"] = json!([to_json_schema(schema)]);
             Arc::new(
                 jsonschema::options()
@@ -89,26 +140,47 @@ fn validator(key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
         .clone()
 }
 
-/// Validates `body` when `method path` is an operation of the contract.
+/// Validates `body` when `method path` is an operation of one of the contracts.
 pub fn check(method: &Method, path: &str, status: u16, body: &Value) {
-    let Some(template) = template_for(path) else {
+    for contract in [&*LIGHTDASH, &*CONNECTIONS] {
+        check_in(contract, method, path, status, body);
+    }
+}
+
+fn check_in(contract: &Contract, method: &Method, path: &str, status: u16, body: &Value) {
+    let Some(template) = template_in(&contract.doc, path) else {
         return;
     };
     let m = method.as_str().to_lowercase();
-    let Some(op) = CONTRACT["paths"][&template].get(&m) else {
+    let Some(op) = contract.doc["paths"][&template].get(&m) else {
         return;
     };
     let responses = &op["responses"];
+    let seen = |outcome: &str| {
+        let mut seen = contract.seen.lock().unwrap();
+        seen.insert(format!("{method} {template} {outcome}"));
+        seen.insert(format!("{method} {template} {status}"));
+    };
     // A 204 carries no content whatever the contract's schema says (RFC 9110 15.3.5).
     if status == 204 && responses.get("204").is_some() {
         assert!(
             body.is_null(),
             "{method} {template}: a 204 with a body: {body}"
         );
-        SEEN.lock()
-            .unwrap()
-            .insert(format!("{method} {template} success"));
+        seen("success");
         return;
+    }
+    if contract.strict {
+        assert!(
+            status >= 400 || responses.get(status.to_string()).is_some(),
+            "{method} {template}: the document has no response {status}; body: {body}"
+        );
+        if status >= 400 {
+            assert_eq!(
+                body["error"]["statusCode"], status,
+                "{method} {template}: the error's statusCode is not the HTTP status"
+            );
+        }
     }
     let response = responses
         .get(status.to_string())
@@ -119,7 +191,7 @@ pub fn check(method: &Method, path: &str, status: u16, body: &Value) {
         "{method} {template}: the contract has no JSON schema for status {status}"
     );
     let key = format!("{method} {template} {status}");
-    let v = validator(&key, schema);
+    let v = validator_in(contract, &key, schema);
     let errors: Vec<String> = v
         .iter_errors(body)
         .map(|e| format!("{e} at {}", e.instance_path()))
@@ -129,10 +201,35 @@ pub fn check(method: &Method, path: &str, status: u16, body: &Value) {
         "{key}: the body breaks the contract:\n{}\nbody: {body}",
         errors.join("\n")
     );
-    let outcome = if status < 300 { "success" } else { "error" };
-    SEEN.lock()
-        .unwrap()
-        .insert(format!("{method} {template} {outcome}"));
+    seen(if status < 300 { "success" } else { "error" });
+}
+
+/// Every operation of `contract` has been checked with a success and an error answer, and every
+/// response status it documents (all but `default`) has been seen.
+pub fn assert_covered(contract: &Contract) {
+    let seen = contract.seen.lock().unwrap().clone();
+    let mut operations = 0;
+    for (template, item) in contract.doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(responses) = op.get("responses").and_then(Value::as_object) else {
+                continue;
+            };
+            operations += 1;
+            let method = method.to_uppercase();
+            let expected = ["success", "error"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain(responses.keys().filter(|s| *s != "default").cloned());
+            for outcome in expected {
+                let key = format!("{method} {template} {outcome}");
+                assert!(
+                    seen.contains(&key),
+                    "not exercised against the document: {key}"
+                );
+            }
+        }
+    }
+    assert!(operations > 0, "the document has no operation");
 }
 
 /// The Lightdash operations this build implements: each must be exercised with a success and
@@ -895,7 +992,7 @@ async fn every_implemented_operation_is_exercised(app: TestApp) {
         .expect_error(404);
     app.send(Method::DELETE, &one, &an, None).await;
 
-    let seen = SEEN.lock().unwrap().clone();
+    let seen = LIGHTDASH.seen.lock().unwrap().clone();
     for (method, template) in IMPLEMENTED {
         for outcome in ["success", "error"] {
             let key = format!("{method} {template} {outcome}");
@@ -928,7 +1025,7 @@ fn templates_match_concrete_paths() {
 
 #[test]
 fn the_validator_catches_drift() {
-    let schema = &CONTRACT["paths"]["/api/v1/user"]["get"]["responses"]["200"]["content"]["application/json"]
+    let schema = &LIGHTDASH.doc["paths"]["/api/v1/user"]["get"]["responses"]["200"]["content"]["application/json"]
         ["schema"];
     let v = validator("drift-probe", schema);
     let good = json!({"status": "ok", "results": {
@@ -948,4 +1045,96 @@ fn the_validator_catches_drift() {
     let mut role = good;
     role["results"]["role"] = json!("superuser");
     assert!(!v.is_valid(&role), "an unknown enum value must fail");
+}
+
+#[test]
+fn connections_templates_match_concrete_paths() {
+    let doc = &CONNECTIONS.doc;
+    assert_eq!(
+        template_in(doc, "/api/v1/connections?provider=x").as_deref(),
+        Some("/api/v1/connections")
+    );
+    assert_eq!(
+        template_in(doc, "/api/v1/connections/abc/test").as_deref(),
+        Some("/api/v1/connections/{connectionUuid}/test")
+    );
+    // The two documents share no path: a response is checked against one of them at most.
+    for template in doc["paths"].as_object().unwrap().keys() {
+        assert_eq!(
+            template_for(template),
+            None,
+            "{template} is Lightdash's too"
+        );
+    }
+}
+
+#[test]
+fn the_connections_document_catches_drift() {
+    let doc = &CONNECTIONS.doc;
+    let get = &doc["paths"]["/api/v1/connections/{connectionUuid}"]["get"]["responses"];
+    let v = validator_in(
+        &CONNECTIONS,
+        "drift-probe GET connection 200",
+        &get["200"]["content"]["application/json"]["schema"],
+    );
+    let example = doc["components"]["schemas"]["ApiConnectionResponse"]["example"].clone();
+    assert!(v.is_valid(&example), "the document's own example must pass");
+    let mut good = example.clone();
+    good["results"]["expiry"] = json!("2027-01-01T00:00:00.000Z");
+    good["results"]["lastTestedAt"] = json!("2027-01-01T00:00:00.000Z");
+    assert!(v.is_valid(&good));
+    let mut missing = example.clone();
+    missing["results"]
+        .as_object_mut()
+        .unwrap()
+        .remove("invalid");
+    assert!(!v.is_valid(&missing), "a missing required field must fail");
+    let mut port = example.clone();
+    port["results"]["port"] = json!(5432);
+    assert!(!v.is_valid(&port), "a numeric port must fail");
+    let mut leak = example.clone();
+    leak["results"]["secrets"] = json!({"password": "x"});
+    assert!(
+        !v.is_valid(&leak),
+        "an undocumented field (secrets) must fail"
+    );
+    let mut date = example.clone();
+    date["results"]["updatedAt"] = json!(null);
+    assert!(!v.is_valid(&date), "a null updatedAt must fail");
+    let mut cache = example;
+    cache["results"]["cache"] = json!(1.5);
+    assert!(!v.is_valid(&cache), "a fractional cache must fail");
+
+    let e = validator_in(
+        &CONNECTIONS,
+        "drift-probe GET connection 404",
+        &get["404"]["content"]["application/json"]["schema"],
+    );
+    let not_found = json!({"status": "error", "error": {"statusCode": 404, "name": "NotFoundError", "message": "Connection not found"}});
+    assert!(e.is_valid(&not_found));
+    let mut wrong = not_found;
+    wrong["error"]["statusCode"] = json!(400);
+    assert!(!e.is_valid(&wrong), "a 404 must say 404");
+}
+
+#[test]
+fn every_schema_example_of_the_connections_document_is_valid() {
+    for (name, schema) in CONNECTIONS.doc["components"]["schemas"]
+        .as_object()
+        .unwrap()
+    {
+        let Some(example) = schema.get("example") else {
+            continue;
+        };
+        let v = validator_in(
+            &CONNECTIONS,
+            &format!("example {name}"),
+            &json!({ "$ref": format!("#/components/schemas/{name}") }),
+        );
+        let errors: Vec<String> = v.iter_errors(example).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "the example of {name} is invalid: {errors:?}"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! The test harness: `spawn_app` starts the platform on a fresh database and returns a
-//! `TestApp` with typed request helpers. Every JSON response of a Lightdash operation is checked
-//! against the contract as it arrives.
+//! `TestApp` with typed request helpers. Every JSON response of a documented operation (Lightdash's
+//! or our connections document) is checked against its contract as it arrives.
 
 use std::{
     io::Write,
@@ -239,12 +239,14 @@ pub enum Auth {
     Bearer(String),
 }
 
-/// A response: status, headers and the parsed JSON body (Null when there is none).
+/// A response: status, headers, the body as received and parsed (Null when there is none).
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+    /// The body's raw text.
+    pub text: String,
 }
 
 impl Reply {
@@ -296,7 +298,7 @@ pub struct TestUser {
 }
 
 impl TestApp {
-    /// Sends a request; checks the answer against the contract when it is a Lightdash operation.
+    /// Sends a request; checks the answer against the contract when it is a documented operation.
     pub async fn send(
         &self,
         method: Method,
@@ -336,6 +338,7 @@ impl TestApp {
             status,
             headers,
             body,
+            text,
         }
     }
 

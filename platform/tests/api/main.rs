@@ -12,6 +12,7 @@ mod helpers;
 mod account;
 mod attributes;
 mod connections;
+mod connections_doc;
 mod contract;
 mod email;
 mod errors;
