@@ -79,10 +79,24 @@ pub const MAX_CACHE_SECONDS: i64 = 365 * 24 * 3600;
 /// Longest metadata-sync interval: a year, in hours.
 pub const MAX_SYNC_INTERVAL_HOURS: i64 = 365 * 24;
 const MAX_MAP_ENTRIES: usize = 50;
-/// Most shared connections an organization holds.
-pub const MAX_SHARED_PER_ORGANIZATION: i64 = 1000;
-/// Most personal credentials a user holds.
-pub const MAX_PERSONAL_PER_USER: i64 = 100;
+
+/// How many connections one may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Shared connections per organization.
+    pub shared_per_organization: i64,
+    /// Personal credentials per user.
+    pub personal_per_user: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            shared_per_organization: 1000,
+            personal_per_user: 100,
+        }
+    }
+}
 
 /// Fields of a create or an update; `None` keeps (update) or defaults (create).
 #[derive(Debug, Default, Clone)]
@@ -159,6 +173,7 @@ pub struct Connections {
     keyring: Arc<Keyring>,
     oauth: OAuthClient,
     tests: TestSettings,
+    limits: Limits,
 }
 
 /// The current time at the store's precision (microseconds), so that a time read back compares
@@ -409,13 +424,14 @@ fn apply(c: &mut ConnectionRecord, kind: Kind, f: Fields) -> Result<bool> {
 
 impl Connections {
     /// The domain over its store, the directory of memberships, the key ring, the OAuth2
-    /// providers and the test settings.
+    /// providers, the test settings and the limits.
     pub fn new(
         store: Arc<dyn ConnectionsStore>,
         directory: Arc<dyn Directory>,
         keyring: Arc<Keyring>,
         oauth: OAuthClient,
         tests: TestSettings,
+        limits: Limits,
     ) -> Self {
         Self {
             store,
@@ -423,6 +439,7 @@ impl Connections {
             keyring,
             oauth,
             tests,
+            limits,
         }
     }
 
@@ -530,12 +547,12 @@ impl Connections {
             return Err(denied());
         }
         let (limit, owner) = match kind {
-            Kind::Shared => (MAX_SHARED_PER_ORGANIZATION, None),
-            Kind::Personal => (MAX_PERSONAL_PER_USER, Some(caller.user_uuid)),
+            Kind::Shared => (self.limits.shared_per_organization, None),
+            Kind::Personal => (self.limits.personal_per_user, Some(caller.user_uuid)),
         };
         if self
             .store
-            .count(m.organization_uuid, kind.as_str(), owner)
+            .count(m.organization_uuid, kind.as_str(), owner, limit)
             .await?
             >= limit
         {

@@ -95,6 +95,12 @@ pub struct Config {
     /// Timeout of a call to an OAuth2 token endpoint, in seconds.
     #[arg(long, env = "CONNECTIONS_OAUTH_TIMEOUT_SECONDS", default_value_t = 10)]
     pub oauth_timeout_seconds: u64,
+    /// Most shared connections one organization may hold.
+    #[arg(long, env = "CONNECTIONS_MAX_PER_ORGANIZATION", default_value_t = 1000)]
+    pub max_per_organization: i64,
+    /// Most personal warehouse credentials one user may hold.
+    #[arg(long, env = "CONNECTIONS_MAX_PERSONAL_PER_USER", default_value_t = 100)]
+    pub max_personal_per_user: i64,
     /// Timeout of a connection test (resolve, connect, query), in seconds.
     #[arg(long, env = "CONNECTIONS_TEST_TIMEOUT_SECONDS", default_value_t = 10)]
     pub test_timeout_seconds: u64,
@@ -130,6 +136,8 @@ impl Config {
             oauth_providers: None,
             oauth_timeout_seconds: 10,
             oauth_refresh_interval_seconds: 60,
+            max_per_organization: 1000,
+            max_personal_per_user: 100,
             test_timeout_seconds: 10,
             test_allow_loopback: false,
             test_allow_private: false,
@@ -244,6 +252,10 @@ impl Application {
                     allow_private: config.test_allow_private,
                 },
                 timeout: Duration::from_secs(config.test_timeout_seconds.max(1)),
+            },
+            domain::Limits {
+                shared_per_organization: config.max_per_organization.max(1),
+                personal_per_user: config.max_personal_per_user.max(1),
             },
         ));
         connections.spawn_oauth_refresh(

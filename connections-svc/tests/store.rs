@@ -1380,8 +1380,8 @@ impl ConnectionsStore for Meddling {
             .put_tokens(id, secrets, remove, expiry, scope, at)
             .await
     }
-    async fn count(&self, org: Uuid, kind: &str, owner: Option<Uuid>) -> R<i64> {
-        self.inner.count(org, kind, owner).await
+    async fn count(&self, org: Uuid, kind: &str, owner: Option<Uuid>, up_to: i64) -> R<i64> {
+        self.inner.count(org, kind, owner, up_to).await
     }
     async fn oauth_due(
         &self,

@@ -68,6 +68,12 @@ pub struct Config {
         default_value_t = 60
     )]
     pub oauth_refresh_interval_seconds: u64,
+    /// Most shared connections one organization may hold.
+    #[arg(long, env = "CONNECTIONS_MAX_PER_ORGANIZATION", default_value_t = 1000)]
+    pub connections_max_per_organization: i64,
+    /// Most personal warehouse credentials one user may hold.
+    #[arg(long, env = "CONNECTIONS_MAX_PERSONAL_PER_USER", default_value_t = 100)]
+    pub connections_max_personal_per_user: i64,
     /// Timeout of a connection test, in seconds.
     #[arg(long, env = "CONNECTIONS_TEST_TIMEOUT_SECONDS", default_value_t = 10)]
     pub connection_test_timeout_seconds: u64,
@@ -98,6 +104,8 @@ impl Config {
             connections_key_min_decrypt_version: 1,
             oauth_providers: None,
             oauth_refresh_interval_seconds: 60,
+            connections_max_per_organization: 1000,
+            connections_max_personal_per_user: 100,
             connection_test_timeout_seconds: 10,
             connection_test_allow_loopback: false,
             connection_test_allow_private: false,
@@ -168,6 +176,8 @@ impl Platform {
         connections_cfg.oauth_providers = config.oauth_providers.clone();
         connections_cfg.oauth_refresh_interval_seconds = config.oauth_refresh_interval_seconds;
         connections_cfg.test_timeout_seconds = config.connection_test_timeout_seconds;
+        connections_cfg.max_per_organization = config.connections_max_per_organization;
+        connections_cfg.max_personal_per_user = config.connections_max_personal_per_user;
         connections_cfg.test_allow_loopback = config.connection_test_allow_loopback;
         connections_cfg.test_allow_private = config.connection_test_allow_private;
         let mut projects_cfg = projects_svc::Config::new(

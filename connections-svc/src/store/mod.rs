@@ -121,8 +121,15 @@ pub trait ConnectionsStore: Send + Sync + std::fmt::Debug {
         scope: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<bool>;
-    /// How many connections of `kind` an organization has (only `owner`'s when set).
-    async fn count(&self, organization_uuid: Uuid, kind: &str, owner: Option<Uuid>) -> Result<i64>;
+    /// How many connections of `kind` an organization has (only `owner`'s when set), counting
+    /// no further than `up_to`.
+    async fn count(
+        &self,
+        organization_uuid: Uuid,
+        kind: &str,
+        owner: Option<Uuid>,
+        up_to: i64,
+    ) -> Result<i64>;
     /// Deletes a connection (its secrets and the preferences naming it go with it).
     async fn delete(&self, connection_uuid: Uuid) -> Result<bool>;
     /// Records a test: `invalid` and when (`updated_at` too, so that an update built from an

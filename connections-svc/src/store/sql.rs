@@ -244,14 +244,23 @@ macro_rules! connections_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn count(&self, organization_uuid: Uuid, kind: &str, owner: Option<Uuid>) -> Result<i64> {
+            async fn count(
+                &self,
+                organization_uuid: Uuid,
+                kind: &str,
+                owner: Option<Uuid>,
+                up_to: i64,
+            ) -> Result<i64> {
+                // Counting stops at `up_to`: the check of a limit reads at most that many index
+                // entries, however many connections there are.
                 let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT COUNT(*) FROM connections WHERE organization_uuid = ",
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM connections WHERE organization_uuid = ",
                 );
                 qb.push_bind(organization_uuid).push(" AND kind = ").push_bind(kind.to_owned());
                 if let Some(owner) = owner {
                     qb.push(" AND owner_user_uuid = ").push_bind(owner);
                 }
+                qb.push(" LIMIT ").push_bind(up_to).push(") counted");
                 Ok(qb.build_query_scalar::<i64>().fetch_one(&self.0).await?)
             }
 

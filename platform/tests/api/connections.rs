@@ -296,6 +296,49 @@ async fn secrets_never_leave_the_service(app: TestApp) {
     );
 }
 
+/// Creates beyond the configured limits answer 400; deleting one makes room (API4).
+async fn connection_counts_are_limited(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.connections_max_per_organization = 2;
+        c.connections_max_personal_per_user = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let (admin, _) = admin_of_new_org(&app, "Limits").await;
+    let first = create(&app, &admin, json!({"provider": "p", "name": "1"})).await;
+    create(&app, &admin, json!({"provider": "p", "name": "2"})).await;
+    app.post(
+        "/api/v1/connections",
+        &cookie(&admin),
+        json!({"provider": "p", "name": "3"}),
+    )
+    .await
+    .expect_error(400);
+    let creds = "/api/v1/user/warehouseCredentials";
+    let body =
+        json!({"name": "w", "credentials": {"type": "postgres", "user": "u", "password": "p"}});
+    app.post(creds, &cookie(&admin), body.clone())
+        .await
+        .results();
+    app.post(creds, &cookie(&admin), body.clone())
+        .await
+        .expect_error(400);
+    // Personal credentials of another user count apart.
+    let other = invite_and_join(&app, &admin, "viewer").await;
+    app.post(creds, &cookie(&other), body).await.results();
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/connections/{}", id(&first)),
+        &cookie(&admin),
+        None,
+    )
+    .await
+    .results();
+    create(&app, &admin, json!({"provider": "p", "name": "3"})).await;
+}
+
 // --- real connection tests -----------------------------------------------------------------
 
 const MARIADB_USER: &str = "platform_e2e";
@@ -1130,6 +1173,7 @@ dual!(
     a_project_shows_its_warehouse_connection,
 );
 dual_backend!(
+    connection_counts_are_limited,
     connection_tests_really_connect,
     oauth_codes_are_exchanged_and_tokens_refreshed,
     oauth_tokens_are_refreshed_before_they_expire,
