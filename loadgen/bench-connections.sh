@@ -40,6 +40,23 @@ drop_pg_schemas() {
 cleanup_hook() {
     drop_pg_schemas
 }
+# On PostgreSQL the database work runs in PostgreSQL's backend processes: their CPU belongs to
+# the server under test, not to "other CPU". Before every try, the backends serving the
+# platform's connections (matched by client port) go into LOADGEN_ALSO_PIDS.
+CURRENT_BACKEND=
+before_try() {
+    unset LOADGEN_ALSO_PIDS
+    [[ $CURRENT_BACKEND == postgres ]] || return 0
+    local ports pids
+    ports=$(ss -tnpH '( dport = :5432 )' | grep "pid=$PLATFORM_PID," |
+        awk '{n = split($4, a, ":"); print a[n]}' | paste -sd, -)
+    [[ -n $ports ]] || return 0
+    pids=$(psql -Atq "$PG_URL" -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE client_port IN ($ports)")
+    if [[ -n $pids ]]; then
+        export LOADGEN_ALSO_PIDS=$pids
+        echo "PostgreSQL backends of the platform: $pids" >&2
+    fi
+}
 
 machine_info "DURATION=$DURATION WARMUP=$WARMUP CLIENT_THREADS=$CLIENT_THREADS CONNS='$CONNS' ENVELOPE_SECS=$ENVELOPE_SECS BACKENDS='$BACKENDS'"
 TABLES=$RESULTS_DIR/tables.md
@@ -69,6 +86,7 @@ BODY='{"provider":"postgresql","name":"Benchmark warehouse","host":"warehouse.ex
 
 backend() {
     local kind=$1 p="" c id
+    CURRENT_BACKEND=$kind
     # Every create request adds a connection to one organization: no cap in the way.
     PLATFORM_ENV=("CONNECTIONS_MAX_PER_ORGANIZATION=100000000")
     if [[ $kind == postgres ]]; then
@@ -82,6 +100,11 @@ backend() {
     out=$("$LOADGEN" setup --gateway "$GATEWAY" --org "Benchmark org")
     PAT=$(sed -n 's/^PAT=//p' <<<"$out")
     export LOADGEN_PAT=$PAT
+    if [[ $kind == postgres ]]; then
+        # Open the pool's connections now (unrecorded), so that before_try finds their backends.
+        "$LOADGEN" http --url "$GATEWAY/api/v1/connections" -c 8 --auth pat --warmup 0 \
+            --duration 2 2>/dev/null
+    fi
     id=$(curl -fsS -H "Authorization: ApiKey $PAT" -H 'content-type: application/json' \
         -d "$BODY" "$GATEWAY/api/v1/connections" | sed -nE 's/.*"connectionUuid":"([^"]+)".*/\1/p')
     [[ -n $id ]] || {
@@ -103,6 +126,7 @@ backend() {
     "$LOADGEN" rss --pid "$PLATFORM_PID" --label "${p}rss-after-connections" --json "$RESULTS"
     stop_server "$PLATFORM_TPID"
     [[ $kind != postgres ]] || drop_pg_schemas
+    CURRENT_BACKEND=
 }
 
 for b in $BACKENDS; do

@@ -546,21 +546,6 @@ impl Connections {
         if kind == Kind::Shared && !m.may_create_shared() {
             return Err(denied());
         }
-        let (limit, owner) = match kind {
-            Kind::Shared => (self.limits.shared_per_organization, None),
-            Kind::Personal => (self.limits.personal_per_user, Some(caller.user_uuid)),
-        };
-        if self
-            .store
-            .count(m.organization_uuid, kind.as_str(), owner, limit)
-            .await?
-            >= limit
-        {
-            return Err(Error::FailedPrecondition(format!(
-                "at most {limit} {} connections: delete one first",
-                kind.as_str()
-            )));
-        }
         if f.provider.is_none() {
             return Err(invalid("provider is required"));
         }
@@ -598,7 +583,16 @@ impl Connections {
             .iter()
             .map(|(field, value)| self.seal(&c, field, value))
             .collect();
-        self.store.insert(&c, &sealed).await?;
+        let limit = match kind {
+            Kind::Shared => self.limits.shared_per_organization,
+            Kind::Personal => self.limits.personal_per_user,
+        };
+        if !self.store.insert_within(&c, &sealed, limit).await? {
+            return Err(Error::FailedPrecondition(format!(
+                "at most {limit} {} connections: delete one first",
+                kind.as_str()
+            )));
+        }
         tracing::info!(connection = %c.connection_uuid, provider = %c.provider, kind = %c.kind, "connection created");
         self.view(c).await
     }

@@ -58,6 +58,7 @@ both_backends!(
     two_rewraps_at_once_move_each_secret_exactly_once,
     cr_6_neither_secret_nor_key_reaches_the_database,
     update_is_optimistic_delete_cascades_and_preferences_see_deletions,
+    limits_hold_under_concurrent_inserts_and_deletes_free_places,
 );
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1335,8 +1336,13 @@ type R<T> = connections_svc::store::Result<T>;
 
 #[async_trait::async_trait]
 impl ConnectionsStore for Meddling {
-    async fn insert(&self, c: &ConnectionRecord, secrets: &[SecretRecord]) -> R<()> {
-        self.inner.insert(c, secrets).await
+    async fn insert_within(
+        &self,
+        c: &ConnectionRecord,
+        secrets: &[SecretRecord],
+        limit: i64,
+    ) -> R<bool> {
+        self.inner.insert_within(c, secrets, limit).await
     }
     async fn get(&self, id: Uuid) -> R<Option<ConnectionRecord>> {
         self.inner.get(id).await
@@ -1380,8 +1386,8 @@ impl ConnectionsStore for Meddling {
             .put_tokens(id, secrets, remove, expiry, scope, at)
             .await
     }
-    async fn count(&self, org: Uuid, kind: &str, owner: Option<Uuid>, up_to: i64) -> R<i64> {
-        self.inner.count(org, kind, owner, up_to).await
+    async fn count(&self, org: Uuid, scope: &str) -> R<i64> {
+        self.inner.count(org, scope).await
     }
     async fn oauth_due(
         &self,
@@ -1433,4 +1439,74 @@ impl ConnectionsStore for Meddling {
     async fn versions(&self) -> R<Vec<(i32, i64)>> {
         self.inner.versions().await
     }
+}
+
+/// API4: a limit holds when creates race for the last places (one conditional upsert per
+/// insert), counts are per organization and per owner, and a delete frees a place.
+async fn limits_hold_under_concurrent_inserts_and_deletes_free_places(db: &TestDb) {
+    use connections_svc::store::count_scope;
+    let org = Uuid::now_v7();
+    let limit = 5;
+    let tasks: Vec<_> = (0..20)
+        .map(|n| {
+            let store = db.store.clone();
+            tokio::spawn(async move {
+                let mut c = record(org, n);
+                c.kind = "shared".into();
+                store.insert_within(&c, &[], limit).await.unwrap()
+            })
+        })
+        .collect();
+    let mut taken = 0;
+    for t in tasks {
+        taken += i64::from(t.await.unwrap());
+    }
+    assert_eq!(taken, limit, "exactly the limit was taken");
+    assert_eq!(db.store.count(org, "shared").await.unwrap(), limit);
+    let listed = db.store.list(org, "shared", None, None).await.unwrap();
+    assert_eq!(listed.len() as i64, limit);
+
+    // Personal credentials count per owner, apart from the shared ones.
+    let owner = Uuid::now_v7();
+    let mut mine = record(org, 100);
+    mine.kind = "personal".into();
+    mine.owner_user_uuid = owner;
+    assert!(db.store.insert_within(&mine, &[], 1).await.unwrap());
+    let mut again = record(org, 101);
+    again.kind = "personal".into();
+    again.owner_user_uuid = owner;
+    assert!(!db.store.insert_within(&again, &[], 1).await.unwrap());
+    assert!(db.store.get(again.connection_uuid).await.unwrap().is_none());
+    assert_eq!(
+        db.store
+            .count(org, &count_scope("personal", owner))
+            .await
+            .unwrap(),
+        1
+    );
+    // Another organization has its own count.
+    assert!(
+        db.store
+            .insert_within(&record(Uuid::now_v7(), 200), &[], 1)
+            .await
+            .unwrap()
+    );
+
+    // A delete frees a place; deleting twice frees one.
+    let first = listed[0].connection_uuid;
+    assert!(db.store.delete(first).await.unwrap());
+    assert!(!db.store.delete(first).await.unwrap());
+    assert_eq!(db.store.count(org, "shared").await.unwrap(), limit - 1);
+    assert!(
+        db.store
+            .insert_within(&record(org, 300), &[], limit)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .insert_within(&record(org, 301), &[], limit)
+            .await
+            .unwrap()
+    );
 }

@@ -80,8 +80,19 @@ pub struct BoundSecret {
 /// Persistence of connections-svc.
 #[async_trait::async_trait]
 pub trait ConnectionsStore: Send + Sync + std::fmt::Debug {
-    /// Inserts a connection and its sealed secrets, atomically.
-    async fn insert(&self, c: &ConnectionRecord, secrets: &[SecretRecord]) -> Result<()>;
+    /// Inserts a connection and its sealed secrets, atomically, unless its owner's scope (the
+    /// organization's shared connections, or the owner's personal ones) already holds `limit`
+    /// connections: false then, and nothing is written.
+    async fn insert_within(
+        &self,
+        c: &ConnectionRecord,
+        secrets: &[SecretRecord],
+        limit: i64,
+    ) -> Result<bool>;
+    /// Inserts a connection and its sealed secrets, atomically, without a limit.
+    async fn insert(&self, c: &ConnectionRecord, secrets: &[SecretRecord]) -> Result<()> {
+        self.insert_within(c, secrets, i64::MAX).await.map(|_| ())
+    }
     /// One connection.
     async fn get(&self, connection_uuid: Uuid) -> Result<Option<ConnectionRecord>>;
     /// The connections of an organization of one kind, oldest first; only `owner`'s when set,
@@ -121,15 +132,8 @@ pub trait ConnectionsStore: Send + Sync + std::fmt::Debug {
         scope: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<bool>;
-    /// How many connections of `kind` an organization has (only `owner`'s when set), counting
-    /// no further than `up_to`.
-    async fn count(
-        &self,
-        organization_uuid: Uuid,
-        kind: &str,
-        owner: Option<Uuid>,
-        up_to: i64,
-    ) -> Result<i64>;
+    /// How many connections the scope of `c` (see [`count_scope`]) holds.
+    async fn count(&self, organization_uuid: Uuid, scope: &str) -> Result<i64>;
     /// Deletes a connection (its secrets and the preferences naming it go with it).
     async fn delete(&self, connection_uuid: Uuid) -> Result<bool>;
     /// Records a test: `invalid` and when (`updated_at` too, so that an update built from an
@@ -163,6 +167,15 @@ pub trait ConnectionsStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<ConnectionRecord>>;
     /// How many secrets each key version seals, by version.
     async fn versions(&self) -> Result<Vec<(i32, i64)>>;
+}
+
+/// The scope a connection counts in: `shared`, or `personal:<owner>`.
+pub fn count_scope(kind: &str, owner: Uuid) -> String {
+    if kind == "shared" {
+        "shared".to_owned()
+    } else {
+        format!("personal:{owner}")
+    }
 }
 
 /// The store for `pool`'s backend.

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{BoundSecret, ConnectionRecord, ConnectionsStore, Result, SecretRecord, StoreError};
+use super::{
+    BoundSecret, ConnectionRecord, ConnectionsStore, Result, SecretRecord, StoreError, count_scope,
+};
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -67,8 +69,29 @@ macro_rules! connections_store {
         #[async_trait::async_trait]
         impl ConnectionsStore for $store {
             #[tracing::instrument(skip_all)]
-            async fn insert(&self, c: &ConnectionRecord, secrets: &[SecretRecord]) -> Result<()> {
+            async fn insert_within(
+                &self,
+                c: &ConnectionRecord,
+                secrets: &[SecretRecord],
+                limit: i64,
+            ) -> Result<bool> {
                 let mut tx = self.0.begin().await?;
+                // One conditional upsert checks and takes the place: concurrent creates cannot
+                // both take the last one.
+                let counted = sqlx::query(
+                    "INSERT INTO connection_counts (organization_uuid, scope, n) VALUES ($1, $2, 1) \
+                     ON CONFLICT (organization_uuid, scope) DO UPDATE SET n = connection_counts.n + 1 \
+                     WHERE connection_counts.n < $3",
+                )
+                .bind(c.organization_uuid)
+                .bind(count_scope(&c.kind, c.owner_user_uuid))
+                .bind(limit)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if counted == 0 || limit < 1 {
+                    return Ok(false);
+                }
                 sqlx::query(concat!(
                     "INSERT INTO connections (", columns!(), ") VALUES \
                      ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
@@ -99,7 +122,7 @@ macro_rules! connections_store {
                 .await?;
                 put_secrets!(tx, secrets, c.updated_at);
                 tx.commit().await?;
-                Ok(())
+                Ok(true)
             }
 
             #[tracing::instrument(skip_all)]
@@ -244,34 +267,39 @@ macro_rules! connections_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn count(
-                &self,
-                organization_uuid: Uuid,
-                kind: &str,
-                owner: Option<Uuid>,
-                up_to: i64,
-            ) -> Result<i64> {
-                // Counting stops at `up_to`: the check of a limit reads at most that many index
-                // entries, however many connections there are.
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM connections WHERE organization_uuid = ",
-                );
-                qb.push_bind(organization_uuid).push(" AND kind = ").push_bind(kind.to_owned());
-                if let Some(owner) = owner {
-                    qb.push(" AND owner_user_uuid = ").push_bind(owner);
-                }
-                qb.push(" LIMIT ").push_bind(up_to).push(") counted");
-                Ok(qb.build_query_scalar::<i64>().fetch_one(&self.0).await?)
+            async fn count(&self, organization_uuid: Uuid, scope: &str) -> Result<i64> {
+                Ok(sqlx::query_scalar(
+                    "SELECT n FROM connection_counts WHERE organization_uuid = $1 AND scope = $2",
+                )
+                .bind(organization_uuid)
+                .bind(scope)
+                .fetch_optional(&self.0)
+                .await?
+                .unwrap_or(0))
             }
 
             #[tracing::instrument(skip_all)]
             async fn delete(&self, connection_uuid: Uuid) -> Result<bool> {
-                let n = sqlx::query("DELETE FROM connections WHERE connection_uuid = $1")
-                    .bind(connection_uuid)
-                    .execute(&self.0)
-                    .await?
-                    .rows_affected();
-                Ok(n > 0)
+                let mut tx = self.0.begin().await?;
+                let gone: Option<(Uuid, String, Uuid)> = sqlx::query_as(
+                    "DELETE FROM connections WHERE connection_uuid = $1 \
+                     RETURNING organization_uuid, kind, owner_user_uuid",
+                )
+                .bind(connection_uuid)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((org, kind, owner)) = gone else {
+                    return Ok(false);
+                };
+                sqlx::query(
+                    "UPDATE connection_counts SET n = n - 1 WHERE organization_uuid = $1 AND scope = $2 AND n > 0",
+                )
+                .bind(org)
+                .bind(count_scope(&kind, owner))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             #[tracing::instrument(skip_all)]

@@ -1,0 +1,19 @@
+-- How many connections each organization (scope 'shared') and each user ('personal:<uuid>')
+-- holds, kept in the same transaction as every insert and delete, so that a limit is checked by
+-- one conditional upsert: race-free, and at a cost that does not grow with the count.
+CREATE TABLE connection_counts (
+    organization_uuid BLOB NOT NULL,
+    scope TEXT NOT NULL,
+    n BIGINT NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (organization_uuid, scope)
+);
+-- (SQLite stores uuids as 16-byte blobs: the owner's text form is rebuilt from hex.)
+INSERT INTO connection_counts (organization_uuid, scope, n)
+SELECT organization_uuid,
+       CASE kind WHEN 'shared' THEN 'shared' ELSE 'personal:' || lower(
+           substr(hex(owner_user_uuid), 1, 8) || '-' || substr(hex(owner_user_uuid), 9, 4) || '-' ||
+           substr(hex(owner_user_uuid), 13, 4) || '-' || substr(hex(owner_user_uuid), 17, 4) || '-' ||
+           substr(hex(owner_user_uuid), 21, 12)) END,
+       COUNT(*)
+FROM connections
+GROUP BY 1, 2;
