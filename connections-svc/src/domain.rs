@@ -295,6 +295,13 @@ fn options(map: BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
                 )));
             }
             let v = text(&format!("options.{k}"), v, 1000, false)?;
+            if k == "sslmode" && probe::Tls::parse(&v).is_none() {
+                return Err(invalid(format!(
+                    "options.sslmode must be one of {} (tests connect to the checked address, so \
+                     the certificate's name cannot be verified)",
+                    probe::Tls::NAMES.join(", ")
+                )));
+            }
             Ok((k, v))
         })
         .collect()
@@ -805,6 +812,10 @@ impl Connections {
             user: c.identifier.clone(),
             password,
             database,
+            tls: options
+                .get("sslmode")
+                .and_then(|m| probe::Tls::parse(m))
+                .unwrap_or_default(),
         };
         Ok(
             match probe::test_connection(&self.tests.egress, &target, self.tests.timeout).await {

@@ -101,6 +101,37 @@ impl Engine {
     }
 }
 
+/// How a connection test uses TLS (the connection option `sslmode`).
+///
+/// The test connects to the vetted IP address, not to the name, so the certificate's name cannot
+/// be checked (`verify-full`); `verify-ca` checks the chain against the Mozilla roots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tls {
+    /// TLS when the server offers it (the default): works with servers without TLS, but a
+    /// network attacker can strip it.
+    #[default]
+    Prefer,
+    /// TLS or nothing, the certificate unchecked: no eavesdropping, no stripping.
+    Require,
+    /// TLS with a certificate that chains to a trusted root.
+    VerifyCa,
+}
+
+impl Tls {
+    /// The values of the `sslmode` option.
+    pub const NAMES: [&'static str; 3] = ["prefer", "require", "verify-ca"];
+
+    /// Parses an `sslmode` option value.
+    pub fn parse(value: &str) -> Option<Tls> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "prefer" => Some(Tls::Prefer),
+            "require" => Some(Tls::Require),
+            "verify-ca" | "verify_ca" => Some(Tls::VerifyCa),
+            _ => None,
+        }
+    }
+}
+
 /// What to connect to. `host` is a DNS name or an IP address (IPv6 with or without brackets).
 pub struct Target {
     pub engine: Engine,
@@ -109,6 +140,7 @@ pub struct Target {
     pub user: String,
     pub password: Option<SecretString>,
     pub database: Option<String>,
+    pub tls: Tls,
 }
 
 impl fmt::Debug for Target {
@@ -119,6 +151,7 @@ impl fmt::Debug for Target {
             .field("port", &self.port)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("tls", &self.tls)
             .field("database", &self.database)
             .finish()
     }
@@ -487,7 +520,11 @@ async fn connect_and_query(
                 .port(target.port)
                 .username(&target.user)
                 .password(password.unwrap_or_default())
-                .ssl_mode(PgSslMode::Prefer)
+                .ssl_mode(match target.tls {
+                    Tls::Prefer => PgSslMode::Prefer,
+                    Tls::Require => PgSslMode::Require,
+                    Tls::VerifyCa => PgSslMode::VerifyCa,
+                })
                 .application_name(APPLICATION_NAME);
             // Without a database PostgreSQL takes the user name, which is also what PGDATABASE
             // would otherwise override.
@@ -501,7 +538,11 @@ async fn connect_and_query(
                 .host(&host)
                 .port(target.port)
                 .username(&target.user)
-                .ssl_mode(MySqlSslMode::Preferred)
+                .ssl_mode(match target.tls {
+                    Tls::Prefer => MySqlSslMode::Preferred,
+                    Tls::Require => MySqlSslMode::Required,
+                    Tls::VerifyCa => MySqlSslMode::VerifyCa,
+                })
                 // Never send the password in clear text, whatever the server asks for.
                 .enable_cleartext_plugin(false);
             // An empty password is no password: MySQL would otherwise get a scramble of "".
@@ -792,6 +833,7 @@ mod tests {
             user: "app".into(),
             password: Some(SecretString::from(canary)),
             database: Some("app".into()),
+            tls: Tls::Prefer,
         };
         let debug = format!("{target:?} {target:#?}");
         assert!(!debug.contains(canary), "{debug}");
@@ -807,6 +849,7 @@ mod tests {
             user: user.into(),
             password: password.map(SecretString::from),
             database: database.map(Into::into),
+            tls: Tls::Prefer,
         };
         assert!(validate(&target("app", Some("app"), Some("pw"), 5432)).is_ok());
         assert!(validate(&target("app", None, None, 5432)).is_ok());

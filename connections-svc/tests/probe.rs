@@ -45,6 +45,7 @@ fn target(engine: Engine, host: &str, port: u16, user: &str) -> Target {
         user: user.into(),
         password: None,
         database: None,
+        tls: Default::default(),
     }
 }
 

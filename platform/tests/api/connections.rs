@@ -179,6 +179,8 @@ async fn connections_are_created_read_changed_and_deleted(app: TestApp) {
         json!({"provider": "p", "name": "x", "description": {"english": "x"}}),
         json!({"provider": "p", "name": "x", "options": {"password": "x"}}),
         json!({"provider": "p", "name": "x", "options": {"bad key": "x"}}),
+        json!({"provider": "p", "name": "x", "options": {"sslmode": "disable"}}),
+        json!({"provider": "p", "name": "x", "options": {"sslmode": "verify-full"}}),
         json!({"provider": "p", "name": "x", "secrets": {"pin": "1"}}),
         json!({"provider": "p", "name": "x", "secrets": {"access_token": "t"}}),
         json!({"provider": "p", "name": "x", "secrets": {"password": ""}}),
@@ -467,6 +469,37 @@ async fn connection_tests_really_connect(backend: Backend) {
     let t = test(&app, &admin, &id(&nobody)).await;
     assert_eq!(t["result"], "authentication_failed", "{t}");
     assert_eq!(t["connection"]["invalid"], true);
+
+    // TLS as the connection asks (`sslmode`): this PostgreSQL offers TLS with a self-signed
+    // certificate, this MariaDB none. A TLS failure is not an authentication failure.
+    let tls = |host_db: &str, provider: &str, user: &str, mode: &str| {
+        json!({"provider": provider, "name": mode, "host": "127.0.0.1", "port": host_db,
+               "identifier": user, "options": {"database": "test", "sslmode": mode},
+               "secrets": {"password": MARIADB_PASSWORD}})
+    };
+    let required = create(&app, &admin, tls("5432", "postgres", "postgres", "require")).await;
+    assert_eq!(
+        test(&app, &admin, &id(&required)).await["result"],
+        "connected"
+    );
+    let verified = create(
+        &app,
+        &admin,
+        tls("5432", "postgres", "postgres", "verify-ca"),
+    )
+    .await;
+    let t = test(&app, &admin, &id(&verified)).await;
+    assert_eq!(t["result"], "failed", "{t}");
+    assert_eq!(t["connection"]["invalid"], false);
+    let no_tls = create(
+        &app,
+        &admin,
+        tls("3306", "mariadb", MARIADB_USER, "require"),
+    )
+    .await;
+    let t = test(&app, &admin, &id(&no_tls)).await;
+    assert_eq!(t["result"], "failed", "{t}");
+    assert!(!t.to_string().contains(MARIADB_PASSWORD));
 
     // A provider that cannot be tested says so and changes nothing.
     let drive = create(
