@@ -3,21 +3,16 @@
 //! change or a removal applies to the very next request (AC-6).
 
 use proto::identity::v1 as pb;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use service_kit::identity::Identity;
 use tonic::Code;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user_uuid: Uuid,
-    /// The verified access token, to ask identity-svc about the caller as the caller.
-    pub access_token: SecretString,
-    pub request_id: String,
-}
+/// An authenticated caller: the verified access token asks identity-svc about the caller as the
+/// caller.
+pub use service_kit::grpc::UserCall as Caller;
 
 /// The caller's place in their organization.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,10 +7,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use chrono::{DateTime, Utc};
 use proto::connections::v1 as pb;
 use secrecy::SecretString;
-use service_kit::{
-    grpc::{REQUEST_ID_KEY, authenticate_user, bearer_token, timestamp as ts},
-    jwt::JwtVerifier,
-};
+use service_kit::{grpc::timestamp as ts, jwt::JwtVerifier};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -36,24 +33,7 @@ impl ConnectionsGrpc {
     }
 
     async fn caller<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
-        let claims = authenticate_user(&self.verifier, req.metadata()).await?;
-        let user_uuid = claims
-            .user_uuid()
-            .map_err(|_| Status::unauthenticated("invalid access token"))?;
-        let token = bearer_token(req.metadata())
-            .ok_or_else(|| Status::unauthenticated("access token required"))?;
-        let request_id = req
-            .metadata()
-            .get(REQUEST_ID_KEY)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= 128)
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Caller {
-            user_uuid,
-            access_token: SecretString::from(token.to_owned()),
-            request_id,
-        })
+        service_kit::grpc::user_call(&self.verifier, req).await
     }
 }
 

@@ -4,12 +4,7 @@
 use std::sync::Arc;
 
 use proto::projects::v1 as pb;
-use secrecy::SecretString;
-use service_kit::grpc::timestamp as ts;
-use service_kit::{
-    grpc::{REQUEST_ID_KEY, authenticate_user, bearer_token},
-    jwt::JwtVerifier,
-};
+use service_kit::{grpc::timestamp as ts, jwt::JwtVerifier};
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
@@ -36,24 +31,7 @@ impl ProjectsGrpc {
     /// Verifies the caller's access token; the token itself is kept to ask identity-svc about
     /// the caller (it authorizes the caller again).
     async fn caller<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
-        let claims = authenticate_user(&self.verifier, req.metadata()).await?;
-        let user_uuid = claims
-            .user_uuid()
-            .map_err(|_| Status::unauthenticated("invalid access token"))?;
-        let token = bearer_token(req.metadata())
-            .ok_or_else(|| Status::unauthenticated("access token required"))?;
-        let request_id = req
-            .metadata()
-            .get(REQUEST_ID_KEY)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= 128)
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Caller {
-            user_uuid,
-            access_token: SecretString::from(token.to_owned()),
-            request_id,
-        })
+        service_kit::grpc::user_call(&self.verifier, req).await
     }
 }
 

@@ -106,6 +106,41 @@ pub async fn authenticate_user(
     })
 }
 
+/// A verified user call: the user, the access token they presented (to ask other services about
+/// them as them, which authorizes them again there), and the request id.
+#[derive(Debug, Clone)]
+pub struct UserCall {
+    pub user_uuid: uuid::Uuid,
+    pub access_token: secrecy::SecretString,
+    pub request_id: String,
+}
+
+/// Verifies the caller's access token ([`authenticate_user`]) and keeps what a service needs to
+/// act for them.
+pub async fn user_call<T>(
+    verifier: &JwtVerifier,
+    req: &tonic::Request<T>,
+) -> Result<UserCall, Status> {
+    let claims = authenticate_user(verifier, req.metadata()).await?;
+    let user_uuid = claims
+        .user_uuid()
+        .map_err(|_| Status::unauthenticated("invalid access token"))?;
+    let token = bearer_token(req.metadata())
+        .ok_or_else(|| Status::unauthenticated("access token required"))?;
+    let request_id = req
+        .metadata()
+        .get(REQUEST_ID_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(UserCall {
+        user_uuid,
+        access_token: secrecy::SecretString::from(token.to_owned()),
+        request_id,
+    })
+}
+
 /// Adds the request id and credentials to every outgoing call of a client.
 #[derive(Debug, Clone, Default)]
 pub struct OutgoingCall {

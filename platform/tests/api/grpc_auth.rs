@@ -663,6 +663,38 @@ fn declared_methods(service: &str) -> Vec<String> {
     names
 }
 
+/// A fresh user's real access token (no organization yet), and the ways of calling that every
+/// user method must refuse: no token, a token signed with a forged key under the real key id,
+/// and the internal credential alone.
+async fn real_and_refused(app: &TestApp) -> (String, Vec<(As, &'static str)>) {
+    let user = app.register().await;
+    let (_, pat) = app.create_pat(&user, json!({"description": "grpc"})).await;
+    let jwt = app.access_token(&pat).await;
+    let kid = jsonwebtoken::decode_header(&jwt).unwrap().kid.unwrap();
+    let forger = TokenSigner::new(
+        TokenProfile::default(),
+        SigningKey::from_seed(kid, [9u8; 32]),
+    );
+    let (forged, _) = forger
+        .sign(&TokenRequest {
+            user_uuid: uuid::Uuid::parse_str(&user.user_uuid).unwrap(),
+            amr: "pwd",
+            session_id: None,
+            pat_id: None,
+            client_id: "forger",
+        })
+        .unwrap();
+    let refused = vec![
+        (As::Nobody, "without a token"),
+        (As::Bearer(forged), "with a forged token"),
+        (
+            As::Internal(app.internal_credential.clone()),
+            "with only the internal credential",
+        ),
+    ];
+    (jwt, refused)
+}
+
 /// Calls every method of projects-svc; returns (method, code) for each.
 async fn projects_methods(
     c: &mut proto::projects::v1::projects_service_client::ProjectsServiceClient<Channel>,
@@ -1046,31 +1078,8 @@ async fn every_projects_method_authenticates_its_caller(app: TestApp) {
         "every method is covered"
     );
 
-    let user = app.register().await;
-    let (_, pat) = app.create_pat(&user, json!({"description": "grpc"})).await;
-    let jwt = app.access_token(&pat).await;
-    let kid = jsonwebtoken::decode_header(&jwt).unwrap().kid.unwrap();
-    let forger = TokenSigner::new(
-        TokenProfile::default(),
-        SigningKey::from_seed(kid, [9u8; 32]),
-    );
-    let (forged, _) = forger
-        .sign(&TokenRequest {
-            user_uuid: uuid::Uuid::parse_str(&user.user_uuid).unwrap(),
-            amr: "pwd",
-            session_id: None,
-            pat_id: None,
-            client_id: "forger",
-        })
-        .unwrap();
-    for (who, context) in [
-        (As::Nobody, "without a token"),
-        (As::Bearer(forged), "with a forged token"),
-        (
-            As::Internal(app.internal_credential.clone()),
-            "with only the internal credential",
-        ),
-    ] {
+    let (jwt, refused) = real_and_refused(&app).await;
+    for (who, context) in refused {
         assert_all(
             &projects_methods(&mut client, &who).await,
             Code::Unauthenticated,
@@ -1243,31 +1252,8 @@ async fn every_connections_method_authenticates_its_caller(app: TestApp) {
         "every method is covered"
     );
 
-    let user = app.register().await;
-    let (_, pat) = app.create_pat(&user, json!({"description": "grpc"})).await;
-    let jwt = app.access_token(&pat).await;
-    let kid = jsonwebtoken::decode_header(&jwt).unwrap().kid.unwrap();
-    let forger = TokenSigner::new(
-        TokenProfile::default(),
-        SigningKey::from_seed(kid, [9u8; 32]),
-    );
-    let (forged, _) = forger
-        .sign(&TokenRequest {
-            user_uuid: uuid::Uuid::parse_str(&user.user_uuid).unwrap(),
-            amr: "pwd",
-            session_id: None,
-            pat_id: None,
-            client_id: "forger",
-        })
-        .unwrap();
-    for (who, context) in [
-        (As::Nobody, "without a token"),
-        (As::Bearer(forged), "with a forged token"),
-        (
-            As::Internal(app.internal_credential.clone()),
-            "with only the internal credential",
-        ),
-    ] {
+    let (jwt, refused) = real_and_refused(&app).await;
+    for (who, context) in refused {
         assert_all(
             &connections_methods(&mut client, &who).await,
             Code::Unauthenticated,

@@ -2,19 +2,13 @@
 //! the same for other members, asked of identity-svc on every request (never cached, never read
 //! from another service's tables), so a changed role or group membership holds on the next one.
 
-use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::error::Result;
 
 /// The user a request speaks for: their access token (forwarded to identity-svc) and the
 /// request id.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user_uuid: Uuid,
-    pub access_token: SecretString,
-    pub request_id: String,
-}
+pub use service_kit::grpc::UserCall as Caller;
 
 /// A member of the caller's organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
