@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/identity/v1/identity.proto",
         "proto/projects/v1/projects.proto",
         "proto/connections/v1/connections.proto",
+        "proto/events/v1/events.proto",
     ];
     let fds = protox::compile(files, ["proto"])?;
     // compile_fds does not write the descriptor set itself (reference/crates.md).

@@ -70,6 +70,13 @@ pub struct Config {
     /// characters.
     #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
     pub internal_credential: SecretString,
+    /// URL of projects-svc's gRPC endpoint (its events: deleted projects).
+    #[arg(long, env = "PROJECTS_URL", default_value = "http://127.0.0.1:50053")]
+    pub projects_url: String,
+    /// Whether this process applies identity-svc's and projects-svc's events (deletions remove
+    /// connections, credentials and preferences here). Off only for tests and maintenance.
+    #[arg(long, env = "CONNECTIONS_CONSUME_EVENTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub consume_events: bool,
     /// How often the key set is refreshed from identity-svc, in seconds.
     #[arg(long, env = "JWKS_CACHE_SECONDS", default_value_t = 60)]
     pub jwks_cache_seconds: u64,
@@ -131,6 +138,8 @@ impl Config {
             identity_url,
             internal_credential,
             jwks_cache_seconds: 60,
+            projects_url: "http://127.0.0.1:50053".into(),
+            consume_events: true,
             keys: None,
             key_min_decrypt_version: 1,
             oauth_providers: None,
@@ -231,7 +240,27 @@ impl Application {
         .await?;
         let store = store::for_pool(host.pool().clone());
         let credential = InternalCredential::new(config.internal_credential.clone())?;
-        let identity = Identity::connect_lazy(&config.identity_url, credential)?;
+        let identity = Identity::connect_lazy(&config.identity_url, credential.clone())?;
+        if config.consume_events {
+            let projects = tonic::transport::Endpoint::from_shared(config.projects_url.clone())?
+                .connect_timeout(Duration::from_secs(5))
+                .connect_lazy();
+            for (source, channel) in [
+                ("identity", identity.channel().clone()),
+                ("projects", projects),
+            ] {
+                service_kit::events::spawn_consumer(
+                    service_kit::events::ConsumerSettings {
+                        source,
+                        max_backoff: Duration::from_secs(5),
+                    },
+                    channel,
+                    credential.clone(),
+                    store::sink_for_pool(host.pool().clone()),
+                    shutdown.clone(),
+                );
+            }
+        }
         let verifier = Arc::new(JwtVerifier::new(
             TokenProfile::default(),
             Arc::new(IdentityJwks(identity.clone())),

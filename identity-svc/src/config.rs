@@ -72,6 +72,10 @@ pub struct Config {
     /// How often expired sessions, passcodes and invitations are deleted, in seconds.
     #[arg(long, env = "PURGE_INTERVAL_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub purge_interval_seconds: u64,
+    /// How long outbox events are kept for subscribers, in seconds (a consumer down longer must
+    /// resynchronize).
+    #[arg(long, env = "EVENTS_RETENTION_SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub events_retention_seconds: u64,
 }
 
 impl Config {
@@ -102,6 +106,7 @@ impl Config {
             email_passcodes_per_hour: 5,
             invitations_per_hour: 100,
             purge_interval_seconds: 600,
+            events_retention_seconds: 7 * 24 * 3600,
         }
     }
 

@@ -106,9 +106,16 @@ impl Application {
             mailer.into(),
             settings,
         ));
+        let events = service_kit::events::server(
+            host.pool().clone(),
+            internal.clone(),
+            Duration::from_secs(config.events_retention_seconds),
+            shutdown,
+        );
         let service = IdentityGrpc::new(identity, internal, verifier, jwks);
         Ok(Self(host.add_routes(|r| {
             r.add_service(IdentityServiceServer::new(service))
+                .add_service(events)
         })))
     }
 

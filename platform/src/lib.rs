@@ -51,6 +51,13 @@ pub struct Config {
     /// How often identity-svc deletes expired sessions, passcodes and invitations, in seconds.
     #[arg(long, env = "PURGE_INTERVAL_SECONDS", default_value_t = 600)]
     pub purge_interval_seconds: u64,
+    /// How long outbox events are kept for subscribers, in seconds.
+    #[arg(long, env = "EVENTS_RETENTION_SECONDS", default_value_t = 7 * 24 * 3600)]
+    pub events_retention_seconds: u64,
+    /// Whether projects-svc and connections-svc apply the other services' events (cascades). Off
+    /// only for tests and maintenance.
+    #[arg(long, env = "CONSUME_EVENTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub consume_events: bool,
     /// Key-encryption keys of connection secrets, `1:<base64 of 32 bytes>,…`; default: a key
     /// generated into `$DATA_DIR/connections.keys` on first start.
     #[arg(long, env = "CONNECTIONS_KEYS", value_parser = parse_secret)]
@@ -100,6 +107,8 @@ impl Config {
             email_passcodes_per_hour: 5,
             invitations_per_hour: 100,
             purge_interval_seconds: 600,
+            events_retention_seconds: 7 * 24 * 3600,
+            consume_events: true,
             connections_keys: None,
             connections_key_min_decrypt_version: 1,
             oauth_providers: None,
@@ -153,6 +162,7 @@ impl Platform {
         identity_cfg.email_passcodes_per_hour = config.email_passcodes_per_hour;
         identity_cfg.invitations_per_hour = config.invitations_per_hour;
         identity_cfg.purge_interval_seconds = config.purge_interval_seconds;
+        identity_cfg.events_retention_seconds = config.events_retention_seconds;
         let identity = identity_svc::Application::build(identity_cfg, shutdown.clone()).await?;
         let identity_url = format!("http://{}", identity.local_addr());
         let mut connections_cfg = connections_svc::Config::new(
@@ -189,9 +199,13 @@ impl Platform {
         );
         projects_cfg.database_schema = format!("{}projects", config.schema_prefix);
         projects_cfg.jwks_cache_seconds = config.jwks_cache_seconds;
+        projects_cfg.consume_events = config.consume_events;
+        projects_cfg.events_retention_seconds = config.events_retention_seconds;
+        let projects = projects_svc::Application::build(projects_cfg, shutdown.clone()).await?;
+        connections_cfg.projects_url = format!("http://{}", projects.local_addr());
+        connections_cfg.consume_events = config.consume_events;
         let connections =
             connections_svc::Application::build(connections_cfg, shutdown.clone()).await?;
-        let projects = projects_svc::Application::build(projects_cfg, shutdown.clone()).await?;
         let (identity_addr, connections_addr, projects_addr) = (
             identity.local_addr(),
             connections.local_addr(),

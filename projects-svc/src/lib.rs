@@ -58,6 +58,13 @@ pub struct Config {
     /// How often the key set is refreshed from identity-svc, in seconds.
     #[arg(long, env = "JWKS_CACHE_SECONDS", default_value_t = 60)]
     pub jwks_cache_seconds: u64,
+    /// How long outbox events (project.deleted) are kept for subscribers, in seconds.
+    #[arg(long, env = "EVENTS_RETENTION_SECONDS", default_value_t = 7 * 24 * 3600)]
+    pub events_retention_seconds: u64,
+    /// Whether this process applies identity-svc's events (organization, user, member and group
+    /// deletions remove their projects and grants here). Off only for tests and maintenance.
+    #[arg(long, env = "PROJECTS_CONSUME_EVENTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub consume_events: bool,
 }
 
 impl Config {
@@ -78,6 +85,8 @@ impl Config {
             identity_url,
             internal_credential,
             jwks_cache_seconds: 60,
+            events_retention_seconds: 7 * 24 * 3600,
+            consume_events: true,
         }
     }
 }
@@ -111,7 +120,25 @@ impl Application {
         .await?;
         let store = store::for_pool(host.pool().clone());
         let credential = InternalCredential::new(config.internal_credential.clone())?;
-        let identity = Identity::connect_lazy(&config.identity_url, credential)?;
+        let identity = Identity::connect_lazy(&config.identity_url, credential.clone())?;
+        if config.consume_events {
+            service_kit::events::spawn_consumer(
+                service_kit::events::ConsumerSettings {
+                    source: "identity",
+                    max_backoff: Duration::from_secs(5),
+                },
+                identity.channel().clone(),
+                credential.clone(),
+                store::sink_for_pool(host.pool().clone()),
+                shutdown.clone(),
+            );
+        }
+        let events = service_kit::events::server(
+            host.pool().clone(),
+            credential,
+            Duration::from_secs(config.events_retention_seconds.max(1)),
+            shutdown.clone(),
+        );
         let verifier = Arc::new(JwtVerifier::new(
             TokenProfile::default(),
             Arc::new(IdentityJwks(identity.clone())),
@@ -127,6 +154,7 @@ impl Application {
         let service = grpc::ProjectsGrpc::new(projects, verifier);
         Ok(Self(host.add_routes(|r| {
             r.add_service(ProjectsServiceServer::new(service))
+                .add_service(events)
         })))
     }
 

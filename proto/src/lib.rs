@@ -71,6 +71,15 @@ pub mod connections {
     }
 }
 
+/// `events.v1`: the events services tell each other (outbox subscription).
+pub mod events {
+    /// Version 1 of the events API.
+    pub mod v1 {
+        #![allow(missing_docs, unreachable_pub, clippy::all)]
+        tonic::include_proto!("events.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every package above, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("descriptor");
 

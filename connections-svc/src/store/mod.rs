@@ -3,6 +3,7 @@
 //! service reads these tables; secrets are stored only sealed (`connection_secrets.sealed`), and
 //! the key that opens them is never in the database (CR-6).
 
+mod events;
 mod sql;
 
 use std::sync::Arc;
@@ -175,6 +176,14 @@ pub fn count_scope(kind: &str, owner: Uuid) -> String {
         "shared".to_owned()
     } else {
         format!("personal:{owner}")
+    }
+}
+
+/// The event consumer's side of the store for `pool`'s backend.
+pub fn sink_for_pool(pool: Pool) -> Arc<dyn service_kit::events::EventSink> {
+    match pool {
+        Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
+        Pool::Postgres(p) => Arc::new(PgStore(p)),
     }
 }
 

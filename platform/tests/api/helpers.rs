@@ -125,6 +125,10 @@ pub struct TestApp {
     pub internal_credential: String,
     /// identity-svc's database, for tests that inspect what is stored.
     pub identity_db: service_kit::db::Pool,
+    /// projects-svc's database.
+    pub projects_db: service_kit::db::Pool,
+    /// connections-svc's database.
+    pub connections_db: service_kit::db::Pool,
     /// The platform's data directory (the mail outbox is its `mail` directory by default).
     pub data_dir: PathBuf,
     pub shutdown: CancellationToken,
@@ -203,14 +207,21 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let platform = Platform::start(config.clone(), shutdown.clone())
         .await
         .expect("platform starts");
-    let identity_db = service_kit::db::connect(&service_kit::db::DbConfig {
+    let db = |name: &str| service_kit::db::DbConfig {
         url: config.database_url.clone(),
-        schema: format!("{}identity", config.schema_prefix),
-        sqlite_file: config.data_dir.join("identity.db"),
+        schema: format!("{}{name}", config.schema_prefix),
+        sqlite_file: config.data_dir.join(format!("{name}.db")),
         max_connections: 2,
-    })
-    .await
-    .expect("test connects to identity's database");
+    };
+    let identity_db = service_kit::db::connect(&db("identity"))
+        .await
+        .expect("test connects to identity's database");
+    let projects_db = service_kit::db::connect(&db("projects"))
+        .await
+        .expect("test connects to projects' database");
+    let connections_db = service_kit::db::connect(&db("connections"))
+        .await
+        .expect("test connects to connections' database");
     let app = TestApp {
         base: format!("http://{}", platform.gateway_addr),
         http: reqwest::Client::builder()
@@ -222,6 +233,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         projects_addr: platform.projects_addr,
         internal_credential: platform.internal_credential().to_owned(),
         identity_db,
+        projects_db,
+        connections_db,
         data_dir: config.data_dir.clone(),
         shutdown,
         cleanup,
@@ -554,5 +567,32 @@ impl SmtpSink {
     /// Every message received so far.
     pub fn messages(&self) -> Vec<ReceivedMail> {
         self.messages.lock().unwrap().clone()
+    }
+}
+
+/// `SELECT COUNT(*) …` on one of the services' databases (`sql` binds one uuid as `$1`).
+pub async fn count(db: &service_kit::db::Pool, sql: &str, id: &str) -> i64 {
+    let id = uuid::Uuid::parse_str(id).expect("a uuid");
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match db {
+        service_kit::db::Pool::Sqlite(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await,
+        service_kit::db::Pool::Postgres(p) => sqlx::query_scalar(sql).bind(id).fetch_one(p).await,
+    }
+    .expect("count query")
+}
+
+/// Polls `done` until it holds; panics with `what` after `limit`. Returns how long it took.
+pub async fn within<F, Fut>(limit: Duration, what: &str, mut done: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if done().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

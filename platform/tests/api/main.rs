@@ -16,6 +16,7 @@ mod connections_doc;
 mod contract;
 mod email;
 mod errors;
+mod events;
 mod groups;
 mod grpc_auth;
 mod lifecycle;

@@ -3,6 +3,7 @@
 //! service reads these tables, and these tables reference users, organizations and groups by
 //! id only.
 
+mod events;
 mod sql;
 
 use std::sync::Arc;
@@ -206,6 +207,14 @@ pub trait ProjectsStore: Send + Sync + std::fmt::Debug {
 
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;
+}
+
+/// The event consumer's side of the store for `pool`'s backend.
+pub fn sink_for_pool(pool: Pool) -> Arc<dyn service_kit::events::EventSink> {
+    match pool {
+        Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
+        Pool::Postgres(p) => Arc::new(PgStore(p)),
+    }
 }
 
 /// The store for `pool`'s backend.

@@ -1,0 +1,100 @@
+//! connections-svc as a consumer of identity-svc's and projects-svc's events: what each one
+//! removes here, applied in the transaction that advances that producer's cursor (exactly-once
+//! effect; every effect is a DELETE).
+
+use proto::events::v1::{self as pb, event::Payload};
+use service_kit::events::{ADVANCE_CURSOR, ENSURE_CURSOR, EventSink, READ_CURSOR, event_uuid};
+
+use super::{PgStore, SqliteStore, count_scope};
+
+macro_rules! sink {
+    ($store:ident) => {
+        #[async_trait::async_trait]
+        impl EventSink for $store {
+            async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
+                Ok(sqlx::query_scalar(READ_CURSOR)
+                    .bind(source)
+                    .fetch_optional(&self.0)
+                    .await?
+                    .unwrap_or(0))
+            }
+
+            async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {
+                let mut tx = self.0.begin().await?;
+                sqlx::query(ENSURE_CURSOR).bind(source).execute(&mut *tx).await?;
+                let moved = sqlx::query(ADVANCE_CURSOR)
+                    .bind(event.sequence)
+                    .bind(source)
+                    .bind(after)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if moved == 0 {
+                    return Ok(false);
+                }
+                match &event.payload {
+                    // Every connection and credential of the organization, with their secrets
+                    // and the preferences naming them (foreign keys).
+                    Some(Payload::OrganizationDeleted(e)) => {
+                        let org = event_uuid("organization_uuid", &e.organization_uuid)?;
+                        for sql in [
+                            "DELETE FROM connections WHERE organization_uuid = $1",
+                            "DELETE FROM connection_counts WHERE organization_uuid = $1",
+                        ] {
+                            sqlx::query(sql).bind(org).execute(&mut *tx).await?;
+                        }
+                    }
+                    // The user's personal credentials everywhere and their preferences; shared
+                    // connections they made stay with their organization.
+                    Some(Payload::UserDeleted(e)) => {
+                        let user = event_uuid("user_uuid", &e.user_uuid)?;
+                        sqlx::query("DELETE FROM connections WHERE kind = 'personal' AND owner_user_uuid = $1")
+                            .bind(user)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("DELETE FROM connection_counts WHERE scope = $1")
+                            .bind(count_scope("personal", user))
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("DELETE FROM credentials_preferences WHERE user_uuid = $1")
+                            .bind(user)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    // The member's personal credentials in that organization (and the
+                    // preferences naming them).
+                    Some(Payload::MemberRemoved(e)) => {
+                        let user = event_uuid("user_uuid", &e.user_uuid)?;
+                        let org = event_uuid("organization_uuid", &e.organization_uuid)?;
+                        sqlx::query(
+                            "DELETE FROM connections WHERE kind = 'personal' AND owner_user_uuid = $1 \
+                             AND organization_uuid = $2",
+                        )
+                        .bind(user)
+                        .bind(org)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query("DELETE FROM connection_counts WHERE organization_uuid = $1 AND scope = $2")
+                            .bind(org)
+                            .bind(count_scope("personal", user))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Some(Payload::ProjectDeleted(e)) => {
+                        let project = event_uuid("project_uuid", &e.project_uuid)?;
+                        sqlx::query("DELETE FROM credentials_preferences WHERE project_uuid = $1")
+                            .bind(project)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Some(Payload::GroupDeleted(_)) | None => {}
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+    };
+}
+
+sink!(PgStore);
+sink!(SqliteStore);

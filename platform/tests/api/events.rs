@@ -1,0 +1,504 @@
+//! Consistency across services (events.v1): deletions in identity-svc and projects-svc reach
+//! projects-svc and connections-svc through the outboxes and their subscriptions; a consumer
+//! that was stopped catches up from its cursor; two instances of one consumer apply each event
+//! once.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use reqwest::Method;
+use secrecy::SecretString;
+use serde_json::json;
+use service_kit::{
+    events::{ConsumerSettings, EventSink, spawn_consumer},
+    grpc::InternalCredential,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    helpers::{Backend, TestApp, TestUser, count, dual, dual_backend, spawn_app_with, within},
+    organizations::{admin_of_new_org, cookie, invite_and_join},
+    projects::new_project,
+};
+
+const LIMIT: Duration = Duration::from_secs(5);
+
+async fn personal_credentials(app: &TestApp, user: &TestUser, project: &str) -> String {
+    let r = app
+        .post(
+            "/api/v1/user/warehouseCredentials",
+            &cookie(user),
+            json!({"name": "mine", "credentials": {"type": "postgres", "user": "u", "password": "p"}}),
+        )
+        .await;
+    let id = r.results()["uuid"].as_str().unwrap().to_owned();
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/projects/{project}/user-credentials/{id}"),
+            &cookie(user),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    id
+}
+
+/// A member with a project grant, a space grant, personal credentials chosen for the project;
+/// a group with project and space grants. Returns (member, project, space, group).
+async fn world(app: &TestApp, admin: &TestUser) -> (TestUser, String, String, String) {
+    let member = invite_and_join(app, admin, "member").await;
+    let project = new_project(app, admin, "P").await;
+    let adm = cookie(admin);
+    app.post(
+        &format!("/api/v1/projects/{project}/access"),
+        &adm,
+        json!({"email": member.email, "role": "viewer", "sendEmail": false}),
+    )
+    .await
+    .results();
+    let space = app
+        .post(
+            &format!("/api/v1/projects/{project}/spaces"),
+            &adm,
+            json!({"name": "S", "isPrivate": true, "access": [{"userUuid": member.user_uuid, "role": "viewer"}]}),
+        )
+        .await;
+    let space = space.results()["uuid"].as_str().unwrap().to_owned();
+    let group = app
+        .post("/api/v1/org/groups", &adm, json!({"name": "G"}))
+        .await;
+    let group = group.results()["uuid"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/api/v1/groups/{group}/projects/{project}"),
+        &adm,
+        json!({"role": "viewer"}),
+    )
+    .await
+    .results();
+    app.post(
+        &format!("/api/v1/projects/{project}/spaces/{space}/group/share"),
+        &adm,
+        json!({"groupUuid": group, "spaceRole": "viewer"}),
+    )
+    .await
+    .results();
+    personal_credentials(app, &member, &project).await;
+    (member, project, space, group)
+}
+
+/// Everything the platform keeps about `user` outside identity-svc.
+async fn traces_of_user(app: &TestApp, user: &str) -> i64 {
+    count(
+        &app.projects_db,
+        "SELECT COUNT(*) FROM project_user_grants WHERE user_uuid = $1",
+        user,
+    )
+    .await
+        + count(
+            &app.projects_db,
+            "SELECT COUNT(*) FROM space_user_grants WHERE user_uuid = $1",
+            user,
+        )
+        .await
+        + count(
+            &app.connections_db,
+            "SELECT COUNT(*) FROM connections WHERE owner_user_uuid = $1",
+            user,
+        )
+        .await
+        + count(
+            &app.connections_db,
+            "SELECT COUNT(*) FROM credentials_preferences WHERE user_uuid = $1",
+            user,
+        )
+        .await
+}
+
+async fn traces_of_group(app: &TestApp, group: &str) -> i64 {
+    count(
+        &app.projects_db,
+        "SELECT COUNT(*) FROM project_group_grants WHERE group_uuid = $1",
+        group,
+    )
+    .await
+        + count(
+            &app.projects_db,
+            "SELECT COUNT(*) FROM space_group_grants WHERE group_uuid = $1",
+            group,
+        )
+        .await
+}
+
+async fn traces_of_organization(app: &TestApp, org: &str) -> i64 {
+    count(
+        &app.projects_db,
+        "SELECT COUNT(*) FROM projects WHERE organization_uuid = $1",
+        org,
+    )
+    .await
+        + count(
+            &app.connections_db,
+            "SELECT COUNT(*) FROM connections WHERE organization_uuid = $1",
+            org,
+        )
+        .await
+}
+
+/// Removing a member, deleting a group, a project and then the organization each clean up the
+/// other services (issue #6, item 2).
+async fn deletions_cascade_to_the_other_services(app: TestApp) {
+    let (admin, org) = admin_of_new_org(&app, "Cascade").await;
+    let (member, project, _space, group) = world(&app, &admin).await;
+    assert_eq!(traces_of_user(&app, &member.user_uuid).await, 4);
+    assert_eq!(traces_of_group(&app, &group).await, 2);
+    let adm = cookie(&admin);
+
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/user/{}", member.user_uuid),
+        &adm,
+        None,
+    )
+    .await
+    .results();
+    within(
+        LIMIT,
+        "the removed member's grants and credentials go",
+        || async { traces_of_user(&app, &member.user_uuid).await == 0 },
+    )
+    .await;
+
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/groups/{group}"),
+        &adm,
+        None,
+    )
+    .await
+    .results();
+    within(LIMIT, "the deleted group's grants go", || async {
+        traces_of_group(&app, &group).await == 0
+    })
+    .await;
+
+    personal_credentials(&app, &admin, &project).await;
+    let prefs = "SELECT COUNT(*) FROM credentials_preferences WHERE project_uuid = $1";
+    assert_eq!(count(&app.connections_db, prefs, &project).await, 1);
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/projects/{project}"),
+        &adm,
+        None,
+    )
+    .await
+    .results();
+    within(LIMIT, "preferences for the deleted project go", || async {
+        count(&app.connections_db, prefs, &project).await == 0
+    })
+    .await;
+
+    new_project(&app, &admin, "Q").await;
+    app.post(
+        "/api/v1/connections",
+        &adm,
+        json!({"provider": "postgresql", "name": "shared", "secrets": {"password": "p"}}),
+    )
+    .await
+    .results();
+    assert!(traces_of_organization(&app, &org).await >= 3);
+    app.send(Method::DELETE, &format!("/api/v1/org/{org}"), &adm, None)
+        .await
+        .results();
+    within(
+        LIMIT,
+        "the organization's projects and connections go",
+        || async { traces_of_organization(&app, &org).await == 0 },
+    )
+    .await;
+}
+
+/// A user who deletes their account leaves no grant, credential or preference behind.
+async fn a_deleted_user_leaves_nothing_behind(app: TestApp) {
+    let (admin, _) = admin_of_new_org(&app, "Leaving").await;
+    let (member, _, _, _) = world(&app, &admin).await;
+    assert_eq!(traces_of_user(&app, &member.user_uuid).await, 4);
+    app.send(Method::DELETE, "/api/v1/user/me", &cookie(&member), None)
+        .await
+        .results();
+    within(LIMIT, "the deleted user's traces go", || async {
+        traces_of_user(&app, &member.user_uuid).await == 0
+    })
+    .await;
+}
+
+fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+fn credential(app: &TestApp) -> InternalCredential {
+    InternalCredential::new(SecretString::from(app.internal_credential.clone())).unwrap()
+}
+
+/// Starts the consumers projects-svc and connections-svc run, on their databases.
+fn start_consumers(app: &TestApp, shutdown: &CancellationToken) {
+    let settings = |source| ConsumerSettings {
+        source,
+        max_backoff: Duration::from_millis(500),
+    };
+    spawn_consumer(
+        settings("identity"),
+        channel(app.identity_addr),
+        credential(app),
+        projects_svc::store::sink_for_pool(app.projects_db.clone()),
+        shutdown.clone(),
+    );
+    for (source, addr) in [
+        ("identity", app.identity_addr),
+        ("projects", app.projects_addr),
+    ] {
+        spawn_consumer(
+            settings(source),
+            channel(addr),
+            credential(app),
+            connections_svc::store::sink_for_pool(app.connections_db.clone()),
+            shutdown.clone(),
+        );
+    }
+}
+
+/// Item 3: with the consumers stopped, an organization is deleted; started again, they complete
+/// the cascade within 5 seconds.
+async fn a_stopped_consumer_catches_up(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+        return;
+    };
+    let (admin, org) = admin_of_new_org(&app, "Stopped").await;
+    let (member, _, _, _) = world(&app, &admin).await;
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/{org}"),
+        &cookie(&admin),
+        None,
+    )
+    .await
+    .results();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        traces_of_organization(&app, &org).await > 0,
+        "no consumer ran"
+    );
+    let shutdown = CancellationToken::new();
+    start_consumers(&app, &shutdown);
+    let took = within(LIMIT, "the cascade completes after the restart", || async {
+        traces_of_organization(&app, &org).await == 0
+            && traces_of_user(&app, &member.user_uuid).await == 0
+    })
+    .await;
+    shutdown.cancel();
+    assert!(took < LIMIT, "{took:?}");
+}
+
+/// Counts, per sequence, the applications that took effect (the real sink underneath).
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn EventSink>,
+    applied: Mutex<BTreeMap<i64, u32>>,
+}
+
+#[async_trait::async_trait]
+impl EventSink for Counting {
+    async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
+        self.inner.cursor(source).await
+    }
+    async fn apply(
+        &self,
+        source: &str,
+        after: i64,
+        event: &proto::events::v1::Event,
+    ) -> anyhow::Result<bool> {
+        let took = self.inner.apply(source, after, event).await?;
+        if took {
+            *self
+                .applied
+                .lock()
+                .unwrap()
+                .entry(event.sequence)
+                .or_default() += 1;
+        }
+        Ok(took)
+    }
+}
+
+/// Item 3: two instances of one consumer at once apply every event exactly once in effect.
+async fn two_instances_apply_each_event_once(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+        return;
+    };
+    let (admin, _) = admin_of_new_org(&app, "Twice").await;
+    let mut members = Vec::new();
+    for _ in 0..8 {
+        members.push(invite_and_join(&app, &admin, "viewer").await);
+    }
+    for m in &members {
+        app.send(
+            Method::DELETE,
+            &format!("/api/v1/org/user/{}", m.user_uuid),
+            &cookie(&admin),
+            None,
+        )
+        .await
+        .results();
+    }
+    let sql = "SELECT sequence FROM outbox_events ORDER BY sequence";
+    let stored: Vec<i64> = match &app.identity_db {
+        service_kit::db::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+        service_kit::db::Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+    }
+    .unwrap();
+    assert!(stored.len() >= 8);
+    let head = *stored.last().unwrap();
+    let sink = Arc::new(Counting {
+        inner: connections_svc::store::sink_for_pool(app.connections_db.clone()),
+        applied: Mutex::default(),
+    });
+    let shutdown = CancellationToken::new();
+    for _ in 0..2 {
+        spawn_consumer(
+            ConsumerSettings {
+                source: "identity",
+                max_backoff: Duration::from_millis(200),
+            },
+            channel(app.identity_addr),
+            credential(&app),
+            sink.clone(),
+            shutdown.clone(),
+        );
+    }
+    within(LIMIT, "both instances reach the head", || async {
+        sink.cursor("identity").await.unwrap() == head
+    })
+    .await;
+    shutdown.cancel();
+    let applied = sink.applied.lock().unwrap().clone();
+    let sequences: Vec<i64> = applied.keys().copied().collect();
+    assert_eq!(sequences, stored, "every stored event took effect");
+    assert!(
+        applied.values().all(|n| *n == 1),
+        "an event took effect twice: {applied:?}"
+    );
+}
+
+async fn subscribe(
+    addr: std::net::SocketAddr,
+    who: Option<(&'static str, &str)>,
+    after: i64,
+) -> Result<tonic::Streaming<proto::events::v1::Event>, tonic::Status> {
+    let mut client =
+        proto::events::v1::events_service_client::EventsServiceClient::new(channel(addr));
+    let mut req = tonic::Request::new(proto::events::v1::SubscribeRequest {
+        after_sequence: after,
+    });
+    if let Some((k, v)) = who {
+        req.metadata_mut().insert(k, v.parse().unwrap());
+    }
+    client.subscribe(req).await.map(tonic::Response::into_inner)
+}
+
+/// Subscribe is for the internal caller only, on every producer (TK-1): no credential or a
+/// user's access token is refused; events carry identifiers only.
+async fn subscriptions_are_internal_and_events_carry_ids_only(app: TestApp) {
+    let (admin, org) = admin_of_new_org(&app, "Subscribe").await;
+    let (_, pat) = app
+        .create_pat(&admin, json!({"description": "events"}))
+        .await;
+    let jwt = app.access_token(&pat).await;
+    let bearer = format!("Bearer {jwt}");
+    for addr in [app.identity_addr, app.projects_addr] {
+        for who in [None, Some(("authorization", bearer.as_str()))] {
+            let refused = subscribe(addr, who, 0).await.unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{addr}");
+        }
+    }
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/{org}"),
+        &cookie(&admin),
+        None,
+    )
+    .await
+    .results();
+    let mut stream = subscribe(
+        app.identity_addr,
+        Some(("x-internal-credential", &app.internal_credential)),
+        0,
+    )
+    .await
+    .unwrap();
+    let event = tokio::time::timeout(LIMIT, stream.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(event.sequence > 0);
+    match event.payload {
+        Some(proto::events::v1::event::Payload::OrganizationDeleted(e)) => {
+            assert_eq!(e.organization_uuid, org)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Item 4: events older than the retention are pruned; a subscriber whose cursor is behind
+/// them gets OUT_OF_RANGE with a way out, one that is not behind carries on.
+async fn a_consumer_behind_the_retention_is_told(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.consume_events = false;
+        c.events_retention_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let (admin, org) = admin_of_new_org(&app, "Pruned").await;
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/{org}"),
+        &cookie(&admin),
+        None,
+    )
+    .await
+    .results();
+    let internal = Some(("x-internal-credential", app.internal_credential.as_str()));
+    within(LIMIT, "the event is pruned", || async {
+        count(
+            &app.identity_db,
+            "SELECT COUNT(*) FROM outbox_events WHERE event_uuid <> $1",
+            "00000000-0000-0000-0000-000000000000",
+        )
+        .await
+            == 0
+    })
+    .await;
+    let behind = subscribe(app.identity_addr, internal, 0).await.unwrap_err();
+    assert_eq!(behind.code(), tonic::Code::OutOfRange, "{behind:?}");
+    assert!(behind.message().contains("resynchronize"), "{behind:?}");
+    // A cursor at the pruned head is not behind.
+    subscribe(app.identity_addr, internal, 1).await.unwrap();
+}
+
+dual!(
+    deletions_cascade_to_the_other_services,
+    a_deleted_user_leaves_nothing_behind,
+    subscriptions_are_internal_and_events_carry_ids_only,
+);
+dual_backend!(
+    a_stopped_consumer_catches_up,
+    two_instances_apply_each_event_once,
+    a_consumer_behind_the_retention_is_told,
+);

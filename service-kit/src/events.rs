@@ -1,0 +1,473 @@
+//! The event flow between services: a producing service serves `events.v1.EventsService` from
+//! its transactional outbox ([`EventsServer`] over an [`Outbox`]); a consuming service follows a
+//! producer with a cursor it keeps in its own schema ([`spawn_consumer`] over an [`EventSink`]).
+//!
+//! Guarantees: an event row commits with the change it reports, numbered in commit order (on
+//! PostgreSQL a trigger takes an advisory lock and draws the number under it, so the transactions
+//! that write events commit one at a time: they are rare deletions; SQLite has one writer
+//! anyway); delivery is
+//! at least once (a consumer resubscribes from its cursor after any failure); the effect is
+//! exactly once, because a sink applies an event and advances its cursor in one transaction, and
+//! only if the cursor was still where the event follows (two instances of one consumer cannot
+//! both apply it).
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use proto::events::v1::{self as pb, events_service_client::EventsServiceClient};
+use tokio_util::sync::CancellationToken;
+use tonic::{Code, Request, Response, Status, transport::Channel};
+use uuid::Uuid;
+
+use crate::grpc::{InternalCredential, OutgoingCall};
+
+/// One stored outbox event.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub sequence: i64,
+    pub event_uuid: Uuid,
+    pub event_type: String,
+    /// JSON object of identifiers.
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A producer's outbox, as the events server reads it.
+#[async_trait::async_trait]
+pub trait Outbox: Send + Sync + std::fmt::Debug + 'static {
+    /// Up to `limit` events after `sequence`, in order.
+    async fn events_after(&self, sequence: i64, limit: i64) -> anyhow::Result<Vec<StoredEvent>>;
+    /// The highest sequence pruned so far (0 when none was).
+    async fn pruned_through(&self) -> anyhow::Result<i64>;
+    /// Deletes the events older than `before`; returns how many.
+    async fn prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
+}
+
+fn id(payload: &serde_json::Value, key: &str) -> anyhow::Result<String> {
+    payload
+        .get(key)
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .map(|u| u.to_string())
+        .ok_or_else(|| anyhow::anyhow!("event payload has no {key}"))
+}
+
+/// The proto form of a stored event.
+pub fn to_proto(e: &StoredEvent) -> anyhow::Result<pb::Event> {
+    use pb::event::Payload;
+    let p: serde_json::Value = serde_json::from_str(&e.payload)?;
+    let payload = match e.event_type.as_str() {
+        "organization.deleted" => Payload::OrganizationDeleted(pb::OrganizationDeleted {
+            organization_uuid: id(&p, "organizationUuid")?,
+        }),
+        "user.deleted" => Payload::UserDeleted(pb::UserDeleted {
+            user_uuid: id(&p, "userUuid")?,
+        }),
+        "organization.member_removed" => Payload::MemberRemoved(pb::MemberRemoved {
+            organization_uuid: id(&p, "organizationUuid")?,
+            user_uuid: id(&p, "userUuid")?,
+        }),
+        "group.deleted" => Payload::GroupDeleted(pb::GroupDeleted {
+            organization_uuid: id(&p, "organizationUuid")?,
+            group_uuid: id(&p, "groupUuid")?,
+        }),
+        "project.deleted" => Payload::ProjectDeleted(pb::ProjectDeleted {
+            organization_uuid: id(&p, "organizationUuid")?,
+            project_uuid: id(&p, "projectUuid")?,
+        }),
+        other => anyhow::bail!("unknown event type {other:?}"),
+    };
+    Ok(pb::Event {
+        sequence: e.sequence,
+        event_uuid: e.event_uuid.to_string(),
+        occurred_at: Some(crate::grpc::timestamp(e.created_at)),
+        payload: Some(payload),
+    })
+}
+
+/// Settings of the events server.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerSettings {
+    /// How often an idle subscription looks for new events.
+    pub poll: Duration,
+    /// Events read per query.
+    pub batch: i64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_millis(100),
+            batch: 500,
+        }
+    }
+}
+
+/// Implements `events.v1.EventsService` over an outbox, for the trusted internal caller only.
+#[derive(Debug, Clone)]
+pub struct EventsServer {
+    outbox: Arc<dyn Outbox>,
+    credential: InternalCredential,
+    settings: ServerSettings,
+    shutdown: CancellationToken,
+}
+
+impl EventsServer {
+    /// The server; its streams end when `shutdown` is cancelled.
+    pub fn new(
+        outbox: Arc<dyn Outbox>,
+        credential: InternalCredential,
+        settings: ServerSettings,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            outbox,
+            credential,
+            settings,
+            shutdown,
+        }
+    }
+
+    /// Deletes events older than `retention` every `every` until shutdown.
+    pub fn spawn_pruning(&self, retention: Duration, every: Duration) {
+        let outbox = self.outbox.clone();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let before = Utc::now()
+                    - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+                match outbox.prune(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, "outbox events past the retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+                }
+            }
+        });
+    }
+}
+
+fn behind(cursor: i64, pruned: i64) -> Status {
+    Status::out_of_range(format!(
+        "events after {cursor} up to {pruned} were pruned (retention): resynchronize this consumer (docs/events.md)"
+    ))
+}
+
+type EventStream = tokio_stream::wrappers::ReceiverStream<Result<pb::Event, Status>>;
+
+#[tonic::async_trait]
+impl pb::events_service_server::EventsService for EventsServer {
+    type SubscribeStream = EventStream;
+
+    async fn subscribe(
+        &self,
+        req: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        self.credential.check(req.metadata())?;
+        let mut cursor = req.get_ref().after_sequence.max(0);
+        let internal = |e: anyhow::Error| {
+            tracing::error!(error = ?e, "reading the outbox failed");
+            Status::internal("reading the outbox failed")
+        };
+        let pruned = self.outbox.pruned_through().await.map_err(internal)?;
+        if cursor < pruned {
+            return Err(behind(cursor, pruned));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let outbox = self.outbox.clone();
+        let settings = self.settings;
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let batch = match outbox.events_after(cursor, settings.batch).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = tx.send(Err(internal(e))).await;
+                        return;
+                    }
+                };
+                // Pruning may have passed a slow reader: never skip silently.
+                match outbox.pruned_through().await {
+                    Ok(p)
+                        if cursor < p && batch.first().is_none_or(|e| e.sequence > cursor + 1) =>
+                    {
+                        let _ = tx.send(Err(behind(cursor, p))).await;
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(internal(e))).await;
+                        return;
+                    }
+                }
+                let idle = batch.is_empty();
+                for e in batch {
+                    cursor = e.sequence;
+                    let event = match to_proto(&e) {
+                        Ok(ev) => ev,
+                        Err(err) => {
+                            // A row this build cannot describe: skipping it would lose a
+                            // cascade, so the stream stops and says so.
+                            tracing::error!(sequence = e.sequence, error = %err, "outbox event cannot be sent");
+                            let _ = tx
+                                .send(Err(Status::internal("an outbox event cannot be sent")))
+                                .await;
+                            return;
+                        }
+                    };
+                    if tx.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+                if idle {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tx.closed() => return,
+                        () = tokio::time::sleep(settings.poll) => {}
+                    }
+                }
+            }
+        });
+        Ok(Response::new(EventStream::new(rx)))
+    }
+}
+
+/// Where a consumer applies events and keeps its cursor.
+#[async_trait::async_trait]
+pub trait EventSink: Send + Sync + std::fmt::Debug + 'static {
+    /// The last sequence applied from `source` (0 when none).
+    async fn cursor(&self, source: &str) -> anyhow::Result<i64>;
+    /// Applies `event` and moves the cursor of `source` from `after` to the event's sequence,
+    /// in one transaction; false (nothing changed) when the cursor was no longer at `after`.
+    async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool>;
+}
+
+/// What a consumer follows.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// The producer's name, the key of the cursor (`identity`, `projects`).
+    pub source: &'static str,
+    /// Longest wait between two attempts after a failure.
+    pub max_backoff: Duration,
+}
+
+/// Follows a producer until `shutdown`: subscribes from the stored cursor, applies every event,
+/// and after any failure (producer down, stream broken, an apply failing) starts again from the
+/// stored cursor with a growing pause.
+pub fn spawn_consumer(
+    settings: ConsumerSettings,
+    channel: Channel,
+    credential: InternalCredential,
+    sink: Arc<dyn EventSink>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let call = OutgoingCall::internal(credential);
+        let client = EventsServiceClient::new(channel);
+        let mut backoff = Duration::from_millis(100);
+        let mut failures = 0u32;
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let mut applied = 0u64;
+            let outcome = follow(
+                &settings,
+                client.clone(),
+                &call,
+                sink.as_ref(),
+                &shutdown,
+                &mut applied,
+            )
+            .await;
+            if applied > 0 {
+                failures = 0;
+                backoff = Duration::from_millis(100);
+            }
+            match outcome {
+                Ok(()) => return,
+                // Another instance applied an event first: follow it again at once.
+                Err(e) if e.code() == Code::Aborted => continue,
+                Err(e) => {
+                    failures += 1;
+                    // The first failures of a row are expected (a producer restarting): log
+                    // them quietly, then loudly.
+                    if failures > 3 || e.code() == Code::OutOfRange {
+                        tracing::error!(source = settings.source, code = ?e.code(), message = e.message(), "event consumer failing");
+                    } else {
+                        tracing::info!(source = settings.source, code = ?e.code(), message = e.message(), "event consumer retrying");
+                    }
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(settings.max_backoff);
+        }
+    })
+}
+
+/// One subscription: Ok when shut down, Err on anything else.
+async fn follow(
+    settings: &ConsumerSettings,
+    mut client: EventsServiceClient<Channel>,
+    call: &OutgoingCall,
+    sink: &dyn EventSink,
+    shutdown: &CancellationToken,
+    applied: &mut u64,
+) -> Result<(), Status> {
+    let sink_error = |e: anyhow::Error| {
+        tracing::warn!(source = settings.source, error = %e, "applying an event failed");
+        Status::internal("applying an event failed")
+    };
+    let mut cursor = sink.cursor(settings.source).await.map_err(sink_error)?;
+    let request = call.request(
+        pb::SubscribeRequest {
+            after_sequence: cursor,
+        },
+        None,
+        None,
+    );
+    let mut stream = client.subscribe(request).await?.into_inner();
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            next = stream.message() => next?,
+        };
+        let Some(event) = next else {
+            return Err(Status::unavailable("the producer ended the stream"));
+        };
+        if event.sequence <= cursor {
+            continue;
+        }
+        if sink
+            .apply(settings.source, cursor, &event)
+            .await
+            .map_err(sink_error)?
+        {
+            tracing::debug!(
+                source = settings.source,
+                sequence = event.sequence,
+                "event applied"
+            );
+            cursor = event.sequence;
+            *applied += 1;
+        } else {
+            // Another instance moved the cursor: start again from where it is now.
+            return Err(Status::aborted("the cursor moved; resubscribing"));
+        }
+    }
+}
+
+/// The outbox of a producing service: its tables `outbox_events` (numbered in commit order; see
+/// the services' `outbox_sequence` migrations) and `outbox_pruned`.
+#[derive(Debug, Clone)]
+pub struct SqlOutbox(pub crate::db::Pool);
+
+const EVENTS_AFTER: &str = "SELECT sequence, event_uuid, event_type, payload, created_at \
+     FROM outbox_events WHERE sequence > $1 ORDER BY sequence LIMIT $2";
+
+#[async_trait::async_trait]
+impl Outbox for SqlOutbox {
+    async fn events_after(&self, sequence: i64, limit: i64) -> anyhow::Result<Vec<StoredEvent>> {
+        use crate::db::Pool;
+        Ok(match &self.0 {
+            Pool::Postgres(p) => {
+                sqlx::query_as(EVENTS_AFTER)
+                    .bind(sequence)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_as(EVENTS_AFTER)
+                    .bind(sequence)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?
+            }
+        })
+    }
+
+    async fn pruned_through(&self) -> anyhow::Result<i64> {
+        use crate::db::Pool;
+        let sql = "SELECT through FROM outbox_pruned WHERE id = 1";
+        Ok(match &self.0 {
+            Pool::Postgres(p) => sqlx::query_scalar::<_, i64>(sql).fetch_optional(p).await?,
+            Pool::Sqlite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_optional(p).await?,
+        }
+        .unwrap_or(0))
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        use crate::db::Pool;
+        macro_rules! prune {
+            ($p:expr) => {{
+                let mut tx = $p.begin().await?;
+                let gone: Vec<i64> = sqlx::query_scalar(
+                    "DELETE FROM outbox_events WHERE created_at < $1 RETURNING sequence",
+                )
+                .bind(before)
+                .fetch_all(&mut *tx)
+                .await?;
+                if let Some(max) = gone.iter().max() {
+                    sqlx::query(
+                        "UPDATE outbox_pruned SET through = $1 WHERE id = 1 AND through < $1",
+                    )
+                    .bind(*max)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                gone.len() as u64
+            }};
+        }
+        Ok(match &self.0 {
+            Pool::Postgres(p) => prune!(p),
+            Pool::Sqlite(p) => prune!(p),
+        })
+    }
+}
+
+/// The events service of a producer over its database's outbox, pruning events older than
+/// `retention` (checked every tenth of it, at most hourly).
+pub fn server(
+    pool: crate::db::Pool,
+    credential: InternalCredential,
+    retention: Duration,
+    shutdown: CancellationToken,
+) -> pb::events_service_server::EventsServiceServer<EventsServer> {
+    let server = EventsServer::new(
+        Arc::new(SqlOutbox(pool)),
+        credential,
+        ServerSettings::default(),
+        shutdown,
+    );
+    server.spawn_pruning(
+        retention,
+        (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600)),
+    );
+    pb::events_service_server::EventsServiceServer::new(server)
+}
+
+/// SQL of a consumer's cursor table `event_cursors (source TEXT PRIMARY KEY, sequence BIGINT)`,
+/// the same on both backends: [`EventSink`] implementations run [`ENSURE_CURSOR`] and
+/// [`ADVANCE_CURSOR`] (binds: new sequence, source, expected sequence; 0 rows affected means
+/// another instance moved it) in the transaction that applies the event.
+pub const READ_CURSOR: &str = "SELECT sequence FROM event_cursors WHERE source = $1";
+/// See [`READ_CURSOR`].
+pub const ENSURE_CURSOR: &str =
+    "INSERT INTO event_cursors (source, sequence) VALUES ($1, 0) ON CONFLICT (source) DO NOTHING";
+/// See [`READ_CURSOR`].
+pub const ADVANCE_CURSOR: &str =
+    "UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence = $3";
+
+/// A uuid field of an event, or an error naming it.
+pub fn event_uuid(field: &str, value: &str) -> anyhow::Result<Uuid> {
+    Uuid::parse_str(value).map_err(|_| anyhow::anyhow!("event field {field} is not a uuid"))
+}
