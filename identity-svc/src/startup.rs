@@ -108,6 +108,12 @@ impl Application {
         ));
         let events = service_kit::events::server(
             host.pool().clone(),
+            service_kit::events::SnapshotQueries {
+                organizations: Some("SELECT organization_uuid FROM organizations"),
+                memberships: Some("SELECT organization_uuid, user_uuid FROM memberships"),
+                groups: Some("SELECT group_uuid FROM groups"),
+                projects: None,
+            },
             internal.clone(),
             Duration::from_secs(config.events_retention_seconds),
             shutdown,

@@ -135,6 +135,10 @@ impl Application {
         }
         let events = service_kit::events::server(
             host.pool().clone(),
+            service_kit::events::SnapshotQueries {
+                projects: Some("SELECT project_uuid FROM projects"),
+                ..Default::default()
+            },
             credential,
             Duration::from_secs(config.events_retention_seconds.max(1)),
             shutdown.clone(),

@@ -39,6 +39,8 @@ pub trait Outbox: Send + Sync + std::fmt::Debug + 'static {
     async fn events_after(&self, sequence: i64, limit: i64) -> anyhow::Result<Vec<StoredEvent>>;
     /// The highest sequence pruned so far (0 when none was).
     async fn pruned_through(&self) -> anyhow::Result<i64>;
+    /// The highest sequence committed (0 when none).
+    async fn head(&self) -> anyhow::Result<i64>;
     /// Deletes the events older than `before`; returns how many.
     async fn prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
 }
@@ -85,6 +87,31 @@ pub fn to_proto(e: &StoredEvent) -> anyhow::Result<pb::Event> {
     })
 }
 
+/// The identifiers a producer holds now (see `events.v1.EventsService/Snapshot`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The newest sequence committed before the identifiers were read.
+    pub head: i64,
+    pub organizations: std::collections::HashSet<Uuid>,
+    /// (organization, user).
+    pub memberships: std::collections::HashSet<(Uuid, Uuid)>,
+    pub groups: std::collections::HashSet<Uuid>,
+    pub projects: std::collections::HashSet<Uuid>,
+}
+
+/// The queries that list a producer's live identifiers (one uuid column each; two for
+/// memberships: organization, user). `None`: the producer has no such objects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SnapshotQueries {
+    pub organizations: Option<&'static str>,
+    pub memberships: Option<&'static str>,
+    pub groups: Option<&'static str>,
+    pub projects: Option<&'static str>,
+}
+
+/// Identifiers per snapshot chunk.
+const CHUNK: usize = 10_000;
+
 /// Settings of the events server.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerSettings {
@@ -107,6 +134,7 @@ impl Default for ServerSettings {
 #[derive(Debug, Clone)]
 pub struct EventsServer {
     outbox: Arc<dyn Outbox>,
+    snapshot: Option<(crate::db::Pool, SnapshotQueries)>,
     credential: InternalCredential,
     settings: ServerSettings,
     shutdown: CancellationToken,
@@ -122,10 +150,17 @@ impl EventsServer {
     ) -> Self {
         Self {
             outbox,
+            snapshot: None,
             credential,
             settings,
             shutdown,
         }
+    }
+
+    /// Serves snapshots of `pool` read with `queries`.
+    pub fn with_snapshots(mut self, pool: crate::db::Pool, queries: SnapshotQueries) -> Self {
+        self.snapshot = Some((pool, queries));
+        self
     }
 
     /// Deletes events older than `retention` every `every` until shutdown.
@@ -234,6 +269,165 @@ impl pb::events_service_server::EventsService for EventsServer {
         });
         Ok(Response::new(EventStream::new(rx)))
     }
+
+    type SnapshotStream = tokio_stream::wrappers::ReceiverStream<Result<pb::SnapshotChunk, Status>>;
+
+    async fn snapshot(
+        &self,
+        req: Request<pb::SnapshotRequest>,
+    ) -> Result<Response<Self::SnapshotStream>, Status> {
+        self.credential.check(req.metadata())?;
+        let Some((pool, queries)) = self.snapshot.clone() else {
+            return Err(Status::unimplemented("this producer serves no snapshots"));
+        };
+        let failed = |e: anyhow::Error| {
+            tracing::error!(error = ?e, "reading a snapshot failed");
+            Status::internal("reading a snapshot failed")
+        };
+        // The head first: whatever is deleted after it is also replayed from it.
+        let head = self.outbox.head().await.map_err(failed)?;
+        let snapshot = read_snapshot(&pool, queries, head).await.map_err(failed)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            for chunk in chunks(snapshot) {
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+}
+
+async fn ids(pool: &crate::db::Pool, sql: &'static str) -> anyhow::Result<Vec<Uuid>> {
+    use crate::db::Pool;
+    Ok(match pool {
+        Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await?,
+        Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await?,
+    })
+}
+
+async fn read_snapshot(
+    pool: &crate::db::Pool,
+    q: SnapshotQueries,
+    head: i64,
+) -> anyhow::Result<Snapshot> {
+    use crate::db::Pool;
+    let mut s = Snapshot {
+        head,
+        ..Snapshot::default()
+    };
+    if let Some(sql) = q.organizations {
+        s.organizations = ids(pool, sql).await?.into_iter().collect();
+    }
+    if let Some(sql) = q.groups {
+        s.groups = ids(pool, sql).await?.into_iter().collect();
+    }
+    if let Some(sql) = q.projects {
+        s.projects = ids(pool, sql).await?.into_iter().collect();
+    }
+    if let Some(sql) = q.memberships {
+        let pairs: Vec<(Uuid, Uuid)> = match pool {
+            Pool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await?,
+            Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await?,
+        };
+        s.memberships = pairs.into_iter().collect();
+    }
+    Ok(s)
+}
+
+fn chunks(s: Snapshot) -> Vec<pb::SnapshotChunk> {
+    let mut out = vec![pb::SnapshotChunk {
+        head_sequence: s.head,
+        ..Default::default()
+    }];
+    let room = |out: &mut Vec<pb::SnapshotChunk>| {
+        let c = out.last().map(|c| {
+            c.organization_uuids.len()
+                + c.memberships.len()
+                + c.group_uuids.len()
+                + c.project_uuids.len()
+        });
+        if c.unwrap_or(CHUNK) >= CHUNK {
+            out.push(pb::SnapshotChunk::default());
+        }
+    };
+    for o in s.organizations {
+        room(&mut out);
+        out.last_mut()
+            .unwrap_or_else(|| unreachable!())
+            .organization_uuids
+            .push(o.to_string());
+    }
+    for (o, u) in s.memberships {
+        room(&mut out);
+        out.last_mut()
+            .unwrap_or_else(|| unreachable!())
+            .memberships
+            .push(pb::MembershipRef {
+                organization_uuid: o.to_string(),
+                user_uuid: u.to_string(),
+            });
+    }
+    for g in s.groups {
+        room(&mut out);
+        out.last_mut()
+            .unwrap_or_else(|| unreachable!())
+            .group_uuids
+            .push(g.to_string());
+    }
+    for p in s.projects {
+        room(&mut out);
+        out.last_mut()
+            .unwrap_or_else(|| unreachable!())
+            .project_uuids
+            .push(p.to_string());
+    }
+    if let Some(last) = out.last_mut() {
+        last.last = true;
+    }
+    out
+}
+
+/// Reads a whole snapshot from a producer.
+async fn fetch_snapshot(
+    client: &mut EventsServiceClient<Channel>,
+    call: &OutgoingCall,
+) -> Result<Snapshot, Status> {
+    let mut stream = client
+        .snapshot(call.request(pb::SnapshotRequest {}, None, None))
+        .await?
+        .into_inner();
+    let bad = |what: &str| Status::data_loss(format!("snapshot: {what}"));
+    let parse = |s: &str| Uuid::parse_str(s).map_err(|_| bad("not a uuid"));
+    let mut snapshot = Snapshot::default();
+    let mut first = true;
+    while let Some(c) = stream.message().await? {
+        if first {
+            snapshot.head = c.head_sequence;
+            first = false;
+        }
+        for o in &c.organization_uuids {
+            snapshot.organizations.insert(parse(o)?);
+        }
+        for m in &c.memberships {
+            snapshot
+                .memberships
+                .insert((parse(&m.organization_uuid)?, parse(&m.user_uuid)?));
+        }
+        for g in &c.group_uuids {
+            snapshot.groups.insert(parse(g)?);
+        }
+        for p in &c.project_uuids {
+            snapshot.projects.insert(parse(p)?);
+        }
+        if c.last {
+            return Ok(snapshot);
+        }
+    }
+    Err(bad("the stream ended before its last chunk"))
 }
 
 /// Where a consumer applies events and keeps its cursor.
@@ -244,6 +438,9 @@ pub trait EventSink: Send + Sync + std::fmt::Debug + 'static {
     /// Applies `event` and moves the cursor of `source` from `after` to the event's sequence,
     /// in one transaction; false (nothing changed) when the cursor was no longer at `after`.
     async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool>;
+    /// Resynchronizes with a producer's snapshot: removes what refers to identifiers it no
+    /// longer has, and sets the cursor of `source` to the snapshot's head, in one transaction.
+    async fn resync(&self, source: &str, snapshot: &Snapshot) -> anyhow::Result<()>;
 }
 
 /// What a consumer follows.
@@ -292,6 +489,29 @@ pub fn spawn_consumer(
                 Ok(()) => return,
                 // Another instance applied an event first: follow it again at once.
                 Err(e) if e.code() == Code::Aborted => continue,
+                // Fell behind the retention: events were lost to pruning. Reconcile with the
+                // producer's snapshot, then follow from its head.
+                Err(e) if e.code() == Code::OutOfRange => {
+                    tracing::error!(
+                        source = settings.source,
+                        message = e.message(),
+                        "event consumer fell behind the retention; resynchronizing from a snapshot"
+                    );
+                    match resync(&settings, client.clone(), &call, sink.as_ref()).await {
+                        Ok(head) => {
+                            tracing::warn!(
+                                source = settings.source,
+                                head,
+                                "event consumer resynchronized"
+                            );
+                            continue;
+                        }
+                        Err(e) => {
+                            failures += 1;
+                            tracing::error!(source = settings.source, code = ?e.code(), message = e.message(), "resynchronizing failed");
+                        }
+                    }
+                }
                 Err(e) => {
                     failures += 1;
                     // The first failures of a row are expected (a producer restarting): log
@@ -310,6 +530,21 @@ pub fn spawn_consumer(
             backoff = (backoff * 2).min(settings.max_backoff);
         }
     })
+}
+
+/// Reconciles the sink with the producer's snapshot; returns the new cursor.
+async fn resync(
+    settings: &ConsumerSettings,
+    mut client: EventsServiceClient<Channel>,
+    call: &OutgoingCall,
+    sink: &dyn EventSink,
+) -> Result<i64, Status> {
+    let snapshot = fetch_snapshot(&mut client, call).await?;
+    sink.resync(settings.source, &snapshot).await.map_err(|e| {
+        tracing::warn!(source = settings.source, error = %e, "applying a snapshot failed");
+        Status::internal("applying a snapshot failed")
+    })?;
+    Ok(snapshot.head)
 }
 
 /// One subscription: Ok when shut down, Err on anything else.
@@ -404,6 +639,17 @@ impl Outbox for SqlOutbox {
         .unwrap_or(0))
     }
 
+    async fn head(&self) -> anyhow::Result<i64> {
+        use crate::db::Pool;
+        let sql = "SELECT COALESCE(MAX(sequence), 0) FROM outbox_events";
+        let head: i64 = match &self.0 {
+            Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
+            Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
+        };
+        // Everything may have been pruned: the head is then where pruning reached.
+        Ok(head.max(self.pruned_through().await?))
+    }
+
     async fn prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
         use crate::db::Pool;
         macro_rules! prune {
@@ -438,16 +684,18 @@ impl Outbox for SqlOutbox {
 /// `retention` (checked every tenth of it, at most hourly).
 pub fn server(
     pool: crate::db::Pool,
+    snapshots: SnapshotQueries,
     credential: InternalCredential,
     retention: Duration,
     shutdown: CancellationToken,
 ) -> pb::events_service_server::EventsServiceServer<EventsServer> {
     let server = EventsServer::new(
-        Arc::new(SqlOutbox(pool)),
+        Arc::new(SqlOutbox(pool.clone())),
         credential,
         ServerSettings::default(),
         shutdown,
-    );
+    )
+    .with_snapshots(pool, snapshots);
     server.spawn_pruning(
         retention,
         (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600)),

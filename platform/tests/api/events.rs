@@ -333,6 +333,13 @@ impl EventSink for Counting {
         }
         Ok(took)
     }
+    async fn resync(
+        &self,
+        source: &str,
+        snapshot: &service_kit::events::Snapshot,
+    ) -> anyhow::Result<()> {
+        self.inner.resync(source, snapshot).await
+    }
 }
 
 /// Item 3: two instances of one consumer at once apply every event exactly once in effect.
@@ -492,6 +499,104 @@ async fn a_consumer_behind_the_retention_is_told(backend: Backend) {
     subscribe(app.identity_addr, internal, 1).await.unwrap();
 }
 
+/// Item 4: consumers that were away longer than the retention resynchronize from the
+/// producers' snapshots (what refers to deleted objects goes) and follow from their heads.
+async fn consumers_behind_the_retention_resynchronize(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.consume_events = false;
+        c.events_retention_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let (admin, org) = admin_of_new_org(&app, "Resync").await;
+    let (member, project, _, group) = world(&app, &admin).await;
+    personal_credentials(&app, &admin, &project).await;
+    let (other_admin, other_org) = admin_of_new_org(&app, "Gone").await;
+    new_project(&app, &other_admin, "Gone").await;
+    let adm = cookie(&admin);
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/user/{}", member.user_uuid),
+        &adm,
+        None,
+    )
+    .await
+    .results();
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/groups/{group}"),
+        &adm,
+        None,
+    )
+    .await
+    .results();
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/projects/{project}"),
+        &adm,
+        None,
+    )
+    .await
+    .results();
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/{other_org}"),
+        &cookie(&other_admin),
+        None,
+    )
+    .await
+    .results();
+    let none = "00000000-0000-0000-0000-000000000000";
+    let left = "SELECT COUNT(*) FROM outbox_events WHERE event_uuid <> $1";
+    within(Duration::from_secs(10), "every event is pruned", || async {
+        count(&app.identity_db, left, none).await == 0
+            && count(&app.projects_db, left, none).await == 0
+    })
+    .await;
+    assert!(traces_of_user(&app, &member.user_uuid).await > 0);
+    let shutdown = CancellationToken::new();
+    start_consumers(&app, &shutdown);
+    let prefs = "SELECT COUNT(*) FROM credentials_preferences WHERE project_uuid = $1";
+    within(
+        LIMIT,
+        "the resynchronized consumers removed every trace",
+        || async {
+            traces_of_user(&app, &member.user_uuid).await == 0
+                && traces_of_group(&app, &group).await == 0
+                && count(&app.connections_db, prefs, &project).await == 0
+                && traces_of_organization(&app, &other_org).await == 0
+        },
+    )
+    .await;
+    // What still exists stays.
+    assert!(traces_of_organization(&app, &org).await > 0);
+    // And they follow new events from the snapshot's head.
+    let next = invite_and_join(&app, &admin, "viewer").await;
+    let p2 = new_project(&app, &admin, "Next").await;
+    app.post(
+        &format!("/api/v1/projects/{p2}/access"),
+        &adm,
+        json!({"email": next.email, "role": "viewer", "sendEmail": false}),
+    )
+    .await
+    .results();
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/user/{}", next.user_uuid),
+        &adm,
+        None,
+    )
+    .await
+    .results();
+    within(LIMIT, "a new event is applied after the resync", || async {
+        traces_of_user(&app, &next.user_uuid).await == 0
+    })
+    .await;
+    shutdown.cancel();
+}
+
 dual!(
     deletions_cascade_to_the_other_services,
     a_deleted_user_leaves_nothing_behind,
@@ -501,4 +606,5 @@ dual_backend!(
     a_stopped_consumer_catches_up,
     two_instances_apply_each_event_once,
     a_consumer_behind_the_retention_is_told,
+    consumers_behind_the_retention_resynchronize,
 );

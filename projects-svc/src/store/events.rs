@@ -3,9 +3,45 @@
 //! applying one twice would change nothing either).
 
 use proto::events::v1::{self as pb, event::Payload};
-use service_kit::events::{ADVANCE_CURSOR, ENSURE_CURSOR, EventSink, READ_CURSOR, event_uuid};
+use service_kit::events::{
+    ADVANCE_CURSOR, ENSURE_CURSOR, EventSink, READ_CURSOR, Snapshot, event_uuid,
+};
+use uuid::Uuid;
 
 use super::{PgStore, SqliteStore};
+
+/// The effects, each a macro over a transaction so that `apply` and `resync` share them.
+macro_rules! remove_organization {
+    ($tx:expr, $org:expr) => {
+        sqlx::query("DELETE FROM projects WHERE organization_uuid = $1")
+            .bind($org)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+macro_rules! remove_member {
+    ($tx:expr, $org:expr, $user:expr) => {
+        for sql in [
+            "DELETE FROM project_user_grants WHERE user_uuid = $1 AND project_uuid IN \
+             (SELECT project_uuid FROM projects WHERE organization_uuid = $2)",
+            "DELETE FROM space_user_grants WHERE user_uuid = $1 AND space_uuid IN \
+             (SELECT s.space_uuid FROM spaces s JOIN projects p ON p.project_uuid = s.project_uuid \
+              WHERE p.organization_uuid = $2)",
+        ] {
+            sqlx::query(sql).bind($user).bind($org).execute(&mut *$tx).await?;
+        }
+    };
+}
+macro_rules! remove_group {
+    ($tx:expr, $group:expr) => {
+        for sql in [
+            "DELETE FROM project_group_grants WHERE group_uuid = $1",
+            "DELETE FROM space_group_grants WHERE group_uuid = $1",
+        ] {
+            sqlx::query(sql).bind($group).execute(&mut *$tx).await?;
+        }
+    };
+}
 
 macro_rules! sink {
     ($store:ident) => {
@@ -37,10 +73,7 @@ macro_rules! sink {
                     // by foreign key.
                     Some(Payload::OrganizationDeleted(e)) => {
                         let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        sqlx::query("DELETE FROM projects WHERE organization_uuid = $1")
-                            .bind(org)
-                            .execute(&mut *tx)
-                            .await?;
+                        remove_organization!(tx, org);
                     }
                     Some(Payload::UserDeleted(e)) => {
                         let user = event_uuid("user_uuid", &e.user_uuid)?;
@@ -54,30 +87,60 @@ macro_rules! sink {
                     Some(Payload::MemberRemoved(e)) => {
                         let user = event_uuid("user_uuid", &e.user_uuid)?;
                         let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        for sql in [
-                            "DELETE FROM project_user_grants WHERE user_uuid = $1 AND project_uuid IN \
-                             (SELECT project_uuid FROM projects WHERE organization_uuid = $2)",
-                            "DELETE FROM space_user_grants WHERE user_uuid = $1 AND space_uuid IN \
-                             (SELECT s.space_uuid FROM spaces s JOIN projects p ON p.project_uuid = s.project_uuid \
-                              WHERE p.organization_uuid = $2)",
-                        ] {
-                            sqlx::query(sql).bind(user).bind(org).execute(&mut *tx).await?;
-                        }
+                        remove_member!(tx, org, user);
                     }
                     Some(Payload::GroupDeleted(e)) => {
                         let group = event_uuid("group_uuid", &e.group_uuid)?;
-                        for sql in [
-                            "DELETE FROM project_group_grants WHERE group_uuid = $1",
-                            "DELETE FROM space_group_grants WHERE group_uuid = $1",
-                        ] {
-                            sqlx::query(sql).bind(group).execute(&mut *tx).await?;
-                        }
+                        remove_group!(tx, group);
                     }
                     // Not identity's; nothing here depends on other events.
                     Some(Payload::ProjectDeleted(_)) | None => {}
                 }
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn resync(&self, source: &str, snapshot: &Snapshot) -> anyhow::Result<()> {
+                let mut tx = self.0.begin().await?;
+                let orgs: Vec<Uuid> = sqlx::query_scalar("SELECT DISTINCT organization_uuid FROM projects")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for org in orgs.into_iter().filter(|o| !snapshot.organizations.contains(o)) {
+                    remove_organization!(tx, org);
+                }
+                let mut members: Vec<(Uuid, Uuid)> = sqlx::query_as(
+                    "SELECT DISTINCT p.organization_uuid, g.user_uuid FROM project_user_grants g \
+                     JOIN projects p ON p.project_uuid = g.project_uuid",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                members.extend(
+                    sqlx::query_as::<_, (Uuid, Uuid)>(
+                        "SELECT DISTINCT p.organization_uuid, g.user_uuid FROM space_user_grants g \
+                         JOIN spaces s ON s.space_uuid = g.space_uuid JOIN projects p ON p.project_uuid = s.project_uuid",
+                    )
+                    .fetch_all(&mut *tx)
+                    .await?,
+                );
+                for (org, user) in members.into_iter().filter(|m| !snapshot.memberships.contains(m)) {
+                    remove_member!(tx, org, user);
+                }
+                let groups: Vec<Uuid> = sqlx::query_scalar(
+                    "SELECT group_uuid FROM project_group_grants UNION SELECT group_uuid FROM space_group_grants",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                for group in groups.into_iter().filter(|g| !snapshot.groups.contains(g)) {
+                    remove_group!(tx, group);
+                }
+                sqlx::query(ENSURE_CURSOR).bind(source).execute(&mut *tx).await?;
+                sqlx::query("UPDATE event_cursors SET sequence = $1 WHERE source = $2")
+                    .bind(snapshot.head)
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
             }
         }
     };
