@@ -1,8 +1,12 @@
 //! The whole platform in one process, on embedded SQLite by default.
 //!
 //! Run: `cargo run --release -p platform` (HTTP API on http://127.0.0.1:8080, data in ./data).
+//! `platform consume …` runs one event consumer alone (maintenance, and the crash tests).
+
+use std::time::Duration;
 
 use clap::Parser;
+use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -10,14 +14,83 @@ use clap::Parser;
     about = "Gateway + identity-svc + connections-svc + projects-svc in one process"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     #[command(flatten)]
     config: platform::Config,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Serve the platform (the default).
+    Serve,
+    /// Apply one producer's events to one consumer's database, alone, until stopped (the same
+    /// consumer the services run; its cursor is the consumer's own).
+    Consume(ConsumeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ConsumeArgs {
+    /// The consuming service whose database receives the effects.
+    #[arg(long, value_parser = ["projects", "connections"])]
+    into: String,
+    /// The producer: `identity` or `projects`.
+    #[arg(long, value_parser = ["identity", "projects"])]
+    from: String,
+    /// The producer's gRPC URL.
+    #[arg(long)]
+    from_url: String,
+}
+
+async fn consume(config: platform::Config, args: ConsumeArgs) -> anyhow::Result<()> {
+    let credential = service_kit::grpc::InternalCredential::new(
+        config
+            .internal_credential
+            .clone()
+            .unwrap_or_else(|| SecretString::from(String::new())),
+    )?;
+    let pool = service_kit::db::connect(&service_kit::db::DbConfig {
+        url: config.database_url.clone(),
+        schema: format!("{}{}", config.schema_prefix, args.into),
+        sqlite_file: config.data_dir.join(format!("{}.db", args.into)),
+        max_connections: 2,
+    })
+    .await?;
+    let sink = if args.into == "projects" {
+        projects_svc::store::sink_for_pool(pool)
+    } else {
+        connections_svc::store::sink_for_pool(pool)
+    };
+    let source: &'static str = if args.from == "identity" {
+        "identity"
+    } else {
+        "projects"
+    };
+    let channel = tonic::transport::Endpoint::from_shared(args.from_url)?.connect_lazy();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    service_kit::shutdown::cancel_on_signal(shutdown.clone());
+    tracing::info!(into = %args.into, from = source, "event consumer started");
+    service_kit::events::spawn_consumer(
+        service_kit::events::ConsumerSettings {
+            source,
+            max_backoff: Duration::from_secs(5),
+        },
+        channel,
+        credential,
+        sink,
+        shutdown,
+    )
+    .await?;
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service_kit::telemetry::init("info");
     let cli = Cli::parse();
+    if let Some(Command::Consume(args)) = cli.command {
+        return consume(cli.config, args).await;
+    }
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
     let platform = platform::Platform::start(cli.config, shutdown).await?;

@@ -304,6 +304,160 @@ async fn a_stopped_consumer_catches_up(backend: Backend) {
     assert!(took < LIMIT, "{took:?}");
 }
 
+/// `platform consume` as a child process: projects-svc's consumer of identity-svc's events.
+fn consumer_process(app: &TestApp) -> tokio::process::Child {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"));
+    cmd.args([
+        "consume",
+        "--into",
+        "projects",
+        "--from",
+        "identity",
+        "--from-url",
+        &format!("http://{}", app.identity_addr),
+    ])
+    .env("DATA_DIR", &app.data_dir)
+    .env("INTERNAL_CREDENTIAL", &app.internal_credential)
+    .env("RUST_LOG", "warn")
+    .env_remove("DATABASE_URL")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .kill_on_drop(true);
+    if let Some((url, prefix)) = &app.database {
+        cmd.env("DATABASE_URL", url).env("SCHEMA_PREFIX", prefix);
+    }
+    cmd.spawn().expect("platform consume starts")
+}
+
+/// Seeds `n` members' grants on `project` (projects-svc) and the `n` events removing them from
+/// `org` (identity-svc's outbox), straight into the databases.
+async fn seed_removals(app: &TestApp, org: &str, project: &str, n: usize) {
+    let org = uuid::Uuid::parse_str(org).unwrap();
+    let project = uuid::Uuid::parse_str(project).unwrap();
+    let users: Vec<uuid::Uuid> = (0..n).map(|_| uuid::Uuid::now_v7()).collect();
+    let now = chrono::Utc::now();
+    macro_rules! seed {
+        ($db:ty, $projects:expr, $identity:expr) => {{
+            for chunk in users.chunks(500) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO project_user_grants (project_uuid, user_uuid, role, created_at) ",
+                );
+                qb.push_values(chunk, |mut b, u| {
+                    b.push_bind(project).push_bind(*u).push_bind("viewer").push_bind(now);
+                });
+                qb.build().execute($projects).await.unwrap();
+                // One event per statement: the PostgreSQL trigger numbers each row.
+                let mut tx = $identity.begin().await.unwrap();
+                for u in chunk {
+                    sqlx::query(
+                        "INSERT INTO outbox_events (event_uuid, event_type, payload, created_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(uuid::Uuid::now_v7())
+                    .bind("organization.member_removed")
+                    .bind(json!({"organizationUuid": org, "userUuid": u}).to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                }
+                tx.commit().await.unwrap();
+            }
+        }};
+    }
+    match (&app.projects_db, &app.identity_db) {
+        (service_kit::db::Pool::Sqlite(p), service_kit::db::Pool::Sqlite(i)) => {
+            seed!(sqlx::Sqlite, p, i)
+        }
+        (service_kit::db::Pool::Postgres(p), service_kit::db::Pool::Postgres(i)) => {
+            seed!(sqlx::Postgres, p, i)
+        }
+        _ => unreachable!(),
+    }
+}
+
+async fn scalar(db: &service_kit::db::Pool, sql: &'static str) -> i64 {
+    match db {
+        service_kit::db::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+        service_kit::db::Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+    }
+    .unwrap()
+}
+
+/// Item 3: a consumer killed with SIGKILL while it applies events loses nothing and applies
+/// nothing twice: at the kill, exactly the events up to its cursor have taken effect; restarted,
+/// it completes from there.
+async fn a_killed_consumer_loses_and_repeats_nothing(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+        return;
+    };
+    let (admin, org) = admin_of_new_org(&app, "Killed").await;
+    let project = new_project(&app, &admin, "K").await;
+    let n = 3000;
+    seed_removals(&app, &org, &project, n).await;
+    let grants = "SELECT COUNT(*) FROM project_user_grants WHERE project_uuid = $1";
+    // The admin's own grant stays: n + 1 before, 1 after.
+    assert_eq!(
+        count(&app.projects_db, grants, &project).await,
+        n as i64 + 1
+    );
+    let head = scalar(&app.identity_db, "SELECT MAX(sequence) FROM outbox_events").await;
+
+    let mut child = consumer_process(&app);
+    within(
+        Duration::from_secs(20),
+        "the consumer applies some events",
+        || async { count(&app.projects_db, grants, &project).await < n as i64 - 100 },
+    )
+    .await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let remaining = count(&app.projects_db, grants, &project).await - 1;
+    let cursor = scalar(
+        &app.projects_db,
+        "SELECT COALESCE(MAX(sequence), 0) FROM event_cursors WHERE source = 'identity'",
+    )
+    .await;
+    assert!(
+        remaining > 0 && cursor < head,
+        "killed too late to prove anything: make n larger"
+    );
+    let applied = match &app.identity_db {
+        service_kit::db::Pool::Sqlite(p) => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox_events WHERE sequence <= $1")
+                .bind(cursor)
+                .fetch_one(p)
+                .await
+        }
+        service_kit::db::Pool::Postgres(p) => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox_events WHERE sequence <= $1")
+                .bind(cursor)
+                .fetch_one(p)
+                .await
+        }
+    }
+    .unwrap();
+    assert_eq!(
+        n as i64 - remaining,
+        applied,
+        "the effects at the kill are exactly the events up to the cursor"
+    );
+
+    let mut child = consumer_process(&app);
+    within(
+        Duration::from_secs(20),
+        "the restarted consumer completes",
+        || async { count(&app.projects_db, grants, &project).await == 1 },
+    )
+    .await;
+    child.start_kill().unwrap();
+    let cursor = scalar(
+        &app.projects_db,
+        "SELECT COALESCE(MAX(sequence), 0) FROM event_cursors WHERE source = 'identity'",
+    )
+    .await;
+    assert_eq!(cursor, head);
+}
+
 /// Counts, per sequence, the applications that took effect (the real sink underneath).
 #[derive(Debug)]
 struct Counting {
@@ -429,6 +583,14 @@ async fn subscriptions_are_internal_and_events_carry_ids_only(app: TestApp) {
     for addr in [app.identity_addr, app.projects_addr] {
         for who in [None, Some(("authorization", bearer.as_str()))] {
             let refused = subscribe(addr, who, 0).await.unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{addr}");
+            let mut client =
+                proto::events::v1::events_service_client::EventsServiceClient::new(channel(addr));
+            let mut req = tonic::Request::new(proto::events::v1::SnapshotRequest {});
+            if let Some((k, v)) = who {
+                req.metadata_mut().insert(k, v.parse().unwrap());
+            }
+            let refused = client.snapshot(req).await.unwrap_err();
             assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{addr}");
         }
     }
@@ -607,4 +769,5 @@ dual_backend!(
     two_instances_apply_each_event_once,
     a_consumer_behind_the_retention_is_told,
     consumers_behind_the_retention_resynchronize,
+    a_killed_consumer_loses_and_repeats_nothing,
 );

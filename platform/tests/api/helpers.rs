@@ -131,6 +131,8 @@ pub struct TestApp {
     pub connections_db: service_kit::db::Pool,
     /// The platform's data directory (the mail outbox is its `mail` directory by default).
     pub data_dir: PathBuf,
+    /// `DATABASE_URL` and `SCHEMA_PREFIX` of the platform (None: SQLite in `data_dir`).
+    pub database: Option<(String, String)>,
     pub shutdown: CancellationToken,
     cleanup: Cleanup,
 }
@@ -236,6 +238,12 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         projects_db,
         connections_db,
         data_dir: config.data_dir.clone(),
+        database: config.database_url.as_ref().map(|u| {
+            (
+                secrecy::ExposeSecret::expose_secret(u).to_owned(),
+                config.schema_prefix.clone(),
+            )
+        }),
         shutdown,
         cleanup,
     };
