@@ -17,6 +17,7 @@
 mod argon;
 mod driver;
 mod envelope;
+mod events;
 mod grpc;
 mod http;
 mod mixed;
@@ -67,6 +68,9 @@ enum Command {
     /// (`--part projects`) into a stopped platform's SQLite files, or the spaces the member and
     /// the admin must then see (`--part expected`).
     SeedSpaces(spaces::SeedArgs),
+    /// Events through identity-svc's outbox and subscription into projects-svc's consumer: the
+    /// backlog rate and the delay from commit to applied (issue #6).
+    Events(events::Args),
     /// Seal and open rates of connections-svc's envelope encryption on one thread.
     Envelope(envelope::Args),
     /// Raw Argon2id hash rate (argon2 crate defaults: m=19456 KiB, t=2, p=1) on N threads.
@@ -206,6 +210,7 @@ fn main() -> anyhow::Result<()> {
         Command::SeedSpaces(a) => spaces::seed(a),
         Command::Argon2(a) => argon::main(a),
         Command::Envelope(a) => envelope::main(a),
+        Command::Events(a) => runtime(2)?.block_on(events::main(a)),
         Command::Startup(a) => runtime(1)?.block_on(startup::main(a)),
         Command::Report(a) => report::main(a),
         Command::Rss(a) => rss(a),

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Issue #6's benchmark: see docs/benchmarks.md ("Events between services").
+#
+#   loadgen/bench-events.sh                          # SQLite: about a minute after the build
+#   BACKENDS="sqlite postgres" loadgen/bench-events.sh
+#
+# Builds the release binaries (shared code: loadgen/bench-lib.sh), then on 127.0.0.1 only, per
+# backend: starts the all-in-one binary on a fresh data dir with CONSUME_EVENTS=false (so that
+# loadgen runs the only consumer: projects-svc's own, over its database) and a known
+# INTERNAL_CREDENTIAL, and runs `loadgen events`: BACKLOG events committed into identity-svc's
+# outbox and applied by the consumer (events/s each way), then RATE events/s committed one by one
+# for DURATION seconds and the delay from each commit to the commit of its effect (p50, p99).
+#
+# Knobs (environment): BACKLOG (20000), RATE (100), DURATION (15), BACKENDS ("sqlite"), PG_URL,
+# and those of bench-lib.sh: CARGO_TARGET_DIR, SKIP_BUILD=1, RESULTS_DIR, WAIT_IDLE (60).
+set -euo pipefail
+
+BACKLOG=${BACKLOG:-20000}
+RATE=${RATE:-100}
+DURATION=${DURATION:-15}
+BACKENDS=${BACKENDS:-sqlite}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+# shellcheck source=loadgen/bench-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+
+PG_SCHEMA_PREFIX=bench_$(tr '[:upper:]' '[:lower:]' <<<"$STAMP")_
+PG_USED=0
+drop_pg_schemas() {
+    [[ $PG_USED == 1 ]] || return 0
+    psql -q -v ON_ERROR_STOP=1 "$PG_URL" -c "DROP SCHEMA IF EXISTS ${PG_SCHEMA_PREFIX}identity, ${PG_SCHEMA_PREFIX}connections, ${PG_SCHEMA_PREFIX}projects CASCADE" >&2 ||
+        echo "could not drop the schemas ${PG_SCHEMA_PREFIX}*" >&2
+    PG_USED=0
+}
+cleanup_hook() {
+    drop_pg_schemas
+}
+
+machine_info "BACKLOG=$BACKLOG RATE=$RATE DURATION=$DURATION BACKENDS='$BACKENDS'"
+TABLES=$RESULTS_DIR/tables.md
+{
+    echo "| backend | backlog events | committed per second | applied per second | steady rate (events/s) | events | delay p50 ms | delay p99 ms | delay max ms |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+} >"$TABLES"
+CREDENTIAL=$(head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 40)
+export LOADGEN_INTERNAL_CREDENTIAL=$CREDENTIAL
+
+for kind in $BACKENDS; do
+    PLATFORM_ENV=("CONSUME_EVENTS=false" "INTERNAL_CREDENTIAL=$CREDENTIAL")
+    db_args=()
+    if [[ $kind == postgres ]]; then
+        PLATFORM_ENV+=("DATABASE_URL=$PG_URL" "SCHEMA_PREFIX=$PG_SCHEMA_PREFIX")
+        db_args=(--database-url "$PG_URL" --schema-prefix "$PG_SCHEMA_PREFIX")
+        PG_USED=1
+    fi
+    echo "== $kind: events through the outbox and the subscription" >&2
+    start_platform "$kind" info
+    wait_idle
+    "$LOADGEN" events --identity-url "http://$IDENTITY" --data-dir "$WORK/data-$kind" \
+        "${db_args[@]}" --backlog "$BACKLOG" --rate "$RATE" --duration "$DURATION" \
+        --label "$kind" --md --json "$RESULTS" >>"$TABLES"
+    stop_server "$PLATFORM_TPID"
+    [[ $kind != postgres ]] || drop_pg_schemas
+done
+
+cat "$TABLES"
+echo >&2
+echo "results kept in $RESULTS_DIR" >&2
