@@ -92,6 +92,9 @@ pub fn to_proto(e: &StoredEvent) -> anyhow::Result<pb::Event> {
 pub struct Snapshot {
     /// The newest sequence committed before the identifiers were read.
     pub head: i64,
+    /// When the consumer asked for it (its own clock): a resynchronization removes only what was
+    /// created before, since anything newer may refer to objects the snapshot could not know.
+    pub taken_at: DateTime<Utc>,
     pub organizations: std::collections::HashSet<Uuid>,
     /// (organization, user).
     pub memberships: std::collections::HashSet<(Uuid, Uuid)>,
@@ -396,13 +399,17 @@ async fn fetch_snapshot(
     client: &mut EventsServiceClient<Channel>,
     call: &OutgoingCall,
 ) -> Result<Snapshot, Status> {
+    let taken_at = Utc::now();
     let mut stream = client
         .snapshot(call.request(pb::SnapshotRequest {}, None, None))
         .await?
         .into_inner();
     let bad = |what: &str| Status::data_loss(format!("snapshot: {what}"));
     let parse = |s: &str| Uuid::parse_str(s).map_err(|_| bad("not a uuid"));
-    let mut snapshot = Snapshot::default();
+    let mut snapshot = Snapshot {
+        taken_at,
+        ..Snapshot::default()
+    };
     let mut first = true;
     while let Some(c) = stream.message().await? {
         if first {
@@ -655,22 +662,41 @@ impl Outbox for SqlOutbox {
         macro_rules! prune {
             ($p:expr) => {{
                 let mut tx = $p.begin().await?;
-                let gone: Vec<i64> = sqlx::query_scalar(
-                    "DELETE FROM outbox_events WHERE created_at < $1 RETURNING sequence",
+                // Only a prefix of the sequence goes: the oldest events up to the first one that
+                // is still within the retention. (`created_at` is the writer's clock, not the
+                // commit order: pruning by it alone could leave a hole that no reader notices.)
+                let first_kept: Option<i64> = sqlx::query_scalar(
+                    "SELECT MIN(sequence) FROM outbox_events WHERE created_at >= $1",
                 )
                 .bind(before)
-                .fetch_all(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
-                if let Some(max) = gone.iter().max() {
-                    sqlx::query(
-                        "UPDATE outbox_pruned SET through = $1 WHERE id = 1 AND through < $1",
-                    )
-                    .bind(*max)
-                    .execute(&mut *tx)
-                    .await?;
+                let through: Option<i64> = match first_kept {
+                    Some(kept) => Some(kept - 1),
+                    None => {
+                        sqlx::query_scalar("SELECT MAX(sequence) FROM outbox_events")
+                            .fetch_one(&mut *tx)
+                            .await?
+                    }
+                };
+                let mut gone = 0;
+                if let Some(through) = through {
+                    gone = sqlx::query("DELETE FROM outbox_events WHERE sequence <= $1")
+                        .bind(through)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if gone > 0 {
+                        sqlx::query(
+                            "UPDATE outbox_pruned SET through = $1 WHERE id = 1 AND through < $1",
+                        )
+                        .bind(through)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
                 tx.commit().await?;
-                gone.len() as u64
+                gone
             }};
         }
         Ok(match &self.0 {
@@ -714,6 +740,22 @@ pub const ENSURE_CURSOR: &str =
 /// See [`READ_CURSOR`].
 pub const ADVANCE_CURSOR: &str =
     "UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence = $3";
+
+/// When an event happened, by the producer's clock (the epoch when it has none).
+pub fn occurred_at(event: &pb::Event) -> DateTime<Utc> {
+    event
+        .occurred_at
+        .as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .unwrap_or_default()
+}
+
+/// A time after every row: the bound of effects that remove everything (identifiers of deleted
+/// organizations, users and groups are never reused). Year 9999, so that SQLite's text form
+/// still sorts after every real time.
+pub fn far_future() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or_default()
+}
 
 /// A uuid field of an event, or an error naming it.
 pub fn event_uuid(field: &str, value: &str) -> anyhow::Result<Uuid> {

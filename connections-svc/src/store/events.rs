@@ -1,49 +1,74 @@
 //! connections-svc as a consumer of identity-svc's and projects-svc's events: what each one
 //! removes here, applied in the transaction that advances that producer's cursor (exactly-once
-//! effect; every effect is a DELETE).
+//! effect; every effect is a DELETE, and each deleted connection gives its place back in
+//! `connection_counts`).
+//!
+//! Each effect is bounded in time: a removed member may rejoin, so `MemberRemoved` takes only
+//! what was created before the removal; a resynchronization takes only what existed before its
+//! snapshot. Deleted organizations, users and projects never come back: their events take all.
 
+use chrono::{DateTime, Utc};
 use proto::events::v1::{self as pb, event::Payload};
 use service_kit::events::{
-    ADVANCE_CURSOR, ENSURE_CURSOR, EventSink, READ_CURSOR, Snapshot, event_uuid,
+    ADVANCE_CURSOR, ENSURE_CURSOR, EventSink, READ_CURSOR, Snapshot, event_uuid, far_future,
+    occurred_at,
 };
 use uuid::Uuid;
 
 use super::{PgStore, SqliteStore, count_scope};
 
-/// The effects, each a macro over a transaction so that `apply` and `resync` share them.
-macro_rules! remove_organization {
-    ($tx:expr, $org:expr) => {
-        for sql in [
-            "DELETE FROM connections WHERE organization_uuid = $1",
-            "DELETE FROM connection_counts WHERE organization_uuid = $1",
-        ] {
-            sqlx::query(sql).bind($org).execute(&mut *$tx).await?;
+/// Runs a `DELETE FROM connections … RETURNING organization_uuid, kind, owner_user_uuid` and
+/// gives each deleted connection's place back.
+macro_rules! delete_connections {
+    ($tx:expr, $sql:expr, $($bind:expr),+) => {{
+        let gone: Vec<(Uuid, String, Uuid)> = sqlx::query_as($sql)
+            $(.bind($bind))+
+            .fetch_all(&mut *$tx)
+            .await?;
+        for (org, kind, owner) in gone {
+            sqlx::query(
+                "UPDATE connection_counts SET n = n - 1 WHERE organization_uuid = $1 AND scope = $2 AND n > 0",
+            )
+            .bind(org)
+            .bind(count_scope(&kind, owner))
+            .execute(&mut *$tx)
+            .await?;
         }
+    }};
+}
+macro_rules! remove_organization {
+    ($tx:expr, $org:expr, $before:expr) => {
+        delete_connections!(
+            $tx,
+            "DELETE FROM connections WHERE organization_uuid = $1 AND created_at < $2 \
+             RETURNING organization_uuid, kind, owner_user_uuid",
+            $org,
+            $before
+        )
     };
 }
 macro_rules! remove_member {
-    ($tx:expr, $org:expr, $user:expr) => {
-        sqlx::query(
+    ($tx:expr, $org:expr, $user:expr, $before:expr) => {
+        delete_connections!(
+            $tx,
             "DELETE FROM connections WHERE kind = 'personal' AND owner_user_uuid = $1 \
-             AND organization_uuid = $2",
+             AND organization_uuid = $2 AND created_at < $3 \
+             RETURNING organization_uuid, kind, owner_user_uuid",
+            $user,
+            $org,
+            $before
         )
-        .bind($user)
-        .bind($org)
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query("DELETE FROM connection_counts WHERE organization_uuid = $1 AND scope = $2")
-            .bind($org)
-            .bind(count_scope("personal", $user))
-            .execute(&mut *$tx)
-            .await?;
     };
 }
 macro_rules! remove_project {
-    ($tx:expr, $project:expr) => {
-        sqlx::query("DELETE FROM credentials_preferences WHERE project_uuid = $1")
-            .bind($project)
-            .execute(&mut *$tx)
-            .await?;
+    ($tx:expr, $project:expr, $before:expr) => {
+        sqlx::query(
+            "DELETE FROM credentials_preferences WHERE project_uuid = $1 AND updated_at < $2",
+        )
+        .bind($project)
+        .bind($before)
+        .execute(&mut *$tx)
+        .await?;
     };
 }
 
@@ -72,40 +97,39 @@ macro_rules! sink {
                 if moved == 0 {
                     return Ok(false);
                 }
+                let all: DateTime<Utc> = far_future();
                 match &event.payload {
                     // Every connection and credential of the organization, with their secrets
                     // and the preferences naming them (foreign keys).
                     Some(Payload::OrganizationDeleted(e)) => {
                         let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        remove_organization!(tx, org);
+                        remove_organization!(tx, org, all);
                     }
                     // The user's personal credentials everywhere and their preferences; shared
                     // connections they made stay with their organization.
                     Some(Payload::UserDeleted(e)) => {
                         let user = event_uuid("user_uuid", &e.user_uuid)?;
-                        sqlx::query("DELETE FROM connections WHERE kind = 'personal' AND owner_user_uuid = $1")
-                            .bind(user)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("DELETE FROM connection_counts WHERE scope = $1")
-                            .bind(count_scope("personal", user))
-                            .execute(&mut *tx)
-                            .await?;
+                        delete_connections!(
+                            tx,
+                            "DELETE FROM connections WHERE kind = 'personal' AND owner_user_uuid = $1 \
+                             RETURNING organization_uuid, kind, owner_user_uuid",
+                            user
+                        );
                         sqlx::query("DELETE FROM credentials_preferences WHERE user_uuid = $1")
                             .bind(user)
                             .execute(&mut *tx)
                             .await?;
                     }
                     // The member's personal credentials in that organization (and the
-                    // preferences naming them).
+                    // preferences naming them), made before the removal.
                     Some(Payload::MemberRemoved(e)) => {
                         let user = event_uuid("user_uuid", &e.user_uuid)?;
                         let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        remove_member!(tx, org, user);
+                        remove_member!(tx, org, user, occurred_at(event));
                     }
                     Some(Payload::ProjectDeleted(e)) => {
                         let project = event_uuid("project_uuid", &e.project_uuid)?;
-                        remove_project!(tx, project);
+                        remove_project!(tx, project, all);
                     }
                     Some(Payload::GroupDeleted(_)) | None => {}
                 }
@@ -114,6 +138,7 @@ macro_rules! sink {
             }
 
             async fn resync(&self, source: &str, snapshot: &Snapshot) -> anyhow::Result<()> {
+                let before = snapshot.taken_at;
                 let mut tx = self.0.begin().await?;
                 if source == "identity" {
                     let orgs: Vec<Uuid> =
@@ -121,7 +146,7 @@ macro_rules! sink {
                             .fetch_all(&mut *tx)
                             .await?;
                     for org in orgs.into_iter().filter(|o| !snapshot.organizations.contains(o)) {
-                        remove_organization!(tx, org);
+                        remove_organization!(tx, org, before);
                     }
                     let owners: Vec<(Uuid, Uuid)> = sqlx::query_as(
                         "SELECT DISTINCT organization_uuid, owner_user_uuid FROM connections WHERE kind = 'personal'",
@@ -129,7 +154,7 @@ macro_rules! sink {
                     .fetch_all(&mut *tx)
                     .await?;
                     for (org, user) in owners.into_iter().filter(|m| !snapshot.memberships.contains(m)) {
-                        remove_member!(tx, org, user);
+                        remove_member!(tx, org, user, before);
                     }
                 } else {
                     let projects: Vec<Uuid> =
@@ -137,11 +162,12 @@ macro_rules! sink {
                             .fetch_all(&mut *tx)
                             .await?;
                     for project in projects.into_iter().filter(|p| !snapshot.projects.contains(p)) {
-                        remove_project!(tx, project);
+                        remove_project!(tx, project, before);
                     }
                 }
                 sqlx::query(ENSURE_CURSOR).bind(source).execute(&mut *tx).await?;
-                sqlx::query("UPDATE event_cursors SET sequence = $1 WHERE source = $2")
+                // Forward only: an instance with an older snapshot never moves it back.
+                sqlx::query("UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence < $1")
                     .bind(snapshot.head)
                     .bind(source)
                     .execute(&mut *tx)

@@ -385,23 +385,10 @@ impl Identity {
     /// member of an organization takes it along; its last admin must first hand the role over.
     pub async fn delete_me(&self, claims: &AccessClaims) -> Result<()> {
         let user = caller(claims)?;
-        let org = self
-            .store
-            .membership(user)
-            .await?
-            .map(|m| m.organization.organization_uuid);
+        // The store writes `organization.deleted` itself when the user takes their organization
+        // along: it knows which one inside its transaction.
         let user_event = event("user.deleted", serde_json::json!({ "userUuid": user }));
-        let org_event = org.map(|o| {
-            event(
-                "organization.deleted",
-                serde_json::json!({ "organizationUuid": o }),
-            )
-        });
-        match self
-            .store
-            .delete_user(user, &user_event, org_event.as_ref())
-            .await?
-        {
+        match self.store.delete_user(user, &user_event).await? {
             MembershipChange::Done => {
                 tracing::info!(user_uuid = %user, "user deleted");
                 Ok(())

@@ -497,13 +497,13 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn remove_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<bool>;
 
     /// Deletes a user and everything of theirs, recording `user_event`, atomically. When they
-    /// are the only member of their organization it goes too (recording `org_event`); when
-    /// they are its last admin and others remain, nothing changes (`LastAdmin`).
+    /// are the only member of their organization it goes too (recording `organization.deleted`
+    /// for the organization read in the transaction); when they are its last admin and others
+    /// remain, nothing changes (`LastAdmin`).
     async fn delete_user(
         &self,
         user_uuid: Uuid,
         user_event: &OutboxEvent,
-        org_event: Option<&OutboxEvent>,
     ) -> Result<MembershipChange>;
 
     /// Which of `groups` belong to the organization.

@@ -931,7 +931,7 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn delete_user(&self, user_uuid: Uuid, user_event: &OutboxEvent, org_event: Option<&OutboxEvent>) -> Result<MembershipChange> {
+            async fn delete_user(&self, user_uuid: Uuid, user_event: &OutboxEvent) -> Result<MembershipChange> {
                 let mut tx = self.0.begin().await?;
                 // Write first, so SQLite takes its write lock before this transaction reads.
                 sqlx::query("UPDATE users SET updated_at = updated_at WHERE user_uuid = $1").bind(user_uuid).execute(&mut *tx).await?;
@@ -949,9 +949,12 @@ macro_rules! identity_store {
                         // Removed from the organization meanwhile: nothing of it to take along.
                     } else if members <= 1 {
                         sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1").bind(org).execute(&mut *tx).await?;
-                        if let Some(e) = org_event {
-                            insert_event!(&mut *tx, e)?;
-                        }
+                        // The organization read in this transaction is the one that goes.
+                        let e = crate::domain::organizations::event(
+                            "organization.deleted",
+                            serde_json::json!({ "organizationUuid": org }),
+                        );
+                        insert_event!(&mut *tx, &e)?;
                     } else if target.as_ref().is_some_and(|(role, active)| role == "admin" && *active) && admins <= 1 {
                         return Ok(MembershipChange::LastAdmin);
                     }

@@ -233,6 +233,143 @@ async fn a_deleted_user_leaves_nothing_behind(app: TestApp) {
         traces_of_user(&app, &member.user_uuid).await == 0
     })
     .await;
+
+    // The only member of an organization takes it along: its projects and connections go.
+    let (alone, org) = admin_of_new_org(&app, "Alone").await;
+    new_project(&app, &alone, "Mine").await;
+    app.post(
+        "/api/v1/connections",
+        &cookie(&alone),
+        json!({"provider": "postgresql", "name": "mine", "secrets": {"password": "p"}}),
+    )
+    .await
+    .results();
+    assert!(traces_of_organization(&app, &org).await >= 2);
+    app.send(Method::DELETE, "/api/v1/user/me", &cookie(&alone), None)
+        .await
+        .results();
+    within(
+        LIMIT,
+        "the organization of its only member goes with them",
+        || async { traces_of_organization(&app, &org).await == 0 },
+    )
+    .await;
+}
+
+/// A late `MemberRemoved` (the consumer was away) removes what was granted before the removal,
+/// not what the member was given after rejoining.
+async fn a_late_removal_spares_what_came_after(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+        return;
+    };
+    let (admin, _) = admin_of_new_org(&app, "Late").await;
+    let (member, project, _, _) = world(&app, &admin).await;
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/user/{}", member.user_uuid),
+        &cookie(&admin),
+        None,
+    )
+    .await
+    .results();
+    // Granted again after the removal (as after a rejoin), straight into the database.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let later = new_project(&app, &admin, "Later").await;
+    let (p, u) = (
+        uuid::Uuid::parse_str(&later).unwrap(),
+        uuid::Uuid::parse_str(&member.user_uuid).unwrap(),
+    );
+    let sql = "INSERT INTO project_user_grants (project_uuid, user_uuid, role, created_at) VALUES ($1, $2, 'viewer', $3)";
+    match &app.projects_db {
+        service_kit::db::Pool::Sqlite(db) => sqlx::query(sql)
+            .bind(p)
+            .bind(u)
+            .bind(chrono::Utc::now())
+            .execute(db)
+            .await
+            .map(|_| ()),
+        service_kit::db::Pool::Postgres(db) => sqlx::query(sql)
+            .bind(p)
+            .bind(u)
+            .bind(chrono::Utc::now())
+            .execute(db)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    start_consumers(&app, &shutdown);
+    let grants = "SELECT COUNT(*) FROM project_user_grants WHERE project_uuid = $1";
+    within(LIMIT, "the grant made before the removal goes", || async {
+        count(&app.projects_db, grants, &project).await == 1
+    })
+    .await;
+    within(LIMIT, "the consumer reaches the head", || async {
+        projects_svc::store::sink_for_pool(app.projects_db.clone())
+            .cursor("identity")
+            .await
+            .unwrap()
+            > 0
+    })
+    .await;
+    shutdown.cancel();
+    // The admin's grant and the later one stay.
+    assert_eq!(count(&app.projects_db, grants, &later).await, 2);
+}
+
+/// Pruning removes a prefix of the sequence only: an old event behind a newer-stamped one waits
+/// (stamps are the writers' clocks, not the commit order), so no reader meets a hole.
+async fn pruning_takes_a_prefix_only(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.consume_events = false;
+        c.events_retention_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let now = chrono::Utc::now();
+    let sql = "INSERT INTO outbox_events (event_uuid, event_type, payload, created_at) VALUES ($1, 'organization.deleted', $2, $3)";
+    let payload = json!({"organizationUuid": uuid::Uuid::now_v7()}).to_string();
+    for at in [
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::hours(1),
+        now - chrono::Duration::hours(2),
+    ] {
+        match &app.identity_db {
+            service_kit::db::Pool::Sqlite(db) => sqlx::query(sql)
+                .bind(uuid::Uuid::now_v7())
+                .bind(&payload)
+                .bind(at)
+                .execute(db)
+                .await
+                .map(|_| ()),
+            service_kit::db::Pool::Postgres(db) => sqlx::query(sql)
+                .bind(uuid::Uuid::now_v7())
+                .bind(&payload)
+                .bind(at)
+                .execute(db)
+                .await
+                .map(|_| ()),
+        }
+        .unwrap();
+    }
+    let none = "00000000-0000-0000-0000-000000000000";
+    let left = "SELECT COUNT(*) FROM outbox_events WHERE event_uuid <> $1";
+    within(LIMIT, "the first (old) event is pruned", || async {
+        count(&app.identity_db, left, none).await == 2
+    })
+    .await;
+    // Several pruning rounds later, the old third event still waits behind the second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(count(&app.identity_db, left, none).await, 2);
+    let through = scalar(&app.identity_db, "SELECT through FROM outbox_pruned").await;
+    let first_left = scalar(&app.identity_db, "SELECT MIN(sequence) FROM outbox_events").await;
+    assert_eq!(
+        through + 1,
+        first_left,
+        "pruned exactly up to the first event kept"
+    );
 }
 
 fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
@@ -342,8 +479,13 @@ async fn seed_removals(app: &TestApp, org: &str, project: &str, n: usize) {
                 let mut qb = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO project_user_grants (project_uuid, user_uuid, role, created_at) ",
                 );
+                // Granted before they were removed.
+                let granted = now - chrono::Duration::seconds(1);
                 qb.push_values(chunk, |mut b, u| {
-                    b.push_bind(project).push_bind(*u).push_bind("viewer").push_bind(now);
+                    b.push_bind(project)
+                        .push_bind(*u)
+                        .push_bind("viewer")
+                        .push_bind(granted);
                 });
                 qb.build().execute($projects).await.unwrap();
                 // One event per statement: the PostgreSQL trigger numbers each row.
@@ -501,28 +643,17 @@ async fn two_instances_apply_each_event_once(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
         return;
     };
-    let (admin, _) = admin_of_new_org(&app, "Twice").await;
-    let mut members = Vec::new();
-    for _ in 0..8 {
-        members.push(invite_and_join(&app, &admin, "viewer").await);
-    }
-    for m in &members {
-        app.send(
-            Method::DELETE,
-            &format!("/api/v1/org/user/{}", m.user_uuid),
-            &cookie(&admin),
-            None,
-        )
-        .await
-        .results();
-    }
+    let (admin, org) = admin_of_new_org(&app, "Twice").await;
+    let project = new_project(&app, &admin, "T").await;
+    // Enough events that the two instances overlap.
+    seed_removals(&app, &org, &project, 1500).await;
     let sql = "SELECT sequence FROM outbox_events ORDER BY sequence";
     let stored: Vec<i64> = match &app.identity_db {
         service_kit::db::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await,
         service_kit::db::Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await,
     }
     .unwrap();
-    assert!(stored.len() >= 8);
+    assert!(stored.len() >= 1500);
     let head = *stored.last().unwrap();
     let sink = Arc::new(Counting {
         inner: connections_svc::store::sink_for_pool(app.connections_db.clone()),
@@ -770,4 +901,6 @@ dual_backend!(
     a_consumer_behind_the_retention_is_told,
     consumers_behind_the_retention_resynchronize,
     a_killed_consumer_loses_and_repeats_nothing,
+    a_late_removal_spares_what_came_after,
+    pruning_takes_a_prefix_only,
 );

@@ -1,10 +1,15 @@
 //! projects-svc as a consumer of identity-svc's events: what each one removes here, applied in
-//! the transaction that advances the cursor (exactly-once effect; every effect is a DELETE, so
-//! applying one twice would change nothing either).
+//! the transaction that advances the cursor (exactly-once effect; every effect is a DELETE).
+//!
+//! Each effect is bounded in time: a removed member may rejoin, so `MemberRemoved` takes only
+//! what was granted before the removal; a resynchronization takes only what existed before its
+//! snapshot. Deleted organizations, users and groups never come back: their events take all.
 
+use chrono::{DateTime, Utc};
 use proto::events::v1::{self as pb, event::Payload};
 use service_kit::events::{
-    ADVANCE_CURSOR, ENSURE_CURSOR, EventSink, READ_CURSOR, Snapshot, event_uuid,
+    ADVANCE_CURSOR, ENSURE_CURSOR, EventSink, READ_CURSOR, Snapshot, event_uuid, far_future,
+    occurred_at,
 };
 use uuid::Uuid;
 
@@ -12,33 +17,43 @@ use super::{PgStore, SqliteStore};
 
 /// The effects, each a macro over a transaction so that `apply` and `resync` share them.
 macro_rules! remove_organization {
-    ($tx:expr, $org:expr) => {
-        sqlx::query("DELETE FROM projects WHERE organization_uuid = $1")
+    ($tx:expr, $org:expr, $before:expr) => {
+        sqlx::query("DELETE FROM projects WHERE organization_uuid = $1 AND created_at < $2")
             .bind($org)
+            .bind($before)
             .execute(&mut *$tx)
             .await?
     };
 }
 macro_rules! remove_member {
-    ($tx:expr, $org:expr, $user:expr) => {
+    ($tx:expr, $org:expr, $user:expr, $before:expr) => {
         for sql in [
-            "DELETE FROM project_user_grants WHERE user_uuid = $1 AND project_uuid IN \
+            "DELETE FROM project_user_grants WHERE user_uuid = $1 AND created_at < $3 AND project_uuid IN \
              (SELECT project_uuid FROM projects WHERE organization_uuid = $2)",
-            "DELETE FROM space_user_grants WHERE user_uuid = $1 AND space_uuid IN \
+            "DELETE FROM space_user_grants WHERE user_uuid = $1 AND created_at < $3 AND space_uuid IN \
              (SELECT s.space_uuid FROM spaces s JOIN projects p ON p.project_uuid = s.project_uuid \
               WHERE p.organization_uuid = $2)",
         ] {
-            sqlx::query(sql).bind($user).bind($org).execute(&mut *$tx).await?;
+            sqlx::query(sql)
+                .bind($user)
+                .bind($org)
+                .bind($before)
+                .execute(&mut *$tx)
+                .await?;
         }
     };
 }
 macro_rules! remove_group {
-    ($tx:expr, $group:expr) => {
+    ($tx:expr, $group:expr, $before:expr) => {
         for sql in [
-            "DELETE FROM project_group_grants WHERE group_uuid = $1",
-            "DELETE FROM space_group_grants WHERE group_uuid = $1",
+            "DELETE FROM project_group_grants WHERE group_uuid = $1 AND created_at < $2",
+            "DELETE FROM space_group_grants WHERE group_uuid = $1 AND created_at < $2",
         ] {
-            sqlx::query(sql).bind($group).execute(&mut *$tx).await?;
+            sqlx::query(sql)
+                .bind($group)
+                .bind($before)
+                .execute(&mut *$tx)
+                .await?;
         }
     };
 }
@@ -68,12 +83,13 @@ macro_rules! sink {
                 if moved == 0 {
                     return Ok(false);
                 }
+                let all: DateTime<Utc> = far_future();
                 match &event.payload {
                     // Projects go with their organization; their grants, spaces and tags follow
                     // by foreign key.
                     Some(Payload::OrganizationDeleted(e)) => {
                         let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        remove_organization!(tx, org);
+                        remove_organization!(tx, org, all);
                     }
                     Some(Payload::UserDeleted(e)) => {
                         let user = event_uuid("user_uuid", &e.user_uuid)?;
@@ -87,11 +103,11 @@ macro_rules! sink {
                     Some(Payload::MemberRemoved(e)) => {
                         let user = event_uuid("user_uuid", &e.user_uuid)?;
                         let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        remove_member!(tx, org, user);
+                        remove_member!(tx, org, user, occurred_at(event));
                     }
                     Some(Payload::GroupDeleted(e)) => {
                         let group = event_uuid("group_uuid", &e.group_uuid)?;
-                        remove_group!(tx, group);
+                        remove_group!(tx, group, all);
                     }
                     // Not identity's; nothing here depends on other events.
                     Some(Payload::ProjectDeleted(_)) | None => {}
@@ -101,12 +117,13 @@ macro_rules! sink {
             }
 
             async fn resync(&self, source: &str, snapshot: &Snapshot) -> anyhow::Result<()> {
+                let before = snapshot.taken_at;
                 let mut tx = self.0.begin().await?;
                 let orgs: Vec<Uuid> = sqlx::query_scalar("SELECT DISTINCT organization_uuid FROM projects")
                     .fetch_all(&mut *tx)
                     .await?;
                 for org in orgs.into_iter().filter(|o| !snapshot.organizations.contains(o)) {
-                    remove_organization!(tx, org);
+                    remove_organization!(tx, org, before);
                 }
                 let mut members: Vec<(Uuid, Uuid)> = sqlx::query_as(
                     "SELECT DISTINCT p.organization_uuid, g.user_uuid FROM project_user_grants g \
@@ -123,7 +140,7 @@ macro_rules! sink {
                     .await?,
                 );
                 for (org, user) in members.into_iter().filter(|m| !snapshot.memberships.contains(m)) {
-                    remove_member!(tx, org, user);
+                    remove_member!(tx, org, user, before);
                 }
                 let groups: Vec<Uuid> = sqlx::query_scalar(
                     "SELECT group_uuid FROM project_group_grants UNION SELECT group_uuid FROM space_group_grants",
@@ -131,10 +148,11 @@ macro_rules! sink {
                 .fetch_all(&mut *tx)
                 .await?;
                 for group in groups.into_iter().filter(|g| !snapshot.groups.contains(g)) {
-                    remove_group!(tx, group);
+                    remove_group!(tx, group, before);
                 }
                 sqlx::query(ENSURE_CURSOR).bind(source).execute(&mut *tx).await?;
-                sqlx::query("UPDATE event_cursors SET sequence = $1 WHERE source = $2")
+                // Forward only: an instance with an older snapshot never moves it back.
+                sqlx::query("UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence < $1")
                     .bind(snapshot.head)
                     .bind(source)
                     .execute(&mut *tx)

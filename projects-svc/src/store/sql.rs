@@ -114,14 +114,15 @@ macro_rules! put_space_grant {
             $table,
             " (space_uuid, ",
             $column,
-            ", role) VALUES ($1, $2, $3) \
+            ", role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (space_uuid, ",
             $column,
-            ") DO UPDATE SET role = excluded.role"
+            ") DO UPDATE SET role = excluded.role, created_at = excluded.created_at"
         ))
         .bind(g.space_uuid)
         .bind(g.grantee_uuid)
         .bind(&g.role)
+        .bind(Utc::now())
         .execute($pool)
         .await
         .map_err(conflict)?;
