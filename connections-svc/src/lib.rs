@@ -73,6 +73,10 @@ pub struct Config {
     /// URL of projects-svc's gRPC endpoint (its events: deleted projects).
     #[arg(long, env = "PROJECTS_URL", default_value = "http://127.0.0.1:50053")]
     pub projects_url: String,
+    /// How often this process reconciles with the producers' snapshots besides following their
+    /// events (removes what a deletion could not reach while it raced a creation), in seconds.
+    #[arg(long, env = "EVENTS_RECONCILE_SECONDS", default_value_t = 3600)]
+    pub events_reconcile_seconds: u64,
     /// Whether this process applies identity-svc's and projects-svc's events (deletions remove
     /// connections, credentials and preferences here). Off only for tests and maintenance.
     #[arg(long, env = "CONNECTIONS_CONSUME_EVENTS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -140,6 +144,7 @@ impl Config {
             jwks_cache_seconds: 60,
             projects_url: "http://127.0.0.1:50053".into(),
             consume_events: true,
+            events_reconcile_seconds: 3600,
             keys: None,
             key_min_decrypt_version: 1,
             oauth_providers: None,
@@ -253,6 +258,9 @@ impl Application {
                     service_kit::events::ConsumerSettings {
                         source,
                         max_backoff: Duration::from_secs(5),
+                        reconcile_every: Some(Duration::from_secs(
+                            config.events_reconcile_seconds.max(1),
+                        )),
                     },
                     channel,
                     credential.clone(),

@@ -170,6 +170,7 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
         ConsumerSettings {
             source: "identity",
             max_backoff: Duration::from_secs(1),
+            reconcile_every: None,
         },
         channel,
         credential,

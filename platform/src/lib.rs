@@ -54,6 +54,10 @@ pub struct Config {
     /// How long outbox events are kept for subscribers, in seconds.
     #[arg(long, env = "EVENTS_RETENTION_SECONDS", default_value_t = 7 * 24 * 3600)]
     pub events_retention_seconds: u64,
+    /// How often projects-svc and connections-svc reconcile with the producers' snapshots, in
+    /// seconds.
+    #[arg(long, env = "EVENTS_RECONCILE_SECONDS", default_value_t = 3600)]
+    pub events_reconcile_seconds: u64,
     /// Whether projects-svc and connections-svc apply the other services' events (cascades). Off
     /// only for tests and maintenance.
     #[arg(long, env = "CONSUME_EVENTS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -109,6 +113,7 @@ impl Config {
             purge_interval_seconds: 600,
             events_retention_seconds: 7 * 24 * 3600,
             consume_events: true,
+            events_reconcile_seconds: 3600,
             connections_keys: None,
             connections_key_min_decrypt_version: 1,
             oauth_providers: None,
@@ -200,10 +205,12 @@ impl Platform {
         projects_cfg.database_schema = format!("{}projects", config.schema_prefix);
         projects_cfg.jwks_cache_seconds = config.jwks_cache_seconds;
         projects_cfg.consume_events = config.consume_events;
+        projects_cfg.events_reconcile_seconds = config.events_reconcile_seconds;
         projects_cfg.events_retention_seconds = config.events_retention_seconds;
         let projects = projects_svc::Application::build(projects_cfg, shutdown.clone()).await?;
         connections_cfg.projects_url = format!("http://{}", projects.local_addr());
         connections_cfg.consume_events = config.consume_events;
+        connections_cfg.events_reconcile_seconds = config.events_reconcile_seconds;
         let connections =
             connections_svc::Application::build(connections_cfg, shutdown.clone()).await?;
         let (identity_addr, connections_addr, projects_addr) = (

@@ -74,6 +74,7 @@ async fn consume(config: platform::Config, args: ConsumeArgs) -> anyhow::Result<
         service_kit::events::ConsumerSettings {
             source,
             max_backoff: Duration::from_secs(5),
+            reconcile_every: None,
         },
         channel,
         credential,

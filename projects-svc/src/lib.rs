@@ -61,6 +61,10 @@ pub struct Config {
     /// How long outbox events (project.deleted) are kept for subscribers, in seconds.
     #[arg(long, env = "EVENTS_RETENTION_SECONDS", default_value_t = 7 * 24 * 3600)]
     pub events_retention_seconds: u64,
+    /// How often this process reconciles with the producers' snapshots besides following their
+    /// events (removes what a deletion could not reach while it raced a creation), in seconds.
+    #[arg(long, env = "EVENTS_RECONCILE_SECONDS", default_value_t = 3600)]
+    pub events_reconcile_seconds: u64,
     /// Whether this process applies identity-svc's events (organization, user, member and group
     /// deletions remove their projects and grants here). Off only for tests and maintenance.
     #[arg(long, env = "PROJECTS_CONSUME_EVENTS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -87,6 +91,7 @@ impl Config {
             jwks_cache_seconds: 60,
             events_retention_seconds: 7 * 24 * 3600,
             consume_events: true,
+            events_reconcile_seconds: 3600,
         }
     }
 }
@@ -126,6 +131,9 @@ impl Application {
                 service_kit::events::ConsumerSettings {
                     source: "identity",
                     max_backoff: Duration::from_secs(5),
+                    reconcile_every: Some(Duration::from_secs(
+                        config.events_reconcile_seconds.max(1),
+                    )),
                 },
                 identity.channel().clone(),
                 credential.clone(),

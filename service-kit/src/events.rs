@@ -95,6 +95,9 @@ pub struct Snapshot {
     /// When the consumer asked for it (its own clock): a resynchronization removes only what was
     /// created before, since anything newer may refer to objects the snapshot could not know.
     pub taken_at: DateTime<Utc>,
+    /// A periodic reconciliation rather than a resynchronization: remove what refers to
+    /// identifiers that are gone, but leave the cursor where it is.
+    pub reconcile_only: bool,
     pub organizations: std::collections::HashSet<Uuid>,
     /// (organization, user).
     pub memberships: std::collections::HashSet<(Uuid, Uuid)>,
@@ -257,8 +260,9 @@ impl pb::events_service_server::EventsService for EventsServer {
                             return;
                         }
                     };
-                    if tx.send(Ok(event)).await.is_err() {
-                        return;
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        sent = tx.send(Ok(event)) => if sent.is_err() { return },
                     }
                 }
                 if idle {
@@ -457,6 +461,10 @@ pub struct ConsumerSettings {
     pub source: &'static str,
     /// Longest wait between two attempts after a failure.
     pub max_backoff: Duration,
+    /// How often to reconcile with the producer's snapshot besides following its events: a row
+    /// created while its organization's (or member's) deletion was being applied escapes the
+    /// event, and the next reconciliation removes it. `None`: never.
+    pub reconcile_every: Option<Duration>,
 }
 
 /// Follows a producer until `shutdown`: subscribes from the stored cursor, applies every event,
@@ -469,6 +477,16 @@ pub fn spawn_consumer(
     sink: Arc<dyn EventSink>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    if let Some(every) = settings.reconcile_every {
+        spawn_reconciliation(
+            settings.source,
+            every,
+            EventsServiceClient::new(channel.clone()),
+            OutgoingCall::internal(credential.clone()),
+            sink.clone(),
+            shutdown.clone(),
+        );
+    }
     tokio::spawn(async move {
         let call = OutgoingCall::internal(credential);
         let client = EventsServiceClient::new(channel);
@@ -495,7 +513,12 @@ pub fn spawn_consumer(
             match outcome {
                 Ok(()) => return,
                 // Another instance applied an event first: follow it again at once.
-                Err(e) if e.code() == Code::Aborted => continue,
+                Err(e) if e.code() == Code::Aborted => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_millis(20)) => continue,
+                    }
+                }
                 // Fell behind the retention: events were lost to pruning. Reconcile with the
                 // producer's snapshot, then follow from its head.
                 Err(e) if e.code() == Code::OutOfRange => {
@@ -523,7 +546,7 @@ pub fn spawn_consumer(
                     failures += 1;
                     // The first failures of a row are expected (a producer restarting): log
                     // them quietly, then loudly.
-                    if failures > 3 || e.code() == Code::OutOfRange {
+                    if failures > 3 {
                         tracing::error!(source = settings.source, code = ?e.code(), message = e.message(), "event consumer failing");
                     } else {
                         tracing::info!(source = settings.source, code = ?e.code(), message = e.message(), "event consumer retrying");
@@ -537,6 +560,43 @@ pub fn spawn_consumer(
             backoff = (backoff * 2).min(settings.max_backoff);
         }
     })
+}
+
+/// Every `every`, removes from the sink what refers to identifiers the producer no longer has
+/// (anti-entropy: effects are idempotent deletions bounded by the snapshot's time, so this is
+/// safe at any moment and never moves the cursor).
+fn spawn_reconciliation(
+    source: &'static str,
+    every: Duration,
+    mut client: EventsServiceClient<Channel>,
+    call: OutgoingCall,
+    sink: Arc<dyn EventSink>,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let snapshot = match fetch_snapshot(&mut client, &call).await {
+                Ok(s) => Snapshot {
+                    reconcile_only: true,
+                    ..s
+                },
+                Err(e) => {
+                    tracing::info!(source, code = ?e.code(), message = e.message(), "reconciliation skipped: no snapshot");
+                    continue;
+                }
+            };
+            if let Err(e) = sink.resync(source, &snapshot).await {
+                tracing::warn!(source, error = %e, "reconciliation failed");
+            }
+        }
+    });
 }
 
 /// Reconciles the sink with the producer's snapshot; returns the new cursor.

@@ -387,6 +387,7 @@ fn start_consumers(app: &TestApp, shutdown: &CancellationToken) {
     let settings = |source| ConsumerSettings {
         source,
         max_backoff: Duration::from_millis(500),
+        reconcile_every: None,
     };
     spawn_consumer(
         settings("identity"),
@@ -665,6 +666,7 @@ async fn two_instances_apply_each_event_once(backend: Backend) {
             ConsumerSettings {
                 source: "identity",
                 max_backoff: Duration::from_millis(200),
+                reconcile_every: None,
             },
             channel(app.identity_addr),
             credential(&app),
@@ -890,6 +892,81 @@ async fn consumers_behind_the_retention_resynchronize(backend: Backend) {
     shutdown.cancel();
 }
 
+/// A row that escaped a cascade (created while its organization's deletion was applied) goes at
+/// the next periodic reconciliation; what still has its organization stays.
+async fn reconciliation_removes_what_escaped_a_cascade(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.events_reconcile_seconds = 1).await else {
+        return;
+    };
+    let (admin, org) = admin_of_new_org(&app, "Kept").await;
+    let kept = new_project(&app, &admin, "Kept").await;
+    let gone_org = uuid::Uuid::now_v7();
+    let earlier = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let project = projects_svc::store::ProjectRecord {
+        project_uuid: uuid::Uuid::now_v7(),
+        organization_uuid: gone_org,
+        name: "orphan".into(),
+        project_type: "DEFAULT".into(),
+        created_by_user_uuid: None,
+        scheduler_timezone: "UTC".into(),
+        upstream_project_uuid: None,
+        warehouse_connection_uuid: None,
+        warehouse_type: "postgres".into(),
+        created_at: earlier,
+        updated_at: earlier,
+    };
+    projects_svc::store::for_pool(app.projects_db.clone())
+        .insert_project(&project, None)
+        .await
+        .unwrap();
+    let connection = connections_svc::store::ConnectionRecord {
+        connection_uuid: uuid::Uuid::now_v7(),
+        organization_uuid: gone_org,
+        owner_user_uuid: uuid::Uuid::now_v7(),
+        kind: "shared".into(),
+        provider: "postgresql".into(),
+        name: "orphan".into(),
+        description: "{}".into(),
+        host: String::new(),
+        port: String::new(),
+        identifier: String::new(),
+        scope: String::new(),
+        expiry: None,
+        active: true,
+        invalid: false,
+        cache: 0,
+        datasets_meta_sync_enabled: true,
+        datasets_meta_sync_interval: 1,
+        linked_at: earlier,
+        options: "{}".into(),
+        last_tested_at: None,
+        created_at: earlier,
+        updated_at: earlier,
+    };
+    connections_svc::store::for_pool(app.connections_db.clone())
+        .insert(&connection, &[])
+        .await
+        .unwrap();
+    let gone = gone_org.to_string();
+    assert_eq!(traces_of_organization(&app, &gone).await, 2);
+    within(
+        LIMIT,
+        "the orphans go at the next reconciliation",
+        || async { traces_of_organization(&app, &gone).await == 0 },
+    )
+    .await;
+    assert_eq!(
+        count(
+            &app.projects_db,
+            "SELECT COUNT(*) FROM projects WHERE project_uuid = $1",
+            &kept
+        )
+        .await,
+        1
+    );
+    assert!(traces_of_organization(&app, &org).await >= 1);
+}
+
 dual!(
     deletions_cascade_to_the_other_services,
     a_deleted_user_leaves_nothing_behind,
@@ -903,4 +980,5 @@ dual_backend!(
     a_killed_consumer_loses_and_repeats_nothing,
     a_late_removal_spares_what_came_after,
     pruning_takes_a_prefix_only,
+    reconciliation_removes_what_escaped_a_cascade,
 );

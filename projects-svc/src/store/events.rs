@@ -150,13 +150,15 @@ macro_rules! sink {
                 for group in groups.into_iter().filter(|g| !snapshot.groups.contains(g)) {
                     remove_group!(tx, group, before);
                 }
-                sqlx::query(ENSURE_CURSOR).bind(source).execute(&mut *tx).await?;
-                // Forward only: an instance with an older snapshot never moves it back.
-                sqlx::query("UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence < $1")
-                    .bind(snapshot.head)
-                    .bind(source)
-                    .execute(&mut *tx)
-                    .await?;
+                if !snapshot.reconcile_only {
+                    sqlx::query(ENSURE_CURSOR).bind(source).execute(&mut *tx).await?;
+                    // Forward only: an instance with an older snapshot never moves it back.
+                    sqlx::query("UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence < $1")
+                        .bind(snapshot.head)
+                        .bind(source)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
