@@ -13,12 +13,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(files, ["proto"])?;
     // compile_fds does not write the descriptor set itself (reference/crates.md).
     std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
-    // Messages that carry connection secrets get a hand-written Debug (src/lib.rs) that redacts
-    // them (CR-8).
+    // Messages that carry secrets (connection secrets, passwords, session, refresh and access
+    // tokens, personal access token secrets, passcodes) get a hand-written Debug (src/lib.rs)
+    // that redacts them (CR-8).
     tonic_prost_build::configure()
         .skip_debug([
             ".connections.v1.ConnectionFields",
             ".connections.v1.UpdateConnectionRequest",
+            ".identity.v1.RegisterUserRequest",
+            ".identity.v1.LoginRequest",
+            ".identity.v1.SessionGrant",
+            ".identity.v1.AuthenticateResponse",
+            ".identity.v1.RefreshSessionRequest",
+            ".identity.v1.PersonalAccessTokenWithSecret",
+            ".identity.v1.GetEmailStatusRequest",
         ])
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=proto");

@@ -8,6 +8,80 @@ pub mod identity {
     pub mod v1 {
         #![allow(missing_docs, unreachable_pub, clippy::all)]
         tonic::include_proto!("identity.v1");
+
+        /// `[REDACTED]` for a secret that is set, nothing for one that is empty.
+        fn redacted(secret: &str) -> &'static str {
+            if secret.is_empty() { "" } else { "[REDACTED]" }
+        }
+
+        impl std::fmt::Debug for RegisterUserRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("RegisterUserRequest")
+                    .field("email", &self.email)
+                    .field("password", &redacted(&self.password))
+                    .field("first_name", &self.first_name)
+                    .field("last_name", &self.last_name)
+                    .field("invite_code", &self.invite_code.as_deref().map(redacted))
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for LoginRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("LoginRequest")
+                    .field("email", &self.email)
+                    .field("password", &redacted(&self.password))
+                    .field("client_address", &self.client_address)
+                    .field("api_client", &self.api_client)
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for SessionGrant {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("SessionGrant")
+                    .field("user", &self.user)
+                    .field("session_token", &redacted(&self.session_token))
+                    .field("session_expires_at", &self.session_expires_at)
+                    .field("access", &self.access)
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for AuthenticateResponse {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("AuthenticateResponse")
+                    .field("user_uuid", &self.user_uuid)
+                    .field("access_token", &redacted(&self.access_token))
+                    .field("access_token_expires_at", &self.access_token_expires_at)
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for RefreshSessionRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("RefreshSessionRequest")
+                    .field("refresh_token", &redacted(&self.refresh_token))
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for PersonalAccessTokenWithSecret {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("PersonalAccessTokenWithSecret")
+                    .field("token", &self.token)
+                    .field("secret", &redacted(&self.secret))
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for GetEmailStatusRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("GetEmailStatusRequest")
+                    .field("passcode", &self.passcode.as_deref().map(redacted))
+                    .finish()
+            }
+        }
     }
 }
 
@@ -86,6 +160,71 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("desc
 #[cfg(test)]
 mod tests {
     use super::connections::v1 as pc;
+
+    /// CR-8: identity's messages that carry passwords and tokens never print them.
+    #[test]
+    fn cr_8_identity_secrets_stay_out_of_debug_output() {
+        use super::identity::v1 as pi;
+        let canary = "canary-identity-debug-7a1c";
+        let access = pi::AuthenticateResponse {
+            user_uuid: "u".into(),
+            access_token: canary.into(),
+            access_token_expires_at: None,
+        };
+        let texts = [
+            format!(
+                "{:?}",
+                pi::RegisterUserRequest {
+                    email: "e".into(),
+                    password: canary.into(),
+                    invite_code: Some(canary.into()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                pi::LoginRequest {
+                    email: "e".into(),
+                    password: canary.into(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:#?}",
+                pi::RefreshSessionResponse {
+                    session: Some(pi::SessionGrant {
+                        session_token: canary.into(),
+                        access: Some(access.clone()),
+                        ..Default::default()
+                    }),
+                    access: Some(access),
+                }
+            ),
+            format!(
+                "{:?}",
+                pi::RefreshSessionRequest {
+                    refresh_token: canary.into()
+                }
+            ),
+            format!(
+                "{:?}",
+                pi::PersonalAccessTokenWithSecret {
+                    token: None,
+                    secret: canary.into()
+                }
+            ),
+            format!(
+                "{:?}",
+                pi::GetEmailStatusRequest {
+                    passcode: Some(canary.into())
+                }
+            ),
+        ];
+        for text in texts {
+            assert!(!text.contains(canary), "{text}");
+            assert!(text.contains("[REDACTED]"), "{text}");
+        }
+    }
 
     /// CR-8: the generated messages that carry secrets print their names, never their values.
     #[test]
