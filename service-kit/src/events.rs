@@ -98,6 +98,9 @@ pub struct Snapshot {
     /// A periodic reconciliation rather than a resynchronization: remove what refers to
     /// identifiers that are gone, but leave the cursor where it is.
     pub reconcile_only: bool,
+    /// The consumer's cursor is ahead of the producer (restored from a backup): set the cursor
+    /// to the head even though that moves it back.
+    pub rewind: bool,
     pub organizations: std::collections::HashSet<Uuid>,
     /// (organization, user).
     pub memberships: std::collections::HashSet<(Uuid, Uuid)>,
@@ -217,6 +220,15 @@ impl pb::events_service_server::EventsService for EventsServer {
         let pruned = self.outbox.pruned_through().await.map_err(internal)?;
         if cursor < pruned {
             return Err(behind(cursor, pruned));
+        }
+        // A cursor beyond everything this producer ever numbered: the producer was restored
+        // from a backup (its numbers start again below the cursor). Following would skip its
+        // new events silently.
+        let head = self.outbox.head().await.map_err(internal)?;
+        if cursor > head {
+            return Err(Status::failed_precondition(format!(
+                "cursor {cursor} is ahead of this producer's newest event {head} (restored from a backup?): resynchronize this consumer (docs/events.md)"
+            )));
         }
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let outbox = self.outbox.clone();
@@ -519,9 +531,10 @@ pub fn spawn_consumer(
                         () = tokio::time::sleep(Duration::from_millis(20)) => continue,
                     }
                 }
-                // Fell behind the retention: events were lost to pruning. Reconcile with the
-                // producer's snapshot, then follow from its head.
-                Err(e) if e.code() == Code::OutOfRange => {
+                // Fell behind the retention (events were lost to pruning), or ahead of a producer
+                // restored from a backup: reconcile with the producer's snapshot, then follow
+                // from its head.
+                Err(e) if matches!(e.code(), Code::OutOfRange | Code::FailedPrecondition) => {
                     tracing::error!(
                         source = settings.source,
                         message = e.message(),
@@ -607,6 +620,13 @@ async fn resync(
     sink: &dyn EventSink,
 ) -> Result<i64, Status> {
     let snapshot = fetch_snapshot(&mut client, call).await?;
+    // Ahead of the producer: the cursor must come back to its head.
+    let rewind = sink
+        .cursor(settings.source)
+        .await
+        .map_err(|_| Status::internal("reading the cursor failed"))?
+        > snapshot.head;
+    let snapshot = Snapshot { rewind, ..snapshot };
     sink.resync(settings.source, &snapshot).await.map_err(|e| {
         tracing::warn!(source = settings.source, error = %e, "applying a snapshot failed");
         Status::internal("applying a snapshot failed")

@@ -167,8 +167,14 @@ macro_rules! sink {
                 }
                 if !snapshot.reconcile_only {
                     sqlx::query(ENSURE_CURSOR).bind(source).execute(&mut *tx).await?;
-                    // Forward only: an instance with an older snapshot never moves it back.
-                    sqlx::query("UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence < $1")
+                    // Forward only (an instance with an older snapshot never moves it back),
+                    // unless the producer was restored behind the cursor.
+                    let sql = if snapshot.rewind {
+                        "UPDATE event_cursors SET sequence = $1 WHERE source = $2"
+                    } else {
+                        "UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence < $1"
+                    };
+                    sqlx::query(sql)
                         .bind(snapshot.head)
                         .bind(source)
                         .execute(&mut *tx)

@@ -967,6 +967,60 @@ async fn reconciliation_removes_what_escaped_a_cascade(backend: Backend) {
     assert!(traces_of_organization(&app, &org).await >= 1);
 }
 
+/// A consumer whose cursor is ahead of its producer (the producer restored from a backup) is
+/// told, resynchronizes, and its cursor comes back to the producer's head.
+async fn a_cursor_ahead_of_the_producer_comes_back(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+        return;
+    };
+    let (admin, org) = admin_of_new_org(&app, "Restored").await;
+    new_project(&app, &admin, "P").await;
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/org/{org}"),
+        &cookie(&admin),
+        None,
+    )
+    .await
+    .results();
+    let sql = "INSERT INTO event_cursors (source, sequence) VALUES ('identity', 1000000)";
+    match &app.projects_db {
+        service_kit::db::Pool::Sqlite(db) => sqlx::query(sql).execute(db).await.map(|_| ()),
+        service_kit::db::Pool::Postgres(db) => sqlx::query(sql).execute(db).await.map(|_| ()),
+    }
+    .unwrap();
+    let refused = subscribe(
+        app.identity_addr,
+        Some(("x-internal-credential", &app.internal_credential)),
+        1_000_000,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    let head = scalar(&app.identity_db, "SELECT MAX(sequence) FROM outbox_events").await;
+    let shutdown = CancellationToken::new();
+    start_consumers(&app, &shutdown);
+    within(
+        LIMIT,
+        "the cascade happens and the cursor comes back",
+        || async {
+            traces_of_organization(&app, &org).await == 0
+                && scalar(
+                    &app.projects_db,
+                    "SELECT sequence FROM event_cursors WHERE source = 'identity'",
+                )
+                .await
+                    == head
+        },
+    )
+    .await;
+    shutdown.cancel();
+}
+
 dual!(
     deletions_cascade_to_the_other_services,
     a_deleted_user_leaves_nothing_behind,
@@ -981,4 +1035,5 @@ dual_backend!(
     a_late_removal_spares_what_came_after,
     pruning_takes_a_prefix_only,
     reconciliation_removes_what_escaped_a_cascade,
+    a_cursor_ahead_of_the_producer_comes_back,
 );
