@@ -19,21 +19,9 @@ BACKLOG=${BACKLOG:-20000}
 RATE=${RATE:-100}
 DURATION=${DURATION:-15}
 BACKENDS=${BACKENDS:-sqlite}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 # shellcheck source=loadgen/bench-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
-PG_SCHEMA_PREFIX=bench_$(tr '[:upper:]' '[:lower:]' <<<"$STAMP")_
-PG_USED=0
-drop_pg_schemas() {
-    [[ $PG_USED == 1 ]] || return 0
-    psql -q -v ON_ERROR_STOP=1 "$PG_URL" -c "DROP SCHEMA IF EXISTS ${PG_SCHEMA_PREFIX}identity, ${PG_SCHEMA_PREFIX}connections, ${PG_SCHEMA_PREFIX}projects CASCADE" >&2 ||
-        echo "could not drop the schemas ${PG_SCHEMA_PREFIX}*" >&2
-    PG_USED=0
-}
-cleanup_hook() {
-    drop_pg_schemas
-}
 
 machine_info "BACKLOG=$BACKLOG RATE=$RATE DURATION=$DURATION BACKENDS='$BACKENDS'"
 TABLES=$RESULTS_DIR/tables.md

@@ -39,40 +39,8 @@ PROBE_RATE=${PROBE_RATE:-100}
 MEMBERS=${MEMBERS:-10000}
 MEMBER_CONNS=${MEMBER_CONNS:-1 8}
 BACKENDS=${BACKENDS:-sqlite}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 # shellcheck source=loadgen/bench-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
-
-PG_SCHEMA_PREFIX=bench_$(tr '[:upper:]' '[:lower:]' <<<"$STAMP")_
-PG_USED=0
-drop_pg_schemas() {
-    [[ $PG_USED == 1 ]] || return 0
-    psql -q -v ON_ERROR_STOP=1 "$PG_URL" -c "DROP SCHEMA IF EXISTS ${PG_SCHEMA_PREFIX}identity, ${PG_SCHEMA_PREFIX}connections, ${PG_SCHEMA_PREFIX}projects CASCADE" >&2 ||
-        echo "could not drop the schemas ${PG_SCHEMA_PREFIX}*" >&2
-    PG_USED=0
-}
-# On PostgreSQL the database work runs in PostgreSQL's backend processes: their CPU belongs to
-# the server under test, not to "other CPU". Before every try, the backends serving the
-# platform's connections (matched by client port) go into LOADGEN_ALSO_PIDS.
-before_try() {
-    unset LOADGEN_ALSO_PIDS
-    [[ $CURRENT_BACKEND == postgres ]] || return 0
-    local ports pids
-    ports=$(ss -tnpH '( dport = :5432 )' | grep "pid=$PLATFORM_PID," |
-        awk '{n = split($4, a, ":"); print a[n]}' | paste -sd, -)
-    [[ -n $ports ]] || return 0
-    pids=$(psql -Atq "$PG_URL" -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE client_port IN ($ports)")
-    if [[ -n $pids ]]; then
-        export LOADGEN_ALSO_PIDS=$pids
-        echo "PostgreSQL backends of the platform: $pids" >&2
-    fi
-}
-CURRENT_BACKEND=
-
-# Called by bench-lib.sh's cleanup, after the servers stopped.
-cleanup_hook() {
-    drop_pg_schemas
-}
 
 machine_info "DURATION=$DURATION WARMUP=$WARMUP CLIENT_THREADS=$CLIENT_THREADS LOGIN_CONNS=$LOGIN_CONNS PROBE_CONNS=$PROBE_CONNS PROBE_RATE=$PROBE_RATE MEMBERS=$MEMBERS MEMBER_CONNS='$MEMBER_CONNS' BACKENDS='$BACKENDS'"
 

@@ -1,4 +1,4 @@
-# Shared by loadgen/bench.sh and loadgen/bench-identity.sh (sourced, not run): settings, the
+# Shared by the loadgen/bench*.sh scripts (sourced, not run): settings, the
 # build, the results directory, process bookkeeping and the idle-machine discipline.
 #
 # The sourcing script sets its scenario knobs (DURATION, WARMUP, CLIENT_THREADS, ...) first.
@@ -28,6 +28,37 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS_DIR=${RESULTS_DIR:-$CARGO_TARGET_DIR/bench-results/$STAMP}
 mkdir -p "$RESULTS_DIR"
 RESULTS=$RESULTS_DIR/results.jsonl
+
+# PostgreSQL runs of the sourcing scripts: their schemas (dropped at the end), and the backends
+# serving the platform, whose CPU belongs to the server under test, not to "other CPU".
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+PG_SCHEMA_PREFIX=bench_$(tr '[:upper:]' '[:lower:]' <<<"$STAMP")_
+PG_USED=0
+CURRENT_BACKEND=
+drop_pg_schemas() {
+    [[ $PG_USED == 1 ]] || return 0
+    psql -q -v ON_ERROR_STOP=1 "$PG_URL" -c "DROP SCHEMA IF EXISTS ${PG_SCHEMA_PREFIX}identity, ${PG_SCHEMA_PREFIX}connections, ${PG_SCHEMA_PREFIX}projects CASCADE" >&2 ||
+        echo "could not drop the schemas ${PG_SCHEMA_PREFIX}*" >&2
+    PG_USED=0
+}
+cleanup_hook() {
+    drop_pg_schemas
+}
+# Before every try of `measure`: the PostgreSQL backends serving the platform's connections
+# (matched by client port) go into LOADGEN_ALSO_PIDS.
+before_try() {
+    unset LOADGEN_ALSO_PIDS
+    [[ $CURRENT_BACKEND == postgres ]] || return 0
+    local ports pids
+    ports=$(ss -tnpH '( dport = :5432 )' | grep "pid=$PLATFORM_PID," |
+        awk '{n = split($4, a, ":"); print a[n]}' | paste -sd, -)
+    [[ -n $ports ]] || return 0
+    pids=$(psql -Atq "$PG_URL" -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE client_port IN ($ports)")
+    if [[ -n $pids ]]; then
+        export LOADGEN_ALSO_PIDS=$pids
+        echo "PostgreSQL backends of the platform: $pids" >&2
+    fi
+}
 : >"$RESULTS"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/platform-bench.XXXXXX")
 
