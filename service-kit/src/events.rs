@@ -821,6 +821,55 @@ pub const ENSURE_CURSOR: &str =
 pub const ADVANCE_CURSOR: &str =
     "UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence = $3";
 
+/// In an [`EventSink::apply`] over a transaction `tx`: makes sure the cursor of `source` exists
+/// and moves it from `after` to the event's sequence; returns `Ok(false)` from the enclosing
+/// function (the transaction dropped: rolled back) when another instance moved it first.
+#[macro_export]
+macro_rules! advance_cursor_or_return {
+    ($tx:expr, $source:expr, $after:expr, $event:expr) => {{
+        sqlx::query($crate::events::ENSURE_CURSOR)
+            .bind($source)
+            .execute(&mut *$tx)
+            .await?;
+        let moved = sqlx::query($crate::events::ADVANCE_CURSOR)
+            .bind($event.sequence)
+            .bind($source)
+            .bind($after)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        if moved == 0 {
+            return Ok(false);
+        }
+    }};
+}
+
+/// In an [`EventSink::resync`] over a transaction `tx`: sets the cursor of `source` to the
+/// snapshot's head, forward only (an instance holding an older snapshot never moves it back)
+/// unless the snapshot says to rewind; a reconciliation leaves it alone.
+#[macro_export]
+macro_rules! cursor_from_snapshot {
+    ($tx:expr, $source:expr, $snapshot:expr) => {{
+        let snapshot: &$crate::events::Snapshot = $snapshot;
+        if !snapshot.reconcile_only {
+            sqlx::query($crate::events::ENSURE_CURSOR)
+                .bind($source)
+                .execute(&mut *$tx)
+                .await?;
+            let sql = if snapshot.rewind {
+                "UPDATE event_cursors SET sequence = $1 WHERE source = $2"
+            } else {
+                "UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence < $1"
+            };
+            sqlx::query(sql)
+                .bind(snapshot.head)
+                .bind($source)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
 /// When an event happened, by the producer's clock (the epoch when it has none).
 pub fn occurred_at(event: &pb::Event) -> DateTime<Utc> {
     event

@@ -9,10 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use proto::events::v1::{self as pb, event::Payload};
-use service_kit::events::{
-    ADVANCE_CURSOR, ENSURE_CURSOR, EventSink, READ_CURSOR, Snapshot, event_uuid, far_future,
-    occurred_at,
-};
+use service_kit::events::{EventSink, READ_CURSOR, Snapshot, event_uuid, far_future, occurred_at};
 use uuid::Uuid;
 
 use super::{PgStore, SqliteStore, count_scope};
@@ -86,17 +83,7 @@ macro_rules! sink {
 
             async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {
                 let mut tx = self.0.begin().await?;
-                sqlx::query(ENSURE_CURSOR).bind(source).execute(&mut *tx).await?;
-                let moved = sqlx::query(ADVANCE_CURSOR)
-                    .bind(event.sequence)
-                    .bind(source)
-                    .bind(after)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if moved == 0 {
-                    return Ok(false);
-                }
+                service_kit::advance_cursor_or_return!(tx, source, after, event);
                 let all: DateTime<Utc> = far_future();
                 match &event.payload {
                     // Every connection and credential of the organization, with their secrets
@@ -165,21 +152,7 @@ macro_rules! sink {
                         remove_project!(tx, project, before);
                     }
                 }
-                if !snapshot.reconcile_only {
-                    sqlx::query(ENSURE_CURSOR).bind(source).execute(&mut *tx).await?;
-                    // Forward only (an instance with an older snapshot never moves it back),
-                    // unless the producer was restored behind the cursor.
-                    let sql = if snapshot.rewind {
-                        "UPDATE event_cursors SET sequence = $1 WHERE source = $2"
-                    } else {
-                        "UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence < $1"
-                    };
-                    sqlx::query(sql)
-                        .bind(snapshot.head)
-                        .bind(source)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                service_kit::cursor_from_snapshot!(tx, source, snapshot);
                 tx.commit().await?;
                 Ok(())
             }
