@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use proto::{connections::v1 as pb, projects::v1 as projects_pb};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use serde_json::{Map, Value, json};
+use service_kit::grpc::timestamp;
 
 use super::{
     ApiError, ApiResult, AppState,
@@ -160,7 +161,7 @@ fn fields(b: ConnectionBody, secrets: BTreeMap<String, String>) -> pb::Connectio
     let (expiry, clear_expiry) = match b.expiry {
         None => (None, false),
         Some(None) => (None, true),
-        Some(Some(t)) => (Some(ts(t)), false),
+        Some(Some(t)) => (Some(timestamp(t)), false),
     };
     pb::ConnectionFields {
         provider: b.provider,
@@ -178,24 +179,12 @@ fn fields(b: ConnectionBody, secrets: BTreeMap<String, String>) -> pb::Connectio
         cache: b.cache,
         datasets_meta_sync_enabled: b.datasets_meta_sync_enabled,
         datasets_meta_sync_interval: b.datasets_meta_sync_interval,
-        date: b.date.map(ts),
+        date: b.date.map(timestamp),
         options: b.options.map(|values| pb::StringMap {
             values: values.into_iter().collect(),
         }),
         secrets: secrets.into_iter().collect(),
     }
-}
-
-fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-fn opt_time(t: Option<&prost_types::Timestamp>) -> Value {
-    t.map(|t| Value::String(json::time(t)))
-        .unwrap_or(Value::Null)
 }
 
 /// A connection: every seed field, no secret values.
@@ -211,18 +200,18 @@ fn connection(c: &pb::Connection) -> Value {
         "port": c.port,
         "identifier": c.identifier,
         "scope": c.scope,
-        "expiry": opt_time(c.expiry.as_ref()),
+        "expiry": json::opt_time(c.expiry.as_ref()),
         "active": c.active,
         "invalid": c.invalid,
         "cache": c.cache,
         "datasetsMetaSyncEnabled": c.datasets_meta_sync_enabled,
         "datasetsMetaSyncInterval": c.datasets_meta_sync_interval,
-        "date": opt_time(c.date.as_ref()),
+        "date": json::opt_time(c.date.as_ref()),
         "options": c.options.iter().collect::<BTreeMap<_, _>>(),
         "secretFields": c.secret_fields,
-        "createdAt": opt_time(c.created_at.as_ref()),
-        "updatedAt": opt_time(c.updated_at.as_ref()),
-        "lastTestedAt": opt_time(c.last_tested_at.as_ref()),
+        "createdAt": json::opt_time(c.created_at.as_ref()),
+        "updatedAt": json::opt_time(c.updated_at.as_ref()),
+        "lastTestedAt": json::opt_time(c.last_tested_at.as_ref()),
     })
 }
 
@@ -407,8 +396,8 @@ fn user_credentials(c: &pb::Connection) -> Value {
         "uuid": c.connection_uuid,
         "userUuid": c.owner_user_uuid,
         "name": c.name,
-        "createdAt": opt_time(c.created_at.as_ref()),
-        "updatedAt": opt_time(c.updated_at.as_ref()),
+        "createdAt": json::opt_time(c.created_at.as_ref()),
+        "updatedAt": json::opt_time(c.updated_at.as_ref()),
         "credentials": credentials,
     })
 }

@@ -39,7 +39,8 @@ pub(super) fn time(ts: &prost_types::Timestamp) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn opt_time(ts: Option<&prost_types::Timestamp>) -> Value {
+/// A timestamp as [`time`] writes it, or `null`.
+pub(super) fn opt_time(ts: Option<&prost_types::Timestamp>) -> Value {
     ts.map(|t| Value::String(time(t))).unwrap_or(Value::Null)
 }
 
