@@ -821,6 +821,18 @@ pub const ENSURE_CURSOR: &str =
 pub const ADVANCE_CURSOR: &str =
     "UPDATE event_cursors SET sequence = $1 WHERE source = $2 AND sequence = $3";
 
+/// In an [`EventSink::cursor`] over a sqlx pool: the stored cursor of `source`, 0 when none.
+#[macro_export]
+macro_rules! read_cursor {
+    ($pool:expr, $source:expr) => {
+        Ok(sqlx::query_scalar($crate::events::READ_CURSOR)
+            .bind($source)
+            .fetch_optional($pool)
+            .await?
+            .unwrap_or(0))
+    };
+}
+
 /// In an [`EventSink::apply`] over a transaction `tx`: makes sure the cursor of `source` exists
 /// and moves it from `after` to the event's sequence; returns `Ok(false)` from the enclosing
 /// function (the transaction dropped: rolled back) when another instance moved it first.

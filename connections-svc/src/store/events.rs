@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use proto::events::v1::{self as pb, event::Payload};
-use service_kit::events::{EventSink, READ_CURSOR, Snapshot, event_uuid, far_future, occurred_at};
+use service_kit::events::{EventSink, Snapshot, event_uuid, far_future, occurred_at};
 use uuid::Uuid;
 
 use super::{PgStore, SqliteStore, count_scope};
@@ -22,12 +22,19 @@ macro_rules! delete_connections {
             $(.bind($bind))+
             .fetch_all(&mut *$tx)
             .await?;
+        // One update per count, not per connection (an organization holds up to a thousand).
+        let mut freed: std::collections::BTreeMap<(Uuid, String), i64> = Default::default();
         for (org, kind, owner) in gone {
+            *freed.entry((org, count_scope(&kind, owner))).or_default() += 1;
+        }
+        for ((org, scope), n) in freed {
             sqlx::query(
-                "UPDATE connection_counts SET n = n - 1 WHERE organization_uuid = $1 AND scope = $2 AND n > 0",
+                "UPDATE connection_counts SET n = CASE WHEN n > $3 THEN n - $3 ELSE 0 END \
+                 WHERE organization_uuid = $1 AND scope = $2",
             )
             .bind(org)
-            .bind(count_scope(&kind, owner))
+            .bind(scope)
+            .bind(n)
             .execute(&mut *$tx)
             .await?;
         }
@@ -74,11 +81,7 @@ macro_rules! sink {
         #[async_trait::async_trait]
         impl EventSink for $store {
             async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
-                Ok(sqlx::query_scalar(READ_CURSOR)
-                    .bind(source)
-                    .fetch_optional(&self.0)
-                    .await?
-                    .unwrap_or(0))
+                service_kit::read_cursor!(&self.0, source)
             }
 
             async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use proto::events::v1::{self as pb, event::Payload};
-use service_kit::events::{EventSink, READ_CURSOR, Snapshot, event_uuid, far_future, occurred_at};
+use service_kit::events::{EventSink, Snapshot, event_uuid, far_future, occurred_at};
 use uuid::Uuid;
 
 use super::{PgStore, SqliteStore};
@@ -60,11 +60,7 @@ macro_rules! sink {
         #[async_trait::async_trait]
         impl EventSink for $store {
             async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
-                Ok(sqlx::query_scalar(READ_CURSOR)
-                    .bind(source)
-                    .fetch_optional(&self.0)
-                    .await?
-                    .unwrap_or(0))
+                service_kit::read_cursor!(&self.0, source)
             }
 
             async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {
