@@ -197,7 +197,7 @@ pub(crate) fn sql(
         );
         start = end;
     }
-    // The member list's sort key, as identity-svc keeps it (migration 20261125000010).
+    // The member list's sort and search key, as identity-svc keeps it (migration 20261125000012).
     let sep = match d {
         Dialect::Sqlite => "char(31)",
         Dialect::Postgres => "chr(31)",
@@ -205,7 +205,7 @@ pub(crate) fn sql(
     let _ = writeln!(
         out,
         "UPDATE memberships SET sort_key = (SELECT LOWER(u.first_name) || {sep} || LOWER(u.last_name) \
-         FROM users u WHERE u.user_uuid = memberships.user_uuid) WHERE organization_uuid = {org};"
+         || {sep} || LOWER(u.email) FROM users u WHERE u.user_uuid = memberships.user_uuid) WHERE organization_uuid = {org};"
     );
     if let Some(email) = hash_from {
         let _ = writeln!(

@@ -176,6 +176,13 @@ pub(crate) fn like_pattern(search: Option<&str>) -> Result<Option<String>> {
     if s.len() > 255 {
         return Err(Error::InvalidArgument("searchQuery is too long".into()));
     }
+    // The stored member key separates its fields with a control character: a pattern holding
+    // one could match across two fields.
+    if s.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(
+            "searchQuery must not contain control characters".into(),
+        ));
+    }
     let escaped = s
         .to_lowercase()
         .replace('\\', "\\\\")

@@ -38,17 +38,21 @@ fn domain_pattern(domain: &str) -> String {
     format!("%\"{escaped}\"%")
 }
 
-/// Separates the lower-cased first and last names in `memberships.sort_key` (below every
-/// printable character, so the key orders as the pair of names does).
+/// Separates the lower-cased first name, last name and email in `memberships.sort_key` (below
+/// every printable character, so the key orders as the names do). A search pattern never holds
+/// it (`like_pattern` refuses control characters), so a match lies within one of the three.
 const SORT_SEPARATOR: &str = "\u{1f}";
 
-/// The member-list sort key of user `$user`, from their names (`$sep` binds [`SORT_SEPARATOR`]).
+/// The member-list sort and search key of user `$user`, from their names and email (`$sep`
+/// binds [`SORT_SEPARATOR`]; migration 20261125000012).
 macro_rules! sort_key_of {
     ($user:literal, $sep:literal) => {
         concat!(
             "(SELECT LOWER(su.first_name) || ",
             $sep,
-            " || LOWER(su.last_name) FROM users su WHERE su.user_uuid = ",
+            " || LOWER(su.last_name) || ",
+            $sep,
+            " || LOWER(su.email) FROM users su WHERE su.user_uuid = ",
             $user,
             ")"
         )
@@ -73,10 +77,11 @@ macro_rules! member_columns {
          u.created_at AS user_created_at, u.updated_at AS user_updated_at"
     };
 }
+/// The members of organization `$1` matching `$2` (a lower-cased LIKE pattern or NULL), tested
+/// on the stored key alone: the memberships' index answers it without reading the users.
 macro_rules! member_filter {
     () => {
-        "m.organization_uuid = $1 AND ($2 IS NULL OR LOWER(u.email) LIKE $2 ESCAPE '\\' \
-         OR LOWER(u.first_name) LIKE $2 ESCAPE '\\' OR LOWER(u.last_name) LIKE $2 ESCAPE '\\')"
+        "m.organization_uuid = $1 AND ($2 IS NULL OR m.sort_key LIKE $2 ESCAPE '\\')"
     };
 }
 macro_rules! org_columns {
@@ -594,41 +599,24 @@ macro_rules! identity_store {
 
             #[tracing::instrument(skip_all)]
             async fn members(&self, org: Uuid, search: Option<&str>, limit: i64, offset: i64) -> Result<(Vec<MemberRecord>, i64)> {
-                // Without a search, pages come in the index's order. With one, walking that index
-                // would look every member up to test the filter: `|| ''` keeps the planner on the
-                // filter first and sorts only the matches (same order).
-                let sql = match search {
-                    None => concat!(
-                        "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
-                         WHERE ", member_filter!(), " ORDER BY m.sort_key, m.user_uuid LIMIT $3 OFFSET $4"
-                    ),
-                    Some(_) => concat!(
-                        "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
-                         WHERE ", member_filter!(), " ORDER BY m.sort_key || '', m.user_uuid LIMIT $3 OFFSET $4"
-                    ),
-                };
-                let rows = sqlx::query_as(sql)
+                // Pages come in the index's order; a search is tested on the index's key too, so
+                // only the rows of the page are looked up.
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
+                     WHERE ", member_filter!(), " ORDER BY m.sort_key, m.user_uuid LIMIT $3 OFFSET $4"
+                ))
                 .bind(org)
                 .bind(search)
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(&self.0)
                 .await?;
-                // Without a search the count needs the memberships' index only.
-                let total: i64 = match search {
-                    None => sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE organization_uuid = $1")
-                        .bind(org)
-                        .fetch_one(&self.0)
-                        .await?,
-                    Some(_) => sqlx::query_scalar(concat!(
-                        "SELECT COUNT(*) FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid WHERE ",
-                        member_filter!()
-                    ))
+                // The count reads the memberships' index only, with or without a search.
+                let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM memberships m WHERE ", member_filter!()))
                     .bind(org)
                     .bind(search)
                     .fetch_one(&self.0)
-                    .await?,
-                };
+                    .await?;
                 Ok((rows, total))
             }
 

@@ -355,6 +355,34 @@ async fn members_are_paginated_and_searchable(app: TestApp) {
         .results()
         .clone();
     assert_eq!(found["data"].as_array().unwrap().len(), 1);
+    assert_eq!(found["pagination"]["totalResults"], json!(1));
+    // The last name and the email match, case-insensitively; a match never spans two fields
+    // (they are one stored key inside). No hex digit in these, so no random email matches.
+    for (query, hits) in [
+        ("LOVEL", 1),
+        ("person", 5),
+        ("lovelaceuser", 0),
+        ("lovelace user", 0),
+    ] {
+        let found = app
+            .get(
+                &format!(
+                    "/api/v1/org/users?searchQuery={}",
+                    query.replace(' ', "%20")
+                ),
+                &cookie(&admin),
+            )
+            .await
+            .results()
+            .clone();
+        assert_eq!(found["pagination"]["totalResults"], json!(hits), "{query}");
+    }
+    app.get(
+        "/api/v1/org/users?searchQuery=ada%1Flovelace",
+        &cookie(&admin),
+    )
+    .await
+    .expect_error(400);
     let none = app
         .get("/api/v1/org/users?searchQuery=%25", &cookie(&admin))
         .await
