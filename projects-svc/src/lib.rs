@@ -69,6 +69,11 @@ pub struct Config {
     /// deletions remove their projects and grants here). Off only for tests and maintenance.
     #[arg(long, env = "PROJECTS_CONSUME_EVENTS", default_value_t = true, action = clap::ArgAction::Set)]
     pub consume_events: bool,
+    /// How many spaces and space grants this process keeps in memory between requests, over all
+    /// projects (least recently used projects go first; a change to a project's spaces, made by
+    /// any replica, is seen on the next request). 0 reads them for every request.
+    #[arg(long, env = "PROJECTS_SPACES_CACHE_ROWS", default_value_t = 100_000)]
+    pub spaces_cache_rows: usize,
 }
 
 impl Config {
@@ -92,6 +97,7 @@ impl Config {
             events_retention_seconds: 7 * 24 * 3600,
             consume_events: true,
             events_reconcile_seconds: 3600,
+            spaces_cache_rows: 100_000,
         }
     }
 }
@@ -162,6 +168,7 @@ impl Application {
         let projects = Arc::new(domain::projects::Projects::new(
             store,
             Arc::new(directory::IdentityDirectory(identity)),
+            config.spaces_cache_rows,
         ));
         let service = grpc::ProjectsGrpc::new(projects, verifier);
         Ok(Self(host.add_routes(|r| {

@@ -914,6 +914,7 @@ async fn reconciliation_removes_what_escaped_a_cascade(backend: Backend) {
         warehouse_type: "postgres".into(),
         created_at: earlier,
         updated_at: earlier,
+        spaces_version: 0,
     };
     projects_svc::store::for_pool(app.projects_db.clone())
         .insert_project(&project, None)

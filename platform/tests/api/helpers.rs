@@ -589,6 +589,33 @@ pub async fn count(db: &service_kit::db::Pool, sql: &str, id: &str) -> i64 {
     .expect("count query")
 }
 
+/// Runs one statement with `ids` bound as UUIDs ($1, $2, …), as a writer other than the
+/// platform's processes would; the number of rows it changed.
+pub async fn execute(db: &service_kit::db::Pool, sql: &str, ids: &[&str]) -> u64 {
+    let ids: Vec<uuid::Uuid> = ids
+        .iter()
+        .map(|id| uuid::Uuid::parse_str(id).expect("a uuid"))
+        .collect();
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match db {
+        service_kit::db::Pool::Sqlite(p) => {
+            let mut q = sqlx::query(sql);
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q.execute(p).await.map(|r| r.rows_affected())
+        }
+        service_kit::db::Pool::Postgres(p) => {
+            let mut q = sqlx::query(sql);
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q.execute(p).await.map(|r| r.rows_affected())
+        }
+    }
+    .expect("statement")
+}
+
 /// Polls `done` until it holds; panics with `what` after `limit`. Returns how long it took.
 pub async fn within<F, Fut>(limit: Duration, what: &str, mut done: F) -> Duration
 where

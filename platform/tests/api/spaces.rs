@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Auth, TestApp, dual},
+    helpers::{Auth, TestApp, dual, execute},
     organizations::{admin_of_new_org, cookie, invite_and_join},
     projects::new_project,
 };
@@ -485,7 +485,110 @@ async fn space_role_matrix_and_isolation(app: TestApp) {
     );
 }
 
+/// projects-svc keeps a project's spaces and grants in memory between requests. Another writer
+/// (another replica, an event's cascade, an operator) changes them in the database: the next
+/// request sees each change, because the database moves the project's `spaces_version` in the
+/// same transaction (migration 20261125000008's triggers).
+async fn changes_made_elsewhere_show_on_the_next_request(app: TestApp) {
+    let (admin, _) = admin_of_new_org(&app, "Cache").await;
+    let a = cookie(&admin);
+    let project = new_project(&app, &admin, "P").await;
+    let base = format!("/api/v1/projects/{project}/spaces");
+    let viewer = invite_and_join(&app, &admin, "viewer").await;
+    let v = cookie(&viewer);
+    let open = create_space(&app, &a, &project, json!({"name": "Open"})).await;
+    let closed = create_space(
+        &app,
+        &a,
+        &project,
+        json!({"name": "Closed", "isPrivate": true}),
+    )
+    .await;
+    let db = &app.projects_db;
+    let listed = |auth| {
+        let base = &base;
+        let app = &app;
+        async move { visible(&app.get(base, auth).await) }
+    };
+    assert_eq!(listed(&v).await, vec![open.clone()]);
+    assert_eq!(
+        listed(&v).await,
+        vec![open.clone()],
+        "served again (cached)"
+    );
+
+    // A user grant made, changed and removed elsewhere.
+    let grant =
+        "INSERT INTO space_user_grants (space_uuid, user_uuid, role) VALUES ($1, $2, 'viewer')";
+    assert_eq!(execute(db, grant, &[&closed, &viewer.user_uuid]).await, 1);
+    assert_eq!(listed(&v).await, vec![closed.clone(), open.clone()]);
+    let space = app.get(&format!("{base}/{closed}"), &v).await;
+    assert_eq!(
+        role_in(space.results(), &viewer.user_uuid).as_deref(),
+        Some("viewer")
+    );
+    let promote =
+        "UPDATE space_user_grants SET role = 'admin' WHERE space_uuid = $1 AND user_uuid = $2";
+    assert_eq!(execute(db, promote, &[&closed, &viewer.user_uuid]).await, 1);
+    let space = app.get(&format!("{base}/{closed}"), &v).await;
+    assert_eq!(
+        role_in(space.results(), &viewer.user_uuid).as_deref(),
+        Some("admin")
+    );
+    let revoke = "DELETE FROM space_user_grants WHERE space_uuid = $1 AND user_uuid = $2";
+    assert_eq!(execute(db, revoke, &[&closed, &viewer.user_uuid]).await, 1);
+    assert_eq!(listed(&v).await, vec![open.clone()]);
+    app.get(&format!("{base}/{closed}"), &v)
+        .await
+        .expect_error(404);
+
+    // A group grant made and removed elsewhere.
+    let group = app
+        .post(
+            "/api/v1/org/groups",
+            &a,
+            json!({"name": "Readers", "members": [{"userUuid": viewer.user_uuid}]}),
+        )
+        .await
+        .results()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(listed(&v).await, vec![open.clone()]);
+    let grant =
+        "INSERT INTO space_group_grants (space_uuid, group_uuid, role) VALUES ($1, $2, 'viewer')";
+    assert_eq!(execute(db, grant, &[&closed, &group]).await, 1);
+    assert_eq!(listed(&v).await, vec![closed.clone(), open.clone()]);
+    let revoke = "DELETE FROM space_group_grants WHERE space_uuid = $1 AND group_uuid = $2";
+    assert_eq!(execute(db, revoke, &[&closed, &group]).await, 1);
+    assert_eq!(listed(&v).await, vec![open.clone()]);
+
+    // A space changed, made private, added and deleted elsewhere.
+    let rename = "UPDATE spaces SET name = 'Opened' WHERE space_uuid = $1";
+    assert_eq!(execute(db, rename, &[&open]).await, 1);
+    let got = app.get(&base, &v).await;
+    assert_eq!(got.results()[0]["name"], "Opened");
+    let hide = "UPDATE spaces SET is_private = (1 = 1) WHERE space_uuid = $1";
+    assert_eq!(execute(db, hide, &[&open]).await, 1);
+    assert_eq!(listed(&v).await, Vec::<String>::new());
+    assert_eq!(listed(&a).await, vec![closed.clone(), open.clone()]);
+    let copy = uuid::Uuid::now_v7().to_string();
+    let add = "INSERT INTO spaces (space_uuid, project_uuid, parent_space_uuid, name, slug, is_private, \
+               inherit_parent_permissions, created_by_user_uuid, created_at, updated_at) \
+               SELECT $1, project_uuid, NULL, 'Added', 'added', (1 = 0), (1 = 0), NULL, created_at, updated_at \
+               FROM spaces WHERE space_uuid = $2";
+    assert_eq!(execute(db, add, &[&copy, &open]).await, 1);
+    assert_eq!(listed(&v).await, vec![copy.clone()]);
+    let remove = "DELETE FROM spaces WHERE space_uuid = $1";
+    assert_eq!(execute(db, remove, &[&open]).await, 1);
+    assert_eq!(listed(&a).await, vec![copy.clone(), closed.clone()]);
+    app.get(&format!("{base}/{open}"), &a)
+        .await
+        .expect_error(404);
+}
+
 dual!(
     spaces_follow_lightdash_access_rules,
     space_role_matrix_and_isolation,
+    changes_made_elsewhere_show_on_the_next_request,
 );

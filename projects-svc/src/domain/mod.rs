@@ -4,5 +4,6 @@
 pub mod access;
 pub mod directory;
 pub mod projects;
+pub mod scene_cache;
 pub mod spaces;
 pub mod tags;

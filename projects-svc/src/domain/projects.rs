@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{
     access::{self, OrgRole, ProjectFacts, ProjectRole},
     directory::{Caller, Context, Directory, Lookup, Member},
+    scene_cache::SpacesCache,
 };
 use crate::{
     error::{Error, Result, denied},
@@ -58,6 +59,7 @@ pub struct NewProject {
 pub struct Projects {
     store: std::sync::Arc<dyn ProjectsStore>,
     directory: std::sync::Arc<dyn Directory>,
+    spaces_cache: SpacesCache,
 }
 
 pub(crate) fn not_found() -> Error {
@@ -133,12 +135,22 @@ pub(crate) fn facts(
 }
 
 impl Projects {
-    /// Builds the service.
+    /// Builds the service; its cache of projects' spaces holds at most `spaces_cache_rows`
+    /// spaces and grants ([`SpacesCache`]).
     pub fn new(
         store: std::sync::Arc<dyn ProjectsStore>,
         directory: std::sync::Arc<dyn Directory>,
+        spaces_cache_rows: usize,
     ) -> Self {
-        Self { store, directory }
+        Self {
+            store,
+            directory,
+            spaces_cache: SpacesCache::new(spaces_cache_rows),
+        }
+    }
+
+    pub(crate) fn spaces_cache(&self) -> &SpacesCache {
+        &self.spaces_cache
     }
 
     pub(crate) fn store(&self) -> &dyn ProjectsStore {
@@ -231,6 +243,7 @@ impl Projects {
             warehouse_type: warehouse_type.to_owned(),
             created_at: now,
             updated_at: now,
+            spaces_version: 0,
         };
         self.store
             .insert_project(&project, Some(caller.user_uuid))

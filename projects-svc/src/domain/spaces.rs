@@ -3,7 +3,7 @@
 //! listing costs a fixed number of queries and one identity-svc call whatever the number of
 //! spaces (the chains are walked in memory).
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use uuid::Uuid;
@@ -12,6 +12,7 @@ use super::{
     access::{self, ProjectFacts, ProjectRole, Rule, SpaceDecision, SpaceFacts, SpaceRole},
     directory::{Caller, Context, Lookup, Member},
     projects::{Projects, facts, not_found as project_not_found},
+    scene_cache::Spaces,
 };
 use crate::{
     error::{Error, Result, denied},
@@ -111,19 +112,8 @@ struct Scene {
     project: ProjectRecord,
     project_users: Vec<GrantRecord>,
     project_groups: Vec<GrantRecord>,
-    spaces: HashMap<Uuid, SpaceRecord>,
-    /// The spaces' ids in the store's order (by name).
-    order: Vec<Uuid>,
-    user_grants: HashMap<Uuid, Vec<SpaceGrantRecord>>,
-    group_grants: HashMap<Uuid, Vec<SpaceGrantRecord>>,
-}
-
-fn by_space(grants: Vec<SpaceGrantRecord>) -> HashMap<Uuid, Vec<SpaceGrantRecord>> {
-    let mut map: HashMap<Uuid, Vec<SpaceGrantRecord>> = HashMap::new();
-    for g in grants {
-        map.entry(g.space_uuid).or_default().push(g);
-    }
-    map
+    /// The project's spaces and all their direct grants (shared with the cache).
+    data: Arc<Spaces>,
 }
 
 impl Scene {
@@ -132,7 +122,9 @@ impl Scene {
         let mut chain = Vec::new();
         let mut next = Some(space);
         while let Some(id) = next {
-            let Some(s) = self.spaces.get(&id) else { break };
+            let Some(s) = self.data.spaces.get(&id) else {
+                break;
+            };
             chain.push(s);
             if chain.len() > MAX_DEPTH {
                 break;
@@ -176,12 +168,14 @@ impl Scene {
             .into_iter()
             .map(|s| {
                 let user_grant = self
+                    .data
                     .user_grants
                     .get(&s.space_uuid)
                     .and_then(|gs| gs.iter().find(|g| g.grantee_uuid == member.user_uuid))
                     .map(|g| space_role(&g.role))
                     .transpose()?;
                 let group_grants = self
+                    .data
                     .group_grants
                     .get(&s.space_uuid)
                     .map(|gs| {
@@ -237,17 +231,12 @@ impl Scene {
 }
 
 impl Projects {
-    /// Reads the facts of a project the caller may see; `everyone`: the grants of every user
-    /// and group, else the caller's only.
-    async fn scene(
-        &self,
-        caller: &Caller,
-        project_uuid: &str,
-        lookup: Lookup,
-        everyone: bool,
-    ) -> Result<Scene> {
+    /// Reads the facts of a project the caller may see: the project's spaces and their grants
+    /// come from the cache while the project's `spaces_version` has not moved.
+    async fn scene(&self, caller: &Caller, project_uuid: &str, lookup: Lookup) -> Result<Scene> {
         let ctx = self.directory().context(caller, lookup, true).await?;
         let id = Uuid::parse_str(project_uuid).map_err(|_| project_not_found())?;
+        // The project row (and its version) first: spaces read after it are at least as new.
         let project = self
             .store()
             .project(ctx.organization_uuid, id)
@@ -257,29 +246,35 @@ impl Projects {
         let project_groups = self.store().group_grants(id).await?;
         // No project role is no reason to stop here: a group grant on a space counts toward
         // the highest role (item 4a), so such a user may see that space.
-        let spaces = self.store().spaces(id).await?;
-        let user_grants = self
-            .store()
-            .space_user_grants(id, (!everyone).then_some(ctx.caller.user_uuid))
-            .await?;
-        let group_grants = self
-            .store()
-            .space_group_grants(id, (!everyone).then_some(ctx.caller.groups.as_slice()))
-            .await?;
+        let data = match self.spaces_cache().get(id, project.spaces_version) {
+            Some(data) => data,
+            None => {
+                let data = Arc::new(Spaces::new(
+                    self.store().spaces(id).await?,
+                    self.store().space_user_grants(id).await?,
+                    self.store().space_group_grants(id).await?,
+                ));
+                self.spaces_cache()
+                    .put(id, project.spaces_version, data.clone());
+                data
+            }
+        };
         Ok(Scene {
             ctx,
             project,
             project_users,
             project_groups,
-            order: spaces.iter().map(|s| s.space_uuid).collect(),
-            spaces: spaces.into_iter().map(|s| (s.space_uuid, s)).collect(),
-            user_grants: by_space(user_grants),
-            group_grants: by_space(group_grants),
+            data,
         })
     }
 
     fn view(&self, scene: &Scene, space: Uuid, role: SpaceRole, full: bool) -> Result<SpaceView> {
-        let mut record = scene.spaces.get(&space).cloned().ok_or_else(not_found)?;
+        let mut record = scene
+            .data
+            .spaces
+            .get(&space)
+            .cloned()
+            .ok_or_else(not_found)?;
         record.is_private = scene.is_private(space);
         // A space has few group grants: look their names up in place rather than building a
         // map of every group of the organization for each space of a listing.
@@ -292,6 +287,7 @@ impl Projects {
                 .map(|(_, name)| name.as_str())
         };
         let groups_access = scene
+            .data
             .group_grants
             .get(&space)
             .map(|gs| {
@@ -303,6 +299,7 @@ impl Projects {
             .transpose()?
             .unwrap_or_default();
         let direct_users = scene
+            .data
             .user_grants
             .get(&space)
             .map(|gs| gs.iter().map(|g| g.grantee_uuid).collect())
@@ -339,7 +336,7 @@ impl Projects {
     fn caller_role(scene: &Scene, space_uuid: &str) -> Result<(Uuid, SpaceRole)> {
         let id = Uuid::parse_str(space_uuid)
             .ok()
-            .filter(|id| scene.spaces.contains_key(id));
+            .filter(|id| scene.data.spaces.contains_key(id));
         let Some(id) = id else {
             return Err(if Self::project_role_of(scene)?.is_none() {
                 project_not_found()
@@ -368,19 +365,12 @@ impl Projects {
 
     /// The spaces of a project the caller may see.
     pub async fn list_spaces(&self, caller: &Caller, project_uuid: &str) -> Result<Vec<SpaceView>> {
-        let mut scene = self
-            .scene(caller, project_uuid, Lookup::None, false)
-            .await?;
-        // The direct user grants of every space are shown (`access`): one more query.
-        let all_users = self
-            .store()
-            .space_user_grants(scene.project.project_uuid, None)
-            .await?;
+        let scene = self.scene(caller, project_uuid, Lookup::None).await?;
         let mut out = Vec::new();
         // Thousands of decisions: the role only (access::space_role), no explanations built.
         let project = scene.project_facts(&scene.ctx.caller)?;
         let mut visible = Vec::new();
-        for &id in &scene.order {
+        for &id in &scene.data.order {
             let chain = scene.chain_facts(&scene.ctx.caller, id)?;
             if let Some(role) = access::space_role(&project, &chain) {
                 visible.push((id, role));
@@ -389,7 +379,6 @@ impl Projects {
         if visible.is_empty() && Self::project_role_of(&scene)?.is_none() {
             return Err(project_not_found());
         }
-        scene.user_grants = by_space(all_users);
         for (id, role) in visible {
             out.push(self.view(&scene, id, role, false)?);
         }
@@ -403,7 +392,7 @@ impl Projects {
         project_uuid: &str,
         space_uuid: &str,
     ) -> Result<SpaceView> {
-        let scene = self.scene(caller, project_uuid, Lookup::All, true).await?;
+        let scene = self.scene(caller, project_uuid, Lookup::All).await?;
         let (id, role) = Self::caller_role(&scene, space_uuid)?;
         self.view(&scene, id, role, true)
     }
@@ -425,7 +414,7 @@ impl Projects {
         }
         let ids: Vec<Uuid> = grants.iter().map(|(u, _)| *u).collect();
         let scene = self
-            .scene(caller, project_uuid, Lookup::Users(ids.clone()), false)
+            .scene(caller, project_uuid, Lookup::Users(ids.clone()))
             .await?;
         let project_role = Self::project_role_of(&scene)?;
         if project_role.is_none() {
@@ -513,11 +502,9 @@ impl Projects {
         space_uuid: &str,
         update: SpaceUpdate,
     ) -> Result<SpaceView> {
-        let scene = self
-            .scene(caller, project_uuid, Lookup::None, false)
-            .await?;
+        let scene = self.scene(caller, project_uuid, Lookup::None).await?;
         let id = Self::managed_space(&scene, space_uuid)?;
-        let mut space = scene.spaces.get(&id).cloned().ok_or_else(not_found)?;
+        let mut space = scene.data.spaces.get(&id).cloned().ok_or_else(not_found)?;
         if let Some(name) = update.name {
             space.name = space_name(&name)?;
             space.slug = slug(&space.name);
@@ -544,9 +531,7 @@ impl Projects {
         project_uuid: &str,
         space_uuid: &str,
     ) -> Result<()> {
-        let scene = self
-            .scene(caller, project_uuid, Lookup::None, false)
-            .await?;
+        let scene = self.scene(caller, project_uuid, Lookup::None).await?;
         let id = Self::managed_space(&scene, space_uuid)?;
         if !self
             .store()
@@ -571,7 +556,7 @@ impl Projects {
         let role = space_role(role)?;
         let user = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
         let scene = self
-            .scene(caller, project_uuid, Lookup::Users(vec![user]), false)
+            .scene(caller, project_uuid, Lookup::Users(vec![user]))
             .await?;
         let id = Self::managed_space(&scene, space_uuid)?;
         if scene.ctx.member(user).is_none() {
@@ -595,9 +580,7 @@ impl Projects {
         space_uuid: &str,
         user_uuid: &str,
     ) -> Result<()> {
-        let scene = self
-            .scene(caller, project_uuid, Lookup::None, false)
-            .await?;
+        let scene = self.scene(caller, project_uuid, Lookup::None).await?;
         let id = Self::managed_space(&scene, space_uuid)?;
         let user = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
         if !self.store().delete_space_user_grant(id, user).await? {
@@ -618,9 +601,7 @@ impl Projects {
         role: &str,
     ) -> Result<()> {
         let role = space_role(role)?;
-        let scene = self
-            .scene(caller, project_uuid, Lookup::None, false)
-            .await?;
+        let scene = self.scene(caller, project_uuid, Lookup::None).await?;
         let id = Self::managed_space(&scene, space_uuid)?;
         let group = Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found"))?;
         if !scene.ctx.groups.iter().any(|(g, _)| *g == group) {
@@ -644,9 +625,7 @@ impl Projects {
         space_uuid: &str,
         group_uuid: &str,
     ) -> Result<()> {
-        let scene = self
-            .scene(caller, project_uuid, Lookup::None, false)
-            .await?;
+        let scene = self.scene(caller, project_uuid, Lookup::None).await?;
         let id = Self::managed_space(&scene, space_uuid)?;
         let group = Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found"))?;
         if !self.store().delete_space_group_grant(id, group).await? {
@@ -666,7 +645,7 @@ impl Projects {
     ) -> Result<(Member, SpaceDecision)> {
         let user = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
         let scene = self
-            .scene(caller, project_uuid, Lookup::Users(vec![user]), true)
+            .scene(caller, project_uuid, Lookup::Users(vec![user]))
             .await?;
         let caller_role = Self::project_role_of(&scene)?;
         if caller_role.is_none() {
@@ -676,7 +655,7 @@ impl Projects {
             return Err(denied());
         }
         let id = Uuid::parse_str(space_uuid).map_err(|_| not_found())?;
-        if !scene.spaces.contains_key(&id) {
+        if !scene.data.spaces.contains_key(&id) {
             return Err(not_found());
         }
         let member = scene

@@ -45,6 +45,9 @@ pub struct ProjectRecord {
     pub warehouse_type: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Moves on every change to the project's spaces or their direct grants (database triggers,
+    /// migration 20261125000008); ignored when a project is inserted.
+    pub spaces_version: i64,
 }
 
 /// A direct grant of a user or a group on a project.
@@ -165,18 +168,10 @@ pub trait ProjectsStore: Send + Sync + std::fmt::Debug {
     async fn update_space(&self, space: &SpaceRecord) -> Result<()>;
     /// Deletes a space with its descendants and grants; whether it existed.
     async fn delete_space(&self, project_uuid: Uuid, space_uuid: Uuid) -> Result<bool>;
-    /// User grants on the spaces of a project: of `user` only, or of everyone.
-    async fn space_user_grants(
-        &self,
-        project_uuid: Uuid,
-        user: Option<Uuid>,
-    ) -> Result<Vec<SpaceGrantRecord>>;
-    /// Group grants on the spaces of a project: of `groups` only, or of every group.
-    async fn space_group_grants(
-        &self,
-        project_uuid: Uuid,
-        groups: Option<&[Uuid]>,
-    ) -> Result<Vec<SpaceGrantRecord>>;
+    /// Every user grant on the spaces of a project.
+    async fn space_user_grants(&self, project_uuid: Uuid) -> Result<Vec<SpaceGrantRecord>>;
+    /// Every group grant on the spaces of a project.
+    async fn space_group_grants(&self, project_uuid: Uuid) -> Result<Vec<SpaceGrantRecord>>;
     /// Inserts or replaces a user's grant on a space.
     async fn put_space_user_grant(&self, grant: &SpaceGrantRecord) -> Result<()>;
     /// Deletes a user's grant on a space; whether it existed.

@@ -209,7 +209,7 @@ macro_rules! projects_store {
             #[tracing::instrument(skip_all)]
             async fn project(&self, org: Uuid, project: Uuid) -> Result<Option<ProjectRecord>> {
                 Ok(sqlx::query_as(concat!(
-                    "SELECT ", project_columns!(), " FROM projects WHERE organization_uuid = $1 AND project_uuid = $2"
+                    "SELECT ", project_columns!(), ", spaces_version FROM projects WHERE organization_uuid = $1 AND project_uuid = $2"
                 ))
                 .bind(org)
                 .bind(project)
@@ -220,7 +220,7 @@ macro_rules! projects_store {
             #[tracing::instrument(skip_all)]
             async fn projects(&self, org: Uuid) -> Result<Vec<ProjectRecord>> {
                 Ok(sqlx::query_as(concat!(
-                    "SELECT ", project_columns!(), " FROM projects WHERE organization_uuid = $1 ORDER BY LOWER(name), project_uuid"
+                    "SELECT ", project_columns!(), ", spaces_version FROM projects WHERE organization_uuid = $1 ORDER BY LOWER(name), project_uuid"
                 ))
                 .bind(org)
                 .fetch_all(&self.0)
@@ -407,36 +407,25 @@ macro_rules! projects_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn space_user_grants(&self, project: Uuid, user: Option<Uuid>) -> Result<Vec<SpaceGrantRecord>> {
+            async fn space_user_grants(&self, project: Uuid) -> Result<Vec<SpaceGrantRecord>> {
                 Ok(sqlx::query_as(
                     "SELECT g.space_uuid, g.user_uuid AS grantee_uuid, g.role FROM space_user_grants g \
-                     JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = $1 AND ($2 IS NULL OR g.user_uuid = $2)",
+                     JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = $1",
                 )
                 .bind(project)
-                .bind(user)
                 .fetch_all(&self.0)
                 .await?)
             }
 
             #[tracing::instrument(skip_all)]
-            async fn space_group_grants(&self, project: Uuid, groups: Option<&[Uuid]>) -> Result<Vec<SpaceGrantRecord>> {
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
+            async fn space_group_grants(&self, project: Uuid) -> Result<Vec<SpaceGrantRecord>> {
+                Ok(sqlx::query_as(
                     "SELECT g.space_uuid, g.group_uuid AS grantee_uuid, g.role FROM space_group_grants g \
-                     JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = ",
-                );
-                qb.push_bind(project);
-                if let Some(groups) = groups {
-                    if groups.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    qb.push(" AND g.group_uuid IN (");
-                    let mut list = qb.separated(", ");
-                    for g in groups {
-                        list.push_bind(*g);
-                    }
-                    qb.push(")");
-                }
-                Ok(qb.build_query_as().fetch_all(&self.0).await?)
+                     JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = $1",
+                )
+                .bind(project)
+                .fetch_all(&self.0)
+                .await?)
             }
 
             #[tracing::instrument(skip_all)]
