@@ -291,12 +291,26 @@ impl pb::projects_service_server::ProjectsService for ProjectsGrpc {
         req: Request<pb::ListSpacesRequest>,
     ) -> Result<Response<pb::ListSpacesResponse>, Status> {
         let caller = self.caller(&req).await?;
-        let spaces = self
+        let listing = self
             .projects
             .list_spaces(&caller, &req.into_inner().project_uuid)
             .await?;
+        let mut spaces = Vec::with_capacity(listing.len());
+        for (s, is_private, users) in listing.iter() {
+            spaces.push(pb::SpaceSummary {
+                space_uuid: s.space_uuid.to_string(),
+                name: s.name.clone(),
+                slug: s.slug.clone(),
+                is_private,
+                parent_space_uuid: s.parent_space_uuid.map(|u| u.to_string()),
+                inherit_parent_permissions: s.inherit_parent_permissions,
+                direct_user_uuids: users.iter().map(|g| g.grantee_uuid.to_string()).collect(),
+            });
+        }
         Ok(Response::new(pb::ListSpacesResponse {
-            spaces: spaces.into_iter().map(space_pb).collect(),
+            project_uuid: listing.project_uuid.to_string(),
+            organization_uuid: listing.organization_uuid.to_string(),
+            spaces,
         }))
     }
 

@@ -134,7 +134,7 @@ struct Summary<'a> {
     uuid: &'a str,
 }
 
-fn summary(s: &pb::Space) -> Summary<'_> {
+fn summary<'a>(list: &'a pb::ListSpacesResponse, s: &'a pb::SpaceSummary) -> Summary<'a> {
     Summary {
         access: &s.direct_user_uuids,
         chart_count: 0,
@@ -142,11 +142,11 @@ fn summary(s: &pb::Space) -> Summary<'_> {
         inherit_parent_permissions: s.inherit_parent_permissions,
         is_private: s.is_private,
         name: &s.name,
-        organization_uuid: &s.organization_uuid,
+        organization_uuid: &list.organization_uuid,
         parent_space_uuid: s.parent_space_uuid.as_deref(),
         pinned_list_order: None,
         pinned_list_uuid: None,
-        project_uuid: &s.project_uuid,
+        project_uuid: &list.project_uuid,
         slug: &s.slug,
         uuid: &s.space_uuid,
     }
@@ -197,7 +197,8 @@ pub(super) async fn list(
                 .as_user(pb::ListSpacesRequest { project_uuid }, &caller),
         )
         .await?;
-    let list: Vec<Summary<'_>> = res.get_ref().spaces.iter().map(summary).collect();
+    let res = res.get_ref();
+    let list: Vec<Summary<'_>> = res.spaces.iter().map(|s| summary(res, s)).collect();
     Ok(json::ok_direct(list).into_response())
 }
 

@@ -98,12 +98,46 @@ pub struct SpaceView {
     pub organization_uuid: Uuid,
     pub space: SpaceRecord,
     pub caller_role: SpaceRole,
-    /// Everyone with access (only in answers about one space).
+    /// Everyone with access.
     pub access: Vec<Share>,
     /// The direct group grants of the space: (group, name, role).
     pub groups_access: Vec<(Uuid, String, SpaceRole)>,
     /// Users with a direct grant on the space.
     pub direct_users: Vec<Uuid>,
+}
+
+/// The spaces of a project a caller may see, in the store's order (by name).
+#[derive(Debug)]
+pub struct SpaceListing {
+    pub organization_uuid: Uuid,
+    pub project_uuid: Uuid,
+    spaces: Arc<Spaces>,
+    /// The visible spaces, each with whether project roles do not reach it (`isPrivate`).
+    visible: Vec<(Uuid, bool)>,
+}
+
+impl SpaceListing {
+    /// Each visible space, whether it is private as its chain decides, and its direct user
+    /// grants (borrowed: a listing may hold thousands of spaces).
+    pub fn iter(&self) -> impl Iterator<Item = (&SpaceRecord, bool, &[SpaceGrantRecord])> {
+        self.visible.iter().filter_map(|(id, is_private)| {
+            let space = self.spaces.spaces.get(id)?;
+            let users = self
+                .spaces
+                .user_grants
+                .get(id)
+                .map_or(&[][..], Vec::as_slice);
+            Some((space, *is_private, users))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.visible.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.visible.is_empty()
+    }
 }
 
 /// The facts of one project, read once per request.
@@ -268,7 +302,8 @@ impl Projects {
         })
     }
 
-    fn view(&self, scene: &Scene, space: Uuid, role: SpaceRole, full: bool) -> Result<SpaceView> {
+    /// One space with everyone who has access to it.
+    fn view(&self, scene: &Scene, space: Uuid, role: SpaceRole) -> Result<SpaceView> {
         let mut record = scene
             .data
             .spaces
@@ -304,19 +339,14 @@ impl Projects {
             .get(&space)
             .map(|gs| gs.iter().map(|g| g.grantee_uuid).collect())
             .unwrap_or_default();
-        let access = if full {
-            let mut out = Vec::new();
-            for m in std::iter::once(&scene.ctx.caller).chain(&scene.ctx.members) {
-                if let Some(share) = scene.share(m, space)? {
-                    out.push(share);
-                }
+        let mut access = Vec::new();
+        for m in std::iter::once(&scene.ctx.caller).chain(&scene.ctx.members) {
+            if let Some(share) = scene.share(m, space)? {
+                access.push(share);
             }
-            out.sort_by(|a, b| a.member.email.cmp(&b.member.email));
-            out.dedup_by(|a, b| a.member.user_uuid == b.member.user_uuid);
-            out
-        } else {
-            Vec::new()
-        };
+        }
+        access.sort_by(|a, b| a.member.email.cmp(&b.member.email));
+        access.dedup_by(|a, b| a.member.user_uuid == b.member.user_uuid);
         Ok(SpaceView {
             organization_uuid: scene.ctx.organization_uuid,
             space: record,
@@ -364,25 +394,26 @@ impl Projects {
     }
 
     /// The spaces of a project the caller may see.
-    pub async fn list_spaces(&self, caller: &Caller, project_uuid: &str) -> Result<Vec<SpaceView>> {
+    pub async fn list_spaces(&self, caller: &Caller, project_uuid: &str) -> Result<SpaceListing> {
         let scene = self.scene(caller, project_uuid, Lookup::None).await?;
-        let mut out = Vec::new();
         // Thousands of decisions: the role only (access::space_role), no explanations built.
         let project = scene.project_facts(&scene.ctx.caller)?;
         let mut visible = Vec::new();
         for &id in &scene.data.order {
             let chain = scene.chain_facts(&scene.ctx.caller, id)?;
-            if let Some(role) = access::space_role(&project, &chain) {
-                visible.push((id, role));
+            if access::space_role(&project, &chain).is_some() {
+                visible.push((id, scene.is_private(id)));
             }
         }
         if visible.is_empty() && Self::project_role_of(&scene)?.is_none() {
             return Err(project_not_found());
         }
-        for (id, role) in visible {
-            out.push(self.view(&scene, id, role, false)?);
-        }
-        Ok(out)
+        Ok(SpaceListing {
+            organization_uuid: scene.ctx.organization_uuid,
+            project_uuid: scene.project.project_uuid,
+            spaces: scene.data,
+            visible,
+        })
     }
 
     /// One space the caller may see, with everyone who has access.
@@ -394,7 +425,7 @@ impl Projects {
     ) -> Result<SpaceView> {
         let scene = self.scene(caller, project_uuid, Lookup::All).await?;
         let (id, role) = Self::caller_role(&scene, space_uuid)?;
-        self.view(&scene, id, role, true)
+        self.view(&scene, id, role)
     }
 
     /// Creates a space (project editors and above; in a parent space, its editors and above
