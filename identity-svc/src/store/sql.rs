@@ -599,11 +599,15 @@ macro_rules! identity_store {
 
             #[tracing::instrument(skip_all)]
             async fn members(&self, org: Uuid, search: Option<&str>, limit: i64, offset: i64) -> Result<(Vec<MemberRecord>, i64)> {
-                // Pages come in the index's order; a search is tested on the index's key too, so
-                // only the rows of the page are looked up.
+                // The page is found in the memberships' index alone (the order and a search are
+                // on its key): the members skipped by the offset are never looked up; only the
+                // page's rows are joined (a deferred join).
                 let rows = sqlx::query_as(concat!(
-                    "SELECT ", member_columns!(), " FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
-                     WHERE ", member_filter!(), " ORDER BY m.sort_key, m.user_uuid LIMIT $3 OFFSET $4"
+                    "SELECT ", member_columns!(), " FROM (SELECT m.user_uuid, m.sort_key FROM memberships m WHERE ",
+                    member_filter!(),
+                    " ORDER BY m.sort_key, m.user_uuid LIMIT $3 OFFSET $4) p \
+                     JOIN memberships m ON m.user_uuid = p.user_uuid JOIN users u ON u.user_uuid = p.user_uuid \
+                     ORDER BY p.sort_key, p.user_uuid"
                 ))
                 .bind(org)
                 .bind(search)
