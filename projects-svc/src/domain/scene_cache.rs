@@ -15,13 +15,16 @@
 //! own grants (two small queries per request).
 //!
 //! The cache holds at most a configured number of rows (spaces plus grants) and drops the least
-//! recently used projects first; a project larger than the whole budget is read every time.
+//! recently used projects first; a project larger than the whole budget is read every time. An
+//! entry also expires after [`MAX_AGE`], a backstop for changes no trigger sees (a `TRUNCATE`, a
+//! restore with triggers disabled): those show within that time.
 //! A bounded LRU of whole projects is a few lines: the concurrent cache crates split the budget
 //! into shards, so one large project (the case this is for) would not fit in one.
 
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
 };
 
 /// A map by space id with foldhash: a listing looks ids up tens of thousands of times, and
@@ -31,6 +34,9 @@ pub type ById<V> = foldhash::HashMap<Uuid, V>;
 use uuid::Uuid;
 
 use crate::store::{SpaceGrantRecord, SpaceRecord};
+
+/// How long an entry serves at most, whatever the version says.
+pub const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// A project's spaces and every direct grant on them.
 #[derive(Debug, Default)]
@@ -80,6 +86,7 @@ impl Spaces {
 #[derive(Debug)]
 pub struct SpacesCache {
     max_rows: usize,
+    max_age: Duration,
     inner: Mutex<Inner>,
 }
 
@@ -97,6 +104,7 @@ struct Entry {
     version: i64,
     spaces: Arc<Spaces>,
     used: u64,
+    read_at: Instant,
 }
 
 impl Inner {
@@ -105,19 +113,25 @@ impl Inner {
         self.clock
     }
 
-    fn remove(&mut self, project: Uuid) {
-        if let Some(e) = self.entries.remove(&project) {
-            self.lru.remove(&e.used);
-            self.rows -= e.spaces.rows();
-        }
+    /// Removes an entry; its spaces are returned so that they are freed after the lock.
+    fn remove(&mut self, project: Uuid) -> Option<Arc<Spaces>> {
+        let e = self.entries.remove(&project)?;
+        self.lru.remove(&e.used);
+        self.rows -= e.spaces.rows();
+        Some(e.spaces)
     }
 }
 
 impl SpacesCache {
     /// A cache of at most `max_rows` spaces and grants; 0 keeps nothing.
     pub fn new(max_rows: usize) -> Self {
+        Self::with_max_age(max_rows, MAX_AGE)
+    }
+
+    fn with_max_age(max_rows: usize, max_age: Duration) -> Self {
         Self {
             max_rows,
+            max_age,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -127,12 +141,12 @@ impl SpacesCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The spaces of `project` as of `version`, when kept.
+    /// The spaces of `project` as of `version`, when kept (and not older than [`MAX_AGE`]).
     pub fn get(&self, project: Uuid, version: i64) -> Option<Arc<Spaces>> {
         let mut inner = self.lock();
         let now = inner.tick();
         let entry = inner.entries.get_mut(&project)?;
-        if entry.version != version {
+        if entry.version != version || entry.read_at.elapsed() > self.max_age {
             return None;
         }
         let before = std::mem::replace(&mut entry.used, now);
@@ -144,36 +158,45 @@ impl SpacesCache {
 
     /// Keeps the spaces of `project` read at `version` (an entry of a later version stays).
     pub fn put(&self, project: Uuid, version: i64, spaces: Arc<Spaces>) {
+        let read_at = Instant::now();
         let rows = spaces.rows();
-        let mut inner = self.lock();
-        if let Some(e) = inner.entries.get(&project) {
-            if e.version > version {
+        // What leaves the cache is freed after the lock is released (it may be the last
+        // reference to tens of thousands of rows).
+        let mut dropped = Vec::new();
+        {
+            let mut inner = self.lock();
+            if let Some(e) = inner.entries.get(&project) {
+                if e.version > version {
+                    return;
+                }
+                dropped.extend(inner.remove(project));
+            }
+            if rows > self.max_rows {
                 return;
             }
-            inner.remove(project);
-        }
-        if rows > self.max_rows {
-            return;
-        }
-        while inner.rows + rows > self.max_rows {
-            let Some((_, oldest)) = inner.lru.pop_first() else {
-                break;
-            };
-            if let Some(e) = inner.entries.remove(&oldest) {
-                inner.rows -= e.spaces.rows();
+            while inner.rows + rows > self.max_rows {
+                let Some((_, oldest)) = inner.lru.pop_first() else {
+                    break;
+                };
+                if let Some(e) = inner.entries.remove(&oldest) {
+                    inner.rows -= e.spaces.rows();
+                    dropped.push(e.spaces);
+                }
             }
+            let now = inner.tick();
+            inner.lru.insert(now, project);
+            inner.rows += rows;
+            inner.entries.insert(
+                project,
+                Entry {
+                    version,
+                    spaces,
+                    used: now,
+                    read_at,
+                },
+            );
         }
-        let now = inner.tick();
-        inner.lru.insert(now, project);
-        inner.rows += rows;
-        inner.entries.insert(
-            project,
-            Entry {
-                version,
-                spaces,
-                used: now,
-            },
-        );
+        drop(dropped);
     }
 }
 
@@ -252,6 +275,16 @@ mod tests {
         let inner = cache.lock();
         assert_eq!(inner.rows, 8);
         assert_eq!(inner.lru.len(), inner.entries.len());
+    }
+
+    #[test]
+    fn an_entry_expires() {
+        let cache = SpacesCache::with_max_age(100, Duration::from_millis(20));
+        let p = Uuid::now_v7();
+        cache.put(p, 1, spaces(1));
+        assert!(cache.get(p, 1).is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(cache.get(p, 1).is_none(), "older than its max age");
     }
 
     #[test]
