@@ -286,10 +286,10 @@ impl pb::projects_service_server::ProjectsService for ProjectsGrpc {
         Ok(Response::new(space_pb(v)))
     }
 
-    async fn list_spaces(
+    async fn list_space_summaries(
         &self,
-        req: Request<pb::ListSpacesRequest>,
-    ) -> Result<Response<pb::ListSpacesResponse>, Status> {
+        req: Request<pb::ListSpaceSummariesRequest>,
+    ) -> Result<Response<pb::ListSpaceSummariesResponse>, Status> {
         let caller = self.caller(&req).await?;
         let listing = self
             .projects
@@ -307,7 +307,7 @@ impl pb::projects_service_server::ProjectsService for ProjectsGrpc {
                 direct_user_uuids: users.iter().map(|g| g.grantee_uuid.to_string()).collect(),
             });
         }
-        Ok(Response::new(pb::ListSpacesResponse {
+        Ok(Response::new(pb::ListSpaceSummariesResponse {
             project_uuid: listing.project_uuid.to_string(),
             organization_uuid: listing.organization_uuid.to_string(),
             spaces,

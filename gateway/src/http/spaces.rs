@@ -134,7 +134,7 @@ struct Summary<'a> {
     uuid: &'a str,
 }
 
-fn summary<'a>(list: &'a pb::ListSpacesResponse, s: &'a pb::SpaceSummary) -> Summary<'a> {
+fn summary<'a>(list: &'a pb::ListSpaceSummariesResponse, s: &'a pb::SpaceSummary) -> Summary<'a> {
     Summary {
         access: &s.direct_user_uuids,
         chart_count: 0,
@@ -191,10 +191,10 @@ pub(super) async fn list(
     let res = state
         .projects
         .rpc()
-        .list_spaces(
+        .list_space_summaries(
             state
                 .projects
-                .as_user(pb::ListSpacesRequest { project_uuid }, &caller),
+                .as_user(pb::ListSpaceSummariesRequest { project_uuid }, &caller),
         )
         .await?;
     let res = res.get_ref();

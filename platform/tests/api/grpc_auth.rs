@@ -893,11 +893,14 @@ async fn projects_methods(
             ),
         ),
         (
-            "ListSpaces",
+            "ListSpaceSummaries",
             code(
-                c.list_spaces(req(pp::ListSpacesRequest { project_uuid: p() }, who))
-                    .await
-                    .map(|_| ()),
+                c.list_space_summaries(req(
+                    pp::ListSpaceSummariesRequest { project_uuid: p() },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
             ),
         ),
         (
