@@ -606,7 +606,8 @@ macro_rules! identity_store {
                     "SELECT ", member_columns!(), " FROM (SELECT m.user_uuid, m.sort_key FROM memberships m WHERE ",
                     member_filter!(),
                     " ORDER BY m.sort_key, m.user_uuid LIMIT $3 OFFSET $4) p \
-                     JOIN memberships m ON m.user_uuid = p.user_uuid JOIN users u ON u.user_uuid = p.user_uuid \
+                     JOIN memberships m ON m.user_uuid = p.user_uuid AND m.organization_uuid = $1 \
+                     JOIN users u ON u.user_uuid = p.user_uuid \
                      ORDER BY p.sort_key, p.user_uuid"
                 ))
                 .bind(org)
