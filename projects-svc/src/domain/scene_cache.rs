@@ -38,6 +38,10 @@ use crate::store::{SpaceGrantRecord, SpaceRecord};
 /// How long an entry serves at most, whatever the version says.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 
+/// Locks that make requests missing the same project read it once, not each (stripes by
+/// project id: two projects rarely share one, and then only wait for each other's read).
+const LOAD_STRIPES: usize = 64;
+
 /// A project's spaces and every direct grant on them.
 #[derive(Debug, Default)]
 pub struct Spaces {
@@ -88,6 +92,7 @@ pub struct SpacesCache {
     max_rows: usize,
     max_age: Duration,
     inner: Mutex<Inner>,
+    loading: Vec<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, Default)]
@@ -133,7 +138,17 @@ impl SpacesCache {
             max_rows,
             max_age,
             inner: Mutex::new(Inner::default()),
+            loading: (0..LOAD_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
+    }
+
+    /// Held while reading a project's spaces after a miss: whoever waited for it looks in the
+    /// cache again before reading them too.
+    pub async fn loading(&self, project: Uuid) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = (project.as_u128() % LOAD_STRIPES as u128) as usize;
+        self.loading[stripe].lock().await
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -275,6 +290,32 @@ mod tests {
         let inner = cache.lock();
         assert_eq!(inner.rows, 8);
         assert_eq!(inner.lru.len(), inner.entries.len());
+    }
+
+    #[tokio::test]
+    async fn requests_that_miss_together_read_once() {
+        let cache = Arc::new(SpacesCache::new(100));
+        let p = Uuid::now_v7();
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (cache, reads) = (cache.clone(), reads.clone());
+            tasks.push(tokio::spawn(async move {
+                if cache.get(p, 1).is_some() {
+                    return;
+                }
+                let _loading = cache.loading(p).await;
+                if cache.get(p, 1).is_none() {
+                    reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    cache.put(p, 1, spaces(1));
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

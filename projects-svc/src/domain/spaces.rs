@@ -280,17 +280,25 @@ impl Projects {
         let project_groups = self.store().group_grants(id).await?;
         // No project role is no reason to stop here: a group grant on a space counts toward
         // the highest role (item 4a), so such a user may see that space.
-        let data = match self.spaces_cache().get(id, project.spaces_version) {
+        let cache = self.spaces_cache();
+        let version = project.spaces_version;
+        let data = match cache.get(id, version) {
             Some(data) => data,
             None => {
-                let data = Arc::new(Spaces::new(
-                    self.store().spaces(id).await?,
-                    self.store().space_user_grants(id).await?,
-                    self.store().space_group_grants(id).await?,
-                ));
-                self.spaces_cache()
-                    .put(id, project.spaces_version, data.clone());
-                data
+                // One read per project at a time: requests that missed together share it.
+                let _loading = cache.loading(id).await;
+                match cache.get(id, version) {
+                    Some(data) => data,
+                    None => {
+                        let data = Arc::new(Spaces::new(
+                            self.store().spaces(id).await?,
+                            self.store().space_user_grants(id).await?,
+                            self.store().space_group_grants(id).await?,
+                        ));
+                        cache.put(id, version, data.clone());
+                        data
+                    }
+                }
             }
         };
         Ok(Scene {
