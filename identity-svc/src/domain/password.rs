@@ -2,7 +2,7 @@
 //!
 //! Argon2id with the `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1: the OWASP minimum),
 //! each hashing thread reusing one 19 MiB buffer from hash to hash, run on `concurrency`
-//! dedicated threads (at nice 10) behind a semaphore, so that at most that many hashes
+//! dedicated threads (at nice 19) behind a semaphore, so that at most that many hashes
 //! (19 MiB each) are in flight and at most that many threads ever hold hashing memory (the
 //! allocator keeps freed memory per thread: on tokio's elastic blocking pool the resident size
 //! grew with every new thread); a caller that cannot get a permit within `queue_timeout` is
@@ -87,8 +87,11 @@ pub struct PasswordHasher {
 
 /// The nice value of the hashing threads: a burst of logins then slows logins, not every
 /// other request the process serves meanwhile (with equal priority, two hashing threads on two
-/// cores made each request wait behind them at every thread hand-off).
-pub const HASHING_NICE: i32 = 10;
+/// cores made each request wait behind them at every thread hand-off). 19, the lowest: at 10,
+/// requests that wait on PostgreSQL (a process of its own, at nice 0) still queued behind the
+/// hashes at each round trip (p99 12-14 ms vs 9.8 ms at 19, docs/benchmarks.md). Logins alone
+/// run at the same rate; only when the CPU is also busy with other work do they yield it.
+pub const HASHING_NICE: i32 = 19;
 
 /// Gives the calling thread the hashing threads' lower priority (Linux: nice is per thread).
 #[cfg(target_os = "linux")]
