@@ -25,6 +25,8 @@ use crate::{
 };
 
 const LIMIT: Duration = Duration::from_secs(5);
+/// How long a consumer may take to apply a seeded backlog of a thousand events or more.
+const BACKLOG_LIMIT: Duration = Duration::from_secs(30);
 
 async fn personal_credentials(app: &TestApp, user: &TestUser, project: &str) -> String {
     let r = app
@@ -674,7 +676,9 @@ async fn two_instances_apply_each_event_once(backend: Backend) {
             shutdown.clone(),
         );
     }
-    within(LIMIT, "both instances reach the head", || async {
+    // A liveness bound, not a speed target: 1,500 events contended by two instances while the
+    // rest of the suite loads the same two cores took over 5 s once in CI on PostgreSQL.
+    within(BACKLOG_LIMIT, "both instances reach the head", || async {
         sink.cursor("identity").await.unwrap() == head
     })
     .await;
