@@ -135,7 +135,13 @@ impl PasswordHasher {
     /// A hasher allowing `concurrency` hashes at once.
     pub fn new(concurrency: usize, queue_timeout: Duration) -> Result<Self> {
         let concurrency = concurrency.max(1);
-        let dummy = hash_blocking(&crate::domain::password::random_password())?;
+        // On a thread of its own that then exits: the Argon2 buffer a thread keeps for reuse
+        // (19 MiB) goes with it, instead of staying with whichever thread builds the hasher.
+        let dummy = std::thread::scope(|s| {
+            s.spawn(|| hash_blocking(&crate::domain::password::random_password()))
+                .join()
+        })
+        .map_err(|_| Error::Internal(anyhow::anyhow!("computing the dummy hash panicked")))??;
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency)),
             queue_timeout,
