@@ -4,6 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
+use crate::groups::new_group;
 use crate::{
     helpers::{Auth, TestApp, dual},
     organizations::{admin_of_new_org, cookie, invite_and_join},
@@ -14,17 +15,12 @@ async fn attributes_hold_values_of_their_organization(app: TestApp) {
     let member = invite_and_join(&app, &admin, "viewer").await;
     let (outsider, _) = admin_of_new_org(&app, "Other").await;
     let a = cookie(&admin);
-    let group = app
-        .post(
-            "/api/v1/org/groups",
-            &a,
-            json!({"name": "EU", "members": [{"userUuid": member.user_uuid}]}),
-        )
-        .await
-        .results()["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group = new_group(
+        &app,
+        &a,
+        json!({"name": "EU", "members": [{"userUuid": member.user_uuid}]}),
+    )
+    .await;
     let body = json!({
         "name": "region", "description": "Sales region", "attributeDefault": "eu",
         "users": [{"userUuid": member.user_uuid, "value": "us"}], "groups": [{"groupUuid": group, "value": "apac"}]

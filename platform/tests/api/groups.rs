@@ -8,6 +8,14 @@ use crate::{
     organizations::{admin_of_new_org, cookie, invite_and_join},
 };
 
+/// Creates a group (`body`: its name and members) as `auth`; its uuid.
+pub(crate) async fn new_group(app: &TestApp, auth: &Auth, body: serde_json::Value) -> String {
+    app.post("/api/v1/org/groups", auth, body).await.results()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn groups_hold_members_of_their_organization(app: TestApp) {
     let (admin, org) = admin_of_new_org(&app, "Groups").await;
     let ann = invite_and_join(&app, &admin, "viewer").await;

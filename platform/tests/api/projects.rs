@@ -5,6 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::groups::new_group;
 use crate::{
     helpers::{Auth, TestApp, TestUser, dual},
     organizations::{admin_of_new_org, cookie, invite_and_join},
@@ -234,17 +235,12 @@ async fn grants_give_access_and_their_removal_takes_it_away(app: TestApp) {
     .expect_error(404);
 
     // A group grant reaches the group's members.
-    let group = app
-        .post(
-            "/api/v1/org/groups",
-            &a,
-            json!({"name": "Analysts", "members": [{"userUuid": member.user_uuid}]}),
-        )
-        .await
-        .results()["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group = new_group(
+        &app,
+        &a,
+        json!({"name": "Analysts", "members": [{"userUuid": member.user_uuid}]}),
+    )
+    .await;
     let group_path = format!("/api/v1/groups/{group}/projects/{project}");
     let g = app.post(&group_path, &a, json!({"role": "editor"})).await;
     assert_eq!(

@@ -5,6 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::groups::new_group;
 use crate::{
     helpers::{Auth, TestApp, dual, execute},
     organizations::{admin_of_new_org, cookie, invite_and_join},
@@ -158,17 +159,12 @@ async fn spaces_follow_lightdash_access_rules(app: TestApp) {
     );
     // A group grant on the space counts toward the highest role: it lets in an org member
     // without a project role (item 4a).
-    let group = app
-        .post(
-            "/api/v1/org/groups",
-            &a,
-            json!({"name": "Readers", "members": [{"userUuid": member.user_uuid}]}),
-        )
-        .await
-        .results()["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group = new_group(
+        &app,
+        &a,
+        json!({"name": "Readers", "members": [{"userUuid": member.user_uuid}]}),
+    )
+    .await;
     app.post(
         &format!("{base}/{private}/group/share"),
         &a,
@@ -373,17 +369,7 @@ async fn space_role_matrix_and_isolation(app: TestApp) {
     people.push(("other organization".into(), cookie(&outsider)));
     people.push(("no one".into(), Auth::None));
     let a = cookie(&admin);
-    let group = app
-        .post(
-            "/api/v1/org/groups",
-            &a,
-            json!({"name": "Space matrix group"}),
-        )
-        .await
-        .results()["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group = new_group(&app, &a, json!({"name": "Space matrix group"})).await;
     let rows: Vec<(&str, [u16; 8])> = vec![
         ("create", [200, 200, 200, 403, 403, 404, 404, 401]),
         ("list", [200, 200, 200, 200, 200, 404, 404, 401]),
@@ -543,17 +529,12 @@ async fn changes_made_elsewhere_show_on_the_next_request(app: TestApp) {
         .expect_error(404);
 
     // A group grant made and removed elsewhere.
-    let group = app
-        .post(
-            "/api/v1/org/groups",
-            &a,
-            json!({"name": "Readers", "members": [{"userUuid": viewer.user_uuid}]}),
-        )
-        .await
-        .results()["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group = new_group(
+        &app,
+        &a,
+        json!({"name": "Readers", "members": [{"userUuid": viewer.user_uuid}]}),
+    )
+    .await;
     assert_eq!(listed(&v).await, vec![open.clone()]);
     let grant =
         "INSERT INTO space_group_grants (space_uuid, group_uuid, role) VALUES ($1, $2, 'viewer')";
