@@ -18,11 +18,15 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::digest_cache::{DigestCache, digest};
+
 /// The JOSE `typ` of our access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: u64 = 30;
 const MAX_KID_LEN: usize = 64;
+/// How many verified tokens a verifier remembers (a few hundred bytes each).
+const VERIFIED_TOKENS: usize = 8192;
 
 /// Makes the RustCrypto provider jsonwebtoken's process-wide default. Idempotent; call it
 /// before the first sign or verify (jsonwebtoken panics otherwise when features unify badly).
@@ -63,6 +67,23 @@ impl AccessClaims {
     /// The user's UUID.
     pub fn user_uuid(&self) -> Result<uuid::Uuid, VerifyError> {
         uuid::Uuid::parse_str(&self.sub).map_err(|_| VerifyError::Invalid("sub is not a UUID"))
+    }
+
+    /// When the token was signed, in Unix milliseconds. `iat` counts whole seconds, too coarse
+    /// to order a token against a change made in the same second (a rotated personal access
+    /// token); our signer's `jti` is a UUIDv7, whose first 48 bits are the signing time in
+    /// milliseconds. For a `jti` that is not one, the last millisecond of the `iat` second.
+    pub fn issued_at_ms(&self) -> i64 {
+        uuid::Uuid::parse_str(&self.jti)
+            .ok()
+            .filter(|id| id.get_version_num() == 7)
+            .and_then(|id| id.get_timestamp())
+            .map(|ts| {
+                let (secs, nanos) = ts.to_unix();
+                i64::try_from(secs).unwrap_or(i64::MAX / 1000) * 1000 + i64::from(nanos / 1_000_000)
+            })
+            .filter(|ms| ms.div_euclid(1000) == self.iat)
+            .unwrap_or(self.iat.saturating_mul(1000).saturating_add(999))
     }
 
     /// Whether the user authenticated with the given method (`pwd`, `pat`).
@@ -263,15 +284,27 @@ struct Jwks {
 
 struct KeyCache {
     keys: HashMap<String, DecodingKey>,
+    /// Each key's public part as published (`x`), to tell whether a refresh changed the set.
+    published: HashMap<String, String>,
+    /// Moves whenever the key set changes: a remembered verification counts only under the
+    /// generation it was made in, so a key taken out of the set stops verifying at once.
+    generation: u64,
     fetched_at: Option<Instant>,
 }
 
 /// Verifies access tokens against a cached JWKS; refetches it (at most once per
 /// `min_refetch_interval`) when a token names an unknown `kid`.
+///
+/// A token that passed every check is remembered under its SHA-256 digest until it expires,
+/// so the same token presented again (a client sends one access token with every request for
+/// up to 15 minutes) costs a digest instead of an Ed25519 verification. A remembered token is
+/// accepted only while its `exp` and `nbf` still hold and the key set is the one it was verified
+/// under; any change to the key set forgets every remembered token.
 pub struct JwtVerifier {
     profile: TokenProfile,
     source: Arc<dyn JwksSource>,
     cache: RwLock<KeyCache>,
+    verified: DigestCache<(AccessClaims, u64)>,
     refetch: tokio::sync::Mutex<()>,
     min_refetch_interval: Duration,
 }
@@ -293,8 +326,11 @@ impl JwtVerifier {
             source,
             cache: RwLock::new(KeyCache {
                 keys: HashMap::new(),
+                published: HashMap::new(),
+                generation: 0,
                 fetched_at: None,
             }),
+            verified: DigestCache::new(VERIFIED_TOKENS),
             refetch: tokio::sync::Mutex::new(()),
             min_refetch_interval: Duration::from_secs(10),
         }
@@ -310,6 +346,13 @@ impl JwtVerifier {
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         if token.len() > 4096 {
             return Err(VerifyError::Invalid("token too long"));
+        }
+        let remembered_as = digest(&[token.as_bytes()]);
+        if let Some((claims, generation)) = self.verified.get(&remembered_as, Instant::now())
+            && generation == self.generation()
+            && still_valid(&claims, Utc::now().timestamp())
+        {
+            return Ok(claims);
         }
         let header = jsonwebtoken::decode_header(token)?;
         if header.alg != Algorithm::EdDSA {
@@ -332,14 +375,38 @@ impl JwtVerifier {
         if kid.is_empty() || kid.len() > MAX_KID_LEN {
             return Err(VerifyError::Invalid("bad kid"));
         }
-        let key = match self.cached_key(&kid) {
+        let (key, generation) = match self.cached_key(&kid) {
             Some(key) => key,
             None => {
                 self.refresh_if_allowed().await?;
                 self.cached_key(&kid).ok_or(VerifyError::UnknownKey)?
             }
         };
-        self.validate(token, &key)
+        let claims = self.validate(token, &key)?;
+        self.remember(remembered_as, &claims, generation);
+        Ok(claims)
+    }
+
+    /// Keeps a verified token's claims until it expires (leeway included).
+    fn remember(&self, digest: [u8; 32], claims: &AccessClaims, generation: u64) {
+        let left = claims.exp + LEEWAY_SECONDS as i64 - Utc::now().timestamp();
+        let Ok(left) = u64::try_from(left) else {
+            return;
+        };
+        let now = Instant::now();
+        self.verified.insert(
+            digest,
+            (claims.clone(), generation),
+            now + Duration::from_secs(left),
+            now,
+        );
+    }
+
+    fn generation(&self) -> u64 {
+        self.cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
     }
 
     fn validate(&self, token: &str, key: &DecodingKey) -> Result<AccessClaims, VerifyError> {
@@ -360,13 +427,9 @@ impl JwtVerifier {
         Ok(claims)
     }
 
-    fn cached_key(&self, kid: &str) -> Option<DecodingKey> {
-        self.cache
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys
-            .get(kid)
-            .cloned()
+    fn cached_key(&self, kid: &str) -> Option<(DecodingKey, u64)> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        cache.keys.get(kid).map(|k| (k.clone(), cache.generation))
     }
 
     async fn refresh_if_allowed(&self) -> Result<(), VerifyError> {
@@ -414,6 +477,7 @@ impl JwtVerifier {
         let jwks: Jwks = serde_json::from_str(&text)
             .map_err(|e| VerifyError::KeySetUnavailable(e.to_string()))?;
         let mut keys = HashMap::new();
+        let mut published = HashMap::new();
         for jwk in jwks.keys {
             let (Some(kid), Some(x)) = (jwk["kid"].as_str(), jwk["x"].as_str()) else {
                 continue;
@@ -423,14 +487,26 @@ impl JwtVerifier {
             }
             if let Ok(key) = DecodingKey::from_ed_components(x) {
                 keys.insert(kid.to_owned(), key);
+                published.insert(kid.to_owned(), x.to_owned());
             }
         }
-        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = KeyCache {
-            keys,
-            fetched_at: Some(Instant::now()),
-        };
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.published != published {
+            cache.generation += 1;
+            cache.keys = keys;
+            cache.published = published;
+            self.verified.clear();
+        }
+        cache.fetched_at = Some(Instant::now());
         Ok(())
     }
+}
+
+/// Whether a token verified earlier still holds at `now` (Unix seconds): the checks of
+/// [`JwtVerifier::validate`] that depend on time, with the same leeway.
+fn still_valid(claims: &AccessClaims, now: i64) -> bool {
+    let leeway = LEEWAY_SECONDS as i64;
+    claims.exp + leeway > now && claims.nbf - leeway <= now
 }
 
 /// A key source holding a fixed document (for tests and single-process verification).
@@ -466,6 +542,18 @@ mod tests {
         let signer = TokenSigner::new(TokenProfile::default(), key.clone());
         let verifier = JwtVerifier::new(TokenProfile::default(), Arc::new(jwks));
         (signer, verifier, key)
+    }
+
+    /// A signer and a verifier over a key set document the test can change, refetched on every
+    /// unknown `kid`.
+    fn changing_key_set() -> (SigningKey, Arc<RwLock<String>>, JwtVerifier, TokenSigner) {
+        install_crypto_provider();
+        let k1 = SigningKey::generate();
+        let doc = Arc::new(RwLock::new(jwks_json([&k1])));
+        let verifier = JwtVerifier::new(TokenProfile::default(), Arc::new(StaticJwks(doc.clone())))
+            .with_min_refetch_interval(Duration::ZERO);
+        let signer = TokenSigner::new(TokenProfile::default(), k1.clone());
+        (k1, doc, verifier, signer)
     }
 
     fn request() -> TokenRequest<'static> {
@@ -677,14 +765,91 @@ mod tests {
         }
     }
 
+    /// A token verified once is remembered, but only for the exact same bytes, only while its
+    /// times hold, and only under the key set it was verified with (TK-1, TK-3, TK-6).
+    #[tokio::test]
+    async fn a_remembered_token_is_held_to_the_same_rules() {
+        let (_, doc, verifier, signer) = changing_key_set();
+        let token = signer.sign(&request()).unwrap().0;
+        let first = verifier.verify(&token).await.unwrap();
+        assert_eq!(verifier.verify(&token).await.unwrap(), first);
+        assert_eq!(verifier.verified.len(), 1, "remembered");
+
+        // A token differing in one byte of its signature, or of its payload, is verified afresh.
+        let (head, sig) = token.rsplit_once('.').unwrap();
+        let flipped = if sig.starts_with('A') { 'B' } else { 'A' };
+        let tampered = format!("{head}.{flipped}{}", &sig[1..]);
+        assert!(
+            verifier.verify(&tampered).await.is_err(),
+            "altered signature"
+        );
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut payload: AccessClaims =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        payload.sub = uuid::Uuid::now_v7().to_string();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap());
+        assert!(
+            verifier.verify(&parts.join(".")).await.is_err(),
+            "altered payload"
+        );
+
+        // A refresh that finds the same keys keeps what was verified.
+        verifier.refresh().await.unwrap();
+        assert_eq!(verifier.verified.len(), 1);
+        verifier.verify(&token).await.unwrap();
+
+        // Once the key leaves the published set, its tokens are refused at once.
+        let k2 = SigningKey::generate();
+        *doc.write().unwrap() = jwks_json([&k2]);
+        verifier.refresh().await.unwrap();
+        assert!(verifier.verified.is_empty(), "a new key set forgets");
+        assert!(matches!(
+            verifier.verify(&token).await,
+            Err(VerifyError::UnknownKey)
+        ));
+    }
+
+    #[test]
+    fn the_signing_time_is_known_to_the_millisecond() {
+        install_crypto_provider();
+        let (signer, _, _) = setup();
+        let before = Utc::now().timestamp_millis();
+        let token = signer.sign(&request()).unwrap().0;
+        let after = Utc::now().timestamp_millis();
+        let payload = token.split('.').nth(1).unwrap();
+        let c: AccessClaims =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let ms = c.issued_at_ms();
+        assert!(before <= ms && ms <= after, "{before} <= {ms} <= {after}");
+        // A jti of another form, or one whose time disagrees with iat: the end of the iat second.
+        let mut other = claims(&uuid::Uuid::now_v7().to_string());
+        other.jti = uuid::Uuid::new_v4().to_string();
+        assert_eq!(other.issued_at_ms(), other.iat * 1000 + 999);
+        other.jti = uuid::Uuid::now_v7().to_string();
+        other.iat -= 3600;
+        assert_eq!(other.issued_at_ms(), other.iat * 1000 + 999);
+    }
+
+    /// TK-3 on the remembered path: `exp` and `nbf`, with the same leeway as a full check.
+    #[test]
+    fn remembered_claims_expire_like_verified_ones() {
+        let mut c = claims(&uuid::Uuid::now_v7().to_string());
+        let now = c.iat;
+        let leeway = LEEWAY_SECONDS as i64;
+        assert!(still_valid(&c, now));
+        c.exp = now - leeway;
+        assert!(!still_valid(&c, now), "expired beyond the leeway");
+        c.exp = now - leeway + 1;
+        assert!(still_valid(&c, now));
+        c.nbf = now + leeway + 1;
+        assert!(!still_valid(&c, now), "not yet valid");
+        c.nbf = now + leeway;
+        assert!(still_valid(&c, now));
+    }
+
     #[tokio::test]
     async fn an_unknown_kid_triggers_one_refetch_and_then_verifies() {
-        install_crypto_provider();
-        let k1 = SigningKey::generate();
-        let doc = Arc::new(RwLock::new(jwks_json([&k1])));
-        let verifier = JwtVerifier::new(TokenProfile::default(), Arc::new(StaticJwks(doc.clone())))
-            .with_min_refetch_interval(Duration::ZERO);
-        let signer = TokenSigner::new(TokenProfile::default(), k1.clone());
+        let (k1, doc, verifier, signer) = changing_key_set();
         verifier
             .verify(&signer.sign(&request()).unwrap().0)
             .await

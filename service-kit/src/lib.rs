@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod db;
+pub mod digest_cache;
 pub mod events;
 pub mod grpc;
 pub mod host;
