@@ -120,6 +120,10 @@ pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
         .row_buffer_size(4096);
     let pool = SqlitePoolOptions::new()
         .max_connections(cfg.max_connections)
+        // An SQLite connection is a thread of this process, not a socket that can go stale: the
+        // ping sqlx sends before lending each connection is one more thread hand-off per query
+        // and checks nothing a query would not (sqlx still pings on release).
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(opts)
         .await
