@@ -315,7 +315,8 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         &self,
         req: Request<pb::GetCurrentUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let claims = self.user(&req).await?;
+        // Not `self.user`: `current_user` checks the credential in the same statement.
+        let claims = authenticate_user(&self.verifier, req.metadata()).await?;
         let (user, membership) = self.identity.current_user(&claims).await?;
         Ok(Response::new(pb::User {
             membership: membership.map(membership_pb),

@@ -26,8 +26,8 @@ use crate::{
     error::{Error, Result},
     mail::Mailer,
     store::{
-        IdentityStore, MembershipRecord, PatRecord, SessionRecord, SessionRotation, StoreError,
-        UserRecord,
+        CredentialIds, CredentialState, IdentityStore, MembershipRecord, PatRecord, PatState,
+        SessionRecord, SessionRotation, StoreError, UserRecord,
     },
 };
 use password::PasswordHasher;
@@ -403,37 +403,40 @@ impl Identity {
     /// Refuses an access token whose session or personal access token is gone or expired:
     /// logging out, deleting or rotating a token takes effect on the next call (AU-10).
     pub async fn ensure_live(&self, claims: &AccessClaims) -> Result<()> {
-        const GONE: Error = Error::Unauthenticated("the credential behind this token was revoked");
         let user = caller(claims)?;
-        let now = Utc::now();
-        if let Some(sid) = claims.sid.as_deref() {
-            let sid = Uuid::parse_str(sid).map_err(|_| GONE)?;
-            match self.store.session(user, sid).await? {
-                Some(s) if s.expires_at > now => {}
-                _ => return Err(GONE),
-            }
+        let ids = credential_ids(claims)?;
+        let mut state = CredentialState::default();
+        if let Some(sid) = ids.session {
+            state.session_expires_at = self.store.session(user, sid).await?.map(|s| s.expires_at);
         }
-        if let Some(pat) = claims.pat.as_deref() {
-            let pat = Uuid::parse_str(pat).map_err(|_| GONE)?;
-            match self.store.pat(user, pat).await? {
-                Some(p)
-                    if p.expires_at.is_none_or(|e| e > now)
-                        && p.rotated_at.is_none_or(|r| r <= iat(claims)) => {}
-                _ => return Err(GONE),
-            }
+        if let Some(pat) = ids.pat {
+            state.pat = self.store.pat(user, pat).await?.map(|p| PatState {
+                expires_at: p.expires_at,
+                rotated_at: p.rotated_at,
+            });
         }
-        Ok(())
+        check_live(claims, ids, state, Utc::now())
     }
 
-    /// The user an access token speaks for.
+    /// The user an access token speaks for, once [`Self::ensure_live`]'s checks pass: one
+    /// statement reads the user, their membership and the credential.
     pub async fn current_user(
         &self,
         claims: &AccessClaims,
     ) -> Result<(UserRecord, Option<MembershipRecord>)> {
-        match self.store.user_with_membership(caller(claims)?).await? {
-            Some((u, m)) if u.is_active => Ok((u, m)),
-            _ => Err(Error::Unauthenticated("user not found or inactive")),
+        let ids = credential_ids(claims)?;
+        let Some(found) = self
+            .store
+            .user_with_membership(caller(claims)?, ids)
+            .await?
+        else {
+            return Err(Error::Unauthenticated("user not found or inactive"));
+        };
+        check_live(claims, ids, found.credential, Utc::now())?;
+        if !found.user.is_active {
+            return Err(Error::Unauthenticated("user not found or inactive"));
         }
+        Ok((found.user, found.membership))
     }
 
     /// Ends the session a session-derived token was issued for.
@@ -572,12 +575,108 @@ fn refuse_pat_management(claims: &AccessClaims) -> Result<()> {
     Ok(())
 }
 
-/// When a token was issued (a rotation after it revokes it).
-fn iat(claims: &AccessClaims) -> DateTime<Utc> {
-    DateTime::from_timestamp(claims.iat, 0).unwrap_or_default() + chrono::Duration::seconds(1)
+const GONE: Error = Error::Unauthenticated("the credential behind this token was revoked");
+
+/// The session and personal access token an access token names.
+fn credential_ids(claims: &AccessClaims) -> Result<CredentialIds> {
+    let parse = |id: Option<&str>| id.map(|v| Uuid::parse_str(v).map_err(|_| GONE)).transpose();
+    Ok(CredentialIds {
+        session: parse(claims.sid.as_deref())?,
+        pat: parse(claims.pat.as_deref())?,
+    })
+}
+
+/// Whether the credentials an access token was issued for still stand at `now`: the session
+/// exists and has not expired; the personal access token exists, has not expired and was not
+/// rotated after the token was issued.
+fn check_live(
+    claims: &AccessClaims,
+    ids: CredentialIds,
+    state: CredentialState,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if ids.session.is_some() && state.session_expires_at.is_none_or(|e| e <= now) {
+        return Err(GONE);
+    }
+    if ids.pat.is_some()
+        && !state.pat.is_some_and(|p| {
+            p.expires_at.is_none_or(|e| e > now)
+                && p.rotated_at
+                    .is_none_or(|r| r.timestamp_millis() <= claims.issued_at_ms())
+        })
+    {
+        return Err(GONE);
+    }
+    Ok(())
 }
 
 fn parse_pat_uuid(value: &str) -> Result<Uuid> {
     // A malformed id cannot name a token of the caller's: answer as for any unknown one.
     Uuid::parse_str(value).map_err(|_| Error::NotFound("personal access token not found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims_for_pat(pat: Uuid, signed_at: DateTime<Utc>) -> AccessClaims {
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            signed_at.timestamp() as u64,
+            signed_at.timestamp_subsec_nanos(),
+        );
+        AccessClaims {
+            iss: "i".into(),
+            sub: Uuid::now_v7().to_string(),
+            aud: "a".into(),
+            exp: signed_at.timestamp() + 900,
+            nbf: signed_at.timestamp(),
+            iat: signed_at.timestamp(),
+            jti: Uuid::new_v7(ts).to_string(),
+            client_id: "c".into(),
+            amr: vec!["pat".into()],
+            sid: None,
+            pat: Some(pat.to_string()),
+        }
+    }
+
+    /// AU-9: a rotation refuses every access token signed before it, to the millisecond, even
+    /// one signed earlier in the same second; tokens signed after it stand.
+    #[test]
+    fn a_rotation_refuses_the_tokens_signed_before_it() {
+        let pat = Uuid::now_v7();
+        let signed = DateTime::parse_from_rfc3339("2026-11-26T12:00:00.300Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let claims = claims_for_pat(pat, signed);
+        let ids = credential_ids(&claims).unwrap();
+        let state = |rotated_at: Option<DateTime<Utc>>| CredentialState {
+            session_expires_at: None,
+            pat: Some(PatState {
+                expires_at: None,
+                rotated_at,
+            }),
+        };
+        let ms = chrono::Duration::milliseconds;
+        let now = signed + ms(1000);
+        assert!(check_live(&claims, ids, state(None), now).is_ok());
+        assert!(check_live(&claims, ids, state(Some(signed - ms(5))), now).is_ok());
+        assert!(check_live(&claims, ids, state(Some(signed)), now).is_ok());
+        assert!(
+            check_live(&claims, ids, state(Some(signed + ms(1))), now).is_err(),
+            "rotated 1 ms after signing, in the same second"
+        );
+        assert!(
+            check_live(&claims, ids, CredentialState::default(), now).is_err(),
+            "deleted"
+        );
+        let expired = CredentialState {
+            session_expires_at: None,
+            pat: Some(PatState {
+                expires_at: Some(now),
+                rotated_at: None,
+            }),
+        };
+        assert!(check_live(&claims, ids, expired, now).is_err(), "expired");
+    }
 }

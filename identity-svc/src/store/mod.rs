@@ -100,6 +100,42 @@ pub enum SessionRotation {
     Unknown,
 }
 
+/// The session and personal access token an access token was issued for (either may be absent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CredentialIds {
+    /// The session (`sid`).
+    pub session: Option<Uuid>,
+    /// The personal access token (`pat`).
+    pub pat: Option<Uuid>,
+}
+
+/// What stands now of the credentials [`CredentialIds`] names: `None` where it names none, or
+/// one that no longer exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CredentialState {
+    /// The session's expiry.
+    pub session_expires_at: Option<DateTime<Utc>>,
+    /// The personal access token's expiry and last rotation.
+    pub pat: Option<PatState>,
+}
+
+/// The part of a personal access token that decides whether tokens issued for it still stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatState {
+    /// When it expires, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When its secret was last replaced.
+    pub rotated_at: Option<DateTime<Utc>>,
+}
+
+/// A user with their membership and the state of the credential they called with.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: UserRecord,
+    pub membership: Option<MembershipRecord>,
+    pub credential: CredentialState,
+}
+
 /// A personal access token; only the hash of its secret is stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PatRecord {
@@ -331,11 +367,13 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// The user with this id.
     async fn user(&self, user_uuid: Uuid) -> Result<Option<UserRecord>>;
-    /// The user with this id and their membership, in one query (the hot path of every profile read).
+    /// The user with this id, their membership and the present state of the credential their
+    /// access token was issued for, in one statement (the hot path of every profile read).
     async fn user_with_membership(
         &self,
         user_uuid: Uuid,
-    ) -> Result<Option<(UserRecord, Option<MembershipRecord>)>>;
+        credential: CredentialIds,
+    ) -> Result<Option<CurrentUser>>;
     /// The user with this (normalised) email and their password hash.
     async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>>;
 

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    AccessContexts, AllowedOrganization, AttributeRecord, GroupMemberRecord, GroupRecord,
-    GroupValueRecord, IdentityStore, InviteRecord, InviteView, JoinOutcome, MemberFilter,
-    MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent,
-    PasscodeRecord, PatRecord, Result, SessionRecord, SessionRotation, SigningKeyRecord,
-    StoreError, UserCredentials, UserRecord, UserValueRecord,
+    AccessContexts, AllowedOrganization, AttributeRecord, CredentialIds, CredentialState,
+    CurrentUser, GroupMemberRecord, GroupRecord, GroupValueRecord, IdentityStore, InviteRecord,
+    InviteView, JoinOutcome, MemberFilter, MemberRecord, MembershipChange, MembershipRecord,
+    OrganizationRecord, OutboxEvent, PasscodeRecord, PatRecord, PatState, Result, SessionRecord,
+    SessionRotation, SigningKeyRecord, StoreError, UserCredentials, UserRecord, UserValueRecord,
 };
 
 /// The PostgreSQL store.
@@ -313,7 +313,7 @@ macro_rules! identity_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn user_with_membership(&self, user_uuid: Uuid) -> Result<Option<(UserRecord, Option<MembershipRecord>)>> {
+            async fn user_with_membership(&self, user_uuid: Uuid, credential: CredentialIds) -> Result<Option<CurrentUser>> {
                 #[derive(sqlx::FromRow)]
                 struct Row {
                     #[sqlx(flatten)]
@@ -325,17 +325,29 @@ macro_rules! identity_store {
                     org_default_project_uuid: Option<Uuid>,
                     org_created_at: Option<DateTime<Utc>>,
                     org_updated_at: Option<DateTime<Utc>>,
+                    session_expires_at: Option<DateTime<Utc>>,
+                    pat_found: Option<Uuid>,
+                    pat_expires_at: Option<DateTime<Utc>>,
+                    pat_rotated_at: Option<DateTime<Utc>>,
                 }
+                // The credential's rows join on their primary keys; an absent id binds NULL,
+                // which matches nothing.
                 let row: Option<Row> = sqlx::query_as(
                     "SELECT u.user_uuid, u.email, u.first_name, u.last_name, u.is_active, u.is_tracking_anonymized, \
                      u.is_marketing_opted_in, u.is_setup_complete, u.created_at, u.updated_at, m.role, \
                      o.organization_uuid AS org_uuid, o.name AS org_name, o.chart_colors AS org_chart_colors, \
                      o.default_project_uuid AS org_default_project_uuid, o.created_at AS org_created_at, \
-                     o.updated_at AS org_updated_at \
+                     o.updated_at AS org_updated_at, s.expires_at AS session_expires_at, \
+                     p.pat_uuid AS pat_found, p.expires_at AS pat_expires_at, p.rotated_at AS pat_rotated_at \
                      FROM users u LEFT JOIN memberships m ON m.user_uuid = u.user_uuid \
-                     LEFT JOIN organizations o ON o.organization_uuid = m.organization_uuid WHERE u.user_uuid = $1",
+                     LEFT JOIN organizations o ON o.organization_uuid = m.organization_uuid \
+                     LEFT JOIN sessions s ON s.user_uuid = u.user_uuid AND s.session_uuid = $2 \
+                     LEFT JOIN personal_access_tokens p ON p.user_uuid = u.user_uuid AND p.pat_uuid = $3 \
+                     WHERE u.user_uuid = $1",
                 )
                 .bind(user_uuid)
+                .bind(credential.session)
+                .bind(credential.pat)
                 .fetch_optional(&self.0)
                 .await?;
                 Ok(row.map(|r| {
@@ -353,7 +365,17 @@ macro_rules! identity_store {
                         }),
                         _ => None,
                     };
-                    (r.user, membership)
+                    CurrentUser {
+                        user: r.user,
+                        membership,
+                        credential: CredentialState {
+                            session_expires_at: r.session_expires_at,
+                            pat: r.pat_found.map(|_| PatState {
+                                expires_at: r.pat_expires_at,
+                                rotated_at: r.pat_rotated_at,
+                            }),
+                        },
+                    }
                 }))
             }
 
