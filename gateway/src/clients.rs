@@ -1,14 +1,19 @@
 //! gRPC clients of the services, with the metadata every call carries: the request id, and
 //! either the user's access token or (pre-authentication methods only) the internal credential.
 
-use std::time::Duration;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use proto::{
     connections::v1::connections_service_client::ConnectionsServiceClient,
     identity::v1::{self as pb, identity_service_client::IdentityServiceClient},
     projects::v1::projects_service_client::ProjectsServiceClient,
 };
+use secrecy::SecretString;
 use service_kit::{
+    digest_cache::{DigestCache, digest},
     grpc::{InternalCredential, OutgoingCall},
     identity::Identity,
 };
@@ -19,40 +24,70 @@ use tonic::{
 
 use crate::http::{ApiError, extract::Caller};
 
+/// How long an access token obtained for a personal access token or a session is reused for
+/// further requests presenting the same credential. Revocation does not wait for it: every
+/// service checks, on every call, that the credential behind an access token still stands
+/// (identity-svc's `ensure_live`, which projects-svc and connections-svc reach through
+/// `GetAccessContexts`). It bounds how stale a token's last-used time gets (identity-svc keeps it
+/// to the minute when it issues a token).
+pub const EXCHANGE_REUSE: Duration = Duration::from_secs(60);
+/// An access token is not reused in its last minute, so calls made with it do not outlive it.
+const EXCHANGE_MARGIN: Duration = Duration::from_secs(60);
+/// How many credentials' access tokens the gateway holds (under a kilobyte each).
+const EXCHANGED_TOKENS: usize = 10_000;
+
+/// Which credential an access token was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// The first request of a credential, or one after its reuse window: ask identity-svc.
+    Fresh,
+    /// Any request: reuse an access token obtained in the last [`EXCHANGE_REUSE`].
+    Reuse,
+}
+
 /// The identity-svc client.
 #[derive(Debug, Clone)]
-pub struct IdentityClient(Identity);
+pub struct IdentityClient {
+    identity: Identity,
+    /// Access tokens by the digest of the credential they were issued for; never the
+    /// credential itself.
+    exchanged: Arc<DigestCache<SecretString>>,
+}
 
 impl IdentityClient {
     /// A client of identity-svc at `url`, presenting `credential` on pre-authentication methods.
     pub fn connect_lazy(url: &str, credential: InternalCredential) -> anyhow::Result<Self> {
-        Ok(Self(Identity::connect_lazy(url, credential)?))
+        Ok(Self {
+            identity: Identity::connect_lazy(url, credential)?,
+            exchanged: Arc::new(DigestCache::new(EXCHANGED_TOKENS)),
+        })
     }
 
     /// The shared client underneath.
     pub fn inner(&self) -> &Identity {
-        &self.0
+        &self.identity
     }
 
     /// The generated client (cheap to clone).
     pub fn rpc(&self) -> IdentityServiceClient<Channel> {
-        self.0.rpc()
+        self.identity.rpc()
     }
 
     /// A request made as the trusted internal caller.
     pub fn internal<T>(&self, msg: T, request_id: &str) -> Request<T> {
-        self.0.internal(msg, request_id)
+        self.identity.internal(msg, request_id)
     }
 
     /// A request made on behalf of `caller`, carrying only their access token.
     pub fn as_user<T>(&self, msg: T, caller: &Caller) -> Request<T> {
-        self.0.as_user(msg, &caller.request_id, caller.token())
+        self.identity
+            .as_user(msg, &caller.request_id, caller.token())
     }
 
     /// Whether identity-svc reports SERVING on the gRPC health protocol.
     pub async fn is_serving(&self) -> bool {
         let mut health =
-            tonic_health::pb::health_client::HealthClient::new(self.0.channel().clone());
+            tonic_health::pb::health_client::HealthClient::new(self.identity.channel().clone());
         let mut req = Request::new(tonic_health::pb::HealthCheckRequest {
             service: String::new(),
         });
@@ -68,10 +103,12 @@ impl IdentityClient {
         &self,
         request_id: &str,
         token: String,
-    ) -> Result<String, ApiError> {
+        exchange: Exchange,
+    ) -> Result<SecretString, ApiError> {
         self.authenticate(
             request_id,
             pb::authenticate_request::Credential::PersonalAccessToken(token),
+            exchange,
         )
         .await
     }
@@ -81,30 +118,71 @@ impl IdentityClient {
         &self,
         request_id: &str,
         token: String,
-    ) -> Result<String, ApiError> {
+        exchange: Exchange,
+    ) -> Result<SecretString, ApiError> {
         self.authenticate(
             request_id,
             pb::authenticate_request::Credential::SessionToken(token),
+            exchange,
         )
         .await
+    }
+
+    /// Stops reusing the access token of the session `token` (the caller logged out).
+    pub fn forget_session(&self, token: &str) {
+        self.exchanged.remove(&exchanged_key(
+            &pb::authenticate_request::Credential::SessionToken(token.to_owned()),
+        ));
     }
 
     async fn authenticate(
         &self,
         request_id: &str,
         credential: pb::authenticate_request::Credential,
-    ) -> Result<String, ApiError> {
+        exchange: Exchange,
+    ) -> Result<SecretString, ApiError> {
+        let key = exchanged_key(&credential);
+        if exchange == Exchange::Reuse
+            && let Some(token) = self.exchanged.get(&key, Instant::now())
+        {
+            return Ok(token);
+        }
         let req = self.internal(
             pb::AuthenticateRequest {
                 credential: Some(credential),
             },
             request_id,
         );
-        match self.rpc().authenticate(req).await {
-            Ok(r) => Ok(r.into_inner().access_token),
-            Err(s) if s.code() == tonic::Code::Unauthenticated => Err(ApiError::unauthorized()),
-            Err(s) => Err(s.into()),
-        }
+        let granted = match self.rpc().authenticate(req).await {
+            Ok(r) => r.into_inner(),
+            Err(s) if s.code() == tonic::Code::Unauthenticated => {
+                self.exchanged.remove(&key);
+                return Err(ApiError::unauthorized());
+            }
+            Err(s) => return Err(s.into()),
+        };
+        let token = SecretString::from(granted.access_token);
+        let now = Instant::now();
+        let left = granted
+            .access_token_expires_at
+            .and_then(|t| {
+                let left = t.seconds - chrono::Utc::now().timestamp();
+                u64::try_from(left).ok()
+            })
+            .map(Duration::from_secs)
+            .unwrap_or_default();
+        let reuse = EXCHANGE_REUSE.min(left.saturating_sub(EXCHANGE_MARGIN));
+        self.exchanged.insert(key, token.clone(), now + reuse, now);
+        Ok(token)
+    }
+}
+
+/// The cache key of a credential: the digest of its kind and its secret.
+fn exchanged_key(credential: &pb::authenticate_request::Credential) -> [u8; 32] {
+    use pb::authenticate_request::Credential;
+    match credential {
+        Credential::PersonalAccessToken(t) => digest(&[b"pat", t.as_bytes()]),
+        Credential::SessionToken(t) => digest(&[b"session", t.as_bytes()]),
     }
 }
 

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::{AppState, error::ApiError};
+use crate::clients::Exchange;
 
 /// Name of the session cookie (Lightdash's express-session name).
 pub const SESSION_COOKIE: &str = "connect.sid";
@@ -202,8 +203,20 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let request_id = request_id(&parts.headers);
-        let presented = presented(&parts.headers)?.ok_or_else(ApiError::unauthorized)?;
+        Self::authenticate(&parts.headers, state, Exchange::Reuse).await
+    }
+}
+
+impl Caller {
+    /// The caller of a request with `headers`. A personal access token or a session is exchanged
+    /// for an access token, which `exchange` may let come from the gateway's recent exchanges.
+    pub async fn authenticate(
+        headers: &HeaderMap,
+        state: &AppState,
+        exchange: Exchange,
+    ) -> Result<Self, ApiError> {
+        let request_id = request_id(headers);
+        let presented = presented(headers)?.ok_or_else(ApiError::unauthorized)?;
         let (access_token, method) = match presented {
             Presented::Jwt(token) => {
                 state.verifier.verify(&token).await.map_err(|e| {
@@ -216,22 +229,25 @@ impl FromRequestParts<AppState> for Caller {
                         _ => ApiError::unauthorized(),
                     }
                 })?;
-                (token, AuthMethod::AccessToken)
+                (SecretString::from(token), AuthMethod::AccessToken)
             }
             Presented::Pat(token) => (
-                state.identity.authenticate_pat(&request_id, token).await?,
+                state
+                    .identity
+                    .authenticate_pat(&request_id, token, exchange)
+                    .await?,
                 AuthMethod::PersonalAccessToken,
             ),
             Presented::Session(token) => (
                 state
                     .identity
-                    .authenticate_session(&request_id, token)
+                    .authenticate_session(&request_id, token, exchange)
                     .await?,
                 AuthMethod::Session,
             ),
         };
         Ok(Self {
-            access_token: SecretString::from(access_token),
+            access_token,
             method,
             request_id,
         })

@@ -134,6 +134,9 @@ pub(super) async fn logout(
         .rpc()
         .logout(state.identity.as_user(pb::LogoutRequest {}, &caller))
         .await?;
+    if let Some(token) = session_cookie(&headers) {
+        state.identity.forget_session(&token);
+    }
     Ok(session_ended(&headers))
 }
 

@@ -10,6 +10,8 @@ use proto::identity::v1 as pb;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::clients::Exchange;
+
 use super::{
     ApiError, ApiResult, AppState,
     extract::{AuthMethod, Caller, ClientAddress, RequestId},
@@ -112,7 +114,7 @@ pub(super) async fn access_token(
             if body.email.is_some() || body.password.is_some() || body.refresh_token.is_some() {
                 return Err(missing("grantType"));
             }
-            exchange(&state, caller?).await
+            exchange(&state, caller?, &headers).await
         }
         Some(GrantType::Password) => {
             let (Some(email), Some(password)) = (body.email, body.password) else {
@@ -168,13 +170,16 @@ fn expiry(exp: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// An access token for a caller authenticated by session or personal access token.
-async fn exchange(state: &AppState, caller: Caller) -> ApiResult<Response> {
+/// An access token for a caller authenticated by session or personal access token. Issued
+/// afresh: a token handed out is never one the gateway reuses for its own calls, and a revoked
+/// credential gets none.
+async fn exchange(state: &AppState, caller: Caller, headers: &HeaderMap) -> ApiResult<Response> {
     if caller.method == AuthMethod::AccessToken {
         return Err(ApiError::forbidden(
             "An access token cannot be exchanged for another; use a session or a personal access token",
         ));
     }
+    let caller = Caller::authenticate(headers, state, Exchange::Fresh).await?;
     let claims = state
         .verifier
         .verify(caller.token())

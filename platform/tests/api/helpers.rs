@@ -410,6 +410,18 @@ impl TestApp {
         )
     }
 
+    /// Deletes a personal access token of `user` (with their session); it must succeed.
+    pub async fn delete_pat(&self, user: &TestUser, pat_uuid: &str) {
+        self.send(
+            Method::DELETE,
+            &format!("/api/v1/user/me/personal-access-tokens/{pat_uuid}"),
+            &Auth::Cookie(user.cookie.clone()),
+            None,
+        )
+        .await
+        .results();
+    }
+
     /// An access JWT for a personal access token.
     pub async fn access_token(&self, pat: &str) -> String {
         let r = self

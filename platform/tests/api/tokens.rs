@@ -74,14 +74,7 @@ async fn au_9_pats_are_stored_hashed_and_revocation_is_immediate(app: TestApp) {
     app.get("/api/v1/user", &Auth::ApiKey(token.clone()))
         .await
         .results();
-    app.send(
-        Method::DELETE,
-        &format!("/api/v1/user/me/personal-access-tokens/{uuid}"),
-        &Auth::Cookie(user.cookie.clone()),
-        None,
-    )
-    .await
-    .results();
+    app.delete_pat(&user, &uuid).await;
     app.get("/api/v1/user", &Auth::ApiKey(token))
         .await
         .expect_error(401);
@@ -285,7 +278,92 @@ dual!(
     expiry_is_honoured,
     tokens_are_confined_to_their_owner,
     access_jwts_authenticate_as_bearer,
+    revocation_reaches_every_service_while_the_gateway_reuses_tokens,
 );
+
+/// AU-9 / AU-10 on every service: the gateway reuses the access token it got for a personal
+/// access token or a session for a minute, so revocation rests on each service checking the
+/// credential behind the token on every call. Each credential is used on each route just before
+/// it is revoked (so its access token is held), then every route refuses it, and a token
+/// exchange refuses it too rather than hand out the held access token.
+async fn revocation_reaches_every_service_while_the_gateway_reuses_tokens(app: TestApp) {
+    let (admin, _) = crate::organizations::admin_of_new_org(&app, "Revocations").await;
+    let project = crate::projects::new_project(&app, &admin, "Revoked").await;
+    let routes = [
+        "/api/v1/user".to_owned(),         // identity-svc, GetCurrentUser
+        "/api/v1/org".to_owned(),          // identity-svc, another user method
+        "/api/v1/org/projects".to_owned(), // projects-svc
+        format!("/api/v1/projects/{project}/spaces"), // projects-svc, the spaces cache
+        "/api/v1/connections".to_owned(),  // connections-svc
+    ];
+    let use_everywhere = |auth: Auth| {
+        let app = &app;
+        let routes = &routes;
+        async move {
+            for route in routes {
+                let r = app.get(route, &auth).await;
+                assert_eq!(r.status, 200, "{route}: {}", r.body);
+            }
+        }
+    };
+    let refused_everywhere = |auth: Auth| {
+        let app = &app;
+        let routes = &routes;
+        async move {
+            for route in routes {
+                app.get(route, &auth).await.expect_error(401);
+            }
+            app.post("/api/v1/auth/token", &auth, json!({}))
+                .await
+                .expect_error(401);
+        }
+    };
+
+    // A deleted token.
+    let (deleted_uuid, deleted) = app
+        .create_pat(&admin, json!({"description": "deleted"}))
+        .await;
+    use_everywhere(Auth::ApiKey(deleted.clone())).await;
+    app.delete_pat(&admin, &deleted_uuid).await;
+    refused_everywhere(Auth::ApiKey(deleted)).await;
+
+    // A rotated token: the old secret stops, the new one works at once.
+    let (rotated_uuid, rotated) = app
+        .create_pat(&admin, json!({"description": "rotated"}))
+        .await;
+    use_everywhere(Auth::Bearer(rotated.clone())).await;
+    let fresh = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/user/me/personal-access-tokens/{rotated_uuid}/rotate"),
+            &Auth::Cookie(admin.cookie.clone()),
+            Some(json!({"expiresAt": "2098-01-01T00:00:00Z"})),
+        )
+        .await
+        .results()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    refused_everywhere(Auth::Bearer(rotated)).await;
+    use_everywhere(Auth::ApiKey(fresh)).await;
+
+    // A session that logged out.
+    let (other_admin, _) = crate::organizations::admin_of_new_org(&app, "Logged out").await;
+    let session = Auth::Cookie(other_admin.cookie.clone());
+    app.get("/api/v1/user", &session).await.results();
+    app.get("/api/v1/logout", &session).await;
+    for route in ["/api/v1/user", "/api/v1/org", "/api/v1/connections"] {
+        app.get(route, &session).await.expect_error(401);
+    }
+
+    // Every exchange hands out a token of its own, never the one the gateway holds.
+    let (_, pat) = app
+        .create_pat(&admin, json!({"description": "exchanged"}))
+        .await;
+    let first = app.access_token(&pat).await;
+    let second = app.access_token(&pat).await;
+    assert_ne!(first, second, "each exchange issues a new access token");
+}
 
 /// AU-10 / issue #3: an access JWT dies with the session or token it was issued for.
 async fn revoking_the_source_revokes_its_access_tokens(app: TestApp) {
@@ -312,14 +390,7 @@ async fn revoking_the_source_revokes_its_access_tokens(app: TestApp) {
         .await
         .results();
 
-    app.send(
-        Method::DELETE,
-        &format!("/api/v1/user/me/personal-access-tokens/{pat_uuid}"),
-        &Auth::Cookie(user.cookie.clone()),
-        None,
-    )
-    .await
-    .results();
+    app.delete_pat(&user, &pat_uuid).await;
     app.get("/api/v1/user", &Auth::Bearer(pat_jwt))
         .await
         .expect_error(401);
