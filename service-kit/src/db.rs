@@ -174,6 +174,84 @@ impl Pool {
     }
 }
 
+/// A few connections taken from a pool and kept, for a hot read that runs on every request.
+///
+/// A query on a sqlx pool borrows a connection and gives it back, and sqlx pings every connection
+/// it gets back (a round trip to the server on PostgreSQL, a hand-off to the connection's thread
+/// on SQLite) before another query may use it. A connection kept here is lent without that: the
+/// next query is the check. A connection whose query failed for a reason of the connection (I/O,
+/// protocol, a crashed worker) is dropped, and the next lender takes a fresh one from the pool.
+#[derive(Debug)]
+pub struct HeldConnections<DB: sqlx::Database> {
+    pool: sqlx::Pool<DB>,
+    slots: Vec<tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<DB>>>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+/// A connection lent by [`HeldConnections`]; it goes back when dropped.
+#[derive(Debug)]
+pub struct HeldConnection<'a, DB: sqlx::Database>(
+    tokio::sync::MutexGuard<'a, Option<sqlx::pool::PoolConnection<DB>>>,
+);
+
+impl<DB: sqlx::Database> HeldConnections<DB> {
+    /// Keeps up to `count` (at least one) connections of `pool`, taken on first use.
+    pub fn new(pool: sqlx::Pool<DB>, count: usize) -> Self {
+        Self {
+            pool,
+            slots: (0..count.max(1))
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether `err` is the connection's failure rather than the query's (the connection is
+    /// then dropped, and a read may be retried on another).
+    pub fn is_broken(err: &sqlx::Error) -> bool {
+        matches!(
+            err,
+            sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed
+        )
+    }
+
+    /// A free connection, or the next one to come free.
+    pub async fn lend(&self) -> Result<HeldConnection<'_, DB>, sqlx::Error> {
+        use std::sync::atomic::Ordering;
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.slots.len();
+        let free = (0..n).find_map(|i| self.slots[(start + i) % n].try_lock().ok());
+        let mut guard = match free {
+            Some(g) => g,
+            None => self.slots[start % n].lock().await,
+        };
+        if guard.is_none() {
+            *guard = Some(self.pool.acquire().await?);
+        }
+        Ok(HeldConnection(guard))
+    }
+}
+
+impl<DB: sqlx::Database> HeldConnection<'_, DB> {
+    /// The connection.
+    pub fn conn(&mut self) -> &mut DB::Connection {
+        self.0.as_mut().expect("a lent slot holds a connection")
+    }
+
+    /// Passes `result` on, first dropping the connection if the error says it is broken.
+    pub fn check<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        if let Err(e) = &result
+            && HeldConnections::<DB>::is_broken(e)
+        {
+            *self.0 = None;
+        }
+        result
+    }
+}
+
 /// Whether a database error is a unique-constraint violation (SQLSTATE 23505, SQLite 2067/1555).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
@@ -193,6 +271,57 @@ pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether the connection has the temporary table `mark` (each connection has its own).
+    async fn marked(conn: &mut sqlx::SqliteConnection) -> bool {
+        sqlx::query("SELECT 1 FROM temp.mark")
+            .fetch_optional(conn)
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn held_connections_are_lent_one_caller_at_a_time_and_replaced_when_broken() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let held = HeldConnections::new(pool, 2);
+        let mut a = held.lend().await.unwrap();
+        sqlx::query("CREATE TEMP TABLE mark (x)")
+            .execute(a.conn())
+            .await
+            .unwrap();
+        let mut b = held.lend().await.unwrap();
+        assert!(!marked(b.conn()).await, "a second caller gets the other one");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), held.lend())
+                .await
+                .is_err(),
+            "a third waits while both are lent"
+        );
+        drop(b);
+        drop(a);
+        // Both come back kept: one of the next two lends is the marked one.
+        let mut c = held.lend().await.unwrap();
+        let mut d = held.lend().await.unwrap();
+        assert!(marked(c.conn()).await != marked(d.conn()).await);
+        let (mut marked_one, other) = if marked(c.conn()).await { (c, d) } else { (d, c) };
+        drop(other);
+        // A connection failure drops the connection; the slot then takes a new one.
+        let r: Result<(), _> = marked_one.check(Err(sqlx::Error::WorkerCrashed));
+        assert!(r.is_err());
+        drop(marked_one);
+        let mut e = held.lend().await.unwrap();
+        let mut f = held.lend().await.unwrap();
+        assert!(!marked(e.conn()).await && !marked(f.conn()).await);
+        // A failure of the query keeps the connection.
+        let err = sqlx::query("SELECT * FROM missing").execute(e.conn()).await;
+        assert!(!HeldConnections::<sqlx::Sqlite>::is_broken(err.as_ref().unwrap_err()));
+        assert!(e.check(err).is_err());
+        assert!(e.0.is_some());
+    }
 
     #[test]
     fn schema_names_are_plain_identifiers() {

@@ -648,8 +648,8 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
 /// The store for `pool`'s backend.
 pub fn for_pool(pool: Pool) -> Arc<dyn IdentityStore> {
     match pool {
-        Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
-        Pool::Postgres(p) => Arc::new(PgStore(p)),
+        Pool::Sqlite(p) => Arc::new(SqliteStore::new(p)),
+        Pool::Postgres(p) => Arc::new(PgStore::new(p)),
     }
 }
 

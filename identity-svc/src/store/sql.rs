@@ -1,7 +1,10 @@
 //! The SQL of the identity store, written once and instantiated for both backends: `$n`
 //! placeholders, `uuid::Uuid` and `chrono::DateTime<Utc>` bind and decode natively on both.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
+use service_kit::db::HeldConnections;
 use uuid::Uuid;
 
 use super::{
@@ -12,12 +15,36 @@ use super::{
     SessionRotation, SigningKeyRecord, StoreError, UserCredentials, UserRecord, UserValueRecord,
 };
 
-/// The PostgreSQL store.
+/// The PostgreSQL store: the pool, and the connections kept for the read every user call makes.
 #[derive(Debug, Clone)]
-pub struct PgStore(pub sqlx::PgPool);
-/// The SQLite store.
+pub struct PgStore(pub sqlx::PgPool, Arc<HeldConnections<sqlx::Postgres>>);
+/// The SQLite store: the pool, and the connections kept for the read every user call makes.
 #[derive(Debug, Clone)]
-pub struct SqliteStore(pub sqlx::SqlitePool);
+pub struct SqliteStore(pub sqlx::SqlitePool, Arc<HeldConnections<sqlx::Sqlite>>);
+
+/// How many connections each store keeps for the read of the current user (one per core of the
+/// machine this was measured on; the pool lends the rest).
+const HELD_CONNECTIONS: usize = 2;
+
+impl PgStore {
+    /// The store over `pool`.
+    pub fn new(pool: sqlx::PgPool) -> Self {
+        Self(
+            pool.clone(),
+            Arc::new(HeldConnections::new(pool, HELD_CONNECTIONS)),
+        )
+    }
+}
+
+impl SqliteStore {
+    /// The store over `pool`.
+    pub fn new(pool: sqlx::SqlitePool) -> Self {
+        Self(
+            pool.clone(),
+            Arc::new(HeldConnections::new(pool, HELD_CONNECTIONS)),
+        )
+    }
+}
 
 fn conflict(err: sqlx::Error) -> StoreError {
     if service_kit::db::is_unique_violation(&err) {
@@ -332,24 +359,36 @@ macro_rules! identity_store {
                 }
                 // The credential's rows join on their primary keys; an absent id binds NULL,
                 // which matches nothing.
-                let row: Option<Row> = sqlx::query_as(
-                    "SELECT u.user_uuid, u.email, u.first_name, u.last_name, u.is_active, u.is_tracking_anonymized, \
-                     u.is_marketing_opted_in, u.is_setup_complete, u.created_at, u.updated_at, m.role, \
-                     o.organization_uuid AS org_uuid, o.name AS org_name, o.chart_colors AS org_chart_colors, \
-                     o.default_project_uuid AS org_default_project_uuid, o.created_at AS org_created_at, \
-                     o.updated_at AS org_updated_at, s.expires_at AS session_expires_at, \
-                     p.pat_uuid AS pat_found, p.expires_at AS pat_expires_at, p.rotated_at AS pat_rotated_at \
-                     FROM users u LEFT JOIN memberships m ON m.user_uuid = u.user_uuid \
-                     LEFT JOIN organizations o ON o.organization_uuid = m.organization_uuid \
-                     LEFT JOIN sessions s ON s.user_uuid = u.user_uuid AND s.session_uuid = $2 \
-                     LEFT JOIN personal_access_tokens p ON p.user_uuid = u.user_uuid AND p.pat_uuid = $3 \
-                     WHERE u.user_uuid = $1",
-                )
-                .bind(user_uuid)
-                .bind(credential.session)
-                .bind(credential.pat)
-                .fetch_optional(&self.0)
-                .await?;
+                let query = || {
+                    sqlx::query_as(
+                        "SELECT u.user_uuid, u.email, u.first_name, u.last_name, u.is_active, u.is_tracking_anonymized, \
+                         u.is_marketing_opted_in, u.is_setup_complete, u.created_at, u.updated_at, m.role, \
+                         o.organization_uuid AS org_uuid, o.name AS org_name, o.chart_colors AS org_chart_colors, \
+                         o.default_project_uuid AS org_default_project_uuid, o.created_at AS org_created_at, \
+                         o.updated_at AS org_updated_at, s.expires_at AS session_expires_at, \
+                         p.pat_uuid AS pat_found, p.expires_at AS pat_expires_at, p.rotated_at AS pat_rotated_at \
+                         FROM users u LEFT JOIN memberships m ON m.user_uuid = u.user_uuid \
+                         LEFT JOIN organizations o ON o.organization_uuid = m.organization_uuid \
+                         LEFT JOIN sessions s ON s.user_uuid = u.user_uuid AND s.session_uuid = $2 \
+                         LEFT JOIN personal_access_tokens p ON p.user_uuid = u.user_uuid AND p.pat_uuid = $3 \
+                         WHERE u.user_uuid = $1",
+                    )
+                    .bind(user_uuid)
+                    .bind(credential.session)
+                    .bind(credential.pat)
+                };
+                // A kept connection the server dropped fails once; the read is retried on a new one.
+                let mut held = self.1.lend().await?;
+                let fetched = query().fetch_optional(held.conn()).await;
+                let row: Option<Row> = match held.check(fetched) {
+                    Err(e) if HeldConnections::<$db>::is_broken(&e) => {
+                        drop(held);
+                        let mut held = self.1.lend().await?;
+                        let fetched = query().fetch_optional(held.conn()).await;
+                        held.check(fetched)?
+                    }
+                    other => other?,
+                };
                 Ok(row.map(|r| {
                     let membership = match (r.role, r.org_uuid, r.org_name, r.org_created_at, r.org_updated_at) {
                         (Some(role), Some(organization_uuid), Some(name), Some(created_at), Some(updated_at)) => Some(MembershipRecord {
