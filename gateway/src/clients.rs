@@ -98,36 +98,6 @@ impl IdentityClient {
         )
     }
 
-    /// Exchanges a personal access token for an access token; 401 when refused.
-    pub async fn authenticate_pat(
-        &self,
-        request_id: &str,
-        token: String,
-        exchange: Exchange,
-    ) -> Result<SecretString, ApiError> {
-        self.authenticate(
-            request_id,
-            pb::authenticate_request::Credential::PersonalAccessToken(token),
-            exchange,
-        )
-        .await
-    }
-
-    /// Exchanges a session token for an access token; 401 when refused.
-    pub async fn authenticate_session(
-        &self,
-        request_id: &str,
-        token: String,
-        exchange: Exchange,
-    ) -> Result<SecretString, ApiError> {
-        self.authenticate(
-            request_id,
-            pb::authenticate_request::Credential::SessionToken(token),
-            exchange,
-        )
-        .await
-    }
-
     /// Stops reusing the access token of the session `token` (the caller logged out).
     pub fn forget_session(&self, token: &str) {
         self.exchanged.remove(&exchanged_key(
@@ -135,7 +105,9 @@ impl IdentityClient {
         ));
     }
 
-    async fn authenticate(
+    /// Exchanges a personal access token or a session token for an access token; 401 when
+    /// refused.
+    pub async fn authenticate(
         &self,
         request_id: &str,
         credential: pb::authenticate_request::Credential,

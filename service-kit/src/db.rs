@@ -174,28 +174,32 @@ impl Pool {
     }
 }
 
-/// A few connections taken from a pool and kept, for a hot read that runs on every request.
+/// A few connections opened by a pool and kept apart from it, for a read every request makes.
 ///
 /// A query on a sqlx pool borrows a connection and gives it back, and sqlx pings every connection
 /// it gets back (a round trip to the server on PostgreSQL, a hand-off to the connection's thread
 /// on SQLite) before another query may use it. A connection kept here is lent without that: the
-/// next query is the check. A connection whose query failed for a reason of the connection (I/O,
-/// protocol, a crashed worker) is dropped, and the next lender takes a fresh one from the pool.
+/// next query is the check. Kept connections are detached from the pool, so they neither count
+/// against its size nor hold up its closing (they close when this is dropped); a deployment
+/// opens up to `count` connections more than the pool's maximum. A connection whose query failed
+/// for a reason of the connection ([`Self::is_broken`]) is dropped, and the next lender opens a
+/// new one; the caller retries its read on a connection of the pool ([`Self::pool`]), which pings
+/// idle connections before lending them.
 #[derive(Debug)]
 pub struct HeldConnections<DB: sqlx::Database> {
     pool: sqlx::Pool<DB>,
-    slots: Vec<tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<DB>>>>,
+    slots: Vec<tokio::sync::Mutex<Option<DB::Connection>>>,
     next: std::sync::atomic::AtomicUsize,
 }
 
 /// A connection lent by [`HeldConnections`]; it goes back when dropped.
 #[derive(Debug)]
 pub struct HeldConnection<'a, DB: sqlx::Database>(
-    tokio::sync::MutexGuard<'a, Option<sqlx::pool::PoolConnection<DB>>>,
+    tokio::sync::MutexGuard<'a, Option<DB::Connection>>,
 );
 
 impl<DB: sqlx::Database> HeldConnections<DB> {
-    /// Keeps up to `count` (at least one) connections of `pool`, taken on first use.
+    /// Keeps up to `count` (at least one) connections opened by `pool`, on first use.
     pub fn new(pool: sqlx::Pool<DB>, count: usize) -> Self {
         Self {
             pool,
@@ -206,16 +210,26 @@ impl<DB: sqlx::Database> HeldConnections<DB> {
         }
     }
 
+    /// The pool the connections come from (for a retry).
+    pub fn pool(&self) -> &sqlx::Pool<DB> {
+        &self.pool
+    }
+
     /// Whether `err` is the connection's failure rather than the query's (the connection is
     /// then dropped, and a read may be retried on another).
     pub fn is_broken(err: &sqlx::Error) -> bool {
-        matches!(
-            err,
+        match err {
             sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::Protocol(_)
-                | sqlx::Error::WorkerCrashed
-        )
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => true,
+            // PostgreSQL ends sessions with SQLSTATE class 08 (connection exception) or 57P
+            // (operator intervention: shutdown, idle-session timeout).
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
     }
 
     /// A free connection, or the next one to come free.
@@ -229,7 +243,7 @@ impl<DB: sqlx::Database> HeldConnections<DB> {
             None => self.slots[start % n].lock().await,
         };
         if guard.is_none() {
-            *guard = Some(self.pool.acquire().await?);
+            *guard = Some(self.pool.acquire().await?.detach());
         }
         Ok(HeldConnection(guard))
     }
@@ -294,7 +308,10 @@ mod tests {
             .await
             .unwrap();
         let mut b = held.lend().await.unwrap();
-        assert!(!marked(b.conn()).await, "a second caller gets the other one");
+        assert!(
+            !marked(b.conn()).await,
+            "a second caller gets the other one"
+        );
         assert!(
             tokio::time::timeout(Duration::from_millis(50), held.lend())
                 .await
@@ -307,7 +324,11 @@ mod tests {
         let mut c = held.lend().await.unwrap();
         let mut d = held.lend().await.unwrap();
         assert!(marked(c.conn()).await != marked(d.conn()).await);
-        let (mut marked_one, other) = if marked(c.conn()).await { (c, d) } else { (d, c) };
+        let (mut marked_one, other) = if marked(c.conn()).await {
+            (c, d)
+        } else {
+            (d, c)
+        };
         drop(other);
         // A connection failure drops the connection; the slot then takes a new one.
         let r: Result<(), _> = marked_one.check(Err(sqlx::Error::WorkerCrashed));
@@ -318,7 +339,9 @@ mod tests {
         assert!(!marked(e.conn()).await && !marked(f.conn()).await);
         // A failure of the query keeps the connection.
         let err = sqlx::query("SELECT * FROM missing").execute(e.conn()).await;
-        assert!(!HeldConnections::<sqlx::Sqlite>::is_broken(err.as_ref().unwrap_err()));
+        assert!(!HeldConnections::<sqlx::Sqlite>::is_broken(
+            err.as_ref().unwrap_err()
+        ));
         assert!(e.check(err).is_err());
         assert!(e.0.is_some());
     }

@@ -61,6 +61,11 @@ pub struct AccessClaims {
     /// The personal access token this token was issued for, when it came from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pat: Option<String>,
+    /// The version of that personal access token's secret the token was issued for: its last
+    /// rotation in Unix microseconds, 0 if never rotated. Read with the secret it was checked
+    /// against, so a rotation refuses every token of an older secret, however the two interleave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pat_v: Option<i64>,
 }
 
 impl AccessClaims {
@@ -209,6 +214,8 @@ pub struct TokenRequest<'a> {
     pub session_id: Option<uuid::Uuid>,
     /// The personal access token, for tokens issued for one.
     pub pat_id: Option<uuid::Uuid>,
+    /// The version of the personal access token's secret (see [`AccessClaims::pat_v`]).
+    pub pat_version: Option<i64>,
     /// The client the token is for.
     pub client_id: &'a str,
 }
@@ -249,6 +256,7 @@ impl TokenSigner {
             amr: vec![req.amr.to_owned()],
             sid: req.session_id.map(|s| s.to_string()),
             pat: req.pat_id.map(|p| p.to_string()),
+            pat_v: req.pat_version,
         };
         let key = self.key.read().unwrap_or_else(|e| e.into_inner()).clone();
         // JWS compact serialisation (RFC 7515) signed with the parsed key; the verifier (and the
@@ -562,6 +570,7 @@ mod tests {
             amr: "pat",
             session_id: None,
             pat_id: None,
+            pat_version: None,
             client_id: "gateway",
         }
     }
@@ -580,6 +589,7 @@ mod tests {
             amr: vec!["pat".into()],
             sid: None,
             pat: None,
+            pat_v: None,
         }
     }
 

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{AppState, error::ApiError};
 use crate::clients::Exchange;
+use proto::identity::v1::authenticate_request::Credential;
 
 /// Name of the session cookie (Lightdash's express-session name).
 pub const SESSION_COOKIE: &str = "connect.sid";
@@ -207,6 +208,28 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The access token for a personal access token or a session. One the gateway reuses is checked
+/// by its verifier first (a digest lookup once it has verified it): should the key set change
+/// under it, a new one is asked for rather than sent on to be refused for the rest of its reuse.
+async fn exchanged(
+    state: &AppState,
+    request_id: &str,
+    credential: Credential,
+    exchange: Exchange,
+) -> Result<SecretString, ApiError> {
+    let token = state
+        .identity
+        .authenticate(request_id, credential.clone(), exchange)
+        .await?;
+    if exchange == Exchange::Reuse && state.verifier.verify(token.expose_secret()).await.is_err() {
+        return state
+            .identity
+            .authenticate(request_id, credential, Exchange::Fresh)
+            .await;
+    }
+    Ok(token)
+}
+
 impl Caller {
     /// The caller of a request with `headers`. A personal access token or a session is exchanged
     /// for an access token, which `exchange` may let come from the gateway's recent exchanges.
@@ -232,17 +255,23 @@ impl Caller {
                 (SecretString::from(token), AuthMethod::AccessToken)
             }
             Presented::Pat(token) => (
-                state
-                    .identity
-                    .authenticate_pat(&request_id, token, exchange)
-                    .await?,
+                exchanged(
+                    state,
+                    &request_id,
+                    Credential::PersonalAccessToken(token),
+                    exchange,
+                )
+                .await?,
                 AuthMethod::PersonalAccessToken,
             ),
             Presented::Session(token) => (
-                state
-                    .identity
-                    .authenticate_session(&request_id, token, exchange)
-                    .await?,
+                exchanged(
+                    state,
+                    &request_id,
+                    Credential::SessionToken(token),
+                    exchange,
+                )
+                .await?,
                 AuthMethod::Session,
             ),
         };

@@ -170,9 +170,9 @@ fn expiry(exp: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// An access token for a caller authenticated by session or personal access token. Issued
-/// afresh: a token handed out is never one the gateway reuses for its own calls, and a revoked
-/// credential gets none.
+/// An access token for a caller authenticated by session or personal access token, issued
+/// afresh by identity-svc: a revoked credential gets none, even while the gateway still holds an
+/// access token it obtained for it earlier (a token handed out here replaces that one).
 async fn exchange(state: &AppState, caller: Caller, headers: &HeaderMap) -> ApiResult<Response> {
     if caller.method == AuthMethod::AccessToken {
         return Err(ApiError::forbidden(

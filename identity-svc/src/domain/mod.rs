@@ -366,7 +366,7 @@ impl Identity {
         {
             self.store.touch_pat(pat.pat_uuid, now).await?;
         }
-        self.access_token(pat.user_uuid, "pat", None, Some(pat.pat_uuid))
+        self.access_token(pat.user_uuid, "pat", None, Some(&pat))
     }
 
     fn access_token(
@@ -374,7 +374,7 @@ impl Identity {
         user_uuid: Uuid,
         amr: &str,
         session_id: Option<Uuid>,
-        pat_id: Option<Uuid>,
+        pat: Option<&PatRecord>,
     ) -> Result<AccessToken> {
         let (token, expires_at) = self
             .signer
@@ -382,7 +382,8 @@ impl Identity {
                 user_uuid,
                 amr,
                 session_id,
-                pat_id,
+                pat_id: pat.map(|p| p.pat_uuid),
+                pat_version: pat.map(|p| pat_version(p.rotated_at)),
                 client_id: API_CLIENT_ID,
             })
             .map_err(|e| Error::Internal(anyhow::anyhow!("signing failed: {e}")))?;
@@ -601,13 +602,25 @@ fn check_live(
     if ids.pat.is_some()
         && !state.pat.is_some_and(|p| {
             p.expires_at.is_none_or(|e| e > now)
-                && p.rotated_at
-                    .is_none_or(|r| r.timestamp_millis() <= claims.issued_at_ms())
+                && match claims.pat_v {
+                    // The secret the token was issued for is still the token's secret.
+                    Some(v) => pat_version(p.rotated_at) == v,
+                    // A token signed before versions were carried: by the signing time.
+                    None => p
+                        .rotated_at
+                        .is_none_or(|r| r.timestamp_millis() < claims.issued_at_ms()),
+                }
         })
     {
         return Err(GONE);
     }
     Ok(())
+}
+
+/// The version of a personal access token's secret: its last rotation in Unix microseconds (the
+/// precision both stores keep), 0 if it was never rotated.
+fn pat_version(rotated_at: Option<DateTime<Utc>>) -> i64 {
+    rotated_at.map_or(0, |r| r.timestamp_micros())
 }
 
 fn parse_pat_uuid(value: &str) -> Result<Uuid> {
@@ -637,11 +650,12 @@ mod tests {
             amr: vec!["pat".into()],
             sid: None,
             pat: Some(pat.to_string()),
+            pat_v: None,
         }
     }
 
-    /// AU-9: a rotation refuses every access token signed before it, to the millisecond, even
-    /// one signed earlier in the same second; tokens signed after it stand.
+    /// AU-9: a rotation refuses every access token issued for the secret it replaced: by the
+    /// secret's version when the token carries it, else by the signing time to the millisecond.
     #[test]
     fn a_rotation_refuses_the_tokens_signed_before_it() {
         let pat = Uuid::now_v7();
@@ -661,11 +675,32 @@ mod tests {
         let now = signed + ms(1000);
         assert!(check_live(&claims, ids, state(None), now).is_ok());
         assert!(check_live(&claims, ids, state(Some(signed - ms(5))), now).is_ok());
-        assert!(check_live(&claims, ids, state(Some(signed)), now).is_ok());
+        assert!(
+            check_live(&claims, ids, state(Some(signed)), now).is_err(),
+            "rotated in the millisecond of signing"
+        );
         assert!(
             check_live(&claims, ids, state(Some(signed + ms(1))), now).is_err(),
             "rotated 1 ms after signing, in the same second"
         );
+
+        // A token that names its secret's version stands exactly as long as that secret does,
+        // whatever the clocks say: a rotation that committed after the secret was checked but
+        // stamped its time before the token was signed still refuses it.
+        let before = signed - ms(20);
+        let versioned = AccessClaims {
+            pat_v: Some(pat_version(Some(before))),
+            ..claims.clone()
+        };
+        assert!(check_live(&versioned, ids, state(Some(before)), now).is_ok());
+        assert!(check_live(&versioned, ids, state(Some(before + ms(1))), now).is_err());
+        assert!(check_live(&versioned, ids, state(None), now).is_err());
+        let never_rotated = AccessClaims {
+            pat_v: Some(0),
+            ..claims.clone()
+        };
+        assert!(check_live(&never_rotated, ids, state(None), now).is_ok());
+        assert!(check_live(&never_rotated, ids, state(Some(signed - ms(500))), now).is_err());
         assert!(
             check_live(&claims, ids, CredentialState::default(), now).is_err(),
             "deleted"

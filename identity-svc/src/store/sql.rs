@@ -22,27 +22,19 @@ pub struct PgStore(pub sqlx::PgPool, Arc<HeldConnections<sqlx::Postgres>>);
 #[derive(Debug, Clone)]
 pub struct SqliteStore(pub sqlx::SqlitePool, Arc<HeldConnections<sqlx::Sqlite>>);
 
-/// How many connections each store keeps for the read of the current user (one per core of the
-/// machine this was measured on; the pool lends the rest).
-const HELD_CONNECTIONS: usize = 2;
-
 impl PgStore {
-    /// The store over `pool`.
+    /// The store over `pool`. Four connections are kept for the current-user read, so four such
+    /// reads at a time wait on the network rather than on each other.
     pub fn new(pool: sqlx::PgPool) -> Self {
-        Self(
-            pool.clone(),
-            Arc::new(HeldConnections::new(pool, HELD_CONNECTIONS)),
-        )
+        Self(pool.clone(), Arc::new(HeldConnections::new(pool, 4)))
     }
 }
 
 impl SqliteStore {
-    /// The store over `pool`.
+    /// The store over `pool`. Two connections are kept for the current-user read, one per core
+    /// of the machine it was measured on (docs/benchmarks.md).
     pub fn new(pool: sqlx::SqlitePool) -> Self {
-        Self(
-            pool.clone(),
-            Arc::new(HeldConnections::new(pool, HELD_CONNECTIONS)),
-        )
+        Self(pool.clone(), Arc::new(HeldConnections::new(pool, 2)))
     }
 }
 
@@ -377,15 +369,14 @@ macro_rules! identity_store {
                     .bind(credential.session)
                     .bind(credential.pat)
                 };
-                // A kept connection the server dropped fails once; the read is retried on a new one.
+                // A kept connection the server dropped fails once; the read is retried on the pool, which
+                // checks its idle connections before lending them.
                 let mut held = self.1.lend().await?;
                 let fetched = query().fetch_optional(held.conn()).await;
                 let row: Option<Row> = match held.check(fetched) {
                     Err(e) if HeldConnections::<$db>::is_broken(&e) => {
                         drop(held);
-                        let mut held = self.1.lend().await?;
-                        let fetched = query().fetch_optional(held.conn()).await;
-                        held.check(fetched)?
+                        query().fetch_optional(self.1.pool()).await?
                     }
                     other => other?,
                 };

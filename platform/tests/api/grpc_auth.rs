@@ -590,6 +590,7 @@ async fn every_method_authenticates_its_caller(app: TestApp) {
             amr: "pwd",
             session_id: None,
             pat_id: None,
+            pat_version: None,
             client_id: "forger",
         })
         .unwrap();
@@ -681,6 +682,7 @@ async fn real_and_refused(app: &TestApp) -> (String, Vec<(As, &'static str)>) {
             amr: "pwd",
             session_id: None,
             pat_id: None,
+            pat_version: None,
             client_id: "forger",
         })
         .unwrap();
