@@ -570,3 +570,37 @@ async fn tk_6_keys_rotate_while_requests_flow_without_a_401(backend: crate::help
 }
 
 dual_backend!(tk_6_keys_rotate_while_requests_flow_without_a_401);
+
+/// identity-svc reads the current user on connections it keeps apart from its pool. One that
+/// PostgreSQL ends (a restart, `idle_session_timeout`, an operator) costs a retry on the pool,
+/// never a failed request, and the next read opens a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_ended_by_postgres_costs_no_request() {
+    let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await else {
+        return;
+    };
+    let service_kit::db::Pool::Postgres(pg) = &app.identity_db else {
+        unreachable!("a PostgreSQL app")
+    };
+    let user = app.register().await;
+    let (_, pat) = app.create_pat(&user, json!({"description": "kept"})).await;
+    let auth = Auth::ApiKey(pat);
+    for _ in 0..6 {
+        app.get("/api/v1/user", &auth).await.results();
+    }
+    // Every connection whose last statement was the current-user read (only kept connections
+    // run it, and the retry; another test's read retries the same way).
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE pid <> pg_backend_pid() AND datname = current_database() \
+         AND query LIKE '%LEFT JOIN personal_access_tokens p ON p.user_uuid = u.user_uuid%') t",
+    )
+    .fetch_one(pg)
+    .await
+    .unwrap();
+    assert!(ended >= 1, "the kept connections were found");
+    for _ in 0..6 {
+        let r = app.get("/api/v1/user", &auth).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
