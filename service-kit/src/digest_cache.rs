@@ -5,8 +5,9 @@
 //! deadline per entry and a hard bound, and nothing else (no LRU order, no loader, no
 //! background task), which is a few lines over a `HashMap`.
 //!
-//! When full, an insert first drops the expired entries and, if none were, empties the map: a
-//! flood of distinct credentials costs their re-verification, never unbounded memory.
+//! When full, an insert first drops the expired entries and, if that frees less than an eighth of
+//! the room, empties the map: a flood of distinct credentials costs their re-verification, never
+//! unbounded memory, and a full map is scanned at most once per eighth of its size in inserts.
 
 use std::{
     collections::HashMap,
@@ -86,7 +87,7 @@ impl<V: Clone> DigestCache<V> {
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.capacity && !map.contains_key(&key) {
             map.retain(|_, (_, u)| *u > now);
-            if map.len() >= self.capacity {
+            if map.len() > self.capacity - self.capacity.div_ceil(8) {
                 map.clear();
             }
         }
@@ -133,19 +134,21 @@ mod tests {
 
     #[test]
     fn the_bound_holds_and_expired_entries_go_first() {
-        let c = DigestCache::new(3);
+        let c = DigestCache::new(8);
         let now = Instant::now();
         let soon = now + Duration::from_secs(1);
         let later = now + Duration::from_secs(100);
-        c.insert(digest(&[b"a"]), 1, soon, now);
-        c.insert(digest(&[b"b"]), 2, later, now);
-        c.insert(digest(&[b"c"]), 3, later, now);
-        // Full; "a" has expired by then, so only it goes.
+        let key = |i: u8| digest(&[&[i]]);
+        c.insert(key(0), 0, soon, now);
+        for i in 1..8 {
+            c.insert(key(i), i, later, now);
+        }
+        // Full; entry 0 has expired by then, so only it goes (an eighth of the room).
         let then = now + Duration::from_secs(2);
-        c.insert(digest(&[b"d"]), 4, later, then);
-        assert_eq!(c.len(), 3);
-        assert_eq!(c.get(&digest(&[b"b"]), then), Some(2));
-        assert_eq!(c.get(&digest(&[b"d"]), then), Some(4));
+        c.insert(key(8), 8, later, then);
+        assert_eq!(c.len(), 8);
+        assert_eq!(c.get(&key(1), then), Some(1));
+        assert_eq!(c.get(&key(8), then), Some(8));
         // Full of live entries: the map is emptied rather than grown.
         c.insert(digest(&[b"e"]), 5, later, then);
         assert_eq!(c.len(), 1);
