@@ -86,7 +86,6 @@ pub(super) async fn access_token(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
     ClientAddress(client_address): ClientAddress,
-    caller: Result<Caller, ApiError>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
@@ -114,7 +113,7 @@ pub(super) async fn access_token(
             if body.email.is_some() || body.password.is_some() || body.refresh_token.is_some() {
                 return Err(missing("grantType"));
             }
-            exchange(&state, caller?, &headers).await
+            exchange(&state, &headers).await
         }
         Some(GrantType::Password) => {
             let (Some(email), Some(password)) = (body.email, body.password) else {
@@ -173,13 +172,13 @@ fn expiry(exp: i64) -> String {
 /// An access token for a caller authenticated by session or personal access token, issued
 /// afresh by identity-svc: a revoked credential gets none, even while the gateway still holds an
 /// access token it obtained for it earlier (a token handed out here replaces that one).
-async fn exchange(state: &AppState, caller: Caller, headers: &HeaderMap) -> ApiResult<Response> {
+async fn exchange(state: &AppState, headers: &HeaderMap) -> ApiResult<Response> {
+    let caller = Caller::authenticate(headers, state, Exchange::Fresh).await?;
     if caller.method == AuthMethod::AccessToken {
         return Err(ApiError::forbidden(
             "An access token cannot be exchanged for another; use a session or a personal access token",
         ));
     }
-    let caller = Caller::authenticate(headers, state, Exchange::Fresh).await?;
     let claims = state
         .verifier
         .verify(caller.token())
