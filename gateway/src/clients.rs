@@ -30,7 +30,7 @@ use crate::http::{ApiError, extract::Caller};
 /// (identity-svc's `ensure_live`, which projects-svc and connections-svc reach through
 /// `GetAccessContexts`). It bounds how stale a token's last-used time gets (identity-svc keeps it
 /// to the minute when it issues a token).
-pub const EXCHANGE_REUSE: Duration = Duration::from_secs(60);
+const EXCHANGE_REUSE: Duration = Duration::from_secs(60);
 /// An access token is not reused in its last minute, so calls made with it do not outlive it.
 const EXCHANGE_MARGIN: Duration = Duration::from_secs(60);
 /// How many credentials' access tokens the gateway holds (under a kilobyte each).
@@ -110,10 +110,10 @@ impl IdentityClient {
     pub async fn authenticate(
         &self,
         request_id: &str,
-        credential: pb::authenticate_request::Credential,
+        credential: &pb::authenticate_request::Credential,
         exchange: Exchange,
     ) -> Result<SecretString, ApiError> {
-        let key = exchanged_key(&credential);
+        let key = exchanged_key(credential);
         if exchange == Exchange::Reuse
             && let Some(token) = self.exchanged.get(&key, Instant::now())
         {
@@ -121,7 +121,7 @@ impl IdentityClient {
         }
         let req = self.internal(
             pb::AuthenticateRequest {
-                credential: Some(credential),
+                credential: Some(credential.clone()),
             },
             request_id,
         );

@@ -74,23 +74,6 @@ impl AccessClaims {
         uuid::Uuid::parse_str(&self.sub).map_err(|_| VerifyError::Invalid("sub is not a UUID"))
     }
 
-    /// When the token was signed, in Unix milliseconds. `iat` counts whole seconds, too coarse
-    /// to order a token against a change made in the same second (a rotated personal access
-    /// token); our signer's `jti` is a UUIDv7, whose first 48 bits are the signing time in
-    /// milliseconds. For a `jti` that is not one, the last millisecond of the `iat` second.
-    pub fn issued_at_ms(&self) -> i64 {
-        uuid::Uuid::parse_str(&self.jti)
-            .ok()
-            .filter(|id| id.get_version_num() == 7)
-            .and_then(|id| id.get_timestamp())
-            .map(|ts| {
-                let (secs, nanos) = ts.to_unix();
-                i64::try_from(secs).unwrap_or(i64::MAX / 1000) * 1000 + i64::from(nanos / 1_000_000)
-            })
-            .filter(|ms| ms.div_euclid(1000) == self.iat)
-            .unwrap_or(self.iat.saturating_mul(1000).saturating_add(999))
-    }
-
     /// Whether the user authenticated with the given method (`pwd`, `pat`).
     pub fn authenticated_by(&self, method: &str) -> bool {
         self.amr.iter().any(|m| m == method)
@@ -817,27 +800,6 @@ mod tests {
             verifier.verify(&token).await,
             Err(VerifyError::UnknownKey)
         ));
-    }
-
-    #[test]
-    fn the_signing_time_is_known_to_the_millisecond() {
-        install_crypto_provider();
-        let (signer, _, _) = setup();
-        let before = Utc::now().timestamp_millis();
-        let token = signer.sign(&request()).unwrap().0;
-        let after = Utc::now().timestamp_millis();
-        let payload = token.split('.').nth(1).unwrap();
-        let c: AccessClaims =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-        let ms = c.issued_at_ms();
-        assert!(before <= ms && ms <= after, "{before} <= {ms} <= {after}");
-        // A jti of another form, or one whose time disagrees with iat: the end of the iat second.
-        let mut other = claims(&uuid::Uuid::now_v7().to_string());
-        other.jti = uuid::Uuid::new_v4().to_string();
-        assert_eq!(other.issued_at_ms(), other.iat * 1000 + 999);
-        other.jti = uuid::Uuid::now_v7().to_string();
-        other.iat -= 3600;
-        assert_eq!(other.issued_at_ms(), other.iat * 1000 + 999);
     }
 
     /// TK-3 on the remembered path: `exp` and `nbf`, with the same leeway as a full check.

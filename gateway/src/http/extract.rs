@@ -219,12 +219,12 @@ async fn exchanged(
 ) -> Result<SecretString, ApiError> {
     let token = state
         .identity
-        .authenticate(request_id, credential.clone(), exchange)
+        .authenticate(request_id, &credential, exchange)
         .await?;
     if exchange == Exchange::Reuse && state.verifier.verify(token.expose_secret()).await.is_err() {
         return state
             .identity
-            .authenticate(request_id, credential, Exchange::Fresh)
+            .authenticate(request_id, &credential, Exchange::Fresh)
             .await;
     }
     Ok(token)

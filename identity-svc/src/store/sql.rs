@@ -15,10 +15,10 @@ use super::{
     SessionRotation, SigningKeyRecord, StoreError, UserCredentials, UserRecord, UserValueRecord,
 };
 
-/// The PostgreSQL store: the pool, and the connections kept for the read every user call makes.
+/// The PostgreSQL store: the pool, and the connections kept for the current-user read.
 #[derive(Debug, Clone)]
 pub struct PgStore(pub sqlx::PgPool, Arc<HeldConnections<sqlx::Postgres>>);
-/// The SQLite store: the pool, and the connections kept for the read every user call makes.
+/// The SQLite store: the pool, and the connections kept for the current-user read.
 #[derive(Debug, Clone)]
 pub struct SqliteStore(pub sqlx::SqlitePool, Arc<HeldConnections<sqlx::Sqlite>>);
 
