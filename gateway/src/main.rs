@@ -2,6 +2,10 @@
 
 use clap::Parser;
 
+// mimalloc rather than the system allocator: see platform/src/main.rs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "gateway", about = "The platform's public REST gateway")]
 struct Cli {
