@@ -4,6 +4,7 @@
 //! identical on the two backends, and only the migrations differ. Architecture invariant: no
 //! other service reads these tables.
 
+mod inline;
 mod sql;
 
 use std::sync::Arc;
@@ -129,7 +130,7 @@ pub struct PatState {
 }
 
 /// A user with their membership and the state of the credential they called with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentUser {
     pub user: UserRecord,
     pub membership: Option<MembershipRecord>,

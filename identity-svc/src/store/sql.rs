@@ -13,14 +13,20 @@ use super::{
     InviteView, JoinOutcome, MemberFilter, MemberRecord, MembershipChange, MembershipRecord,
     OrganizationRecord, OutboxEvent, PasscodeRecord, PatRecord, PatState, Result, SessionRecord,
     SessionRotation, SigningKeyRecord, StoreError, UserCredentials, UserRecord, UserValueRecord,
+    inline::InlineReads,
 };
 
 /// The PostgreSQL store: the pool, and the connections kept for the current-user read.
 #[derive(Debug, Clone)]
 pub struct PgStore(pub sqlx::PgPool, Arc<HeldConnections<sqlx::Postgres>>);
-/// The SQLite store: the pool, and the connections kept for the current-user read.
+/// The SQLite store: the pool, the connections kept for the current-user read, and the
+/// connections that make that read on the calling thread when they can (file databases only).
 #[derive(Debug, Clone)]
-pub struct SqliteStore(pub sqlx::SqlitePool, Arc<HeldConnections<sqlx::Sqlite>>);
+pub struct SqliteStore(
+    pub sqlx::SqlitePool,
+    Arc<HeldConnections<sqlx::Sqlite>>,
+    pub(super) Option<Arc<InlineReads>>,
+);
 
 impl PgStore {
     /// The store over `pool`. Four connections are kept for the current-user read, so four such
@@ -28,13 +34,39 @@ impl PgStore {
     pub fn new(pool: sqlx::PgPool) -> Self {
         Self(pool.clone(), Arc::new(HeldConnections::new(pool, 4)))
     }
+
+    /// Every read goes through the pool on PostgreSQL.
+    #[allow(clippy::unused_self)]
+    fn read_inline(&self, _: Uuid, _: CredentialIds) -> Option<Option<CurrentUserRow>> {
+        None
+    }
 }
 
 impl SqliteStore {
     /// The store over `pool`. Two connections are kept for the current-user read, one per core
     /// of the machine it was measured on (docs/benchmarks.md).
+    ///
+    /// The current-user read runs on the calling thread ([`InlineReads`]) over one connection per
+    /// core, the most threads that can make it at once; the kept connections serve it when those
+    /// cannot (an in-memory database, a busy file).
     pub fn new(pool: sqlx::SqlitePool) -> Self {
-        Self(pool.clone(), Arc::new(HeldConnections::new(pool, 2)))
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let inline = InlineReads::open(pool.connect_options().get_filename(), cores).map(Arc::new);
+        Self(
+            pool.clone(),
+            Arc::new(HeldConnections::new(pool, 2)),
+            inline,
+        )
+    }
+
+    /// The store without [`InlineReads`]: every read through sqlx (tests compare the two).
+    #[cfg(test)]
+    pub(super) fn without_inline_reads(pool: sqlx::SqlitePool) -> Self {
+        Self(pool.clone(), Arc::new(HeldConnections::new(pool, 1)), None)
+    }
+
+    fn read_inline(&self, user: Uuid, ids: CredentialIds) -> Option<Option<CurrentUserRow>> {
+        self.2.as_ref()?.current_user(user, ids)
     }
 }
 
@@ -310,6 +342,81 @@ macro_rules! guard {
         }
     }};
 }
+/// The current-user read: the user, their membership, and the session or personal access token
+/// row the caller's JWT names. The credential's rows join on their primary keys; an absent id
+/// binds NULL, which matches nothing. `$n` are named parameters on SQLite, bound by name.
+pub(super) const CURRENT_USER_SQL: &str = "SELECT u.user_uuid, u.email, u.first_name, u.last_name, u.is_active, \
+     u.is_tracking_anonymized, u.is_marketing_opted_in, u.is_setup_complete, u.created_at, u.updated_at, m.role, \
+     o.organization_uuid AS org_uuid, o.name AS org_name, o.chart_colors AS org_chart_colors, \
+     o.default_project_uuid AS org_default_project_uuid, o.created_at AS org_created_at, \
+     o.updated_at AS org_updated_at, s.expires_at AS session_expires_at, \
+     p.pat_uuid AS pat_found, p.expires_at AS pat_expires_at, p.rotated_at AS pat_rotated_at \
+     FROM users u LEFT JOIN memberships m ON m.user_uuid = u.user_uuid \
+     LEFT JOIN organizations o ON o.organization_uuid = m.organization_uuid \
+     LEFT JOIN sessions s ON s.user_uuid = u.user_uuid AND s.session_uuid = $2 \
+     LEFT JOIN personal_access_tokens p ON p.user_uuid = u.user_uuid AND p.pat_uuid = $3 \
+     WHERE u.user_uuid = $1";
+
+/// A row of [`CURRENT_USER_SQL`], in its column order.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct CurrentUserRow {
+    #[sqlx(flatten)]
+    pub user: UserRecord,
+    pub role: Option<String>,
+    pub org_uuid: Option<Uuid>,
+    pub org_name: Option<String>,
+    pub org_chart_colors: Option<String>,
+    pub org_default_project_uuid: Option<Uuid>,
+    pub org_created_at: Option<DateTime<Utc>>,
+    pub org_updated_at: Option<DateTime<Utc>>,
+    pub session_expires_at: Option<DateTime<Utc>>,
+    pub pat_found: Option<Uuid>,
+    pub pat_expires_at: Option<DateTime<Utc>>,
+    pub pat_rotated_at: Option<DateTime<Utc>>,
+}
+
+impl CurrentUserRow {
+    pub(super) fn into_current_user(self) -> CurrentUser {
+        let membership = match (
+            self.role,
+            self.org_uuid,
+            self.org_name,
+            self.org_created_at,
+            self.org_updated_at,
+        ) {
+            (
+                Some(role),
+                Some(organization_uuid),
+                Some(name),
+                Some(created_at),
+                Some(updated_at),
+            ) => Some(MembershipRecord {
+                organization: OrganizationRecord {
+                    organization_uuid,
+                    name,
+                    chart_colors: self.org_chart_colors,
+                    default_project_uuid: self.org_default_project_uuid,
+                    created_at,
+                    updated_at,
+                },
+                role,
+            }),
+            _ => None,
+        };
+        CurrentUser {
+            user: self.user,
+            membership,
+            credential: CredentialState {
+                session_expires_at: self.session_expires_at,
+                pat: self.pat_found.map(|_| PatState {
+                    expires_at: self.pat_expires_at,
+                    rotated_at: self.pat_rotated_at,
+                }),
+            },
+        }
+    }
+}
+
 macro_rules! identity_store {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
@@ -333,80 +440,27 @@ macro_rules! identity_store {
 
             #[tracing::instrument(skip_all)]
             async fn user_with_membership(&self, user_uuid: Uuid, credential: CredentialIds) -> Result<Option<CurrentUser>> {
-                #[derive(sqlx::FromRow)]
-                struct Row {
-                    #[sqlx(flatten)]
-                    user: UserRecord,
-                    role: Option<String>,
-                    org_uuid: Option<Uuid>,
-                    org_name: Option<String>,
-                    org_chart_colors: Option<String>,
-                    org_default_project_uuid: Option<Uuid>,
-                    org_created_at: Option<DateTime<Utc>>,
-                    org_updated_at: Option<DateTime<Utc>>,
-                    session_expires_at: Option<DateTime<Utc>>,
-                    pat_found: Option<Uuid>,
-                    pat_expires_at: Option<DateTime<Utc>>,
-                    pat_rotated_at: Option<DateTime<Utc>>,
+                if let Some(found) = self.read_inline(user_uuid, credential) {
+                    return Ok(found.map(CurrentUserRow::into_current_user));
                 }
-                // The credential's rows join on their primary keys; an absent id binds NULL,
-                // which matches nothing.
                 let query = || {
-                    sqlx::query_as(
-                        "SELECT u.user_uuid, u.email, u.first_name, u.last_name, u.is_active, u.is_tracking_anonymized, \
-                         u.is_marketing_opted_in, u.is_setup_complete, u.created_at, u.updated_at, m.role, \
-                         o.organization_uuid AS org_uuid, o.name AS org_name, o.chart_colors AS org_chart_colors, \
-                         o.default_project_uuid AS org_default_project_uuid, o.created_at AS org_created_at, \
-                         o.updated_at AS org_updated_at, s.expires_at AS session_expires_at, \
-                         p.pat_uuid AS pat_found, p.expires_at AS pat_expires_at, p.rotated_at AS pat_rotated_at \
-                         FROM users u LEFT JOIN memberships m ON m.user_uuid = u.user_uuid \
-                         LEFT JOIN organizations o ON o.organization_uuid = m.organization_uuid \
-                         LEFT JOIN sessions s ON s.user_uuid = u.user_uuid AND s.session_uuid = $2 \
-                         LEFT JOIN personal_access_tokens p ON p.user_uuid = u.user_uuid AND p.pat_uuid = $3 \
-                         WHERE u.user_uuid = $1",
-                    )
-                    .bind(user_uuid)
-                    .bind(credential.session)
-                    .bind(credential.pat)
+                    sqlx::query_as(CURRENT_USER_SQL)
+                        .bind(user_uuid)
+                        .bind(credential.session)
+                        .bind(credential.pat)
                 };
                 // A kept connection the server dropped fails once; the read is retried on the pool, which
                 // checks its idle connections before lending them.
                 let mut held = self.1.lend().await?;
                 let fetched = query().fetch_optional(held.conn()).await;
-                let row: Option<Row> = match held.check(fetched) {
+                let row: Option<CurrentUserRow> = match held.check(fetched) {
                     Err(e) if HeldConnections::<$db>::is_broken(&e) => {
                         drop(held);
                         query().fetch_optional(self.1.pool()).await?
                     }
                     other => other?,
                 };
-                Ok(row.map(|r| {
-                    let membership = match (r.role, r.org_uuid, r.org_name, r.org_created_at, r.org_updated_at) {
-                        (Some(role), Some(organization_uuid), Some(name), Some(created_at), Some(updated_at)) => Some(MembershipRecord {
-                            organization: OrganizationRecord {
-                                organization_uuid,
-                                name,
-                                chart_colors: r.org_chart_colors,
-                                default_project_uuid: r.org_default_project_uuid,
-                                created_at,
-                                updated_at,
-                            },
-                            role,
-                        }),
-                        _ => None,
-                    };
-                    CurrentUser {
-                        user: r.user,
-                        membership,
-                        credential: CredentialState {
-                            session_expires_at: r.session_expires_at,
-                            pat: r.pat_found.map(|_| PatState {
-                                expires_at: r.pat_expires_at,
-                                rotated_at: r.pat_rotated_at,
-                            }),
-                        },
-                    }
-                }))
+                Ok(row.map(CurrentUserRow::into_current_user))
             }
 
             #[tracing::instrument(skip_all)]
