@@ -46,7 +46,7 @@ impl Application {
             shutdown.clone(),
         )
         .await?;
-        let store = store::for_pool(host.pool().clone());
+        let store = store::for_pool(host.pool().clone()).await;
 
         let profile = TokenProfile {
             ttl: config.access_token_ttl(),

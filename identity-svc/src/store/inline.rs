@@ -7,15 +7,25 @@
 //! module runs that one read on the caller's thread instead, with rusqlite over the same SQLite
 //! library and file.
 //!
-//! It never waits: a connection is taken only if free (`try_lock`), the busy timeout is zero, and
-//! any error, a busy database or a value it cannot decode is reported as `None`, on which the
-//! store reads through sqlx as before. So the caller's thread is held for the query alone. The
-//! connections are read-only (`query_only`), and every read is its own transaction: it sees every
-//! write committed before it began, so a revoked credential is refused on the next request.
+//! It does not wait on locks: a connection is taken only if free (`try_lock`), the busy timeout is
+//! zero, and any error, a busy database or a value it cannot decode is reported as `None`, on which
+//! the store reads through sqlx as before. So the caller's thread is held for the query itself:
+//! microseconds from SQLite's page cache, a file read after a write elsewhere emptied that cache,
+//! and, rarely, a short retry inside SQLite while a writer updates the WAL index. The connections
+//! refuse writes (`query_only`; opened read-write because WAL readers may need to create the
+//! `-shm` file), and every read is its own transaction: it sees every write committed before it
+//! began, so a revoked credential is refused on the next request.
+//!
+//! The store opens these connections only on the file its pool reads, and only in WAL mode, where
+//! readers never wait on writers (`SqliteStore::new`). Replacing that file while the process runs
+//! is not supported (the pool's kept connections would not follow either): stop it first.
 
 use std::{
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{
+        Mutex, TryLockError,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -32,6 +42,8 @@ use super::{
 pub(super) struct InlineReads {
     path: PathBuf,
     connections: Vec<Mutex<rusqlite::Connection>>,
+    /// Whether a read has fallen back yet (the first one is logged at warn).
+    warned: AtomicBool,
 }
 
 impl std::fmt::Debug for InlineReads {
@@ -66,8 +78,8 @@ impl From<rusqlite::Error> for Unanswered {
 }
 
 impl InlineReads {
-    /// `count` read-only connections to the existing database file at `path`; `None` (reads go
-    /// through the pool) for an in-memory or URI database, or a file that cannot be opened.
+    /// `count` connections that refuse writes to the existing database file at `path`; `None`
+    /// (reads go through the pool) for an in-memory or URI name, or a file that cannot be opened.
     pub(super) fn open(path: &Path, count: usize) -> Option<Self> {
         let name = path.to_str()?;
         if name.is_empty() || name.starts_with(':') || name.starts_with("file:") {
@@ -80,6 +92,7 @@ impl InlineReads {
             Ok(connections) => Some(Self {
                 path: path.to_owned(),
                 connections,
+                warned: AtomicBool::new(false),
             }),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "current-user reads go through the pool");
@@ -107,11 +120,22 @@ impl InlineReads {
         user_uuid: Uuid,
         ids: CredentialIds,
     ) -> Option<Option<CurrentUserRow>> {
-        let conn = self.connections.iter().find_map(|c| c.try_lock().ok())?;
+        let conn = self.connections.iter().find_map(|c| match c.try_lock() {
+            Ok(conn) => Some(conn),
+            // A panic while reading left nothing half-done: the statement resets when dropped.
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        })?;
         match read_current_user(&conn, user_uuid, ids) {
             Ok(found) => Some(found),
             Err(e) => {
-                tracing::debug!(reason = %e, "current-user read left to the pool");
+                // Busy moments are expected and quiet; the first failure of a process is told, as
+                // one that repeats would take the read off this path for good.
+                if self.warned.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(reason = %e, "current-user read left to the pool");
+                } else {
+                    tracing::warn!(reason = %e, "current-user read left to the pool (first time; later ones are logged at debug)");
+                }
                 None
             }
         }
@@ -206,13 +230,13 @@ fn datetime(v: ValueRef<'_>) -> Result<Option<DateTime<Utc>>, Unanswered> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration as Days, Utc};
+    use chrono::{Duration as Span, Utc};
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
     use super::*;
     use crate::store::{
-        CurrentUser, IdentityStore, OrganizationRecord, PatRecord, SQLITE_MIGRATIONS,
-        SessionRecord, SqliteStore,
+        CredentialState, CurrentUser, IdentityStore, OrganizationRecord, PatRecord, PatState,
+        SQLITE_MIGRATIONS, SessionRecord, SqliteStore,
     };
 
     struct TempDb {
@@ -227,10 +251,15 @@ mod tests {
         }
     }
 
-    /// A migrated identity database in a file, opened as the platform opens it.
-    async fn temp_db() -> TempDb {
+    fn temp_dir() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("identity-inline-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A migrated identity database in a file, opened as the platform opens it.
+    async fn temp_db() -> TempDb {
+        let dir = temp_dir();
         let path = dir.join("identity.db");
         let pool = SqlitePoolOptions::new()
             .connect_with(
@@ -246,33 +275,66 @@ mod tests {
         TempDb { dir, path, pool }
     }
 
-    /// A user with their first session, stored.
-    async fn registered(store: &SqliteStore, email: &str) -> (UserRecord, SessionRecord) {
+    /// A user with their first session, stored; `flags` are `is_active`,
+    /// `is_tracking_anonymized`, `is_marketing_opted_in`, `is_setup_complete`. Every timestamp
+    /// differs from the others, so a swapped column shows.
+    async fn registered(
+        store: &SqliteStore,
+        email: &str,
+        flags: [bool; 4],
+    ) -> (UserRecord, SessionRecord) {
         let now = Utc::now();
         let user = UserRecord {
             user_uuid: Uuid::now_v7(),
             email: email.to_owned(),
-            first_name: "Ada".to_owned(),
-            last_name: "Lovelace".to_owned(),
-            is_active: true,
-            is_tracking_anonymized: false,
-            is_marketing_opted_in: true,
-            is_setup_complete: false,
-            created_at: now,
-            updated_at: now,
+            first_name: format!("First {email}"),
+            last_name: format!("Last {email}"),
+            is_active: flags[0],
+            is_tracking_anonymized: flags[1],
+            is_marketing_opted_in: flags[2],
+            is_setup_complete: flags[3],
+            created_at: now - Span::days(3),
+            updated_at: now - Span::hours(5),
         };
         let session = SessionRecord {
             session_uuid: Uuid::now_v7(),
             user_uuid: user.user_uuid,
             token_hash: Uuid::new_v4().to_string(),
-            created_at: now,
-            expires_at: now + Days::days(30),
+            created_at: now - Span::hours(4),
+            expires_at: now + Span::days(30),
         };
         store
             .insert_user_with_session(&user, "hash", &session)
             .await
             .unwrap();
         (user, session)
+    }
+
+    fn organization(name: &str, optional_fields: bool) -> OrganizationRecord {
+        let now = Utc::now();
+        OrganizationRecord {
+            organization_uuid: Uuid::now_v7(),
+            name: name.to_owned(),
+            chart_colors: optional_fields.then(|| r##"["#111111"]"##.to_owned()),
+            default_project_uuid: optional_fields.then(Uuid::now_v7),
+            created_at: now - Span::days(2),
+            updated_at: now - Span::minutes(7),
+        }
+    }
+
+    fn pat_of(user: &UserRecord, expires: bool, rotated: bool) -> PatRecord {
+        let now = Utc::now();
+        PatRecord {
+            pat_uuid: Uuid::now_v7(),
+            user_uuid: user.user_uuid,
+            description: "ci".to_owned(),
+            token_hash: Uuid::new_v4().to_string(),
+            auto_generated: false,
+            created_at: now - Span::hours(3),
+            expires_at: expires.then(|| now + Span::days(7)),
+            rotated_at: rotated.then(|| now - Span::hours(1)),
+            last_used_at: None,
+        }
     }
 
     fn ids(session: Option<Uuid>, pat: Option<Uuid>) -> CredentialIds {
@@ -286,72 +348,98 @@ mod tests {
             .map(CurrentUserRow::into_current_user)
     }
 
+    #[test]
+    fn the_statement_has_the_columns_the_decoder_reads_in_order() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE users (user_uuid, email, first_name, last_name, is_active, \
+             is_tracking_anonymized, is_marketing_opted_in, is_setup_complete, created_at, updated_at); \
+             CREATE TABLE memberships (user_uuid, organization_uuid, role); \
+             CREATE TABLE organizations (organization_uuid, name, chart_colors, default_project_uuid, \
+             created_at, updated_at); \
+             CREATE TABLE sessions (session_uuid, user_uuid, expires_at); \
+             CREATE TABLE personal_access_tokens (pat_uuid, user_uuid, expires_at, rotated_at);",
+        )
+        .unwrap();
+        let statement = conn.prepare(CURRENT_USER_SQL).unwrap();
+        assert_eq!(
+            statement.column_names(),
+            [
+                "user_uuid",
+                "email",
+                "first_name",
+                "last_name",
+                "is_active",
+                "is_tracking_anonymized",
+                "is_marketing_opted_in",
+                "is_setup_complete",
+                "created_at",
+                "updated_at",
+                "role",
+                "org_uuid",
+                "org_name",
+                "org_chart_colors",
+                "org_default_project_uuid",
+                "org_created_at",
+                "org_updated_at",
+                "session_expires_at",
+                "pat_found",
+                "pat_expires_at",
+                "pat_rotated_at",
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn the_inline_read_answers_as_the_pool_read_does() {
         let db = temp_db().await;
         let reads = InlineReads::open(&db.path, 2).expect("a file database is read inline");
         let pooled = SqliteStore::without_inline_reads(db.pool.clone());
 
-        // A member with a session and a personal access token that expires and was rotated.
-        let (member, member_session) = registered(&pooled, "member@example.com").await;
-        let now = Utc::now();
-        let org = OrganizationRecord {
-            organization_uuid: Uuid::now_v7(),
-            name: "Acme".to_owned(),
-            chart_colors: Some(r##"["#111111"]"##.to_owned()),
-            default_project_uuid: Some(Uuid::now_v7()),
-            created_at: now,
-            updated_at: now,
-        };
+        // An admin with a session and a token that expires and was rotated, in an organization
+        // with every optional field set.
+        let (admin, admin_session) =
+            registered(&pooled, "admin@example.com", [true, false, true, false]).await;
+        let org = organization("Acme", true);
         pooled
-            .create_organization(&org, member.user_uuid)
+            .create_organization(&org, admin.user_uuid)
             .await
             .unwrap();
-        let pat = PatRecord {
-            pat_uuid: Uuid::now_v7(),
-            user_uuid: member.user_uuid,
-            description: "ci".to_owned(),
-            token_hash: Uuid::new_v4().to_string(),
-            auto_generated: false,
-            created_at: now,
-            expires_at: Some(now + Days::days(7)),
-            rotated_at: Some(now),
-            last_used_at: None,
-        };
-        pooled.insert_pat(&pat).await.unwrap();
+        let admin_pat = pat_of(&admin, true, true);
+        pooled.insert_pat(&admin_pat).await.unwrap();
+        // Another admin, of an organization with no optional field, the other flags.
+        let (other, other_session) =
+            registered(&pooled, "other@example.com", [false, true, false, true]).await;
+        let bare = organization("Bare", false);
+        pooled
+            .create_organization(&bare, other.user_uuid)
+            .await
+            .unwrap();
         // A user with no organization and a token that never expires nor was rotated.
-        let (loner, loner_session) = registered(&pooled, "loner@example.com").await;
-        let loner_pat = PatRecord {
-            pat_uuid: Uuid::now_v7(),
-            user_uuid: loner.user_uuid,
-            expires_at: None,
-            rotated_at: None,
-            token_hash: Uuid::new_v4().to_string(),
-            ..pat.clone()
-        };
+        let (loner, loner_session) =
+            registered(&pooled, "loner@example.com", [true, true, false, false]).await;
+        let loner_pat = pat_of(&loner, false, false);
         pooled.insert_pat(&loner_pat).await.unwrap();
 
         let cases = [
-            (member.user_uuid, ids(None, None)),
+            (admin.user_uuid, ids(None, None)),
+            (admin.user_uuid, ids(Some(admin_session.session_uuid), None)),
+            (admin.user_uuid, ids(None, Some(admin_pat.pat_uuid))),
             (
-                member.user_uuid,
-                ids(Some(member_session.session_uuid), None),
-            ),
-            (member.user_uuid, ids(None, Some(pat.pat_uuid))),
-            (
-                member.user_uuid,
-                ids(Some(member_session.session_uuid), Some(pat.pat_uuid)),
+                admin.user_uuid,
+                ids(Some(admin_session.session_uuid), Some(admin_pat.pat_uuid)),
             ),
             // Another user's credentials match nothing.
             (
-                member.user_uuid,
+                admin.user_uuid,
                 ids(Some(loner_session.session_uuid), Some(loner_pat.pat_uuid)),
             ),
+            (other.user_uuid, ids(Some(other_session.session_uuid), None)),
             (
                 loner.user_uuid,
                 ids(Some(loner_session.session_uuid), Some(loner_pat.pat_uuid)),
             ),
-            (Uuid::now_v7(), ids(None, Some(pat.pat_uuid))),
+            (Uuid::now_v7(), ids(None, Some(admin_pat.pat_uuid))),
         ];
         for (who, credential) in cases {
             let expected = pooled.user_with_membership(who, credential).await.unwrap();
@@ -361,39 +449,104 @@ mod tests {
                 "{who} {credential:?}"
             );
         }
-        let found = inline_read(&reads, member.user_uuid, ids(None, Some(pat.pat_uuid))).unwrap();
-        assert_eq!(found.user, member);
-        assert_eq!(found.membership.unwrap().organization, org);
-        assert_eq!(found.credential.pat.unwrap().rotated_at, pat.rotated_at);
-        assert!(inline_read(&reads, Uuid::now_v7(), ids(None, None)).is_none());
+        // And the values are the stored ones, not merely the same on both paths.
+        let found =
+            inline_read(&reads, admin.user_uuid, ids(None, Some(admin_pat.pat_uuid))).unwrap();
+        assert_eq!(found.user, admin);
+        let membership = found.membership.unwrap();
+        assert_eq!(
+            (membership.organization, membership.role.as_str()),
+            (org, "admin")
+        );
+        assert_eq!(
+            found.credential.pat,
+            Some(PatState {
+                expires_at: admin_pat.expires_at,
+                rotated_at: admin_pat.rotated_at
+            })
+        );
+        let found = inline_read(
+            &reads,
+            other.user_uuid,
+            ids(Some(other_session.session_uuid), None),
+        )
+        .unwrap();
+        assert_eq!(found.user, other);
+        assert_eq!(found.membership.unwrap().organization, bare);
+        assert_eq!(
+            found.credential.session_expires_at,
+            Some(other_session.expires_at)
+        );
+        let found =
+            inline_read(&reads, loner.user_uuid, ids(None, Some(loner_pat.pat_uuid))).unwrap();
+        assert_eq!((found.user, found.membership), (loner, None));
+        assert_eq!(
+            found.credential.pat,
+            Some(PatState {
+                expires_at: None,
+                rotated_at: None
+            })
+        );
 
         // A write committed through the pool is seen by the next inline read (revocation).
         assert!(
             pooled
-                .delete_pat(member.user_uuid, pat.pat_uuid)
+                .delete_pat(admin.user_uuid, admin_pat.pat_uuid)
                 .await
                 .unwrap()
         );
         assert!(
             pooled
-                .delete_session(member.user_uuid, member_session.session_uuid)
+                .delete_session(admin.user_uuid, admin_session.session_uuid)
                 .await
                 .unwrap()
         );
         let after = inline_read(
             &reads,
-            member.user_uuid,
-            ids(Some(member_session.session_uuid), Some(pat.pat_uuid)),
+            admin.user_uuid,
+            ids(Some(admin_session.session_uuid), Some(admin_pat.pat_uuid)),
         )
         .unwrap();
-        assert_eq!(after.credential, Default::default());
+        assert_eq!(after.credential, CredentialState::default());
+    }
+
+    #[tokio::test]
+    async fn a_delete_is_seen_when_it_commits_and_a_read_holds_no_transaction() {
+        let db = temp_db().await;
+        let store = SqliteStore::new(db.pool.clone()).await;
+        let (user, session) = registered(&store, "someone@example.com", [true; 4]).await;
+        let reads = store.2.clone().expect("the store reads its file inline");
+        let credential = ids(Some(session.session_uuid), None);
+        let live = |c: CurrentUser| c.credential.session_expires_at.is_some();
+
+        // A writer mid-transaction does not hold the read up, nor show it the uncommitted delete.
+        let mut tx = db.pool.begin().await.unwrap();
+        sqlx::query("DELETE FROM sessions WHERE session_uuid = $1")
+            .bind(session.session_uuid)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert!(live(
+            inline_read(&reads, user.user_uuid, credential).unwrap()
+        ));
+        tx.commit().await.unwrap();
+        assert!(!live(
+            inline_read(&reads, user.user_uuid, credential).unwrap()
+        ));
+
+        // No read transaction outlives a read: a full checkpoint is not kept waiting by it.
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(busy, 0, "a reader held the WAL");
     }
 
     #[tokio::test]
     async fn the_store_reads_inline_and_falls_back_to_the_pool() {
         let db = temp_db().await;
-        let store = SqliteStore::new(db.pool.clone());
-        let (someone, s) = registered(&store, "someone@example.com").await;
+        let store = SqliteStore::new(db.pool.clone()).await;
+        let (someone, s) = registered(&store, "someone@example.com", [true; 4]).await;
         let reads = store
             .2
             .clone()
@@ -442,7 +595,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_database_without_a_file_is_read_through_the_pool() {
+    async fn only_a_file_the_pool_reads_in_wal_mode_is_read_inline() {
         for name in [":memory:", "file:sqlx-in-memory-1", ""] {
             assert!(InlineReads::open(Path::new(name), 1).is_none(), "{name}");
         }
@@ -450,17 +603,35 @@ mod tests {
         let missing = std::env::temp_dir().join(format!("missing-{}.db", Uuid::new_v4()));
         assert!(InlineReads::open(&missing, 1).is_none());
         assert!(!missing.exists());
-        let pool = SqlitePoolOptions::new()
+
+        let memory = SqlitePoolOptions::new()
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        assert!(SqliteStore::new(pool).2.is_none());
+        assert!(SqliteStore::new(memory).await.2.is_none());
+        // An in-memory URL naming a file that exists: the pool reads memory, so must this store.
+        let db = temp_db().await;
+        let url = format!("sqlite://{}?mode=memory", db.path.display());
+        let named_memory = SqlitePoolOptions::new().connect(&url).await.unwrap();
+        assert!(SqliteStore::new(named_memory).await.2.is_none());
+        // A file in another journal mode, where readers wait on writers.
+        let dir = temp_dir();
+        let rollback = SqlitePoolOptions::new()
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(dir.join("rollback.db"))
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Delete),
+            )
+            .await
+            .unwrap();
+        assert!(SqliteStore::new(rollback).await.2.is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn the_connections_cannot_write() {
-        let dir = std::env::temp_dir().join(format!("identity-inline-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir();
         let path = dir.join("t.db");
         rusqlite::Connection::open(&path)
             .unwrap()
@@ -478,6 +649,7 @@ mod tests {
         let reads = InlineReads {
             path: PathBuf::from("/data/identity.db"),
             connections: vec![Mutex::new(rusqlite::Connection::open_in_memory().unwrap())],
+            warned: AtomicBool::new(false),
         };
         assert_eq!(
             format!("{reads:?}"),

@@ -647,9 +647,9 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
 }
 
 /// The store for `pool`'s backend.
-pub fn for_pool(pool: Pool) -> Arc<dyn IdentityStore> {
+pub async fn for_pool(pool: Pool) -> Arc<dyn IdentityStore> {
     match pool {
-        Pool::Sqlite(p) => Arc::new(SqliteStore::new(p)),
+        Pool::Sqlite(p) => Arc::new(SqliteStore::new(p).await),
         Pool::Postgres(p) => Arc::new(PgStore::new(p)),
     }
 }

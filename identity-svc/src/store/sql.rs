@@ -47,11 +47,19 @@ impl SqliteStore {
     /// of the machine it was measured on (docs/benchmarks.md).
     ///
     /// The current-user read runs on the calling thread ([`InlineReads`]) over one connection per
-    /// core, the most threads that can make it at once; the kept connections serve it when those
-    /// cannot (an in-memory database, a busy file).
-    pub fn new(pool: sqlx::SqlitePool) -> Self {
+    /// core, the most threads that can make it at once, when the pool reads a file in WAL mode;
+    /// the kept connections serve it otherwise (an in-memory database) and whenever the inline
+    /// read cannot answer at once.
+    pub async fn new(pool: sqlx::SqlitePool) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        let inline = InlineReads::open(pool.connect_options().get_filename(), cores).map(Arc::new);
+        let inline = match pool_file(&pool).await {
+            Ok(Some(file)) => InlineReads::open(&file, cores).map(Arc::new),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "current-user reads go through the pool");
+                None
+            }
+        };
         Self(
             pool.clone(),
             Arc::new(HeldConnections::new(pool, 2)),
@@ -68,6 +76,23 @@ impl SqliteStore {
     fn read_inline(&self, user: Uuid, ids: CredentialIds) -> Option<Option<CurrentUserRow>> {
         self.2.as_ref()?.current_user(user, ids)
     }
+}
+
+/// The file the pool's connections read, as SQLite names it, if it is one in WAL mode: not for an
+/// in-memory database, whatever its URL says, nor for another journal mode, whose readers wait
+/// on writers.
+async fn pool_file(pool: &sqlx::SqlitePool) -> Result<Option<std::path::PathBuf>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let file: Option<String> =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(file
+        .filter(|f| !f.is_empty() && journal.eq_ignore_ascii_case("wal"))
+        .map(std::path::PathBuf::from))
 }
 
 fn conflict(err: sqlx::Error) -> StoreError {
