@@ -165,16 +165,21 @@ impl OutgoingCall {
     ) -> Request<T> {
         let mut req = Request::new(msg);
         let md = req.metadata_mut();
+        // Secrets are marked sensitive: HTTP/2 sends them as never-indexed literals, kept out of
+        // the connection's HPACK table (RFC 7541 §7.1.3).
         if let Some(id) = request_id.and_then(|id| AsciiMetadataValue::try_from(id).ok()) {
             md.insert(REQUEST_ID_KEY, id);
         }
-        if let Some(token) =
+        if let Some(mut token) =
             access_token.and_then(|t| AsciiMetadataValue::try_from(format!("Bearer {t}")).ok())
         {
+            token.set_sensitive(true);
             md.insert("authorization", token);
         }
         if let Some(cred) = &self.internal {
-            md.insert(INTERNAL_CREDENTIAL_KEY, cred.header_value());
+            let mut value = cred.header_value();
+            value.set_sensitive(true);
+            md.insert(INTERNAL_CREDENTIAL_KEY, value);
         }
         req.set_timeout(Duration::from_secs(10));
         req
@@ -281,6 +286,19 @@ pub fn watch_readiness<F, Fut>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outgoing_secrets_are_never_indexed_by_hpack() {
+        let req = OutgoingCall::internal(InternalCredential::generate()).request(
+            (),
+            Some("0b7a4b5e-6c1d-4a57-9a64-1c8f4f3f2a10"),
+            Some("header.claims.signature"),
+        );
+        let md = req.metadata();
+        assert!(md.get("authorization").unwrap().is_sensitive());
+        assert!(md.get(INTERNAL_CREDENTIAL_KEY).unwrap().is_sensitive());
+        assert!(!md.get(REQUEST_ID_KEY).unwrap().is_sensitive());
+    }
 
     #[test]
     fn internal_credential_accepts_only_itself() {
