@@ -42,7 +42,8 @@ use super::{
 pub(super) struct InlineReads {
     path: PathBuf,
     connections: Vec<Mutex<rusqlite::Connection>>,
-    /// Whether a read has fallen back yet (the first one is logged at warn).
+    /// Whether a read has fallen back for a reason other than a busy moment yet (the first one is
+    /// logged at warn).
     warned: AtomicBool,
 }
 
@@ -55,7 +56,7 @@ impl std::fmt::Debug for InlineReads {
     }
 }
 
-/// Why a read was left to the pool (logged at debug; the pool's read reports real errors).
+/// Why a read was left to the pool (the pool's read reports real errors).
 #[derive(Debug)]
 enum Unanswered {
     Sqlite(rusqlite::Error),
@@ -68,6 +69,17 @@ impl std::fmt::Display for Unanswered {
             Self::Sqlite(e) => write!(f, "{e}"),
             Self::Decode(what) => write!(f, "cannot decode {what}"),
         }
+    }
+}
+
+impl Unanswered {
+    /// A writer held the database for a moment: expected now and then, and no sign of a fault.
+    fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
     }
 }
 
@@ -129,9 +141,9 @@ impl InlineReads {
         match read_current_user(&conn, user_uuid, ids) {
             Ok(found) => Some(found),
             Err(e) => {
-                // Busy moments are expected and quiet; the first failure of a process is told, as
-                // one that repeats would take the read off this path for good.
-                if self.warned.swap(true, Ordering::Relaxed) {
+                // A busy moment is quiet. The first other failure of a process is told, as one
+                // that repeats would take the read off this path for good.
+                if e.is_busy() || self.warned.swap(true, Ordering::Relaxed) {
                     tracing::debug!(reason = %e, "current-user read left to the pool");
                 } else {
                     tracing::warn!(reason = %e, "current-user read left to the pool (first time; later ones are logged at debug)");
@@ -627,6 +639,20 @@ mod tests {
             .unwrap();
         assert!(SqliteStore::new(rollback).await.2.is_none());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn only_a_busy_database_counts_as_a_busy_moment() {
+        let failure = |code| {
+            Unanswered::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        assert!(failure(rusqlite::ffi::SQLITE_BUSY).is_busy());
+        assert!(failure(rusqlite::ffi::SQLITE_LOCKED).is_busy());
+        assert!(!failure(rusqlite::ffi::SQLITE_CORRUPT).is_busy());
+        assert!(!Unanswered::Decode("timestamp").is_busy());
     }
 
     #[test]
