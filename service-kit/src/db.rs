@@ -37,6 +37,25 @@ pub enum Pool {
     Postgres(PgPool),
 }
 
+/// Runs the same code on either backend's pool, with `$p` bound to the concrete pool:
+///
+/// ```ignore
+/// on_pool!(&self.pool, |p| sqlx::query("DELETE FROM t WHERE id = $1").bind(id).execute(p).await)
+/// ```
+///
+/// The body is written once and compiled for each backend (both bind `$n` placeholders and
+/// `Uuid` and `DateTime<Utc>` natively), so a store's SQL stays in the method that runs it
+/// instead of inside a macro that instantiates a whole store per backend.
+#[macro_export]
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::db::Pool::Postgres($p) => $body,
+            $crate::db::Pool::Sqlite($p) => $body,
+        }
+    };
+}
+
 /// Whether `schema` is a plain lower-case SQL identifier (so quoting is never needed).
 pub fn valid_schema_name(schema: &str) -> bool {
     let mut chars = schema.chars();
