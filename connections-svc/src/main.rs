@@ -8,28 +8,11 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Debug, Parser)]
-#[command(name = "connections-svc")]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    config: connections_svc::Config,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum Command {
-    /// Serve gRPC (the default).
-    Serve,
-    /// Re-wrap every secret's data key with the newest key-encryption key, then exit.
-    Rewrap,
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init("info");
-    let cli = Cli::parse();
-    if let Some(Command::Rewrap) = cli.command {
+    let cli = connections_svc::Cli::parse();
+    service_kit::telemetry::init(&cli.log.rust_log);
+    if let Some(connections_svc::Command::Rewrap) = cli.command {
         let report = connections_svc::Application::rewrap(&cli.config).await?;
         tracing::info!(
             moved = report.moved,

@@ -6,13 +6,12 @@
 //! made by the service that owns the object.
 
 pub mod clients;
+pub mod config;
 pub mod http;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
-use secrecy::SecretString;
 use service_kit::{
-    config::parse_secret,
     grpc::InternalCredential,
     identity::IdentityJwks,
     jwt::{JwtVerifier, TokenProfile},
@@ -20,73 +19,12 @@ use service_kit::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use config::{Cli, Config, Settings};
+
 use crate::{
     clients::{ConnectionsClient, IdentityClient, ProjectsClient},
     http::{AppState, HttpSettings},
 };
-
-/// Configuration of the gateway.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Config {
-    /// Address the HTTP server listens on.
-    #[arg(long, env = "GATEWAY_LISTEN_ADDR", default_value = "0.0.0.0:8080")]
-    pub listen_addr: SocketAddr,
-    /// URL of identity-svc's gRPC endpoint.
-    #[arg(long, env = "IDENTITY_URL", default_value = "http://127.0.0.1:50051")]
-    pub identity_url: String,
-    /// URL of projects-svc's gRPC endpoint.
-    #[arg(long, env = "PROJECTS_URL", default_value = "http://127.0.0.1:50053")]
-    pub projects_url: String,
-    /// URL of connections-svc's gRPC endpoint.
-    #[arg(
-        long,
-        env = "CONNECTIONS_URL",
-        default_value = "http://127.0.0.1:50052"
-    )]
-    pub connections_url: String,
-    /// Credential of the trusted internal caller, as configured in the services.
-    #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
-    pub internal_credential: SecretString,
-    /// Send the session cookie only over HTTPS. Turn on behind TLS.
-    #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
-    pub cookie_secure: bool,
-    /// Public base URL of the API, for links such as invitations (default: the listen address).
-    #[arg(long, env = "PUBLIC_URL")]
-    pub public_url: Option<String>,
-    /// Take the client's address from the last `X-Forwarded-For` entry (set this behind a
-    /// proxy or ingress that appends it); otherwise the peer address is used.
-    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
-    pub trust_forwarded_for: bool,
-    /// How often the key set is refreshed from identity-svc, in seconds (at most identity's
-    /// JWKS_CACHE_SECONDS).
-    #[arg(long, env = "JWKS_CACHE_SECONDS", default_value_t = 60)]
-    pub jwks_cache_seconds: u64,
-    /// Largest accepted request body, in bytes.
-    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
-    pub body_limit_bytes: usize,
-}
-
-impl Config {
-    /// The defaults, with these values.
-    pub fn new(
-        listen_addr: SocketAddr,
-        identity_url: String,
-        internal_credential: SecretString,
-    ) -> Self {
-        Self {
-            listen_addr,
-            identity_url,
-            projects_url: "http://127.0.0.1:50053".into(),
-            connections_url: "http://127.0.0.1:50052".into(),
-            internal_credential,
-            cookie_secure: false,
-            public_url: None,
-            trust_forwarded_for: false,
-            jwks_cache_seconds: 60,
-            body_limit_bytes: 1024 * 1024,
-        }
-    }
-}
 
 /// A built, not yet running gateway.
 #[derive(Debug)]
@@ -116,15 +54,13 @@ impl Application {
             TokenProfile::default(),
             Arc::new(IdentityJwks(identity.inner().clone())),
         ));
-        verifier.spawn_periodic_refresh(
-            Duration::from_secs(config.jwks_cache_seconds.max(1)),
-            shutdown.clone(),
-        );
+        verifier.spawn_periodic_refresh(config.key_set.refresh_interval(), shutdown.clone());
         let settings = Arc::new(HttpSettings {
-            cookie_secure: config.cookie_secure,
-            body_limit: config.body_limit_bytes,
-            trust_forwarded_for: config.trust_forwarded_for,
+            cookie_secure: config.settings.cookie_secure,
+            body_limit: config.settings.body_limit_bytes as usize,
+            trust_forwarded_for: config.settings.trust_forwarded_for,
             public_url: config
+                .settings
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{listener_addr}")),

@@ -1,85 +1,121 @@
 //! identity-svc's configuration: flags or environment variables (12-factor).
+//!
+//! [`Settings`] holds what the service does (lifetimes, limits, mail); [`Config`] adds where it
+//! runs (its address, its database, its credential). The separate binary parses [`Config`]; the
+//! all-in-one `platform` flattens the same [`Settings`] into its own configuration, so a
+//! variable is read the same way in both. Conventions: `service_kit::config`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use secrecy::SecretString;
-use service_kit::config::parse_secret;
+use service_kit::config::{KeySetArgs, ProducerArgs, parse_secret};
 
-/// Configuration of identity-svc.
+/// identity-svc's process: the wiring of one deployment and the service's settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address the gRPC server listens on.
-    #[arg(long, env = "IDENTITY_LISTEN_ADDR", default_value = "0.0.0.0:50051")]
+    #[arg(
+        long = "identity-listen-addr",
+        env = "IDENTITY_LISTEN_ADDR",
+        value_name = "IDENTITY_LISTEN_ADDR",
+        default_value = "0.0.0.0:50051"
+    )]
     pub listen_addr: SocketAddr,
-    /// `postgres://…` for PostgreSQL; unset or `sqlite:` for an embedded SQLite file in `data_dir`.
-    #[arg(long, env = "IDENTITY_DATABASE_URL", value_parser = parse_secret)]
+    /// `postgres://…` for PostgreSQL; unset or `sqlite:` for an embedded SQLite file in
+    /// `DATA_DIR`.
+    #[arg(long = "identity-database-url", env = "IDENTITY_DATABASE_URL", value_name = "IDENTITY_DATABASE_URL", value_parser = parse_secret, hide_env_values = true)]
     pub database_url: Option<SecretString>,
     /// PostgreSQL schema this service owns.
-    #[arg(long, env = "IDENTITY_DATABASE_SCHEMA", default_value = "identity")]
+    #[arg(
+        long = "identity-database-schema",
+        env = "IDENTITY_DATABASE_SCHEMA",
+        value_name = "IDENTITY_DATABASE_SCHEMA",
+        default_value = "identity"
+    )]
     pub database_schema: String,
     /// Directory of the embedded SQLite file.
-    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    #[arg(
+        long,
+        env = "DATA_DIR",
+        value_name = "DATA_DIR",
+        default_value = "data"
+    )]
     pub data_dir: PathBuf,
-    /// Largest number of pooled database connections.
-    #[arg(long, env = "IDENTITY_DB_MAX_CONNECTIONS", default_value_t = 10)]
-    pub db_max_connections: u32,
     /// Credential of the trusted internal caller (the gateway); at least 32 characters.
-    #[arg(long, env = "INTERNAL_CREDENTIAL", value_parser = parse_secret)]
+    #[arg(long, env = "INTERNAL_CREDENTIAL", value_name = "INTERNAL_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
     pub internal_credential: SecretString,
-    /// Password hashes allowed at once (19 MiB each); default: the number of CPUs.
-    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY")]
-    pub password_hash_concurrency: Option<usize>,
-    /// Lifetime of access tokens, in seconds (at most 900).
-    #[arg(long, env = "ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=900))]
+    /// How the service follows its own signing keys.
+    #[command(flatten)]
+    pub key_set: KeySetArgs,
+    /// Its outbox of events.
+    #[command(flatten)]
+    pub events: ProducerArgs,
+    /// What the service does.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// What identity-svc does, the same in the separate binary and in the all-in-one.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "identity-settings")]
+pub struct Settings {
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "IDENTITY_DB_MAX_CONNECTIONS", value_name = "IDENTITY_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub identity_db_max_connections: u32,
+    /// Argon2id password hashes in flight (19 MiB each). Default: the number of CPUs.
+    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", value_name = "PASSWORD_HASH_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub password_hash_concurrency: Option<u16>,
+    /// Lifetime of access JWTs, in seconds (30 to 900).
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECONDS", value_name = "ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=900))]
     pub access_token_ttl_seconds: u64,
-    /// Failed logins allowed per account in five minutes before it answers 429.
-    #[arg(long, env = "LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
-    pub login_failures_per_account: u32,
-    /// Failed logins allowed per client address in five minutes before it answers 429.
-    #[arg(long, env = "LOGIN_FAILURES_PER_ADDRESS", default_value_t = 50)]
-    pub login_failures_per_address: u32,
-    /// Age at which a new signing key is created, in seconds.
-    #[arg(long, env = "SIGNING_KEY_ROTATION_SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Age at which a new access-token signing key is created, in seconds (rotation with
+    /// overlap).
+    #[arg(long, env = "SIGNING_KEY_ROTATION_SECONDS", value_name = "SIGNING_KEY_ROTATION_SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub signing_key_rotation_seconds: u64,
-    /// How long verifiers may cache the key set, in seconds: a new key is published twice this
-    /// long before it signs, and verifiers refresh their key set this often.
-    #[arg(long, env = "JWKS_CACHE_SECONDS", default_value_t = 60)]
-    pub jwks_cache_seconds: u64,
     /// Absolute lifetime of a browser session, in seconds.
-    #[arg(long, env = "SESSION_TTL_SECONDS", default_value_t = 7 * 24 * 3600)]
+    #[arg(long, env = "SESSION_TTL_SECONDS", value_name = "SESSION_TTL_SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(60..=366 * 24 * 3600))]
     pub session_ttl_seconds: u64,
-    /// Where mail goes: `smtp://[user:password@]host[:port][?tls=required]`,
-    /// `smtps://[user:password@]host[:port]`, or `file:<directory>` (one `.eml` file per message).
-    /// Default: `file:` the `mail` directory under `DATA_DIR`.
-    #[arg(long, env = "MAIL_URL", value_parser = parse_secret)]
+    /// Failed logins per account in five minutes before login answers 429.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ACCOUNT", value_name = "LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_failures_per_account: u32,
+    /// Failed logins per client address in five minutes before login answers 429.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ADDRESS", value_name = "LOGIN_FAILURES_PER_ADDRESS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_failures_per_address: u32,
+    /// Where mail (passcodes) goes: `smtp://[user:pass@]host[:port][?tls=required]`,
+    /// `smtps://…`, or `file:<dir>` (one `.eml` file per message). Default: `file:` the
+    /// `mail` directory under `DATA_DIR`.
+    #[arg(long, env = "MAIL_URL", value_name = "MAIL_URL", value_parser = parse_secret, hide_env_values = true)]
     pub mail_url: Option<SecretString>,
-    /// Sender of the mail this service sends.
+    /// Sender of that mail.
     #[arg(
         long,
         env = "MAIL_FROM",
+        value_name = "MAIL_FROM",
         default_value = "Platform <no-reply@localhost>"
     )]
     pub mail_from: String,
     /// Lifetime of an email verification passcode, in seconds.
-    #[arg(long, env = "EMAIL_PASSCODE_TTL_SECONDS", default_value_t = 15 * 60, value_parser = clap::value_parser!(u64).range(60..=24 * 3600))]
+    #[arg(long, env = "EMAIL_PASSCODE_TTL_SECONDS", value_name = "EMAIL_PASSCODE_TTL_SECONDS", default_value_t = 15 * 60, value_parser = clap::value_parser!(u64).range(60..=24 * 3600))]
     pub email_passcode_ttl_seconds: u64,
-    /// Email verification passcodes one user may request per hour.
-    #[arg(long, env = "EMAIL_PASSCODES_PER_HOUR", default_value_t = 5)]
+    /// Email verification passcodes one user may request per hour before 429.
+    #[arg(long, env = "EMAIL_PASSCODES_PER_HOUR", value_name = "EMAIL_PASSCODES_PER_HOUR", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub email_passcodes_per_hour: u32,
-    /// Invitations one organization may create per hour.
-    #[arg(long, env = "INVITATIONS_PER_HOUR", default_value_t = 100)]
+    /// Invitations one organization may create per hour before 429.
+    #[arg(long, env = "INVITATIONS_PER_HOUR", value_name = "INVITATIONS_PER_HOUR", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub invitations_per_hour: u32,
     /// How often expired sessions, passcodes and invitations are deleted, in seconds.
-    #[arg(long, env = "PURGE_INTERVAL_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "PURGE_INTERVAL_SECONDS", value_name = "PURGE_INTERVAL_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub purge_interval_seconds: u64,
-    /// How long outbox events are kept for subscribers, in seconds (a consumer down longer must
-    /// resynchronize).
-    #[arg(long, env = "EVENTS_RETENTION_SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
-    pub events_retention_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        service_kit::config::defaults()
+    }
 }
 
 impl Config {
-    /// A configuration for tests and the all-in-one binary: the defaults, with these values.
+    /// The defaults, with these values (tests).
     pub fn new(
         listen_addr: SocketAddr,
         database_url: Option<SecretString>,
@@ -91,34 +127,37 @@ impl Config {
             database_url,
             database_schema: "identity".into(),
             data_dir,
-            db_max_connections: 10,
             internal_credential,
-            password_hash_concurrency: None,
-            access_token_ttl_seconds: 900,
-            session_ttl_seconds: 7 * 24 * 3600,
-            signing_key_rotation_seconds: 7 * 24 * 3600,
-            jwks_cache_seconds: 60,
-            login_failures_per_account: 10,
-            login_failures_per_address: 50,
-            mail_url: None,
-            mail_from: "Platform <no-reply@localhost>".into(),
-            email_passcode_ttl_seconds: 15 * 60,
-            email_passcodes_per_hour: 5,
-            invitations_per_hour: 100,
-            purge_interval_seconds: 600,
-            events_retention_seconds: 7 * 24 * 3600,
+            key_set: service_kit::config::defaults(),
+            events: service_kit::config::defaults(),
+            settings: Settings::default(),
         }
     }
 
     /// The mail transport's URL: `MAIL_URL`, or the file outbox under the data directory.
     pub fn mail_url(&self) -> SecretString {
-        self.mail_url.clone().unwrap_or_else(|| {
+        self.settings.mail_url.clone().unwrap_or_else(|| {
             SecretString::from(format!("file:{}", self.data_dir.join("mail").display()))
         })
     }
 
     /// Lifetime of access tokens.
     pub fn access_token_ttl(&self) -> Duration {
-        Duration::from_secs(self.access_token_ttl_seconds)
+        Duration::from_secs(self.settings.access_token_ttl_seconds)
     }
+}
+
+/// identity-svc's command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "identity-svc",
+    about = "The platform's identity service (gRPC)"
+)]
+pub struct Cli {
+    /// The log filter.
+    #[command(flatten)]
+    pub log: service_kit::config::LogArgs,
+    /// The service's configuration.
+    #[command(flatten)]
+    pub config: Config,
 }

@@ -12,5 +12,5 @@ pub mod mail;
 pub mod startup;
 pub mod store;
 
-pub use config::Config;
+pub use config::{Cli, Config, Settings};
 pub use startup::Application;

@@ -6,20 +6,10 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "identity-svc",
-    about = "The platform's identity service (gRPC)"
-)]
-struct Cli {
-    #[command(flatten)]
-    config: identity_svc::Config,
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init("info");
-    let cli = Cli::parse();
+    let cli = identity_svc::Cli::parse();
+    service_kit::telemetry::init(&cli.log.rust_log);
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
     identity_svc::Application::build(cli.config, shutdown)

@@ -31,7 +31,7 @@ impl Application {
             url: config.database_url.clone(),
             schema: config.database_schema.clone(),
             sqlite_file: config.data_dir.join("identity.db"),
-            max_connections: config.db_max_connections,
+            max_connections: config.settings.identity_db_max_connections,
         };
         let migrations = Migrations {
             sqlite: &store::SQLITE_MIGRATIONS,
@@ -53,9 +53,9 @@ impl Application {
             ..TokenProfile::default()
         };
         let key_policy = domain::keys::KeyPolicy::new(
-            Duration::from_secs(config.signing_key_rotation_seconds),
+            Duration::from_secs(config.settings.signing_key_rotation_seconds),
             config.access_token_ttl(),
-            Duration::from_secs(config.jwks_cache_seconds),
+            config.key_set.refresh_interval(),
         );
         let key = domain::keys::apply(store.as_ref(), &key_policy).await?;
         let signer = Arc::new(TokenSigner::new(profile.clone(), key));
@@ -65,38 +65,37 @@ impl Application {
             JwtVerifier::new(profile, Arc::new(jwks.clone()))
                 .with_min_refetch_interval(Duration::from_secs(1)),
         );
-        verifier.spawn_periodic_refresh(
-            Duration::from_secs(config.jwks_cache_seconds.max(1)),
-            shutdown.clone(),
-        );
+        verifier.spawn_periodic_refresh(config.key_set.refresh_interval(), shutdown.clone());
         let concurrency = config
+            .settings
             .password_hash_concurrency
-            .unwrap_or_else(service_kit::config::available_cpus);
+            .map_or_else(service_kit::config::available_cpus, usize::from);
+        tracing::info!(threads = concurrency, "password hashing");
         let hasher = PasswordHasher::new(concurrency, Duration::from_secs(5))?;
         let settings = domain::Settings {
-            session_ttl: Duration::from_secs(config.session_ttl_seconds),
+            session_ttl: Duration::from_secs(config.settings.session_ttl_seconds),
             login_limits: domain::throttle::Limits {
-                per_account: config.login_failures_per_account,
-                per_address: config.login_failures_per_address,
+                per_account: config.settings.login_failures_per_account,
+                per_address: config.settings.login_failures_per_address,
                 window: Duration::from_secs(300),
             },
-            passcode_ttl: Duration::from_secs(config.email_passcode_ttl_seconds),
+            passcode_ttl: Duration::from_secs(config.settings.email_passcode_ttl_seconds),
             max_passcode_attempts: 5,
-            passcodes_per_hour: config.email_passcodes_per_hour,
+            passcodes_per_hour: config.settings.email_passcodes_per_hour,
             passcode_key: crate::domain::email::PasscodeKey::derive(
                 secrecy::ExposeSecret::expose_secret(&config.internal_credential),
             ),
-            invitations_per_hour: config.invitations_per_hour,
+            invitations_per_hour: config.settings.invitations_per_hour,
         };
         let mailer = crate::mail::from_url(
             &config.mail_url(),
-            &config.mail_from,
+            &config.settings.mail_from,
             Duration::from_secs(10),
         )?;
         tracing::info!(mailer = ?mailer, "mail transport");
         domain::spawn_purge(
             store.clone(),
-            Duration::from_secs(config.purge_interval_seconds),
+            Duration::from_secs(config.settings.purge_interval_seconds),
             shutdown.clone(),
         );
         let identity = Arc::new(Identity::new(
@@ -115,7 +114,7 @@ impl Application {
                 projects: None,
             },
             internal.clone(),
-            Duration::from_secs(config.events_retention_seconds),
+            Duration::from_secs(config.events.events_retention_seconds),
             shutdown,
         );
         let service = IdentityGrpc::new(identity, internal, verifier, jwks);

@@ -14,41 +14,7 @@ use secrecy::SecretString;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "platform",
-    about = "Gateway + identity-svc + connections-svc + projects-svc in one process"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    config: platform::Config,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum Command {
-    /// Serve the platform (the default).
-    Serve,
-    /// Apply one producer's events to one consumer's database, alone, until stopped (the same
-    /// consumer the services run; its cursor is the consumer's own).
-    Consume(ConsumeArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct ConsumeArgs {
-    /// The consuming service whose database receives the effects.
-    #[arg(long, value_parser = ["projects", "connections"])]
-    into: String,
-    /// The producer: `identity` or `projects`.
-    #[arg(long, value_parser = ["identity", "projects"])]
-    from: String,
-    /// The producer's gRPC URL.
-    #[arg(long)]
-    from_url: String,
-}
-
-async fn consume(config: platform::Config, args: ConsumeArgs) -> anyhow::Result<()> {
+async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyhow::Result<()> {
     let credential = service_kit::grpc::InternalCredential::new(
         config
             .internal_credential
@@ -57,7 +23,7 @@ async fn consume(config: platform::Config, args: ConsumeArgs) -> anyhow::Result<
     )?;
     let pool = service_kit::db::connect(&service_kit::db::DbConfig {
         url: config.database_url.clone(),
-        schema: format!("{}{}", config.schema_prefix, args.into),
+        schema: config.schema(&args.into),
         sqlite_file: config.data_dir.join(format!("{}.db", args.into)),
         max_connections: 2,
     })
@@ -93,9 +59,9 @@ async fn consume(config: platform::Config, args: ConsumeArgs) -> anyhow::Result<
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init("info");
-    let cli = Cli::parse();
-    if let Some(Command::Consume(args)) = cli.command {
+    let cli = platform::Cli::parse();
+    service_kit::telemetry::init(&cli.log.rust_log);
+    if let Some(platform::Command::Consume(args)) = cli.command {
         return consume(cli.config, args).await;
     }
     let shutdown = tokio_util::sync::CancellationToken::new();

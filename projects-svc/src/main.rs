@@ -6,17 +6,10 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Debug, Parser)]
-#[command(name = "projects-svc")]
-struct Cli {
-    #[command(flatten)]
-    config: projects_svc::Config,
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init("info");
-    let cli = Cli::parse();
+    let cli = projects_svc::Cli::parse();
+    service_kit::telemetry::init(&cli.log.rust_log);
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
     projects_svc::Application::build(cli.config, shutdown)

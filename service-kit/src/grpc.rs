@@ -39,7 +39,7 @@ impl InternalCredential {
     pub fn new(secret: SecretString) -> anyhow::Result<Self> {
         anyhow::ensure!(
             secret.expose_secret().len() >= 32,
-            "the internal caller credential must be at least 32 characters"
+            "INTERNAL_CREDENTIAL: the internal caller credential must be at least 32 characters"
         );
         Ok(Self(Arc::new(secret)))
     }

@@ -7,19 +7,28 @@ use tracing_subscriber::{
     EnvFilter, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt,
 };
 
-/// Installs the global JSON subscriber writing to stdout; the filter comes from `RUST_LOG`
-/// or else `default_filter`. Does nothing if a subscriber is already installed.
-pub fn init(default_filter: &str) {
-    init_with_writer(default_filter, std::io::stdout);
+/// Installs the global JSON subscriber writing to stdout with `filter` (a binary's `RUST_LOG`
+/// setting, [`crate::config::LogArgs`], already checked). Does nothing if a subscriber is
+/// already installed.
+pub fn init(filter: &str) {
+    install(EnvFilter::new(filter), std::io::stdout);
 }
 
-/// As [`init`], writing to `writer` (tests capture logs this way).
+/// Installs the global JSON subscriber writing to `writer` (tests capture logs this way); the
+/// filter comes from `RUST_LOG` or else `default_filter`.
 pub fn init_with_writer<W>(default_filter: &str, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    install(filter, writer);
+}
+
+fn install<W>(filter: EnvFilter, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let fmt = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)

@@ -384,7 +384,8 @@ dual!(
 /// Expired sessions, passcodes and invitations are deleted by identity-svc's periodic purge;
 /// live ones stay.
 async fn expired_credentials_are_purged(backend: crate::helpers::Backend) {
-    let Some(app) = crate::helpers::spawn_app_with(backend, |c| c.purge_interval_seconds = 1).await
+    let Some(app) =
+        crate::helpers::spawn_app_with(backend, |c| c.identity.purge_interval_seconds = 1).await
     else {
         return;
     };

@@ -301,8 +301,8 @@ async fn secrets_never_leave_the_service(app: TestApp) {
 /// Creates beyond the configured limits answer 400; deleting one makes room (API4).
 async fn connection_counts_are_limited(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| {
-        c.connections_max_per_organization = 2;
-        c.connections_max_personal_per_user = 1;
+        c.connections.connections_max_per_organization = 2;
+        c.connections.connections_max_personal_per_user = 1;
     })
     .await
     else {
@@ -391,7 +391,10 @@ async fn connection_tests_really_connect(backend: Backend) {
     if !mariadb_user().await {
         return;
     }
-    let Some(app) = spawn_app_with(backend, |c| c.connection_test_allow_loopback = true).await
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.connections.connections_test_allow_loopback = true
+    })
+    .await
     else {
         return;
     };
@@ -652,8 +655,8 @@ async fn eventually(
 async fn oauth_tokens_are_refreshed_before_they_expire(backend: Backend) {
     let (server, providers) = token_server().await;
     let Some(app) = spawn_app_with(backend, |c| {
-        c.oauth_providers = Some(providers);
-        c.oauth_refresh_interval_seconds = 1;
+        c.connections.connections_oauth_providers = Some(providers);
+        c.connections.connections_oauth_refresh_interval_seconds = 1;
     })
     .await
     else {
@@ -712,9 +715,9 @@ async fn oauth_tokens_are_refreshed_before_they_expire(backend: Backend) {
 async fn oauth_codes_are_exchanged_and_tokens_refreshed(backend: Backend) {
     let (server, providers) = token_server().await;
     let Some(app) = spawn_app_with(backend, |c| {
-        c.oauth_providers = Some(providers);
+        c.connections.connections_oauth_providers = Some(providers);
         // Far apart: this test triggers the refresh itself.
-        c.oauth_refresh_interval_seconds = 3600;
+        c.connections.connections_oauth_refresh_interval_seconds = 3600;
     })
     .await
     else {

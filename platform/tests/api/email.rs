@@ -50,7 +50,8 @@ async fn set_passcode_expiry(app: &TestApp, at: chrono::DateTime<chrono::Utc>) {
 /// passcode verifies the email once, a wrong one counts an attempt.
 async fn a_passcode_mailed_over_smtp_verifies_the_email(backend: Backend) {
     let sink = SmtpSink::start().await;
-    let Some(app) = spawn_app_with(backend, |c| c.mail_url = Some(sink.url())).await else {
+    let Some(app) = spawn_app_with(backend, |c| c.identity.mail_url = Some(sink.url())).await
+    else {
         return;
     };
     let user = app.register().await;
@@ -161,7 +162,7 @@ async fn an_unreachable_mail_server_answers_503(backend: Backend) {
     drop(closed);
     let url = format!("smtp://mailer:{canary}@127.0.0.1:{port}");
     let Some(app) = spawn_app_with(backend, |c| {
-        c.mail_url = Some(secrecy::SecretString::from(url))
+        c.identity.mail_url = Some(secrecy::SecretString::from(url))
     })
     .await
     else {
@@ -279,7 +280,7 @@ async fn verified_users_join_the_organization_of_their_domain(app: TestApp) {
 
 /// Invitations are rate limited per organization.
 async fn invitations_are_rate_limited_per_organization(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.invitations_per_hour = 2).await else {
+    let Some(app) = spawn_app_with(backend, |c| c.identity.invitations_per_hour = 2).await else {
         return;
     };
     let (admin, _) = admin_of_new_org(&app, "Inviting").await;

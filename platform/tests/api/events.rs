@@ -261,7 +261,7 @@ async fn a_deleted_user_leaves_nothing_behind(app: TestApp) {
 /// A late `MemberRemoved` (the consumer was away) removes what was granted before the removal,
 /// not what the member was given after rejoining.
 async fn a_late_removal_spares_what_came_after(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+    let Some(app) = spawn_app_with(backend, |c| c.consumer.consume_events = false).await else {
         return;
     };
     let (admin, _) = admin_of_new_org(&app, "Late").await;
@@ -323,8 +323,8 @@ async fn a_late_removal_spares_what_came_after(backend: Backend) {
 /// (stamps are the writers' clocks, not the commit order), so no reader meets a hole.
 async fn pruning_takes_a_prefix_only(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| {
-        c.consume_events = false;
-        c.events_retention_seconds = 1;
+        c.consumer.consume_events = false;
+        c.producer.events_retention_seconds = 1;
     })
     .await
     else {
@@ -415,7 +415,7 @@ fn start_consumers(app: &TestApp, shutdown: &CancellationToken) {
 /// Item 3: with the consumers stopped, an organization is deleted; started again, they complete
 /// the cascade within 5 seconds.
 async fn a_stopped_consumer_catches_up(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+    let Some(app) = spawn_app_with(backend, |c| c.consumer.consume_events = false).await else {
         return;
     };
     let (admin, org) = admin_of_new_org(&app, "Stopped").await;
@@ -532,7 +532,7 @@ async fn scalar(db: &service_kit::db::Pool, sql: &'static str) -> i64 {
 /// nothing twice: at the kill, exactly the events up to its cursor have taken effect; restarted,
 /// it completes from there.
 async fn a_killed_consumer_loses_and_repeats_nothing(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+    let Some(app) = spawn_app_with(backend, |c| c.consumer.consume_events = false).await else {
         return;
     };
     let (admin, org) = admin_of_new_org(&app, "Killed").await;
@@ -643,7 +643,7 @@ impl EventSink for Counting {
 
 /// Item 3: two instances of one consumer at once apply every event exactly once in effect.
 async fn two_instances_apply_each_event_once(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+    let Some(app) = spawn_app_with(backend, |c| c.consumer.consume_events = false).await else {
         return;
     };
     let (admin, org) = admin_of_new_org(&app, "Twice").await;
@@ -764,8 +764,8 @@ async fn subscriptions_are_internal_and_events_carry_ids_only(app: TestApp) {
 /// them gets OUT_OF_RANGE with a way out, one that is not behind carries on.
 async fn a_consumer_behind_the_retention_is_told(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| {
-        c.consume_events = false;
-        c.events_retention_seconds = 1;
+        c.consumer.consume_events = false;
+        c.producer.events_retention_seconds = 1;
     })
     .await
     else {
@@ -802,8 +802,8 @@ async fn a_consumer_behind_the_retention_is_told(backend: Backend) {
 /// producers' snapshots (what refers to deleted objects goes) and follow from their heads.
 async fn consumers_behind_the_retention_resynchronize(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| {
-        c.consume_events = false;
-        c.events_retention_seconds = 1;
+        c.consumer.consume_events = false;
+        c.producer.events_retention_seconds = 1;
     })
     .await
     else {
@@ -899,7 +899,8 @@ async fn consumers_behind_the_retention_resynchronize(backend: Backend) {
 /// A row that escaped a cascade (created while its organization's deletion was applied) goes at
 /// the next periodic reconciliation; what still has its organization stays.
 async fn reconciliation_removes_what_escaped_a_cascade(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.events_reconcile_seconds = 1).await else {
+    let Some(app) = spawn_app_with(backend, |c| c.consumer.events_reconcile_seconds = 1).await
+    else {
         return;
     };
     let (admin, org) = admin_of_new_org(&app, "Kept").await;
@@ -975,7 +976,7 @@ async fn reconciliation_removes_what_escaped_a_cascade(backend: Backend) {
 /// A consumer whose cursor is ahead of its producer (the producer restored from a backup) is
 /// told, resynchronizes, and its cursor comes back to the producer's head.
 async fn a_cursor_ahead_of_the_producer_comes_back(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.consume_events = false).await else {
+    let Some(app) = spawn_app_with(backend, |c| c.consumer.consume_events = false).await else {
         return;
     };
     let (admin, org) = admin_of_new_org(&app, "Restored").await;

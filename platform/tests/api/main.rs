@@ -11,6 +11,7 @@ mod helpers;
 
 mod account;
 mod attributes;
+mod config;
 mod connections;
 mod connections_doc;
 mod contract;
@@ -23,5 +24,6 @@ mod lifecycle;
 mod logs;
 mod organizations;
 mod projects;
+mod settings;
 mod spaces;
 mod tokens;

@@ -516,8 +516,8 @@ dual!(
 /// signed by the previous key keep working.
 async fn tk_6_keys_rotate_while_requests_flow_without_a_401(backend: crate::helpers::Backend) {
     let Some(app) = crate::helpers::spawn_app_with(backend, |c| {
-        c.signing_key_rotation_seconds = 3;
-        c.jwks_cache_seconds = 1;
+        c.identity.signing_key_rotation_seconds = 3;
+        c.key_set.jwks_cache_seconds = 1;
     })
     .await
     else {

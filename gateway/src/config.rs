@@ -1,0 +1,151 @@
+//! The gateway's configuration: flags or environment variables (12-factor).
+//!
+//! [`Settings`] holds how the public API behaves; [`Config`] adds where the gateway runs and
+//! where the services are. The separate binary parses [`Config`]; the all-in-one `platform`
+//! flattens the same [`Settings`] into its own configuration. Conventions:
+//! `service_kit::config`.
+
+use std::net::SocketAddr;
+
+use secrecy::SecretString;
+use service_kit::config::{KeySetArgs, parse_secret};
+
+/// The gateway's process: the wiring of one deployment and the API's settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(
+        long = "gateway-listen-addr",
+        env = "GATEWAY_LISTEN_ADDR",
+        value_name = "GATEWAY_LISTEN_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub listen_addr: SocketAddr,
+    /// URL of identity-svc's gRPC endpoint.
+    #[arg(
+        long,
+        env = "IDENTITY_URL",
+        value_name = "IDENTITY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub identity_url: String,
+    /// URL of projects-svc's gRPC endpoint.
+    #[arg(
+        long,
+        env = "PROJECTS_URL",
+        value_name = "PROJECTS_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub projects_url: String,
+    /// URL of connections-svc's gRPC endpoint.
+    #[arg(
+        long,
+        env = "CONNECTIONS_URL",
+        value_name = "CONNECTIONS_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub connections_url: String,
+    /// Credential the gateway presents to the services, as configured in them; at least 32
+    /// characters.
+    #[arg(long, env = "INTERNAL_CREDENTIAL", value_name = "INTERNAL_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
+    pub internal_credential: SecretString,
+    /// How the gateway follows identity-svc's signing keys.
+    #[command(flatten)]
+    pub key_set: KeySetArgs,
+    /// How the public API behaves.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// How the public API behaves, the same in the separate binary and in the all-in-one.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "gateway-settings")]
+pub struct Settings {
+    /// Send the session cookie only over HTTPS (`Secure`); turn on behind TLS.
+    #[arg(long, env = "COOKIE_SECURE", value_name = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+    /// Base of links the API hands out (invitations), `http://` or `https://`. Default: the
+    /// listen address.
+    #[arg(long, env = "PUBLIC_URL", value_name = "PUBLIC_URL", value_parser = parse_base_url)]
+    pub public_url: Option<String>,
+    /// Behind a proxy that appends the client to `X-Forwarded-For`, throttle by that address
+    /// (the last entry); otherwise by the peer address.
+    #[arg(long, env = "TRUST_FORWARDED_FOR", value_name = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "BODY_LIMIT_BYTES", value_name = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
+    pub body_limit_bytes: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        service_kit::config::defaults()
+    }
+}
+
+/// An absolute `http` or `https` URL without a trailing slash.
+fn parse_base_url(value: &str) -> Result<String, String> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be an absolute URL with a host and no spaces".into());
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+impl Config {
+    /// The defaults, with these values (tests).
+    pub fn new(
+        listen_addr: SocketAddr,
+        identity_url: String,
+        internal_credential: SecretString,
+    ) -> Self {
+        Self {
+            listen_addr,
+            identity_url,
+            projects_url: "http://127.0.0.1:50053".into(),
+            connections_url: "http://127.0.0.1:50052".into(),
+            internal_credential,
+            key_set: service_kit::config::defaults(),
+            settings: Settings::default(),
+        }
+    }
+}
+
+/// The gateway's command line.
+#[derive(Debug, clap::Parser)]
+#[command(name = "gateway", about = "The platform's public REST gateway")]
+pub struct Cli {
+    /// The log filter.
+    #[command(flatten)]
+    pub log: service_kit::config::LogArgs,
+    /// The gateway's configuration.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_base_url;
+
+    #[test]
+    fn public_urls_are_absolute_http_urls() {
+        assert_eq!(
+            parse_base_url("https://api.example.com/").as_deref(),
+            Ok("https://api.example.com")
+        );
+        assert!(parse_base_url("http://127.0.0.1:8080/base").is_ok());
+        for bad in [
+            "api.example.com",
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "http:///x",
+        ] {
+            assert!(parse_base_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The `platform` command line: serve (the default) or run one event consumer alone.
+
+/// The all-in-one process's command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "platform",
+    about = "Gateway + identity-svc + connections-svc + projects-svc in one process"
+)]
+pub struct Cli {
+    /// The log filter.
+    #[command(flatten)]
+    pub log: service_kit::config::LogArgs,
+    /// What to do; serving is the default.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The platform's configuration.
+    #[command(flatten)]
+    pub config: crate::Config,
+}
+
+/// The platform's subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Serve the platform (the default).
+    Serve,
+    /// Apply one producer's events to one consumer's database, alone, until stopped (the same
+    /// consumer the services run; its cursor is the consumer's own).
+    Consume(ConsumeArgs),
+}
+
+/// Arguments of `platform consume`.
+#[derive(Debug, clap::Args)]
+pub struct ConsumeArgs {
+    /// The consuming service whose database receives the effects.
+    #[arg(long, value_parser = ["projects", "connections"])]
+    pub into: String,
+    /// The producer: `identity` or `projects`.
+    #[arg(long, value_parser = ["identity", "projects"])]
+    pub from: String,
+    /// The producer's gRPC URL.
+    #[arg(long)]
+    pub from_url: String,
+}
