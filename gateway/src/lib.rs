@@ -13,7 +13,6 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use secrecy::SecretString;
 use service_kit::{
     config::parse_secret,
-    grpc::InternalCredential,
     identity::IdentityJwks,
     jwt::{JwtVerifier, TokenProfile},
 };
@@ -101,10 +100,9 @@ impl Application {
     /// channels connect lazily.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         service_kit::jwt::install_crypto_provider();
-        let credential = InternalCredential::new(config.internal_credential.clone())?;
         let identity = Arc::new(IdentityClient::connect_lazy(
             &config.identity_url,
-            credential,
+            &config.internal_credential,
         )?);
         let projects = Arc::new(ProjectsClient::connect_lazy(&config.projects_url)?);
         let connections = Arc::new(ConnectionsClient::connect_lazy(&config.connections_url)?);
