@@ -20,15 +20,16 @@ pub(super) fn created(results: impl Serialize) -> Response {
     (StatusCode::CREATED, ok(results)).into_response()
 }
 
-/// `{"status":"ok","results":…}` written straight from `results`, without a `Value` tree
-/// in between (for large answers, such as thousands of spaces). Same bytes as [`ok`] when
-/// `results` serializes its keys in alphabetical order, as a `Value` map does.
+/// The body of [`ok_direct`], its keys in alphabetical order.
 #[derive(Serialize)]
 struct Ok<T> {
     results: T,
     status: &'static str,
 }
 
+/// `{"status":"ok","results":…}` written straight from `results`, without a `Value` tree
+/// in between (for large answers, such as thousands of spaces). Same bytes as [`ok`] when
+/// `results` serializes its keys in alphabetical order, as a `Value` map does.
 pub(super) fn ok_direct<T: Serialize>(results: T) -> Response {
     axum::Json(Ok {
         results,
