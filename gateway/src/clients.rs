@@ -1,7 +1,12 @@
-//! gRPC clients of the services, with the metadata every call carries: the request id, and
-//! either the user's access token or (pre-authentication methods only) the internal credential.
+//! Typed gRPC clients of the services. Every call goes through [`CallMetadata`], the one place
+//! that attaches what a call carries: the request id, the caller's credential (the user's access
+//! token, or for pre-authentication methods the internal credential) and the deadline.
+//!
+//! A handler asks a client for a generated client bound to its caller and calls a method on it:
+//! `state.identity.as_user(&caller).get_current_user(msg).await?`.
 
 use std::{
+    marker::PhantomData,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -11,19 +16,23 @@ use proto::{
     identity::v1::{self as pb, identity_service_client::IdentityServiceClient},
     projects::v1::projects_service_client::ProjectsServiceClient,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use service_kit::{
     digest_cache::{DigestCache, digest},
-    grpc::{InternalCredential, OutgoingCall},
+    grpc::{INTERNAL_CREDENTIAL_KEY, InternalCredential, REQUEST_ID_KEY},
     identity::Identity,
 };
 use tonic::{
-    Request,
+    Request, Status,
+    metadata::AsciiMetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
     transport::{Channel, Endpoint},
 };
 
-use crate::http::{ApiError, extract::Caller};
+use crate::http::extract::Caller;
 
+/// How long a service may take to answer one call.
+const DEADLINE: Duration = Duration::from_secs(10);
 /// How long an access token obtained for a personal access token or a session is reused for
 /// further requests presenting the same credential. Revocation does not wait for it: every
 /// service checks, on every call, that the credential behind an access token still stands
@@ -36,6 +45,150 @@ const EXCHANGE_MARGIN: Duration = Duration::from_secs(60);
 /// How many credentials' access tokens the gateway holds (under a kilobyte each).
 const EXCHANGED_TOKENS: usize = 10_000;
 
+/// The metadata every call of a bound client carries. Secrets are marked sensitive: HTTP/2 sends
+/// them as never-indexed literals, kept out of the connection's HPACK table (RFC 7541 §7.1.3).
+#[derive(Clone)]
+pub struct CallMetadata {
+    request_id: Option<AsciiMetadataValue>,
+    /// `authorization: Bearer <access token>` of a user call.
+    authorization: Option<AsciiMetadataValue>,
+    /// The internal credential of a pre-authentication call.
+    internal: Option<AsciiMetadataValue>,
+}
+
+impl std::fmt::Debug for CallMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallMetadata")
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallMetadata {
+    /// A call for the user whose access token `caller` carries.
+    fn user(caller: &Caller) -> Self {
+        Self {
+            request_id: ascii(&caller.request_id),
+            authorization: ascii(&format!("Bearer {}", caller.token())).map(sensitive),
+            internal: None,
+        }
+    }
+
+    /// A call as the trusted internal caller.
+    fn internal(request_id: &str, credential: &AsciiMetadataValue) -> Self {
+        Self {
+            request_id: ascii(request_id),
+            authorization: None,
+            internal: Some(credential.clone()),
+        }
+    }
+}
+
+fn ascii(value: &str) -> Option<AsciiMetadataValue> {
+    AsciiMetadataValue::try_from(value).ok()
+}
+
+fn sensitive(mut value: AsciiMetadataValue) -> AsciiMetadataValue {
+    value.set_sensitive(true);
+    value
+}
+
+impl Interceptor for CallMetadata {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        let md = req.metadata_mut();
+        if let Some(id) = &self.request_id {
+            md.insert(REQUEST_ID_KEY, id.clone());
+        }
+        if let Some(token) = &self.authorization {
+            md.insert("authorization", token.clone());
+        }
+        if let Some(credential) = &self.internal {
+            md.insert(INTERNAL_CREDENTIAL_KEY, credential.clone());
+        }
+        req.set_timeout(DEADLINE);
+        Ok(req)
+    }
+}
+
+/// The channel under a bound client: every call passes through its [`CallMetadata`].
+pub type Bound = InterceptedService<Channel, CallMetadata>;
+/// identity-svc's generated client, bound to a caller.
+pub type IdentityRpc = IdentityServiceClient<Bound>;
+/// projects-svc's generated client, bound to a caller.
+pub type ProjectsRpc = ProjectsServiceClient<Bound>;
+/// connections-svc's generated client, bound to a caller. Its requests carry secrets: they are
+/// never logged.
+pub type ConnectionsRpc = ConnectionsServiceClient<Bound>;
+
+/// A generated client that can be built over a bound channel.
+pub trait Generated {
+    /// The client over `channel`.
+    fn over(channel: Bound) -> Self;
+}
+
+macro_rules! generated {
+    ($($client:ident),*) => {$(
+        impl Generated for $client<Bound> {
+            fn over(channel: Bound) -> Self {
+                Self::new(channel)
+            }
+        }
+    )*};
+}
+generated!(
+    IdentityServiceClient,
+    ProjectsServiceClient,
+    ConnectionsServiceClient
+);
+
+/// A client of one service: its channel, from which clients bound to a caller are made.
+#[derive(Debug)]
+pub struct Service<C> {
+    channel: Channel,
+    client: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for Service<C> {
+    fn clone(&self) -> Self {
+        Self::over(self.channel.clone())
+    }
+}
+
+impl<C> Service<C> {
+    fn over(channel: Channel) -> Self {
+        Self {
+            channel,
+            client: PhantomData,
+        }
+    }
+}
+
+impl<C: Generated> Service<C> {
+    /// A client of the service at `url` (connects lazily: it may start later).
+    pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
+        let channel = Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .connect_lazy();
+        Ok(Self::over(channel))
+    }
+
+    /// The generated client for calls on behalf of `caller`, carrying only their access token.
+    pub fn as_user(&self, caller: &Caller) -> C {
+        self.bound(CallMetadata::user(caller))
+    }
+
+    fn bound(&self, metadata: CallMetadata) -> C {
+        C::over(InterceptedService::new(self.channel.clone(), metadata))
+    }
+}
+
+/// The projects-svc client: user methods only.
+pub type ProjectsClient = Service<ProjectsRpc>;
+/// The connections-svc client: user methods only.
+pub type ConnectionsClient = Service<ConnectionsRpc>;
+
 /// Which credential an access token was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exchange {
@@ -45,10 +198,15 @@ pub enum Exchange {
     Reuse,
 }
 
-/// The identity-svc client.
+/// The identity-svc client: user methods, pre-authentication methods as the internal caller,
+/// and the access tokens recently obtained for credentials.
 #[derive(Debug, Clone)]
 pub struct IdentityClient {
+    service: Service<IdentityRpc>,
+    /// The key set's source, on the same channel.
     identity: Identity,
+    /// The internal credential, as sent.
+    internal: AsciiMetadataValue,
     /// Access tokens by the digest of the credential they were issued for; never the
     /// credential itself.
     exchanged: Arc<DigestCache<SecretString>>,
@@ -56,32 +214,33 @@ pub struct IdentityClient {
 
 impl IdentityClient {
     /// A client of identity-svc at `url`, presenting `credential` on pre-authentication methods.
-    pub fn connect_lazy(url: &str, credential: InternalCredential) -> anyhow::Result<Self> {
+    pub fn connect_lazy(url: &str, credential: &SecretString) -> anyhow::Result<Self> {
+        let identity = Identity::connect_lazy(url, InternalCredential::new(credential.clone())?)?;
+        let internal = AsciiMetadataValue::try_from(credential.expose_secret())
+            .map_err(|_| anyhow::anyhow!("the internal caller credential must be ASCII"))?;
         Ok(Self {
-            identity: Identity::connect_lazy(url, credential)?,
+            service: Service::over(identity.channel().clone()),
+            identity,
+            internal: sensitive(internal),
             exchanged: Arc::new(DigestCache::new(EXCHANGED_TOKENS)),
         })
     }
 
-    /// The shared client underneath.
+    /// The shared client underneath (the key set's source).
     pub fn inner(&self) -> &Identity {
         &self.identity
     }
 
-    /// The generated client (cheap to clone).
-    pub fn rpc(&self) -> IdentityServiceClient<Channel> {
-        self.identity.rpc()
+    /// The generated client for calls on behalf of `caller`.
+    pub fn as_user(&self, caller: &Caller) -> IdentityRpc {
+        self.service.as_user(caller)
     }
 
-    /// A request made as the trusted internal caller.
-    pub fn internal<T>(&self, msg: T, request_id: &str) -> Request<T> {
-        self.identity.internal(msg, request_id)
-    }
-
-    /// A request made on behalf of `caller`, carrying only their access token.
-    pub fn as_user<T>(&self, msg: T, caller: &Caller) -> Request<T> {
-        self.identity
-            .as_user(msg, &caller.request_id, caller.token())
+    /// The generated client for calls as the trusted internal caller (pre-authentication
+    /// methods).
+    pub fn internal(&self, request_id: &str) -> IdentityRpc {
+        self.service
+            .bound(CallMetadata::internal(request_id, &self.internal))
     }
 
     /// Whether identity-svc reports SERVING on the gRPC health protocol.
@@ -105,33 +264,31 @@ impl IdentityClient {
         ));
     }
 
-    /// Exchanges a personal access token or a session token for an access token; 401 when
-    /// refused.
+    /// Exchanges a personal access token or a session token for an access token. A refusal
+    /// (UNAUTHENTICATED) also forgets the token held for the credential.
     pub async fn authenticate(
         &self,
         request_id: &str,
         credential: &pb::authenticate_request::Credential,
         exchange: Exchange,
-    ) -> Result<SecretString, ApiError> {
+    ) -> Result<SecretString, Status> {
         let key = exchanged_key(credential);
         if exchange == Exchange::Reuse
             && let Some(token) = self.exchanged.get(&key, Instant::now())
         {
             return Ok(token);
         }
-        let req = self.internal(
-            pb::AuthenticateRequest {
-                credential: Some(credential.clone()),
-            },
-            request_id,
-        );
-        let granted = match self.rpc().authenticate(req).await {
+        let msg = pb::AuthenticateRequest {
+            credential: Some(credential.clone()),
+        };
+        let granted = match self.internal(request_id).authenticate(msg).await {
             Ok(r) => r.into_inner(),
-            Err(s) if s.code() == tonic::Code::Unauthenticated => {
-                self.exchanged.remove(&key);
-                return Err(ApiError::unauthorized());
+            Err(s) => {
+                if s.code() == tonic::Code::Unauthenticated {
+                    self.exchanged.remove(&key);
+                }
+                return Err(s);
             }
-            Err(s) => return Err(s.into()),
         };
         let token = SecretString::from(granted.access_token);
         let now = Instant::now();
@@ -155,70 +312,5 @@ fn exchanged_key(credential: &pb::authenticate_request::Credential) -> [u8; 32] 
     match credential {
         Credential::PersonalAccessToken(t) => digest(&[b"pat", t.as_bytes()]),
         Credential::SessionToken(t) => digest(&[b"session", t.as_bytes()]),
-    }
-}
-
-/// The projects-svc client: user methods only.
-#[derive(Debug, Clone)]
-pub struct ProjectsClient {
-    client: ProjectsServiceClient<Channel>,
-    user: OutgoingCall,
-}
-
-/// A channel to a service at `url` that connects on first use.
-fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(5))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy())
-}
-
-impl ProjectsClient {
-    /// A client of projects-svc at `url` (connects lazily).
-    pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            client: ProjectsServiceClient::new(lazy_channel(url)?),
-            user: OutgoingCall::default(),
-        })
-    }
-
-    /// The generated client (cheap to clone).
-    pub fn rpc(&self) -> ProjectsServiceClient<Channel> {
-        self.client.clone()
-    }
-
-    /// A request made on behalf of `caller`.
-    pub fn as_user<T>(&self, msg: T, caller: &Caller) -> Request<T> {
-        self.user
-            .request(msg, Some(&caller.request_id), Some(caller.token()))
-    }
-}
-
-/// The connections-svc client. Its requests carry secrets: they are never logged.
-#[derive(Debug, Clone)]
-pub struct ConnectionsClient {
-    client: ConnectionsServiceClient<Channel>,
-    user: OutgoingCall,
-}
-
-impl ConnectionsClient {
-    /// A client of connections-svc at `url` (connects lazily).
-    pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            client: ConnectionsServiceClient::new(lazy_channel(url)?),
-            user: OutgoingCall::default(),
-        })
-    }
-
-    /// The generated client (cheap to clone).
-    pub fn rpc(&self) -> ConnectionsServiceClient<Channel> {
-        self.client.clone()
-    }
-
-    /// A request made on behalf of `caller`.
-    pub fn as_user<T>(&self, msg: T, caller: &Caller) -> Request<T> {
-        self.user
-            .request(msg, Some(&caller.request_id), Some(caller.token()))
     }
 }

@@ -12,7 +12,6 @@ pub mod http;
 use std::{net::SocketAddr, sync::Arc};
 
 use service_kit::{
-    grpc::InternalCredential,
     identity::IdentityJwks,
     jwt::{JwtVerifier, TokenProfile},
 };
@@ -39,10 +38,9 @@ impl Application {
     /// channels connect lazily.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         service_kit::jwt::install_crypto_provider();
-        let credential = InternalCredential::new(config.internal_credential.clone())?;
         let identity = Arc::new(IdentityClient::connect_lazy(
             &config.identity_url,
-            credential,
+            &config.internal_credential,
         )?);
         let projects = Arc::new(ProjectsClient::connect_lazy(&config.projects_url)?);
         let connections = Arc::new(ConnectionsClient::connect_lazy(&config.connections_url)?);

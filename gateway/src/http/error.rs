@@ -1,29 +1,52 @@
-//! The Lightdash error envelope and the one table mapping gRPC codes to HTTP statuses:
-//! `{"status":"error","error":{"statusCode","name","message","data"}}`.
+//! Errors answered to API callers: the one table mapping gRPC codes to HTTP statuses, written
+//! once for every dialect, and the [`Dialect`] trait by which a dialect gives only its envelope.
+//! A handler of dialect `D` returns `Result<_, Error<D>>` and uses `?` on gRPC results.
+
+use std::marker::PhantomData;
 
 use axum::{
-    Json,
     extract::rejection::JsonRejection,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 
-/// An error answered to an API caller.
-#[derive(Debug, Clone)]
-pub struct ApiError {
+/// A public API dialect's error shape.
+pub trait Dialect {
+    /// The answer to an error with `status` and `message` (safe to show the caller).
+    fn error_response(status: StatusCode, message: &str) -> Response;
+}
+
+/// An error answered to an API caller in dialect `D`'s shape.
+pub struct Error<D> {
     /// HTTP status.
     pub status: StatusCode,
     /// Message safe to show the caller.
     pub message: String,
+    dialect: PhantomData<fn() -> D>,
 }
 
-impl ApiError {
+impl<D> std::fmt::Debug for Error<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Error")
+            .field("status", &self.status)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl<D> Clone for Error<D> {
+    fn clone(&self) -> Self {
+        Self::new(self.status, self.message.clone())
+    }
+}
+
+impl<D> Error<D> {
     /// An error with `status` and `message`.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
+            dialect: PhantomData,
         }
     }
 
@@ -49,72 +72,56 @@ impl ApiError {
     pub fn route_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "Route not found")
     }
-}
 
-/// Lightdash's error name for a status.
-pub fn error_name(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "ParameterError",
-        401 => "AuthorizationError",
-        403 => "ForbiddenError",
-        404 => "NotFoundError",
-        405 => "MethodNotAllowedError",
-        409 => "AlreadyExistsError",
-        413 => "PayloadTooLargeError",
-        415 => "UnsupportedMediaTypeError",
-        429 => "TooManyRequestsError",
-        503 => "ServiceUnavailableError",
-        504 => "GatewayTimeoutError",
-        _ => "UnexpectedServerError",
+    /// 500, for a fault the caller cannot act on.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
     }
 }
 
-impl IntoResponse for ApiError {
+impl<D: Dialect> IntoResponse for Error<D> {
     fn into_response(self) -> Response {
-        let body = json!({
-            "status": "error",
-            "error": {
-                "statusCode": self.status.as_u16(),
-                "name": error_name(self.status),
-                "message": self.message,
-            }
-        });
-        (self.status, Json(body)).into_response()
+        D::error_response(self.status, &self.message)
     }
 }
 
-impl From<tonic::Status> for ApiError {
+/// The HTTP status of a gRPC code, and the message to show instead of the service's (for
+/// faults the caller should not see the details of).
+pub fn status_of(code: tonic::Code) -> (StatusCode, Option<&'static str>) {
+    use tonic::Code;
+    match code {
+        Code::InvalidArgument | Code::FailedPrecondition => (StatusCode::BAD_REQUEST, None),
+        Code::Unauthenticated => (StatusCode::UNAUTHORIZED, None),
+        Code::PermissionDenied => (StatusCode::FORBIDDEN, None),
+        Code::NotFound => (StatusCode::NOT_FOUND, None),
+        Code::AlreadyExists | Code::Aborted => (StatusCode::CONFLICT, None),
+        Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, None),
+        Code::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("A service is unavailable; try again"),
+        ),
+        Code::DeadlineExceeded => (
+            StatusCode::GATEWAY_TIMEOUT,
+            Some("A service did not answer in time"),
+        ),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Some("Something went wrong"),
+        ),
+    }
+}
+
+impl<D> From<tonic::Status> for Error<D> {
     fn from(s: tonic::Status) -> Self {
-        use tonic::Code;
-        let (status, message) = match s.code() {
-            Code::InvalidArgument => (StatusCode::BAD_REQUEST, s.message().to_owned()),
-            Code::FailedPrecondition => (StatusCode::BAD_REQUEST, s.message().to_owned()),
-            Code::Unauthenticated => (StatusCode::UNAUTHORIZED, s.message().to_owned()),
-            Code::PermissionDenied => (StatusCode::FORBIDDEN, s.message().to_owned()),
-            Code::NotFound => (StatusCode::NOT_FOUND, s.message().to_owned()),
-            Code::AlreadyExists | Code::Aborted => (StatusCode::CONFLICT, s.message().to_owned()),
-            Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, s.message().to_owned()),
-            Code::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "A service is unavailable; try again".to_owned(),
-            ),
-            Code::DeadlineExceeded => (
-                StatusCode::GATEWAY_TIMEOUT,
-                "A service did not answer in time".to_owned(),
-            ),
-            _ => {
-                tracing::error!(code = ?s.code(), message = s.message(), "upstream service failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong".to_owned(),
-                )
-            }
-        };
-        Self::new(status, message)
+        let (status, shown) = status_of(s.code());
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(code = ?s.code(), message = s.message(), "upstream service failed");
+        }
+        Self::new(status, shown.unwrap_or(s.message()))
     }
 }
 
-impl From<JsonRejection> for ApiError {
+impl<D> From<JsonRejection> for Error<D> {
     fn from(r: JsonRejection) -> Self {
         let status = match r.status() {
             // Lightdash answers 400 for every validation failure.
@@ -135,9 +142,6 @@ impl From<JsonRejection> for ApiError {
         Self::new(status, message)
     }
 }
-
-/// Shorthand for handler results.
-pub type ApiResult<T> = Result<T, ApiError>;
 
 /// A serde message with its quoted string values elided (`invalid type: string "…"`): a
 /// secret sent in the wrong field must not come back in the error. Field names are quoted

@@ -1,4 +1,5 @@
-//! Extractors: JSON bodies that fail in our error shape, the request id, and the caller.
+//! Extractors: JSON bodies, queries and paths that fail in our error shape, the client's
+//! address, the request id, and the caller (who they are, and the services bound to them).
 
 use axum::{
     extract::{FromRequest, FromRequestParts, Request},
@@ -7,8 +8,8 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
-use super::{AppState, error::ApiError};
-use crate::clients::Exchange;
+use super::{ApiError, AppState};
+use crate::clients::{ConnectionsRpc, Exchange, IdentityRpc, ProjectsRpc};
 use proto::identity::v1::authenticate_request::Credential;
 
 /// Name of the session cookie (Lightdash's express-session name).
@@ -16,11 +17,11 @@ pub const SESSION_COOKIE: &str = "connect.sid";
 /// Prefix of personal access tokens.
 const PAT_PREFIX: &str = "ldpat_";
 
-/// `Json<T>` whose rejections answer in the Lightdash error envelope.
+/// `axum::Json<T>` whose rejections answer in the Lightdash error envelope.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AppJson<T>(pub T);
+pub struct Json<T>(pub T);
 
-impl<S, T> FromRequest<S> for AppJson<T>
+impl<S, T> FromRequest<S> for Json<T>
 where
     T: DeserializeOwned,
     S: Send + Sync,
@@ -35,43 +36,39 @@ where
     }
 }
 
-/// `Query<T>` whose rejections answer in the Lightdash error envelope (400).
+/// `axum::extract::Query<T>` whose rejections answer in the Lightdash error envelope (400).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AppQuery<T>(pub T);
+pub struct Query<T>(pub T);
 
-impl<S, T> FromRequestParts<S> for AppQuery<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(v)) => Ok(Self(v)),
-            Err(r) => Err(ApiError::bad_request(r.body_text())),
-        }
-    }
-}
-
-/// `Path<T>` whose rejections answer in the Lightdash error envelope (400).
+/// `axum::extract::Path<T>` whose rejections answer in the Lightdash error envelope (400).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AppPath<T>(pub T);
+pub struct Path<T>(pub T);
 
-impl<S, T> FromRequestParts<S> for AppPath<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
+/// The one parameter of a route's path (a uuid or a code, passed on as the service reads it).
+pub type Id = Path<String>;
+/// The two parameters of a route's path.
+pub type Ids = Path<(String, String)>;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(v)) => Ok(Self(v)),
-            Err(r) => Err(ApiError::bad_request(r.body_text())),
+/// Our `Query` and `Path` over axum's: the value, or 400 with axum's message.
+macro_rules! bad_request_on_rejection {
+    ($($ours:ident => $axum:ident),*) => {$(
+        impl<S, T> FromRequestParts<S> for $ours<T>
+        where
+            T: DeserializeOwned + Send,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                match axum::extract::$axum::<T>::from_request_parts(parts, state).await {
+                    Ok(axum::extract::$axum(v)) => Ok(Self(v)),
+                    Err(r) => Err(ApiError::bad_request(r.body_text())),
+                }
+            }
         }
-    }
+    )*};
 }
+bad_request_on_rejection!(Query => Query, Path => Path);
 
 /// The client's address: the peer, or the last `X-Forwarded-For` entry behind a trusted proxy.
 #[derive(Debug, Clone)]
@@ -137,8 +134,9 @@ pub enum AuthMethod {
     AccessToken,
 }
 
-/// An authenticated caller: the access JWT that names them, for every downstream call.
-#[derive(Debug, Clone)]
+/// An authenticated caller: the access JWT that names them, for every downstream call, and the
+/// services' clients bound to them.
+#[derive(Clone)]
 pub struct Caller {
     /// The access token to forward.
     pub access_token: SecretString,
@@ -146,12 +144,52 @@ pub struct Caller {
     pub method: AuthMethod,
     /// The request id.
     pub request_id: String,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("method", &self.method)
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Caller {
+    /// A caller a dialect's own extractor authenticated: `access_token` names them.
+    pub fn new(
+        state: &AppState,
+        access_token: SecretString,
+        method: AuthMethod,
+        request_id: String,
+    ) -> Self {
+        Self {
+            access_token,
+            method,
+            request_id,
+            state: state.clone(),
+        }
+    }
+
     /// The access token, for a downstream call.
     pub fn token(&self) -> &str {
         self.access_token.expose_secret()
+    }
+
+    /// identity-svc, called on the caller's behalf.
+    pub fn identity(&self) -> IdentityRpc {
+        self.state.identity.as_user(self)
+    }
+
+    /// projects-svc, called on the caller's behalf.
+    pub fn projects(&self) -> ProjectsRpc {
+        self.state.projects.as_user(self)
+    }
+
+    /// connections-svc, called on the caller's behalf.
+    pub fn connections(&self) -> ConnectionsRpc {
+        self.state.connections.as_user(self)
     }
 }
 
@@ -217,15 +255,20 @@ async fn exchanged(
     credential: Credential,
     exchange: Exchange,
 ) -> Result<SecretString, ApiError> {
-    let token = state
-        .identity
+    let refused = |s: tonic::Status| match s.code() {
+        tonic::Code::Unauthenticated => ApiError::unauthorized(),
+        _ => s.into(),
+    };
+    let identity = &state.identity;
+    let token = identity
         .authenticate(request_id, &credential, exchange)
-        .await?;
+        .await
+        .map_err(refused)?;
     if exchange == Exchange::Reuse && state.verifier.verify(token.expose_secret()).await.is_err() {
-        return state
-            .identity
+        return identity
             .authenticate(request_id, &credential, Exchange::Fresh)
-            .await;
+            .await
+            .map_err(refused);
     }
     Ok(token)
 }
@@ -254,31 +297,17 @@ impl Caller {
                 })?;
                 (SecretString::from(token), AuthMethod::AccessToken)
             }
-            Presented::Pat(token) => (
-                exchanged(
-                    state,
-                    &request_id,
-                    Credential::PersonalAccessToken(token),
-                    exchange,
-                )
-                .await?,
-                AuthMethod::PersonalAccessToken,
-            ),
-            Presented::Session(token) => (
-                exchanged(
-                    state,
-                    &request_id,
-                    Credential::SessionToken(token),
-                    exchange,
-                )
-                .await?,
-                AuthMethod::Session,
-            ),
+            Presented::Pat(token) => {
+                let credential = Credential::PersonalAccessToken(token);
+                let token = exchanged(state, &request_id, credential, exchange).await?;
+                (token, AuthMethod::PersonalAccessToken)
+            }
+            Presented::Session(token) => {
+                let credential = Credential::SessionToken(token);
+                let token = exchanged(state, &request_id, credential, exchange).await?;
+                (token, AuthMethod::Session)
+            }
         };
-        Ok(Self {
-            access_token,
-            method,
-            request_id,
-        })
+        Ok(Self::new(state, access_token, method, request_id))
     }
 }

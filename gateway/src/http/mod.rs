@@ -1,20 +1,11 @@
-//! The HTTP face of the platform: routing, middleware, and the Lightdash dialect's handlers.
+//! The HTTP face of the platform: the state every handler reaches, the middleware, and the
+//! top-level router merging each dialect's routers (`lightdash/`) and the dialect-neutral
+//! routes (`wellknown.rs`). `error.rs` maps gRPC to each dialect's error shape; `extract.rs`
+//! holds the extractors, the caller's authentication among them.
 
-mod attributes;
-mod connections;
-mod docs;
-mod email;
 pub mod error;
 pub mod extract;
-mod groups;
-mod invites;
-mod json;
-mod organizations;
-mod projects;
-mod spaces;
-mod tags;
-mod tokens;
-mod user;
+pub mod lightdash;
 mod wellknown;
 
 use std::{sync::Arc, time::Duration};
@@ -24,7 +15,6 @@ use axum::{
     extract::DefaultBodyLimit,
     http::{HeaderName, Request, StatusCode},
     response::IntoResponse,
-    routing::{delete, get, patch, post, put},
 };
 use service_kit::jwt::JwtVerifier;
 use tower::ServiceBuilder;
@@ -36,7 +26,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-pub use error::{ApiError, ApiResult};
+pub use lightdash::{ApiError, ApiResult};
 
 use crate::clients::{ConnectionsClient, IdentityClient, ProjectsClient};
 
@@ -88,198 +78,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let api = Router::new()
-        .route("/api/v1/user", get(user::get_user).post(user::register))
-        .route("/api/v1/login", post(user::login))
-        .route("/api/v1/logout", get(user::logout))
-        .route("/api/v1/user/me", delete(user::delete_me))
-        .route("/api/v1/user/login-options", get(user::login_options))
-        .route("/api/v1/user/me/email/status", get(email::status))
-        .route("/api/v1/user/me/email/otp", put(email::create_passcode))
-        .route(
-            "/api/v1/user/me/allowedOrganizations",
-            get(email::allowed_organizations),
-        )
-        .route(
-            "/api/v1/user/me/joinOrganization/{organizationUuid}",
-            post(email::join_organization),
-        )
-        .route(
-            "/api/v1/user/me/personal-access-tokens",
-            get(tokens::list).post(tokens::create),
-        )
-        .route(
-            "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}",
-            delete(tokens::delete),
-        )
-        .route(
-            "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate",
-            patch(tokens::rotate),
-        )
-        .route(
-            "/api/v1/org",
-            get(organizations::get)
-                .put(organizations::create)
-                .patch(organizations::update),
-        )
-        .route(
-            "/api/v1/org/{organizationUuid}",
-            delete(organizations::delete),
-        )
-        .route("/api/v1/org/users", get(organizations::list_members))
-        .route(
-            "/api/v1/org/users/{userUuid}",
-            get(organizations::get_member).patch(organizations::update_member),
-        )
-        .route(
-            "/api/v1/org/user/{userUuid}",
-            delete(organizations::remove_member),
-        )
-        .route(
-            "/api/v1/invite-links",
-            post(invites::create).delete(invites::revoke_all),
-        )
-        .route("/api/v1/invite-links/{inviteLinkCode}", get(invites::get))
-        .route(
-            "/api/v1/org/allowedEmailDomains",
-            get(organizations::get_domains).patch(organizations::set_domains),
-        )
-        .route(
-            "/api/v1/org/attributes",
-            get(attributes::list).post(attributes::create),
-        )
-        .route(
-            "/api/v1/org/attributes/{userAttributeUuid}",
-            put(attributes::update).delete(attributes::delete),
-        )
-        .route("/api/v1/org/groups", get(groups::list).post(groups::create))
-        .route(
-            "/api/v1/groups/{groupUuid}",
-            get(groups::get)
-                .patch(groups::update)
-                .delete(groups::delete),
-        )
-        .route("/api/v1/groups/{groupUuid}/members", get(groups::members))
-        .route(
-            "/api/v1/groups/{groupUuid}/members/{userUuid}",
-            put(groups::add_member).delete(groups::remove_member),
-        )
-        .route(
-            "/api/v1/org/projects",
-            get(projects::list).post(projects::create),
-        )
-        .route(
-            "/api/v1/org/projects/{projectUuid}",
-            delete(projects::delete),
-        )
-        .route("/api/v1/projects/{projectUuid}", get(projects::get))
-        .route(
-            "/api/v1/projects/{projectUuid}/metadata",
-            patch(projects::update_metadata),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/schedulerSettings",
-            patch(projects::update_scheduler),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/access",
-            get(projects::access_list).post(projects::grant),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/access/{userUuid}",
-            patch(projects::update_access).delete(projects::revoke_access),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/user/{userUuid}",
-            get(projects::member_access),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/groupAccesses",
-            get(projects::group_accesses),
-        )
-        .route(
-            "/api/v1/groups/{groupUuid}/projects/{projectUuid}",
-            post(projects::add_group)
-                .patch(projects::update_group)
-                .delete(projects::remove_group),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/spaces",
-            get(spaces::list).post(spaces::create),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}",
-            get(spaces::get)
-                .patch(spaces::update)
-                .delete(spaces::delete),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/share",
-            post(spaces::share_user),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/share/{userUuid}",
-            delete(spaces::revoke_user),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/group/share",
-            post(spaces::share_group),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/group/share/{groupUuid}",
-            delete(spaces::revoke_group),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/access/explain",
-            get(spaces::explain),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/tags",
-            get(tags::list).post(tags::create),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/tags/yaml",
-            put(tags::replace_yaml),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/tags/{tagUuid}",
-            patch(tags::update).delete(tags::delete),
-        )
-        .route(
-            "/api/v1/connections",
-            get(connections::list).post(connections::create),
-        )
-        .route(
-            "/api/v1/connections/{connectionUuid}",
-            get(connections::get)
-                .patch(connections::update)
-                .delete(connections::delete),
-        )
-        .route(
-            "/api/v1/connections/{connectionUuid}/test",
-            post(connections::test),
-        )
-        .route(
-            "/api/v1/user/warehouseCredentials",
-            get(connections::list_user_credentials).post(connections::create_user_credentials),
-        )
-        .route(
-            "/api/v1/user/warehouseCredentials/{uuid}",
-            patch(connections::update_user_credentials)
-                .delete(connections::delete_user_credentials),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/user-credentials",
-            get(connections::get_preference),
-        )
-        .route(
-            "/api/v1/projects/{projectUuid}/user-credentials/{userWarehouseCredentialsUuid}",
-            patch(connections::set_preference),
-        )
-        .route("/api/v1/openapi/connections.json", get(docs::connections))
-        .route("/api/v1/auth/token", post(wellknown::access_token))
-        .route("/.well-known/jwks.json", get(wellknown::jwks))
-        .route("/livez", get(wellknown::live))
-        .route("/readyz", get(wellknown::ready))
+        .merge(lightdash::router())
+        .merge(wellknown::router())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
@@ -310,7 +110,7 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong").into_response()
+            ApiError::internal().into_response()
         }))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, settings.request_timeout))
         // Bodies are read only by the JSON extractor, whose rejection answers 413 in our envelope.

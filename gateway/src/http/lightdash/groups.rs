@@ -1,30 +1,35 @@
 //! Groups of the caller's organization (Lightdash's User Groups tag).
 
-use axum::{
-    extract::State,
-    response::{IntoResponse, Response},
-};
 use proto::identity::v1 as pb;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::{
-    ApiError, ApiResult, AppState,
-    extract::{AppJson, AppPath, AppQuery, Caller},
-    json,
-};
+use super::prelude::*;
+
+/// `/api/v1/org/groups` and `/api/v1/groups/…`.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/org/groups", get(list).post(create))
+        .route(
+            "/api/v1/groups/{groupUuid}",
+            get(get_group).patch(update).delete(delete),
+        )
+        .route("/api/v1/groups/{groupUuid}/members", get(members))
+        .route(
+            "/api/v1/groups/{groupUuid}/members/{userUuid}",
+            put(add_member).delete(remove_member),
+        )
+}
 
 /// `{ "userUuid": … }` in a member list.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct MemberRef {
+struct MemberRef {
     user_uuid: String,
 }
 
 /// `CreateGroup`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct CreateBody {
+struct CreateBody {
     name: String,
     #[serde(default)]
     members: Vec<MemberRef>,
@@ -33,7 +38,7 @@ pub(super) struct CreateBody {
 /// `UpdateGroupWithMembers`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct UpdateBody {
+struct UpdateBody {
     name: Option<String>,
     members: Option<Vec<MemberRef>>,
 }
@@ -41,7 +46,7 @@ pub(super) struct UpdateBody {
 /// Query of ListGroupsInOrganization.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ListQuery {
+struct ListQuery {
     page: Option<u32>,
     page_size: Option<u32>,
     include_members: Option<u32>,
@@ -51,7 +56,7 @@ pub(super) struct ListQuery {
 /// Query of getGroup.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct GetQuery {
+struct GetQuery {
     include_members: Option<u32>,
     offset: Option<u32>,
 }
@@ -85,29 +90,17 @@ fn uuids(members: Vec<MemberRef>) -> Vec<String> {
 }
 
 /// POST /api/v1/org/groups (admins)
-pub(super) async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppJson(body): AppJson<CreateBody>,
-) -> ApiResult<Response> {
+async fn create(caller: Caller, Json(body): Json<CreateBody>) -> Reply {
     let msg = pb::CreateGroupRequest {
         name: body.name,
         member_uuids: uuids(body.members),
     };
-    let res = state
-        .identity
-        .rpc()
-        .create_group(state.identity.as_user(msg, &caller))
-        .await?;
-    Ok(json::ok(group(res.get_ref(), None)).into_response())
+    let res = caller.identity().create_group(msg).await?;
+    Ok(json::ok(group(res.get_ref(), None)))
 }
 
 /// GET /api/v1/org/groups: `page`, `pageSize` (1 to 100), `searchQuery`, `includeMembers` (how many).
-pub(super) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppQuery(q): AppQuery<ListQuery>,
-) -> ApiResult<Response> {
+async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Reply {
     let include = q.include_members.filter(|n| *n > 0);
     let msg = pb::ListGroupsRequest {
         page: q.page.unwrap_or(1),
@@ -115,43 +108,20 @@ pub(super) async fn list(
         search: q.search_query,
         include_members: include.is_some(),
     };
-    let res = state
-        .identity
-        .rpc()
-        .list_groups(state.identity.as_user(msg, &caller))
-        .await?
-        .into_inner();
+    let res = caller.identity().list_groups(msg).await?.into_inner();
     let limit = include.map(|n| n as usize);
-    Ok(json::ok(json!({
-        "data": res.groups.iter().map(|g| group(g, limit)).collect::<Vec<_>>(),
-        "pagination": {
-            "page": res.page,
-            "pageSize": res.page_size,
-            "totalResults": res.total_results,
-            "totalPageCount": res.total_page_count,
-        }
-    }))
-    .into_response())
+    let groups = json::each(&res.groups, |g| group(g, limit));
+    Ok(json::ok(json::page(groups, &res)))
 }
 
 /// GET /api/v1/groups/{groupUuid}: `includeMembers` (how many), `offset` into the members.
-pub(super) async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath(group_uuid): AppPath<String>,
-    AppQuery(q): AppQuery<GetQuery>,
-) -> ApiResult<Response> {
+async fn get_group(caller: Caller, Path(group_uuid): Id, Query(q): Query<GetQuery>) -> Reply {
     let include = q.include_members.filter(|n| *n > 0);
     let msg = pb::GetGroupRequest {
         group_uuid,
         include_members: include.is_some(),
     };
-    let mut res = state
-        .identity
-        .rpc()
-        .get_group(state.identity.as_user(msg, &caller))
-        .await?
-        .into_inner();
+    let mut res = caller.identity().get_group(msg).await?.into_inner();
     let offset = q.offset.unwrap_or(0) as usize;
     if offset > 0 {
         if include.is_none() {
@@ -161,98 +131,51 @@ pub(super) async fn get(
         }
         res.members = res.members.into_iter().skip(offset).collect();
     }
-    Ok(json::ok(group(&res, include.map(|n| n as usize))).into_response())
+    Ok(json::ok(group(&res, include.map(|n| n as usize))))
 }
 
 /// PATCH /api/v1/groups/{groupUuid} (admins): renames and/or replaces the members.
-pub(super) async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath(group_uuid): AppPath<String>,
-    AppJson(body): AppJson<UpdateBody>,
-) -> ApiResult<Response> {
+async fn update(caller: Caller, Path(group_uuid): Id, Json(body): Json<UpdateBody>) -> Reply {
     let msg = pb::UpdateGroupRequest {
         group_uuid,
         name: body.name,
         set_members: body.members.is_some(),
         member_uuids: uuids(body.members.unwrap_or_default()),
     };
-    let res = state
-        .identity
-        .rpc()
-        .update_group(state.identity.as_user(msg, &caller))
-        .await?;
-    Ok(json::ok(group(res.get_ref(), None)).into_response())
+    let res = caller.identity().update_group(msg).await?;
+    Ok(json::ok(group(res.get_ref(), None)))
 }
 
 /// DELETE /api/v1/groups/{groupUuid} (admins)
-pub(super) async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath(group_uuid): AppPath<String>,
-) -> ApiResult<Response> {
-    state
-        .identity
-        .rpc()
-        .delete_group(
-            state
-                .identity
-                .as_user(pb::DeleteGroupRequest { group_uuid }, &caller),
-        )
-        .await?;
-    Ok(json::ok_empty().into_response())
+async fn delete(caller: Caller, Path(group_uuid): Id) -> Reply {
+    let msg = pb::DeleteGroupRequest { group_uuid };
+    caller.identity().delete_group(msg).await?;
+    Ok(json::ok_empty())
 }
 
 /// GET /api/v1/groups/{groupUuid}/members
-pub(super) async fn members(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath(group_uuid): AppPath<String>,
-) -> ApiResult<Response> {
-    let res = state
-        .identity
-        .rpc()
-        .list_group_members(
-            state
-                .identity
-                .as_user(pb::ListGroupMembersRequest { group_uuid }, &caller),
-        )
-        .await?;
-    Ok(json::ok(res.get_ref().members.iter().map(member).collect::<Vec<_>>()).into_response())
+async fn members(caller: Caller, Path(group_uuid): Id) -> Reply {
+    let msg = pb::ListGroupMembersRequest { group_uuid };
+    let res = caller.identity().list_group_members(msg).await?;
+    Ok(json::ok(json::each(&res.get_ref().members, member)))
 }
 
 /// PUT /api/v1/groups/{groupUuid}/members/{userUuid} (admins)
-pub(super) async fn add_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath((group_uuid, user_uuid)): AppPath<(String, String)>,
-) -> ApiResult<Response> {
+async fn add_member(caller: Caller, Path((group_uuid, user_uuid)): Ids) -> Reply {
     let msg = pb::AddGroupMemberRequest {
         group_uuid,
         user_uuid,
     };
-    state
-        .identity
-        .rpc()
-        .add_group_member(state.identity.as_user(msg, &caller))
-        .await?;
-    Ok(json::ok_empty().into_response())
+    caller.identity().add_group_member(msg).await?;
+    Ok(json::ok_empty())
 }
 
 /// DELETE /api/v1/groups/{groupUuid}/members/{userUuid} (admins)
-pub(super) async fn remove_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath((group_uuid, user_uuid)): AppPath<(String, String)>,
-) -> ApiResult<Response> {
+async fn remove_member(caller: Caller, Path((group_uuid, user_uuid)): Ids) -> Reply {
     let msg = pb::RemoveGroupMemberRequest {
         group_uuid,
         user_uuid,
     };
-    state
-        .identity
-        .rpc()
-        .remove_group_member(state.identity.as_user(msg, &caller))
-        .await?;
-    Ok(json::ok_empty().into_response())
+    caller.identity().remove_group_member(msg).await?;
+    Ok(json::ok_empty())
 }

@@ -1,35 +1,95 @@
 //! The Lightdash dialect's JSON shapes. Serde types stop here: handlers convert proto messages
 //! into these by hand.
 
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use proto::identity::v1 as pb;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 /// `{"status":"ok","results":…}`.
-pub(super) fn ok(results: impl Serialize) -> axum::Json<Value> {
-    axum::Json(json!({ "status": "ok", "results": results }))
+pub(super) fn ok(results: impl Serialize) -> Response {
+    axum::Json(json!({ "status": "ok", "results": results })).into_response()
+}
+
+/// 201 with `{"status":"ok","results":…}`.
+pub(super) fn created(results: impl Serialize) -> Response {
+    (StatusCode::CREATED, ok(results)).into_response()
+}
+
+/// The body of [`ok_direct`], its keys in alphabetical order.
+#[derive(Serialize)]
+struct Ok<T> {
+    results: T,
+    status: &'static str,
 }
 
 /// `{"status":"ok","results":…}` written straight from `results`, without a `Value` tree
 /// in between (for large answers, such as thousands of spaces). Same bytes as [`ok`] when
 /// `results` serializes its keys in alphabetical order, as a `Value` map does.
-#[derive(Serialize)]
-pub(super) struct Ok<T> {
-    results: T,
-    status: &'static str,
-}
-
-pub(super) fn ok_direct<T: Serialize>(results: T) -> axum::Json<Ok<T>> {
+pub(super) fn ok_direct<T: Serialize>(results: T) -> Response {
     axum::Json(Ok {
         results,
         status: "ok",
     })
+    .into_response()
 }
 
 /// `{"status":"ok"}` for operations without results.
-pub(super) fn ok_empty() -> axum::Json<Value> {
-    axum::Json(json!({ "status": "ok" }))
+pub(super) fn ok_empty() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
+}
+
+/// 204, no body.
+pub(super) fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Each of `items` in its JSON shape.
+pub(super) fn each<T>(items: &[T], shape: impl FnMut(&T) -> Value) -> Vec<Value> {
+    items.iter().map(shape).collect()
+}
+
+/// A paged listing's answer from a service.
+pub(super) trait Paged {
+    /// The page number (from 1), its size, the number of results and of pages.
+    fn pagination(&self) -> (u32, u32, u64, u64);
+}
+
+macro_rules! paged {
+    ($($response:ty),*) => {$(
+        impl Paged for $response {
+            fn pagination(&self) -> (u32, u32, u64, u64) {
+                (self.page, self.page_size, self.total_results, self.total_page_count)
+            }
+        }
+    )*};
+}
+paged!(pb::ListGroupsResponse, pb::ListOrganizationMembersResponse);
+
+/// A page of a listing: `{"data":[…],"pagination":{page, pageSize, totalResults,
+/// totalPageCount}}`.
+pub(super) fn page(data: Vec<Value>, of: &impl Paged) -> Value {
+    let (page, page_size, total, pages) = of.pagination();
+    json!({
+        "data": data,
+        "pagination": {
+            "page": page,
+            "pageSize": page_size,
+            "totalResults": total,
+            "totalPageCount": pages,
+        }
+    })
+}
+
+/// Sets `v[key]` to `value` when there is one.
+pub(super) fn set_some(v: &mut Value, key: &str, value: Option<&impl Serialize>) {
+    if let Some(value) = value {
+        v[key] = json!(value);
+    }
 }
 
 /// A timestamp as JavaScript's `Date.toJSON()` writes it: `2026-11-25T17:00:00.000Z`.

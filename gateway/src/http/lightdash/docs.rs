@@ -7,7 +7,7 @@ use axum::{
 };
 
 /// The document of `/api/v1/connections` (OpenAPI 3.0.3).
-const CONNECTIONS: &str = include_str!("../../../docs/openapi/connections.openapi.json");
+const CONNECTIONS: &str = include_str!("../../../../docs/openapi/connections.openapi.json");
 
 /// GET /api/v1/openapi/connections.json (ours): the OpenAPI document of `/api/v1/connections`;
 /// no authentication.

@@ -3,23 +3,26 @@
 use axum::{
     extract::State,
     http::{HeaderMap, HeaderValue, header::SET_COOKIE},
-    response::{IntoResponse, Response},
 };
 use proto::identity::v1 as pb;
-use serde::Deserialize;
 
-use super::{
-    ApiError, ApiResult, AppState,
-    extract::{
-        AppJson, AppQuery, Caller, ClientAddress, RequestId, SESSION_COOKIE, session_cookie,
-    },
-    json,
-};
+use super::prelude::*;
+use crate::http::extract::{ClientAddress, RequestId, SESSION_COOKIE, session_cookie};
+
+/// `/api/v1/user`, `/api/v1/login`, `/api/v1/logout`, `/api/v1/user/me` and the login options.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/user", get(get_user).post(register))
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", get(logout))
+        .route("/api/v1/user/me", delete(delete_me))
+        .route("/api/v1/user/login-options", get(login_options))
+}
 
 /// `RegisterOrActivateUser` (the email/password form, `CreateUserArgs`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct RegisterBody {
+struct RegisterBody {
     email: Option<String>,
     password: String,
     first_name: String,
@@ -30,7 +33,7 @@ pub(super) struct RegisterBody {
 /// `LoginRequest`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct LoginBody {
+struct LoginBody {
     email: String,
     password: String,
 }
@@ -56,18 +59,18 @@ fn session_cookie_header(state: &AppState, grant: &pb::SessionGrant) -> HeaderVa
 fn signed_in(state: &AppState, grant: pb::SessionGrant) -> Response {
     let cookie = session_cookie_header(state, &grant);
     let user = grant.user.as_ref().map(json::user).unwrap_or_default();
-    let mut res = json::ok(user).into_response();
+    let mut res = json::ok(user);
     res.headers_mut().insert(SET_COOKIE, cookie);
     res
 }
 
 /// POST /api/v1/user: registers a user with email and password, or activates an invited one
 /// with `inviteCode`, and logs them in.
-pub(super) async fn register(
+async fn register(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
-    AppJson(body): AppJson<RegisterBody>,
-) -> ApiResult<Response> {
+    Json(body): Json<RegisterBody>,
+) -> Reply {
     let email = match (&body.invite_code, body.email) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
@@ -77,43 +80,38 @@ pub(super) async fn register(
         (None, None) => return Err(ApiError::bad_request("missing field `email`")),
         (_, email) => email.unwrap_or_default(),
     };
-    let req = state.identity.internal(
-        pb::RegisterUserRequest {
-            email,
-            password: body.password,
-            first_name: body.first_name,
-            last_name: body.last_name,
-            invite_code: body.invite_code,
-        },
-        &rid,
-    );
-    let grant = state.identity.rpc().register_user(req).await?.into_inner();
+    let msg = pb::RegisterUserRequest {
+        email,
+        password: body.password,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        invite_code: body.invite_code,
+    };
+    let grant = state.identity.internal(&rid).register_user(msg).await?;
+    let grant = grant.into_inner();
     Ok(signed_in(&state, grant))
 }
 
 /// POST /api/v1/login: checks email and password and sets the session cookie.
-pub(super) async fn login(
+async fn login(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
     ClientAddress(client_address): ClientAddress,
-    AppJson(body): AppJson<LoginBody>,
-) -> ApiResult<Response> {
-    let req = state.identity.internal(
-        pb::LoginRequest {
-            email: body.email,
-            password: body.password,
-            client_address,
-            api_client: false,
-        },
-        &rid,
-    );
-    let grant = state.identity.rpc().login(req).await?.into_inner();
+    Json(body): Json<LoginBody>,
+) -> Reply {
+    let msg = pb::LoginRequest {
+        email: body.email,
+        password: body.password,
+        client_address,
+        api_client: false,
+    };
+    let grant = state.identity.internal(&rid).login(msg).await?.into_inner();
     Ok(signed_in(&state, grant))
 }
 
 /// `{"status":"ok"}`, clearing the session cookie when the request carried one.
 fn session_ended(headers: &HeaderMap) -> Response {
-    let mut res = json::ok_empty().into_response();
+    let mut res = json::ok_empty();
     if session_cookie(headers).is_some() {
         res.headers_mut().insert(
             SET_COOKIE,
@@ -124,16 +122,8 @@ fn session_ended(headers: &HeaderMap) -> Response {
 }
 
 /// GET /api/v1/logout: ends the session and clears the cookie.
-pub(super) async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    caller: Caller,
-) -> ApiResult<Response> {
-    state
-        .identity
-        .rpc()
-        .logout(state.identity.as_user(pb::LogoutRequest {}, &caller))
-        .await?;
+async fn logout(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> Reply {
+    caller.identity().logout(pb::LogoutRequest {}).await?;
     if let Some(token) = session_cookie(&headers) {
         state.identity.forget_session(&token);
     }
@@ -141,47 +131,30 @@ pub(super) async fn logout(
 }
 
 /// GET /api/v1/user: the authenticated user.
-pub(super) async fn get_user(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let user = state
-        .identity
-        .rpc()
-        .get_current_user(
-            state
-                .identity
-                .as_user(pb::GetCurrentUserRequest {}, &caller),
-        )
-        .await?;
-    Ok(json::ok(json::user(user.get_ref())).into_response())
+async fn get_user(caller: Caller) -> Reply {
+    let msg = pb::GetCurrentUserRequest {};
+    let user = caller.identity().get_current_user(msg).await?;
+    Ok(json::ok(json::user(user.get_ref())))
 }
 
 /// DELETE /api/v1/user/me: deletes the caller (the last admin of an organization with other
 /// members must hand the role over first).
-pub(super) async fn delete_me(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    caller: Caller,
-) -> ApiResult<Response> {
-    state
-        .identity
-        .rpc()
-        .delete_me(state.identity.as_user(pb::DeleteMeRequest {}, &caller))
-        .await?;
+async fn delete_me(headers: HeaderMap, caller: Caller) -> Reply {
+    caller.identity().delete_me(pb::DeleteMeRequest {}).await?;
     Ok(session_ended(&headers))
 }
 
 /// Query of getLoginOptions.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct LoginOptionsQuery {
+struct LoginOptionsQuery {
     #[allow(dead_code)]
     email: Option<String>,
 }
 
 /// GET /api/v1/user/login-options: how one may log in here. Email and password only: no
 /// single sign-on provider is configured in this version, for any email.
-pub(super) async fn login_options(AppQuery(_): AppQuery<LoginOptionsQuery>) -> ApiResult<Response> {
-    Ok(
-        json::ok(serde_json::json!({ "showOptions": ["email"], "forceRedirect": false }))
-            .into_response(),
-    )
+async fn login_options(Query(_): Query<LoginOptionsQuery>) -> Reply {
+    let options = serde_json::json!({ "showOptions": ["email"], "forceRedirect": false });
+    Ok(json::ok(options))
 }

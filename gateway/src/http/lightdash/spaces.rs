@@ -2,24 +2,48 @@
 //! `inheritParentPermissions` added as optional fields (Lightdash's newest nested spaces), and
 //! our `GET …/spaces/{spaceUuid}/access/explain`.
 
-use axum::{
-    extract::State,
-    response::{IntoResponse, Response},
-};
 use proto::projects::v1 as pb;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::{
-    ApiResult, AppState,
-    extract::{AppJson, AppPath, AppQuery, Caller},
-    json,
-};
+use super::prelude::*;
+
+/// `/api/v1/projects/{projectUuid}/spaces…`.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces",
+            get(list).post(create),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}",
+            get(get_space).patch(update).delete(delete_space),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/share",
+            post(share_user),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/share/{userUuid}",
+            delete(revoke_user),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/group/share",
+            post(share_group),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/group/share/{groupUuid}",
+            delete(revoke_group),
+        )
+        .route(
+            "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}/access/explain",
+            get(explain),
+        )
+}
 
 /// `Pick_SpaceShare.userUuid-or-role_`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct InitialAccess {
+struct InitialAccess {
     user_uuid: String,
     role: String,
 }
@@ -27,7 +51,7 @@ pub(super) struct InitialAccess {
 /// `CreateSpace`, plus the nesting fields.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct CreateBody {
+struct CreateBody {
     name: String,
     is_private: Option<bool>,
     #[serde(default)]
@@ -39,7 +63,7 @@ pub(super) struct CreateBody {
 /// `UpdateSpace`, plus `inheritParentPermissions`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct UpdateBody {
+struct UpdateBody {
     name: String,
     is_private: bool,
     inherit_parent_permissions: Option<bool>,
@@ -48,7 +72,7 @@ pub(super) struct UpdateBody {
 /// `AddSpaceUserAccess`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct UserShareBody {
+struct UserShareBody {
     user_uuid: String,
     space_role: String,
 }
@@ -56,7 +80,7 @@ pub(super) struct UserShareBody {
 /// `AddSpaceGroupAccess`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct GroupShareBody {
+struct GroupShareBody {
     group_uuid: String,
     space_role: String,
 }
@@ -64,7 +88,7 @@ pub(super) struct GroupShareBody {
 /// Query of the explain endpoint.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ExplainQuery {
+struct ExplainQuery {
     user_uuid: String,
 }
 
@@ -78,14 +102,10 @@ fn share(a: &pb::SpaceShare) -> Value {
         "role": a.role,
         "hasDirectAccess": a.has_direct_access,
     });
-    if let Some(r) = &a.project_role {
-        v["projectRole"] = json!(r);
-    }
-    if let Some(f) = &a.inherited_from {
-        v["inheritedFrom"] = json!(f);
-        if let Some(r) = &a.project_role {
-            v["inheritedRole"] = json!(r);
-        }
+    json::set_some(&mut v, "projectRole", a.project_role.as_ref());
+    if a.inherited_from.is_some() {
+        json::set_some(&mut v, "inheritedFrom", a.inherited_from.as_ref());
+        json::set_some(&mut v, "inheritedRole", a.project_role.as_ref());
     }
     v
 }
@@ -113,7 +133,6 @@ fn space(s: &pb::Space) -> Value {
     })
 }
 
-/// Lightdash's `SpaceSummary`.
 /// Lightdash's `SpaceSummary`, fields in alphabetical order (the order of a `Value` map), written
 /// without a `Value` tree in between: a listing can hold thousands.
 #[derive(Serialize)]
@@ -153,80 +172,48 @@ fn summary<'a>(list: &'a pb::ListSpaceSummariesResponse, s: &'a pb::SpaceSummary
 }
 
 /// POST /api/v1/projects/{projectUuid}/spaces
-pub(super) async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath(project_uuid): AppPath<String>,
-    AppJson(body): AppJson<CreateBody>,
-) -> ApiResult<Response> {
+async fn create(caller: Caller, Path(project_uuid): Id, Json(body): Json<CreateBody>) -> Reply {
+    let access = body.access.into_iter().map(|a| pb::SpaceGrant {
+        user_uuid: a.user_uuid,
+        role: a.role,
+    });
     let msg = pb::CreateSpaceRequest {
         project_uuid,
         name: body.name,
         is_private: body.is_private,
-        access: body
-            .access
-            .into_iter()
-            .map(|a| pb::SpaceGrant {
-                user_uuid: a.user_uuid,
-                role: a.role,
-            })
-            .collect(),
+        access: access.collect(),
         parent_space_uuid: body.parent_space_uuid,
         inherit_parent_permissions: body.inherit_parent_permissions,
     };
-    let s = state
-        .projects
-        .rpc()
-        .create_space(state.projects.as_user(msg, &caller))
-        .await?;
-    Ok(json::ok(space(s.get_ref())).into_response())
+    let s = caller.projects().create_space(msg).await?;
+    Ok(json::ok(space(s.get_ref())))
 }
 
 /// GET /api/v1/projects/{projectUuid}/spaces: the spaces the caller may see.
-pub(super) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath(project_uuid): AppPath<String>,
-) -> ApiResult<Response> {
-    let res = state
-        .projects
-        .rpc()
-        .list_space_summaries(
-            state
-                .projects
-                .as_user(pb::ListSpaceSummariesRequest { project_uuid }, &caller),
-        )
-        .await?;
+async fn list(caller: Caller, Path(project_uuid): Id) -> Reply {
+    let msg = pb::ListSpaceSummariesRequest { project_uuid };
+    let res = caller.projects().list_space_summaries(msg).await?;
     let res = res.get_ref();
     let list: Vec<Summary<'_>> = res.spaces.iter().map(|s| summary(res, s)).collect();
-    Ok(json::ok_direct(list).into_response())
+    Ok(json::ok_direct(list))
 }
 
 /// GET /api/v1/projects/{projectUuid}/spaces/{spaceUuid}
-pub(super) async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath((project_uuid, space_uuid)): AppPath<(String, String)>,
-) -> ApiResult<Response> {
+async fn get_space(caller: Caller, Path((project_uuid, space_uuid)): Ids) -> Reply {
     let msg = pb::GetSpaceRequest {
         project_uuid,
         space_uuid,
     };
-    let s = state
-        .projects
-        .rpc()
-        .get_space(state.projects.as_user(msg, &caller))
-        .await?;
-    Ok(json::ok(space(s.get_ref())).into_response())
+    let s = caller.projects().get_space(msg).await?;
+    Ok(json::ok(space(s.get_ref())))
 }
 
 /// PATCH /api/v1/projects/{projectUuid}/spaces/{spaceUuid}
-pub(super) async fn update(
-    State(state): State<AppState>,
+async fn update(
     caller: Caller,
-    AppPath((project_uuid, space_uuid)): AppPath<(String, String)>,
-    AppJson(body): AppJson<UpdateBody>,
-) -> ApiResult<Response> {
+    Path((project_uuid, space_uuid)): Ids,
+    Json(body): Json<UpdateBody>,
+) -> Reply {
     let msg = pb::UpdateSpaceRequest {
         project_uuid,
         space_uuid,
@@ -234,141 +221,103 @@ pub(super) async fn update(
         is_private: Some(body.is_private),
         inherit_parent_permissions: body.inherit_parent_permissions,
     };
-    let s = state
-        .projects
-        .rpc()
-        .update_space(state.projects.as_user(msg, &caller))
-        .await?;
-    Ok(json::ok(space(s.get_ref())).into_response())
+    let s = caller.projects().update_space(msg).await?;
+    Ok(json::ok(space(s.get_ref())))
 }
 
 /// DELETE /api/v1/projects/{projectUuid}/spaces/{spaceUuid}: with the spaces nested in it;
 /// 204 as Lightdash answers.
-pub(super) async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath((project_uuid, space_uuid)): AppPath<(String, String)>,
-) -> ApiResult<Response> {
+async fn delete_space(caller: Caller, Path((project_uuid, space_uuid)): Ids) -> Reply {
     let msg = pb::DeleteSpaceRequest {
         project_uuid,
         space_uuid,
     };
-    state
-        .projects
-        .rpc()
-        .delete_space(state.projects.as_user(msg, &caller))
-        .await?;
-    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+    caller.projects().delete_space(msg).await?;
+    Ok(json::no_content())
 }
 
+/// Shares a space with `grantee`.
 async fn share_space(
-    state: AppState,
     caller: Caller,
     (project_uuid, space_uuid): (String, String),
     grantee: pb::share_space_request::Grantee,
     role: String,
-) -> ApiResult<Response> {
+) -> Reply {
     let msg = pb::ShareSpaceRequest {
         project_uuid,
         space_uuid,
         grantee: Some(grantee),
         role,
     };
-    state
-        .projects
-        .rpc()
-        .share_space(state.projects.as_user(msg, &caller))
-        .await?;
-    Ok(json::ok_empty().into_response())
+    caller.projects().share_space(msg).await?;
+    Ok(json::ok_empty())
 }
 
+/// Takes a space back from `grantee`.
 async fn revoke_share(
-    state: AppState,
     caller: Caller,
     (project_uuid, space_uuid): (String, String),
     grantee: pb::revoke_space_share_request::Grantee,
-) -> ApiResult<Response> {
+) -> Reply {
     let msg = pb::RevokeSpaceShareRequest {
         project_uuid,
         space_uuid,
         grantee: Some(grantee),
     };
-    state
-        .projects
-        .rpc()
-        .revoke_space_share(state.projects.as_user(msg, &caller))
-        .await?;
-    Ok(json::ok_empty().into_response())
+    caller.projects().revoke_space_share(msg).await?;
+    Ok(json::ok_empty())
 }
 
 /// POST /api/v1/projects/{projectUuid}/spaces/{spaceUuid}/share
-pub(super) async fn share_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath(ids): AppPath<(String, String)>,
-    AppJson(body): AppJson<UserShareBody>,
-) -> ApiResult<Response> {
+async fn share_user(caller: Caller, Path(ids): Ids, Json(body): Json<UserShareBody>) -> Reply {
     let grantee = pb::share_space_request::Grantee::UserUuid(body.user_uuid);
-    share_space(state, caller, ids, grantee, body.space_role).await
+    share_space(caller, ids, grantee, body.space_role).await
 }
 
 /// DELETE /api/v1/projects/{projectUuid}/spaces/{spaceUuid}/share/{userUuid}
-pub(super) async fn revoke_user(
-    State(state): State<AppState>,
+async fn revoke_user(
     caller: Caller,
-    AppPath((project_uuid, space_uuid, user_uuid)): AppPath<(String, String, String)>,
-) -> ApiResult<Response> {
-    let grantee = pb::revoke_space_share_request::Grantee::UserUuid(user_uuid);
-    revoke_share(state, caller, (project_uuid, space_uuid), grantee).await
+    Path((project, space, user)): Path<(String, String, String)>,
+) -> Reply {
+    let grantee = pb::revoke_space_share_request::Grantee::UserUuid(user);
+    revoke_share(caller, (project, space), grantee).await
 }
 
 /// POST /api/v1/projects/{projectUuid}/spaces/{spaceUuid}/group/share
-pub(super) async fn share_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    AppPath(ids): AppPath<(String, String)>,
-    AppJson(body): AppJson<GroupShareBody>,
-) -> ApiResult<Response> {
+async fn share_group(caller: Caller, Path(ids): Ids, Json(body): Json<GroupShareBody>) -> Reply {
     let grantee = pb::share_space_request::Grantee::GroupUuid(body.group_uuid);
-    share_space(state, caller, ids, grantee, body.space_role).await
+    share_space(caller, ids, grantee, body.space_role).await
 }
 
 /// DELETE /api/v1/projects/{projectUuid}/spaces/{spaceUuid}/group/share/{groupUuid}
-pub(super) async fn revoke_group(
-    State(state): State<AppState>,
+async fn revoke_group(
     caller: Caller,
-    AppPath((project_uuid, space_uuid, group_uuid)): AppPath<(String, String, String)>,
-) -> ApiResult<Response> {
-    let grantee = pb::revoke_space_share_request::Grantee::GroupUuid(group_uuid);
-    revoke_share(state, caller, (project_uuid, space_uuid), grantee).await
+    Path((project, space, group)): Path<(String, String, String)>,
+) -> Reply {
+    let grantee = pb::revoke_space_share_request::Grantee::GroupUuid(group);
+    revoke_share(caller, (project, space), grantee).await
 }
 
 /// GET /api/v1/projects/{projectUuid}/spaces/{spaceUuid}/access/explain?userUuid= (ours):
 /// the decision and the facts that produced it (project admins).
-pub(super) async fn explain(
-    State(state): State<AppState>,
+async fn explain(
     caller: Caller,
-    AppPath((project_uuid, space_uuid)): AppPath<(String, String)>,
-    AppQuery(q): AppQuery<ExplainQuery>,
-) -> ApiResult<Response> {
+    Path((project_uuid, space_uuid)): Ids,
+    Query(q): Query<ExplainQuery>,
+) -> Reply {
     let msg = pb::ExplainSpaceAccessRequest {
         project_uuid,
         space_uuid,
         user_uuid: q.user_uuid,
     };
-    let e = state
-        .projects
-        .rpc()
-        .explain_space_access(state.projects.as_user(msg, &caller))
-        .await?
-        .into_inner();
+    let e = caller.projects().explain_space_access(msg).await?;
+    let e = e.get_ref();
     Ok(json::ok(json!({
         "userUuid": e.user_uuid,
         "spaceUuid": e.space_uuid,
         "role": e.role,
-        "steps": e.steps.iter().map(|s| json!({
+        "steps": json::each(&e.steps, |s| json!({
             "rule": s.rule, "spaceUuid": s.space_uuid, "role": s.role, "detail": s.detail,
-        })).collect::<Vec<_>>(),
-    }))
-    .into_response())
+        })),
+    })))
 }

@@ -1,0 +1,101 @@
+//! The Lightdash dialect (`/api/v1/…`): its error envelope, its JSON shapes (`json.rs`) and one
+//! module per area of routes, each with its own `router()`.
+
+mod attributes;
+mod auth;
+mod connections;
+mod docs;
+mod email;
+mod groups;
+mod invites;
+mod json;
+mod organizations;
+mod projects;
+mod spaces;
+mod tags;
+mod tokens;
+mod user;
+mod warehouse;
+
+use super::{AppState, error::Dialect};
+use axum::{
+    Router,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+/// Lightdash's error envelope:
+/// `{"status":"error","error":{"statusCode","name","message"}}`.
+#[derive(Debug, Clone, Copy)]
+pub enum Lightdash {}
+
+impl Dialect for Lightdash {
+    fn error_response(status: StatusCode, message: &str) -> Response {
+        let body = serde_json::json!({
+            "status": "error",
+            "error": {
+                "statusCode": status.as_u16(),
+                "name": error_name(status),
+                "message": message,
+            }
+        });
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// An error answered in the Lightdash envelope.
+pub type ApiError = super::error::Error<Lightdash>;
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+/// What a handler answers.
+pub type Reply = ApiResult<Response>;
+
+/// What every area module uses.
+mod prelude {
+    pub(super) use axum::{
+        Router,
+        response::Response,
+        routing::{delete, get, patch, post, put},
+    };
+    pub(super) use serde::Deserialize;
+    pub(super) use serde_json::{Value, json};
+
+    pub(super) use super::{ApiError, ApiResult, Reply, json};
+    pub(super) use crate::http::{
+        AppState,
+        extract::{Caller, Id, Ids, Json, Path, Query},
+    };
+}
+
+/// Lightdash's error name for a status.
+pub fn error_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "ParameterError",
+        401 => "AuthorizationError",
+        403 => "ForbiddenError",
+        404 => "NotFoundError",
+        405 => "MethodNotAllowedError",
+        409 => "AlreadyExistsError",
+        413 => "PayloadTooLargeError",
+        415 => "UnsupportedMediaTypeError",
+        429 => "TooManyRequestsError",
+        503 => "ServiceUnavailableError",
+        504 => "GatewayTimeoutError",
+        _ => "UnexpectedServerError",
+    }
+}
+
+/// The routers of the areas, merged.
+macro_rules! merged {
+    ($($area:ident),* $(,)?) => {
+        Router::new()$(.merge($area::router()))*
+    };
+}
+
+/// Every route of the dialect.
+pub fn router() -> Router<AppState> {
+    merged! {
+        user, email, tokens, auth, organizations, invites, attributes, groups,
+        projects, spaces, tags, connections, warehouse,
+    }
+}
