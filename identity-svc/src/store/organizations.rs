@@ -138,6 +138,24 @@ macro_rules! lock_and_count {
 }
 pub(super) use lock_and_count;
 
+/// Why an admin's change to a member is refused, from what [`lock_and_count!`] read: the actor
+/// is no longer an admin, the target no longer a member, or the change takes the admin role
+/// (`demotes`) from the organization's last active admin.
+fn refusal(
+    target: Option<(String, bool)>,
+    actor: Option<String>,
+    admins: i64,
+    demotes: bool,
+) -> Option<MembershipChange> {
+    if actor.as_deref() != Some("admin") {
+        return Some(MembershipChange::NotAllowed);
+    }
+    let Some((current, active)) = target else {
+        return Some(MembershipChange::NotMember);
+    };
+    (current == "admin" && active && demotes && admins <= 1).then_some(MembershipChange::LastAdmin)
+}
+
 /// Organizations, their members and roles.
 #[async_trait::async_trait]
 pub trait OrganizationStore: Send + Sync {
@@ -345,14 +363,8 @@ impl OrganizationStore for SqlStore {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             let (target, actor, admins) = lock_and_count!(tx, org, user_uuid, actor);
-            if actor.as_deref() != Some("admin") {
-                return Ok(MembershipChange::NotAllowed);
-            }
-            let Some((current, active)) = target else {
-                return Ok(MembershipChange::NotMember);
-            };
-            if current == "admin" && active && role != "admin" && admins <= 1 {
-                return Ok(MembershipChange::LastAdmin);
+            if let Some(refusal) = refusal(target, actor, admins, role != "admin") {
+                return Ok(refusal);
             }
             sqlx::query(
                 "UPDATE memberships SET role = $3 WHERE organization_uuid = $1 AND user_uuid = $2",
@@ -378,14 +390,8 @@ impl OrganizationStore for SqlStore {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             let (target, actor, admins) = lock_and_count!(tx, org, user_uuid, actor);
-            if actor.as_deref() != Some("admin") {
-                return Ok(MembershipChange::NotAllowed);
-            }
-            let Some((current, active)) = target else {
-                return Ok(MembershipChange::NotMember);
-            };
-            if current == "admin" && active && admins <= 1 {
-                return Ok(MembershipChange::LastAdmin);
+            if let Some(refusal) = refusal(target, actor, admins, true) {
+                return Ok(refusal);
             }
             sqlx::query(
                 "DELETE FROM group_memberships WHERE user_uuid = $2 \
