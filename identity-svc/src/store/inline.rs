@@ -17,7 +17,7 @@
 //! began, so a revoked credential is refused on the next request.
 //!
 //! The store opens these connections only on the file its pool reads, and only in WAL mode, where
-//! readers never wait on writers (`SqliteStore::new`). Replacing that file while the process runs
+//! readers never wait on writers (`CurrentUserReads::for_pool`). Replacing that file while the process runs
 //! is not supported (the pool's kept connections would not follow either): stop it first.
 
 use std::{
@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use super::{
     CredentialIds, UserRecord,
-    sql::{CURRENT_USER_SQL, CurrentUserRow},
+    current_user::{CURRENT_USER_SQL, CurrentUserRow},
 };
 
 /// Connections for reads on the calling thread.
@@ -246,9 +246,11 @@ mod tests {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
     use super::*;
+    use service_kit::db::Pool;
+
     use crate::store::{
-        CredentialState, CurrentUser, IdentityStore, OrganizationRecord, PatRecord, PatState,
-        SQLITE_MIGRATIONS, SessionRecord, SqliteStore,
+        CredentialState, CurrentUser, OrganizationRecord, OrganizationStore, PatRecord, PatState,
+        PatStore, SQLITE_MIGRATIONS, SessionRecord, SessionStore, SqlStore, UserStore,
     };
 
     struct TempDb {
@@ -291,7 +293,7 @@ mod tests {
     /// `is_tracking_anonymized`, `is_marketing_opted_in`, `is_setup_complete`. Every timestamp
     /// differs from the others, so a swapped column shows.
     async fn registered(
-        store: &SqliteStore,
+        store: &SqlStore,
         email: &str,
         flags: [bool; 4],
     ) -> (UserRecord, SessionRecord) {
@@ -406,7 +408,7 @@ mod tests {
     async fn the_inline_read_answers_as_the_pool_read_does() {
         let db = temp_db().await;
         let reads = InlineReads::open(&db.path, 2).expect("a file database is read inline");
-        let pooled = SqliteStore::without_inline_reads(db.pool.clone());
+        let pooled = SqlStore::without_inline_reads(db.pool.clone());
 
         // An admin with a session and a token that expires and was rotated, in an organization
         // with every optional field set.
@@ -525,9 +527,11 @@ mod tests {
     #[tokio::test]
     async fn a_delete_is_seen_when_it_commits_and_a_read_holds_no_transaction() {
         let db = temp_db().await;
-        let store = SqliteStore::new(db.pool.clone()).await;
+        let store = SqlStore::new(Pool::Sqlite(db.pool.clone())).await;
         let (user, session) = registered(&store, "someone@example.com", [true; 4]).await;
-        let reads = store.2.clone().expect("the store reads its file inline");
+        let reads = store
+            .inline_reads()
+            .expect("the store reads its file inline");
         let credential = ids(Some(session.session_uuid), None);
         let live = |c: CurrentUser| c.credential.session_expires_at.is_some();
 
@@ -539,11 +543,11 @@ mod tests {
             .await
             .unwrap();
         assert!(live(
-            inline_read(&reads, user.user_uuid, credential).unwrap()
+            inline_read(reads, user.user_uuid, credential).unwrap()
         ));
         tx.commit().await.unwrap();
         assert!(!live(
-            inline_read(&reads, user.user_uuid, credential).unwrap()
+            inline_read(reads, user.user_uuid, credential).unwrap()
         ));
 
         // No read transaction outlives a read: a full checkpoint is not kept waiting by it.
@@ -557,11 +561,10 @@ mod tests {
     #[tokio::test]
     async fn the_store_reads_inline_and_falls_back_to_the_pool() {
         let db = temp_db().await;
-        let store = SqliteStore::new(db.pool.clone()).await;
+        let store = SqlStore::new(Pool::Sqlite(db.pool.clone())).await;
         let (someone, s) = registered(&store, "someone@example.com", [true; 4]).await;
         let reads = store
-            .2
-            .clone()
+            .inline_reads()
             .expect("the store reads a file database inline");
 
         // Every connection busy: the read is left to the pool, which answers the same.
@@ -581,7 +584,7 @@ mod tests {
             .unwrap()
             .expect("the pool reads it");
         drop(held);
-        let inline = inline_read(&reads, someone.user_uuid, ids(Some(s.session_uuid), None));
+        let inline = inline_read(reads, someone.user_uuid, ids(Some(s.session_uuid), None));
         assert_eq!(inline, Some(via_pool));
 
         // A value the inline read cannot decode is left to the pool, too.
@@ -620,12 +623,22 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        assert!(SqliteStore::new(memory).await.2.is_none());
+        assert!(
+            SqlStore::new(Pool::Sqlite(memory))
+                .await
+                .inline_reads()
+                .is_none()
+        );
         // An in-memory URL naming a file that exists: the pool reads memory, so must this store.
         let db = temp_db().await;
         let url = format!("sqlite://{}?mode=memory", db.path.display());
         let named_memory = SqlitePoolOptions::new().connect(&url).await.unwrap();
-        assert!(SqliteStore::new(named_memory).await.2.is_none());
+        assert!(
+            SqlStore::new(Pool::Sqlite(named_memory))
+                .await
+                .inline_reads()
+                .is_none()
+        );
         // A file in another journal mode, where readers wait on writers.
         let dir = temp_dir();
         let rollback = SqlitePoolOptions::new()
@@ -637,7 +650,12 @@ mod tests {
             )
             .await
             .unwrap();
-        assert!(SqliteStore::new(rollback).await.2.is_none());
+        assert!(
+            SqlStore::new(Pool::Sqlite(rollback))
+                .await
+                .inline_reads()
+                .is_none()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -1,0 +1,60 @@
+//! The guard of an admin's change to groups and attribute values (checklist AC-9).
+
+use uuid::Uuid;
+
+/// A change made by `actor` in an organization that holds only while the actor has one of
+/// `roles` and the users it names are members (checklist AC-9). The store re-checks both in the
+/// change's transaction after locking the organization's row, as the membership changes (role
+/// changes, removals) do first: so a concurrent demotion or removal either commits first and the
+/// change is refused, or waits until the change has committed.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub organization_uuid: Uuid,
+    pub actor: Uuid,
+    /// Roles allowed to make the change (decided by the domain layer).
+    pub roles: Vec<&'static str>,
+}
+
+/// Inside transaction `$tx`: locks the organization's row, then checks that the guard's actor
+/// still has an allowed role and that `$users` are all members; returns `NotAllowed` or
+/// `NotMember` from the enclosing function otherwise.
+macro_rules! check_guard {
+    ($tx:expr, $guard:expr, $users:expr) => {{
+        use $crate::store::StoreError;
+        let g: &$crate::store::Guard = $guard;
+        sqlx::query(
+            "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1",
+        )
+        .bind(g.organization_uuid)
+        .execute(&mut *$tx)
+        .await?;
+        let role: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2",
+        )
+        .bind(g.organization_uuid)
+        .bind(g.actor)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if !role.is_some_and(|r| g.roles.contains(&r.as_str())) {
+            return Err(StoreError::NotAllowed);
+        }
+        let users: std::collections::BTreeSet<uuid::Uuid> = $users.iter().copied().collect();
+        if !users.is_empty() {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT COUNT(*) FROM memberships WHERE organization_uuid = ",
+            );
+            qb.push_bind(g.organization_uuid)
+                .push(" AND user_uuid IN (");
+            let mut list = qb.separated(", ");
+            for id in &users {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            let n: i64 = qb.build_query_scalar().fetch_one(&mut *$tx).await?;
+            if usize::try_from(n).ok() != Some(users.len()) {
+                return Err(StoreError::NotMember);
+            }
+        }
+    }};
+}
+pub(super) use check_guard;
