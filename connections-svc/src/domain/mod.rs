@@ -124,10 +124,12 @@ fn now() -> DateTime<Utc> {
     n.with_nanosecond(n.nanosecond() / 1000 * 1000).unwrap_or(n)
 }
 
+/// INVALID_ARGUMENT with `msg`.
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())
 }
 
+/// NOT_FOUND, the same for a connection that does not exist and one the caller may not see.
 fn not_found() -> Error {
     Error::NotFound("Connection not found")
 }
