@@ -9,10 +9,13 @@
 
 use chrono::{DateTime, Utc};
 use proto::events::v1::{self as pb, event::Payload};
-use service_kit::events::{EventSink, Snapshot, event_uuid, far_future, occurred_at};
+use service_kit::{
+    events::{EventSink, Snapshot, event_uuid, far_future, occurred_at},
+    on_pool,
+};
 use uuid::Uuid;
 
-use super::{PgStore, SqliteStore, count_scope};
+use super::{SqlStore, count_scope};
 
 /// Runs a `DELETE FROM connections … RETURNING organization_uuid, kind, owner_user_uuid` and
 /// gives each deleted connection's place back.
@@ -76,92 +79,99 @@ macro_rules! remove_project {
     };
 }
 
-macro_rules! sink {
-    ($store:ident) => {
-        #[async_trait::async_trait]
-        impl EventSink for $store {
-            async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
-                service_kit::read_cursor!(&self.0, source)
-            }
+#[async_trait::async_trait]
+impl EventSink for SqlStore {
+    async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
+        on_pool!(&self.pool, |p| service_kit::read_cursor!(p, source))
+    }
 
-            async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {
-                let mut tx = self.0.begin().await?;
-                service_kit::advance_cursor_or_return!(tx, source, after, event);
-                let all: DateTime<Utc> = far_future();
-                match &event.payload {
-                    // Every connection and credential of the organization, with their secrets
-                    // and the preferences naming them (foreign keys).
-                    Some(Payload::OrganizationDeleted(e)) => {
-                        let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        remove_organization!(tx, org, all);
-                    }
-                    // The user's personal credentials everywhere and their preferences; shared
-                    // connections they made stay with their organization.
-                    Some(Payload::UserDeleted(e)) => {
-                        let user = event_uuid("user_uuid", &e.user_uuid)?;
-                        delete_connections!(
-                            tx,
-                            "DELETE FROM connections WHERE kind = 'personal' AND owner_user_uuid = $1 \
-                             RETURNING organization_uuid, kind, owner_user_uuid",
-                            user
-                        );
-                        sqlx::query("DELETE FROM credentials_preferences WHERE user_uuid = $1")
-                            .bind(user)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    // The member's personal credentials in that organization (and the
-                    // preferences naming them), made before the removal.
-                    Some(Payload::MemberRemoved(e)) => {
-                        let user = event_uuid("user_uuid", &e.user_uuid)?;
-                        let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        remove_member!(tx, org, user, occurred_at(event));
-                    }
-                    Some(Payload::ProjectDeleted(e)) => {
-                        let project = event_uuid("project_uuid", &e.project_uuid)?;
-                        remove_project!(tx, project, all);
-                    }
-                    Some(Payload::GroupDeleted(_)) | None => {}
+    async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {
+        let all: DateTime<Utc> = far_future();
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            service_kit::advance_cursor_or_return!(tx, source, after, event);
+            match &event.payload {
+                // Every connection and credential of the organization, with their secrets and
+                // the preferences naming them (foreign keys).
+                Some(Payload::OrganizationDeleted(e)) => {
+                    let org = event_uuid("organization_uuid", &e.organization_uuid)?;
+                    remove_organization!(tx, org, all);
                 }
-                tx.commit().await?;
-                Ok(true)
+                // The user's personal credentials everywhere and their preferences; shared
+                // connections they made stay with their organization.
+                Some(Payload::UserDeleted(e)) => {
+                    let user = event_uuid("user_uuid", &e.user_uuid)?;
+                    delete_connections!(
+                        tx,
+                        "DELETE FROM connections WHERE kind = 'personal' AND owner_user_uuid = $1 \
+                         RETURNING organization_uuid, kind, owner_user_uuid",
+                        user
+                    );
+                    sqlx::query("DELETE FROM credentials_preferences WHERE user_uuid = $1")
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // The member's personal credentials in that organization (and the preferences
+                // naming them), made before the removal.
+                Some(Payload::MemberRemoved(e)) => {
+                    let user = event_uuid("user_uuid", &e.user_uuid)?;
+                    let org = event_uuid("organization_uuid", &e.organization_uuid)?;
+                    remove_member!(tx, org, user, occurred_at(event));
+                }
+                Some(Payload::ProjectDeleted(e)) => {
+                    let project = event_uuid("project_uuid", &e.project_uuid)?;
+                    remove_project!(tx, project, all);
+                }
+                Some(Payload::GroupDeleted(_)) | None => {}
             }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
 
-            async fn resync(&self, source: &str, snapshot: &Snapshot) -> anyhow::Result<()> {
-                let before = snapshot.taken_at;
-                let mut tx = self.0.begin().await?;
-                if source == "identity" {
-                    let orgs: Vec<Uuid> =
-                        sqlx::query_scalar("SELECT DISTINCT organization_uuid FROM connections")
-                            .fetch_all(&mut *tx)
-                            .await?;
-                    for org in orgs.into_iter().filter(|o| !snapshot.organizations.contains(o)) {
-                        remove_organization!(tx, org, before);
-                    }
-                    let owners: Vec<(Uuid, Uuid)> = sqlx::query_as(
-                        "SELECT DISTINCT organization_uuid, owner_user_uuid FROM connections WHERE kind = 'personal'",
-                    )
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    for (org, user) in owners.into_iter().filter(|m| !snapshot.memberships.contains(m)) {
-                        remove_member!(tx, org, user, before);
-                    }
-                } else {
-                    let projects: Vec<Uuid> =
-                        sqlx::query_scalar("SELECT DISTINCT project_uuid FROM credentials_preferences")
-                            .fetch_all(&mut *tx)
-                            .await?;
-                    for project in projects.into_iter().filter(|p| !snapshot.projects.contains(p)) {
-                        remove_project!(tx, project, before);
-                    }
+    async fn resync(&self, source: &str, snapshot: &Snapshot) -> anyhow::Result<()> {
+        let before = snapshot.taken_at;
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            if source == "identity" {
+                let orgs: Vec<Uuid> =
+                    sqlx::query_scalar("SELECT DISTINCT organization_uuid FROM connections")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for org in orgs
+                    .into_iter()
+                    .filter(|o| !snapshot.organizations.contains(o))
+                {
+                    remove_organization!(tx, org, before);
                 }
-                service_kit::cursor_from_snapshot!(tx, source, snapshot);
-                tx.commit().await?;
-                Ok(())
+                let owners: Vec<(Uuid, Uuid)> = sqlx::query_as(
+                    "SELECT DISTINCT organization_uuid, owner_user_uuid FROM connections \
+                     WHERE kind = 'personal'",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                for (org, user) in owners
+                    .into_iter()
+                    .filter(|m| !snapshot.memberships.contains(m))
+                {
+                    remove_member!(tx, org, user, before);
+                }
+            } else {
+                let projects: Vec<Uuid> =
+                    sqlx::query_scalar("SELECT DISTINCT project_uuid FROM credentials_preferences")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for project in projects
+                    .into_iter()
+                    .filter(|p| !snapshot.projects.contains(p))
+                {
+                    remove_project!(tx, project, before);
+                }
             }
-        }
-    };
+            service_kit::cursor_from_snapshot!(tx, source, snapshot);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
 }
-
-sink!(PgStore);
-sink!(SqliteStore);

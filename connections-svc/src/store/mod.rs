@@ -1,5 +1,6 @@
-//! connections-svc's persistence: one trait, a PostgreSQL and a SQLite implementation generated
-//! from one body of SQL (`sql.rs`), as in the other services. Architecture invariants: no other
+//! connections-svc's persistence: the [`ConnectionsStore`] trait the domain uses, and
+//! [`SqlStore`], its implementation on either backend (`sql.rs`: each statement in the method
+//! that runs it; `events.rs`: what other services' events remove here). Architecture invariants: no other
 //! service reads these tables; secrets are stored only sealed (`connection_secrets.sealed`), and
 //! the key that opens them is never in the database (CR-6).
 
@@ -12,7 +13,7 @@ use chrono::{DateTime, Utc};
 use service_kit::db::Pool;
 use uuid::Uuid;
 
-pub use sql::{PgStore, SqliteStore};
+pub use sql::SqlStore;
 
 /// A failure of the store.
 #[derive(Debug, thiserror::Error)]
@@ -181,16 +182,10 @@ pub fn count_scope(kind: &str, owner: Uuid) -> String {
 
 /// The event consumer's side of the store for `pool`'s backend.
 pub fn sink_for_pool(pool: Pool) -> Arc<dyn service_kit::events::EventSink> {
-    match pool {
-        Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
-        Pool::Postgres(p) => Arc::new(PgStore(p)),
-    }
+    Arc::new(SqlStore::new(pool))
 }
 
 /// The store for `pool`'s backend.
 pub fn for_pool(pool: Pool) -> Arc<dyn ConnectionsStore> {
-    match pool {
-        Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
-        Pool::Postgres(p) => Arc::new(PgStore(p)),
-    }
+    Arc::new(SqlStore::new(pool))
 }

@@ -1,12 +1,12 @@
-//! "Test connection": connects to a customer's PostgreSQL or MySQL/MariaDB database with one
-//! connection, runs `SELECT 1`, closes it, and says how that went ([`Outcome`]).
+//! Which hosts and addresses a connection test may reach.
 //!
 //! # Egress policy (checklist AP-8, server-side request forgery)
 //!
 //! The host and port come from a tenant, so a connection test is a request the platform sends on
 //! a tenant's behalf to an address the tenant chose. Without a policy it would let a tenant reach
 //! what only the platform can reach: the cloud's metadata service (credentials of the machine),
-//! the cluster's own services, or anything on the loopback interface. [`test_connection`]
+//! the cluster's own services, or anything on the loopback interface.
+//! [`test_connection`](super::test_connection)
 //! therefore refuses, without ever opening a socket to the target:
 //!
 //! 1. **By name**, before any lookup ([`check_host_name`]): names ending in `.svc`,
@@ -30,39 +30,10 @@
 //! 3. **No second lookup**: the driver is given the vetted IP address, never the name, so a
 //!    DNS answer that changes between the check and the connection (DNS rebinding) cannot
 //!    redirect it.
-//!
-//! # Secrets (checklists CR-7, CR-8)
-//!
-//! The password lives in a [`SecretString`]; [`Target`]'s `Debug` shows only whether there is
-//! one. It is exposed only to hand it to the driver. Nothing here logs a target's password or
-//! the driver's connection options. Error messages come from a remote server and are untrusted
-//! text (OWASP API10): control and bidirectional-formatting characters are removed, the
-//! password is scrubbed from them as a last defence, and they are capped at
-//! [`MAX_MESSAGE_CHARS`] characters.
-//!
-//! The PostgreSQL driver reads some `PG*` environment variables as defaults; the password
-//! (`PGPASSWORD`), TLS mode, application name and `.pgpass` are overridden or skipped here, but
-//! `PGSSLCERT`, `PGSSLKEY` and `PGOPTIONS` cannot be cleared through its options, so the
-//! service must not run with them set.
 
-use std::{
-    fmt,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
-    time::Duration,
-};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use secrecy::{ExposeSecret, SecretString};
-use sqlx::{
-    Connection,
-    mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlSslMode},
-    postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgSslMode},
-};
-
-/// Longest message, in characters, that an [`Outcome`] carries.
-pub const MAX_MESSAGE_CHARS: usize = 300;
-
-/// The application name the probe announces to PostgreSQL servers.
-const APPLICATION_NAME: &str = "connections-svc connection test";
+use super::{Outcome, message::sanitize};
 
 /// Which addresses a connection test may reach (AP-8).
 ///
@@ -76,186 +47,12 @@ pub struct EgressPolicy {
     pub allow_private: bool,
 }
 
-/// The wire protocol of a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// PostgreSQL and what speaks its protocol (Redshift).
-    Postgres,
-    /// MySQL and MariaDB.
-    MySql,
-}
-
-impl Engine {
-    /// The engine of a connection's provider, case-insensitively: `postgres`, `postgresql`,
-    /// `redshift` → [`Engine::Postgres`]; `mysql`, `mariadb` → [`Engine::MySql`].
-    pub fn from_provider(provider: &str) -> Option<Engine> {
-        const POSTGRES: [&str; 3] = ["postgres", "postgresql", "redshift"];
-        const MYSQL: [&str; 2] = ["mysql", "mariadb"];
-        if POSTGRES.iter().any(|p| p.eq_ignore_ascii_case(provider)) {
-            Some(Engine::Postgres)
-        } else if MYSQL.iter().any(|p| p.eq_ignore_ascii_case(provider)) {
-            Some(Engine::MySql)
-        } else {
-            None
-        }
-    }
-}
-
-/// How a connection test uses TLS (the connection option `sslmode`).
-///
-/// The test connects to the vetted IP address, not to the name, so the certificate's name cannot
-/// be checked (`verify-full`); `verify-ca` checks the chain against the Mozilla roots.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Tls {
-    /// TLS when the server offers it (the default): works with servers without TLS, but a
-    /// network attacker can strip it.
-    #[default]
-    Prefer,
-    /// TLS or nothing, the certificate unchecked: no eavesdropping, no stripping.
-    Require,
-    /// TLS with a certificate that chains to a trusted root.
-    VerifyCa,
-}
-
-impl Tls {
-    /// The values of the `sslmode` option.
-    pub const NAMES: [&'static str; 3] = ["prefer", "require", "verify-ca"];
-
-    /// Parses an `sslmode` option value.
-    pub fn parse(value: &str) -> Option<Tls> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "prefer" => Some(Tls::Prefer),
-            "require" => Some(Tls::Require),
-            "verify-ca" | "verify_ca" => Some(Tls::VerifyCa),
-            _ => None,
-        }
-    }
-}
-
-/// What to connect to. `host` is a DNS name or an IP address (IPv6 with or without brackets).
-pub struct Target {
-    pub engine: Engine,
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Option<SecretString>,
-    pub database: Option<String>,
-    pub tls: Tls,
-}
-
-impl fmt::Debug for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Target")
-            .field("engine", &self.engine)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
-            .field("tls", &self.tls)
-            .field("database", &self.database)
-            .finish()
-    }
-}
-
-/// How a connection test went. Messages are sanitised server text (see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Connected and `SELECT 1` answered.
-    Connected,
-    /// The server rejected the credentials: the caller marks the connection invalid.
-    AuthenticationFailed { message: String },
-    /// The egress policy said no; nothing was connected to.
-    Refused { reason: String },
-    /// Any other failure: invalid input, DNS, connection refused, unknown database, TLS…
-    Failed { message: String },
-    /// The whole test (lookup, connection and query) took longer than the timeout.
-    TimedOut,
-}
-
-/// Tests a connection: refuses what `policy` denies, resolves the host once, connects to the
-/// vetted address with TLS preferred, runs `SELECT 1` and closes, all within `timeout`.
-pub async fn test_connection(policy: &EgressPolicy, target: &Target, timeout: Duration) -> Outcome {
-    let outcome = match tokio::time::timeout(timeout, probe(policy, target)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Outcome::TimedOut,
-    };
-    // Host and port are the tenant's own input and no secret (Debug-formatted: no log
-    // injection through control characters); the password is never logged.
-    match &outcome {
-        Outcome::Connected => {
-            tracing::debug!(engine = ?target.engine, host = ?target.host, port = target.port, "connection test: connected");
-        }
-        Outcome::AuthenticationFailed { .. } => {
-            tracing::info!(engine = ?target.engine, host = ?target.host, port = target.port, "connection test: authentication failed");
-        }
-        Outcome::Refused { reason } => {
-            tracing::warn!(engine = ?target.engine, host = ?target.host, port = target.port, %reason, "connection test refused by egress policy");
-        }
-        Outcome::Failed { .. } => {
-            tracing::info!(engine = ?target.engine, host = ?target.host, port = target.port, "connection test: failed");
-        }
-        Outcome::TimedOut => {
-            tracing::info!(engine = ?target.engine, host = ?target.host, port = target.port, timeout_ms = timeout.as_millis() as u64, "connection test: timed out");
-        }
-    }
-    outcome
-}
-
-/// Everything [`test_connection`] does, without the timeout.
-async fn probe(policy: &EgressPolicy, target: &Target) -> Outcome {
-    let password = target.password.as_ref().map(|p| p.expose_secret());
-    if let Err(message) = validate(target) {
-        return Outcome::Failed { message };
-    }
-    let addresses = match resolve(policy, &target.host, target.port).await {
-        Ok(addresses) => addresses,
-        Err(outcome) => return outcome,
-    };
-    // As a client would, the next address is tried after an I/O error (connection refused,
-    // say); any other answer is the server's and final. The timeout bounds the attempts.
-    let mut last = None;
-    for address in addresses {
-        match connect_and_query(target, address.ip(), password).await {
-            Ok(()) => return Outcome::Connected,
-            Err(sqlx::Error::Io(e)) => last = Some(sqlx::Error::Io(e)),
-            Err(e) => return classify(target.engine, &e, password),
-        }
-    }
-    match last {
-        Some(e) => classify(target.engine, &e, password),
-        None => Outcome::Failed {
-            message: "the host name resolved to no address".into(),
-        },
-    }
-}
-
-/// Input the drivers would mishandle. PostgreSQL's startup message separates fields with NUL,
-/// so a NUL in the user or database name could smuggle extra startup parameters.
-fn validate(target: &Target) -> Result<(), String> {
-    if target.port == 0 {
-        return Err("the port must not be 0".into());
-    }
-    if target.user.is_empty() {
-        return Err("the user name is empty".into());
-    }
-    if target.user.len() > 256 || target.user.chars().any(char::is_control) {
-        return Err("the user name is too long or contains control characters".into());
-    }
-    if let Some(database) = &target.database
-        && (database.len() > 256 || database.chars().any(char::is_control))
-    {
-        return Err("the database name is too long or contains control characters".into());
-    }
-    if let Some(password) = &target.password
-        && (password.expose_secret().len() > 1024 || password.expose_secret().contains('\0'))
-    {
-        return Err("the password is too long or contains a NUL character".into());
-    }
-    Ok(())
-}
-
 /// Vets `host` by name, resolves it (an IP literal resolves to itself) and vets every address.
-async fn resolve(policy: &EgressPolicy, host: &str, port: u16) -> Result<Vec<SocketAddr>, Outcome> {
+pub(super) async fn resolve(
+    policy: &EgressPolicy,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, Outcome> {
     let bare = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -504,118 +301,6 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Denial> {
     None
 }
 
-/// Connects to `ip` (never the name again), runs `SELECT 1` and closes.
-async fn connect_and_query(
-    target: &Target,
-    ip: IpAddr,
-    password: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    let host = ip.to_string();
-    match target.engine {
-        Engine::Postgres => {
-            // `new_without_pgpass` skips `.pgpass`; the password is always set so that
-            // `PGPASSWORD`, the service's own, can never reach a customer's server.
-            let mut options = PgConnectOptions::new_without_pgpass()
-                .host(&host)
-                .port(target.port)
-                .username(&target.user)
-                .password(password.unwrap_or_default())
-                .ssl_mode(match target.tls {
-                    Tls::Prefer => PgSslMode::Prefer,
-                    Tls::Require => PgSslMode::Require,
-                    Tls::VerifyCa => PgSslMode::VerifyCa,
-                })
-                .application_name(APPLICATION_NAME);
-            // Without a database PostgreSQL takes the user name, which is also what PGDATABASE
-            // would otherwise override.
-            options = options.database(target.database.as_deref().unwrap_or(&target.user));
-            let mut connection = PgConnection::connect_with(&options).await?;
-            sqlx::query("SELECT 1").fetch_one(&mut connection).await?;
-            connection.close().await.ok();
-        }
-        Engine::MySql => {
-            let mut options = MySqlConnectOptions::new()
-                .host(&host)
-                .port(target.port)
-                .username(&target.user)
-                .ssl_mode(match target.tls {
-                    Tls::Prefer => MySqlSslMode::Preferred,
-                    Tls::Require => MySqlSslMode::Required,
-                    Tls::VerifyCa => MySqlSslMode::VerifyCa,
-                })
-                // Never send the password in clear text, whatever the server asks for.
-                .enable_cleartext_plugin(false);
-            // An empty password is no password: MySQL would otherwise get a scramble of "".
-            if let Some(password) = password.filter(|p| !p.is_empty()) {
-                options = options.password(password);
-            }
-            if let Some(database) = &target.database {
-                options = options.database(database);
-            }
-            let mut connection = MySqlConnection::connect_with(&options).await?;
-            sqlx::query("SELECT 1").fetch_one(&mut connection).await?;
-            connection.close().await.ok();
-        }
-    }
-    Ok(())
-}
-
-/// PostgreSQL SQLSTATE class 28 (invalid authorisation specification: 28000, 28P01) and MySQL
-/// errors 1044 (database access denied), 1045 (access denied) and 1698 (access denied without
-/// password) are rejected credentials; anything else is a failure.
-fn classify(engine: Engine, error: &sqlx::Error, password: Option<&str>) -> Outcome {
-    let Some(database) = error.as_database_error() else {
-        return Outcome::Failed {
-            message: sanitize(&error.to_string(), password),
-        };
-    };
-    let (authentication, text) = match engine {
-        Engine::Postgres => match database.try_downcast_ref::<PgDatabaseError>() {
-            Some(e) => (
-                e.code().starts_with("28"),
-                format!("{} ({})", e.message(), e.code()),
-            ),
-            None => (false, database.message().to_owned()),
-        },
-        Engine::MySql => match database.try_downcast_ref::<MySqlDatabaseError>() {
-            Some(e) => (
-                matches!(e.number(), 1044 | 1045 | 1698),
-                format!("{} (error {})", e.message(), e.number()),
-            ),
-            None => (false, database.message().to_owned()),
-        },
-    };
-    let message = sanitize(&text, password);
-    if authentication {
-        Outcome::AuthenticationFailed { message }
-    } else {
-        Outcome::Failed { message }
-    }
-}
-
-/// Makes untrusted server text safe to store and show: the password scrubbed, control and
-/// bidirectional-formatting characters removed, at most [`MAX_MESSAGE_CHARS`] characters.
-fn sanitize(text: &str, password: Option<&str>) -> String {
-    const REDACTED: &str = "[redacted]";
-    let scrub = |s: &str| match password {
-        Some(p) if !p.is_empty() => s.replace(p, REDACTED),
-        _ => s.to_owned(),
-    };
-    let invisible = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-    };
-    // Scrubbed before and after removing characters, which could otherwise split a password.
-    let cleaned: String = scrub(text).chars().filter(|&c| !invisible(c)).collect();
-    let cleaned = scrub(&cleaned);
-    if cleaned.chars().count() <= MAX_MESSAGE_CHARS {
-        return cleaned;
-    }
-    let mut capped: String = cleaned.chars().take(MAX_MESSAGE_CHARS - 1).collect();
-    capped.push('…');
-    capped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,78 +472,5 @@ mod tests {
         ] {
             assert!(check_host_name(&NONE, name).is_ok(), "{name}");
         }
-    }
-
-    #[test]
-    fn engines() {
-        for p in ["postgres", "PostgreSQL", "redshift", "POSTGRES"] {
-            assert_eq!(Engine::from_provider(p), Some(Engine::Postgres), "{p}");
-        }
-        for p in ["mysql", "MariaDB", "MYSQL"] {
-            assert_eq!(Engine::from_provider(p), Some(Engine::MySql), "{p}");
-        }
-        for p in ["", "sqlite", "mssql", "postgres ", "pg"] {
-            assert_eq!(Engine::from_provider(p), None, "{p:?}");
-        }
-    }
-
-    #[test]
-    fn sanitize_strips_caps_and_scrubs() {
-        let canary = "canary-Pw-7f3e9b";
-        let text =
-            format!("bad\u{0}\u{1b}[31m thing\r\n\u{202e}evil {canary} and c\u{7}anary-Pw-7f3e9b");
-        let clean = sanitize(&text, Some(canary));
-        assert!(!clean.contains(canary), "{clean}");
-        assert!(!clean.contains("canary"), "{clean}");
-        assert!(
-            !clean.chars().any(|c| c.is_control() || c == '\u{202e}'),
-            "{clean:?}"
-        );
-        assert_eq!(clean, "bad[31m thingevil [redacted] and [redacted]");
-
-        let long = "é".repeat(1000);
-        let capped = sanitize(&long, None);
-        assert_eq!(capped.chars().count(), MAX_MESSAGE_CHARS);
-        assert!(capped.ends_with('…'));
-        assert_eq!(sanitize("short", Some("")), "short");
-    }
-
-    #[test]
-    fn target_debug_hides_the_password() {
-        let canary = "canary-Pw-1d2c3b";
-        let target = Target {
-            engine: Engine::Postgres,
-            host: "db.example.com".into(),
-            port: 5432,
-            user: "app".into(),
-            password: Some(SecretString::from(canary)),
-            database: Some("app".into()),
-            tls: Tls::Prefer,
-        };
-        let debug = format!("{target:?} {target:#?}");
-        assert!(!debug.contains(canary), "{debug}");
-        assert!(debug.contains("[redacted]"), "{debug}");
-    }
-
-    #[test]
-    fn validation() {
-        let target = |user: &str, database: Option<&str>, password: Option<&str>, port| Target {
-            engine: Engine::Postgres,
-            host: "db.example.com".into(),
-            port,
-            user: user.into(),
-            password: password.map(SecretString::from),
-            database: database.map(Into::into),
-            tls: Tls::Prefer,
-        };
-        assert!(validate(&target("app", Some("app"), Some("pw"), 5432)).is_ok());
-        assert!(validate(&target("app", None, None, 5432)).is_ok());
-        assert!(validate(&target("app", None, None, 0)).is_err());
-        assert!(validate(&target("", None, None, 5432)).is_err());
-        assert!(validate(&target("app\0replication\0true", None, None, 5432)).is_err());
-        assert!(validate(&target("app", Some("x\0y"), None, 5432)).is_err());
-        assert!(validate(&target("app", None, Some("p\0w"), 5432)).is_err());
-        let err = validate(&target("app", None, Some(&"canary".repeat(200)), 5432)).unwrap_err();
-        assert!(!err.contains("canary"));
     }
 }
