@@ -76,8 +76,8 @@ async fn consume(config: platform::Config, args: ConsumeArgs) -> anyhow::Result<
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
     tracing::info!(into = %args.into, from = source, "event consumer started");
-    service_kit::events::spawn_consumer(
-        service_kit::events::ConsumerSettings {
+    outbox::spawn_consumer(
+        outbox::ConsumerSettings {
             source,
             max_backoff: Duration::from_secs(5),
             reconcile_every: None,

@@ -6,8 +6,8 @@
 //! snapshot. Deleted organizations, users and groups never come back: their events take all.
 
 use chrono::{DateTime, Utc};
+use outbox::{EventSink, Snapshot, event_uuid, far_future, occurred_at};
 use proto::events::v1::{self as pb, event::Payload};
-use service_kit::events::{EventSink, Snapshot, event_uuid, far_future, occurred_at};
 use uuid::Uuid;
 
 use super::{PgStore, SqliteStore};
@@ -60,12 +60,14 @@ macro_rules! sink {
         #[async_trait::async_trait]
         impl EventSink for $store {
             async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
-                service_kit::read_cursor!(&self.0, source)
+                Ok(outbox::cursor::read(&self.0, source).await?)
             }
 
             async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {
                 let mut tx = self.0.begin().await?;
-                service_kit::advance_cursor_or_return!(tx, source, after, event);
+                if !outbox::cursor::advance(&mut *tx, source, after, event.sequence).await? {
+                    return Ok(false);
+                }
                 let all: DateTime<Utc> = far_future();
                 match &event.payload {
                     // Projects go with their organization; their grants, spaces and tags follow
@@ -133,7 +135,7 @@ macro_rules! sink {
                 for group in groups.into_iter().filter(|g| !snapshot.groups.contains(g)) {
                     remove_group!(tx, group, before);
                 }
-                service_kit::cursor_from_snapshot!(tx, source, snapshot);
+                outbox::cursor::set_from_snapshot(&mut *tx, source, snapshot).await?;
                 tx.commit().await?;
                 Ok(())
             }

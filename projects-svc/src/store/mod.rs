@@ -205,7 +205,7 @@ pub trait ProjectsStore: Send + Sync + std::fmt::Debug {
 }
 
 /// The event consumer's side of the store for `pool`'s backend.
-pub fn sink_for_pool(pool: Pool) -> Arc<dyn service_kit::events::EventSink> {
+pub fn sink_for_pool(pool: Pool) -> Arc<dyn outbox::EventSink> {
     match pool {
         Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
         Pool::Postgres(p) => Arc::new(PgStore(p)),
