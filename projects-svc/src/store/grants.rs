@@ -58,18 +58,14 @@ impl GrantStore for SqlStore {
     async fn user_grants(&self, project: Uuid) -> Result<Vec<GrantRecord>> {
         let sql = "SELECT project_uuid, user_uuid AS grantee_uuid, role FROM project_user_grants \
                    WHERE project_uuid = $1 ORDER BY created_at, user_uuid";
-        Ok(on_pool!(&self.pool, |p| {
-            sqlx::query_as(sql).bind(project).fetch_all(p).await?
-        }))
+        self.rows_by(sql, project).await
     }
 
     #[tracing::instrument(skip_all)]
     async fn group_grants(&self, project: Uuid) -> Result<Vec<GrantRecord>> {
         let sql = "SELECT project_uuid, group_uuid AS grantee_uuid, role FROM project_group_grants \
                    WHERE project_uuid = $1 ORDER BY created_at, group_uuid";
-        Ok(on_pool!(&self.pool, |p| {
-            sqlx::query_as(sql).bind(project).fetch_all(p).await?
-        }))
+        self.rows_by(sql, project).await
     }
 
     #[tracing::instrument(skip_all)]

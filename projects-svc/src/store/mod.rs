@@ -136,6 +136,18 @@ impl SqlStore {
         Self { pool }
     }
 
+    /// The rows `sql` selects with `key` bound to $1.
+    async fn rows_by<T>(&self, sql: &'static str, key: Uuid) -> Result<Vec<T>>
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        Ok(service_kit::on_pool!(&self.pool, |p| {
+            sqlx::query_as(sql).bind(key).fetch_all(p).await?
+        }))
+    }
+
     /// Runs `sql`, a `DELETE` of at most one row keyed by ($1, $2); whether a row went.
     async fn delete_keyed(&self, sql: &'static str, first: Uuid, second: Uuid) -> Result<bool> {
         let n = service_kit::on_pool!(&self.pool, |p| {

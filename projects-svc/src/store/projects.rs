@@ -113,9 +113,7 @@ impl ProjectStore for SqlStore {
             ", spaces_version FROM projects WHERE organization_uuid = $1 \
              ORDER BY LOWER(name), project_uuid"
         );
-        Ok(on_pool!(&self.pool, |p| {
-            sqlx::query_as(sql).bind(org).fetch_all(p).await?
-        }))
+        self.rows_by(sql, org).await
     }
 
     #[tracing::instrument(skip_all)]

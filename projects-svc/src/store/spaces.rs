@@ -125,9 +125,7 @@ impl SpaceStore for SqlStore {
             space_columns!(),
             " FROM spaces WHERE project_uuid = $1 ORDER BY LOWER(name), space_uuid"
         );
-        Ok(on_pool!(&self.pool, |p| {
-            sqlx::query_as(sql).bind(project).fetch_all(p).await?
-        }))
+        self.rows_by(sql, project).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -160,18 +158,14 @@ impl SpaceStore for SqlStore {
     async fn space_user_grants(&self, project: Uuid) -> Result<Vec<SpaceGrantRecord>> {
         let sql = "SELECT g.space_uuid, g.user_uuid AS grantee_uuid, g.role FROM space_user_grants g \
                    JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = $1";
-        Ok(on_pool!(&self.pool, |p| {
-            sqlx::query_as(sql).bind(project).fetch_all(p).await?
-        }))
+        self.rows_by(sql, project).await
     }
 
     #[tracing::instrument(skip_all)]
     async fn space_group_grants(&self, project: Uuid) -> Result<Vec<SpaceGrantRecord>> {
         let sql = "SELECT g.space_uuid, g.group_uuid AS grantee_uuid, g.role FROM space_group_grants g \
                    JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = $1";
-        Ok(on_pool!(&self.pool, |p| {
-            sqlx::query_as(sql).bind(project).fetch_all(p).await?
-        }))
+        self.rows_by(sql, project).await
     }
 
     #[tracing::instrument(skip_all)]

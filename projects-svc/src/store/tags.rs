@@ -57,9 +57,7 @@ impl TagStore for SqlStore {
         let sql = "SELECT tag_uuid, project_uuid, name, color, yaml_reference, \
                    created_by_user_uuid, created_at \
                    FROM tags WHERE project_uuid = $1 ORDER BY LOWER(name), tag_uuid";
-        Ok(on_pool!(&self.pool, |p| {
-            sqlx::query_as(sql).bind(project).fetch_all(p).await?
-        }))
+        self.rows_by(sql, project).await
     }
 
     #[tracing::instrument(skip_all)]
