@@ -7,7 +7,8 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 
 use crate::Snapshot;
 
-/// The stored cursor of `source`, 0 when none (for [`EventSink::cursor`](crate::EventSink::cursor)).
+/// The stored cursor of `source`, 0 when none (for
+/// [`EventSink::cursor`](crate::EventSink::cursor)).
 pub async fn read<'c, E, DB>(executor: E, source: &str) -> sqlx::Result<i64>
 where
     E: Executor<'c, Database = DB>,
@@ -89,7 +90,8 @@ where
     for<'a> &'a str: Encode<'a, DB> + Type<DB>,
 {
     sqlx::query(
-        "INSERT INTO event_cursors (source, sequence) VALUES ($1, 0) ON CONFLICT (source) DO NOTHING",
+        "INSERT INTO event_cursors (source, sequence) VALUES ($1, 0) \
+         ON CONFLICT (source) DO NOTHING",
     )
     .bind(source)
     .execute(executor)

@@ -2,7 +2,8 @@
 //!
 //! Architecture invariant: nothing here knows a domain type, a table or a business rule. It
 //! knows how to log, how to sign and verify access tokens, how a gRPC caller is authenticated,
-//! how a database pool is opened and migrated, how a server shuts down. (How events travel between services is the `outbox` crate's.)
+//! how a database pool is opened and migrated, and how a server shuts down. How events travel
+//! between services is the `outbox` crate's.
 
 pub mod config;
 pub mod db;

@@ -104,13 +104,15 @@ impl SqlStore {
         }
         let (select, column_in) = match grantee {
             Grantee::User => (
-                "SELECT g.project_uuid, g.user_uuid AS grantee_uuid, g.role FROM project_user_grants g \
-                 JOIN projects p ON p.project_uuid = g.project_uuid WHERE p.organization_uuid = ",
+                "SELECT g.project_uuid, g.user_uuid AS grantee_uuid, g.role \
+                 FROM project_user_grants g JOIN projects p ON p.project_uuid = g.project_uuid \
+                 WHERE p.organization_uuid = ",
                 " AND g.user_uuid IN (",
             ),
             Grantee::Group => (
-                "SELECT g.project_uuid, g.group_uuid AS grantee_uuid, g.role FROM project_group_grants g \
-                 JOIN projects p ON p.project_uuid = g.project_uuid WHERE p.organization_uuid = ",
+                "SELECT g.project_uuid, g.group_uuid AS grantee_uuid, g.role \
+                 FROM project_group_grants g JOIN projects p ON p.project_uuid = g.project_uuid \
+                 WHERE p.organization_uuid = ",
                 " AND g.group_uuid IN (",
             ),
         };
@@ -153,10 +155,12 @@ impl SqlStore {
         } else {
             let sql = match grantee {
                 Grantee::User => {
-                    "UPDATE project_user_grants SET role = $3 WHERE project_uuid = $1 AND user_uuid = $2"
+                    "UPDATE project_user_grants SET role = $3 \
+                     WHERE project_uuid = $1 AND user_uuid = $2"
                 }
                 Grantee::Group => {
-                    "UPDATE project_group_grants SET role = $3 WHERE project_uuid = $1 AND group_uuid = $2"
+                    "UPDATE project_group_grants SET role = $3 \
+                     WHERE project_uuid = $1 AND group_uuid = $2"
                 }
             };
             let n = on_pool!(&self.pool, |p| {
