@@ -86,8 +86,8 @@ impl Application {
                 ("identity", identity.channel().clone()),
                 ("projects", projects),
             ] {
-                service_kit::events::spawn_consumer(
-                    service_kit::events::ConsumerSettings {
+                outbox::spawn_consumer(
+                    outbox::ConsumerSettings {
                         source,
                         max_backoff: Duration::from_secs(5),
                         reconcile_every: Some(Duration::from_secs(

@@ -105,9 +105,9 @@ impl Application {
             mailer.into(),
             settings,
         ));
-        let events = service_kit::events::server(
+        let events = outbox::server(
             host.pool().clone(),
-            service_kit::events::SnapshotQueries {
+            outbox::SnapshotQueries {
                 organizations: Some("SELECT organization_uuid FROM organizations"),
                 memberships: Some("SELECT organization_uuid, user_uuid FROM memberships"),
                 groups: Some("SELECT group_uuid FROM groups"),

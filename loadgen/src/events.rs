@@ -4,7 +4,7 @@
 //!
 //! 1. Backlog: inserts `--backlog` events into identity-svc's outbox (500 per transaction, each
 //!    numbered by the outbox as in production) and reports that rate; then starts the real
-//!    consumer (`service_kit::events::spawn_consumer` over projects-svc's own sink) and reports
+//!    consumer (`outbox::spawn_consumer` over projects-svc's own sink) and reports
 //!    how fast it applies them all (subscription, transport, one transaction per event).
 //! 2. Delay: with the consumer caught up, commits one event at a time at `--rate` per second for
 //!    `--duration` seconds and records, for each, the time from its commit to the commit of its
@@ -21,12 +21,12 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
+use outbox::{ConsumerSettings, EventSink, Snapshot, spawn_consumer};
 use proto::events::v1 as pb;
 use secrecy::SecretString;
 use serde_json::json;
 use service_kit::{
     db::{DbConfig, Pool},
-    events::{ConsumerSettings, EventSink, Snapshot, spawn_consumer},
     grpc::InternalCredential,
 };
 use tokio_util::sync::CancellationToken;

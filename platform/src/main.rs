@@ -42,8 +42,8 @@ async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyho
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
     tracing::info!(into = %args.into, from = source, "event consumer started");
-    service_kit::events::spawn_consumer(
-        service_kit::events::ConsumerSettings {
+    outbox::spawn_consumer(
+        outbox::ConsumerSettings {
             source,
             max_backoff: Duration::from_secs(5),
             reconcile_every: None,

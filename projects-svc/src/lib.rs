@@ -62,8 +62,8 @@ impl Application {
         let credential = InternalCredential::new(config.internal_credential.clone())?;
         let identity = Identity::connect_lazy(&config.identity_url, credential.clone())?;
         if config.consumer.consume_events {
-            service_kit::events::spawn_consumer(
-                service_kit::events::ConsumerSettings {
+            outbox::spawn_consumer(
+                outbox::ConsumerSettings {
                     source: "identity",
                     max_backoff: Duration::from_secs(5),
                     reconcile_every: Some(Duration::from_secs(
@@ -76,9 +76,9 @@ impl Application {
                 shutdown.clone(),
             );
         }
-        let events = service_kit::events::server(
+        let events = outbox::server(
             host.pool().clone(),
-            service_kit::events::SnapshotQueries {
+            outbox::SnapshotQueries {
                 projects: Some("SELECT project_uuid FROM projects"),
                 ..Default::default()
             },

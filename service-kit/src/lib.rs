@@ -2,13 +2,12 @@
 //!
 //! Architecture invariant: nothing here knows a domain type, a table or a business rule. It
 //! knows how to log, how to sign and verify access tokens, how a gRPC caller is authenticated,
-//! how a database pool is opened and migrated, how a server shuts down, and how events travel
-//! between services (the catalog of `events.v1`, not what a consumer does with them).
+//! how a database pool is opened and migrated, and how a server shuts down. How events travel
+//! between services is the `outbox` crate's.
 
 pub mod config;
 pub mod db;
 pub mod digest_cache;
-pub mod events;
 pub mod grpc;
 pub mod host;
 pub mod identity;

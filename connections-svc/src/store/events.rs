@@ -8,11 +8,9 @@
 //! snapshot. Deleted organizations, users and projects never come back: their events take all.
 
 use chrono::{DateTime, Utc};
+use outbox::{EventSink, Snapshot, event_uuid, far_future, occurred_at};
 use proto::events::v1::{self as pb, event::Payload};
-use service_kit::{
-    events::{EventSink, Snapshot, event_uuid, far_future, occurred_at},
-    on_pool,
-};
+use service_kit::on_pool;
 use uuid::Uuid;
 
 use super::{SqlStore, count_scope};
@@ -82,14 +80,16 @@ macro_rules! remove_project {
 #[async_trait::async_trait]
 impl EventSink for SqlStore {
     async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
-        on_pool!(&self.pool, |p| service_kit::read_cursor!(p, source))
+        on_pool!(&self.pool, |p| Ok(outbox::cursor::read(p, source).await?))
     }
 
     async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {
         let all: DateTime<Utc> = far_future();
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
-            service_kit::advance_cursor_or_return!(tx, source, after, event);
+            if !outbox::cursor::advance(&mut *tx, source, after, event.sequence).await? {
+                return Ok(false);
+            }
             match &event.payload {
                 // Every connection and credential of the organization, with their secrets and
                 // the preferences naming them (foreign keys).
@@ -169,7 +169,7 @@ impl EventSink for SqlStore {
                     remove_project!(tx, project, before);
                 }
             }
-            service_kit::cursor_from_snapshot!(tx, source, snapshot);
+            outbox::cursor::set_from_snapshot(&mut *tx, source, snapshot).await?;
             tx.commit().await?;
             Ok(())
         })

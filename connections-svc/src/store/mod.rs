@@ -181,7 +181,7 @@ pub fn count_scope(kind: &str, owner: Uuid) -> String {
 }
 
 /// The event consumer's side of the store for `pool`'s backend.
-pub fn sink_for_pool(pool: Pool) -> Arc<dyn service_kit::events::EventSink> {
+pub fn sink_for_pool(pool: Pool) -> Arc<dyn outbox::EventSink> {
     Arc::new(SqlStore::new(pool))
 }
 

@@ -9,13 +9,11 @@ use std::{
     time::Duration,
 };
 
+use outbox::{ConsumerSettings, EventSink, spawn_consumer};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::json;
-use service_kit::{
-    events::{ConsumerSettings, EventSink, spawn_consumer},
-    grpc::InternalCredential,
-};
+use service_kit::grpc::InternalCredential;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -632,11 +630,7 @@ impl EventSink for Counting {
         }
         Ok(took)
     }
-    async fn resync(
-        &self,
-        source: &str,
-        snapshot: &service_kit::events::Snapshot,
-    ) -> anyhow::Result<()> {
+    async fn resync(&self, source: &str, snapshot: &outbox::Snapshot) -> anyhow::Result<()> {
         self.inner.resync(source, snapshot).await
     }
 }

@@ -6,13 +6,15 @@
 //! snapshot. Deleted organizations, users and groups never come back: their events take all.
 
 use chrono::{DateTime, Utc};
+use outbox::{EventSink, Snapshot, event_uuid, far_future, occurred_at};
 use proto::events::v1::{self as pb, event::Payload};
-use service_kit::events::{EventSink, Snapshot, event_uuid, far_future, occurred_at};
 use uuid::Uuid;
 
-use super::{PgStore, SqliteStore};
+use service_kit::on_pool;
 
-/// The effects, each a macro over a transaction so that `apply` and `resync` share them.
+use super::SqlStore;
+
+/// The effects, each a short macro over a transaction so that `apply` and `resync` share them.
 macro_rules! remove_organization {
     ($tx:expr, $org:expr, $before:expr) => {
         sqlx::query("DELETE FROM projects WHERE organization_uuid = $1 AND created_at < $2")
@@ -55,91 +57,97 @@ macro_rules! remove_group {
     };
 }
 
-macro_rules! sink {
-    ($store:ident) => {
-        #[async_trait::async_trait]
-        impl EventSink for $store {
-            async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
-                service_kit::read_cursor!(&self.0, source)
-            }
+#[async_trait::async_trait]
+impl EventSink for SqlStore {
+    async fn cursor(&self, source: &str) -> anyhow::Result<i64> {
+        Ok(on_pool!(&self.pool, |p| outbox::cursor::read(p, source).await?))
+    }
 
-            async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {
-                let mut tx = self.0.begin().await?;
-                service_kit::advance_cursor_or_return!(tx, source, after, event);
-                let all: DateTime<Utc> = far_future();
-                match &event.payload {
-                    // Projects go with their organization; their grants, spaces and tags follow
-                    // by foreign key.
-                    Some(Payload::OrganizationDeleted(e)) => {
-                        let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        remove_organization!(tx, org, all);
-                    }
-                    Some(Payload::UserDeleted(e)) => {
-                        let user = event_uuid("user_uuid", &e.user_uuid)?;
-                        for sql in [
-                            "DELETE FROM project_user_grants WHERE user_uuid = $1",
-                            "DELETE FROM space_user_grants WHERE user_uuid = $1",
-                        ] {
-                            sqlx::query(sql).bind(user).execute(&mut *tx).await?;
-                        }
-                    }
-                    Some(Payload::MemberRemoved(e)) => {
-                        let user = event_uuid("user_uuid", &e.user_uuid)?;
-                        let org = event_uuid("organization_uuid", &e.organization_uuid)?;
-                        remove_member!(tx, org, user, occurred_at(event));
-                    }
-                    Some(Payload::GroupDeleted(e)) => {
-                        let group = event_uuid("group_uuid", &e.group_uuid)?;
-                        remove_group!(tx, group, all);
-                    }
-                    // Not identity's; nothing here depends on other events.
-                    Some(Payload::ProjectDeleted(_)) | None => {}
+    async fn apply(&self, source: &str, after: i64, event: &pb::Event) -> anyhow::Result<bool> {
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            if !outbox::cursor::advance(&mut *tx, source, after, event.sequence).await? {
+                return Ok(false);
+            }
+            let all: DateTime<Utc> = far_future();
+            match &event.payload {
+                // Projects go with their organization; their grants, spaces and tags follow
+                // by foreign key.
+                Some(Payload::OrganizationDeleted(e)) => {
+                    let org = event_uuid("organization_uuid", &e.organization_uuid)?;
+                    remove_organization!(tx, org, all);
                 }
-                tx.commit().await?;
-                Ok(true)
+                Some(Payload::UserDeleted(e)) => {
+                    let user = event_uuid("user_uuid", &e.user_uuid)?;
+                    for sql in [
+                        "DELETE FROM project_user_grants WHERE user_uuid = $1",
+                        "DELETE FROM space_user_grants WHERE user_uuid = $1",
+                    ] {
+                        sqlx::query(sql).bind(user).execute(&mut *tx).await?;
+                    }
+                }
+                Some(Payload::MemberRemoved(e)) => {
+                    let user = event_uuid("user_uuid", &e.user_uuid)?;
+                    let org = event_uuid("organization_uuid", &e.organization_uuid)?;
+                    remove_member!(tx, org, user, occurred_at(event));
+                }
+                Some(Payload::GroupDeleted(e)) => {
+                    let group = event_uuid("group_uuid", &e.group_uuid)?;
+                    remove_group!(tx, group, all);
+                }
+                // Not identity's; nothing here depends on other events.
+                Some(Payload::ProjectDeleted(_)) | None => {}
             }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
 
-            async fn resync(&self, source: &str, snapshot: &Snapshot) -> anyhow::Result<()> {
-                let before = snapshot.taken_at;
-                let mut tx = self.0.begin().await?;
-                let orgs: Vec<Uuid> = sqlx::query_scalar("SELECT DISTINCT organization_uuid FROM projects")
+    async fn resync(&self, source: &str, snapshot: &Snapshot) -> anyhow::Result<()> {
+        let before = snapshot.taken_at;
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            let orgs: Vec<Uuid> =
+                sqlx::query_scalar("SELECT DISTINCT organization_uuid FROM projects")
                     .fetch_all(&mut *tx)
                     .await?;
-                for org in orgs.into_iter().filter(|o| !snapshot.organizations.contains(o)) {
-                    remove_organization!(tx, org, before);
-                }
-                let mut members: Vec<(Uuid, Uuid)> = sqlx::query_as(
-                    "SELECT DISTINCT p.organization_uuid, g.user_uuid FROM project_user_grants g \
-                     JOIN projects p ON p.project_uuid = g.project_uuid",
-                )
-                .fetch_all(&mut *tx)
-                .await?;
-                members.extend(
-                    sqlx::query_as::<_, (Uuid, Uuid)>(
-                        "SELECT DISTINCT p.organization_uuid, g.user_uuid FROM space_user_grants g \
-                         JOIN spaces s ON s.space_uuid = g.space_uuid JOIN projects p ON p.project_uuid = s.project_uuid",
-                    )
-                    .fetch_all(&mut *tx)
-                    .await?,
-                );
-                for (org, user) in members.into_iter().filter(|m| !snapshot.memberships.contains(m)) {
-                    remove_member!(tx, org, user, before);
-                }
-                let groups: Vec<Uuid> = sqlx::query_scalar(
-                    "SELECT group_uuid FROM project_group_grants UNION SELECT group_uuid FROM space_group_grants",
-                )
-                .fetch_all(&mut *tx)
-                .await?;
-                for group in groups.into_iter().filter(|g| !snapshot.groups.contains(g)) {
-                    remove_group!(tx, group, before);
-                }
-                service_kit::cursor_from_snapshot!(tx, source, snapshot);
-                tx.commit().await?;
-                Ok(())
+            for org in orgs
+                .into_iter()
+                .filter(|o| !snapshot.organizations.contains(o))
+            {
+                remove_organization!(tx, org, before);
             }
-        }
-    };
+            let mut members: Vec<(Uuid, Uuid)> = sqlx::query_as(
+                "SELECT DISTINCT p.organization_uuid, g.user_uuid FROM project_user_grants g \
+                 JOIN projects p ON p.project_uuid = g.project_uuid",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            members.extend(
+                sqlx::query_as::<_, (Uuid, Uuid)>(
+                    "SELECT DISTINCT p.organization_uuid, g.user_uuid FROM space_user_grants g \
+                     JOIN spaces s ON s.space_uuid = g.space_uuid JOIN projects p ON p.project_uuid = s.project_uuid",
+                )
+                .fetch_all(&mut *tx)
+                .await?,
+            );
+            for (org, user) in members
+                .into_iter()
+                .filter(|m| !snapshot.memberships.contains(m))
+            {
+                remove_member!(tx, org, user, before);
+            }
+            let groups: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT group_uuid FROM project_group_grants UNION SELECT group_uuid FROM space_group_grants",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for group in groups.into_iter().filter(|g| !snapshot.groups.contains(g)) {
+                remove_group!(tx, group, before);
+            }
+            outbox::cursor::set_from_snapshot(&mut *tx, source, snapshot).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
 }
-
-sink!(PgStore);
-sink!(SqliteStore);

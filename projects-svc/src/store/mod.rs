@@ -1,10 +1,15 @@
-//! projects-svc's persistence: one trait, a PostgreSQL and a SQLite implementation generated
-//! from one body of SQL (`sql.rs`), as in identity-svc. Architecture invariant: no other
-//! service reads these tables, and these tables reference users, organizations and groups by
-//! id only.
+//! projects-svc's persistence: [`ProjectsStore`], made of one small trait per area
+//! (`projects.rs`, `grants.rs`, `spaces.rs`, `tags.rs`), and [`SqlStore`], which implements
+//! them on either backend: each method holds its SQL and runs it with
+//! `service_kit::on_pool!`. `events.rs` is the store's side of the event consumer.
+//! Architecture invariant: no other service reads these tables, and these tables reference
+//! users, organizations and groups by id only.
 
 mod events;
-mod sql;
+mod grants;
+mod projects;
+mod spaces;
+mod tags;
 
 use std::sync::Arc;
 
@@ -12,7 +17,10 @@ use chrono::{DateTime, Utc};
 use service_kit::db::Pool;
 use uuid::Uuid;
 
-pub use sql::{PgStore, SqliteStore};
+pub use grants::GrantStore;
+pub use projects::ProjectStore;
+pub use spaces::SpaceStore;
+pub use tags::TagStore;
 
 /// A failure of the store.
 #[derive(Debug, thiserror::Error)]
@@ -105,117 +113,73 @@ pub struct OutboxEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// What projects-svc stores.
-#[async_trait::async_trait]
-pub trait ProjectsStore: Send + Sync + std::fmt::Debug {
-    /// Inserts a project and its creator's admin grant, atomically.
-    async fn insert_project(&self, project: &ProjectRecord, creator: Option<Uuid>) -> Result<()>;
-    /// A project of an organization.
-    async fn project(
-        &self,
-        organization_uuid: Uuid,
-        project_uuid: Uuid,
-    ) -> Result<Option<ProjectRecord>>;
-    /// Every project of an organization, by name.
-    async fn projects(&self, organization_uuid: Uuid) -> Result<Vec<ProjectRecord>>;
-    /// Sets the fields of a project that are `Some` (`upstream`: `Some(None)` clears it),
-    /// leaving the others as they are (two concurrent changes of different fields both hold).
-    async fn update_project(
-        &self,
-        organization_uuid: Uuid,
-        project_uuid: Uuid,
-        upstream: Option<Option<Uuid>>,
-        scheduler_timezone: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<()>;
-    /// Deletes a project with its grants and records `event`, atomically; whether it existed.
-    async fn delete_project(
-        &self,
-        organization_uuid: Uuid,
-        project_uuid: Uuid,
-        event: &OutboxEvent,
-    ) -> Result<bool>;
-
-    /// The grants of `user` and of `groups` on the projects of an organization (one query
-    /// each, whatever the number of projects): (user grants, group grants).
-    async fn grants_of(
-        &self,
-        organization_uuid: Uuid,
-        user: Uuid,
-        groups: &[Uuid],
-    ) -> Result<(Vec<GrantRecord>, Vec<GrantRecord>)>;
-    /// Every user grant of a project.
-    async fn user_grants(&self, project_uuid: Uuid) -> Result<Vec<GrantRecord>>;
-    /// Every group grant of a project.
-    async fn group_grants(&self, project_uuid: Uuid) -> Result<Vec<GrantRecord>>;
-    /// Inserts (`create`: Conflict when it exists) or updates (false when it does not exist)
-    /// a user's grant.
-    async fn put_user_grant(&self, grant: &GrantRecord, create: bool) -> Result<bool>;
-    /// Deletes a user's grant; whether it existed.
-    async fn delete_user_grant(&self, project_uuid: Uuid, user_uuid: Uuid) -> Result<bool>;
-    /// As [`Self::put_user_grant`], for a group.
-    async fn put_group_grant(&self, grant: &GrantRecord, create: bool) -> Result<bool>;
-    /// Deletes a group's grant; whether it existed.
-    async fn delete_group_grant(&self, project_uuid: Uuid, group_uuid: Uuid) -> Result<bool>;
-
-    /// Inserts a space with its first user grants, atomically.
-    async fn insert_space(&self, space: &SpaceRecord, grants: &[SpaceGrantRecord]) -> Result<()>;
-    /// A space of a project.
-    async fn space(&self, project_uuid: Uuid, space_uuid: Uuid) -> Result<Option<SpaceRecord>>;
-    /// Every space of a project (one query, whatever their number).
-    async fn spaces(&self, project_uuid: Uuid) -> Result<Vec<SpaceRecord>>;
-    /// Replaces a space's name, privacy and inheritance.
-    async fn update_space(&self, space: &SpaceRecord) -> Result<()>;
-    /// Deletes a space with its descendants and grants; whether it existed.
-    async fn delete_space(&self, project_uuid: Uuid, space_uuid: Uuid) -> Result<bool>;
-    /// Every user grant on the spaces of a project.
-    async fn space_user_grants(&self, project_uuid: Uuid) -> Result<Vec<SpaceGrantRecord>>;
-    /// Every group grant on the spaces of a project.
-    async fn space_group_grants(&self, project_uuid: Uuid) -> Result<Vec<SpaceGrantRecord>>;
-    /// Inserts or replaces a user's grant on a space.
-    async fn put_space_user_grant(&self, grant: &SpaceGrantRecord) -> Result<()>;
-    /// Deletes a user's grant on a space; whether it existed.
-    async fn delete_space_user_grant(&self, space_uuid: Uuid, user_uuid: Uuid) -> Result<bool>;
-    /// Inserts or replaces a group's grant on a space.
-    async fn put_space_group_grant(&self, grant: &SpaceGrantRecord) -> Result<()>;
-    /// Deletes a group's grant on a space; whether it existed.
-    async fn delete_space_group_grant(&self, space_uuid: Uuid, group_uuid: Uuid) -> Result<bool>;
-
-    /// The tags of a project, by name.
-    async fn tags(&self, project_uuid: Uuid) -> Result<Vec<TagRecord>>;
-    /// Inserts a tag; Conflict on a taken name.
-    async fn insert_tag(&self, tag: &TagRecord) -> Result<()>;
-    /// Renames or recolours a tag of a project; false when it is not there; Conflict on a taken
-    /// name.
-    async fn update_tag(
-        &self,
-        project_uuid: Uuid,
-        tag_uuid: Uuid,
-        name: Option<&str>,
-        color: Option<&str>,
-    ) -> Result<bool>;
-    /// Deletes a tag of a project; whether it existed.
-    async fn delete_tag(&self, project_uuid: Uuid, tag_uuid: Uuid) -> Result<bool>;
-    /// Replaces every YAML tag of a project with `tags`, atomically; Conflict when a name is
-    /// taken by a tag made in the API (nothing changes then).
-    async fn replace_yaml_tags(&self, project_uuid: Uuid, tags: &[TagRecord]) -> Result<()>;
-
-    /// Events not yet delivered, oldest first.
-    async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;
+/// What projects-svc stores: every area's trait.
+pub trait ProjectsStore:
+    ProjectStore + GrantStore + SpaceStore + TagStore + Send + Sync + std::fmt::Debug
+{
 }
 
-/// The event consumer's side of the store for `pool`'s backend.
-pub fn sink_for_pool(pool: Pool) -> Arc<dyn service_kit::events::EventSink> {
-    match pool {
-        Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
-        Pool::Postgres(p) => Arc::new(PgStore(p)),
+impl<T> ProjectsStore for T where
+    T: ProjectStore + GrantStore + SpaceStore + TagStore + Send + Sync + std::fmt::Debug
+{
+}
+
+/// The store on a database of either backend.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: Pool,
+}
+
+impl SqlStore {
+    /// The store over `pool`.
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// The rows `sql` selects with `key` bound to $1.
+    async fn rows_by<T>(&self, sql: &'static str, key: Uuid) -> Result<Vec<T>>
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        Ok(service_kit::on_pool!(&self.pool, |p| {
+            sqlx::query_as(sql).bind(key).fetch_all(p).await?
+        }))
+    }
+
+    /// Runs `sql`, a `DELETE` of at most one row keyed by ($1, $2); whether a row went.
+    async fn delete_keyed(&self, sql: &'static str, first: Uuid, second: Uuid) -> Result<bool> {
+        let n = service_kit::on_pool!(&self.pool, |p| {
+            sqlx::query(sql)
+                .bind(first)
+                .bind(second)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
     }
 }
 
-/// The store for `pool`'s backend.
+/// A write's failure: a unique violation is a conflict, a foreign key violation means what the
+/// row refers to is gone.
+fn conflict(err: sqlx::Error) -> StoreError {
+    if service_kit::db::is_unique_violation(&err) {
+        StoreError::Conflict
+    } else if service_kit::db::is_foreign_key_violation(&err) {
+        StoreError::Gone
+    } else {
+        StoreError::Database(err)
+    }
+}
+
+/// The event consumer's side of the store for `pool`.
+pub fn sink_for_pool(pool: Pool) -> Arc<dyn outbox::EventSink> {
+    Arc::new(SqlStore::new(pool))
+}
+
+/// The store for `pool`.
 pub fn for_pool(pool: Pool) -> Arc<dyn ProjectsStore> {
-    match pool {
-        Pool::Sqlite(p) => Arc::new(SqliteStore(p)),
-        Pool::Postgres(p) => Arc::new(PgStore(p)),
-    }
+    Arc::new(SqlStore::new(pool))
 }
