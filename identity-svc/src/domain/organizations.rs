@@ -125,7 +125,7 @@ pub struct MemberPage {
     pub total: u64,
 }
 
-fn org_name(value: &str) -> Result<String> {
+pub(crate) fn org_name(value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
         return Err(Error::InvalidArgument("name is required".into()));

@@ -212,9 +212,11 @@ impl OrganizationStore for SqlStore {
     async fn create_organization(&self, o: &OrganizationRecord, admin: Uuid) -> Result<()> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
+            // A top-level account (depth 0); the database assigns its customer id.
             sqlx::query(
                 "INSERT INTO organizations (organization_uuid, name, chart_colors, \
-                 default_project_uuid, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                 default_project_uuid, created_at, updated_at, path) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(o.organization_uuid)
             .bind(&o.name)
@@ -222,6 +224,7 @@ impl OrganizationStore for SqlStore {
             .bind(o.default_project_uuid)
             .bind(o.created_at)
             .bind(o.updated_at)
+            .bind(super::account_path(None, o.organization_uuid))
             .execute(&mut *tx)
             .await?;
             sqlx::query(concat!(
