@@ -190,6 +190,8 @@ pub trait AccountStore: Send + Sync {
     async fn caller_account(&self, user_uuid: Uuid) -> Result<Option<(AccountRecord, String)>>;
     /// One account.
     async fn account(&self, organization_uuid: Uuid) -> Result<Option<AccountRecord>>;
+    /// Whether an account has sub-accounts.
+    async fn has_sub_accounts(&self, organization_uuid: Uuid) -> Result<bool>;
     /// Creates a sub-account (its `customer_id` is assigned here) and answers it as stored;
     /// None when its parent no longer exists.
     async fn create_sub_account(
@@ -254,6 +256,16 @@ impl AccountStore for SqlStore {
             .bind(org)
             .fetch_optional(p)
             .await)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn has_sub_accounts(&self, org: Uuid) -> Result<bool> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM organizations WHERE parent_uuid = $1)"
+        )
+        .bind(org)
+        .fetch_one(p)
+        .await)?)
     }
 
     #[tracing::instrument(skip_all)]

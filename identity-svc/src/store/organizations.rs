@@ -56,6 +56,8 @@ pub enum MembershipChange {
     LastAdmin,
     /// Refused: the actor is no longer an admin.
     NotAllowed,
+    /// Refused: the organization would go along, and it has sub-accounts.
+    HasSubAccounts,
 }
 
 /// Separates the lower-cased first name, last name and email in `memberships.sort_key` (below
@@ -293,7 +295,13 @@ impl OrganizationStore for SqlStore {
     async fn delete_organization(&self, org: Uuid, event: &OutboxEvent) -> Result<bool> {
         on_pool!(&self.pool, |p| delete_recording!(
             p,
-            sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1").bind(org),
+            // Not while it has sub-accounts (the domain refuses that first; this holds under a
+            // race with a sub-account's creation).
+            sqlx::query(
+                "DELETE FROM organizations WHERE organization_uuid = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM organizations c WHERE c.parent_uuid = $1)"
+            )
+            .bind(org),
             event
         ))
     }

@@ -380,7 +380,39 @@ async fn allowed_ips_and_no_self_lockout(app: TestApp) {
     );
 }
 
+/// An organization with sub-accounts is not removed from under them (until an account is
+/// closed with everything below it): deleting it, or its only member, answers 400.
+async fn an_organization_with_sub_accounts_stays(app: TestApp) {
+    let (admin, org) = admin_of_new_org(&app, "Parent").await;
+    let auth = bearer(&app, &admin).await;
+    create(&app, &auth, "Sub").await;
+    let cookie = Auth::Cookie(admin.cookie.clone());
+    let r = app
+        .send(Method::DELETE, &format!("/api/v1/org/{org}"), &cookie, None)
+        .await;
+    let e = r.expect_error(400);
+    assert!(
+        e["message"].as_str().unwrap().contains("sub-accounts"),
+        "{e}"
+    );
+    let r = app
+        .send(Method::DELETE, "/api/v1/user/me", &cookie, None)
+        .await;
+    let e = r.expect_error(400);
+    assert!(
+        e["message"].as_str().unwrap().contains("sub-accounts"),
+        "{e}"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/accounts/{}", ulid_of(&org)), &auth)
+            .await
+            .status,
+        200
+    );
+}
+
 dual!(
+    an_organization_with_sub_accounts_stays,
     created_account_has_every_seed_field,
     update_changes_name_and_flags,
     bad_input_answers_in_the_face_shape,
