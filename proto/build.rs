@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     let files = [
         "proto/identity/v1/identity.proto",
+        "proto/identity/v1/accounts.proto",
         "proto/projects/v1/projects.proto",
         "proto/connections/v1/connections.proto",
         "proto/events/v1/events.proto",

@@ -13,7 +13,9 @@ use std::{
 
 use proto::{
     connections::v1::connections_service_client::ConnectionsServiceClient,
-    identity::v1::{self as pb, identity_service_client::IdentityServiceClient},
+    identity::v1::{
+        self as pb, accounts_client::AccountsClient, identity_service_client::IdentityServiceClient,
+    },
     projects::v1::projects_service_client::ProjectsServiceClient,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -114,6 +116,8 @@ impl Interceptor for CallMetadata {
 pub type Bound = InterceptedService<Channel, CallMetadata>;
 /// identity-svc's generated client, bound to a caller.
 pub type IdentityRpc = IdentityServiceClient<Bound>;
+/// identity-svc's account hierarchy API (`identity.v1.Accounts`), bound to a caller.
+pub type AccountsRpc = AccountsClient<Bound>;
 /// projects-svc's generated client, bound to a caller.
 pub type ProjectsRpc = ProjectsServiceClient<Bound>;
 /// connections-svc's generated client, bound to a caller. Its requests carry secrets: they are
@@ -137,6 +141,7 @@ macro_rules! generated {
 }
 generated!(
     IdentityServiceClient,
+    AccountsClient,
     ProjectsServiceClient,
     ConnectionsServiceClient
 );
@@ -180,7 +185,15 @@ impl<C: Generated> Service<C> {
     }
 
     fn bound(&self, metadata: CallMetadata) -> C {
-        C::over(InterceptedService::new(self.channel.clone(), metadata))
+        self.bound_as(metadata)
+    }
+}
+
+impl<C> Service<C> {
+    /// Another gRPC service's generated client on the same channel (a second service of the
+    /// same server).
+    fn bound_as<D: Generated>(&self, metadata: CallMetadata) -> D {
+        D::over(InterceptedService::new(self.channel.clone(), metadata))
     }
 }
 
@@ -234,6 +247,11 @@ impl IdentityClient {
     /// The generated client for calls on behalf of `caller`.
     pub fn as_user(&self, caller: &Caller) -> IdentityRpc {
         self.service.as_user(caller)
+    }
+
+    /// The account hierarchy API, for calls on behalf of `caller`.
+    pub fn accounts_as_user(&self, caller: &Caller) -> AccountsRpc {
+        self.service.bound_as(CallMetadata::user(caller))
     }
 
     /// The generated client for calls as the trusted internal caller (pre-authentication

@@ -2,7 +2,9 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use proto::identity::v1::identity_service_server::IdentityServiceServer;
+use proto::identity::v1::{
+    accounts_server::AccountsServer, identity_service_server::IdentityServiceServer,
+};
 use service_kit::{
     db::DbConfig,
     grpc::InternalCredential,
@@ -119,7 +121,8 @@ impl Application {
         );
         let service = IdentityGrpc::new(identity, internal, verifier, jwks);
         Ok(Self(host.add_routes(|r| {
-            r.add_service(IdentityServiceServer::new(service))
+            r.add_service(AccountsServer::new(service.clone()))
+                .add_service(IdentityServiceServer::new(service))
                 .add_service(events)
         })))
     }

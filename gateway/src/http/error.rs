@@ -77,6 +77,11 @@ impl<D> Error<D> {
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
     }
+
+    /// The same status and message, answered in dialect `E`'s shape.
+    pub fn recast<E>(self) -> Error<E> {
+        Error::new(self.status, self.message)
+    }
 }
 
 impl<D: Dialect> IntoResponse for Error<D> {

@@ -8,8 +8,13 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
-use super::{ApiError, AppState};
-use crate::clients::{ConnectionsRpc, Exchange, IdentityRpc, ProjectsRpc};
+use std::marker::PhantomData;
+
+use super::{
+    ApiError, AppState,
+    error::{Dialect, Error},
+};
+use crate::clients::{AccountsRpc, ConnectionsRpc, Exchange, IdentityRpc, ProjectsRpc};
 use proto::identity::v1::authenticate_request::Credential;
 
 /// Name of the session cookie (Lightdash's express-session name).
@@ -69,6 +74,48 @@ macro_rules! bad_request_on_rejection {
     )*};
 }
 bad_request_on_rejection!(Query => Query, Path => Path);
+
+/// Extractor `E` of the shared kind (its refusals built in the Lightdash envelope), refused in
+/// dialect `D`'s shape instead, with the same status and message: `In<Swift, Caller>`,
+/// `In<Swift, Query<Paging>>`. Request bodies use [`Body`].
+#[derive(Debug, Clone)]
+pub struct In<D, E>(pub E, pub PhantomData<fn() -> D>);
+
+impl<S, D, E> FromRequestParts<S> for In<D, E>
+where
+    E: FromRequestParts<S, Rejection = ApiError>,
+    D: Dialect,
+    S: Send + Sync,
+{
+    type Rejection = Error<D>;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match E::from_request_parts(parts, state).await {
+            Ok(e) => Ok(Self(e, PhantomData)),
+            Err(e) => Err(e.recast()),
+        }
+    }
+}
+
+/// A JSON request body refused in dialect `D`'s shape.
+#[derive(Debug, Clone)]
+pub struct Body<D, T>(pub T, pub PhantomData<fn() -> D>);
+
+impl<S, D, T> FromRequest<S> for Body<D, T>
+where
+    T: DeserializeOwned,
+    D: Dialect,
+    S: Send + Sync,
+{
+    type Rejection = Error<D>;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v, PhantomData)),
+            Err(r) => Err(r.into()),
+        }
+    }
+}
 
 /// The client's address: the peer, or the last `X-Forwarded-For` entry behind a trusted proxy.
 #[derive(Debug, Clone)]
@@ -180,6 +227,11 @@ impl Caller {
     /// identity-svc, called on the caller's behalf.
     pub fn identity(&self) -> IdentityRpc {
         self.state.identity.as_user(self)
+    }
+
+    /// identity-svc's account hierarchy API, called on the caller's behalf.
+    pub fn accounts(&self) -> AccountsRpc {
+        self.state.identity.accounts_as_user(self)
     }
 
     /// projects-svc, called on the caller's behalf.

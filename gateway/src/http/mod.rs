@@ -1,11 +1,12 @@
 //! The HTTP face of the platform: the state every handler reaches, the middleware, and the
-//! top-level router merging each dialect's routers (`lightdash/`) and the dialect-neutral
+//! top-level router merging each dialect's routers (`lightdash/`, `swift/`) and the dialect-neutral
 //! routes (`wellknown.rs`). `error.rs` maps gRPC to each dialect's error shape; `extract.rs`
 //! holds the extractors, the caller's authentication among them.
 
 pub mod error;
 pub mod extract;
 pub mod lightdash;
+pub mod swift;
 mod wellknown;
 
 use std::{sync::Arc, time::Duration};
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let api = Router::new()
         .merge(lightdash::router())
+        .merge(swift::router())
         .merge(wellknown::router())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {

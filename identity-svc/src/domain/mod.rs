@@ -1,6 +1,7 @@
 //! identity-svc's rules: registration, login, sessions, personal access tokens, signing keys.
 //! No tonic or sqlx types here: handlers convert at the edge, the store behind a trait.
 
+pub mod accounts;
 pub mod attributes;
 pub mod context;
 pub mod email;

@@ -16,6 +16,12 @@ use crate::{
     },
 };
 
+/// The refusal to remove an organization that has sub-accounts (they would lose their parent;
+/// closing an account with everything below it is the account API's).
+fn has_sub_accounts() -> Error {
+    Error::FailedPrecondition("The organization has sub-accounts: remove them first".into())
+}
+
 /// Organization roles, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OrgRole {
@@ -125,7 +131,7 @@ pub struct MemberPage {
     pub total: u64,
 }
 
-fn org_name(value: &str) -> Result<String> {
+pub(crate) fn org_name(value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
         return Err(Error::InvalidArgument("name is required".into()));
@@ -345,6 +351,9 @@ impl Identity {
             ));
         }
         let org = m.organization.organization_uuid;
+        if self.store.has_sub_accounts(org).await? {
+            return Err(has_sub_accounts());
+        }
         let ev = event(
             "organization.deleted",
             serde_json::json!({ "organizationUuid": org }),
@@ -407,6 +416,7 @@ impl Identity {
                 "You are the last admin of your organization: make another member admin first"
                     .into(),
             )),
+            MembershipChange::HasSubAccounts => Err(has_sub_accounts()),
         }
     }
 
@@ -499,6 +509,7 @@ impl Identity {
                     "An organization must keep at least one admin".into(),
                 ));
             }
+            MembershipChange::HasSubAccounts => return Err(has_sub_accounts()),
         }
         tracing::info!(user_uuid = %user, target_uuid = %target, organization_uuid = %org, role = role.as_str(), "member role changed");
         self.store.member(org, target).await?.ok_or_else(not_found)
@@ -526,6 +537,7 @@ impl Identity {
                     "An organization must keep at least one admin".into(),
                 ));
             }
+            MembershipChange::HasSubAccounts => return Err(has_sub_accounts()),
         }
         tracing::info!(user_uuid = %user, target_uuid = %target, organization_uuid = %org, "member removed");
         Ok(())

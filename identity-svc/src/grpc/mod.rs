@@ -4,8 +4,10 @@
 //! This module holds the handler, the caller's authentication (every method starts with one
 //! of the two checks in `impl IdentityGrpc`) and the table that routes each method of
 //! `identity.v1.IdentityService` to the function of the same name in its area's module, where
-//! the request is converted, the domain called and the answer converted back.
+//! the request is converted, the domain called and the answer converted back. The same handler
+//! implements `identity.v1.Accounts` (`accounts.rs`).
 
+mod accounts;
 mod attributes;
 mod email;
 mod groups;

@@ -13,6 +13,7 @@
 //! - `sessions`, `pats`: browser sessions and personal access tokens;
 //! - `keys`: signing keys;
 //! - `organizations`: organizations, members and roles (the last-admin rule);
+//! - `accounts`: the organization hierarchy (accounts and sub-accounts), allowed IPs;
 //! - `invites`, `email`: invitations; email passcodes and joining by email domain;
 //! - `groups`, `attributes`, `guard`: groups, user attributes, and the guard of an admin's
 //!   change to them;
@@ -22,6 +23,7 @@
 //! Architecture invariant: no other service reads these tables.
 
 mod access;
+mod accounts;
 mod attributes;
 mod current_user;
 mod email;
@@ -41,6 +43,10 @@ use std::sync::Arc;
 use service_kit::db::Pool;
 
 pub use access::{AccessContextStore, AccessContexts, MemberFilter};
+pub use accounts::{
+    AccountChange, AccountEdit, AccountPage, AccountRecord, AccountStore, AllowedIpRecord,
+    PageCursor, PathRange, account_path,
+};
 pub use attributes::{
     AttributeRecord, AttributeStore, Attributes, GroupValueRecord, UserValueRecord,
 };
@@ -96,6 +102,7 @@ pub trait IdentityStore:
     + PatStore
     + SigningKeyStore
     + OrganizationStore
+    + AccountStore
     + InviteStore
     + EmailStore
     + GroupStore
@@ -112,6 +119,7 @@ impl<T> IdentityStore for T where
         + PatStore
         + SigningKeyStore
         + OrganizationStore
+        + AccountStore
         + InviteStore
         + EmailStore
         + GroupStore

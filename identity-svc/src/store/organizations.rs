@@ -56,6 +56,8 @@ pub enum MembershipChange {
     LastAdmin,
     /// Refused: the actor is no longer an admin.
     NotAllowed,
+    /// Refused: the organization would go along, and it has sub-accounts.
+    HasSubAccounts,
 }
 
 /// Separates the lower-cased first name, last name and email in `memberships.sort_key` (below
@@ -212,9 +214,11 @@ impl OrganizationStore for SqlStore {
     async fn create_organization(&self, o: &OrganizationRecord, admin: Uuid) -> Result<()> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
+            // A top-level account (depth 0); the database assigns its customer id.
             sqlx::query(
                 "INSERT INTO organizations (organization_uuid, name, chart_colors, \
-                 default_project_uuid, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                 default_project_uuid, created_at, updated_at, path) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(o.organization_uuid)
             .bind(&o.name)
@@ -222,6 +226,7 @@ impl OrganizationStore for SqlStore {
             .bind(o.default_project_uuid)
             .bind(o.created_at)
             .bind(o.updated_at)
+            .bind(super::account_path(None, o.organization_uuid))
             .execute(&mut *tx)
             .await?;
             sqlx::query(concat!(
@@ -290,7 +295,13 @@ impl OrganizationStore for SqlStore {
     async fn delete_organization(&self, org: Uuid, event: &OutboxEvent) -> Result<bool> {
         on_pool!(&self.pool, |p| delete_recording!(
             p,
-            sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1").bind(org),
+            // Not while it has sub-accounts (the domain refuses that first; this holds under a
+            // race with a sub-account's creation).
+            sqlx::query(
+                "DELETE FROM organizations WHERE organization_uuid = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM organizations c WHERE c.parent_uuid = $1)"
+            )
+            .bind(org),
             event
         ))
     }

@@ -199,6 +199,15 @@ impl UserStore for SqlStore {
                 if target.is_none() {
                     // Removed from the organization meanwhile: nothing of it to take along.
                 } else if members <= 1 {
+                    let below: bool = sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM organizations WHERE parent_uuid = $1)",
+                    )
+                    .bind(org)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if below {
+                        return Ok(MembershipChange::HasSubAccounts);
+                    }
                     sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1")
                         .bind(org)
                         .execute(&mut *tx)

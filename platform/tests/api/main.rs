@@ -26,4 +26,5 @@ mod organizations;
 mod projects;
 mod settings;
 mod spaces;
+mod swift;
 mod tokens;

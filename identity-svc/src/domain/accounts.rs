@@ -1,0 +1,557 @@
+//! Accounts and sub-accounts (docs/accounts.md): an account is an organization, a sub-account a
+//! child organization, at most [`MAX_DEPTH`] levels below a top-level account.
+//!
+//! Who sees what (checklist AC-8): a member of an account, whatever their role, sees that
+//! account; an admin of an account administers it and every account below it without being a
+//! member there; nobody sees an account above or beside their own. An account the caller may
+//! not see answers NOT_FOUND; one they see but may not change, PERMISSION_DENIED.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use ipnet::IpNet;
+use service_kit::jwt::AccessClaims;
+use uuid::Uuid;
+
+use super::{Identity, caller, organizations::OrgRole, organizations::org_name};
+use crate::{
+    error::{Error, Result},
+    store::{
+        AccountChange, AccountRecord, AllowedIpRecord, Guard, PageCursor, PathRange, StoreError,
+        account_path,
+    },
+};
+
+/// Deepest sub-account: a top-level account (depth 0) and at most three levels below it.
+pub const MAX_DEPTH: i32 = 3;
+/// Default page of accounts.
+pub const DEFAULT_PAGE_LIMIT: u32 = 25;
+/// Largest page of accounts.
+pub const MAX_PAGE_LIMIT: u32 = 100;
+/// Most allowed IPs per account.
+pub const MAX_ALLOWED_IPS: i64 = 100;
+/// Longest description of an allowed IP, in characters.
+pub const MAX_IP_DESCRIPTION_CHARS: usize = 200;
+/// Longest coverage access flag.
+pub const MAX_FLAG_CHARS: usize = 32;
+
+/// Whether `role` administers its account and those below. The one place accounts compare
+/// roles.
+fn is_admin(role: OrgRole) -> bool {
+    role == OrgRole::Admin
+}
+
+/// A caller: their membership's account and role there.
+#[derive(Debug, Clone)]
+struct Caller {
+    user: Uuid,
+    account: AccountRecord,
+    role: OrgRole,
+}
+
+impl Caller {
+    /// The guard of a change the caller makes as an admin: the store re-checks, in the change's
+    /// transaction, that they still are one (AC-9).
+    fn guard(&self) -> Guard {
+        Guard {
+            organization_uuid: self.account.organization_uuid,
+            actor: self.user,
+            roles: OrgRole::ALL
+                .into_iter()
+                .filter(|r| is_admin(*r))
+                .map(OrgRole::as_str)
+                .collect(),
+        }
+    }
+
+    /// The accounts the caller may list: their own, and for an admin every account below it.
+    fn listable(&self) -> PathRange {
+        if is_admin(self.role) {
+            PathRange::subtree(&self.account.path)
+        } else {
+            PathRange::only(&self.account.path)
+        }
+    }
+}
+
+/// What a caller may do with an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Access {
+    /// Nothing: it answers NOT_FOUND.
+    None,
+    /// See it.
+    View,
+    /// See it, change it, manage its allowed IPs, create sub-accounts under it.
+    Administer,
+}
+
+/// What `caller` may do with `target`.
+fn access(caller: &Caller, target: &AccountRecord) -> Access {
+    if is_admin(caller.role) && PathRange::subtree(&caller.account.path).contains(&target.path) {
+        Access::Administer
+    } else if target.organization_uuid == caller.account.organization_uuid {
+        Access::View
+    } else {
+        Access::None
+    }
+}
+
+#[allow(
+    clippy::useless_conversion,
+    reason = "NotFound's payload becomes a String with the shared service_kit::Error"
+)]
+fn not_found() -> Error {
+    Error::NotFound("account not found".into())
+}
+
+#[allow(
+    clippy::useless_conversion,
+    reason = "NotFound's payload becomes a String with the shared service_kit::Error"
+)]
+fn ip_not_found() -> Error {
+    Error::NotFound("allowed IP not found".into())
+}
+
+fn no_organization() -> Error {
+    Error::PermissionDenied("You are not a member of an organization".into())
+}
+
+fn denied() -> Error {
+    Error::PermissionDenied("You don't have access to this action".into())
+}
+
+/// Now, as both backends store it (microseconds).
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A page request: `limit` 0 (the default) to [`MAX_PAGE_LIMIT`], at most one cursor.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<String>,
+    pub before: Option<String>,
+}
+
+/// A page of accounts and the cursors of the pages next to it, when there are any.
+#[derive(Debug)]
+pub struct AccountList {
+    pub accounts: Vec<AccountRecord>,
+    pub after: Option<Uuid>,
+    pub before: Option<Uuid>,
+    pub limit: u32,
+    pub total: u64,
+}
+
+/// Changes to an account; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct AccountUpdate {
+    pub name: Option<String>,
+    pub legacy_access: Option<bool>,
+    pub lrn_access: Option<bool>,
+    pub mms_access: Option<String>,
+    pub sms_access: Option<String>,
+    pub require_ip_api_access: Option<bool>,
+    pub require_ip_gql_access: Option<bool>,
+    /// The caller's address as the gateway saw it.
+    pub client_address: Option<String>,
+}
+
+impl AccountUpdate {
+    /// The update with its values validated (names trimmed).
+    fn validated(mut self) -> Result<Self> {
+        self.name = self.name.as_deref().map(org_name).transpose()?;
+        self.mms_access = self
+            .mms_access
+            .map(|v| coverage_flag("mms_access", v))
+            .transpose()?;
+        self.sms_access = self
+            .sms_access
+            .map(|v| coverage_flag("sms_access", v))
+            .transpose()?;
+        Ok(self)
+    }
+
+    /// `current` with the update applied at `at`.
+    fn apply(&self, current: &AccountRecord, at: DateTime<Utc>) -> AccountRecord {
+        let mut a = current.clone();
+        if let Some(v) = &self.name {
+            a.name.clone_from(v);
+        }
+        if let Some(v) = &self.mms_access {
+            a.mms_access.clone_from(v);
+        }
+        if let Some(v) = &self.sms_access {
+            a.sms_access.clone_from(v);
+        }
+        a.legacy_access = self.legacy_access.unwrap_or(a.legacy_access);
+        a.lrn_access = self.lrn_access.unwrap_or(a.lrn_access);
+        a.require_ip_api_access = self
+            .require_ip_api_access
+            .unwrap_or(a.require_ip_api_access);
+        a.require_ip_gql_access = self
+            .require_ip_gql_access
+            .unwrap_or(a.require_ip_gql_access);
+        a.updated_at = at;
+        a
+    }
+}
+
+/// A coverage access flag: `^[A-Z][A-Z0-9_]{0,31}$`.
+fn coverage_flag(field: &str, value: String) -> Result<String> {
+    let mut chars = value.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && value.len() <= MAX_FLAG_CHARS;
+    if !ok {
+        return Err(Error::InvalidArgument(format!(
+            "{field} must be an upper-case token of 1 to {MAX_FLAG_CHARS} characters \
+             (A-Z, then A-Z, 0-9 or _), such as NONE"
+        )));
+    }
+    Ok(value)
+}
+
+/// An allowed IP's network: `a.b.c.d/n` or an IPv6 network, with the host bits zero; a bare
+/// address is a network of one (/32 or /128).
+pub fn canonical_cidr(value: &str) -> Result<IpNet> {
+    let v = value.trim();
+    let parsed = if v.contains('/') {
+        v.parse::<IpNet>().ok()
+    } else {
+        v.parse::<IpAddr>().ok().map(IpNet::from)
+    };
+    let net = parsed.ok_or_else(|| {
+        Error::InvalidArgument(
+            "cidr must be an IPv4 or IPv6 address or network, e.g. 203.0.113.0/24 or \
+             2001:db8::/32"
+                .into(),
+        )
+    })?;
+    if net.trunc() != net {
+        return Err(Error::InvalidArgument(format!(
+            "cidr must be a network address: {}",
+            net.trunc()
+        )));
+    }
+    Ok(net)
+}
+
+fn ip_description(value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.chars().count() > MAX_IP_DESCRIPTION_CHARS || v.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(format!(
+            "description must be at most {MAX_IP_DESCRIPTION_CHARS} characters, without control \
+             characters"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+/// Whether turning on `require_ip_api_access` (from off, in `next`) would lock out a caller at
+/// `client` (None: unknown), given the account's allowed `cidrs`.
+fn locks_out(
+    current: &AccountRecord,
+    next: &AccountRecord,
+    client: Option<IpAddr>,
+    cidrs: &[String],
+) -> bool {
+    if current.require_ip_api_access || !next.require_ip_api_access {
+        return false;
+    }
+    let Some(client) = client else {
+        return true;
+    };
+    !cidrs
+        .iter()
+        .filter_map(|c| c.parse::<IpNet>().ok())
+        .any(|net| net.contains(&client))
+}
+
+/// The caller's address, if it parses (an IPv4-mapped IPv6 address as IPv4).
+fn client_ip(value: Option<&str>) -> Option<IpAddr> {
+    value
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+}
+
+/// A page cursor named `field`: an account's uuid.
+fn cursor(field: &str, value: Option<String>) -> Result<Option<Uuid>> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            Uuid::parse_str(&v)
+                .map_err(|_| Error::InvalidArgument(format!("{field} must be an account id")))
+        })
+        .transpose()
+}
+
+impl PageRequest {
+    /// The limit and the cursor, validated.
+    fn validated(self) -> Result<(u32, PageCursor)> {
+        let limit = match self.limit {
+            0 => DEFAULT_PAGE_LIMIT,
+            l if l <= MAX_PAGE_LIMIT => l,
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "limit must be between 1 and {MAX_PAGE_LIMIT}"
+                )));
+            }
+        };
+        let cursor = match (cursor("after", self.after)?, cursor("before", self.before)?) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidArgument(
+                    "after and before cannot both be set".into(),
+                ));
+            }
+            (Some(id), None) => PageCursor::After(id),
+            (None, Some(id)) => PageCursor::Before(id),
+            (None, None) => PageCursor::First,
+        };
+        Ok((limit, cursor))
+    }
+}
+
+impl Identity {
+    /// The caller's account and role, None when they belong to no organization.
+    async fn account_caller(&self, claims: &AccessClaims) -> Result<Option<Caller>> {
+        let user = caller(claims)?;
+        let Some((account, role)) = self.store.caller_account(user).await? else {
+            return Ok(None);
+        };
+        let role = OrgRole::parse(&role)
+            .map_err(|_| Error::Internal(anyhow::anyhow!("stored role {role:?} is unknown")))?;
+        Ok(Some(Caller {
+            user,
+            account,
+            role,
+        }))
+    }
+
+    /// The account `id` names (None: the caller's own) when the caller has `need` on it;
+    /// NOT_FOUND when they may not see it, PERMISSION_DENIED when they see it only.
+    async fn account_for(
+        &self,
+        claims: &AccessClaims,
+        id: Option<&str>,
+        need: Access,
+    ) -> Result<(Caller, AccountRecord)> {
+        let caller = self.account_caller(claims).await?;
+        let (caller, target) = match id {
+            None => {
+                let caller = caller.ok_or_else(no_organization)?;
+                let own = caller.account.clone();
+                (caller, own)
+            }
+            Some(id) => {
+                let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+                let caller = caller.ok_or_else(not_found)?;
+                let target = if id == caller.account.organization_uuid {
+                    caller.account.clone()
+                } else {
+                    self.store.account(id).await?.ok_or_else(not_found)?
+                };
+                (caller, target)
+            }
+        };
+        match access(&caller, &target) {
+            Access::None => Err(not_found()),
+            a if a < need => Err(denied()),
+            _ => Ok((caller, target)),
+        }
+    }
+
+    /// Creates a sub-account under `parent_uuid` (None: the caller's account), which the caller
+    /// administers.
+    pub async fn create_sub_account(
+        &self,
+        claims: &AccessClaims,
+        name: &str,
+        parent_uuid: Option<&str>,
+    ) -> Result<AccountRecord> {
+        let (caller, parent) = self
+            .account_for(claims, parent_uuid, Access::Administer)
+            .await?;
+        let name = org_name(name)?;
+        let depth = parent.depth + 1;
+        if depth > MAX_DEPTH {
+            return Err(Error::InvalidArgument(format!(
+                "sub-accounts can be nested at most {MAX_DEPTH} levels deep"
+            )));
+        }
+        let id = Uuid::now_v7();
+        let at = now();
+        let account = AccountRecord {
+            organization_uuid: id,
+            parent_uuid: Some(parent.organization_uuid),
+            name,
+            customer_id: 0,
+            legacy_access: false,
+            lrn_access: false,
+            mms_access: "NONE".into(),
+            sms_access: "NONE".into(),
+            require_ip_api_access: false,
+            require_ip_gql_access: false,
+            depth,
+            path: account_path(Some(&parent.path), id),
+            created_at: at,
+            updated_at: at,
+        };
+        let stored = self
+            .store
+            .create_sub_account(&account, &caller.guard())
+            .await?
+            .ok_or_else(not_found)?;
+        tracing::info!(user_uuid = %caller.user, organization_uuid = %id, parent_uuid = %parent.organization_uuid, "sub-account created");
+        Ok(stored)
+    }
+
+    /// A page of the accounts the caller may list.
+    pub async fn list_accounts(
+        &self,
+        claims: &AccessClaims,
+        page: PageRequest,
+    ) -> Result<AccountList> {
+        let (limit, cursor) = page.validated()?;
+        let caller = self
+            .account_caller(claims)
+            .await?
+            .ok_or_else(no_organization)?;
+        let page = self
+            .store
+            .accounts_page(&caller.listable(), cursor, i64::from(limit))
+            .await?;
+        let first = page.accounts.first().map(|a| a.organization_uuid);
+        let last = page.accounts.last().map(|a| a.organization_uuid);
+        Ok(AccountList {
+            after: last.filter(|_| page.more_after),
+            before: first.filter(|_| page.more_before),
+            accounts: page.accounts,
+            limit,
+            total: u64::try_from(page.total).unwrap_or(0),
+        })
+    }
+
+    /// One account the caller may see.
+    pub async fn get_account(&self, claims: &AccessClaims, id: &str) -> Result<AccountRecord> {
+        Ok(self.account_for(claims, Some(id), Access::View).await?.1)
+    }
+
+    /// Changes an account's name and access flags (its admins and those above). Turning on
+    /// `require_ip_api_access` from an address outside the account's allowed IPs is refused:
+    /// the caller would lock themselves out.
+    pub async fn update_account(
+        &self,
+        claims: &AccessClaims,
+        id: &str,
+        update: AccountUpdate,
+    ) -> Result<AccountRecord> {
+        let (caller, target) = self
+            .account_for(claims, Some(id), Access::Administer)
+            .await?;
+        let update = update.validated()?;
+        let client = client_ip(update.client_address.as_deref());
+        let at = now();
+        let edit = |current: &AccountRecord, cidrs: &[String]| {
+            let next = update.apply(current, at);
+            (!locks_out(current, &next, client, cidrs)).then_some(next)
+        };
+        let org = target.organization_uuid;
+        match self
+            .store
+            .update_account(org, &caller.guard(), &edit)
+            .await?
+        {
+            AccountChange::Done(a) => {
+                tracing::info!(user_uuid = %caller.user, organization_uuid = %org, "account updated");
+                Ok(a)
+            }
+            AccountChange::Missing => Err(not_found()),
+            AccountChange::Refused => Err(Error::FailedPrecondition(format!(
+                "your address {} is not in the account's allowed IPs; add it first",
+                client.map_or_else(|| "(unknown)".to_owned(), |ip| ip.to_string())
+            ))),
+        }
+    }
+
+    /// An account's allowed IPs (its admins and those above).
+    pub async fn list_allowed_ips(
+        &self,
+        claims: &AccessClaims,
+        id: &str,
+    ) -> Result<Vec<AllowedIpRecord>> {
+        let (_, target) = self
+            .account_for(claims, Some(id), Access::Administer)
+            .await?;
+        Ok(self.store.allowed_ips(target.organization_uuid).await?)
+    }
+
+    /// Adds an allowed IP to an account (its admins and those above).
+    pub async fn add_allowed_ip(
+        &self,
+        claims: &AccessClaims,
+        id: &str,
+        cidr: &str,
+        description: &str,
+    ) -> Result<AllowedIpRecord> {
+        let (caller, target) = self
+            .account_for(claims, Some(id), Access::Administer)
+            .await?;
+        let net = canonical_cidr(cidr)?;
+        let ip = AllowedIpRecord {
+            allowed_ip_uuid: Uuid::now_v7(),
+            organization_uuid: target.organization_uuid,
+            cidr: net.to_string(),
+            description: ip_description(description)?,
+            created_at: now(),
+        };
+        match self
+            .store
+            .add_allowed_ip(&ip, MAX_ALLOWED_IPS, &caller.guard())
+            .await
+        {
+            Ok(AccountChange::Done(())) => {}
+            Ok(AccountChange::Missing) => return Err(not_found()),
+            Ok(AccountChange::Refused) => {
+                return Err(Error::FailedPrecondition(format!(
+                    "an account holds at most {MAX_ALLOWED_IPS} allowed IPs"
+                )));
+            }
+            Err(StoreError::Conflict) => {
+                return Err(Error::AlreadyExists(format!(
+                    "{} is already an allowed IP of this account",
+                    ip.cidr
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(user_uuid = %caller.user, organization_uuid = %ip.organization_uuid, allowed_ip_uuid = %ip.allowed_ip_uuid, "allowed IP added");
+        Ok(ip)
+    }
+
+    /// Deletes one of an account's allowed IPs (its admins and those above).
+    pub async fn delete_allowed_ip(
+        &self,
+        claims: &AccessClaims,
+        id: &str,
+        allowed_ip_uuid: &str,
+    ) -> Result<()> {
+        let (caller, target) = self
+            .account_for(claims, Some(id), Access::Administer)
+            .await?;
+        let ip = Uuid::parse_str(allowed_ip_uuid).map_err(|_| ip_not_found())?;
+        let org = target.organization_uuid;
+        if !self
+            .store
+            .delete_allowed_ip(org, ip, now(), &caller.guard())
+            .await?
+        {
+            return Err(ip_not_found());
+        }
+        tracing::info!(user_uuid = %caller.user, organization_uuid = %org, allowed_ip_uuid = %ip, "allowed IP deleted");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,151 @@
+//! `identity.v1.Accounts`: accounts, sub-accounts and their allowed IPs, served by the same
+//! handler (and the same caller authentication) as `identity.v1.IdentityService`.
+
+use proto::identity::v1 as pb;
+use service_kit::grpc::timestamp as ts;
+use tonic::{Request, Response, Status};
+
+use super::IdentityGrpc;
+use crate::{
+    domain::accounts::{AccountUpdate, PageRequest},
+    store::{AccountRecord, AllowedIpRecord},
+};
+
+#[tonic::async_trait]
+impl pb::accounts_server::Accounts for IdentityGrpc {
+    async fn create_sub_account(
+        &self,
+        req: Request<pb::CreateSubAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let account = self
+            .identity
+            .create_sub_account(&claims, &r.name, r.parent_uuid.as_deref())
+            .await?;
+        Ok(Response::new(account_pb(account)))
+    }
+
+    async fn list_accounts(
+        &self,
+        req: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let page = PageRequest {
+            limit: r.limit,
+            after: r.after,
+            before: r.before,
+        };
+        let list = self.identity.list_accounts(&claims, page).await?;
+        Ok(Response::new(pb::ListAccountsResponse {
+            accounts: list.accounts.into_iter().map(account_pb).collect(),
+            after: list.after.map(|u| u.to_string()),
+            before: list.before.map(|u| u.to_string()),
+            limit: list.limit,
+            total: list.total,
+        }))
+    }
+
+    async fn get_account(
+        &self,
+        req: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        let claims = self.user(&req).await?;
+        let account = self
+            .identity
+            .get_account(&claims, &req.get_ref().organization_uuid)
+            .await?;
+        Ok(Response::new(account_pb(account)))
+    }
+
+    async fn update_account(
+        &self,
+        req: Request<pb::UpdateAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let update = AccountUpdate {
+            name: r.name,
+            legacy_access: r.legacy_access,
+            lrn_access: r.lrn_access,
+            mms_access: r.mms_access,
+            sms_access: r.sms_access,
+            require_ip_api_access: r.require_ip_api_access,
+            require_ip_gql_access: r.require_ip_gql_access,
+            client_address: r.client_address,
+        };
+        let account = self
+            .identity
+            .update_account(&claims, &r.organization_uuid, update)
+            .await?;
+        Ok(Response::new(account_pb(account)))
+    }
+
+    async fn list_allowed_ips(
+        &self,
+        req: Request<pb::ListAllowedIpsRequest>,
+    ) -> Result<Response<pb::ListAllowedIpsResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let ips = self
+            .identity
+            .list_allowed_ips(&claims, &req.get_ref().organization_uuid)
+            .await?;
+        Ok(Response::new(pb::ListAllowedIpsResponse {
+            allowed_ips: ips.into_iter().map(allowed_ip_pb).collect(),
+        }))
+    }
+
+    async fn add_allowed_ip(
+        &self,
+        req: Request<pb::AddAllowedIpRequest>,
+    ) -> Result<Response<pb::AllowedIp>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let ip = self
+            .identity
+            .add_allowed_ip(&claims, &r.organization_uuid, &r.cidr, &r.description)
+            .await?;
+        Ok(Response::new(allowed_ip_pb(ip)))
+    }
+
+    async fn delete_allowed_ip(
+        &self,
+        req: Request<pb::DeleteAllowedIpRequest>,
+    ) -> Result<Response<pb::DeleteAllowedIpResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        self.identity
+            .delete_allowed_ip(&claims, &r.organization_uuid, &r.allowed_ip_uuid)
+            .await?;
+        Ok(Response::new(pb::DeleteAllowedIpResponse {}))
+    }
+}
+
+fn account_pb(a: AccountRecord) -> pb::Account {
+    pb::Account {
+        organization_uuid: a.organization_uuid.to_string(),
+        parent_uuid: a.parent_uuid.map(|u| u.to_string()),
+        name: a.name,
+        customer_id: a.customer_id,
+        legacy_access: a.legacy_access,
+        lrn_access: a.lrn_access,
+        mms_access: a.mms_access,
+        sms_access: a.sms_access,
+        require_ip_api_access: a.require_ip_api_access,
+        require_ip_gql_access: a.require_ip_gql_access,
+        depth: u32::try_from(a.depth).unwrap_or(0),
+        created_at: Some(ts(a.created_at)),
+        updated_at: Some(ts(a.updated_at)),
+    }
+}
+
+fn allowed_ip_pb(ip: AllowedIpRecord) -> pb::AllowedIp {
+    pb::AllowedIp {
+        allowed_ip_uuid: ip.allowed_ip_uuid.to_string(),
+        organization_uuid: ip.organization_uuid.to_string(),
+        cidr: ip.cidr,
+        description: ip.description,
+        created_at: Some(ts(ip.created_at)),
+    }
+}

@@ -1,0 +1,514 @@
+//! Accounts: the organization hierarchy (an account is an organization, a sub-account a child
+//! organization), the accounts' access flags and their allowed IPs (docs/accounts.md).
+//!
+//! An account's `path` holds the lower-case simple-hex uuids from its top-level account down to
+//! itself, joined by '/': "an account and everything below it" is one range of paths
+//! ([`PathRange`]) on an index, compared byte by byte on both backends. Paths never change (no
+//! account moves), so a range read once stays true.
+
+use chrono::{DateTime, Utc};
+use service_kit::{
+    db::{Pool, is_foreign_key_violation},
+    on_pool,
+};
+use uuid::Uuid;
+
+use super::{Guard, Result, SqlStore, StoreError, conflict, guard::check_guard};
+
+/// A stored account: an organization with its place in the hierarchy and its access flags.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccountRecord {
+    pub organization_uuid: Uuid,
+    /// None for a top-level account.
+    pub parent_uuid: Option<Uuid>,
+    pub name: String,
+    /// Assigned by the database at creation.
+    pub customer_id: i64,
+    pub legacy_access: bool,
+    pub lrn_access: bool,
+    pub mms_access: String,
+    pub sms_access: String,
+    pub require_ip_api_access: bool,
+    pub require_ip_gql_access: bool,
+    /// 0 for a top-level account.
+    pub depth: i32,
+    /// See the module's documentation; [`account_path`].
+    pub path: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An address (range) an account's callers may come from.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AllowedIpRecord {
+    pub allowed_ip_uuid: Uuid,
+    pub organization_uuid: Uuid,
+    /// Canonical network form, e.g. "203.0.113.0/24".
+    pub cidr: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The path of account `id` below the account whose path is `parent` (None: a top-level
+/// account).
+pub fn account_path(parent: Option<&str>, id: Uuid) -> String {
+    let own = id.simple().to_string();
+    match parent {
+        Some(parent) => format!("{parent}/{own}"),
+        None => own,
+    }
+}
+
+/// The accounts whose paths lie between `low` and `high`, both included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathRange {
+    pub low: String,
+    pub high: String,
+}
+
+impl PathRange {
+    /// The account at `path` alone.
+    pub fn only(path: &str) -> Self {
+        Self {
+            low: path.to_owned(),
+            high: path.to_owned(),
+        }
+    }
+
+    /// The account at `path` and every account below it: their paths start with `path` then
+    /// '/' then hex digits, and '~' sorts after every hex digit, so they all lie between `path`
+    /// and `path/~`; nothing else does, since no path holds a byte below '/'.
+    pub fn subtree(path: &str) -> Self {
+        Self {
+            low: path.to_owned(),
+            high: format!("{path}/~"),
+        }
+    }
+
+    /// Whether `path` lies in the range (as the database compares: byte by byte).
+    pub fn contains(&self, path: &str) -> bool {
+        self.low.as_str() <= path && path <= self.high.as_str()
+    }
+}
+
+/// Where a page of accounts starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageCursor {
+    /// The first page.
+    First,
+    /// The accounts after this uuid.
+    After(Uuid),
+    /// The accounts just before this uuid.
+    Before(Uuid),
+}
+
+/// One page of accounts in uuid order, read in one snapshot with the count of the range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountPage {
+    pub accounts: Vec<AccountRecord>,
+    /// Every account of the range.
+    pub total: i64,
+    /// Accounts of the range sort before the page's first.
+    pub more_before: bool,
+    /// Accounts of the range sort after the page's last.
+    pub more_after: bool,
+}
+
+/// What a guarded change to an account did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountChange<T> {
+    Done(T),
+    /// The account no longer exists.
+    Missing,
+    /// Refused by the domain's check or a limit.
+    Refused,
+}
+
+/// The domain's edit of an account: from the account as it is (its row locked) and its allowed
+/// CIDRs, the account as it will be, or None to refuse the change.
+pub type AccountEdit<'a> =
+    &'a (dyn Fn(&AccountRecord, &[String]) -> Option<AccountRecord> + Send + Sync);
+
+/// The columns of an [`AccountRecord`], from `organizations`.
+macro_rules! account_columns {
+    () => {
+        "organization_uuid, parent_uuid, name, customer_id, legacy_access, lrn_access, \
+         mms_access, sms_access, require_ip_api_access, require_ip_gql_access, depth, path, \
+         created_at, updated_at"
+    };
+}
+
+const ACCOUNT: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM organizations WHERE organization_uuid = $1"
+);
+
+const CALLER_ACCOUNT: &str = concat!(
+    "SELECT m.role, a.* FROM memberships m JOIN (SELECT ",
+    account_columns!(),
+    " FROM organizations) a ON a.organization_uuid = m.organization_uuid WHERE m.user_uuid = $1"
+);
+
+/// The count of the range `$1..=$2`, of its accounts up to `$3` and from `$4` on.
+const PAGE_COUNTS: &str = "SELECT COUNT(*), \
+     COUNT(CASE WHEN organization_uuid <= $3 THEN 1 END), \
+     COUNT(CASE WHEN organization_uuid >= $4 THEN 1 END) \
+     FROM organizations WHERE path >= $1 AND path <= $2";
+
+/// The first `$4` accounts of the range `$1..=$2` after `$3` (NULL: from the start).
+const PAGE_FORWARD: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM organizations WHERE path >= $1 AND path <= $2 \
+     AND ($3 IS NULL OR organization_uuid > $3) ORDER BY organization_uuid LIMIT $4"
+);
+
+/// The last `$4` accounts of the range `$1..=$2` before `$3`, last first.
+const PAGE_BACKWARD: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM organizations WHERE path >= $1 AND path <= $2 \
+     AND organization_uuid < $3 ORDER BY organization_uuid DESC LIMIT $4"
+);
+
+/// Locks an account's row.
+const LOCK: &str = "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1";
+
+/// Locks an account's row and bumps its `updated_at` (a change to its allowed IPs changes it).
+const TOUCH: &str = "UPDATE organizations SET updated_at = $2 WHERE organization_uuid = $1";
+
+const ALLOWED_IPS: &str = "SELECT allowed_ip_uuid, organization_uuid, cidr, description, \
+     created_at FROM account_allowed_ips WHERE organization_uuid = $1 ORDER BY cidr";
+
+const NO_USERS: [Uuid; 0] = [];
+
+/// Accounts and their allowed IPs.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
+    /// The account of a user's membership and their role there.
+    async fn caller_account(&self, user_uuid: Uuid) -> Result<Option<(AccountRecord, String)>>;
+    /// One account.
+    async fn account(&self, organization_uuid: Uuid) -> Result<Option<AccountRecord>>;
+    /// Whether an account has sub-accounts.
+    async fn has_sub_accounts(&self, organization_uuid: Uuid) -> Result<bool>;
+    /// Creates a sub-account (its `customer_id` is assigned here) and answers it as stored;
+    /// None when its parent no longer exists.
+    async fn create_sub_account(
+        &self,
+        account: &AccountRecord,
+        guard: &Guard,
+    ) -> Result<Option<AccountRecord>>;
+    /// A page of the accounts in `range`, ordered by uuid, of at most `limit` accounts.
+    async fn accounts_page(
+        &self,
+        range: &PathRange,
+        cursor: PageCursor,
+        limit: i64,
+    ) -> Result<AccountPage>;
+    /// Applies `edit` to an account with its row locked and stores the result.
+    async fn update_account(
+        &self,
+        organization_uuid: Uuid,
+        guard: &Guard,
+        edit: AccountEdit<'_>,
+    ) -> Result<AccountChange<AccountRecord>>;
+    /// An account's allowed IPs, ordered by CIDR.
+    async fn allowed_ips(&self, organization_uuid: Uuid) -> Result<Vec<AllowedIpRecord>>;
+    /// Adds an allowed IP unless the account holds `max` already (Refused); Conflict when the
+    /// account allows that CIDR already.
+    async fn add_allowed_ip(
+        &self,
+        ip: &AllowedIpRecord,
+        max: i64,
+        guard: &Guard,
+    ) -> Result<AccountChange<()>>;
+    /// Deletes one allowed IP of an account; whether it was there.
+    async fn delete_allowed_ip(
+        &self,
+        organization_uuid: Uuid,
+        allowed_ip_uuid: Uuid,
+        at: DateTime<Utc>,
+        guard: &Guard,
+    ) -> Result<bool>;
+}
+
+#[async_trait::async_trait]
+impl AccountStore for SqlStore {
+    #[tracing::instrument(skip_all)]
+    async fn caller_account(&self, user: Uuid) -> Result<Option<(AccountRecord, String)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            role: String,
+            #[sqlx(flatten)]
+            account: AccountRecord,
+        }
+        let row: Option<Row> = on_pool!(&self.pool, |p| sqlx::query_as(CALLER_ACCOUNT)
+            .bind(user)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row.map(|r| (r.account, r.role)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn account(&self, org: Uuid) -> Result<Option<AccountRecord>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_as(ACCOUNT)
+            .bind(org)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn has_sub_accounts(&self, org: Uuid) -> Result<bool> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM organizations WHERE parent_uuid = $1)"
+        )
+        .bind(org)
+        .fetch_one(p)
+        .await)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_sub_account(
+        &self,
+        a: &AccountRecord,
+        guard: &Guard,
+    ) -> Result<Option<AccountRecord>> {
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            check_guard!(tx, guard, NO_USERS);
+            let inserted = sqlx::query(
+                "INSERT INTO organizations (organization_uuid, parent_uuid, name, depth, path, \
+                 legacy_access, lrn_access, mms_access, sms_access, require_ip_api_access, \
+                 require_ip_gql_access, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(a.organization_uuid)
+            .bind(a.parent_uuid)
+            .bind(&a.name)
+            .bind(a.depth)
+            .bind(&a.path)
+            .bind(a.legacy_access)
+            .bind(a.lrn_access)
+            .bind(&a.mms_access)
+            .bind(&a.sms_access)
+            .bind(a.require_ip_api_access)
+            .bind(a.require_ip_gql_access)
+            .bind(a.created_at)
+            .bind(a.updated_at)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Err(e) if is_foreign_key_violation(&e) => return Ok(None),
+                other => other.map_err(conflict)?,
+            };
+            // Read back for the customer id the database assigned.
+            let stored = sqlx::query_as(ACCOUNT)
+                .bind(a.organization_uuid)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Some(stored))
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn accounts_page(
+        &self,
+        range: &PathRange,
+        cursor: PageCursor,
+        limit: i64,
+    ) -> Result<AccountPage> {
+        let (after, before) = match cursor {
+            PageCursor::First => (None, None),
+            PageCursor::After(id) => (Some(id), None),
+            PageCursor::Before(id) => (None, Some(id)),
+        };
+        let (sql, at) = match before {
+            Some(id) => (PAGE_BACKWARD, Some(id)),
+            None => (PAGE_FORWARD, after),
+        };
+        // The count and the page come from one snapshot: a read transaction on SQLite (WAL),
+        // a repeatable-read one on PostgreSQL (where each statement of a read-committed
+        // transaction would see what committed before it).
+        let begin = match &self.pool {
+            Pool::Postgres(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            Pool::Sqlite(_) => "BEGIN",
+        };
+        let ((total, up_to_after, from_before), mut accounts): ((i64, i64, i64), Vec<_>) =
+            on_pool!(&self.pool, |p| {
+                let mut tx = p.begin_with(begin).await?;
+                let counts = sqlx::query_as(PAGE_COUNTS)
+                    .bind(&range.low)
+                    .bind(&range.high)
+                    .bind(after)
+                    .bind(before)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                // One more than asked: whether another page follows in the reading direction.
+                let rows = sqlx::query_as(sql)
+                    .bind(&range.low)
+                    .bind(&range.high)
+                    .bind(at)
+                    .bind(limit.saturating_add(1))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>((counts, rows))
+            })?;
+        let further = accounts.len() > usize::try_from(limit).unwrap_or(0);
+        accounts.truncate(usize::try_from(limit).unwrap_or(0));
+        let (more_before, more_after) = if before.is_some() {
+            accounts.reverse();
+            (further, from_before > 0)
+        } else {
+            (up_to_after > 0, further)
+        };
+        Ok(AccountPage {
+            accounts,
+            total,
+            more_before,
+            more_after,
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_account(
+        &self,
+        org: Uuid,
+        guard: &Guard,
+        edit: AccountEdit<'_>,
+    ) -> Result<AccountChange<AccountRecord>> {
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            check_guard!(tx, guard, NO_USERS);
+            // Locks the row (SQLite serialises writers anyway) before reading what the edit
+            // depends on.
+            let locked = sqlx::query(LOCK)
+                .bind(org)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if locked == 0 {
+                return Ok(AccountChange::Missing);
+            }
+            let current: AccountRecord = sqlx::query_as(ACCOUNT)
+                .bind(org)
+                .fetch_one(&mut *tx)
+                .await?;
+            let cidrs: Vec<String> = sqlx::query_scalar(
+                "SELECT cidr FROM account_allowed_ips WHERE organization_uuid = $1",
+            )
+            .bind(org)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(a) = edit(&current, &cidrs) else {
+                return Ok(AccountChange::Refused);
+            };
+            sqlx::query(
+                "UPDATE organizations SET name = $2, legacy_access = $3, lrn_access = $4, \
+                 mms_access = $5, sms_access = $6, require_ip_api_access = $7, \
+                 require_ip_gql_access = $8, updated_at = $9 WHERE organization_uuid = $1",
+            )
+            .bind(org)
+            .bind(&a.name)
+            .bind(a.legacy_access)
+            .bind(a.lrn_access)
+            .bind(&a.mms_access)
+            .bind(&a.sms_access)
+            .bind(a.require_ip_api_access)
+            .bind(a.require_ip_gql_access)
+            .bind(a.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(AccountChange::Done(a))
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn allowed_ips(&self, org: Uuid) -> Result<Vec<AllowedIpRecord>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_as(ALLOWED_IPS)
+            .bind(org)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_allowed_ip(
+        &self,
+        ip: &AllowedIpRecord,
+        max: i64,
+        guard: &Guard,
+    ) -> Result<AccountChange<()>> {
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            check_guard!(tx, guard, NO_USERS);
+            let touched = sqlx::query(TOUCH)
+                .bind(ip.organization_uuid)
+                .bind(ip.created_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if touched == 0 {
+                return Ok(AccountChange::Missing);
+            }
+            let held: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM account_allowed_ips WHERE organization_uuid = $1",
+            )
+            .bind(ip.organization_uuid)
+            .fetch_one(&mut *tx)
+            .await?;
+            if held >= max {
+                return Ok(AccountChange::Refused);
+            }
+            sqlx::query(
+                "INSERT INTO account_allowed_ips (allowed_ip_uuid, organization_uuid, cidr, \
+                 description, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(ip.allowed_ip_uuid)
+            .bind(ip.organization_uuid)
+            .bind(&ip.cidr)
+            .bind(&ip.description)
+            .bind(ip.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict)?;
+            tx.commit().await?;
+            Ok(AccountChange::Done(()))
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_allowed_ip(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        at: DateTime<Utc>,
+        guard: &Guard,
+    ) -> Result<bool> {
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            check_guard!(tx, guard, NO_USERS);
+            let deleted = sqlx::query(
+                "DELETE FROM account_allowed_ips WHERE organization_uuid = $1 \
+                 AND allowed_ip_uuid = $2",
+            )
+            .bind(org)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if deleted == 0 {
+                return Ok(false);
+            }
+            sqlx::query(TOUCH)
+                .bind(org)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+}

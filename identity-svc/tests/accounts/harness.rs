@@ -1,0 +1,394 @@
+//! The harness: identity-svc itself (`Application`) on a loopback port over a fresh SQLite file
+//! or PostgreSQL schema, users with access tokens, and a pool of the test's own on the same
+//! database for fixtures the API does not offer (memberships of sub-accounts, a removed
+//! account).
+
+use std::{path::PathBuf, time::Duration};
+
+use identity_svc::{Application, Config};
+use proto::identity::v1::{
+    self as pb, accounts_client::AccountsClient, identity_service_client::IdentityServiceClient,
+};
+use secrecy::SecretString;
+use service_kit::{
+    db::{DbConfig, Pool},
+    on_pool,
+};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Status, metadata::MetadataValue, transport::Channel};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test on both backends: `dual!(name);` for `async fn name(svc: TestService)`.
+macro_rules! dual {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(svc) = crate::harness::TestService::start(crate::harness::Backend::Sqlite).await {
+                    super::$name(svc).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(svc) = crate::harness::TestService::start(crate::harness::Backend::Postgres).await {
+                    super::$name(svc).await
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use dual;
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+const INTERNAL: &str = "accounts-test-internal-credential-0123456789";
+const PASSWORD: &str = "a long and unusual test password 7";
+
+/// Where the test's database lives, to remove it.
+enum Place {
+    Sqlite(PathBuf),
+    Postgres { url: String, schema: String },
+}
+
+/// A running identity-svc for one test, stopped and removed when dropped.
+pub(crate) struct TestService {
+    /// The service's database, for fixtures.
+    pub(crate) db: Pool,
+    channel: Channel,
+    shutdown: CancellationToken,
+    place: Place,
+}
+
+/// A registered user and a client of the account API speaking for them.
+#[derive(Clone)]
+pub(crate) struct User {
+    pub(crate) uuid: Uuid,
+    token: String,
+    client: AccountsClient<Channel>,
+}
+
+async fn postgres_reachable(url: &str) -> bool {
+    let connect = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), connect).await,
+        Ok(Ok(_))
+    )
+}
+
+impl TestService {
+    /// Starts the service on `backend`; None when PostgreSQL is unreachable outside CI.
+    pub(crate) async fn start(backend: Backend) -> Option<Self> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            service_kit::telemetry::init_with_writer("info", std::io::stderr);
+        }
+        let id = Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("identity-accounts-test-{id}"));
+        let (url, place) = match backend {
+            Backend::Sqlite => (None, Place::Sqlite(dir.clone())),
+            Backend::Postgres => {
+                let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.into());
+                if !postgres_reachable(&url).await {
+                    assert!(
+                        std::env::var("CI").as_deref() != Ok("true"),
+                        "PostgreSQL is not reachable at {url}, and CI=true requires the PostgreSQL tests"
+                    );
+                    eprintln!("\n!!! SKIPPING a PostgreSQL test: no PostgreSQL at {url} !!!\n");
+                    return None;
+                }
+                let schema = format!("t{}_identity", &id[..16]);
+                (Some(url.clone()), Place::Postgres { url, schema })
+            }
+        };
+        let mut config = Config::new(
+            "127.0.0.1:0".parse().unwrap(),
+            url.clone().map(SecretString::from),
+            dir.clone(),
+            SecretString::from(INTERNAL),
+        );
+        if let Place::Postgres { schema, .. } = &place {
+            config.database_schema.clone_from(schema);
+        }
+        let db = DbConfig {
+            url: url.map(SecretString::from),
+            schema: config.database_schema.clone(),
+            sqlite_file: dir.join("identity.db"),
+            max_connections: 2,
+        };
+        let shutdown = CancellationToken::new();
+        let app = Application::build(config, shutdown.clone())
+            .await
+            .expect("identity-svc starts");
+        let addr = app.local_addr();
+        tokio::spawn(app.run());
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("identity-svc answers");
+        let db = service_kit::db::connect(&db)
+            .await
+            .expect("the test pool opens");
+        Some(Self {
+            db,
+            channel,
+            shutdown,
+            place,
+        })
+    }
+
+    /// A channel to the service.
+    pub(crate) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// Registers a user (no organization yet) and signs them in.
+    pub(crate) async fn user(&self) -> User {
+        let mut identity = IdentityServiceClient::new(self.channel.clone());
+        let grant = identity
+            .register_user(internal(pb::RegisterUserRequest {
+                email: format!("{}@accounts.test", Uuid::new_v4().simple()),
+                password: PASSWORD.into(),
+                first_name: "Test".into(),
+                last_name: "User".into(),
+                invite_code: None,
+            }))
+            .await
+            .expect("registration")
+            .into_inner();
+        let access = identity
+            .authenticate(internal(pb::AuthenticateRequest {
+                credential: Some(pb::authenticate_request::Credential::SessionToken(
+                    grant.session_token,
+                )),
+            }))
+            .await
+            .expect("authentication")
+            .into_inner();
+        User {
+            uuid: access.user_uuid.parse().unwrap(),
+            token: access.access_token,
+            client: AccountsClient::new(self.channel.clone()),
+        }
+    }
+
+    /// A user who created a (top-level) organization, and its uuid.
+    pub(crate) async fn admin(&self, name: &str) -> (User, String) {
+        let user = self.user().await;
+        let org = IdentityServiceClient::new(self.channel.clone())
+            .create_organization(user.req(pb::CreateOrganizationRequest { name: name.into() }))
+            .await
+            .expect("organization created")
+            .into_inner();
+        (user, org.organization_uuid)
+    }
+
+    /// A new user who is a member of `org` with `role` (a fixture: sub-accounts have no
+    /// invitations yet).
+    pub(crate) async fn member(&self, org: &str, role: &str) -> User {
+        let user = self.user().await;
+        let org: Uuid = org.parse().unwrap();
+        on_pool!(&self.db, |p| sqlx::query(
+            "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at) \
+             VALUES ($1, $2, $3, $4)"
+        )
+        .bind(user.uuid)
+        .bind(org)
+        .bind(role)
+        .bind(chrono::Utc::now())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .expect("membership inserted");
+        user
+    }
+
+    /// Removes an account without memberships or sub-accounts (a fixture: closing accounts
+    /// comes later).
+    pub(crate) async fn remove_account(&self, org: &str) {
+        let org: Uuid = org.parse().unwrap();
+        let n = on_pool!(&self.db, |p| sqlx::query(
+            "DELETE FROM organizations WHERE organization_uuid = $1"
+        )
+        .bind(org)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .expect("account removed");
+        assert_eq!(n, 1);
+    }
+}
+
+impl Drop for TestService {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        match &self.place {
+            Place::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Place::Postgres { url, schema } => {
+                let (url, schema) = (url.clone(), schema.clone());
+                // A runtime of its own: Drop may run while the test's runtime is unwinding.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async move {
+                        if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                            let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                        }
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A request as the trusted internal caller.
+fn internal<T>(msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut().insert(
+        "x-internal-credential",
+        MetadataValue::from_static(INTERNAL),
+    );
+    r
+}
+
+/// The answer's gRPC code (Ok for a success).
+pub(crate) fn code<T>(r: &Result<T, Status>) -> tonic::Code {
+    r.as_ref().err().map_or(tonic::Code::Ok, Status::code)
+}
+
+/// Asserts that `r` failed with `code` and a message containing `text`.
+#[track_caller]
+pub(crate) fn assert_status<T: std::fmt::Debug>(
+    r: Result<T, Status>,
+    code: tonic::Code,
+    text: &str,
+) {
+    let status = r.expect_err("the call fails");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(status.message().contains(text), "{status:?} lacks {text:?}");
+}
+
+impl User {
+    /// A request speaking for the user.
+    pub(crate) fn req<T>(&self, msg: T) -> Request<T> {
+        let mut r = Request::new(msg);
+        r.metadata_mut().insert(
+            "authorization",
+            MetadataValue::try_from(format!("Bearer {}", self.token)).unwrap(),
+        );
+        r
+    }
+
+    pub(crate) async fn create(
+        &self,
+        name: &str,
+        parent: Option<&str>,
+    ) -> Result<pb::Account, Status> {
+        let msg = pb::CreateSubAccountRequest {
+            name: name.into(),
+            parent_uuid: parent.map(str::to_owned),
+        };
+        Ok(self
+            .client
+            .clone()
+            .create_sub_account(self.req(msg))
+            .await?
+            .into_inner())
+    }
+
+    pub(crate) async fn list(
+        &self,
+        limit: u32,
+        after: Option<&str>,
+        before: Option<&str>,
+    ) -> Result<pb::ListAccountsResponse, Status> {
+        let msg = pb::ListAccountsRequest {
+            limit,
+            after: after.map(str::to_owned),
+            before: before.map(str::to_owned),
+        };
+        Ok(self
+            .client
+            .clone()
+            .list_accounts(self.req(msg))
+            .await?
+            .into_inner())
+    }
+
+    pub(crate) async fn get(&self, id: &str) -> Result<pb::Account, Status> {
+        let msg = pb::GetAccountRequest {
+            organization_uuid: id.into(),
+        };
+        Ok(self
+            .client
+            .clone()
+            .get_account(self.req(msg))
+            .await?
+            .into_inner())
+    }
+
+    pub(crate) async fn update(
+        &self,
+        msg: pb::UpdateAccountRequest,
+    ) -> Result<pb::Account, Status> {
+        Ok(self
+            .client
+            .clone()
+            .update_account(self.req(msg))
+            .await?
+            .into_inner())
+    }
+
+    pub(crate) async fn ips(&self, id: &str) -> Result<Vec<pb::AllowedIp>, Status> {
+        let msg = pb::ListAllowedIpsRequest {
+            organization_uuid: id.into(),
+        };
+        Ok(self
+            .client
+            .clone()
+            .list_allowed_ips(self.req(msg))
+            .await?
+            .into_inner()
+            .allowed_ips)
+    }
+
+    pub(crate) async fn add_ip(
+        &self,
+        id: &str,
+        cidr: &str,
+        description: &str,
+    ) -> Result<pb::AllowedIp, Status> {
+        let msg = pb::AddAllowedIpRequest {
+            organization_uuid: id.into(),
+            cidr: cidr.into(),
+            description: description.into(),
+        };
+        Ok(self
+            .client
+            .clone()
+            .add_allowed_ip(self.req(msg))
+            .await?
+            .into_inner())
+    }
+
+    pub(crate) async fn delete_ip(&self, id: &str, ip: &str) -> Result<(), Status> {
+        let msg = pb::DeleteAllowedIpRequest {
+            organization_uuid: id.into(),
+            allowed_ip_uuid: ip.into(),
+        };
+        self.client.clone().delete_allowed_ip(self.req(msg)).await?;
+        Ok(())
+    }
+}
