@@ -60,8 +60,8 @@ impl Directory for IdentityDirectory {
             .get_access_contexts(req)
             .await
             .map_err(|s| match s.code() {
-                Code::Unauthenticated => Error::Unauthenticated(s.message().to_owned()),
-                Code::PermissionDenied => Error::PermissionDenied(s.message().to_owned()),
+                Code::Unauthenticated => Error::Unauthenticated(s.message().to_owned().into()),
+                Code::PermissionDenied => Error::PermissionDenied(s.message().to_owned().into()),
                 Code::Unavailable | Code::DeadlineExceeded => {
                     Error::Unavailable("identity-svc is unavailable; try again".into())
                 }

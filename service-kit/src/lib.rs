@@ -1,13 +1,14 @@
 //! Infrastructure that every binary of the platform does the same way.
 //!
 //! Architecture invariant: nothing here knows a domain type, a table or a business rule. It
-//! knows how to log, how to sign and verify access tokens, how a gRPC caller is authenticated,
-//! how a database pool is opened and migrated, and how a server shuts down. How events travel
-//! between services is the `outbox` crate's.
+//! knows how to log, how a failure answers a gRPC caller, how to sign and verify access tokens,
+//! how a gRPC caller is authenticated, how a database pool is opened and migrated, and how a
+//! server shuts down. How events travel between services is the `outbox` crate's.
 
 pub mod config;
 pub mod db;
 pub mod digest_cache;
+pub mod error;
 pub mod grpc;
 pub mod host;
 pub mod identity;

@@ -60,10 +60,13 @@ impl Connections {
             Kind::Personal => self.limits.personal_per_user,
         };
         if !self.store.insert_within(&c, &sealed, limit).await? {
-            return Err(Error::FailedPrecondition(format!(
-                "at most {limit} {} connections: delete one first",
-                kind.as_str()
-            )));
+            return Err(Error::FailedPrecondition(
+                format!(
+                    "at most {limit} {} connections: delete one first",
+                    kind.as_str()
+                )
+                .into(),
+            ));
         }
         tracing::info!(connection = %c.connection_uuid, provider = %c.provider, kind = %c.kind, "connection created");
         self.view(c).await

@@ -125,13 +125,13 @@ fn now() -> DateTime<Utc> {
 }
 
 /// INVALID_ARGUMENT with `msg`.
-fn invalid(msg: impl Into<String>) -> Error {
+fn invalid(msg: impl Into<service_kit::error::Message>) -> Error {
     Error::InvalidArgument(msg.into())
 }
 
 /// NOT_FOUND, the same for a connection that does not exist and one the caller may not see.
 fn not_found() -> Error {
-    Error::NotFound("Connection not found")
+    Error::NotFound("Connection not found".into())
 }
 
 impl Connections {

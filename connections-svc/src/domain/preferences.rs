@@ -38,7 +38,7 @@ impl Connections {
             )
             .await?;
         let newest = all.pop().ok_or(Error::NotFound(
-            "You have no credentials of this project's warehouse type",
+            "You have no credentials of this project's warehouse type".into(),
         ))?;
         self.view(newest).await
     }

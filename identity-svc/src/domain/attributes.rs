@@ -43,7 +43,7 @@ pub struct AttributeInput {
 }
 
 fn not_found() -> Error {
-    Error::NotFound("user attribute not found")
+    Error::NotFound("user attribute not found".into())
 }
 
 fn check_text(field: &str, value: &str) -> Result<()> {
@@ -52,9 +52,10 @@ fn check_text(field: &str, value: &str) -> Result<()> {
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
-        return Err(Error::InvalidArgument(format!(
-            "{field} must be at most {MAX_VALUE_LEN} bytes, without control characters"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("{field} must be at most {MAX_VALUE_LEN} bytes, without control characters")
+                .into(),
+        ));
     }
     Ok(())
 }
@@ -75,7 +76,7 @@ fn check_name(name: &str) -> Result<String> {
     } else {
         Err(Error::InvalidArgument(format!(
             "name must be 1 to {MAX_NAME_LEN} lower-case letters, digits or underscores, not starting with a digit"
-        )))
+        ).into()))
     }
 }
 
@@ -84,12 +85,13 @@ fn parse_values(kind: &str, values: Vec<(String, String)>) -> Result<Vec<(Uuid, 
     values
         .into_iter()
         .map(|(id, value)| {
-            let id = Uuid::parse_str(&id)
-                .map_err(|_| Error::InvalidArgument(format!("{id:?} is not a {kind} UUID")))?;
+            let id = Uuid::parse_str(&id).map_err(|_| {
+                Error::InvalidArgument(format!("{id:?} is not a {kind} UUID").into())
+            })?;
             if !seen.insert(id) {
-                return Err(Error::InvalidArgument(format!(
-                    "{kind} {id} is given twice"
-                )));
+                return Err(Error::InvalidArgument(
+                    format!("{kind} {id} is given twice").into(),
+                ));
             }
             check_text("value", &value)?;
             Ok((id, value))
@@ -140,9 +142,9 @@ impl Identity {
             check_text("attributeDefault", d)?;
         }
         if input.users.len() + input.groups.len() > MAX_VALUES {
-            return Err(Error::InvalidArgument(format!(
-                "at most {MAX_VALUES} values at once"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("at most {MAX_VALUES} values at once").into(),
+            ));
         }
         let users = parse_values("user", input.users)?;
         let groups = parse_values("group", input.groups)?;
@@ -154,9 +156,9 @@ impl Identity {
             .into_iter()
             .collect();
         if let Some(missing) = user_ids.iter().find(|u| !found.contains(u)) {
-            return Err(Error::InvalidArgument(format!(
-                "user {missing} is not a member of the organization"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("user {missing} is not a member of the organization").into(),
+            ));
         }
         let group_ids: Vec<Uuid> = groups.iter().map(|(g, _)| *g).collect();
         let found: BTreeSet<Uuid> = self
@@ -166,9 +168,9 @@ impl Identity {
             .into_iter()
             .collect();
         if let Some(missing) = group_ids.iter().find(|g| !found.contains(g)) {
-            return Err(Error::InvalidArgument(format!(
-                "group {missing} is not a group of the organization"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("group {missing} is not a group of the organization").into(),
+            ));
         }
         let (id, create) = match attribute_uuid {
             Some(id) => (Uuid::parse_str(id).map_err(|_| not_found())?, false),

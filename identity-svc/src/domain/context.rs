@@ -111,9 +111,9 @@ impl Identity {
 
 fn parse_users(ids: &[String]) -> Result<Vec<Uuid>> {
     if ids.len() > MAX_USERS {
-        return Err(Error::InvalidArgument(format!(
-            "at most {MAX_USERS} users at once"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("at most {MAX_USERS} users at once").into(),
+        ));
     }
     // A malformed id cannot be a member: it is left out like any unknown one.
     Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())

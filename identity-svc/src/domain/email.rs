@@ -8,6 +8,8 @@
 //! works once: success marks the email verified and deletes the passcode. Creating passcodes
 //! is rate limited per user; a new one replaces the old.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use service_kit::jwt::AccessClaims;
 use subtle::ConstantTimeEq as _;
@@ -109,7 +111,7 @@ impl Identity {
         self.store
             .email_status(user)
             .await?
-            .ok_or(Error::Unauthenticated("user not found or inactive"))
+            .ok_or(Error::Unauthenticated("user not found or inactive".into()))
     }
 
     fn status(
@@ -150,9 +152,9 @@ impl Identity {
         if let Some(code) = passcode {
             let code = code.trim();
             if code.len() != PASSCODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::InvalidArgument(format!(
-                    "passcode must be {PASSCODE_DIGITS} digits"
-                )));
+                return Err(Error::InvalidArgument(
+                    format!("passcode must be {PASSCODE_DIGITS} digits").into(),
+                ));
             }
             let now = Utc::now();
             // Counts the attempt atomically; nothing when there is no live passcode with
@@ -224,7 +226,7 @@ impl Identity {
         if let Err(e) = sent {
             tracing::warn!(user_uuid = %user, error = %e, "verification email not sent");
             return Err(Error::Unavailable(
-                "The verification email could not be sent; try again later",
+                "The verification email could not be sent; try again later".into(),
             ));
         }
         tracing::info!(user_uuid = %user, "verification passcode sent");
@@ -258,7 +260,7 @@ impl Identity {
         claims: &AccessClaims,
         organization_uuid: &str,
     ) -> Result<()> {
-        const NOT_FOUND: Error = Error::NotFound("organization not found");
+        const NOT_FOUND: Error = Error::NotFound(Cow::Borrowed("organization not found"));
         let user = caller(claims)?;
         let org = Uuid::parse_str(organization_uuid).map_err(|_| NOT_FOUND)?;
         let (email, verified, _) = self.email_of(user).await?;

@@ -39,15 +39,18 @@ pub struct GroupPage {
 }
 
 fn not_found() -> Error {
-    Error::NotFound("group not found")
+    Error::NotFound("group not found".into())
 }
 
 fn group_name(value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > MAX_GROUP_NAME_CHARS || v.chars().any(char::is_control) {
-        return Err(Error::InvalidArgument(format!(
-            "name must be 1 to {MAX_GROUP_NAME_CHARS} characters, without control characters"
-        )));
+        return Err(Error::InvalidArgument(
+            format!(
+                "name must be 1 to {MAX_GROUP_NAME_CHARS} characters, without control characters"
+            )
+            .into(),
+        ));
     }
     Ok(v.to_owned())
 }
@@ -60,15 +63,15 @@ impl Identity {
     /// Parses and checks that every user is a member of `org`; returns them deduplicated.
     async fn organization_members(&self, org: Uuid, users: &[String]) -> Result<Vec<Uuid>> {
         if users.len() > MAX_MEMBERS_PER_REQUEST {
-            return Err(Error::InvalidArgument(format!(
-                "at most {MAX_MEMBERS_PER_REQUEST} members at once"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("at most {MAX_MEMBERS_PER_REQUEST} members at once").into(),
+            ));
         }
         let wanted: BTreeSet<Uuid> = users
             .iter()
             .map(|u| {
                 Uuid::parse_str(u)
-                    .map_err(|_| Error::InvalidArgument(format!("{u:?} is not a user UUID")))
+                    .map_err(|_| Error::InvalidArgument(format!("{u:?} is not a user UUID").into()))
             })
             .collect::<Result<_>>()?;
         let wanted: Vec<Uuid> = wanted.into_iter().collect();
@@ -79,9 +82,9 @@ impl Identity {
             .into_iter()
             .collect();
         if let Some(missing) = wanted.iter().find(|u| !found.contains(u)) {
-            return Err(Error::InvalidArgument(format!(
-                "user {missing} is not a member of the organization"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("user {missing} is not a member of the organization").into(),
+            ));
         }
         Ok(wanted)
     }
@@ -299,7 +302,8 @@ impl Identity {
         let (user, group) = self
             .my_group(claims, OrgAction::ManageMembers, group_uuid)
             .await?;
-        let target = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
+        let target =
+            Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found".into()))?;
         // The store checks that the target is a member, in the same transaction as the insert.
         let guard = guard(group.organization_uuid, user, OrgAction::ManageMembers);
         self.store
@@ -318,13 +322,14 @@ impl Identity {
         let (_, group) = self
             .my_group(claims, OrgAction::ManageMembers, group_uuid)
             .await?;
-        let target = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
+        let target =
+            Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found".into()))?;
         if !self
             .store
             .remove_group_member(group.group_uuid, target)
             .await?
         {
-            return Err(Error::NotFound("user is not a member of the group"));
+            return Err(Error::NotFound("user is not a member of the group".into()));
         }
         Ok(())
     }

@@ -36,7 +36,7 @@ pub struct NewInvite {
 }
 
 fn not_found() -> Error {
-    Error::NotFound("invite link not found or expired")
+    Error::NotFound("invite link not found or expired".into())
 }
 
 impl Identity {

@@ -13,7 +13,7 @@ pub mod password;
 pub mod throttle;
 pub mod validate;
 
-use std::{sync::Arc, time::Duration};
+use std::{borrow::Cow, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -208,7 +208,8 @@ impl Identity {
         client_address: Option<&str>,
         api_client: bool,
     ) -> Result<(NewSession, Option<AccessToken>)> {
-        const BAD: Error = Error::Unauthenticated("Email and password not recognized.");
+        const BAD: Error =
+            Error::Unauthenticated(Cow::Borrowed("Email and password not recognized."));
         let email = email.trim().to_lowercase();
         let address = client_address.filter(|a| !a.is_empty() && a.len() <= 64);
         // An over-long email cannot be an account: it counts against the address only.
@@ -290,7 +291,7 @@ impl Identity {
 
     /// Exchanges a session token for an access token.
     pub async fn authenticate_session(&self, token: &str) -> Result<AccessToken> {
-        const BAD: Error = Error::Unauthenticated("session not recognised");
+        const BAD: Error = Error::Unauthenticated(Cow::Borrowed("session not recognised"));
         if !token.starts_with(SESSION_PREFIX) || token.len() > 128 {
             return Err(BAD);
         }
@@ -311,7 +312,7 @@ impl Identity {
     /// the session had before revokes the session (a replayed refresh token means one of two
     /// holders is a thief).
     pub async fn refresh_session(&self, token: &str) -> Result<(NewSession, AccessToken)> {
-        const BAD: Error = Error::Unauthenticated("refresh token not recognised");
+        const BAD: Error = Error::Unauthenticated(Cow::Borrowed("refresh token not recognised"));
         if !token.starts_with(REFRESH_PREFIX) || token.len() > 128 {
             return Err(BAD);
         }
@@ -347,7 +348,8 @@ impl Identity {
     /// Exchanges a personal access token for an access token. Expired and deleted tokens are
     /// refused; the last-used time is kept (to the minute).
     pub async fn authenticate_pat(&self, token: &str) -> Result<AccessToken> {
-        const BAD: Error = Error::Unauthenticated("Personal access token is not recognised");
+        const BAD: Error =
+            Error::Unauthenticated(Cow::Borrowed("Personal access token is not recognised"));
         if !token.starts_with(PAT_PREFIX) || token.len() > 128 {
             return Err(BAD);
         }
@@ -398,7 +400,7 @@ impl Identity {
     async fn active_user(&self, user_uuid: Uuid) -> Result<UserRecord> {
         match self.store.user(user_uuid).await? {
             Some(u) if u.is_active => Ok(u),
-            _ => Err(Error::Unauthenticated("user not found or inactive")),
+            _ => Err(Error::Unauthenticated("user not found or inactive".into())),
         }
     }
 
@@ -432,11 +434,11 @@ impl Identity {
             .user_with_membership(caller(claims)?, ids)
             .await?
         else {
-            return Err(Error::Unauthenticated("user not found or inactive"));
+            return Err(Error::Unauthenticated("user not found or inactive".into()));
         };
         check_live(claims, ids, found.credential, Utc::now())?;
         if !found.user.is_active {
-            return Err(Error::Unauthenticated("user not found or inactive"));
+            return Err(Error::Unauthenticated("user not found or inactive".into()));
         }
         Ok((found.user, found.membership))
     }
@@ -467,9 +469,10 @@ impl Identity {
             validate::future("expiresAt", e, now)?;
         }
         if self.store.count_pats(user).await? >= MAX_PATS_PER_USER {
-            return Err(Error::ResourceExhausted(format!(
-                "a user may hold at most {MAX_PATS_PER_USER} personal access tokens"
-            )));
+            return Err(Error::ResourceExhausted(
+                format!("a user may hold at most {MAX_PATS_PER_USER} personal access tokens")
+                    .into(),
+            ));
         }
         let secret = random_token::<16>(PAT_PREFIX);
         let pat = PatRecord {
@@ -505,7 +508,7 @@ impl Identity {
             tracing::info!(user_uuid = %user, pat_uuid = %id, "personal access token deleted");
             Ok(())
         } else {
-            Err(Error::NotFound("personal access token not found"))
+            Err(Error::NotFound("personal access token not found".into()))
         }
     }
 
@@ -526,7 +529,7 @@ impl Identity {
             .store
             .rotate_pat(user, id, &sha256_hex(&secret), expires_at, now)
             .await?
-            .ok_or(Error::NotFound("personal access token not found"))?;
+            .ok_or(Error::NotFound("personal access token not found".into()))?;
         tracing::info!(user_uuid = %user, pat_uuid = %id, "personal access token rotated");
         Ok(NewPat {
             pat,
@@ -562,7 +565,7 @@ pub fn spawn_purge(
 pub(crate) fn caller(claims: &AccessClaims) -> Result<Uuid> {
     claims
         .user_uuid()
-        .map_err(|_| Error::Unauthenticated("invalid access token"))
+        .map_err(|_| Error::Unauthenticated("invalid access token".into()))
 }
 
 /// Personal access tokens are managed with a session only: a stolen token must not be able to
@@ -577,7 +580,9 @@ fn refuse_pat_management(claims: &AccessClaims) -> Result<()> {
     Ok(())
 }
 
-const GONE: Error = Error::Unauthenticated("the credential behind this token was revoked");
+const GONE: Error = Error::Unauthenticated(Cow::Borrowed(
+    "the credential behind this token was revoked",
+));
 
 /// The session and personal access token an access token names.
 fn credential_ids(claims: &AccessClaims) -> Result<CredentialIds> {
@@ -625,7 +630,7 @@ fn pat_version(rotated_at: Option<DateTime<Utc>>) -> i64 {
 
 fn parse_pat_uuid(value: &str) -> Result<Uuid> {
     // A malformed id cannot name a token of the caller's: answer as for any unknown one.
-    Uuid::parse_str(value).map_err(|_| Error::NotFound("personal access token not found"))
+    Uuid::parse_str(value).map_err(|_| Error::NotFound("personal access token not found".into()))
 }
 
 #[cfg(test)]

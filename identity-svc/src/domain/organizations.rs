@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{Identity, caller};
 use crate::{
-    error::{Error, Result},
+    error::{Error, Result, denied},
     store::{
         Guard, MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OutboxEvent,
         StoreError,
@@ -62,10 +62,13 @@ impl OrgRole {
             .into_iter()
             .find(|r| r.as_str() == value)
             .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "role must be one of: {}",
-                    OrgRole::ALL.map(|r| r.as_str()).join(", ")
-                ))
+                Error::InvalidArgument(
+                    format!(
+                        "role must be one of: {}",
+                        OrgRole::ALL.map(|r| r.as_str()).join(", ")
+                    )
+                    .into(),
+                )
             })
     }
 }
@@ -137,9 +140,12 @@ pub(crate) fn org_name(value: &str) -> Result<String> {
         return Err(Error::InvalidArgument("name is required".into()));
     }
     if v.chars().count() > MAX_ORG_NAME_CHARS || v.chars().any(char::is_control) {
-        return Err(Error::InvalidArgument(format!(
-            "name must be at most {MAX_ORG_NAME_CHARS} characters, without control characters"
-        )));
+        return Err(Error::InvalidArgument(
+            format!(
+                "name must be at most {MAX_ORG_NAME_CHARS} characters, without control characters"
+            )
+            .into(),
+        ));
     }
     Ok(v.to_owned())
 }
@@ -162,9 +168,9 @@ impl Paging {
             page_size
         };
         if page_size > MAX_PAGE_SIZE {
-            return Err(Error::InvalidArgument(format!(
-                "pageSize must be between 1 and {MAX_PAGE_SIZE}"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("pageSize must be between 1 and {MAX_PAGE_SIZE}").into(),
+            ));
         }
         Ok(Self {
             page,
@@ -211,15 +217,15 @@ pub(crate) fn email_domain(value: &str) -> Result<String> {
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     });
     if d.len() > 253 || !d.contains('.') || !labels_ok {
-        return Err(Error::InvalidArgument(format!(
-            "{value:?} is not an email domain"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("{value:?} is not an email domain").into(),
+        ));
     }
     Ok(d)
 }
 
 fn not_found() -> Error {
-    Error::NotFound("organization member not found")
+    Error::NotFound("organization member not found".into())
 }
 
 /// An outbox event of `event_type` with identifiers only.
@@ -255,9 +261,7 @@ impl Identity {
         let (user, m, role) = self.my_membership(claims).await?;
         if !allows(role, action) {
             tracing::info!(user_uuid = %user, organization_uuid = %m.organization.organization_uuid, ?action, role = role.as_str(), "denied");
-            return Err(Error::PermissionDenied(
-                "You don't have access to this action".into(),
-            ));
+            return Err(denied());
         }
         Ok((user, m, role))
     }
@@ -318,7 +322,7 @@ impl Identity {
             {
                 return Err(Error::InvalidArgument(format!(
                     "chartColors must hold at most {MAX_CHART_COLORS} colors of 1 to 64 characters"
-                )));
+                ).into()));
             }
             org.chart_colors =
                 Some(serde_json::to_string(&colors).map_err(|e| Error::Internal(e.into()))?);
@@ -343,12 +347,10 @@ impl Identity {
         let (user, m, role) = self.my_membership(claims).await?;
         let target = Uuid::parse_str(organization_uuid).ok();
         if target != Some(m.organization.organization_uuid) {
-            return Err(Error::NotFound("organization not found"));
+            return Err(Error::NotFound("organization not found".into()));
         }
         if !allows(role, OrgAction::Delete) {
-            return Err(Error::PermissionDenied(
-                "You don't have access to this action".into(),
-            ));
+            return Err(denied());
         }
         let org = m.organization.organization_uuid;
         if self.store.has_sub_accounts(org).await? {
@@ -359,7 +361,7 @@ impl Identity {
             serde_json::json!({ "organizationUuid": org }),
         );
         if !self.store.delete_organization(org, &ev).await? {
-            return Err(Error::NotFound("organization not found"));
+            return Err(Error::NotFound("organization not found".into()));
         }
         tracing::info!(user_uuid = %user, organization_uuid = %org, "organization deleted");
         Ok(())
@@ -410,7 +412,7 @@ impl Identity {
                 Ok(())
             }
             MembershipChange::NotMember | MembershipChange::NotAllowed => {
-                Err(Error::Unauthenticated("user not found or inactive"))
+                Err(Error::Unauthenticated("user not found or inactive".into()))
             }
             MembershipChange::LastAdmin => Err(Error::FailedPrecondition(
                 "You are the last admin of your organization: make another member admin first"
@@ -453,9 +455,9 @@ impl Identity {
             ));
         }
         if domains.len() > MAX_EMAIL_DOMAINS {
-            return Err(Error::InvalidArgument(format!(
-                "at most {MAX_EMAIL_DOMAINS} email domains"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("at most {MAX_EMAIL_DOMAINS} email domains").into(),
+            ));
         }
         let mut clean: Vec<String> = domains
             .iter()
@@ -500,9 +502,7 @@ impl Identity {
             MembershipChange::Done => {}
             MembershipChange::NotMember => return Err(not_found()),
             MembershipChange::NotAllowed => {
-                return Err(Error::PermissionDenied(
-                    "You don't have access to this action".into(),
-                ));
+                return Err(denied());
             }
             MembershipChange::LastAdmin => {
                 return Err(Error::FailedPrecondition(
@@ -528,9 +528,7 @@ impl Identity {
             MembershipChange::Done => {}
             MembershipChange::NotMember => return Err(not_found()),
             MembershipChange::NotAllowed => {
-                return Err(Error::PermissionDenied(
-                    "You don't have access to this action".into(),
-                ));
+                return Err(denied());
             }
             MembershipChange::LastAdmin => {
                 return Err(Error::FailedPrecondition(

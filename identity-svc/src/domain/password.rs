@@ -57,14 +57,14 @@ fn is_common(password: &str) -> bool {
 pub fn check_policy(password: &SecretString) -> Result<()> {
     let p = password.expose_secret();
     if p.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Error::InvalidArgument(format!(
-            "password must be at least {MIN_PASSWORD_CHARS} characters"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("password must be at least {MIN_PASSWORD_CHARS} characters").into(),
+        ));
     }
     if p.len() > MAX_PASSWORD_BYTES {
-        return Err(Error::InvalidArgument(format!(
-            "password must be at most {MAX_PASSWORD_BYTES} bytes"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("password must be at most {MAX_PASSWORD_BYTES} bytes").into(),
+        ));
     }
     if is_common(p) {
         return Err(Error::InvalidArgument(

@@ -27,17 +27,19 @@ pub fn email(value: &str) -> Result<String> {
 pub fn name(field: &str, value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(Error::InvalidArgument(format!("{field} is required")));
+        return Err(Error::InvalidArgument(
+            format!("{field} is required").into(),
+        ));
     }
     if v.chars().count() > MAX_NAME_CHARS {
-        return Err(Error::InvalidArgument(format!(
-            "{field} must be at most {MAX_NAME_CHARS} characters"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("{field} must be at most {MAX_NAME_CHARS} characters").into(),
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(Error::InvalidArgument(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("{field} must not contain control characters").into(),
+        ));
     }
     Ok(v.to_owned())
 }
@@ -46,10 +48,13 @@ pub fn name(field: &str, value: &str) -> Result<String> {
 pub fn description(value: &str) -> Result<String> {
     let v = value.trim();
     if v.chars().count() > super::MAX_DESCRIPTION_CHARS {
-        return Err(Error::InvalidArgument(format!(
-            "description must be at most {} characters",
-            super::MAX_DESCRIPTION_CHARS
-        )));
+        return Err(Error::InvalidArgument(
+            format!(
+                "description must be at most {} characters",
+                super::MAX_DESCRIPTION_CHARS
+            )
+            .into(),
+        ));
     }
     if v.chars().any(char::is_control) {
         return Err(Error::InvalidArgument(
@@ -62,9 +67,9 @@ pub fn description(value: &str) -> Result<String> {
 /// A time strictly after `now`.
 pub fn future(field: &str, value: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
     if value <= now {
-        return Err(Error::InvalidArgument(format!(
-            "{field} must be in the future"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("{field} must be in the future").into(),
+        ));
     }
     Ok(())
 }

@@ -63,12 +63,12 @@ pub struct Projects {
 }
 
 pub(crate) fn not_found() -> Error {
-    Error::NotFound("project not found")
+    Error::NotFound("project not found".into())
 }
 
 fn parse_uuid(field: &str, value: &str) -> Result<Uuid> {
     Uuid::parse_str(value.trim())
-        .map_err(|_| Error::InvalidArgument(format!("{field} must be a UUID")))
+        .map_err(|_| Error::InvalidArgument(format!("{field} must be a UUID").into()))
 }
 
 fn project_role_name(value: &str) -> Result<ProjectRole> {
@@ -94,9 +94,10 @@ fn project_name(value: &str) -> Result<String> {
         return Err(Error::InvalidArgument("name is required".into()));
     }
     if v.chars().count() > MAX_NAME_CHARS || v.chars().any(char::is_control) {
-        return Err(Error::InvalidArgument(format!(
-            "name must be at most {MAX_NAME_CHARS} characters, without control characters"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("name must be at most {MAX_NAME_CHARS} characters, without control characters")
+                .into(),
+        ));
     }
     Ok(v.to_owned())
 }
@@ -107,7 +108,7 @@ fn timezone(value: &str) -> Result<String> {
         .trim()
         .parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_owned())
-        .map_err(|_| Error::InvalidArgument(format!("{value:?} is not an IANA time zone")))
+        .map_err(|_| Error::InvalidArgument(format!("{value:?} is not an IANA time zone").into()))
 }
 
 /// The facts about `member` in one project from the grants read for it.
@@ -210,10 +211,13 @@ impl Projects {
         let name = project_name(&input.name)?;
         let warehouse_type = input.warehouse_type.as_deref().unwrap_or("postgres");
         if !WAREHOUSE_TYPES.contains(&warehouse_type) {
-            return Err(Error::InvalidArgument(format!(
-                "warehouseType must be one of {}",
-                WAREHOUSE_TYPES.join(", ")
-            )));
+            return Err(Error::InvalidArgument(
+                format!(
+                    "warehouseType must be one of {}",
+                    WAREHOUSE_TYPES.join(", ")
+                )
+                .into(),
+            ));
         }
         let project_type = input.project_type.as_deref().unwrap_or("DEFAULT");
         if !["DEFAULT", "PREVIEW"].contains(&project_type) {
@@ -445,7 +449,7 @@ impl Projects {
         let ctx = self.context(caller, Lookup::Email(email), false).await?;
         let view = self.managed(&ctx, project_uuid).await?;
         let member = ctx.members.first().cloned().ok_or(Error::NotFound(
-            "no member of the organization has this email",
+            "no member of the organization has this email".into(),
         ))?;
         let grant = GrantRecord {
             project_uuid: view.project.project_uuid,
@@ -478,7 +482,8 @@ impl Projects {
         role: &str,
     ) -> Result<MemberRole> {
         let role = project_role_name(role)?;
-        let user = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
+        let user =
+            Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found".into()))?;
         let ctx = self
             .context(caller, Lookup::Users(vec![user]), false)
             .await?;
@@ -486,7 +491,7 @@ impl Projects {
         let member = ctx
             .member(user)
             .cloned()
-            .ok_or(Error::NotFound("user not found"))?;
+            .ok_or(Error::NotFound("user not found".into()))?;
         let grant = GrantRecord {
             project_uuid: view.project.project_uuid,
             grantee_uuid: user,
@@ -494,7 +499,7 @@ impl Projects {
         };
         if !self.store.put_user_grant(&grant, false).await? {
             return Err(Error::NotFound(
-                "this user has no access of their own to the project",
+                "this user has no access of their own to the project".into(),
             ));
         }
         Ok(MemberRole {
@@ -513,14 +518,15 @@ impl Projects {
     ) -> Result<()> {
         let ctx = self.context(caller, Lookup::None, false).await?;
         let view = self.managed(&ctx, project_uuid).await?;
-        let user = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
+        let user =
+            Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found".into()))?;
         if !self
             .store
             .delete_user_grant(view.project.project_uuid, user)
             .await?
         {
             return Err(Error::NotFound(
-                "this user has no access of their own to the project",
+                "this user has no access of their own to the project".into(),
             ));
         }
         Ok(())
@@ -534,7 +540,8 @@ impl Projects {
         project_uuid: &str,
         user_uuid: &str,
     ) -> Result<MemberRole> {
-        let user = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
+        let user =
+            Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found".into()))?;
         let ctx = self
             .context(caller, Lookup::Users(vec![user]), false)
             .await?;
@@ -545,11 +552,13 @@ impl Projects {
         let member = ctx
             .member(user)
             .cloned()
-            .ok_or(Error::NotFound("user not found"))?;
+            .ok_or(Error::NotFound("user not found".into()))?;
         let role = self
             .role_in(&member, view.project.project_uuid)
             .await?
-            .ok_or(Error::NotFound("this user has no access to the project"))?;
+            .ok_or(Error::NotFound(
+                "this user has no access to the project".into(),
+            ))?;
         Ok(MemberRole {
             project_uuid: view.project.project_uuid,
             member,
@@ -581,9 +590,10 @@ impl Projects {
         let role = project_role_name(role)?;
         let ctx = self.context(caller, Lookup::None, true).await?;
         let view = self.managed(&ctx, project_uuid).await?;
-        let group = Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found"))?;
+        let group =
+            Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found".into()))?;
         if !ctx.groups.iter().any(|(g, _)| *g == group) {
-            return Err(Error::NotFound("group not found"));
+            return Err(Error::NotFound("group not found".into()));
         }
         let grant = GrantRecord {
             project_uuid: view.project.project_uuid,
@@ -592,7 +602,9 @@ impl Projects {
         };
         match self.store.put_group_grant(&grant, create).await {
             Ok(true) => Ok(grant),
-            Ok(false) => Err(Error::NotFound("this group has no access to the project")),
+            Ok(false) => Err(Error::NotFound(
+                "this group has no access to the project".into(),
+            )),
             Err(StoreError::Conflict) => Err(Error::AlreadyExists(
                 "This group already has access to the project".into(),
             )),
@@ -609,13 +621,16 @@ impl Projects {
     ) -> Result<()> {
         let ctx = self.context(caller, Lookup::None, false).await?;
         let view = self.managed(&ctx, project_uuid).await?;
-        let group = Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found"))?;
+        let group =
+            Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found".into()))?;
         if !self
             .store
             .delete_group_grant(view.project.project_uuid, group)
             .await?
         {
-            return Err(Error::NotFound("this group has no access to the project"));
+            return Err(Error::NotFound(
+                "this group has no access to the project".into(),
+            ));
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ pub const MAX_NAME_CHARS: usize = 255;
 pub const MAX_DEPTH: usize = 20;
 
 fn not_found() -> Error {
-    Error::NotFound("space not found")
+    Error::NotFound("space not found".into())
 }
 
 fn space_role(value: &str) -> Result<SpaceRole> {
@@ -39,9 +39,10 @@ fn space_name(value: &str) -> Result<String> {
         return Err(Error::InvalidArgument("name is required".into()));
     }
     if v.chars().count() > MAX_NAME_CHARS || v.chars().any(char::is_control) {
-        return Err(Error::InvalidArgument(format!(
-            "name must be at most {MAX_NAME_CHARS} characters, without control characters"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("name must be at most {MAX_NAME_CHARS} characters, without control characters")
+                .into(),
+        ));
     }
     Ok(v.to_owned())
 }
@@ -447,8 +448,9 @@ impl Projects {
         let name = space_name(&input.name)?;
         let mut grants: Vec<(Uuid, SpaceRole)> = Vec::new();
         for (user, role) in &input.access {
-            let user = Uuid::parse_str(user)
-                .map_err(|_| Error::InvalidArgument(format!("{user:?} is not a user uuid")))?;
+            let user = Uuid::parse_str(user).map_err(|_| {
+                Error::InvalidArgument(format!("{user:?} is not a user uuid").into())
+            })?;
             grants.push((user, space_role(role)?));
         }
         let ids: Vec<Uuid> = grants.iter().map(|(u, _)| *u).collect();
@@ -463,9 +465,9 @@ impl Projects {
             return Err(denied());
         }
         if let Some(missing) = ids.iter().find(|u| scene.ctx.member(**u).is_none()) {
-            return Err(Error::InvalidArgument(format!(
-                "user {missing} is not a member of the organization"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("user {missing} is not a member of the organization").into(),
+            ));
         }
         let parent = match input.parent_space_uuid.as_deref() {
             None => None,
@@ -476,9 +478,9 @@ impl Projects {
                     return Err(denied());
                 }
                 if scene.chain(id).len() >= MAX_DEPTH {
-                    return Err(Error::InvalidArgument(format!(
-                        "spaces nest at most {MAX_DEPTH} deep"
-                    )));
+                    return Err(Error::InvalidArgument(
+                        format!("spaces nest at most {MAX_DEPTH} deep").into(),
+                    ));
                 }
                 Some(id)
             }
@@ -593,13 +595,14 @@ impl Projects {
         role: &str,
     ) -> Result<()> {
         let role = space_role(role)?;
-        let user = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
+        let user =
+            Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found".into()))?;
         let scene = self
             .scene(caller, project_uuid, Lookup::Users(vec![user]))
             .await?;
         let id = Self::managed_space(&scene, space_uuid)?;
         if scene.ctx.member(user).is_none() {
-            return Err(Error::NotFound("user not found"));
+            return Err(Error::NotFound("user not found".into()));
         }
         self.store()
             .put_space_user_grant(&SpaceGrantRecord {
@@ -621,10 +624,11 @@ impl Projects {
     ) -> Result<()> {
         let scene = self.scene(caller, project_uuid, Lookup::None).await?;
         let id = Self::managed_space(&scene, space_uuid)?;
-        let user = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
+        let user =
+            Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found".into()))?;
         if !self.store().delete_space_user_grant(id, user).await? {
             return Err(Error::NotFound(
-                "this user has no access of their own to the space",
+                "this user has no access of their own to the space".into(),
             ));
         }
         Ok(())
@@ -642,9 +646,10 @@ impl Projects {
         let role = space_role(role)?;
         let scene = self.scene(caller, project_uuid, Lookup::None).await?;
         let id = Self::managed_space(&scene, space_uuid)?;
-        let group = Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found"))?;
+        let group =
+            Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found".into()))?;
         if !scene.ctx.groups.iter().any(|(g, _)| *g == group) {
-            return Err(Error::NotFound("group not found"));
+            return Err(Error::NotFound("group not found".into()));
         }
         self.store()
             .put_space_group_grant(&SpaceGrantRecord {
@@ -666,9 +671,12 @@ impl Projects {
     ) -> Result<()> {
         let scene = self.scene(caller, project_uuid, Lookup::None).await?;
         let id = Self::managed_space(&scene, space_uuid)?;
-        let group = Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found"))?;
+        let group =
+            Uuid::parse_str(group_uuid).map_err(|_| Error::NotFound("group not found".into()))?;
         if !self.store().delete_space_group_grant(id, group).await? {
-            return Err(Error::NotFound("this group has no access to the space"));
+            return Err(Error::NotFound(
+                "this group has no access to the space".into(),
+            ));
         }
         Ok(())
     }
@@ -682,7 +690,8 @@ impl Projects {
         space_uuid: &str,
         user_uuid: &str,
     ) -> Result<(Member, SpaceDecision)> {
-        let user = Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found"))?;
+        let user =
+            Uuid::parse_str(user_uuid).map_err(|_| Error::NotFound("user not found".into()))?;
         let scene = self
             .scene(caller, project_uuid, Lookup::Users(vec![user]))
             .await?;
@@ -701,7 +710,7 @@ impl Projects {
             .ctx
             .member(user)
             .cloned()
-            .ok_or(Error::NotFound("user not found"))?;
+            .ok_or(Error::NotFound("user not found".into()))?;
         let (decision, _) = scene.decide(&member, id)?;
         Ok((member, decision))
     }

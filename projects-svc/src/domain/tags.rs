@@ -37,15 +37,16 @@ pub struct TagInput {
 }
 
 fn not_found() -> Error {
-    Error::NotFound("tag not found")
+    Error::NotFound("tag not found".into())
 }
 
 fn tag_name(value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > MAX_NAME_CHARS || v.chars().any(char::is_control) {
-        return Err(Error::InvalidArgument(format!(
-            "name must be 1 to {MAX_NAME_CHARS} characters, without control characters"
-        )));
+        return Err(Error::InvalidArgument(
+            format!("name must be 1 to {MAX_NAME_CHARS} characters, without control characters")
+                .into(),
+        ));
     }
     Ok(v.to_owned())
 }
@@ -183,9 +184,9 @@ impl Projects {
     ) -> Result<()> {
         let project = self.tag_scope(caller, project_uuid, true).await?;
         if tags.len() > MAX_YAML_TAGS {
-            return Err(Error::InvalidArgument(format!(
-                "at most {MAX_YAML_TAGS} tags at once"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("at most {MAX_YAML_TAGS} tags at once").into(),
+            ));
         }
         let now = Utc::now();
         let mut names = HashSet::new();
@@ -193,9 +194,9 @@ impl Projects {
         for t in tags {
             let name = tag_name(&t.name)?;
             if !names.insert(name.clone()) {
-                return Err(Error::InvalidArgument(format!(
-                    "tag {name:?} is given twice"
-                )));
+                return Err(Error::InvalidArgument(
+                    format!("tag {name:?} is given twice").into(),
+                ));
             }
             let reference = t
                 .yaml_reference
