@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 use service_kit::grpc::timestamp as ts;
 use tonic::{Request, Response, Status};
 
-use super::{IdentityGrpc, from_ts};
+use super::{IdentityGrpc, from_ts, role};
 use crate::store::InviteRecord;
 
 pub(super) async fn create_invite_link(
@@ -15,9 +15,15 @@ pub(super) async fn create_invite_link(
     let claims = svc.user(&req).await?;
     let r = req.into_inner();
     let expires_at = from_ts("expiresAt", r.expires_at)?;
+    // UNSPECIFIED: the default role.
+    let role = if r.organization_role == pb::OrganizationRole::Unspecified as i32 {
+        None
+    } else {
+        Some(role(r.organization_role)?)
+    };
     let new = svc
         .identity
-        .create_invite(&claims, &r.email, r.role.as_deref(), expires_at)
+        .create_invite(&claims, &r.email, role, expires_at)
         .await?;
     Ok(Response::new(invite_pb(
         new.code.expose_secret().to_owned(),
