@@ -71,10 +71,10 @@ turn() {
     setup_user
     jwt=$(curl -fsS -X POST -H "Authorization: ApiKey $PAT" "$GATEWAY/api/v1/auth/token" |
         jq -er .results.accessToken)
-    loadgen_run "$name loadgen PAT" "$PLATFORM_PID" --url "$GATEWAY/api/v1/user" --auth pat
-    loadgen_run "$name loadgen JWT" "$PLATFORM_PID" --url "$GATEWAY/api/v1/user" --auth jwt
-    wrk_run "$name wrk PAT" "$GATEWAY/api/v1/user" "Authorization: ApiKey $PAT"
-    wrk_run "$name wrk JWT" "$GATEWAY/api/v1/user" "Authorization: Bearer $jwt"
+    loadgen_run "$name-loadgen-PAT" "$PLATFORM_PID" --url "$GATEWAY/api/v1/user" --auth pat
+    loadgen_run "$name-loadgen-JWT" "$PLATFORM_PID" --url "$GATEWAY/api/v1/user" --auth jwt
+    wrk_run "$name-wrk-PAT" "$GATEWAY/api/v1/user" "Authorization: ApiKey $PAT"
+    wrk_run "$name-wrk-JWT" "$GATEWAY/api/v1/user" "Authorization: Bearer $jwt"
     stop_server "$PLATFORM_TPID"
 }
 
@@ -93,8 +93,8 @@ REF_URL=$(wait_for "$WORK/reference.log" '^listening on ' | sed 's/^listening on
 
 for round in $(seq "$ROUNDS"); do
     echo "== round $round of $ROUNDS" >&2
-    loadgen_run "reference loadgen" "$REF_PID" --url "$REF_URL/"
-    wrk_run "reference wrk" "$REF_URL/"
+    loadgen_run reference-loadgen "$REF_PID" --url "$REF_URL/"
+    wrk_run reference-wrk "$REF_URL/"
     if ((round % 2)); then
         turn A "$A_BIN" "$round"
         turn B "$B_BIN" "$round"
