@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{Identity, caller, organizations::OrgRole, organizations::org_name};
 use crate::{
-    error::{Error, Result},
+    error::{Error, Result, denied},
     store::{
         AccountChange, AccountRecord, AllowedIpRecord, Guard, PageCursor, PathRange, StoreError,
         account_path,
@@ -96,28 +96,16 @@ fn access(caller: &Caller, target: &AccountRecord) -> Access {
     }
 }
 
-#[allow(
-    clippy::useless_conversion,
-    reason = "NotFound's payload becomes a String with the shared service_kit::Error"
-)]
 fn not_found() -> Error {
     Error::NotFound("account not found".into())
 }
 
-#[allow(
-    clippy::useless_conversion,
-    reason = "NotFound's payload becomes a String with the shared service_kit::Error"
-)]
 fn ip_not_found() -> Error {
     Error::NotFound("allowed IP not found".into())
 }
 
 fn no_organization() -> Error {
     Error::PermissionDenied("You are not a member of an organization".into())
-}
-
-fn denied() -> Error {
-    Error::PermissionDenied("You don't have access to this action".into())
 }
 
 /// Now, as both backends store it (microseconds).
@@ -204,10 +192,13 @@ fn coverage_flag(field: &str, value: String) -> Result<String> {
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && value.len() <= MAX_FLAG_CHARS;
     if !ok {
-        return Err(Error::InvalidArgument(format!(
-            "{field} must be an upper-case token of 1 to {MAX_FLAG_CHARS} characters \
+        return Err(Error::InvalidArgument(
+            format!(
+                "{field} must be an upper-case token of 1 to {MAX_FLAG_CHARS} characters \
              (A-Z, then A-Z, 0-9 or _), such as NONE"
-        )));
+            )
+            .into(),
+        ));
     }
     Ok(value)
 }
@@ -229,10 +220,9 @@ pub fn canonical_cidr(value: &str) -> Result<IpNet> {
         )
     })?;
     if net.trunc() != net {
-        return Err(Error::InvalidArgument(format!(
-            "cidr must be a network address: {}",
-            net.trunc()
-        )));
+        return Err(Error::InvalidArgument(
+            format!("cidr must be a network address: {}", net.trunc()).into(),
+        ));
     }
     Ok(net)
 }
@@ -243,7 +233,7 @@ fn ip_description(value: &str) -> Result<String> {
         return Err(Error::InvalidArgument(format!(
             "description must be at most {MAX_IP_DESCRIPTION_CHARS} characters, without control \
              characters"
-        )));
+        ).into()));
     }
     Ok(v.to_owned())
 }
@@ -280,8 +270,9 @@ fn cursor(field: &str, value: Option<String>) -> Result<Option<Uuid>> {
     value
         .filter(|v| !v.is_empty())
         .map(|v| {
-            Uuid::parse_str(&v)
-                .map_err(|_| Error::InvalidArgument(format!("{field} must be an account id")))
+            Uuid::parse_str(&v).map_err(|_| {
+                Error::InvalidArgument(format!("{field} must be an account id").into())
+            })
         })
         .transpose()
 }
@@ -293,9 +284,9 @@ impl PageRequest {
             0 => DEFAULT_PAGE_LIMIT,
             l if l <= MAX_PAGE_LIMIT => l,
             _ => {
-                return Err(Error::InvalidArgument(format!(
-                    "limit must be between 1 and {MAX_PAGE_LIMIT}"
-                )));
+                return Err(Error::InvalidArgument(
+                    format!("limit must be between 1 and {MAX_PAGE_LIMIT}").into(),
+                ));
             }
         };
         let cursor = match (cursor("after", self.after)?, cursor("before", self.before)?) {
@@ -375,9 +366,9 @@ impl Identity {
         let name = org_name(name)?;
         let depth = parent.depth + 1;
         if depth > MAX_DEPTH {
-            return Err(Error::InvalidArgument(format!(
-                "sub-accounts can be nested at most {MAX_DEPTH} levels deep"
-            )));
+            return Err(Error::InvalidArgument(
+                format!("sub-accounts can be nested at most {MAX_DEPTH} levels deep").into(),
+            ));
         }
         let id = Uuid::now_v7();
         let at = now();
@@ -467,10 +458,13 @@ impl Identity {
                 Ok(a)
             }
             AccountChange::Missing => Err(not_found()),
-            AccountChange::Refused => Err(Error::FailedPrecondition(format!(
-                "your address {} is not in the account's allowed IPs; add it first",
-                client.map_or_else(|| "(unknown)".to_owned(), |ip| ip.to_string())
-            ))),
+            AccountChange::Refused => Err(Error::FailedPrecondition(
+                format!(
+                    "your address {} is not in the account's allowed IPs; add it first",
+                    client.map_or_else(|| "(unknown)".to_owned(), |ip| ip.to_string())
+                )
+                .into(),
+            )),
         }
     }
 
@@ -513,15 +507,14 @@ impl Identity {
             Ok(AccountChange::Done(())) => {}
             Ok(AccountChange::Missing) => return Err(not_found()),
             Ok(AccountChange::Refused) => {
-                return Err(Error::FailedPrecondition(format!(
-                    "an account holds at most {MAX_ALLOWED_IPS} allowed IPs"
-                )));
+                return Err(Error::FailedPrecondition(
+                    format!("an account holds at most {MAX_ALLOWED_IPS} allowed IPs").into(),
+                ));
             }
             Err(StoreError::Conflict) => {
-                return Err(Error::AlreadyExists(format!(
-                    "{} is already an allowed IP of this account",
-                    ip.cidr
-                )));
+                return Err(Error::AlreadyExists(
+                    format!("{} is already an allowed IP of this account", ip.cidr).into(),
+                ));
             }
             Err(e) => return Err(e.into()),
         }
