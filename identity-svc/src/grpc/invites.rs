@@ -45,7 +45,8 @@ pub(super) async fn get_invite_link(
     Ok(Response::new(invite_pb(code, view.invite, view.email)))
 }
 
-fn invite_pb(code: String, invite: InviteRecord, email: String) -> pb::InviteLink {
+/// An invitation as answered, with its code.
+pub(super) fn invite_pb(code: String, invite: InviteRecord, email: String) -> pb::InviteLink {
     pb::InviteLink {
         invite_code: code,
         organization_uuid: invite.organization_uuid.to_string(),
