@@ -73,6 +73,13 @@ impl Default for HttpSettings {
     }
 }
 
+impl HttpSettings {
+    /// The sign-up link of an invitation code (every face answers the same one).
+    pub fn invite_url(&self, code: &str) -> String {
+        format!("{}/invite/{code}", self.public_url.trim_end_matches('/'))
+    }
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole router with its middleware.

@@ -26,7 +26,7 @@ struct CreateBody {
 fn invite_link(state: &AppState, i: &pb::InviteLink) -> Value {
     json!({
         "inviteCode": i.invite_code,
-        "inviteUrl": format!("{}/invite/{}", state.settings.public_url.trim_end_matches('/'), i.invite_code),
+        "inviteUrl": state.settings.invite_url(&i.invite_code),
         "organizationUuid": i.organization_uuid,
         "userUuid": i.user_uuid,
         "email": i.email,
