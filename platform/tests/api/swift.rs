@@ -34,7 +34,7 @@ fn account_body(name: &str) -> Value {
 }
 
 /// Asserts the face's error shape with `status`; returns the detail.
-fn detail(r: &Reply, status: u16) -> String {
+pub(crate) fn detail(r: &Reply, status: u16) -> String {
     assert_eq!(r.status.as_u16(), status, "body: {}", r.body);
     let keys: Vec<&String> = r.body.as_object().expect("an object").keys().collect();
     assert_eq!(keys, ["errors"], "body: {}", r.body);
@@ -129,7 +129,7 @@ async fn created_account_has_every_seed_field(app: TestApp) {
 }
 
 /// The ULID the face writes for a service uuid (the same 128 bits, Crockford base32).
-fn ulid_of(uuid: &str) -> String {
+pub(crate) fn ulid_of(uuid: &str) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let mut n = uuid::Uuid::parse_str(uuid).unwrap().as_u128();
     let mut out = [0u8; 26];
