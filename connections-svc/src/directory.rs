@@ -4,7 +4,7 @@
 
 use proto::identity::v1 as pb;
 use secrecy::ExposeSecret;
-use service_kit::identity::Identity;
+use service_kit::identity::{Identity, answered_role};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -18,20 +18,20 @@ pub use service_kit::grpc::UserCall as Caller;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
     pub organization_uuid: Uuid,
-    /// Organization role: member, viewer, interactive_viewer, editor, developer or admin.
-    pub role: String,
+    /// The organization role (never UNSPECIFIED: the directory refuses an answer without one).
+    pub role: pb::OrganizationRole,
 }
 
 impl Membership {
     /// Organization admins manage every shared connection.
     pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.role == pb::OrganizationRole::Admin
     }
 
     /// Developers and admins create shared connections (Lightdash: managing a project's
     /// warehouse connection is a developer's ability).
     pub fn may_create_shared(&self) -> bool {
-        matches!(self.role.as_str(), "developer" | "admin")
+        self.role >= pb::OrganizationRole::Developer
     }
 }
 
@@ -71,7 +71,8 @@ impl Directory for IdentityDirectory {
         let role = res
             .caller
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("identity-svc sent no caller context")))?
-            .role;
+            .organization_role;
+        let role = answered_role(role)?;
         let organization_uuid = Uuid::parse_str(&res.organization_uuid).map_err(|_| {
             Error::Internal(anyhow::anyhow!(
                 "identity-svc sent a malformed organization uuid"

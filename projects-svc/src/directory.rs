@@ -3,7 +3,7 @@
 
 use proto::identity::v1 as pb;
 use secrecy::ExposeSecret;
-use service_kit::identity::Identity;
+use service_kit::identity::{Identity, answered_role};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -24,10 +24,10 @@ fn uuid(field: &str, value: &str) -> Result<Uuid> {
 fn member(c: pb::AccessContext) -> Result<Member> {
     Ok(Member {
         user_uuid: uuid("user uuid", &c.user_uuid)?,
+        role: answered_role(c.organization_role)?,
         email: c.email,
         first_name: c.first_name,
         last_name: c.last_name,
-        role: c.role,
         groups: c
             .group_uuids
             .iter()

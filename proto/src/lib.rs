@@ -1,13 +1,20 @@
 //! Protocol Buffers definitions of the platform's services and the code tonic/prost generate
 //! from them. Message types stop at each service's `grpc` module and the gateway's handlers:
-//! they are never used as domain types.
+//! they are never used as domain types. One enum is the exception: the organization role
+//! (`identity::v1::OrganizationRole`), defined once here with its wire names
+//! (`organization_role.rs`) and used by every service's rules.
 
-/// `identity.v1`: users, sessions, personal access tokens, signing keys.
+mod organization_role;
+
+/// `identity.v1`: users, sessions, personal access tokens, signing keys, organizations and
+/// their roles.
 pub mod identity {
     /// Version 1 of the identity API.
     pub mod v1 {
         #![allow(missing_docs, unreachable_pub, clippy::all)]
         tonic::include_proto!("identity.v1");
+
+        pub use crate::organization_role::UnknownOrganizationRole;
 
         /// `[REDACTED]` for a secret that is set, nothing for one that is empty.
         fn redacted(secret: &str) -> &'static str {

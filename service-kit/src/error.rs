@@ -55,6 +55,14 @@ pub fn denied() -> Error {
     Error::PermissionDenied(Cow::Borrowed(DENIED))
 }
 
+/// A role in a request that is not an organization role answers INVALID_ARGUMENT, naming the
+/// roles there are.
+impl From<proto::identity::v1::UnknownOrganizationRole> for Error {
+    fn from(e: proto::identity::v1::UnknownOrganizationRole) -> Self {
+        Error::InvalidArgument(e.to_string().into())
+    }
+}
+
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {
@@ -120,5 +128,16 @@ mod tests {
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
         assert!(!format!("{status:?}").contains(canary), "{status:?}");
+    }
+
+    #[test]
+    fn an_unknown_organization_role_is_invalid_argument() {
+        let unknown = proto::identity::v1::OrganizationRole::required(0).unwrap_err();
+        let status = Status::from(Error::from(unknown));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(
+            status.message(),
+            "role must be one of: member, viewer, interactive_viewer, editor, developer, admin"
+        );
     }
 }

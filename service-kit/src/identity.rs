@@ -61,6 +61,16 @@ impl Identity {
     }
 }
 
+/// The organization role identity-svc answered with: a field of its answer that holds no role
+/// (UNSPECIFIED, or a value this version does not know) is identity-svc's fault, INTERNAL.
+pub fn answered_role(value: i32) -> crate::error::Result<pb::OrganizationRole> {
+    pb::OrganizationRole::required(value).map_err(|_| {
+        crate::error::Error::Internal(anyhow::anyhow!(
+            "identity-svc answered an unknown organization role {value}"
+        ))
+    })
+}
+
 /// The key set that verifies access tokens, fetched from identity-svc over gRPC.
 #[derive(Debug, Clone)]
 pub struct IdentityJwks(pub Identity);
@@ -70,5 +80,22 @@ impl JwksSource for IdentityJwks {
     async fn fetch(&self) -> anyhow::Result<String> {
         let req = self.0.internal(pb::GetJwksRequest {}, "jwks-refresh");
         Ok(self.0.rpc().get_jwks(req).await?.into_inner().jwks_json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_without_a_role_is_internal() {
+        assert_eq!(
+            answered_role(pb::OrganizationRole::Editor.into()).ok(),
+            Some(pb::OrganizationRole::Editor)
+        );
+        for value in [0, 99] {
+            let status = tonic::Status::from(answered_role(value).unwrap_err());
+            assert_eq!(status.code(), tonic::Code::Internal);
+        }
     }
 }

@@ -126,6 +126,13 @@ impl<D> From<tonic::Status> for Error<D> {
     }
 }
 
+/// 400 for a role in a body that is not an organization role, naming the roles there are.
+impl<D> From<proto::identity::v1::UnknownOrganizationRole> for Error<D> {
+    fn from(e: proto::identity::v1::UnknownOrganizationRole) -> Self {
+        Self::bad_request(e.to_string())
+    }
+}
+
 impl<D> From<JsonRejection> for Error<D> {
     fn from(r: JsonRejection) -> Self {
         let status = match r.status() {

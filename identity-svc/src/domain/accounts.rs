@@ -13,9 +13,9 @@ use ipnet::IpNet;
 use service_kit::jwt::AccessClaims;
 use uuid::Uuid;
 
-use super::{
-    Identity, caller, invites::NewInvite, organizations::OrgRole, organizations::org_name,
-};
+use proto::identity::v1::OrganizationRole as OrgRole;
+
+use super::{Identity, caller, invites::NewInvite, organizations::org_name};
 use crate::{
     error::{Error, Result, denied},
     store::{
@@ -58,11 +58,7 @@ impl Caller {
         Guard {
             organization_uuid: self.account.organization_uuid,
             actor: self.user,
-            roles: OrgRole::ALL
-                .into_iter()
-                .filter(|r| is_admin(*r))
-                .map(OrgRole::as_str)
-                .collect(),
+            roles: OrgRole::ALL.into_iter().filter(|r| is_admin(*r)).collect(),
         }
     }
 
@@ -312,8 +308,6 @@ impl Identity {
         let Some((account, role)) = self.store.caller_account(user).await? else {
             return Ok(None);
         };
-        let role = OrgRole::parse(&role)
-            .map_err(|_| Error::Internal(anyhow::anyhow!("stored role {role:?} is unknown")))?;
         Ok(Some(Caller {
             user,
             account,
@@ -440,7 +434,7 @@ impl Identity {
         claims: &AccessClaims,
         id: &str,
         email: &str,
-        role: Option<&str>,
+        role: Option<OrgRole>,
     ) -> Result<NewInvite> {
         let (caller, target) = self
             .account_for(claims, Some(id), Access::Administer)

@@ -276,7 +276,7 @@ impl Identity {
             .await?
         {
             JoinOutcome::Joined(role) => {
-                tracing::info!(user_uuid = %user, organization_uuid = %org, role, "joined organization by email domain");
+                tracing::info!(user_uuid = %user, organization_uuid = %org, role = role.as_str(), "joined organization by email domain");
                 Ok(())
             }
             JoinOutcome::NotAllowed => Err(NOT_FOUND),

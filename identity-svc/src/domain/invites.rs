@@ -3,6 +3,7 @@
 //! random bits, are stored only as SHA-256, expire, and work once.
 
 use chrono::{DateTime, Utc};
+use proto::identity::v1::OrganizationRole;
 use secrecy::SecretString;
 use service_kit::{
     jwt::AccessClaims,
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     Identity, NewSession,
-    organizations::{OrgAction, OrgRole, user_deleted},
+    organizations::{OrgAction, user_deleted},
     password, validate,
 };
 use crate::{
@@ -77,12 +78,13 @@ impl Identity {
         Ok(freed)
     }
 
-    /// Invites `email` to the caller's organization (admins only).
+    /// Invites `email` to the caller's organization (admins only) with `role`, member by
+    /// default.
     pub async fn create_invite(
         &self,
         claims: &AccessClaims,
         email: &str,
-        role: Option<&str>,
+        role: Option<OrganizationRole>,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<NewInvite> {
         let (user, m, _) = self.authorize(claims, OrgAction::ManageMembers).await?;
@@ -98,14 +100,11 @@ impl Identity {
         user: Uuid,
         org: Uuid,
         email: &str,
-        role: Option<&str>,
+        role: Option<OrganizationRole>,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<NewInvite> {
         let email = validate::email(email)?;
-        let role = role
-            .map(OrgRole::parse)
-            .transpose()?
-            .unwrap_or(OrgRole::Member);
+        let role = role.unwrap_or(OrganizationRole::Member);
         let now = Utc::now();
         let expires_at = expires_at.unwrap_or(now + DEFAULT_INVITE_TTL);
         validate::future("expiresAt", expires_at, now)?;
@@ -152,11 +151,7 @@ impl Identity {
                     created_at: now,
                     updated_at: now,
                 };
-                match self
-                    .store
-                    .invite_new_user(&pending, role.as_str(), &invite)
-                    .await
-                {
+                match self.store.invite_new_user(&pending, role, &invite).await {
                     Ok(()) => {}
                     Err(StoreError::Conflict) => {
                         return Err(Error::AlreadyExists(

@@ -4,6 +4,7 @@
 //! keeps an admin.
 
 use chrono::Utc;
+use proto::identity::v1::OrganizationRole;
 use service_kit::jwt::AccessClaims;
 use uuid::Uuid;
 
@@ -22,57 +23,6 @@ fn has_sub_accounts() -> Error {
     Error::FailedPrecondition("The organization has sub-accounts: remove them first".into())
 }
 
-/// Organization roles, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum OrgRole {
-    Member,
-    Viewer,
-    InteractiveViewer,
-    Editor,
-    Developer,
-    Admin,
-}
-
-impl OrgRole {
-    /// Every role, lowest first.
-    pub const ALL: [OrgRole; 6] = [
-        OrgRole::Member,
-        OrgRole::Viewer,
-        OrgRole::InteractiveViewer,
-        OrgRole::Editor,
-        OrgRole::Developer,
-        OrgRole::Admin,
-    ];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrgRole::Member => "member",
-            OrgRole::Viewer => "viewer",
-            OrgRole::InteractiveViewer => "interactive_viewer",
-            OrgRole::Editor => "editor",
-            OrgRole::Developer => "developer",
-            OrgRole::Admin => "admin",
-        }
-    }
-
-    /// Parses a wire name.
-    pub fn parse(value: &str) -> Result<Self> {
-        OrgRole::ALL
-            .into_iter()
-            .find(|r| r.as_str() == value)
-            .ok_or_else(|| {
-                Error::InvalidArgument(
-                    format!(
-                        "role must be one of: {}",
-                        OrgRole::ALL.map(|r| r.as_str()).join(", ")
-                    )
-                    .into(),
-                )
-            })
-    }
-}
-
 /// What may be done in an organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgAction {
@@ -88,11 +38,13 @@ pub enum OrgAction {
     ManageMembers,
 }
 
-/// Whether `role` may do `action` in its own organization.
-pub fn allows(role: OrgRole, action: OrgAction) -> bool {
+/// Whether `role` may do `action` in its own organization (UNSPECIFIED, no role, nothing).
+pub fn allows(role: OrganizationRole, action: OrgAction) -> bool {
     match action {
-        OrgAction::View | OrgAction::ViewMembers => true,
-        OrgAction::Update | OrgAction::Delete | OrgAction::ManageMembers => role == OrgRole::Admin,
+        OrgAction::View | OrgAction::ViewMembers => role >= OrganizationRole::Member,
+        OrgAction::Update | OrgAction::Delete | OrgAction::ManageMembers => {
+            role == OrganizationRole::Admin
+        }
     }
 }
 
@@ -102,10 +54,9 @@ pub(crate) fn guard(organization_uuid: Uuid, actor: Uuid, action: OrgAction) -> 
     Guard {
         organization_uuid,
         actor,
-        roles: OrgRole::ALL
+        roles: OrganizationRole::ALL
             .into_iter()
             .filter(|r| allows(*r, action))
-            .map(OrgRole::as_str)
             .collect(),
     }
 }
@@ -257,13 +208,12 @@ impl Identity {
     async fn my_membership(
         &self,
         claims: &AccessClaims,
-    ) -> Result<(Uuid, MembershipRecord, OrgRole)> {
+    ) -> Result<(Uuid, MembershipRecord, OrganizationRole)> {
         let user = caller(claims)?;
         let m = self.store.membership(user).await?.ok_or_else(|| {
             Error::PermissionDenied("You are not a member of an organization".into())
         })?;
-        let role = OrgRole::parse(&m.role)
-            .map_err(|_| Error::Internal(anyhow::anyhow!("stored role {:?} is unknown", m.role)))?;
+        let role = m.role;
         Ok((user, m, role))
     }
 
@@ -271,7 +221,7 @@ impl Identity {
         &self,
         claims: &AccessClaims,
         action: OrgAction,
-    ) -> Result<(Uuid, MembershipRecord, OrgRole)> {
+    ) -> Result<(Uuid, MembershipRecord, OrganizationRole)> {
         let (user, m, role) = self.my_membership(claims).await?;
         if !allows(role, action) {
             tracing::info!(user_uuid = %user, organization_uuid = %m.organization.organization_uuid, ?action, role = role.as_str(), "denied");
@@ -437,16 +387,16 @@ impl Identity {
     pub async fn allowed_email_domains(
         &self,
         claims: &AccessClaims,
-    ) -> Result<(Uuid, Vec<String>, OrgRole)> {
+    ) -> Result<(Uuid, Vec<String>, OrganizationRole)> {
         let (_, m, _) = self.authorize(claims, OrgAction::Update).await?;
         let org = m.organization.organization_uuid;
         Ok(match self.store.allowed_email_domains(org).await? {
             Some((domains, role)) => (
                 org,
                 serde_json::from_str(&domains).map_err(|e| Error::Internal(e.into()))?,
-                OrgRole::parse(&role)?,
+                role,
             ),
-            None => (org, Vec::new(), OrgRole::Viewer),
+            None => (org, Vec::new(), OrganizationRole::Viewer),
         })
     }
 
@@ -456,11 +406,10 @@ impl Identity {
         &self,
         claims: &AccessClaims,
         domains: &[String],
-        role: &str,
-    ) -> Result<(Uuid, Vec<String>, OrgRole)> {
+        role: OrganizationRole,
+    ) -> Result<(Uuid, Vec<String>, OrganizationRole)> {
         let (user, m, _) = self.authorize(claims, OrgAction::Update).await?;
-        let role = OrgRole::parse(role)?;
-        if role > OrgRole::Editor {
+        if !(OrganizationRole::Member..=OrganizationRole::Editor).contains(&role) {
             return Err(Error::InvalidArgument(
                 "role must be member, viewer, interactive_viewer or editor".into(),
             ));
@@ -478,7 +427,7 @@ impl Identity {
         clean.dedup();
         let json = serde_json::to_string(&clean).map_err(|e| Error::Internal(e.into()))?;
         self.store
-            .set_allowed_email_domains(m.organization.organization_uuid, &json, role.as_str())
+            .set_allowed_email_domains(m.organization.organization_uuid, &json, role)
             .await?;
         tracing::info!(user_uuid = %user, organization_uuid = %m.organization.organization_uuid, "allowed email domains set");
         Ok((m.organization.organization_uuid, clean, role))
@@ -499,17 +448,12 @@ impl Identity {
         &self,
         claims: &AccessClaims,
         user_uuid: &str,
-        role: &str,
+        role: OrganizationRole,
     ) -> Result<MemberRecord> {
         let (user, m, _) = self.authorize(claims, OrgAction::ManageMembers).await?;
         let org = m.organization.organization_uuid;
-        let role = OrgRole::parse(role)?;
         let target = Uuid::parse_str(user_uuid).map_err(|_| not_found())?;
-        match self
-            .store
-            .set_member_role(org, user, target, role.as_str())
-            .await?
-        {
+        match self.store.set_member_role(org, user, target, role).await? {
             MembershipChange::Done => {}
             MembershipChange::NotMember => return Err(not_found()),
             MembershipChange::NotAllowed => {
@@ -557,6 +501,8 @@ impl Identity {
 mod tests {
     use super::*;
 
+    use OrganizationRole as OrgRole;
+
     #[test]
     fn roles_parse_and_order() {
         for r in OrgRole::ALL {
@@ -578,5 +524,20 @@ mod tests {
                 assert_eq!(allows(r, a), r == OrgRole::Admin, "{r:?} {a:?}");
             }
         }
+    }
+
+    #[test]
+    fn unspecified_is_allowed_nothing() {
+        for a in [
+            OrgAction::View,
+            OrgAction::ViewMembers,
+            OrgAction::Update,
+            OrgAction::Delete,
+            OrgAction::ManageMembers,
+        ] {
+            assert!(!allows(OrganizationRole::Unspecified, a), "{a:?}");
+        }
+        let guard = guard(Uuid::now_v7(), Uuid::now_v7(), OrgAction::View);
+        assert_eq!(guard.roles, OrganizationRole::ALL);
     }
 }

@@ -6,7 +6,10 @@ use secrecy::ExposeSecret;
 use service_kit::grpc::timestamp as ts;
 use tonic::{Request, Response, Status};
 
-use super::{IdentityGrpc, invites::invite_pb};
+use super::{
+    IdentityGrpc,
+    invites::{invite_pb, invited_role},
+};
 use crate::{
     domain::accounts::{AccountUpdate, PageRequest},
     store::{AccountRecord, AllowedIpRecord},
@@ -130,7 +133,12 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         let r = req.into_inner();
         let new = self
             .identity
-            .create_account_invitation(&claims, &r.organization_uuid, &r.email, r.role.as_deref())
+            .create_account_invitation(
+                &claims,
+                &r.organization_uuid,
+                &r.email,
+                invited_role(r.organization_role)?,
+            )
             .await?;
         Ok(Response::new(invite_pb(
             new.code.expose_secret().to_owned(),

@@ -4,7 +4,7 @@ use proto::identity::v1 as pb;
 use service_kit::grpc::timestamp as ts;
 use tonic::{Request, Response, Status};
 
-use super::IdentityGrpc;
+use super::{IdentityGrpc, role};
 use crate::domain::email::EmailStatus;
 
 pub(super) async fn get_allowed_email_domains(
@@ -16,7 +16,7 @@ pub(super) async fn get_allowed_email_domains(
     Ok(Response::new(pb::AllowedEmailDomains {
         organization_uuid: org.to_string(),
         email_domains: domains,
-        role: role.as_str().to_owned(),
+        organization_role: role.into(),
     }))
 }
 
@@ -26,14 +26,15 @@ pub(super) async fn set_allowed_email_domains(
 ) -> Result<Response<pb::AllowedEmailDomains>, Status> {
     let claims = svc.user(&req).await?;
     let r = req.into_inner();
+    let role = role(r.organization_role)?;
     let (org, domains, role) = svc
         .identity
-        .set_allowed_email_domains(&claims, &r.email_domains, &r.role)
+        .set_allowed_email_domains(&claims, &r.email_domains, role)
         .await?;
     Ok(Response::new(pb::AllowedEmailDomains {
         organization_uuid: org.to_string(),
         email_domains: domains,
-        role: role.as_str().to_owned(),
+        organization_role: role.into(),
     }))
 }
 

@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 use service_kit::grpc::timestamp as ts;
 use tonic::{Request, Response, Status};
 
-use super::{IdentityGrpc, from_ts};
+use super::{IdentityGrpc, from_ts, role};
 use crate::store::InviteRecord;
 
 pub(super) async fn create_invite_link(
@@ -17,7 +17,12 @@ pub(super) async fn create_invite_link(
     let expires_at = from_ts("expiresAt", r.expires_at)?;
     let new = svc
         .identity
-        .create_invite(&claims, &r.email, r.role.as_deref(), expires_at)
+        .create_invite(
+            &claims,
+            &r.email,
+            invited_role(r.organization_role)?,
+            expires_at,
+        )
         .await?;
     Ok(Response::new(invite_pb(
         new.code.expose_secret().to_owned(),
@@ -43,6 +48,15 @@ pub(super) async fn get_invite_link(
     let code = req.into_inner().invite_code;
     let view = svc.identity.invite_by_code(&code).await?;
     Ok(Response::new(invite_pb(code, view.invite, view.email)))
+}
+
+/// The role an invitation asks for: None (the default) for UNSPECIFIED.
+pub(super) fn invited_role(value: i32) -> Result<Option<pb::OrganizationRole>, Status> {
+    if value == pb::OrganizationRole::Unspecified as i32 {
+        Ok(None)
+    } else {
+        role(value).map(Some)
+    }
 }
 
 /// An invitation as answered, with its code.

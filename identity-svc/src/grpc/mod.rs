@@ -85,6 +85,12 @@ fn from_ts(
     .transpose()
 }
 
+/// The organization role a request carries; UNSPECIFIED or an unknown value answers
+/// INVALID_ARGUMENT.
+fn role(value: i32) -> Result<pb::OrganizationRole, Status> {
+    pb::OrganizationRole::required(value).map_err(|e| crate::error::Error::from(e).into())
+}
+
 /// Implements the service: each `area::method(Request) -> Response` line answers `method` with
 /// the function of that name in module `area`.
 macro_rules! routes {

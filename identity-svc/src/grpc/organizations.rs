@@ -4,7 +4,7 @@ use proto::identity::v1 as pb;
 use service_kit::grpc::timestamp as ts;
 use tonic::{Request, Response, Status};
 
-use super::IdentityGrpc;
+use super::{IdentityGrpc, role};
 use crate::{
     domain::{context::ContextQuery, organizations::OrganizationUpdate},
     store::{MemberRecord, OrganizationRecord},
@@ -97,9 +97,10 @@ pub(super) async fn update_organization_member(
 ) -> Result<Response<pb::OrganizationMember>, Status> {
     let claims = svc.user(&req).await?;
     let r = req.into_inner();
+    let role = role(r.organization_role)?;
     Ok(Response::new(member_pb(
         svc.identity
-            .update_member_role(&claims, &r.user_uuid, &r.role)
+            .update_member_role(&claims, &r.user_uuid, role)
             .await?,
     )))
 }
@@ -168,7 +169,7 @@ fn member_pb(m: MemberRecord) -> pb::OrganizationMember {
         first_name: m.first_name,
         last_name: m.last_name,
         organization_uuid: m.organization_uuid.to_string(),
-        role: m.role,
+        organization_role: m.role.into(),
         is_active: m.is_active,
         is_pending: m.is_pending,
         user_created_at: Some(ts(m.user_created_at)),
@@ -182,7 +183,7 @@ fn access_context_pb((m, groups): (MemberRecord, Vec<uuid::Uuid>)) -> pb::Access
         email: m.email,
         first_name: m.first_name,
         last_name: m.last_name,
-        role: m.role,
+        organization_role: m.role.into(),
         group_uuids: groups.iter().map(ToString::to_string).collect(),
         is_pending: m.is_pending,
     }

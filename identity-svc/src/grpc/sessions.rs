@@ -137,7 +137,7 @@ fn membership_pb(m: MembershipRecord) -> pb::Membership {
         organization_uuid: m.organization.organization_uuid.to_string(),
         organization_name: m.organization.name,
         organization_created_at: Some(ts(m.organization.created_at)),
-        role: m.role,
+        organization_role: m.role.into(),
     }
 }
 

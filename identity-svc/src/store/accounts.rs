@@ -7,6 +7,7 @@
 //! account moves), so a range read once stays true.
 
 use chrono::{DateTime, Utc};
+use proto::identity::v1::OrganizationRole;
 use service_kit::{
     db::{Pool, is_foreign_key_violation},
     on_pool,
@@ -206,7 +207,10 @@ const NO_USERS: [Uuid; 0] = [];
 #[async_trait::async_trait]
 pub trait AccountStore: Send + Sync {
     /// The account of a user's membership and their role there.
-    async fn caller_account(&self, user_uuid: Uuid) -> Result<Option<(AccountRecord, String)>>;
+    async fn caller_account(
+        &self,
+        user_uuid: Uuid,
+    ) -> Result<Option<(AccountRecord, OrganizationRole)>>;
     /// One account.
     async fn account(&self, organization_uuid: Uuid) -> Result<Option<AccountRecord>>;
     /// Whether an account has sub-accounts.
@@ -268,7 +272,10 @@ pub trait AccountStore: Send + Sync {
 #[async_trait::async_trait]
 impl AccountStore for SqlStore {
     #[tracing::instrument(skip_all)]
-    async fn caller_account(&self, user: Uuid) -> Result<Option<(AccountRecord, String)>> {
+    async fn caller_account(
+        &self,
+        user: Uuid,
+    ) -> Result<Option<(AccountRecord, OrganizationRole)>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             role: String,
@@ -279,7 +286,8 @@ impl AccountStore for SqlStore {
             .bind(user)
             .fetch_optional(p)
             .await)?;
-        Ok(row.map(|r| (r.account, r.role)))
+        row.map(|r| Ok((r.account, super::stored_role(&r.role)?)))
+            .transpose()
     }
 
     #[tracing::instrument(skip_all)]

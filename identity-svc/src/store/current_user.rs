@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use service_kit::db::{HeldConnections, Pool};
 use uuid::Uuid;
 
-use super::{MembershipRecord, OrganizationRecord, Result, UserRecord, inline::InlineReads};
+use super::{
+    MembershipRecord, OrganizationRecord, Result, UserRecord, inline::InlineReads, stored_role,
+};
 
 /// The session and personal access token an access token was issued for (either may be absent).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,7 +86,7 @@ pub(super) struct CurrentUserRow {
 }
 
 impl CurrentUserRow {
-    pub(super) fn into_current_user(self) -> CurrentUser {
+    pub(super) fn into_current_user(self) -> Result<CurrentUser> {
         let membership = match (
             self.role,
             self.org_uuid,
@@ -107,11 +109,11 @@ impl CurrentUserRow {
                     created_at,
                     updated_at,
                 },
-                role,
+                role: stored_role(&role)?,
             }),
             _ => None,
         };
-        CurrentUser {
+        Ok(CurrentUser {
             user: self.user,
             membership,
             credential: CredentialState {
@@ -121,7 +123,7 @@ impl CurrentUserRow {
                     rotated_at: self.pat_rotated_at,
                 }),
             },
-        }
+        })
     }
 }
 
@@ -218,7 +220,7 @@ impl CurrentUserReads {
                 }
             }
         };
-        Ok(row.map(CurrentUserRow::into_current_user))
+        row.map(CurrentUserRow::into_current_user).transpose()
     }
 }
 

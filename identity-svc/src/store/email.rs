@@ -2,12 +2,14 @@
 //! domain of a verified email.
 
 use chrono::{DateTime, Utc};
+use proto::identity::v1::OrganizationRole;
 use service_kit::on_pool;
 use uuid::Uuid;
 
 use super::{
     Result, SqlStore, StoreError, conflict,
     organizations::{SORT_SEPARATOR, sort_key_of},
+    stored_role,
 };
 
 /// A pending email passcode (only its hash is stored).
@@ -47,7 +49,7 @@ pub struct AllowedOrganization {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinOutcome {
     /// The user joined with this role.
-    Joined(String),
+    Joined(OrganizationRole),
     /// The organization does not exist or does not allow the user's verified email.
     NotAllowed,
     /// The user belongs to an organization already.
@@ -72,13 +74,13 @@ pub trait EmailStore: Send + Sync {
     async fn allowed_email_domains(
         &self,
         organization_uuid: Uuid,
-    ) -> Result<Option<(String, String)>>;
+    ) -> Result<Option<(String, OrganizationRole)>>;
     /// Sets an organization's allowed email domains (JSON array) and role.
     async fn set_allowed_email_domains(
         &self,
         organization_uuid: Uuid,
         domains: &str,
-        role: &str,
+        role: OrganizationRole,
     ) -> Result<()>;
     /// A user's email, the email they verified (if any) and their pending passcode; None for
     /// an unknown or inactive user.
@@ -123,19 +125,26 @@ pub trait EmailStore: Send + Sync {
 #[async_trait::async_trait]
 impl EmailStore for SqlStore {
     #[tracing::instrument(skip_all)]
-    async fn allowed_email_domains(&self, org: Uuid) -> Result<Option<(String, String)>> {
-        Ok(on_pool!(&self.pool, |p| {
+    async fn allowed_email_domains(&self, org: Uuid) -> Result<Option<(String, OrganizationRole)>> {
+        let row: Option<(String, String)> = on_pool!(&self.pool, |p| {
             sqlx::query_as(
                 "SELECT email_domains, role FROM allowed_email_domains WHERE organization_uuid = $1",
             )
             .bind(org)
             .fetch_optional(p)
             .await
-        })?)
+        })?;
+        row.map(|(domains, role)| Ok((domains, stored_role(&role)?)))
+            .transpose()
     }
 
     #[tracing::instrument(skip_all)]
-    async fn set_allowed_email_domains(&self, org: Uuid, domains: &str, role: &str) -> Result<()> {
+    async fn set_allowed_email_domains(
+        &self,
+        org: Uuid,
+        domains: &str,
+        role: OrganizationRole,
+    ) -> Result<()> {
         on_pool!(&self.pool, |p| {
             sqlx::query(
                 "INSERT INTO allowed_email_domains (organization_uuid, email_domains, role) \
@@ -144,7 +153,7 @@ impl EmailStore for SqlStore {
             )
             .bind(org)
             .bind(domains)
-            .bind(role)
+            .bind(role.as_str())
             .execute(p)
             .await
             .map(|_| ())
@@ -332,7 +341,7 @@ impl EmailStore for SqlStore {
             .await
         });
         match role.map_err(conflict) {
-            Ok(Some(role)) => Ok(JoinOutcome::Joined(role)),
+            Ok(Some(role)) => Ok(JoinOutcome::Joined(stored_role(&role)?)),
             Ok(None) => Ok(JoinOutcome::NotAllowed),
             Err(StoreError::Conflict) => Ok(JoinOutcome::AlreadyMember),
             Err(e) => Err(e),

@@ -1,5 +1,6 @@
 //! The guard of an admin's change to groups and attribute values (checklist AC-9).
 
+use proto::identity::v1::OrganizationRole;
 use uuid::Uuid;
 
 /// A change made by `actor` in an organization that holds only while the actor has one of
@@ -12,7 +13,7 @@ pub struct Guard {
     pub organization_uuid: Uuid,
     pub actor: Uuid,
     /// Roles allowed to make the change (decided by the domain layer).
-    pub roles: Vec<&'static str>,
+    pub roles: Vec<OrganizationRole>,
 }
 
 /// Inside transaction `$tx`: locks the organization's row, then checks that the guard's actor
@@ -35,7 +36,7 @@ macro_rules! check_guard {
         .bind(g.actor)
         .fetch_optional(&mut *$tx)
         .await?;
-        if !role.is_some_and(|r| g.roles.contains(&r.as_str())) {
+        if !role.is_some_and(|r| g.roles.iter().any(|allowed| allowed.as_str() == r)) {
             return Err(StoreError::NotAllowed);
         }
         let users: std::collections::BTreeSet<uuid::Uuid> = $users.iter().copied().collect();

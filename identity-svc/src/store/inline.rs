@@ -359,7 +359,7 @@ mod tests {
         reads
             .current_user(user, ids)
             .expect("answered on the calling thread")
-            .map(CurrentUserRow::into_current_user)
+            .map(|row| row.into_current_user().expect("a known role"))
     }
 
     #[test]

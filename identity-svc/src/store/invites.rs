@@ -2,6 +2,7 @@
 //! hashes) that let them set their password.
 
 use chrono::{DateTime, Utc};
+use proto::identity::v1::OrganizationRole;
 use service_kit::on_pool;
 use uuid::Uuid;
 
@@ -67,7 +68,7 @@ pub trait InviteStore: Send + Sync {
     async fn invite_new_user(
         &self,
         user: &UserRecord,
-        role: &str,
+        role: OrganizationRole,
         invite: &InviteRecord,
     ) -> Result<()>;
     /// Adds another invitation for a pending member; Conflict when they are no longer pending.
@@ -95,7 +96,12 @@ pub trait InviteStore: Send + Sync {
 #[async_trait::async_trait]
 impl InviteStore for SqlStore {
     #[tracing::instrument(skip_all)]
-    async fn invite_new_user(&self, u: &UserRecord, role: &str, i: &InviteRecord) -> Result<()> {
+    async fn invite_new_user(
+        &self,
+        u: &UserRecord,
+        role: OrganizationRole,
+        i: &InviteRecord,
+    ) -> Result<()> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             insert_user!(&mut *tx, u, None::<&str>)?;
@@ -107,7 +113,7 @@ impl InviteStore for SqlStore {
             ))
             .bind(u.user_uuid)
             .bind(i.organization_uuid)
-            .bind(role)
+            .bind(role.as_str())
             .bind(u.created_at)
             .bind(SORT_SEPARATOR)
             .execute(&mut *tx)

@@ -41,6 +41,7 @@ mod users;
 
 use std::sync::Arc;
 
+use proto::identity::v1::OrganizationRole;
 use service_kit::db::Pool;
 
 pub use access::{AccessContextStore, AccessContexts, MemberFilter};
@@ -94,6 +95,16 @@ fn conflict(err: sqlx::Error) -> StoreError {
     } else {
         StoreError::Database(err)
     }
+}
+
+/// The organization role a `role` column holds: its wire name, read here and written with
+/// [`OrganizationRole::as_str`]. An unknown name is a decoding error of the database.
+fn stored_role(name: &str) -> Result<OrganizationRole> {
+    OrganizationRole::parse(name).map_err(|_| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("unknown organization role {name:?}").into(),
+        ))
+    })
 }
 
 /// What identity-svc stores: every area's trait, so the domain layer holds one store.

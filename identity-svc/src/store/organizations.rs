@@ -2,6 +2,7 @@
 //! and the last-admin rule.
 
 use chrono::{DateTime, Utc};
+use proto::identity::v1::OrganizationRole;
 use service_kit::on_pool;
 use uuid::Uuid;
 
@@ -26,7 +27,7 @@ pub struct OrganizationRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MembershipRecord {
     pub organization: OrganizationRecord,
-    pub role: String,
+    pub role: OrganizationRole,
 }
 
 /// A member of an organization, as listed.
@@ -38,7 +39,8 @@ pub struct MemberRecord {
     pub last_name: String,
     pub is_active: bool,
     pub organization_uuid: Uuid,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: OrganizationRole,
     /// Invited, not yet registered (no password).
     pub is_pending: bool,
     pub user_created_at: DateTime<Utc>,
@@ -130,9 +132,10 @@ macro_rules! lock_and_count {
         .await?;
         let admins: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM memberships m JOIN users u ON u.user_uuid = m.user_uuid \
-             WHERE m.organization_uuid = $1 AND m.role = 'admin' AND u.password_hash IS NOT NULL",
+             WHERE m.organization_uuid = $1 AND m.role = $2 AND u.password_hash IS NOT NULL",
         )
         .bind($org)
+        .bind(proto::identity::v1::OrganizationRole::Admin.as_str())
         .fetch_one(&mut *$tx)
         .await?;
         (target, actor, admins)
@@ -149,13 +152,14 @@ fn refusal(
     admins: i64,
     demotes: bool,
 ) -> Option<MembershipChange> {
-    if actor.as_deref() != Some("admin") {
+    let admin = OrganizationRole::Admin.as_str();
+    if actor.as_deref() != Some(admin) {
         return Some(MembershipChange::NotAllowed);
     }
     let Some((current, active)) = target else {
         return Some(MembershipChange::NotMember);
     };
-    (current == "admin" && active && demotes && admins <= 1).then_some(MembershipChange::LastAdmin)
+    (current == admin && active && demotes && admins <= 1).then_some(MembershipChange::LastAdmin)
 }
 
 /// Organizations, their members and roles.
@@ -195,7 +199,7 @@ pub trait OrganizationStore: Send + Sync {
         organization_uuid: Uuid,
         actor: Uuid,
         user_uuid: Uuid,
-        role: &str,
+        role: OrganizationRole,
     ) -> Result<MembershipChange>;
     /// Removes a member unless they are its last active admin; records `event` with the
     /// removal; `actor` must still be an admin when the change runs.
@@ -231,7 +235,7 @@ impl OrganizationStore for SqlStore {
             .await?;
             sqlx::query(concat!(
                 "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at, sort_key) \
-                 VALUES ($1, $2, 'admin', $3, ",
+                 VALUES ($1, $2, $5, $3, ",
                 sort_key_of!("$1", "$4"),
                 ")"
             ))
@@ -239,6 +243,7 @@ impl OrganizationStore for SqlStore {
             .bind(o.organization_uuid)
             .bind(o.created_at)
             .bind(SORT_SEPARATOR)
+            .bind(OrganizationRole::Admin.as_str())
             .execute(&mut *tx)
             .await
             .map_err(conflict)?;
@@ -253,7 +258,8 @@ impl OrganizationStore for SqlStore {
         struct Row {
             #[sqlx(flatten)]
             organization: OrganizationRecord,
-            role: String,
+            #[sqlx(try_from = "String")]
+            role: OrganizationRole,
         }
         let row: Option<Row> = on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -369,12 +375,13 @@ impl OrganizationStore for SqlStore {
         org: Uuid,
         actor: Uuid,
         user_uuid: Uuid,
-        role: &str,
+        role: OrganizationRole,
     ) -> Result<MembershipChange> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             let (target, actor, admins) = lock_and_count!(tx, org, user_uuid, actor);
-            if let Some(refusal) = refusal(target, actor, admins, role != "admin") {
+            let demotes = role != OrganizationRole::Admin;
+            if let Some(refusal) = refusal(target, actor, admins, demotes) {
                 return Ok(refusal);
             }
             sqlx::query(
@@ -382,7 +389,7 @@ impl OrganizationStore for SqlStore {
             )
             .bind(org)
             .bind(user_uuid)
-            .bind(role)
+            .bind(role.as_str())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

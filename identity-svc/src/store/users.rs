@@ -1,6 +1,7 @@
 //! Users and their credentials (the password hash), and deleting a user with what is theirs.
 
 use chrono::{DateTime, Utc};
+use proto::identity::v1::OrganizationRole;
 use service_kit::on_pool;
 use uuid::Uuid;
 
@@ -193,9 +194,9 @@ impl UserStore for SqlStore {
                 .bind(org)
                 .fetch_one(&mut *tx)
                 .await?;
-                let last_admin = target
-                    .as_ref()
-                    .is_some_and(|(role, active)| role == "admin" && *active);
+                let last_admin = target.as_ref().is_some_and(|(role, active)| {
+                    role == OrganizationRole::Admin.as_str() && *active
+                });
                 if target.is_none() {
                     // Removed from the organization meanwhile: nothing of it to take along.
                 } else if members <= 1 {

@@ -434,16 +434,28 @@ impl User {
             .into_inner())
     }
 
+    /// Invites `email` into account `id` with `role` (None: the default).
     pub(crate) async fn invite(
         &self,
         id: &str,
         email: &str,
-        role: Option<&str>,
+        role: Option<pb::OrganizationRole>,
+    ) -> Result<pb::InviteLink, Status> {
+        self.invite_raw(id, email, role.unwrap_or_default().into())
+            .await
+    }
+
+    /// Invites with the role field's number as it is.
+    pub(crate) async fn invite_raw(
+        &self,
+        id: &str,
+        email: &str,
+        organization_role: i32,
     ) -> Result<pb::InviteLink, Status> {
         let msg = pb::CreateAccountInvitationRequest {
             organization_uuid: id.into(),
             email: email.into(),
-            role: role.map(str::to_owned),
+            organization_role,
         };
         Ok(self
             .client

@@ -2,6 +2,7 @@
 //! into their own organization (same validation, limit and answer); the invited user joins that
 //! account alone, and the inviting admin does not become a member of it.
 
+use proto::identity::v1::OrganizationRole;
 use tonic::Code::{self, NotFound as NF, Ok as OK, PermissionDenied as PD};
 use uuid::Uuid;
 
@@ -26,7 +27,7 @@ async fn a_parent_admin_invites_into_an_account_below(svc: TestService) {
         .await
         .unwrap()
         .organization_uuid;
-    for (target, role) in [(&sub, Some("editor")), (&deepest, None)] {
+    for (target, role) in [(&sub, Some(OrganizationRole::Editor)), (&deepest, None)] {
         let address = email();
         let invitation = admin
             .invite(target, &address.to_uppercase(), role)
@@ -107,7 +108,7 @@ async fn bad_invitations_are_refused(svc: TestService) {
     let invalid = tonic::Code::InvalidArgument;
     assert_status(admin.invite(&sub, "not an email", None).await, invalid, "");
     assert_status(
-        admin.invite(&sub, &email(), Some("owner")).await,
+        admin.invite_raw(&sub, &email(), 99).await,
         invalid,
         "role must be one of",
     );

@@ -39,13 +39,14 @@
 //!
 //! Every decision carries its explanation: the ordered [`Step`]s that produced it.
 
+use proto::identity::v1::OrganizationRole;
 use uuid::Uuid;
 
 /// A role name that is not on its ladder.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} role must be one of: {}; got {value:?}", .expected.join(", "))]
 pub struct UnknownRole {
-    /// The ladder: `organization`, `project` or `space`.
+    /// The ladder: `project` or `space`.
     pub kind: &'static str,
     /// The name given.
     pub value: String,
@@ -68,55 +69,23 @@ fn parse_role<R: Copy>(
         })
 }
 
-/// Organization roles, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum OrgRole {
-    Member,
-    Viewer,
-    InteractiveViewer,
-    Editor,
-    Developer,
-    Admin,
+/// What an organization role (identity's `OrganizationRole`, defined once in proto) gives in
+/// the organization's projects.
+pub trait ImpliedProjectRole {
+    /// The role this implies in every project of the organization (item 1): the same-named
+    /// one; none for `member`, nor for UNSPECIFIED, which is no role.
+    fn project_role(self) -> Option<ProjectRole>;
 }
 
-impl OrgRole {
-    /// Every role, lowest first.
-    pub const ALL: [OrgRole; 6] = [
-        OrgRole::Member,
-        OrgRole::Viewer,
-        OrgRole::InteractiveViewer,
-        OrgRole::Editor,
-        OrgRole::Developer,
-        OrgRole::Admin,
-    ];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
+impl ImpliedProjectRole for OrganizationRole {
+    fn project_role(self) -> Option<ProjectRole> {
         match self {
-            OrgRole::Member => "member",
-            OrgRole::Viewer => "viewer",
-            OrgRole::InteractiveViewer => "interactive_viewer",
-            OrgRole::Editor => "editor",
-            OrgRole::Developer => "developer",
-            OrgRole::Admin => "admin",
-        }
-    }
-
-    /// Parses a wire name.
-    pub fn parse(value: &str) -> Result<Self, UnknownRole> {
-        parse_role("organization", &Self::ALL, Self::as_str, value)
-    }
-
-    /// The role this implies in every project of the organization (item 1): the same-named
-    /// one, none for `member`.
-    pub fn project_role(self) -> Option<ProjectRole> {
-        match self {
-            OrgRole::Member => None,
-            OrgRole::Viewer => Some(ProjectRole::Viewer),
-            OrgRole::InteractiveViewer => Some(ProjectRole::InteractiveViewer),
-            OrgRole::Editor => Some(ProjectRole::Editor),
-            OrgRole::Developer => Some(ProjectRole::Developer),
-            OrgRole::Admin => Some(ProjectRole::Admin),
+            OrganizationRole::Unspecified | OrganizationRole::Member => None,
+            OrganizationRole::Viewer => Some(ProjectRole::Viewer),
+            OrganizationRole::InteractiveViewer => Some(ProjectRole::InteractiveViewer),
+            OrganizationRole::Editor => Some(ProjectRole::Editor),
+            OrganizationRole::Developer => Some(ProjectRole::Developer),
+            OrganizationRole::Admin => Some(ProjectRole::Admin),
         }
     }
 }
@@ -208,7 +177,7 @@ impl SpaceRole {
 pub struct ProjectFacts {
     /// The user's role in the project's organization; `None` if not a member, which gives
     /// nothing at all, whatever the grants say.
-    pub org_role: Option<OrgRole>,
+    pub org_role: Option<OrganizationRole>,
     /// The user's own grant on the project.
     pub user_grant: Option<ProjectRole>,
     /// The grants on the project of the groups the user belongs to.
@@ -345,7 +314,7 @@ const NOT_ORG_MEMBER: &str = "not a member of the project's organization";
 /// Pushes the project facts of a member with `org_role` and returns the highest role among them.
 fn weigh_project_facts(
     facts: &ProjectFacts,
-    org_role: OrgRole,
+    org_role: OrganizationRole,
     steps: &mut Vec<Step>,
 ) -> Option<Highest> {
     let mut highest = None;

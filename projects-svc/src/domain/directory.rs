@@ -2,6 +2,7 @@
 //! the same for other members, asked of identity-svc on every request (never cached, never read
 //! from another service's tables), so a changed role or group membership holds on the next one.
 
+use proto::identity::v1::OrganizationRole;
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -17,8 +18,8 @@ pub struct Member {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
-    /// The organization role, as identity-svc names it.
-    pub role: String,
+    /// The organization role (never UNSPECIFIED: the directory refuses an answer without one).
+    pub role: OrganizationRole,
     pub groups: Vec<Uuid>,
 }
 

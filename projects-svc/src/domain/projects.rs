@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
+use proto::identity::v1::OrganizationRole;
 use uuid::Uuid;
 
 use super::{
-    access::{self, OrgRole, ProjectFacts, ProjectRole},
+    access::{self, ProjectFacts, ProjectRole},
     directory::{Caller, Context, Directory, Lookup, Member},
     scene_cache::SpacesCache,
 };
@@ -79,15 +80,6 @@ fn project_role_name(value: &str) -> Result<ProjectRole> {
     })
 }
 
-pub(crate) fn org_role(member: &Member) -> Result<OrgRole> {
-    OrgRole::parse(&member.role).map_err(|_| {
-        Error::Internal(anyhow::anyhow!(
-            "identity-svc sent an unknown role {:?}",
-            member.role
-        ))
-    })
-}
-
 fn project_name(value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
@@ -129,7 +121,7 @@ pub(crate) fn facts(
         .map(|g| project_role_name(&g.role))
         .collect::<Result<Vec<_>>>()?;
     Ok(ProjectFacts {
-        org_role: Some(org_role(member)?),
+        org_role: Some(member.role),
         user_grant,
         group_grants,
     })
@@ -205,7 +197,7 @@ impl Projects {
     /// the creator gets an admin grant on it.
     pub async fn create(&self, caller: &Caller, input: NewProject) -> Result<ProjectView> {
         let ctx = self.context(caller, Lookup::None, false).await?;
-        if org_role(&ctx.caller)? < OrgRole::Developer {
+        if ctx.caller.role < OrganizationRole::Developer {
             return Err(denied());
         }
         let name = project_name(&input.name)?;

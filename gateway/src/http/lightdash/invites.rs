@@ -40,9 +40,15 @@ async fn create(
     caller: Caller,
     Json(body): Json<CreateBody>,
 ) -> Reply {
+    // No role: UNSPECIFIED, which identity-svc reads as its default.
+    let role = body
+        .role
+        .as_deref()
+        .map(pb::OrganizationRole::parse)
+        .transpose()?;
     let msg = pb::CreateInviteLinkRequest {
         email: body.email,
-        role: body.role,
+        organization_role: role.unwrap_or_default().into(),
         expires_at: body.expires_at.map(json::to_proto_time),
     };
     let res = caller.identity().create_invite_link(msg).await?;

@@ -123,7 +123,7 @@ pub(super) fn user(u: &pb::User) -> Value {
         v["organizationUuid"] = json!(m.organization_uuid);
         v["organizationName"] = json!(m.organization_name);
         v["organizationCreatedAt"] = opt_time(m.organization_created_at.as_ref());
-        v["role"] = json!(m.role);
+        v["role"] = json!(m.organization_role().as_str());
     }
     v
 }

@@ -78,7 +78,7 @@ fn member(m: &pb::OrganizationMember) -> Value {
         "firstName": m.first_name,
         "lastName": m.last_name,
         "organizationUuid": m.organization_uuid,
-        "role": m.role,
+        "role": m.organization_role().as_str(),
         "isActive": m.is_active,
         "isPending": m.is_pending,
         "userCreatedAt": m.user_created_at.as_ref().map(json::time),
@@ -152,7 +152,7 @@ async fn update_member(
 ) -> Reply {
     let msg = pb::UpdateOrganizationMemberRequest {
         user_uuid,
-        role: body.role,
+        organization_role: pb::OrganizationRole::parse(&body.role)?.into(),
     };
     let res = caller.identity().update_organization_member(msg).await?;
     Ok(json::ok(member(res.get_ref())))
@@ -175,7 +175,7 @@ struct DomainsBody {
 }
 
 fn allowed_domains(d: &pb::AllowedEmailDomains) -> Value {
-    json!({ "organizationUuid": d.organization_uuid, "emailDomains": d.email_domains, "role": d.role, "projects": [] })
+    json!({ "organizationUuid": d.organization_uuid, "emailDomains": d.email_domains, "role": d.organization_role().as_str(), "projects": [] })
 }
 
 /// GET /api/v1/org/allowedEmailDomains (admins)
@@ -195,7 +195,7 @@ async fn set_domains(caller: Caller, Json(body): Json<DomainsBody>) -> Reply {
     }
     let msg = pb::SetAllowedEmailDomainsRequest {
         email_domains: body.email_domains,
-        role: body.role,
+        organization_role: pb::OrganizationRole::parse(&body.role)?.into(),
     };
     let res = caller.identity().set_allowed_email_domains(msg).await?;
     Ok(json::ok(allowed_domains(res.get_ref())))

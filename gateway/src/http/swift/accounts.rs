@@ -267,10 +267,16 @@ async fn invite(
     Body(body, ..): Body<Swift, Envelope<InvitationData>>,
 ) -> Reply {
     let data = body.of("invitation")?;
+    // No role: UNSPECIFIED, which identity-svc reads as its default.
+    let role = data
+        .role
+        .as_deref()
+        .map(pb::OrganizationRole::parse)
+        .transpose()?;
     let msg = pb::CreateAccountInvitationRequest {
         organization_uuid: account_uuid(&id)?,
         email: data.email,
-        role: data.role,
+        organization_role: role.unwrap_or_default().into(),
     };
     let created = caller
         .accounts()

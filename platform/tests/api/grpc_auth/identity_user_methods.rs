@@ -141,7 +141,7 @@ pub(super) async fn user_methods(
                 c.update_organization_member(req(
                     pb::UpdateOrganizationMemberRequest {
                         user_uuid: uuid::Uuid::now_v7().to_string(),
-                        role: "admin".into(),
+                        organization_role: pb::OrganizationRole::Admin.into(),
                     },
                     who,
                 ))
@@ -401,7 +401,7 @@ pub(super) async fn user_methods(
                 c.set_allowed_email_domains(req(
                     pb::SetAllowedEmailDomainsRequest {
                         email_domains: vec![],
-                        role: "viewer".into(),
+                        organization_role: pb::OrganizationRole::Viewer.into(),
                     },
                     who,
                 ))

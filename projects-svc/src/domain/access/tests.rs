@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use super::*;
 
 use OrgRole as O;
+use OrganizationRole as OrgRole;
 use ProjectRole as P;
 use SpaceRole as S;
 
@@ -73,7 +74,7 @@ fn reference(p: &ProjectFacts, chain: &[SpaceFacts]) -> Option<SpaceRole> {
         .flat_map(|s| s.group_grants.iter().copied())
         .collect();
     let from_org = match p.org_role {
-        None | Some(O::Member) => None,
+        None | Some(O::Unspecified | O::Member) => None,
         Some(O::Viewer) => Some(P::Viewer),
         Some(O::InteractiveViewer) => Some(P::InteractiveViewer),
         Some(O::Editor) => Some(P::Editor),
@@ -566,4 +567,15 @@ proptest! {
         prop_assert_eq!(&pd, &project_role(&p));
         prop_assert_eq!(pd.steps.last().unwrap().role, pd.role.map(P::as_str));
     }
+}
+
+/// UNSPECIFIED is no role: it implies no project role, so only grants give access.
+#[test]
+fn an_unspecified_organization_role_implies_nothing() {
+    assert_eq!(O::Unspecified.project_role(), None);
+    let d = project_role(&facts(Some(O::Unspecified), None, &[]));
+    assert_eq!(d.role, None);
+    assert_eq!(d.steps.last().unwrap().rule, Rule::NoProjectRole);
+    let granted = project_role(&facts(Some(O::Unspecified), Some(P::Editor), &[]));
+    assert_eq!(granted.role, Some(P::Editor));
 }
