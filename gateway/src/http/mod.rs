@@ -80,6 +80,17 @@ impl HttpSettings {
     }
 }
 
+/// The organization role field of an invitation request, from the role's name in a body; no
+/// name is UNSPECIFIED, which identity-svc reads as its default (every face invites alike).
+pub fn invited_role(
+    name: Option<&str>,
+) -> Result<i32, proto::identity::v1::UnknownOrganizationRole> {
+    let role = name
+        .map(proto::identity::v1::OrganizationRole::parse)
+        .transpose()?;
+    Ok(role.unwrap_or_default().into())
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole router with its middleware.

@@ -19,7 +19,7 @@ use crate::{
     },
     organizations::{admin_of_new_org, cookie, register_invited},
     projects::new_project,
-    swift::{detail, ulid_of},
+    swift::{detail, sorted_keys, ulid_of},
 };
 
 const LIMIT: Duration = Duration::from_secs(5);
@@ -104,14 +104,7 @@ async fn invite_and_join(app: &TestApp, auth: &Auth, account: &str, role: &str) 
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["type"], "invitation", "{}", r.body);
     let data = &r.body["data"];
-    let mut keys: Vec<&str> = data
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(keys, INVITATION_FIELDS);
+    assert_eq!(sorted_keys(data), INVITATION_FIELDS);
     assert_eq!(data["account_id"], ulid_of(account));
     assert_eq!(data["email"], email);
     let code = data["invite_code"].as_str().unwrap();

@@ -33,6 +33,18 @@ fn account_body(name: &str) -> Value {
     json!({"data": {"name": name}, "type": "account"})
 }
 
+/// The keys of a JSON object, sorted.
+pub(crate) fn sorted_keys(v: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
 /// Asserts the face's error shape with `status`; returns the detail.
 pub(crate) fn detail(r: &Reply, status: u16) -> String {
     assert_eq!(r.status.as_u16(), status, "body: {}", r.body);
@@ -69,14 +81,7 @@ async fn created_account_has_every_seed_field(app: TestApp) {
     let (admin, org) = admin_of_new_org(&app, "Parent").await;
     let auth = bearer(&app, &admin).await;
     let sub = create(&app, &auth, "ACME Corp").await;
-    let mut keys: Vec<&str> = sub
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ACCOUNT_FIELDS);
+    assert_eq!(sorted_keys(&sub), ACCOUNT_FIELDS);
     assert_eq!(sub["name"], "ACME Corp");
     assert_eq!(sub["id"].as_str().unwrap().len(), 26, "a ULID: {sub}");
     assert!(sub["customer_id"].as_i64().unwrap() > 0);

@@ -16,6 +16,7 @@ use super::{Envelope, Reply, Swift, SwiftError, list, one, time, ulid, uuid_of};
 use crate::http::{
     AppState,
     extract::{Body, Caller, ClientAddress, In, Path, Query},
+    invited_role,
 };
 
 /// The routes of accounts and their allowed IPs.
@@ -267,16 +268,10 @@ async fn invite(
     Body(body, ..): Body<Swift, Envelope<InvitationData>>,
 ) -> Reply {
     let data = body.of("invitation")?;
-    // No role: UNSPECIFIED, which identity-svc reads as its default.
-    let role = data
-        .role
-        .as_deref()
-        .map(pb::OrganizationRole::parse)
-        .transpose()?;
     let msg = pb::CreateAccountInvitationRequest {
         organization_uuid: account_uuid(&id)?,
+        organization_role: invited_role(data.role.as_deref())?,
         email: data.email,
-        organization_role: role.unwrap_or_default().into(),
     };
     let created = caller
         .accounts()
