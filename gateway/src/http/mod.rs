@@ -73,6 +73,24 @@ impl Default for HttpSettings {
     }
 }
 
+impl HttpSettings {
+    /// The sign-up link of an invitation code (every face answers the same one).
+    pub fn invite_url(&self, code: &str) -> String {
+        format!("{}/invite/{code}", self.public_url.trim_end_matches('/'))
+    }
+}
+
+/// The organization role field of an invitation request, from the role's name in a body; no
+/// name is UNSPECIFIED, which identity-svc reads as its default (every face invites alike).
+pub fn invited_role(
+    name: Option<&str>,
+) -> Result<i32, proto::identity::v1::UnknownOrganizationRole> {
+    let role = name
+        .map(proto::identity::v1::OrganizationRole::parse)
+        .transpose()?;
+    Ok(role.unwrap_or_default().into())
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole router with its middleware.

@@ -15,12 +15,12 @@ use uuid::Uuid;
 
 use proto::identity::v1::OrganizationRole as OrgRole;
 
-use super::{Identity, caller, organizations::org_name};
+use super::{Identity, caller, invites::NewInvite, organizations::org_name};
 use crate::{
-    error::{Error, Result},
+    error::{Error, Result, denied},
     store::{
-        AccountChange, AccountRecord, AllowedIpRecord, Guard, PageCursor, PathRange, StoreError,
-        account_path,
+        AccountChange, AccountRecord, AllowedIpRecord, ClosedAccounts, Guard, PageCursor,
+        PathRange, StoreError, account_path,
     },
 };
 
@@ -104,10 +104,6 @@ fn ip_not_found() -> Error {
 
 fn no_organization() -> Error {
     Error::PermissionDenied("You are not a member of an organization".into())
-}
-
-fn denied() -> Error {
-    Error::PermissionDenied("You don't have access to this action".into())
 }
 
 /// Now, as both backends store it (microseconds).
@@ -423,9 +419,50 @@ impl Identity {
         })
     }
 
-    /// One account the caller may see.
+    /// One account the caller may see. A closed account is gone: NOT_FOUND, as for an id that
+    /// never existed. The operator (to come) is the one caller answered a closed account's
+    /// tombstone (`Account.closed`): their lookup asks `self.store.closed_at(id)` where this
+    /// one finds no account.
     pub async fn get_account(&self, claims: &AccessClaims, id: &str) -> Result<AccountRecord> {
         Ok(self.account_for(claims, Some(id), Access::View).await?.1)
+    }
+
+    /// Invites `email` into an account the caller administers (its admins and those above, who
+    /// do not become members of it), exactly as an admin invites into their own organization.
+    pub async fn create_account_invitation(
+        &self,
+        claims: &AccessClaims,
+        id: &str,
+        email: &str,
+        role: Option<OrgRole>,
+    ) -> Result<NewInvite> {
+        let (caller, target) = self
+            .account_for(claims, Some(id), Access::Administer)
+            .await?;
+        self.invite(caller.user, target.organization_uuid, email, role, None)
+            .await
+    }
+
+    /// Closes an account and every account below it, irreversibly (its admins and those above;
+    /// an admin may close their own account, and goes with it). The account above is untouched.
+    pub async fn close_account(&self, claims: &AccessClaims, id: &str) -> Result<ClosedAccounts> {
+        let (caller, target) = self
+            .account_for(claims, Some(id), Access::Administer)
+            .await?;
+        let org = target.organization_uuid;
+        let closed = self
+            .store
+            .close_account(org, &caller.guard(), now())
+            .await?
+            .ok_or_else(not_found)?;
+        tracing::info!(
+            user_uuid = %caller.user,
+            organization_uuid = %org,
+            accounts = closed.organizations.len(),
+            users = closed.users.len(),
+            "account closed"
+        );
+        Ok(closed)
     }
 
     /// Changes an account's name and access flags (its admins and those above). Turning on

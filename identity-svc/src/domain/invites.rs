@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     Identity, NewSession,
-    organizations::{OrgAction, event},
+    organizations::{OrgAction, user_deleted},
     password, validate,
 };
 use crate::{
@@ -70,7 +70,7 @@ impl Identity {
         {
             return Ok(false);
         }
-        let ev = event("user.deleted", serde_json::json!({ "userUuid": user }));
+        let ev = user_deleted(user);
         let freed = self.store.delete_pending_user(user, &ev).await?;
         if freed {
             tracing::info!(user_uuid = %user, "stale invited user removed");
@@ -89,6 +89,20 @@ impl Identity {
     ) -> Result<NewInvite> {
         let (user, m, _) = self.authorize(claims, OrgAction::ManageMembers).await?;
         let org = m.organization.organization_uuid;
+        self.invite(user, org, email, role, expires_at).await
+    }
+
+    /// Invites `email` to organization `org` with `role` (default member) on behalf of `user`,
+    /// whom the caller has found allowed to: the one way in for invitations, into one's own
+    /// organization or (accounts) into an account one administers.
+    pub(crate) async fn invite(
+        &self,
+        user: Uuid,
+        org: Uuid,
+        email: &str,
+        role: Option<OrganizationRole>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<NewInvite> {
         let email = validate::email(email)?;
         let role = role.unwrap_or(OrganizationRole::Member);
         let now = Utc::now();

@@ -189,6 +189,20 @@ pub(crate) fn event(event_type: &'static str, payload: serde_json::Value) -> Out
     }
 }
 
+/// `organization.deleted`, as every removal of an organization writes it (deleting it, its
+/// only member leaving, closing an account).
+pub(crate) fn organization_deleted(organization_uuid: Uuid) -> OutboxEvent {
+    event(
+        "organization.deleted",
+        serde_json::json!({ "organizationUuid": organization_uuid }),
+    )
+}
+
+/// `user.deleted`, as every removal of a user writes it.
+pub(crate) fn user_deleted(user_uuid: Uuid) -> OutboxEvent {
+    event("user.deleted", serde_json::json!({ "userUuid": user_uuid }))
+}
+
 impl Identity {
     /// The caller's membership, or PERMISSION_DENIED when they belong to no organization.
     async fn my_membership(
@@ -306,10 +320,7 @@ impl Identity {
         if self.store.has_sub_accounts(org).await? {
             return Err(has_sub_accounts());
         }
-        let ev = event(
-            "organization.deleted",
-            serde_json::json!({ "organizationUuid": org }),
-        );
+        let ev = organization_deleted(org);
         if !self.store.delete_organization(org, &ev).await? {
             return Err(Error::NotFound("organization not found".into()));
         }
@@ -355,7 +366,7 @@ impl Identity {
         let user = caller(claims)?;
         // The store writes `organization.deleted` itself when the user takes their organization
         // along: it knows which one inside its transaction.
-        let user_event = event("user.deleted", serde_json::json!({ "userUuid": user }));
+        let user_event = user_deleted(user);
         match self.store.delete_user(user, &user_event).await? {
             MembershipChange::Done => {
                 tracing::info!(user_uuid = %user, "user deleted");

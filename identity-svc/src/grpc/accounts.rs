@@ -2,10 +2,14 @@
 //! handler (and the same caller authentication) as `identity.v1.IdentityService`.
 
 use proto::identity::v1 as pb;
+use secrecy::ExposeSecret;
 use service_kit::grpc::timestamp as ts;
 use tonic::{Request, Response, Status};
 
-use super::IdentityGrpc;
+use super::{
+    IdentityGrpc,
+    invites::{invite_pb, invited_role},
+};
 use crate::{
     domain::accounts::{AccountUpdate, PageRequest},
     store::{AccountRecord, AllowedIpRecord},
@@ -120,6 +124,47 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
             .await?;
         Ok(Response::new(pb::DeleteAllowedIpResponse {}))
     }
+
+    async fn create_account_invitation(
+        &self,
+        req: Request<pb::CreateAccountInvitationRequest>,
+    ) -> Result<Response<pb::InviteLink>, Status> {
+        let claims = self.user(&req).await?;
+        let r = req.into_inner();
+        let new = self
+            .identity
+            .create_account_invitation(
+                &claims,
+                &r.organization_uuid,
+                &r.email,
+                invited_role(r.organization_role)?,
+            )
+            .await?;
+        Ok(Response::new(invite_pb(
+            new.code.expose_secret().to_owned(),
+            new.invite,
+            new.email,
+        )))
+    }
+
+    async fn close_account(
+        &self,
+        req: Request<pb::CloseAccountRequest>,
+    ) -> Result<Response<pb::CloseAccountResponse>, Status> {
+        let claims = self.user(&req).await?;
+        let closed = self
+            .identity
+            .close_account(&claims, &req.get_ref().organization_uuid)
+            .await?;
+        Ok(Response::new(pb::CloseAccountResponse {
+            organization_uuids: closed
+                .organizations
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            users_removed: u64::try_from(closed.users.len()).unwrap_or(u64::MAX),
+        }))
+    }
 }
 
 fn account_pb(a: AccountRecord) -> pb::Account {
@@ -137,6 +182,8 @@ fn account_pb(a: AccountRecord) -> pb::Account {
         depth: u32::try_from(a.depth).unwrap_or(0),
         created_at: Some(ts(a.created_at)),
         updated_at: Some(ts(a.updated_at)),
+        // Every account answered so far is open (see GetAccount for the tombstone's place).
+        closed: false,
     }
 }
 

@@ -15,15 +15,14 @@ pub(super) async fn create_invite_link(
     let claims = svc.user(&req).await?;
     let r = req.into_inner();
     let expires_at = from_ts("expiresAt", r.expires_at)?;
-    // UNSPECIFIED: the default role.
-    let role = if r.organization_role == pb::OrganizationRole::Unspecified as i32 {
-        None
-    } else {
-        Some(role(r.organization_role)?)
-    };
     let new = svc
         .identity
-        .create_invite(&claims, &r.email, role, expires_at)
+        .create_invite(
+            &claims,
+            &r.email,
+            invited_role(r.organization_role)?,
+            expires_at,
+        )
         .await?;
     Ok(Response::new(invite_pb(
         new.code.expose_secret().to_owned(),
@@ -51,7 +50,17 @@ pub(super) async fn get_invite_link(
     Ok(Response::new(invite_pb(code, view.invite, view.email)))
 }
 
-fn invite_pb(code: String, invite: InviteRecord, email: String) -> pb::InviteLink {
+/// The role an invitation asks for: None (the default) for UNSPECIFIED.
+pub(super) fn invited_role(value: i32) -> Result<Option<pb::OrganizationRole>, Status> {
+    if value == pb::OrganizationRole::Unspecified as i32 {
+        Ok(None)
+    } else {
+        role(value).map(Some)
+    }
+}
+
+/// An invitation as answered, with its code.
+pub(super) fn invite_pb(code: String, invite: InviteRecord, email: String) -> pb::InviteLink {
     pb::InviteLink {
         invite_code: code,
         organization_uuid: invite.organization_uuid.to_string(),

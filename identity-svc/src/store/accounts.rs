@@ -14,7 +14,10 @@ use service_kit::{
 };
 use uuid::Uuid;
 
-use super::{Guard, Result, SqlStore, StoreError, conflict, guard::check_guard};
+use super::{
+    Guard, Result, SqlStore, StoreError, conflict, guard::check_guard, outbox::insert_event,
+};
+use crate::domain::organizations::{organization_deleted, user_deleted};
 
 /// A stored account: an organization with its place in the hierarchy and its access flags.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -125,6 +128,15 @@ pub enum AccountChange<T> {
     Refused,
 }
 
+/// What closing an account removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedAccounts {
+    /// The account and every account that was below it, in uuid order.
+    pub organizations: Vec<Uuid>,
+    /// Their members, in uuid order.
+    pub users: Vec<Uuid>,
+}
+
 /// The domain's edit of an account: from the account as it is (its row locked) and its allowed
 /// CIDRs, the account as it will be, or None to refuse the change.
 pub type AccountEdit<'a> =
@@ -178,6 +190,13 @@ const LOCK: &str = "UPDATE organizations SET updated_at = updated_at WHERE organ
 
 /// Locks an account's row and bumps its `updated_at` (a change to its allowed IPs changes it).
 const TOUCH: &str = "UPDATE organizations SET updated_at = $2 WHERE organization_uuid = $1";
+
+/// The accounts of the range `$1..=$2`, parents first (the order their rows are locked in).
+macro_rules! subtree {
+    () => {
+        "SELECT organization_uuid FROM organizations WHERE path >= $1 AND path <= $2 ORDER BY path"
+    };
+}
 
 const ALLOWED_IPS: &str = "SELECT allowed_ip_uuid, organization_uuid, cidr, description, \
      created_at FROM account_allowed_ips WHERE organization_uuid = $1 ORDER BY cidr";
@@ -235,6 +254,19 @@ pub trait AccountStore: Send + Sync {
         at: DateTime<Utc>,
         guard: &Guard,
     ) -> Result<bool>;
+    /// Closes an account and every account below it, atomically: removes their members (the
+    /// users, with everything of theirs), then the accounts (with their invitations, groups,
+    /// attributes and allowed IPs), records `organization.deleted` for each account and
+    /// `user.deleted` for each user, and a tombstone for each account closed `at`. None when the
+    /// account no longer exists.
+    async fn close_account(
+        &self,
+        organization_uuid: Uuid,
+        guard: &Guard,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ClosedAccounts>>;
+    /// When an account was closed, if it was (its tombstone).
+    async fn closed_at(&self, organization_uuid: Uuid) -> Result<Option<DateTime<Utc>>>;
 }
 
 #[async_trait::async_trait]
@@ -518,5 +550,91 @@ impl AccountStore for SqlStore {
             tx.commit().await?;
             Ok(true)
         })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn close_account(
+        &self,
+        org: Uuid,
+        guard: &Guard,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ClosedAccounts>> {
+        // On PostgreSQL the accounts' rows are locked FOR UPDATE first: that waits for, then
+        // holds off, every transaction adding a member, an invitation or a sub-account to one
+        // of them (their foreign keys take KEY SHARE locks), so nobody joins an account while
+        // it closes. SQLite has one writer, and the guard's write made this transaction it.
+        let lock = match &self.pool {
+            Pool::Postgres(_) => concat!(subtree!(), " FOR UPDATE"),
+            Pool::Sqlite(_) => subtree!(),
+        };
+        let closed = on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            check_guard!(tx, guard, NO_USERS);
+            let path: Option<String> =
+                sqlx::query_scalar("SELECT path FROM organizations WHERE organization_uuid = $1")
+                    .bind(org)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(path) = path else {
+                return Ok(None);
+            };
+            let range = PathRange::subtree(&path);
+            sqlx::query(lock)
+                .bind(&range.low)
+                .bind(&range.high)
+                .execute(&mut *tx)
+                .await?;
+            // A user belongs to one organization at most: every member goes (their sessions,
+            // tokens, memberships, invitations and group memberships with them).
+            let mut users: Vec<Uuid> = sqlx::query_scalar(
+                "DELETE FROM users WHERE user_uuid IN (SELECT m.user_uuid FROM memberships m \
+                 JOIN organizations o ON o.organization_uuid = m.organization_uuid \
+                 WHERE o.path >= $1 AND o.path <= $2) RETURNING user_uuid",
+            )
+            .bind(&range.low)
+            .bind(&range.high)
+            .fetch_all(&mut *tx)
+            .await?;
+            // One statement: the parent links among them hold at its end.
+            let mut organizations: Vec<Uuid> = sqlx::query_scalar(
+                "DELETE FROM organizations WHERE path >= $1 AND path <= $2 \
+                 RETURNING organization_uuid",
+            )
+            .bind(&range.low)
+            .bind(&range.high)
+            .fetch_all(&mut *tx)
+            .await?;
+            users.sort_unstable();
+            organizations.sort_unstable();
+            for o in &organizations {
+                sqlx::query(
+                    "INSERT INTO closed_accounts (organization_uuid, closed_at) VALUES ($1, $2)",
+                )
+                .bind(o)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                insert_event!(&mut *tx, &organization_deleted(*o))?;
+            }
+            for u in &users {
+                insert_event!(&mut *tx, &user_deleted(*u))?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(Some(ClosedAccounts {
+                organizations,
+                users,
+            }))
+        })?;
+        Ok(closed)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn closed_at(&self, org: Uuid) -> Result<Option<DateTime<Utc>>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT closed_at FROM closed_accounts WHERE organization_uuid = $1"
+        )
+        .bind(org)
+        .fetch_optional(p)
+        .await)?)
     }
 }

@@ -13,7 +13,8 @@
 //! - `sessions`, `pats`: browser sessions and personal access tokens;
 //! - `keys`: signing keys;
 //! - `organizations`: organizations, members and roles (the last-admin rule);
-//! - `accounts`: the organization hierarchy (accounts and sub-accounts), allowed IPs;
+//! - `accounts`: the organization hierarchy (accounts and sub-accounts), allowed IPs, closing
+//!   an account with everything below it;
 //! - `invites`, `email`: invitations; email passcodes and joining by email domain;
 //! - `groups`, `attributes`, `guard`: groups, user attributes, and the guard of an admin's
 //!   change to them;
@@ -46,7 +47,7 @@ use service_kit::db::Pool;
 pub use access::{AccessContextStore, AccessContexts, MemberFilter};
 pub use accounts::{
     AccountChange, AccountEdit, AccountPage, AccountRecord, AccountStore, AllowedIpRecord,
-    PageCursor, PathRange, account_path,
+    ClosedAccounts, PageCursor, PathRange, account_path,
 };
 pub use attributes::{
     AttributeRecord, AttributeStore, Attributes, GroupValueRecord, UserValueRecord,

@@ -214,10 +214,7 @@ impl UserStore for SqlStore {
                         .execute(&mut *tx)
                         .await?;
                     // The organization read in this transaction is the one that goes.
-                    let e = crate::domain::organizations::event(
-                        "organization.deleted",
-                        serde_json::json!({ "organizationUuid": org }),
-                    );
+                    let e = crate::domain::organizations::organization_deleted(org);
                     insert_event!(&mut *tx, &e)?;
                 } else if last_admin && admins <= 1 {
                     return Ok(MembershipChange::LastAdmin);

@@ -311,6 +311,12 @@ async fn callers_must_authenticate(svc: TestService) {
         c.delete_allowed_ip(Request::new(pb::DeleteAllowedIpRequest::default()))
             .await
             .map(|_| ()),
+        c.create_account_invitation(bad(pb::CreateAccountInvitationRequest::default()))
+            .await
+            .map(|_| ()),
+        c.close_account(Request::new(pb::CloseAccountRequest::default()))
+            .await
+            .map(|_| ()),
     ];
     for r in codes {
         assert_eq!(crate::harness::code(&r), Code::Unauthenticated, "{r:?}");

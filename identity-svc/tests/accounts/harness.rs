@@ -70,6 +70,7 @@ pub(crate) struct User {
     pub(crate) uuid: Uuid,
     token: String,
     client: AccountsClient<Channel>,
+    channel: Channel,
 }
 
 async fn postgres_reachable(url: &str) -> bool {
@@ -85,6 +86,14 @@ async fn postgres_reachable(url: &str) -> bool {
 impl TestService {
     /// Starts the service on `backend`; None when PostgreSQL is unreachable outside CI.
     pub(crate) async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// As [`TestService::start`], with the configuration adjusted by `adjust` first.
+    pub(crate) async fn start_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Option<Self> {
         if std::env::var_os("TEST_LOG").is_some() {
             service_kit::telemetry::init_with_writer("info", std::io::stderr);
         }
@@ -115,6 +124,7 @@ impl TestService {
         if let Place::Postgres { schema, .. } = &place {
             config.database_schema.clone_from(schema);
         }
+        adjust(&mut config);
         let db = DbConfig {
             url: url.map(SecretString::from),
             schema: config.database_schema.clone(),
@@ -150,14 +160,25 @@ impl TestService {
 
     /// Registers a user (no organization yet) and signs them in.
     pub(crate) async fn user(&self) -> User {
+        let email = format!("{}@accounts.test", Uuid::new_v4().simple());
+        self.register(email, None).await
+    }
+
+    /// Registers the invited user with their invitation's code and signs them in.
+    pub(crate) async fn join(&self, invitation: &pb::InviteLink) -> User {
+        let code = invitation.invite_code.clone();
+        self.register(invitation.email.clone(), Some(code)).await
+    }
+
+    async fn register(&self, email: String, invite_code: Option<String>) -> User {
         let mut identity = IdentityServiceClient::new(self.channel.clone());
         let grant = identity
             .register_user(internal(pb::RegisterUserRequest {
-                email: format!("{}@accounts.test", Uuid::new_v4().simple()),
+                email,
                 password: PASSWORD.into(),
                 first_name: "Test".into(),
                 last_name: "User".into(),
-                invite_code: None,
+                invite_code,
             }))
             .await
             .expect("registration")
@@ -175,6 +196,7 @@ impl TestService {
             uuid: access.user_uuid.parse().unwrap(),
             token: access.access_token,
             client: AccountsClient::new(self.channel.clone()),
+            channel: self.channel.clone(),
         }
     }
 
@@ -189,8 +211,7 @@ impl TestService {
         (user, org.organization_uuid)
     }
 
-    /// A new user who is a member of `org` with `role` (a fixture: sub-accounts have no
-    /// invitations yet).
+    /// A new user who is a member of `org` with `role` (a fixture, quicker than an invitation).
     pub(crate) async fn member(&self, org: &str, role: &str) -> User {
         let user = self.user().await;
         let org: Uuid = org.parse().unwrap();
@@ -209,8 +230,8 @@ impl TestService {
         user
     }
 
-    /// Removes an account without memberships or sub-accounts (a fixture: closing accounts
-    /// comes later).
+    /// Removes an account without memberships or sub-accounts, leaving no tombstone (a
+    /// fixture: an account gone between two pages).
     pub(crate) async fn remove_account(&self, org: &str) {
         let org: Uuid = org.parse().unwrap();
         let n = on_pool!(&self.db, |p| sqlx::query(
@@ -222,6 +243,31 @@ impl TestService {
         .map(|r| r.rows_affected()))
         .expect("account removed");
         assert_eq!(n, 1);
+    }
+}
+
+impl TestService {
+    /// `SELECT COUNT(*) …` on the service's database (`sql` binds `id` as `$1`).
+    pub(crate) async fn count(&self, sql: &'static str, id: &str) -> i64 {
+        let id: Uuid = id.parse().unwrap();
+        on_pool!(&self.db, |p| sqlx::query_scalar(sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)
+        .expect("count")
+    }
+
+    /// The outbox's events: (type, payload), in the order written.
+    pub(crate) async fn events(&self) -> Vec<(String, serde_json::Value)> {
+        let rows: Vec<(String, String)> = on_pool!(&self.db, |p| sqlx::query_as(
+            "SELECT event_type, payload FROM outbox_events ORDER BY sequence"
+        )
+        .fetch_all(p)
+        .await)
+        .expect("outbox read");
+        rows.into_iter()
+            .map(|(t, p)| (t, serde_json::from_str(&p).unwrap()))
+            .collect()
     }
 }
 
@@ -281,6 +327,11 @@ pub(crate) fn assert_status<T: std::fmt::Debug>(
 }
 
 impl User {
+    /// A channel to the service, for the other APIs.
+    pub(crate) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     /// A request speaking for the user.
     pub(crate) fn req<T>(&self, msg: T) -> Request<T> {
         let mut r = Request::new(msg);
@@ -381,6 +432,60 @@ impl User {
             .add_allowed_ip(self.req(msg))
             .await?
             .into_inner())
+    }
+
+    /// Invites `email` into account `id` with `role` (None: the default).
+    pub(crate) async fn invite(
+        &self,
+        id: &str,
+        email: &str,
+        role: Option<pb::OrganizationRole>,
+    ) -> Result<pb::InviteLink, Status> {
+        self.invite_raw(id, email, role.unwrap_or_default().into())
+            .await
+    }
+
+    /// Invites with the role field's number as it is.
+    pub(crate) async fn invite_raw(
+        &self,
+        id: &str,
+        email: &str,
+        organization_role: i32,
+    ) -> Result<pb::InviteLink, Status> {
+        let msg = pb::CreateAccountInvitationRequest {
+            organization_uuid: id.into(),
+            email: email.into(),
+            organization_role,
+        };
+        Ok(self
+            .client
+            .clone()
+            .create_account_invitation(self.req(msg))
+            .await?
+            .into_inner())
+    }
+
+    pub(crate) async fn close(&self, id: &str) -> Result<pb::CloseAccountResponse, Status> {
+        let msg = pb::CloseAccountRequest {
+            organization_uuid: id.into(),
+        };
+        Ok(self
+            .client
+            .clone()
+            .close_account(self.req(msg))
+            .await?
+            .into_inner())
+    }
+
+    /// The organization the user belongs to, through the organizations API (NOT_FOUND or
+    /// PERMISSION_DENIED when none).
+    pub(crate) async fn organization(&self) -> Result<String, Status> {
+        let msg = pb::GetMyOrganizationRequest {};
+        Ok(IdentityServiceClient::new(self.channel())
+            .get_my_organization(self.req(msg))
+            .await?
+            .into_inner()
+            .organization_uuid)
     }
 
     pub(crate) async fn delete_ip(&self, id: &str, ip: &str) -> Result<(), Status> {

@@ -3,7 +3,9 @@
 //! with a warning when unreachable, unless CI=true).
 
 mod allowed_ips;
+mod close;
 mod crud;
 mod harness;
+mod invitations;
 mod matrix;
 mod paging;

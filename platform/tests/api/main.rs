@@ -10,6 +10,7 @@
 mod helpers;
 
 mod account;
+mod accounts_close;
 mod attributes;
 mod config;
 mod connections;

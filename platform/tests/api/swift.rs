@@ -33,8 +33,20 @@ fn account_body(name: &str) -> Value {
     json!({"data": {"name": name}, "type": "account"})
 }
 
+/// The keys of a JSON object, sorted.
+pub(crate) fn sorted_keys(v: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
 /// Asserts the face's error shape with `status`; returns the detail.
-fn detail(r: &Reply, status: u16) -> String {
+pub(crate) fn detail(r: &Reply, status: u16) -> String {
     assert_eq!(r.status.as_u16(), status, "body: {}", r.body);
     let keys: Vec<&String> = r.body.as_object().expect("an object").keys().collect();
     assert_eq!(keys, ["errors"], "body: {}", r.body);
@@ -69,14 +81,7 @@ async fn created_account_has_every_seed_field(app: TestApp) {
     let (admin, org) = admin_of_new_org(&app, "Parent").await;
     let auth = bearer(&app, &admin).await;
     let sub = create(&app, &auth, "ACME Corp").await;
-    let mut keys: Vec<&str> = sub
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ACCOUNT_FIELDS);
+    assert_eq!(sorted_keys(&sub), ACCOUNT_FIELDS);
     assert_eq!(sub["name"], "ACME Corp");
     assert_eq!(sub["id"].as_str().unwrap().len(), 26, "a ULID: {sub}");
     assert!(sub["customer_id"].as_i64().unwrap() > 0);
@@ -129,7 +134,7 @@ async fn created_account_has_every_seed_field(app: TestApp) {
 }
 
 /// The ULID the face writes for a service uuid (the same 128 bits, Crockford base32).
-fn ulid_of(uuid: &str) -> String {
+pub(crate) fn ulid_of(uuid: &str) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let mut n = uuid::Uuid::parse_str(uuid).unwrap().as_u128();
     let mut out = [0u8; 26];

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use proto::identity::v1 as pb;
 
 use super::prelude::*;
-use crate::http::extract::RequestId;
+use crate::http::{extract::RequestId, invited_role};
 
 /// `/api/v1/invite-links…`.
 pub(super) fn router() -> Router<AppState> {
@@ -26,7 +26,7 @@ struct CreateBody {
 fn invite_link(state: &AppState, i: &pb::InviteLink) -> Value {
     json!({
         "inviteCode": i.invite_code,
-        "inviteUrl": format!("{}/invite/{}", state.settings.public_url.trim_end_matches('/'), i.invite_code),
+        "inviteUrl": state.settings.invite_url(&i.invite_code),
         "organizationUuid": i.organization_uuid,
         "userUuid": i.user_uuid,
         "email": i.email,
@@ -40,15 +40,9 @@ async fn create(
     caller: Caller,
     Json(body): Json<CreateBody>,
 ) -> Reply {
-    // No role: UNSPECIFIED, which identity-svc reads as its default.
-    let role = body
-        .role
-        .as_deref()
-        .map(pb::OrganizationRole::parse)
-        .transpose()?;
     let msg = pb::CreateInviteLinkRequest {
+        organization_role: invited_role(body.role.as_deref())?,
         email: body.email,
-        organization_role: role.unwrap_or_default().into(),
         expires_at: body.expires_at.map(json::to_proto_time),
     };
     let res = caller.identity().create_invite_link(msg).await?;

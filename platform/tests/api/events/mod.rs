@@ -92,7 +92,7 @@ async fn world(app: &TestApp, admin: &TestUser) -> (TestUser, String, String, St
 }
 
 /// Everything the platform keeps about `user` outside identity-svc.
-async fn traces_of_user(app: &TestApp, user: &str) -> i64 {
+pub(crate) async fn traces_of_user(app: &TestApp, user: &str) -> i64 {
     count(
         &app.projects_db,
         "SELECT COUNT(*) FROM project_user_grants WHERE user_uuid = $1",
@@ -134,7 +134,7 @@ async fn traces_of_group(app: &TestApp, group: &str) -> i64 {
         .await
 }
 
-async fn traces_of_organization(app: &TestApp, org: &str) -> i64 {
+pub(crate) async fn traces_of_organization(app: &TestApp, org: &str) -> i64 {
     count(
         &app.projects_db,
         "SELECT COUNT(*) FROM projects WHERE organization_uuid = $1",
@@ -160,7 +160,7 @@ fn credential(app: &TestApp) -> InternalCredential {
 }
 
 /// Starts the consumers projects-svc and connections-svc run, on their databases.
-fn start_consumers(app: &TestApp, shutdown: &CancellationToken) {
+pub(crate) fn start_consumers(app: &TestApp, shutdown: &CancellationToken) {
     let settings = |source| ConsumerSettings {
         source,
         max_backoff: Duration::from_millis(500),

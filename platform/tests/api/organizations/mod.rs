@@ -45,13 +45,24 @@ pub(crate) async fn invite_and_join(app: &TestApp, admin: &TestUser, role: &str)
         .await;
     assert_eq!(invite.status, 201, "{}", invite.body);
     let code = invite.results()["inviteCode"].as_str().unwrap().to_owned();
+    register_invited(app, &code, &email, role).await
+}
+
+/// Registers the user invited at `email` with the invitation's `code`, named "Invited
+/// `last_name`".
+pub(crate) async fn register_invited(
+    app: &TestApp,
+    code: &str,
+    email: &str,
+    last_name: &str,
+) -> TestUser {
     let password = "correct horse battery staple";
     let r = app
-        .post("/api/v1/user", &Auth::None, json!({"inviteCode": code, "password": password, "firstName": "Invited", "lastName": role}))
+        .post("/api/v1/user", &Auth::None, json!({"inviteCode": code, "password": password, "firstName": "Invited", "lastName": last_name}))
         .await;
     let user_uuid = r.results()["userUuid"].as_str().unwrap().to_owned();
     TestUser {
-        email,
+        email: email.to_owned(),
         password: password.into(),
         cookie: r.session_cookie().unwrap(),
         user_uuid,
