@@ -89,6 +89,26 @@ pub mod identity {
                     .finish()
             }
         }
+
+        impl std::fmt::Debug for InviteLink {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("InviteLink")
+                    .field("invite_code", &redacted(&self.invite_code))
+                    .field("organization_uuid", &self.organization_uuid)
+                    .field("user_uuid", &self.user_uuid)
+                    .field("email", &self.email)
+                    .field("expires_at", &self.expires_at)
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for GetInviteLinkRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("GetInviteLinkRequest")
+                    .field("invite_code", &redacted(&self.invite_code))
+                    .finish()
+            }
+        }
     }
 }
 
@@ -224,6 +244,19 @@ mod tests {
                 "{:?}",
                 pi::GetEmailStatusRequest {
                     passcode: Some(canary.into())
+                }
+            ),
+            format!(
+                "{:?}",
+                pi::InviteLink {
+                    invite_code: canary.into(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                pi::GetInviteLinkRequest {
+                    invite_code: canary.into()
                 }
             ),
         ];
