@@ -12,8 +12,8 @@ use axum::{
 
 /// A public API dialect's error shape.
 pub trait Dialect {
-    /// The answer to an error with `status` and `message` (safe to show the caller).
-    fn error_response(status: StatusCode, message: &str) -> Response;
+    /// The JSON body answering an error with `status` and `message` (safe to show the caller).
+    fn error_body(status: StatusCode, message: &str) -> serde_json::Value;
 }
 
 /// An error answered to an API caller in dialect `D`'s shape.
@@ -86,7 +86,8 @@ impl<D> Error<D> {
 
 impl<D: Dialect> IntoResponse for Error<D> {
     fn into_response(self) -> Response {
-        D::error_response(self.status, &self.message)
+        let body = D::error_body(self.status, &self.message);
+        (self.status, axum::Json(body)).into_response()
     }
 }
 

@@ -18,11 +18,7 @@ mod user;
 mod warehouse;
 
 use super::{AppState, error::Dialect};
-use axum::{
-    Router,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::{Router, http::StatusCode, response::Response};
 
 /// Lightdash's error envelope:
 /// `{"status":"error","error":{"statusCode","name","message"}}`.
@@ -30,16 +26,15 @@ use axum::{
 pub enum Lightdash {}
 
 impl Dialect for Lightdash {
-    fn error_response(status: StatusCode, message: &str) -> Response {
-        let body = serde_json::json!({
+    fn error_body(status: StatusCode, message: &str) -> serde_json::Value {
+        serde_json::json!({
             "status": "error",
             "error": {
                 "statusCode": status.as_u16(),
                 "name": error_name(status),
                 "message": message,
             }
-        });
-        (status, axum::Json(body)).into_response()
+        })
     }
 }
 

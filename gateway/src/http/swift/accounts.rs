@@ -3,13 +3,13 @@
 
 use axum::{
     Router,
-    extract::State,
-    http::StatusCode,
+    extract::{FromRequest, FromRequestParts, Request, State},
+    http::{StatusCode, request::Parts},
     response::IntoResponse,
     routing::{delete, get, post},
 };
 use proto::identity::v1 as pb;
-use serde::Deserialize;
+use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 use super::{Envelope, Reply, Swift, SwiftError, list, one, time, ulid, uuid_of};
@@ -37,11 +37,62 @@ pub(super) fn router() -> Router<AppState> {
 
 type Authed = In<Swift, Caller>;
 
+/// The `data` of a request body whose envelope must name `T::TYPE`.
+struct Data<T>(T);
+
+/// A request body's `data`, and the `type` its envelope names.
+trait Typed: DeserializeOwned {
+    const TYPE: &'static str;
+}
+
+impl<S: Send + Sync, T: Typed> FromRequest<S> for Data<T> {
+    type Rejection = SwiftError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, SwiftError> {
+        let Body(envelope, ..) = Body::<Swift, Envelope<T>>::from_request(req, state).await?;
+        envelope.of(T::TYPE).map(Self)
+    }
+}
+
+/// The account a path's `{id}` names (a ULID), as the services' uuid: an id that is no ULID
+/// names no account (404).
+struct AccountId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for AccountId {
+    type Rejection = SwiftError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, SwiftError> {
+        let In(Path(params), ..) =
+            In::<Swift, Path<std::collections::HashMap<String, String>>>::from_request_parts(
+                parts, state,
+            )
+            .await?;
+        let id = params.get("id").map(String::as_str).unwrap_or_default();
+        uuid_of(id)
+            .map(Self)
+            .ok_or_else(|| SwiftError::new(StatusCode::NOT_FOUND, "account not found"))
+    }
+}
+
+/// 200 with one object of `kind`.
+fn found(kind: &str, data: Value) -> Reply {
+    Ok(axum::Json(one(kind, data)).into_response())
+}
+
+/// 201 with one object of `kind`.
+fn created(kind: &str, data: Value) -> Reply {
+    Ok((StatusCode::CREATED, axum::Json(one(kind, data))).into_response())
+}
+
 /// `data` of a create.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateData {
     name: String,
+}
+
+impl Typed for CreateData {
+    const TYPE: &'static str = "account";
 }
 
 /// `data` of a change: every field optional.
@@ -57,6 +108,10 @@ struct UpdateData {
     require_ip_gql_access: Option<bool>,
 }
 
+impl Typed for UpdateData {
+    const TYPE: &'static str = "account";
+}
+
 /// `data` of a new allowed IP.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,12 +121,20 @@ struct AllowedIpData {
     description: String,
 }
 
+impl Typed for AllowedIpData {
+    const TYPE: &'static str = "allowed_ip";
+}
+
 /// `data` of an invitation: the role defaults to member.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InvitationData {
     email: String,
     role: Option<String>,
+}
+
+impl Typed for InvitationData {
+    const TYPE: &'static str = "invitation";
 }
 
 /// The query of a listing.
@@ -122,11 +185,6 @@ fn invitation(state: &AppState, i: &pb::InviteLink) -> Value {
     })
 }
 
-/// The uuid of an account named in a path: an id that is no ULID names no account.
-fn account_uuid(id: &str) -> Result<String, SwiftError> {
-    uuid_of(id).ok_or_else(|| SwiftError::new(StatusCode::NOT_FOUND, "account not found"))
-}
-
 /// A paging cursor: an account id.
 fn cursor(name: &str, id: Option<String>) -> Result<Option<String>, SwiftError> {
     id.map(|id| {
@@ -136,25 +194,13 @@ fn cursor(name: &str, id: Option<String>) -> Result<Option<String>, SwiftError> 
 }
 
 /// `POST /api/v1/accounts`: a sub-account under the caller's account (201).
-async fn create(
-    In(caller, ..): Authed,
-    Body(body, ..): Body<Swift, Envelope<CreateData>>,
-) -> Reply {
-    let data = body.of("account")?;
+async fn create(In(caller, ..): Authed, Data(data): Data<CreateData>) -> Reply {
     let msg = pb::CreateSubAccountRequest {
         name: data.name,
         parent_uuid: None,
     };
-    let created = caller
-        .accounts()
-        .create_sub_account(msg)
-        .await?
-        .into_inner();
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(one("account", account(&created))),
-    )
-        .into_response())
+    let sub = caller.accounts().create_sub_account(msg).await?;
+    created("account", account(sub.get_ref()))
 }
 
 /// `GET /api/v1/accounts`: the caller's account and those below it, a page at a time.
@@ -179,24 +225,23 @@ async fn list_accounts(
 }
 
 /// `GET /api/v1/accounts/{id}`.
-async fn get_account(In(caller, ..): Authed, In(Path(id), ..): In<Swift, Path<String>>) -> Reply {
+async fn get_account(In(caller, ..): Authed, AccountId(id): AccountId) -> Reply {
     let msg = pb::GetAccountRequest {
-        organization_uuid: account_uuid(&id)?,
+        organization_uuid: id,
     };
-    let found = caller.accounts().get_account(msg).await?.into_inner();
-    Ok(axum::Json(one("account", account(&found))).into_response())
+    let got = caller.accounts().get_account(msg).await?;
+    found("account", account(got.get_ref()))
 }
 
 /// `PATCH /api/v1/accounts/{id}`: the name and the access flags.
 async fn update(
     In(caller, ..): Authed,
-    In(Path(id), ..): In<Swift, Path<String>>,
+    AccountId(id): AccountId,
     ClientAddress(address): ClientAddress,
-    Body(body, ..): Body<Swift, Envelope<UpdateData>>,
+    Data(data): Data<UpdateData>,
 ) -> Reply {
-    let data = body.of("account")?;
     let msg = pb::UpdateAccountRequest {
-        organization_uuid: account_uuid(&id)?,
+        organization_uuid: id,
         name: data.name,
         legacy_access: data.legacy_access,
         lrn_access: data.lrn_access,
@@ -206,17 +251,14 @@ async fn update(
         require_ip_gql_access: data.require_ip_gql_access,
         client_address: address,
     };
-    let updated = caller.accounts().update_account(msg).await?.into_inner();
-    Ok(axum::Json(one("account", account(&updated))).into_response())
+    let updated = caller.accounts().update_account(msg).await?;
+    found("account", account(updated.get_ref()))
 }
 
 /// `GET /api/v1/accounts/{id}/allowed_ips`: every entry (at most 100), as one page.
-async fn list_allowed_ips(
-    In(caller, ..): Authed,
-    In(Path(id), ..): In<Swift, Path<String>>,
-) -> Reply {
+async fn list_allowed_ips(In(caller, ..): Authed, AccountId(id): AccountId) -> Reply {
     let msg = pb::ListAllowedIpsRequest {
-        organization_uuid: account_uuid(&id)?,
+        organization_uuid: id,
     };
     let ips = caller.accounts().list_allowed_ips(msg).await?.into_inner();
     let total = ips.allowed_ips.len();
@@ -228,30 +270,26 @@ async fn list_allowed_ips(
 /// `POST /api/v1/accounts/{id}/allowed_ips` (201).
 async fn add_allowed_ip(
     In(caller, ..): Authed,
-    In(Path(id), ..): In<Swift, Path<String>>,
-    Body(body, ..): Body<Swift, Envelope<AllowedIpData>>,
+    AccountId(id): AccountId,
+    Data(data): Data<AllowedIpData>,
 ) -> Reply {
-    let data = body.of("allowed_ip")?;
     let msg = pb::AddAllowedIpRequest {
-        organization_uuid: account_uuid(&id)?,
+        organization_uuid: id,
         cidr: data.cidr,
         description: data.description,
     };
-    let added = caller.accounts().add_allowed_ip(msg).await?.into_inner();
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(one("allowed_ip", allowed_ip(&added))),
-    )
-        .into_response())
+    let added = caller.accounts().add_allowed_ip(msg).await?;
+    created("allowed_ip", allowed_ip(added.get_ref()))
 }
 
 /// `DELETE /api/v1/accounts/{id}/allowed_ips/{ipId}` (204).
 async fn delete_allowed_ip(
     In(caller, ..): Authed,
-    In(Path((id, ip_id)), ..): In<Swift, Path<(String, String)>>,
+    AccountId(id): AccountId,
+    In(Path((_, ip_id)), ..): In<Swift, Path<(String, String)>>,
 ) -> Reply {
     let msg = pb::DeleteAllowedIpRequest {
-        organization_uuid: account_uuid(&id)?,
+        organization_uuid: id,
         allowed_ip_uuid: uuid_of(&ip_id)
             .ok_or_else(|| SwiftError::new(StatusCode::NOT_FOUND, "allowed IP not found"))?,
     };
@@ -264,23 +302,14 @@ async fn delete_allowed_ip(
 async fn invite(
     State(state): State<AppState>,
     In(caller, ..): Authed,
-    In(Path(id), ..): In<Swift, Path<String>>,
-    Body(body, ..): Body<Swift, Envelope<InvitationData>>,
+    AccountId(id): AccountId,
+    Data(data): Data<InvitationData>,
 ) -> Reply {
-    let data = body.of("invitation")?;
     let msg = pb::CreateAccountInvitationRequest {
-        organization_uuid: account_uuid(&id)?,
+        organization_uuid: id,
         organization_role: invited_role(data.role.as_deref())?,
         email: data.email,
     };
-    let created = caller
-        .accounts()
-        .create_account_invitation(msg)
-        .await?
-        .into_inner();
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(one("invitation", invitation(&state, &created))),
-    )
-        .into_response())
+    let invited = caller.accounts().create_account_invitation(msg).await?;
+    created("invitation", invitation(&state, invited.get_ref()))
 }
