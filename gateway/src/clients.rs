@@ -330,5 +330,6 @@ fn exchanged_key(credential: &pb::authenticate_request::Credential) -> [u8; 32] 
     match credential {
         Credential::PersonalAccessToken(t) => digest(&[b"pat", t.as_bytes()]),
         Credential::SessionToken(t) => digest(&[b"session", t.as_bytes()]),
+        Credential::OperatorToken(t) => digest(&[b"operator", t.as_bytes()]),
     }
 }

@@ -151,7 +151,8 @@ impl Config {
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "identity-svc",
-    about = "The platform's identity service (gRPC)"
+    about = "The platform's identity service (gRPC)",
+    after_help = "Operator tokens: identity-svc owner-token create|list|revoke (see owner-token --help)"
 )]
 pub struct Cli {
     /// The log filter.

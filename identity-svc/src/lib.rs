@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod mail;
+pub mod operator;
 pub mod startup;
 pub mod store;
 

@@ -1,4 +1,5 @@
-//! identity-svc as its own process (Kubernetes). Run: `cargo run -p identity-svc -- --help`.
+//! identity-svc as its own process (Kubernetes). Run: `cargo run -p identity-svc -- --help`;
+//! `identity-svc owner-token --help`: operator tokens (`identity_svc::operator`).
 
 use clap::Parser;
 
@@ -8,6 +9,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `owner-token` is parsed on its own: it needs the database settings, not the service's
+    // required ones (INTERNAL_CREDENTIAL).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "owner-token")
+    {
+        let args = std::env::args_os().skip(1);
+        let cli = identity_svc::operator::OwnerTokenCli::parse_from(args);
+        service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
+        let db = cli.database();
+        return identity_svc::operator::cli(&db, cli.command, &mut std::io::stdout()).await;
+    }
     let cli = identity_svc::Cli::parse();
     service_kit::telemetry::init(&cli.log.rust_log);
     let shutdown = tokio_util::sync::CancellationToken::new();

@@ -1,4 +1,5 @@
-//! The `platform` command line: serve (the default) or run one event consumer alone.
+//! The `platform` command line: serve (the default), run one event consumer alone, or manage
+//! operator tokens.
 
 /// The all-in-one process's command line.
 #[derive(Debug, clap::Parser)]
@@ -26,6 +27,11 @@ pub enum Command {
     /// Apply one producer's events to one consumer's database, alone, until stopped (the same
     /// consumer the services run; its cursor is the consumer's own).
     Consume(ConsumeArgs),
+    /// Create, list or revoke operator tokens (the owner role over every account) in
+    /// identity-svc's database (`DATA_DIR`, `DATABASE_URL`, `SCHEMA_PREFIX`); works while the
+    /// platform runs. `create` prints the token as the last line.
+    #[command(name = "owner-token", subcommand)]
+    OwnerToken(identity_svc::operator::OwnerToken),
 }
 
 /// Arguments of `platform consume`.

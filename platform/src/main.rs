@@ -1,7 +1,8 @@
 //! The whole platform in one process, on embedded SQLite by default.
 //!
 //! Run: `cargo run --release -p platform` (HTTP API on http://127.0.0.1:8080, data in ./data).
-//! `platform consume …` runs one event consumer alone (maintenance, and the crash tests).
+//! `platform consume …` runs one event consumer alone (maintenance, and the crash tests);
+//! `platform owner-token create|list|revoke` manages operator tokens (`identity_svc::operator`).
 
 use std::time::Duration;
 
@@ -60,6 +61,17 @@ async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyho
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = platform::Cli::parse();
+    if let Some(platform::Command::OwnerToken(command)) = cli.command {
+        // Its answer is stdout; logs go to stderr.
+        service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
+        let c = &cli.config;
+        let db = identity_svc::operator::database(
+            c.database_url.clone(),
+            c.schema("identity"),
+            &c.data_dir,
+        );
+        return identity_svc::operator::cli(&db, command, &mut std::io::stdout()).await;
+    }
     service_kit::telemetry::init(&cli.log.rust_log);
     if let Some(platform::Command::Consume(args)) = cli.command {
         return consume(cli.config, args).await;

@@ -88,8 +88,29 @@ pub fn bearer_token(metadata: &MetadataMap) -> Option<&str> {
 }
 
 /// Authenticates the user a call speaks for: the bearer JWT must verify.
-/// Every failure answers the same UNAUTHENTICATED; the reason is logged.
+/// Every failure answers the same UNAUTHENTICATED; the reason is logged. An operator's token
+/// (no user) answers PERMISSION_DENIED ([`operator_refused`]).
 pub async fn authenticate_user(
+    verifier: &JwtVerifier,
+    metadata: &MetadataMap,
+) -> Result<AccessClaims, Status> {
+    let claims = authenticate_principal(verifier, metadata).await?;
+    if claims.is_operator() {
+        tracing::info!(operator_token_uuid = ?claims.opr, "operator token refused: not a user");
+        return Err(operator_refused());
+    }
+    Ok(claims)
+}
+
+/// The answer to an operator's token where a user is needed: PERMISSION_DENIED (an operator
+/// acts on accounts only, docs/accounts.md).
+pub fn operator_refused() -> Status {
+    Status::permission_denied("an operator token acts on accounts only; it is no user")
+}
+
+/// Verifies the caller's access token, a user's or an operator's (see
+/// `AccessClaims::opr`): only for methods that serve operators (identity-svc's accounts).
+pub async fn authenticate_principal(
     verifier: &JwtVerifier,
     metadata: &MetadataMap,
 ) -> Result<AccessClaims, Status> {

@@ -27,7 +27,11 @@ pub fn install_crypto_provider() {
     let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
 }
 
-/// The claims of an access token. `sub` is the original user's UUID.
+/// The prefix of `sub` in an operator's access token: `operator:<operator token uuid>`.
+pub const OPERATOR_SUBJECT_PREFIX: &str = "operator:";
+
+/// The claims of an access token. `sub` is the original user's UUID, or for an operator
+/// `operator:<uuid>` with the same uuid in `opr`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     /// Issuer.
@@ -59,12 +63,41 @@ pub struct AccessClaims {
     /// against, so a rotation refuses every token of an older secret, however the two interleave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pat_v: Option<i64>,
+    /// The operator token this token was issued for, when it came from one (`amr` `op`). Such
+    /// a token names no user: its `sub` is `operator:<opr>`, and only identity-svc's account
+    /// API accepts it (every other method refuses it, see `service_kit::grpc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opr: Option<String>,
 }
 
 impl AccessClaims {
     /// The user's UUID.
     pub fn user_uuid(&self) -> Result<uuid::Uuid, VerifyError> {
         uuid::Uuid::parse_str(&self.sub).map_err(|_| VerifyError::Invalid("sub is not a UUID"))
+    }
+
+    /// The operator token the token speaks for, when it is an operator's.
+    pub fn operator_uuid(&self) -> Option<uuid::Uuid> {
+        self.opr
+            .as_deref()
+            .and_then(|o| uuid::Uuid::parse_str(o).ok())
+    }
+
+    /// Whether the token is an operator's (see [`Self::opr`]).
+    pub fn is_operator(&self) -> bool {
+        self.opr.is_some()
+    }
+
+    /// Checks `sub`: a user's UUID, or for an operator `operator:<opr>`.
+    pub fn check_subject(&self) -> Result<(), VerifyError> {
+        let Some(opr) = &self.opr else {
+            return self.user_uuid().map(|_| ());
+        };
+        let named = self.sub.strip_prefix(OPERATOR_SUBJECT_PREFIX);
+        if self.operator_uuid().is_none() || named != Some(opr.as_str()) {
+            return Err(VerifyError::Invalid("sub does not name the operator token"));
+        }
+        Ok(())
     }
 
     /// Whether the user authenticated with the given method (`pwd`, `pat`).
@@ -217,10 +250,7 @@ impl TokenSigner {
         &self,
         req: &TokenRequest<'_>,
     ) -> Result<(String, DateTime<Utc>), jsonwebtoken::errors::Error> {
-        let now = Utc::now();
-        let exp = now
-            + chrono::Duration::from_std(self.profile.ttl).unwrap_or(chrono::Duration::minutes(15));
-        let claims = AccessClaims {
+        Ok(self.sign_with(|now, exp| AccessClaims {
             iss: self.profile.issuer.clone(),
             sub: req.user_uuid.to_string(),
             aud: self.profile.audience.clone(),
@@ -233,7 +263,43 @@ impl TokenSigner {
             sid: req.session_id.map(|s| s.to_string()),
             pat: req.pat_id.map(|p| p.to_string()),
             pat_v: req.pat_version,
-        };
+            opr: None,
+        }))
+    }
+
+    /// Signs a token for the operator token `operator`: `sub` `operator:<uuid>`, `opr` the
+    /// uuid, `amr` `op`; returns it with its expiry.
+    pub fn sign_operator(
+        &self,
+        operator: uuid::Uuid,
+        client_id: &str,
+    ) -> Result<(String, DateTime<Utc>), jsonwebtoken::errors::Error> {
+        Ok(self.sign_with(|now, exp| AccessClaims {
+            iss: self.profile.issuer.clone(),
+            sub: format!("{OPERATOR_SUBJECT_PREFIX}{operator}"),
+            aud: self.profile.audience.clone(),
+            exp: exp.timestamp(),
+            nbf: now.timestamp(),
+            iat: now.timestamp(),
+            jti: uuid::Uuid::now_v7().to_string(),
+            client_id: client_id.to_owned(),
+            amr: vec!["op".to_owned()],
+            sid: None,
+            pat: None,
+            pat_v: None,
+            opr: Some(operator.to_string()),
+        }))
+    }
+
+    /// Signs the claims `claims(now, expiry)` with the current key.
+    fn sign_with(
+        &self,
+        claims: impl FnOnce(DateTime<Utc>, DateTime<Utc>) -> AccessClaims,
+    ) -> (String, DateTime<Utc>) {
+        let now = Utc::now();
+        let exp = now
+            + chrono::Duration::from_std(self.profile.ttl).unwrap_or(chrono::Duration::minutes(15));
+        let claims = claims(now, exp);
         let key = self.key.read().unwrap_or_else(|e| e.into_inner()).clone();
         // JWS compact serialisation (RFC 7515) signed with the parsed key; the verifier (and the
         // tests) check it with jsonwebtoken like any other token.
@@ -245,7 +311,7 @@ impl TokenSigner {
         );
         let signature = ed25519_dalek::Signer::sign(&key.signer, input.as_bytes());
         let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
-        Ok((token, exp))
+        (token, exp)
     }
 
     /// Makes `key` the signing key from now on (rotation; the old key must stay published).

@@ -21,6 +21,8 @@ use proto::identity::v1::authenticate_request::Credential;
 pub const SESSION_COOKIE: &str = "connect.sid";
 /// Prefix of personal access tokens.
 const PAT_PREFIX: &str = "ldpat_";
+/// Prefix of operator tokens (identity-svc's `domain::operators::OPERATOR_PREFIX`).
+const OPERATOR_PREFIX: &str = "ldop_";
 
 /// `axum::Json<T>` whose rejections answer in the Lightdash error envelope.
 #[derive(Debug, Clone, Copy, Default)]
@@ -179,6 +181,8 @@ pub enum AuthMethod {
     PersonalAccessToken,
     /// An access JWT (`Bearer` scheme).
     AccessToken,
+    /// An operator token (`Bearer` scheme): the account API only (docs/accounts.md).
+    OperatorToken,
 }
 
 /// An authenticated caller: the access JWT that names them, for every downstream call, and the
@@ -248,6 +252,7 @@ impl Caller {
 enum Presented {
     Session(String),
     Pat(String),
+    Operator(String),
     Jwt(String),
 }
 
@@ -264,6 +269,8 @@ fn presented(headers: &HeaderMap) -> Result<Option<Presented>, ApiError> {
         } else if scheme.eq_ignore_ascii_case("bearer") {
             if token.starts_with(PAT_PREFIX) {
                 Ok(Some(Presented::Pat(token.to_owned())))
+            } else if token.starts_with(OPERATOR_PREFIX) {
+                Ok(Some(Presented::Operator(token.to_owned())))
             } else {
                 Ok(Some(Presented::Jwt(token.to_owned())))
             }
@@ -353,6 +360,11 @@ impl Caller {
                 let credential = Credential::PersonalAccessToken(token);
                 let token = exchanged(state, &request_id, credential, exchange).await?;
                 (token, AuthMethod::PersonalAccessToken)
+            }
+            Presented::Operator(token) => {
+                let credential = Credential::OperatorToken(token);
+                let token = exchanged(state, &request_id, credential, exchange).await?;
+                (token, AuthMethod::OperatorToken)
             }
             Presented::Session(token) => {
                 let credential = Credential::SessionToken(token);

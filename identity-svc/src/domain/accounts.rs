@@ -43,31 +43,58 @@ fn is_admin(role: OrgRole) -> bool {
     role == OrgRole::Admin
 }
 
-/// A caller: their membership's account and role there.
+/// A caller of the account API: a member of an account, or an operator (the owner role over
+/// every account, docs/accounts.md).
 #[derive(Debug, Clone)]
-struct Caller {
-    user: Uuid,
-    account: AccountRecord,
-    role: OrgRole,
+enum Caller {
+    /// A user: their membership's account and role there.
+    User {
+        user: Uuid,
+        account: AccountRecord,
+        role: OrgRole,
+    },
+    /// An operator token: no user, no account of its own.
+    Operator(Uuid),
 }
 
 impl Caller {
-    /// The guard of a change the caller makes as an admin: the store re-checks, in the change's
-    /// transaction, that they still are one (AC-9).
-    fn guard(&self) -> Guard {
-        Guard {
-            organization_uuid: self.account.organization_uuid,
-            actor: self.user,
-            roles: OrgRole::ALL.into_iter().filter(|r| is_admin(*r)).collect(),
+    /// The guard of a change the caller makes to `target` as an admin: the store re-checks,
+    /// in the change's transaction, that they still are one (AC-9), or for an operator that
+    /// their token still stands.
+    fn guard(&self, target: &AccountRecord) -> Guard {
+        match self {
+            Self::User { user, account, .. } => Guard {
+                organization_uuid: account.organization_uuid,
+                actor: *user,
+                roles: OrgRole::ALL.into_iter().filter(|r| is_admin(*r)).collect(),
+                operator: false,
+            },
+            Self::Operator(id) => Guard {
+                organization_uuid: target.organization_uuid,
+                actor: *id,
+                roles: Vec::new(),
+                operator: true,
+            },
         }
     }
 
-    /// The accounts the caller may list: their own, and for an admin every account below it.
+    /// The accounts the caller may list: their own, and for an admin every account below it;
+    /// every account for an operator.
     fn listable(&self) -> PathRange {
-        if is_admin(self.role) {
-            PathRange::subtree(&self.account.path)
-        } else {
-            PathRange::only(&self.account.path)
+        match self {
+            Self::User { account, role, .. } if is_admin(*role) => {
+                PathRange::subtree(&account.path)
+            }
+            Self::User { account, .. } => PathRange::only(&account.path),
+            Self::Operator(_) => PathRange::all(),
+        }
+    }
+
+    /// The user, for log lines (an operator's use is logged by the gRPC layer).
+    fn user(&self) -> Option<Uuid> {
+        match self {
+            Self::User { user, .. } => Some(*user),
+            Self::Operator(_) => None,
         }
     }
 }
@@ -85,9 +112,12 @@ enum Access {
 
 /// What `caller` may do with `target`.
 fn access(caller: &Caller, target: &AccountRecord) -> Access {
-    if is_admin(caller.role) && PathRange::subtree(&caller.account.path).contains(&target.path) {
+    let Caller::User { account, role, .. } = caller else {
+        return Access::Administer;
+    };
+    if is_admin(*role) && PathRange::subtree(&account.path).contains(&target.path) {
         Access::Administer
-    } else if target.organization_uuid == caller.account.organization_uuid {
+    } else if target.organization_uuid == account.organization_uuid {
         Access::View
     } else {
         Access::None
@@ -127,6 +157,15 @@ pub struct AccountList {
     pub before: Option<Uuid>,
     pub limit: u32,
     pub total: u64,
+}
+
+/// An account as `GetAccount` finds it.
+#[derive(Debug)]
+pub enum FoundAccount {
+    /// An open account.
+    Open(AccountRecord),
+    /// A closed account's tombstone (answered to operators only): its id.
+    Closed(Uuid),
 }
 
 /// Changes to an account; `None` keeps the current value.
@@ -302,13 +341,17 @@ impl PageRequest {
 }
 
 impl Identity {
-    /// The caller's account and role, None when they belong to no organization.
+    /// The caller: an operator, or a user with their account and role (None when they belong
+    /// to no organization).
     async fn account_caller(&self, claims: &AccessClaims) -> Result<Option<Caller>> {
+        if let Some(id) = claims.operator_uuid() {
+            return Ok(Some(Caller::Operator(id)));
+        }
         let user = caller(claims)?;
         let Some((account, role)) = self.store.caller_account(user).await? else {
             return Ok(None);
         };
-        Ok(Some(Caller {
+        Ok(Some(Caller::User {
             user,
             account,
             role,
@@ -316,7 +359,8 @@ impl Identity {
     }
 
     /// The account `id` names (None: the caller's own) when the caller has `need` on it;
-    /// NOT_FOUND when they may not see it, PERMISSION_DENIED when they see it only.
+    /// NOT_FOUND when they may not see it, PERMISSION_DENIED when they see it only. An
+    /// operator has no account of its own: without `id`, INVALID_ARGUMENT.
     async fn account_for(
         &self,
         claims: &AccessClaims,
@@ -324,23 +368,30 @@ impl Identity {
         need: Access,
     ) -> Result<(Caller, AccountRecord)> {
         let caller = self.account_caller(claims).await?;
-        let (caller, target) = match id {
-            None => {
-                let caller = caller.ok_or_else(no_organization)?;
-                let own = caller.account.clone();
-                (caller, own)
+        let own = match &caller {
+            Some(Caller::User { account, .. }) => Some(account),
+            _ => None,
+        };
+        let target = match (id, own) {
+            (None, Some(own)) => own.clone(),
+            (None, None) if matches!(caller, Some(Caller::Operator(_))) => {
+                return Err(Error::InvalidArgument(
+                    "an operator has no account of its own: name the account".into(),
+                ));
             }
-            Some(id) => {
+            (None, None) => return Err(no_organization()),
+            (Some(id), own) => {
                 let id = Uuid::parse_str(id).map_err(|_| not_found())?;
-                let caller = caller.ok_or_else(not_found)?;
-                let target = if id == caller.account.organization_uuid {
-                    caller.account.clone()
-                } else {
-                    self.store.account(id).await?.ok_or_else(not_found)?
-                };
-                (caller, target)
+                if caller.is_none() {
+                    return Err(not_found());
+                }
+                match own {
+                    Some(own) if own.organization_uuid == id => own.clone(),
+                    _ => self.store.account(id).await?.ok_or_else(not_found)?,
+                }
             }
         };
+        let caller = caller.ok_or_else(not_found)?;
         match access(&caller, &target) {
             Access::None => Err(not_found()),
             a if a < need => Err(denied()),
@@ -386,10 +437,10 @@ impl Identity {
         };
         let stored = self
             .store
-            .create_sub_account(&account, &caller.guard())
+            .create_sub_account(&account, &caller.guard(&parent))
             .await?
             .ok_or_else(not_found)?;
-        tracing::info!(user_uuid = %caller.user, organization_uuid = %id, parent_uuid = %parent.organization_uuid, "sub-account created");
+        tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %id, parent_uuid = %parent.organization_uuid, "sub-account created");
         Ok(stored)
     }
 
@@ -420,11 +471,19 @@ impl Identity {
     }
 
     /// One account the caller may see. A closed account is gone: NOT_FOUND, as for an id that
-    /// never existed. The operator (to come) is the one caller answered a closed account's
-    /// tombstone (`Account.closed`): their lookup asks `self.store.closed_at(id)` where this
-    /// one finds no account.
-    pub async fn get_account(&self, claims: &AccessClaims, id: &str) -> Result<AccountRecord> {
-        Ok(self.account_for(claims, Some(id), Access::View).await?.1)
+    /// never existed, but to an operator, who is answered its tombstone.
+    pub async fn get_account(&self, claims: &AccessClaims, id: &str) -> Result<FoundAccount> {
+        match self.account_for(claims, Some(id), Access::View).await {
+            Ok((_, account)) => Ok(FoundAccount::Open(account)),
+            Err(Error::NotFound(m)) if claims.operator_uuid().is_some() => {
+                let closed = match Uuid::parse_str(id) {
+                    Ok(uuid) => self.store.closed_at(uuid).await?.map(|_| uuid),
+                    Err(_) => None,
+                };
+                closed.map(FoundAccount::Closed).ok_or(Error::NotFound(m))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Invites `email` into an account the caller administers (its admins and those above, who
@@ -439,7 +498,7 @@ impl Identity {
         let (caller, target) = self
             .account_for(claims, Some(id), Access::Administer)
             .await?;
-        self.invite(caller.user, target.organization_uuid, email, role, None)
+        self.invite(caller.user(), target.organization_uuid, email, role, None)
             .await
     }
 
@@ -452,11 +511,11 @@ impl Identity {
         let org = target.organization_uuid;
         let closed = self
             .store
-            .close_account(org, &caller.guard(), now())
+            .close_account(org, &caller.guard(&target), now())
             .await?
             .ok_or_else(not_found)?;
         tracing::info!(
-            user_uuid = %caller.user,
+            user_uuid = caller.user().map(tracing::field::display),
             organization_uuid = %org,
             accounts = closed.organizations.len(),
             users = closed.users.len(),
@@ -487,11 +546,11 @@ impl Identity {
         let org = target.organization_uuid;
         match self
             .store
-            .update_account(org, &caller.guard(), &edit)
+            .update_account(org, &caller.guard(&target), &edit)
             .await?
         {
             AccountChange::Done(a) => {
-                tracing::info!(user_uuid = %caller.user, organization_uuid = %org, "account updated");
+                tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %org, "account updated");
                 Ok(a)
             }
             AccountChange::Missing => Err(not_found()),
@@ -538,7 +597,7 @@ impl Identity {
         };
         match self
             .store
-            .add_allowed_ip(&ip, MAX_ALLOWED_IPS, &caller.guard())
+            .add_allowed_ip(&ip, MAX_ALLOWED_IPS, &caller.guard(&target))
             .await
         {
             Ok(AccountChange::Done(())) => {}
@@ -555,7 +614,7 @@ impl Identity {
             }
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(user_uuid = %caller.user, organization_uuid = %ip.organization_uuid, allowed_ip_uuid = %ip.allowed_ip_uuid, "allowed IP added");
+        tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %ip.organization_uuid, allowed_ip_uuid = %ip.allowed_ip_uuid, "allowed IP added");
         Ok(ip)
     }
 
@@ -573,12 +632,12 @@ impl Identity {
         let org = target.organization_uuid;
         if !self
             .store
-            .delete_allowed_ip(org, ip, now(), &caller.guard())
+            .delete_allowed_ip(org, ip, now(), &caller.guard(&target))
             .await?
         {
             return Err(ip_not_found());
         }
-        tracing::info!(user_uuid = %caller.user, organization_uuid = %org, allowed_ip_uuid = %ip, "allowed IP deleted");
+        tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %org, allowed_ip_uuid = %ip, "allowed IP deleted");
         Ok(())
     }
 }

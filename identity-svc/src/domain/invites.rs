@@ -89,7 +89,7 @@ impl Identity {
     ) -> Result<NewInvite> {
         let (user, m, _) = self.authorize(claims, OrgAction::ManageMembers).await?;
         let org = m.organization.organization_uuid;
-        self.invite(user, org, email, role, expires_at).await
+        self.invite(Some(user), org, email, role, expires_at).await
     }
 
     /// Invites `email` to organization `org` with `role` (default member) on behalf of `user`,
@@ -97,7 +97,7 @@ impl Identity {
     /// organization or (accounts) into an account one administers.
     pub(crate) async fn invite(
         &self,
-        user: Uuid,
+        inviter: Option<Uuid>,
         org: Uuid,
         email: &str,
         role: Option<OrganizationRole>,
@@ -186,7 +186,7 @@ impl Identity {
                 ));
             }
         }
-        tracing::info!(user_uuid = %user, organization_uuid = %org, invited_uuid = %invite.user_uuid, "invitation created");
+        tracing::info!(user_uuid = inviter.map(tracing::field::display), organization_uuid = %org, invited_uuid = %invite.user_uuid, "invitation created");
         Ok(NewInvite {
             invite,
             email,

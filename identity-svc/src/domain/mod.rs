@@ -8,6 +8,7 @@ pub mod email;
 pub mod groups;
 pub mod invites;
 pub mod keys;
+pub mod operators;
 pub mod organizations;
 pub mod password;
 pub mod throttle;
@@ -121,7 +122,7 @@ pub struct Identity {
     pub(crate) hasher: PasswordHasher,
     throttle: throttle::LoginThrottle,
     pub(crate) invite_limit: throttle::RateLimit,
-    signer: Arc<TokenSigner>,
+    pub(crate) signer: Arc<TokenSigner>,
     pub(crate) mailer: Arc<dyn Mailer>,
     pub(crate) settings: Settings,
 }
@@ -406,7 +407,12 @@ impl Identity {
 
     /// Refuses an access token whose session or personal access token is gone or expired:
     /// logging out, deleting or rotating a token takes effect on the next call (AU-10).
+    /// An operator's token stands while its operator token is not revoked.
     pub async fn ensure_live(&self, claims: &AccessClaims) -> Result<()> {
+        if claims.is_operator() {
+            let id = claims.operator_uuid().ok_or(GONE)?;
+            return self.ensure_operator_live(id).await;
+        }
         let user = caller(claims)?;
         let ids = credential_ids(claims)?;
         let mut state = CredentialState::default();
@@ -651,6 +657,7 @@ mod tests {
             sid: None,
             pat: Some(pat.to_string()),
             pat_v: None,
+            opr: None,
         }
     }
 

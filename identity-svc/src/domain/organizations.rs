@@ -58,6 +58,7 @@ pub(crate) fn guard(organization_uuid: Uuid, actor: Uuid, action: OrgAction) -> 
             .into_iter()
             .filter(|r| allows(*r, action))
             .collect(),
+        operator: false,
     }
 }
 

@@ -11,7 +11,7 @@ use super::{
     invites::{invite_pb, invited_role},
 };
 use crate::{
-    domain::accounts::{AccountUpdate, PageRequest},
+    domain::accounts::{AccountUpdate, FoundAccount, PageRequest},
     store::{AccountRecord, AllowedIpRecord},
 };
 
@@ -21,7 +21,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         &self,
         req: Request<pb::CreateSubAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
-        let claims = self.user(&req).await?;
+        let claims = self.principal(&req, "CreateSubAccount").await?;
         let r = req.into_inner();
         let account = self
             .identity
@@ -34,7 +34,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         &self,
         req: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
-        let claims = self.user(&req).await?;
+        let claims = self.principal(&req, "ListAccounts").await?;
         let r = req.into_inner();
         let page = PageRequest {
             limit: r.limit,
@@ -55,19 +55,26 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         &self,
         req: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
-        let claims = self.user(&req).await?;
-        let account = self
+        let claims = self.principal(&req, "GetAccount").await?;
+        let found = self
             .identity
             .get_account(&claims, &req.get_ref().organization_uuid)
             .await?;
-        Ok(Response::new(account_pb(account)))
+        Ok(Response::new(match found {
+            FoundAccount::Open(account) => account_pb(account),
+            FoundAccount::Closed(id) => pb::Account {
+                organization_uuid: id.to_string(),
+                closed: true,
+                ..pb::Account::default()
+            },
+        }))
     }
 
     async fn update_account(
         &self,
         req: Request<pb::UpdateAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
-        let claims = self.user(&req).await?;
+        let claims = self.principal(&req, "UpdateAccount").await?;
         let r = req.into_inner();
         let update = AccountUpdate {
             name: r.name,
@@ -90,7 +97,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         &self,
         req: Request<pb::ListAllowedIpsRequest>,
     ) -> Result<Response<pb::ListAllowedIpsResponse>, Status> {
-        let claims = self.user(&req).await?;
+        let claims = self.principal(&req, "ListAllowedIps").await?;
         let ips = self
             .identity
             .list_allowed_ips(&claims, &req.get_ref().organization_uuid)
@@ -104,7 +111,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         &self,
         req: Request<pb::AddAllowedIpRequest>,
     ) -> Result<Response<pb::AllowedIp>, Status> {
-        let claims = self.user(&req).await?;
+        let claims = self.principal(&req, "AddAllowedIp").await?;
         let r = req.into_inner();
         let ip = self
             .identity
@@ -117,7 +124,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         &self,
         req: Request<pb::DeleteAllowedIpRequest>,
     ) -> Result<Response<pb::DeleteAllowedIpResponse>, Status> {
-        let claims = self.user(&req).await?;
+        let claims = self.principal(&req, "DeleteAllowedIp").await?;
         let r = req.into_inner();
         self.identity
             .delete_allowed_ip(&claims, &r.organization_uuid, &r.allowed_ip_uuid)
@@ -129,7 +136,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         &self,
         req: Request<pb::CreateAccountInvitationRequest>,
     ) -> Result<Response<pb::InviteLink>, Status> {
-        let claims = self.user(&req).await?;
+        let claims = self.principal(&req, "CreateAccountInvitation").await?;
         let r = req.into_inner();
         let new = self
             .identity
@@ -151,7 +158,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         &self,
         req: Request<pb::CloseAccountRequest>,
     ) -> Result<Response<pb::CloseAccountResponse>, Status> {
-        let claims = self.user(&req).await?;
+        let claims = self.principal(&req, "CloseAccount").await?;
         let closed = self
             .identity
             .close_account(&claims, &req.get_ref().organization_uuid)
@@ -182,7 +189,7 @@ fn account_pb(a: AccountRecord) -> pb::Account {
         depth: u32::try_from(a.depth).unwrap_or(0),
         created_at: Some(ts(a.created_at)),
         updated_at: Some(ts(a.updated_at)),
-        // Every account answered so far is open (see GetAccount for the tombstone's place).
+        // An open account (GetAccount answers an operator a closed one's tombstone).
         closed: false,
     }
 }

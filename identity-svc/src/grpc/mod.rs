@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use proto::identity::v1 as pb;
 use service_kit::{
-    grpc::{InternalCredential, authenticate_user},
+    grpc::{InternalCredential, authenticate_principal, authenticate_user},
     jwt::{AccessClaims, JwtVerifier},
 };
 use tonic::{Request, Response, Status};
@@ -57,6 +57,18 @@ impl IdentityGrpc {
     /// token the access token was issued for still stands.
     async fn user<T>(&self, req: &Request<T>) -> Result<AccessClaims, Status> {
         let claims = self.token_claims(req).await?;
+        self.identity.ensure_live(&claims).await?;
+        Ok(claims)
+    }
+
+    /// Authenticates the caller of an account method, a user or an operator (whose every use
+    /// is logged here with the `action`, never the token), and checks that the credential
+    /// behind the access token still stands.
+    async fn principal<T>(&self, req: &Request<T>, action: &str) -> Result<AccessClaims, Status> {
+        let claims = authenticate_principal(&self.verifier, req.metadata()).await?;
+        if let Some(id) = &claims.opr {
+            tracing::info!(operator_token_uuid = %id, action, "operator action");
+        }
         self.identity.ensure_live(&claims).await?;
         Ok(claims)
     }

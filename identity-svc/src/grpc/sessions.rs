@@ -67,6 +67,14 @@ pub(super) async fn authenticate(
     let token = match req.into_inner().credential {
         Some(Credential::SessionToken(t)) => svc.identity.authenticate_session(&t).await?,
         Some(Credential::PersonalAccessToken(t)) => svc.identity.authenticate_pat(&t).await?,
+        Some(Credential::OperatorToken(t)) => {
+            let token = svc.identity.authenticate_operator(&t).await?;
+            // An operator is no user.
+            return Ok(Response::new(pb::AuthenticateResponse {
+                user_uuid: String::new(),
+                ..access_pb(token)
+            }));
+        }
         None => return Err(Status::invalid_argument("a credential is required")),
     };
     Ok(Response::new(access_pb(token)))

@@ -89,6 +89,14 @@ impl PathRange {
         }
     }
 
+    /// Every account: paths hold hex digits and '/', which all sort below '~'.
+    pub fn all() -> Self {
+        Self {
+            low: String::new(),
+            high: "~".to_owned(),
+        }
+    }
+
     /// Whether `path` lies in the range (as the database compares: byte by byte).
     pub fn contains(&self, path: &str) -> bool {
         self.low.as_str() <= path && path <= self.high.as_str()

@@ -14,10 +14,13 @@ pub struct Guard {
     pub actor: Uuid,
     /// Roles allowed to make the change (decided by the domain layer).
     pub roles: Vec<OrganizationRole>,
+    /// The actor is an operator token (no member anywhere): the change holds while the token
+    /// is not revoked, whatever `roles` says.
+    pub operator: bool,
 }
 
 /// Inside transaction `$tx`: locks the organization's row, then checks that the guard's actor
-/// still has an allowed role and that `$users` are all members; returns `NotAllowed` or
+/// still has an allowed role (an operator: that their token still stands) and that `$users` are all members; returns `NotAllowed` or
 /// `NotMember` from the enclosing function otherwise.
 macro_rules! check_guard {
     ($tx:expr, $guard:expr, $users:expr) => {{
@@ -29,14 +32,26 @@ macro_rules! check_guard {
         .bind(g.organization_uuid)
         .execute(&mut *$tx)
         .await?;
-        let role: Option<String> = sqlx::query_scalar(
-            "SELECT role FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2",
-        )
-        .bind(g.organization_uuid)
-        .bind(g.actor)
-        .fetch_optional(&mut *$tx)
-        .await?;
-        if !role.is_some_and(|r| g.roles.iter().any(|allowed| allowed.as_str() == r)) {
+        let allowed = if g.operator {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM operator_tokens \
+                 WHERE operator_token_uuid = $1 AND revoked_at IS NULL",
+            )
+            .bind(g.actor)
+            .fetch_one(&mut *$tx)
+            .await?
+                > 0
+        } else {
+            let role: Option<String> = sqlx::query_scalar(
+                "SELECT role FROM memberships WHERE organization_uuid = $1 AND user_uuid = $2",
+            )
+            .bind(g.organization_uuid)
+            .bind(g.actor)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            role.is_some_and(|r| g.roles.iter().any(|allowed| allowed.as_str() == r))
+        };
+        if !allowed {
             return Err(StoreError::NotAllowed);
         }
         let users: std::collections::BTreeSet<uuid::Uuid> = $users.iter().copied().collect();

@@ -11,6 +11,7 @@
 //! - `users`: users and their password hashes, deleting a user;
 //! - `current_user`: the current-user read, each backend its fastest way (`inline` on SQLite);
 //! - `sessions`, `pats`: browser sessions and personal access tokens;
+//! - `operators`: operator tokens (the owner role over every account, `owner-token`);
 //! - `keys`: signing keys;
 //! - `organizations`: organizations, members and roles (the last-admin rule);
 //! - `accounts`: the organization hierarchy (accounts and sub-accounts), allowed IPs, closing
@@ -33,6 +34,7 @@ mod guard;
 mod inline;
 mod invites;
 mod keys;
+mod operators;
 mod organizations;
 mod outbox;
 mod pats;
@@ -58,6 +60,7 @@ pub use groups::{GroupMemberRecord, GroupRecord, GroupStore};
 pub use guard::Guard;
 pub use invites::{InviteRecord, InviteStore, InviteView};
 pub use keys::{SigningKeyRecord, SigningKeyStore};
+pub use operators::{OperatorTokenRecord, OperatorTokenStore};
 pub use organizations::{
     MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OrganizationStore,
 };
@@ -112,6 +115,7 @@ pub trait IdentityStore:
     UserStore
     + SessionStore
     + PatStore
+    + OperatorTokenStore
     + SigningKeyStore
     + OrganizationStore
     + AccountStore
@@ -129,6 +133,7 @@ impl<T> IdentityStore for T where
     T: UserStore
         + SessionStore
         + PatStore
+        + OperatorTokenStore
         + SigningKeyStore
         + OrganizationStore
         + AccountStore

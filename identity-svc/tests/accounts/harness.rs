@@ -3,7 +3,12 @@
 //! database for fixtures the API does not offer (memberships of sub-accounts, a removed
 //! account).
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    io::Write,
+    path::PathBuf,
+    sync::{LazyLock, Mutex},
+    time::Duration,
+};
 
 use identity_svc::{Application, Config};
 use proto::identity::v1::{
@@ -45,6 +50,33 @@ macro_rules! dual {
 }
 pub(crate) use dual;
 
+/// Every log line any test of this binary wrote (also on stderr with TEST_LOG set).
+static LOGS: LazyLock<Mutex<Vec<u8>>> = LazyLock::new(|| Mutex::new(Vec::new()));
+
+#[derive(Clone, Copy)]
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+static INIT_LOGS: LazyLock<()> =
+    LazyLock::new(|| service_kit::telemetry::init_with_writer("info", || Capture));
+
+/// The log text written so far.
+pub(crate) fn log_text() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 const INTERNAL: &str = "accounts-test-internal-credential-0123456789";
 const PASSWORD: &str = "a long and unusual test password 7";
@@ -59,6 +91,8 @@ enum Place {
 pub(crate) struct TestService {
     /// The service's database, for fixtures.
     pub(crate) db: Pool,
+    /// Where that database is, for the command line's functions.
+    pub(crate) db_config: DbConfig,
     channel: Channel,
     shutdown: CancellationToken,
     place: Place,
@@ -94,9 +128,7 @@ impl TestService {
         backend: Backend,
         adjust: impl FnOnce(&mut Config),
     ) -> Option<Self> {
-        if std::env::var_os("TEST_LOG").is_some() {
-            service_kit::telemetry::init_with_writer("info", std::io::stderr);
-        }
+        LazyLock::force(&INIT_LOGS);
         let id = Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("identity-accounts-test-{id}"));
         let (url, place) = match backend {
@@ -142,11 +174,13 @@ impl TestService {
             .connect()
             .await
             .expect("identity-svc answers");
-        let db = service_kit::db::connect(&db)
+        let db_config = db;
+        let db = service_kit::db::connect(&db_config)
             .await
             .expect("the test pool opens");
         Some(Self {
             db,
+            db_config,
             channel,
             shutdown,
             place,
@@ -198,6 +232,47 @@ impl TestService {
             client: AccountsClient::new(self.channel.clone()),
             channel: self.channel.clone(),
         }
+    }
+
+    /// Runs `owner-token` (the command line's function) on the service's database; its output.
+    pub(crate) async fn owner_token(&self, command: identity_svc::operator::OwnerToken) -> String {
+        let mut out = Vec::new();
+        identity_svc::operator::cli(&self.db_config, command, &mut out)
+            .await
+            .expect("owner-token runs");
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A new operator token made with `owner-token create --name <name>`: its secret (the last
+    /// line of the output) and a client speaking with the access token it is exchanged for.
+    pub(crate) async fn operator(&self, name: &str) -> (String, User) {
+        let out = self
+            .owner_token(identity_svc::operator::OwnerToken::Create { name: name.into() })
+            .await;
+        let secret = out.lines().last().unwrap().to_owned();
+        let access = self.exchange_operator(&secret).await.expect("exchanged");
+        assert_eq!(access.user_uuid, "", "an operator is no user");
+        let user = User {
+            uuid: Uuid::nil(),
+            token: access.access_token,
+            client: AccountsClient::new(self.channel.clone()),
+            channel: self.channel.clone(),
+        };
+        (secret, user)
+    }
+
+    /// Exchanges an operator token for an access token (as the gateway does).
+    pub(crate) async fn exchange_operator(
+        &self,
+        secret: &str,
+    ) -> Result<pb::AuthenticateResponse, Status> {
+        let credential = pb::authenticate_request::Credential::OperatorToken(secret.into());
+        Ok(IdentityServiceClient::new(self.channel.clone())
+            .authenticate(internal(pb::AuthenticateRequest {
+                credential: Some(credential),
+            }))
+            .await?
+            .into_inner())
     }
 
     /// A user who created a (top-level) organization, and its uuid.

@@ -8,4 +8,5 @@ mod crud;
 mod harness;
 mod invitations;
 mod matrix;
+mod operator;
 mod paging;

@@ -23,6 +23,7 @@ mod groups;
 mod grpc_auth;
 mod lifecycle;
 mod logs;
+mod operator;
 mod organizations;
 mod projects;
 mod settings;

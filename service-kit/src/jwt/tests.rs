@@ -63,6 +63,7 @@ fn claims(user: &str) -> AccessClaims {
         sid: None,
         pat: None,
         pat_v: None,
+        opr: None,
     }
 }
 

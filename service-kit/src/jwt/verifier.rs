@@ -171,7 +171,7 @@ impl JwtVerifier {
         if claims.iat > now + LEEWAY_SECONDS as i64 {
             return Err(VerifyError::Invalid("issued in the future"));
         }
-        claims.user_uuid()?;
+        claims.check_subject()?;
         Ok(claims)
     }
 

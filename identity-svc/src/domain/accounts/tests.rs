@@ -24,7 +24,7 @@ fn account(parent: Option<&AccountRecord>) -> AccountRecord {
 }
 
 fn caller(account: &AccountRecord, role: OrgRole) -> Caller {
-    Caller {
+    Caller::User {
         user: Uuid::now_v7(),
         account: account.clone(),
         role,
@@ -40,15 +40,18 @@ fn admins_administer_their_subtree_members_see_their_own_account() {
     let other = account(None);
     let all = [&top, &sub, &sibling, &deep, &other];
     let expect = |c: &Caller, administered: &[&AccountRecord]| {
+        let Caller::User { account, role, .. } = c else {
+            unreachable!("a user")
+        };
         for t in all {
             let want = if administered.contains(&t) {
                 Access::Administer
-            } else if t.organization_uuid == c.account.organization_uuid {
+            } else if t.organization_uuid == account.organization_uuid {
                 Access::View
             } else {
                 Access::None
             };
-            assert_eq!(access(c, t), want, "{:?} on {}", c.role, t.path);
+            assert_eq!(access(c, t), want, "{role:?} on {}", t.path);
         }
     };
     expect(
@@ -62,6 +65,21 @@ fn admins_administer_their_subtree_members_see_their_own_account() {
         expect(&caller(&top, role), &[]);
         expect(&caller(&sub, role), &[]);
     }
+}
+
+#[test]
+fn an_operator_administers_and_lists_every_account() {
+    let top = account(None);
+    let deep = account(Some(&account(Some(&top))));
+    let other = account(None);
+    let op = Caller::Operator(Uuid::now_v7());
+    for t in [&top, &deep, &other] {
+        assert_eq!(access(&op, t), Access::Administer);
+        assert!(op.listable().contains(&t.path));
+    }
+    let guard = op.guard(&deep);
+    assert!(guard.operator && guard.organization_uuid == deep.organization_uuid);
+    assert_eq!(op.user(), None);
 }
 
 #[test]
