@@ -2,6 +2,10 @@
 //! a running platform's database, prints a token that lists every account through the seed 003
 //! face and is refused by the Lightdash API (it is no user).
 
+use proto::identity::v1::{self as pb, accounts_client::AccountsClient};
+
+use serde_json::json;
+
 use crate::helpers::{Auth, TestApp, dual};
 use crate::organizations::admin_of_new_org;
 use crate::swift::ulid_of;
@@ -56,6 +60,29 @@ async fn the_owner_token_command_makes_an_operator(app: TestApp) {
 
     let user = app.get("/api/v1/user", &operator).await;
     assert_eq!(user.status, 403, "{}", user.body);
+
+    // The operator closes account B (gRPC: the seed 004 face's /account/close comes later).
+    // identity answers the operator a closed account's tombstone; this face has no way to say
+    // "closed", so the account is not found, as for anyone.
+    let exchanged = app.post("/api/v1/auth/token", &operator, json!({})).await;
+    let jwt = exchanged.results()["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut close = tonic::Request::new(pb::CloseAccountRequest {
+        organization_uuid: b.clone(),
+    });
+    let bearer = format!("Bearer {jwt}").parse().unwrap();
+    close.metadata_mut().insert("authorization", bearer);
+    AccountsClient::new(app.identity_channel().await)
+        .close_account(close)
+        .await
+        .expect("the operator closes an account");
+    let gone = app
+        .get(&format!("/api/v1/accounts/{}", ulid_of(&b)), &operator)
+        .await;
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    assert_eq!(gone.body["errors"]["detail"], "account not found");
 
     let list = owner_token(&app, &["list"]);
     assert!(

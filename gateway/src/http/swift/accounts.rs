@@ -229,8 +229,13 @@ async fn get_account(In(caller, ..): Authed, AccountId(id): AccountId) -> Reply 
     let msg = pb::GetAccountRequest {
         organization_uuid: id,
     };
-    let got = caller.accounts().get_account(msg).await?;
-    found("account", account(got.get_ref()))
+    let got = caller.accounts().get_account(msg).await?.into_inner();
+    // Only an operator learns that an account was closed; this face has no way to say it, and
+    // a closed account is gone: as for anyone else, it is not found.
+    if got.closed {
+        return Err(SwiftError::new(StatusCode::NOT_FOUND, "account not found"));
+    }
+    found("account", account(&got))
 }
 
 /// `PATCH /api/v1/accounts/{id}`: the name and the access flags.
