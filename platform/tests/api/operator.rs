@@ -58,8 +58,16 @@ async fn the_owner_token_command_makes_an_operator(app: TestApp) {
         "{ids:?}"
     );
 
-    let user = app.get("/api/v1/user", &operator).await;
-    assert_eq!(user.status, 403, "{}", user.body);
+    // It is no user: identity, projects-svc and connections-svc refuse it outside accounts.
+    for path in [
+        "/api/v1/user",
+        "/api/v1/org",
+        "/api/v1/org/projects",
+        "/api/v1/connections",
+    ] {
+        let r = app.get(path, &operator).await;
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+    }
 
     // The operator closes account B (gRPC: the seed 004 face's /account/close comes later).
     // identity answers the operator a closed account's tombstone; this face has no way to say
