@@ -498,8 +498,16 @@ impl Identity {
         let (caller, target) = self
             .account_for(claims, Some(id), Access::Administer)
             .await?;
-        self.invite(caller.user(), target.organization_uuid, email, role, None)
+        let guard = caller.guard(&target);
+        let org = target.organization_uuid;
+        // The account closed meanwhile: as for any account that is gone.
+        match self
+            .invite(caller.user(), &guard, org, email, role, None)
             .await
+        {
+            Err(Error::NotFound(_)) => Err(not_found()),
+            other => other,
+        }
     }
 
     /// Closes an account and every account below it, irreversibly (its admins and those above;

@@ -83,6 +83,9 @@ pub enum StoreError {
     /// A guarded change names a user who is no longer a member of the organization.
     #[error("not a member")]
     NotMember,
+    /// The organization a change is made in no longer exists.
+    #[error("organization gone")]
+    Gone,
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
