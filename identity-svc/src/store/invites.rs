@@ -7,7 +7,7 @@ use service_kit::on_pool;
 use uuid::Uuid;
 
 use super::{
-    Guard, OutboxEvent, Result, SessionRecord, SqlStore, StoreError, UserRecord, conflict,
+    Guard, OutboxEvent, Result, SessionRecord, SqlStore, StoreError, UserRecord, conflict_or_gone,
     guard::check_guard,
     organizations::{SORT_SEPARATOR, sort_key_of},
     outbox::delete_recording,
@@ -50,7 +50,7 @@ macro_rules! insert_invite {
         .bind(i.expires_at)
         .execute($executor)
         .await
-        .map_err(conflict)
+        .map_err(conflict_or_gone)
         .and_then(|r| {
             if r.rows_affected() == 1 {
                 Ok(())
@@ -146,7 +146,7 @@ impl InviteStore for SqlStore {
             .bind(SORT_SEPARATOR)
             .execute(&mut *tx)
             .await
-            .map_err(conflict)?;
+            .map_err(conflict_or_gone)?;
             insert_invite!(&mut *tx, i)?;
             tx.commit().await?;
             Ok(())

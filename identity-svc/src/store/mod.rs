@@ -103,6 +103,16 @@ fn conflict(err: sqlx::Error) -> StoreError {
     }
 }
 
+/// As [`conflict`], with a foreign-key violation as [`StoreError::Gone`]: for a write into an
+/// organization, which a concurrent close may have removed.
+fn conflict_or_gone(err: sqlx::Error) -> StoreError {
+    if service_kit::db::is_foreign_key_violation(&err) {
+        StoreError::Gone
+    } else {
+        conflict(err)
+    }
+}
+
 /// The organization role a `role` column holds: its wire name, read here and written with
 /// [`OrganizationRole::as_str`]. An unknown name is a decoding error of the database.
 fn stored_role(name: &str) -> Result<OrganizationRole> {
