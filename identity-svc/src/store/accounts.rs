@@ -587,11 +587,16 @@ impl AccountStore for SqlStore {
                 return Ok(None);
             };
             let range = PathRange::subtree(&path);
-            sqlx::query(lock)
+            let locked: Vec<Uuid> = sqlx::query_scalar(lock)
                 .bind(&range.low)
                 .bind(&range.high)
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await?;
+            // Closed by another transaction between the read and the lock: nothing to close
+            // (dropping the transaction rolls it back).
+            if !locked.contains(&org) {
+                return Ok(None);
+            }
             // A user belongs to one organization at most: every member goes (their sessions,
             // tokens, memberships, invitations and group memberships with them).
             let mut users: Vec<Uuid> = sqlx::query_scalar(

@@ -3,8 +3,10 @@
 //! closed meanwhile.
 
 use chrono::{Duration, Utc};
+use identity_svc::store::AccountStore;
 use identity_svc::store::{Guard, InviteRecord, InviteStore, SqlStore, StoreError, UserRecord};
 use proto::identity::v1::OrganizationRole;
+use service_kit::on_pool;
 use uuid::Uuid;
 
 use crate::harness::{TestService, dual};
@@ -12,6 +14,7 @@ use crate::harness::{TestService, dual};
 dual!(
     an_invitation_needs_a_guard_that_holds,
     an_invitation_into_a_missing_account_is_not_found,
+    a_close_of_an_account_removed_meanwhile_is_none,
 );
 
 fn pending_user() -> UserRecord {
@@ -106,4 +109,38 @@ async fn an_invitation_into_a_missing_account_is_not_found(svc: TestService) {
         )
         .await;
     assert!(matches!(r, Err(StoreError::Gone)), "{r:?}");
+}
+
+/// A close that finds its account removed by another transaction once it holds the lock
+/// closes nothing and says so (NOT_FOUND), rather than answering an empty success.
+async fn a_close_of_an_account_removed_meanwhile_is_none(svc: TestService) {
+    let (admin, top) = svc.admin("Top").await;
+    let sub: Uuid = admin
+        .create("Sub", None)
+        .await
+        .unwrap()
+        .organization_uuid
+        .parse()
+        .unwrap();
+    let store = SqlStore::new(svc.db.clone()).await;
+    let guard = admin_guard(top.parse().unwrap(), admin.uuid);
+    let closed = on_pool!(&svc.db, |p| {
+        // Another transaction removes the account and holds its row (its write lock on
+        // SQLite) while the close starts, then commits.
+        let mut tx = p.begin().await.unwrap();
+        sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1")
+            .bind(sub)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let remover = async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            tx.commit().await.unwrap();
+        };
+        let (closed, ()) = tokio::join!(store.close_account(sub, &guard, Utc::now()), remover);
+        closed
+    });
+    assert_eq!(closed.unwrap(), None);
+    let sql = "SELECT COUNT(*) FROM closed_accounts WHERE organization_uuid = $1";
+    assert_eq!(svc.count(sql, &sub.to_string()).await, 0);
 }
