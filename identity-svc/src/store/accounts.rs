@@ -538,6 +538,16 @@ impl AccountStore for SqlStore {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             check_guard!(tx, guard, NO_USERS);
+            // The account's row first, as every change to its allowed IPs locks it.
+            let touched = sqlx::query(TOUCH)
+                .bind(org)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if touched == 0 {
+                return Ok(false);
+            }
             let deleted = sqlx::query(
                 "DELETE FROM account_allowed_ips WHERE organization_uuid = $1 \
                  AND allowed_ip_uuid = $2",
@@ -547,14 +557,10 @@ impl AccountStore for SqlStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            // Nothing deleted: dropping the transaction rolls the touch back.
             if deleted == 0 {
                 return Ok(false);
             }
-            sqlx::query(TOUCH)
-                .bind(org)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
             Ok(true)
         })
