@@ -207,7 +207,8 @@ macro_rules! subtree {
 }
 
 const ALLOWED_IPS: &str = "SELECT allowed_ip_uuid, organization_uuid, cidr, description, \
-     created_at FROM account_allowed_ips WHERE organization_uuid = $1 ORDER BY cidr";
+     created_at FROM account_allowed_ips WHERE organization_uuid = $1 \
+     ORDER BY created_at, allowed_ip_uuid";
 
 const NO_USERS: [Uuid; 0] = [];
 
@@ -244,7 +245,8 @@ pub trait AccountStore: Send + Sync {
         guard: &Guard,
         edit: AccountEdit<'_>,
     ) -> Result<AccountChange<AccountRecord>>;
-    /// An account's allowed IPs, ordered by CIDR.
+    /// An account's allowed IPs, oldest first (the same order on both backends, unlike text
+    /// collations).
     async fn allowed_ips(&self, organization_uuid: Uuid) -> Result<Vec<AllowedIpRecord>>;
     /// Adds an allowed IP unless the account holds `max` already (Refused); Conflict when the
     /// account allows that CIDR already.
