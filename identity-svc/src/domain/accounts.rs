@@ -90,6 +90,26 @@ impl Caller {
         }
     }
 
+    /// `account` as the caller may be answered it: its `parent_uuid` only when the caller
+    /// administers the parent (an operator, or an admin of an account above `account`), since
+    /// nobody sees an account above their own (AC-8).
+    fn answer(&self, mut account: AccountRecord) -> AccountRecord {
+        let sees_parent = match self {
+            Self::User {
+                account: own, role, ..
+            } => {
+                is_admin(*role)
+                    && account.organization_uuid != own.organization_uuid
+                    && PathRange::subtree(&own.path).contains(&account.path)
+            }
+            Self::Operator(_) => true,
+        };
+        if !sees_parent {
+            account.parent_uuid = None;
+        }
+        account
+    }
+
     /// The user, for log lines (an operator's use is logged by the gRPC layer).
     fn user(&self) -> Option<Uuid> {
         match self {
@@ -464,7 +484,11 @@ impl Identity {
         Ok(AccountList {
             after: last.filter(|_| page.more_after),
             before: first.filter(|_| page.more_before),
-            accounts: page.accounts,
+            accounts: page
+                .accounts
+                .into_iter()
+                .map(|a| caller.answer(a))
+                .collect(),
             limit,
             total: u64::try_from(page.total).unwrap_or(0),
         })
@@ -474,7 +498,7 @@ impl Identity {
     /// never existed, but to an operator, who is answered its tombstone.
     pub async fn get_account(&self, claims: &AccessClaims, id: &str) -> Result<FoundAccount> {
         match self.account_for(claims, Some(id), Access::View).await {
-            Ok((_, account)) => Ok(FoundAccount::Open(account)),
+            Ok((caller, account)) => Ok(FoundAccount::Open(caller.answer(account))),
             Err(Error::NotFound(m)) if claims.operator_uuid().is_some() => {
                 let closed = match Uuid::parse_str(id) {
                     Ok(uuid) => self.store.closed_at(uuid).await?.map(|_| uuid),
@@ -559,7 +583,7 @@ impl Identity {
         {
             AccountChange::Done(a) => {
                 tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %org, "account updated");
-                Ok(a)
+                Ok(caller.answer(a))
             }
             AccountChange::Missing => Err(not_found()),
             AccountChange::Refused => Err(Error::FailedPrecondition(
