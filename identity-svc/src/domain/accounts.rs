@@ -276,12 +276,27 @@ pub fn canonical_cidr(value: &str) -> Result<IpNet> {
                 .into(),
         )
     })?;
+    let net = ipv4_if_mapped(net);
     if net.trunc() != net {
         return Err(Error::InvalidArgument(
             format!("cidr must be a network address: {}", net.trunc()).into(),
         ));
     }
     Ok(net)
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:a.b.c.d/n`, n >= 96) as the IPv4 network it covers:
+/// callers' addresses are compared as IPv4 ([`client_ip`]), which such a network as stored
+/// would never contain.
+fn ipv4_if_mapped(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .addr()
+            .to_ipv4_mapped()
+            .and_then(|v4| ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(net, IpNet::V4),
+        other => other,
+    }
 }
 
 fn ip_description(value: &str) -> Result<String> {
