@@ -26,6 +26,8 @@ use crate::{
 
 /// Deepest sub-account: a top-level account (depth 0) and at most three levels below it.
 pub const MAX_DEPTH: i32 = 3;
+/// Most direct sub-accounts of one account.
+pub const MAX_SUB_ACCOUNTS: i64 = 1_000;
 /// Default page of accounts.
 pub const DEFAULT_PAGE_LIMIT: u32 = 25;
 /// Largest page of accounts.
@@ -470,11 +472,20 @@ impl Identity {
             created_at: at,
             updated_at: at,
         };
-        let stored = self
+        let stored = match self
             .store
-            .create_sub_account(&account, &caller.guard(&parent))
+            .create_sub_account(&account, MAX_SUB_ACCOUNTS, &caller.guard(&parent))
             .await?
-            .ok_or_else(not_found)?;
+        {
+            AccountChange::Done(a) => a,
+            AccountChange::Missing => return Err(not_found()),
+            AccountChange::Refused => {
+                return Err(Error::FailedPrecondition(
+                    format!("an account holds at most {MAX_SUB_ACCOUNTS} direct sub-accounts")
+                        .into(),
+                ));
+            }
+        };
         tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %id, parent_uuid = %parent.organization_uuid, "sub-account created");
         Ok(stored)
     }

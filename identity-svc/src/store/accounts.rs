@@ -225,12 +225,14 @@ pub trait AccountStore: Send + Sync {
     /// Whether an account has sub-accounts.
     async fn has_sub_accounts(&self, organization_uuid: Uuid) -> Result<bool>;
     /// Creates a sub-account (its `customer_id` is assigned here) and answers it as stored;
-    /// None when its parent no longer exists.
+    /// Missing when its parent no longer exists, Refused when the parent holds `max` direct
+    /// sub-accounts already (counted with the parent's row locked).
     async fn create_sub_account(
         &self,
         account: &AccountRecord,
+        max: i64,
         guard: &Guard,
-    ) -> Result<Option<AccountRecord>>;
+    ) -> Result<AccountChange<AccountRecord>>;
     /// A page of the accounts in `range`, ordered by uuid, of at most `limit` accounts.
     async fn accounts_page(
         &self,
@@ -322,11 +324,29 @@ impl AccountStore for SqlStore {
     async fn create_sub_account(
         &self,
         a: &AccountRecord,
+        max: i64,
         guard: &Guard,
-    ) -> Result<Option<AccountRecord>> {
+    ) -> Result<AccountChange<AccountRecord>> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             check_guard!(tx, guard, NO_USERS);
+            // The parent's row locked: two creations under it count one after the other.
+            let locked = sqlx::query(LOCK)
+                .bind(a.parent_uuid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if locked == 0 {
+                return Ok(AccountChange::Missing);
+            }
+            let held: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM organizations WHERE parent_uuid = $1")
+                    .bind(a.parent_uuid)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if held >= max {
+                return Ok(AccountChange::Refused);
+            }
             let inserted = sqlx::query(
                 "INSERT INTO organizations (organization_uuid, parent_uuid, name, depth, path, \
                  legacy_access, lrn_access, mms_access, sms_access, require_ip_api_access, \
@@ -349,7 +369,7 @@ impl AccountStore for SqlStore {
             .execute(&mut *tx)
             .await;
             match inserted {
-                Err(e) if is_foreign_key_violation(&e) => return Ok(None),
+                Err(e) if is_foreign_key_violation(&e) => return Ok(AccountChange::Missing),
                 other => other.map_err(conflict)?,
             };
             // Read back for the customer id the database assigned.
@@ -358,7 +378,7 @@ impl AccountStore for SqlStore {
                 .fetch_one(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(Some(stored))
+            Ok(AccountChange::Done(stored))
         })
     }
 

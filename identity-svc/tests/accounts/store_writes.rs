@@ -3,7 +3,7 @@
 //! closed meanwhile.
 
 use chrono::{Duration, Utc};
-use identity_svc::store::AccountStore;
+use identity_svc::store::{AccountChange, AccountRecord, AccountStore, account_path};
 use identity_svc::store::{Guard, InviteRecord, InviteStore, SqlStore, StoreError, UserRecord};
 use proto::identity::v1::OrganizationRole;
 use service_kit::on_pool;
@@ -15,6 +15,7 @@ dual!(
     an_invitation_needs_a_guard_that_holds,
     an_invitation_into_a_missing_account_is_not_found,
     a_close_of_an_account_removed_meanwhile_is_none,
+    an_account_holds_a_bounded_number_of_sub_accounts,
 );
 
 fn pending_user() -> UserRecord {
@@ -143,4 +144,38 @@ async fn a_close_of_an_account_removed_meanwhile_is_none(svc: TestService) {
     assert_eq!(closed.unwrap(), None);
     let sql = "SELECT COUNT(*) FROM closed_accounts WHERE organization_uuid = $1";
     assert_eq!(svc.count(sql, &sub.to_string()).await, 0);
+}
+
+/// The cap on direct sub-accounts is counted in the creation's transaction (here a cap of 2).
+async fn an_account_holds_a_bounded_number_of_sub_accounts(svc: TestService) {
+    let (admin, top) = svc.admin("Top").await;
+    let top_id: Uuid = top.parse().unwrap();
+    let store = SqlStore::new(svc.db.clone()).await;
+    let guard = admin_guard(top_id, admin.uuid);
+    let parent = store.account(top_id).await.unwrap().unwrap();
+    let child = |name: &str| {
+        let id = Uuid::now_v7();
+        AccountRecord {
+            organization_uuid: id,
+            parent_uuid: Some(top_id),
+            name: name.into(),
+            depth: 1,
+            path: account_path(Some(&parent.path), id),
+            ..parent.clone()
+        }
+    };
+    for name in ["One", "Two"] {
+        let r = store
+            .create_sub_account(&child(name), 2, &guard)
+            .await
+            .unwrap();
+        assert!(matches!(r, AccountChange::Done(_)), "{r:?}");
+    }
+    let r = store
+        .create_sub_account(&child("Three"), 2, &guard)
+        .await
+        .unwrap();
+    assert_eq!(r, AccountChange::Refused);
+    let sql = "SELECT COUNT(*) FROM organizations WHERE parent_uuid = $1";
+    assert_eq!(svc.count(sql, &top).await, 2);
 }
