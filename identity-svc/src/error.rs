@@ -11,6 +11,7 @@ impl From<StoreError> for Error {
             // A guarded change lost a race with a demotion or a removal (AC-9).
             StoreError::NotAllowed => denied(),
             StoreError::NotMember => Error::NotFound("user not found".into()),
+            StoreError::Gone => Error::NotFound("organization not found".into()),
             e => Error::Internal(anyhow::Error::new(e).context("identity store")),
         }
     }

@@ -26,6 +26,8 @@ use crate::{
 
 /// Deepest sub-account: a top-level account (depth 0) and at most three levels below it.
 pub const MAX_DEPTH: i32 = 3;
+/// Most direct sub-accounts of one account.
+pub const MAX_SUB_ACCOUNTS: i64 = 1_000;
 /// Default page of accounts.
 pub const DEFAULT_PAGE_LIMIT: u32 = 25;
 /// Largest page of accounts.
@@ -88,6 +90,26 @@ impl Caller {
             Self::User { account, .. } => PathRange::only(&account.path),
             Self::Operator(_) => PathRange::all(),
         }
+    }
+
+    /// `account` as the caller may be answered it: its `parent_uuid` only when the caller
+    /// administers the parent (an operator, or an admin of an account above `account`), since
+    /// nobody sees an account above their own (AC-8).
+    fn answer(&self, mut account: AccountRecord) -> AccountRecord {
+        let sees_parent = match self {
+            Self::User {
+                account: own, role, ..
+            } => {
+                is_admin(*role)
+                    && account.organization_uuid != own.organization_uuid
+                    && PathRange::subtree(&own.path).contains(&account.path)
+            }
+            Self::Operator(_) => true,
+        };
+        if !sees_parent {
+            account.parent_uuid = None;
+        }
+        account
     }
 
     /// The user, for log lines (an operator's use is logged by the gRPC layer).
@@ -256,12 +278,27 @@ pub fn canonical_cidr(value: &str) -> Result<IpNet> {
                 .into(),
         )
     })?;
+    let net = ipv4_if_mapped(net);
     if net.trunc() != net {
         return Err(Error::InvalidArgument(
             format!("cidr must be a network address: {}", net.trunc()).into(),
         ));
     }
     Ok(net)
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:a.b.c.d/n`, n >= 96) as the IPv4 network it covers:
+/// callers' addresses are compared as IPv4 ([`client_ip`]), which such a network as stored
+/// would never contain.
+fn ipv4_if_mapped(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .addr()
+            .to_ipv4_mapped()
+            .and_then(|v4| ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(net, IpNet::V4),
+        other => other,
+    }
 }
 
 fn ip_description(value: &str) -> Result<String> {
@@ -435,11 +472,20 @@ impl Identity {
             created_at: at,
             updated_at: at,
         };
-        let stored = self
+        let stored = match self
             .store
-            .create_sub_account(&account, &caller.guard(&parent))
+            .create_sub_account(&account, MAX_SUB_ACCOUNTS, &caller.guard(&parent))
             .await?
-            .ok_or_else(not_found)?;
+        {
+            AccountChange::Done(a) => a,
+            AccountChange::Missing => return Err(not_found()),
+            AccountChange::Refused => {
+                return Err(Error::FailedPrecondition(
+                    format!("an account holds at most {MAX_SUB_ACCOUNTS} direct sub-accounts")
+                        .into(),
+                ));
+            }
+        };
         tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %id, parent_uuid = %parent.organization_uuid, "sub-account created");
         Ok(stored)
     }
@@ -464,7 +510,11 @@ impl Identity {
         Ok(AccountList {
             after: last.filter(|_| page.more_after),
             before: first.filter(|_| page.more_before),
-            accounts: page.accounts,
+            accounts: page
+                .accounts
+                .into_iter()
+                .map(|a| caller.answer(a))
+                .collect(),
             limit,
             total: u64::try_from(page.total).unwrap_or(0),
         })
@@ -474,7 +524,7 @@ impl Identity {
     /// never existed, but to an operator, who is answered its tombstone.
     pub async fn get_account(&self, claims: &AccessClaims, id: &str) -> Result<FoundAccount> {
         match self.account_for(claims, Some(id), Access::View).await {
-            Ok((_, account)) => Ok(FoundAccount::Open(account)),
+            Ok((caller, account)) => Ok(FoundAccount::Open(caller.answer(account))),
             Err(Error::NotFound(m)) if claims.operator_uuid().is_some() => {
                 let closed = match Uuid::parse_str(id) {
                     Ok(uuid) => self.store.closed_at(uuid).await?.map(|_| uuid),
@@ -498,8 +548,16 @@ impl Identity {
         let (caller, target) = self
             .account_for(claims, Some(id), Access::Administer)
             .await?;
-        self.invite(caller.user(), target.organization_uuid, email, role, None)
+        let guard = caller.guard(&target);
+        let org = target.organization_uuid;
+        // The account closed meanwhile: as for any account that is gone.
+        match self
+            .invite(caller.user(), &guard, org, email, role, None)
             .await
+        {
+            Err(Error::NotFound(_)) => Err(not_found()),
+            other => other,
+        }
     }
 
     /// Closes an account and every account below it, irreversibly (its admins and those above;
@@ -551,7 +609,7 @@ impl Identity {
         {
             AccountChange::Done(a) => {
                 tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %org, "account updated");
-                Ok(a)
+                Ok(caller.answer(a))
             }
             AccountChange::Missing => Err(not_found()),
             AccountChange::Refused => Err(Error::FailedPrecondition(

@@ -13,12 +13,12 @@ use uuid::Uuid;
 
 use super::{
     Identity, NewSession,
-    organizations::{OrgAction, user_deleted},
+    organizations::{OrgAction, guard, user_deleted},
     password, validate,
 };
 use crate::{
     error::{Error, Result},
-    store::{InviteRecord, InviteView, StoreError, UserRecord},
+    store::{Guard, InviteRecord, InviteView, StoreError, UserRecord},
 };
 
 /// Prefix of invitation codes.
@@ -89,15 +89,19 @@ impl Identity {
     ) -> Result<NewInvite> {
         let (user, m, _) = self.authorize(claims, OrgAction::ManageMembers).await?;
         let org = m.organization.organization_uuid;
-        self.invite(Some(user), org, email, role, expires_at).await
+        let guard = guard(org, user, OrgAction::ManageMembers);
+        self.invite(Some(user), &guard, org, email, role, expires_at)
+            .await
     }
 
-    /// Invites `email` to organization `org` with `role` (default member) on behalf of `user`,
-    /// whom the caller has found allowed to: the one way in for invitations, into one's own
-    /// organization or (accounts) into an account one administers.
+    /// Invites `email` to organization `org` with `role` (default member) on behalf of
+    /// `inviter`, whom the caller has found allowed to: the one way in for invitations, into
+    /// one's own organization or (accounts) into an account one administers. The store
+    /// re-checks `guard` when it writes (AC-9).
     pub(crate) async fn invite(
         &self,
         inviter: Option<Uuid>,
+        guard: &Guard,
         org: Uuid,
         email: &str,
         role: Option<OrganizationRole>,
@@ -151,7 +155,11 @@ impl Identity {
                     created_at: now,
                     updated_at: now,
                 };
-                match self.store.invite_new_user(&pending, role, &invite).await {
+                match self
+                    .store
+                    .invite_new_user(&pending, role, &invite, guard)
+                    .await
+                {
                     Ok(()) => {}
                     Err(StoreError::Conflict) => {
                         return Err(Error::AlreadyExists(
@@ -169,7 +177,7 @@ impl Identity {
                     ));
                 }
                 invite.user_uuid = existing.user.user_uuid;
-                match self.store.insert_invite(&invite).await {
+                match self.store.insert_invite(&invite, guard).await {
                     Ok(()) => {}
                     // Activated meanwhile: an invitation never opens an active account.
                     Err(StoreError::Conflict) => {

@@ -207,7 +207,8 @@ macro_rules! subtree {
 }
 
 const ALLOWED_IPS: &str = "SELECT allowed_ip_uuid, organization_uuid, cidr, description, \
-     created_at FROM account_allowed_ips WHERE organization_uuid = $1 ORDER BY cidr";
+     created_at FROM account_allowed_ips WHERE organization_uuid = $1 \
+     ORDER BY created_at, allowed_ip_uuid";
 
 const NO_USERS: [Uuid; 0] = [];
 
@@ -224,12 +225,14 @@ pub trait AccountStore: Send + Sync {
     /// Whether an account has sub-accounts.
     async fn has_sub_accounts(&self, organization_uuid: Uuid) -> Result<bool>;
     /// Creates a sub-account (its `customer_id` is assigned here) and answers it as stored;
-    /// None when its parent no longer exists.
+    /// Missing when its parent no longer exists, Refused when the parent holds `max` direct
+    /// sub-accounts already (counted with the parent's row locked).
     async fn create_sub_account(
         &self,
         account: &AccountRecord,
+        max: i64,
         guard: &Guard,
-    ) -> Result<Option<AccountRecord>>;
+    ) -> Result<AccountChange<AccountRecord>>;
     /// A page of the accounts in `range`, ordered by uuid, of at most `limit` accounts.
     async fn accounts_page(
         &self,
@@ -244,7 +247,8 @@ pub trait AccountStore: Send + Sync {
         guard: &Guard,
         edit: AccountEdit<'_>,
     ) -> Result<AccountChange<AccountRecord>>;
-    /// An account's allowed IPs, ordered by CIDR.
+    /// An account's allowed IPs, oldest first (the same order on both backends, unlike text
+    /// collations).
     async fn allowed_ips(&self, organization_uuid: Uuid) -> Result<Vec<AllowedIpRecord>>;
     /// Adds an allowed IP unless the account holds `max` already (Refused); Conflict when the
     /// account allows that CIDR already.
@@ -320,11 +324,29 @@ impl AccountStore for SqlStore {
     async fn create_sub_account(
         &self,
         a: &AccountRecord,
+        max: i64,
         guard: &Guard,
-    ) -> Result<Option<AccountRecord>> {
+    ) -> Result<AccountChange<AccountRecord>> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             check_guard!(tx, guard, NO_USERS);
+            // The parent's row locked: two creations under it count one after the other.
+            let locked = sqlx::query(LOCK)
+                .bind(a.parent_uuid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if locked == 0 {
+                return Ok(AccountChange::Missing);
+            }
+            let held: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM organizations WHERE parent_uuid = $1")
+                    .bind(a.parent_uuid)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if held >= max {
+                return Ok(AccountChange::Refused);
+            }
             let inserted = sqlx::query(
                 "INSERT INTO organizations (organization_uuid, parent_uuid, name, depth, path, \
                  legacy_access, lrn_access, mms_access, sms_access, require_ip_api_access, \
@@ -347,7 +369,7 @@ impl AccountStore for SqlStore {
             .execute(&mut *tx)
             .await;
             match inserted {
-                Err(e) if is_foreign_key_violation(&e) => return Ok(None),
+                Err(e) if is_foreign_key_violation(&e) => return Ok(AccountChange::Missing),
                 other => other.map_err(conflict)?,
             };
             // Read back for the customer id the database assigned.
@@ -356,7 +378,7 @@ impl AccountStore for SqlStore {
                 .fetch_one(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(Some(stored))
+            Ok(AccountChange::Done(stored))
         })
     }
 
@@ -538,6 +560,16 @@ impl AccountStore for SqlStore {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             check_guard!(tx, guard, NO_USERS);
+            // The account's row first, as every change to its allowed IPs locks it.
+            let touched = sqlx::query(TOUCH)
+                .bind(org)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if touched == 0 {
+                return Ok(false);
+            }
             let deleted = sqlx::query(
                 "DELETE FROM account_allowed_ips WHERE organization_uuid = $1 \
                  AND allowed_ip_uuid = $2",
@@ -547,14 +579,10 @@ impl AccountStore for SqlStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            // Nothing deleted: dropping the transaction rolls the touch back.
             if deleted == 0 {
                 return Ok(false);
             }
-            sqlx::query(TOUCH)
-                .bind(org)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -587,11 +615,16 @@ impl AccountStore for SqlStore {
                 return Ok(None);
             };
             let range = PathRange::subtree(&path);
-            sqlx::query(lock)
+            let locked: Vec<Uuid> = sqlx::query_scalar(lock)
                 .bind(&range.low)
                 .bind(&range.high)
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await?;
+            // Closed by another transaction between the read and the lock: nothing to close
+            // (dropping the transaction rolls it back).
+            if !locked.contains(&org) {
+                return Ok(None);
+            }
             // A user belongs to one organization at most: every member goes (their sessions,
             // tokens, memberships, invitations and group memberships with them).
             let mut users: Vec<Uuid> = sqlx::query_scalar(

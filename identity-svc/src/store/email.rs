@@ -7,7 +7,7 @@ use service_kit::on_pool;
 use uuid::Uuid;
 
 use super::{
-    Result, SqlStore, StoreError, conflict,
+    Result, SqlStore, StoreError, conflict_or_gone,
     organizations::{SORT_SEPARATOR, sort_key_of},
     stored_role,
 };
@@ -340,9 +340,10 @@ impl EmailStore for SqlStore {
             .fetch_optional(p)
             .await
         });
-        match role.map_err(conflict) {
+        match role.map_err(conflict_or_gone) {
             Ok(Some(role)) => Ok(JoinOutcome::Joined(stored_role(&role)?)),
-            Ok(None) => Ok(JoinOutcome::NotAllowed),
+            // Gone: the organization was removed after the allowed domains were read.
+            Ok(None) | Err(StoreError::Gone) => Ok(JoinOutcome::NotAllowed),
             Err(StoreError::Conflict) => Ok(JoinOutcome::AlreadyMember),
             Err(e) => Err(e),
         }

@@ -7,7 +7,8 @@ use service_kit::on_pool;
 use uuid::Uuid;
 
 use super::{
-    OutboxEvent, Result, SessionRecord, SqlStore, StoreError, UserRecord, conflict,
+    Guard, OutboxEvent, Result, SessionRecord, SqlStore, StoreError, UserRecord, conflict_or_gone,
+    guard::check_guard,
     organizations::{SORT_SEPARATOR, sort_key_of},
     outbox::delete_recording,
     sessions::insert_session,
@@ -49,7 +50,7 @@ macro_rules! insert_invite {
         .bind(i.expires_at)
         .execute($executor)
         .await
-        .map_err(conflict)
+        .map_err(conflict_or_gone)
         .and_then(|r| {
             if r.rows_affected() == 1 {
                 Ok(())
@@ -60,19 +61,44 @@ macro_rules! insert_invite {
     }};
 }
 
+const NO_USERS: [Uuid; 0] = [];
+
+/// Inside transaction `$tx`, before an invitation into organization `$org` is written on behalf
+/// of `$guard`'s actor: checks the guard (AC-9: the actor still administers; this locks the
+/// guard's organization) and locks `$org`'s row, so that neither a demotion nor a close can
+/// slip in between; `Gone` from the enclosing function when `$org` no longer exists.
+macro_rules! guard_invitation {
+    ($tx:expr, $guard:expr, $org:expr) => {{
+        check_guard!($tx, $guard, NO_USERS);
+        let locked = sqlx::query(
+            "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1",
+        )
+        .bind($org)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if locked == 0 {
+            return Err(StoreError::Gone);
+        }
+    }};
+}
+
 /// Invitations.
 #[async_trait::async_trait]
 pub trait InviteStore: Send + Sync {
     /// Invites a new pending user: inserts the user (no password), their membership with
-    /// `role`, and the invitation, atomically. Conflict when the email is taken.
+    /// `role`, and the invitation, atomically, while `guard` holds (else NotAllowed). Conflict
+    /// when the email is taken, Gone when the organization no longer exists.
     async fn invite_new_user(
         &self,
         user: &UserRecord,
         role: OrganizationRole,
         invite: &InviteRecord,
+        guard: &Guard,
     ) -> Result<()>;
-    /// Adds another invitation for a pending member; Conflict when they are no longer pending.
-    async fn insert_invite(&self, invite: &InviteRecord) -> Result<()>;
+    /// Adds another invitation for a pending member while `guard` holds (else NotAllowed);
+    /// Conflict when they are no longer pending, Gone when the organization no longer exists.
+    async fn insert_invite(&self, invite: &InviteRecord, guard: &Guard) -> Result<()>;
     /// The invitation with this code hash, with the invited email.
     async fn invite_by_hash(&self, code_hash: &str) -> Result<Option<InviteView>>;
     /// When the invitations of a user expire.
@@ -101,9 +127,11 @@ impl InviteStore for SqlStore {
         u: &UserRecord,
         role: OrganizationRole,
         i: &InviteRecord,
+        guard: &Guard,
     ) -> Result<()> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
+            guard_invitation!(tx, guard, i.organization_uuid);
             insert_user!(&mut *tx, u, None::<&str>)?;
             sqlx::query(concat!(
                 "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at, sort_key) \
@@ -118,7 +146,7 @@ impl InviteStore for SqlStore {
             .bind(SORT_SEPARATOR)
             .execute(&mut *tx)
             .await
-            .map_err(conflict)?;
+            .map_err(conflict_or_gone)?;
             insert_invite!(&mut *tx, i)?;
             tx.commit().await?;
             Ok(())
@@ -126,8 +154,14 @@ impl InviteStore for SqlStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn insert_invite(&self, i: &InviteRecord) -> Result<()> {
-        on_pool!(&self.pool, |p| insert_invite!(p, i))
+    async fn insert_invite(&self, i: &InviteRecord, guard: &Guard) -> Result<()> {
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            guard_invitation!(tx, guard, i.organization_uuid);
+            insert_invite!(&mut *tx, i)?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     #[tracing::instrument(skip_all)]

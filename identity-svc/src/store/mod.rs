@@ -83,6 +83,9 @@ pub enum StoreError {
     /// A guarded change names a user who is no longer a member of the organization.
     #[error("not a member")]
     NotMember,
+    /// The organization a change is made in no longer exists.
+    #[error("organization gone")]
+    Gone,
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -97,6 +100,16 @@ fn conflict(err: sqlx::Error) -> StoreError {
         StoreError::Conflict
     } else {
         StoreError::Database(err)
+    }
+}
+
+/// As [`conflict`], with a foreign-key violation as [`StoreError::Gone`]: for a write into an
+/// organization, which a concurrent close may have removed.
+fn conflict_or_gone(err: sqlx::Error) -> StoreError {
+    if service_kit::db::is_foreign_key_violation(&err) {
+        StoreError::Gone
+    } else {
+        conflict(err)
     }
 }
 

@@ -17,6 +17,7 @@ dual!(
     who_may_close_what,
     admins_may_close_their_own_account,
     the_deepest_tree_closes_whole,
+    customer_ids_are_never_reused,
 );
 
 fn email() -> String {
@@ -327,4 +328,18 @@ async fn the_deepest_tree_closes_whole(svc: TestService) {
             0
         );
     }
+}
+
+/// Closing the newest account does not hand its customer id out again.
+async fn customer_ids_are_never_reused(svc: TestService) {
+    let (admin, _) = svc.admin("Top").await;
+    let newest = admin.create("Newest", None).await.unwrap();
+    admin.close(&newest.organization_uuid).await.unwrap();
+    let next = admin.create("Next", None).await.unwrap();
+    assert!(
+        next.customer_id > newest.customer_id,
+        "{} after {}",
+        next.customer_id,
+        newest.customer_id
+    );
 }

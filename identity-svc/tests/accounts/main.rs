@@ -10,3 +10,4 @@ mod invitations;
 mod matrix;
 mod operator;
 mod paging;
+mod store_writes;

@@ -10,7 +10,10 @@ use tonic::Code::{self, NotFound as NF, Ok as OK, PermissionDenied as PD};
 
 use crate::harness::{TestService, User, code, dual};
 
-dual!(callers_see_exactly_their_accounts);
+dual!(
+    callers_see_exactly_their_accounts,
+    the_parent_id_is_answered_to_its_administrators_only,
+);
 
 /// One caller: what they get from each target (parent, sub-account, sibling, other top-level)
 /// when reading it and when changing it, and which accounts they list.
@@ -153,5 +156,43 @@ async fn check(row: &Row<'_>, i: usize, target: &str) {
             row.change[i],
             "{who} deletes an allowed IP of target {i}"
         );
+    }
+}
+
+/// A sub-account's `parent_uuid` names an account above its own members and admins: answered
+/// only to those who administer the parent (its admins, an operator), from every call.
+async fn the_parent_id_is_answered_to_its_administrators_only(svc: TestService) {
+    let (parent_admin, parent) = svc.admin("Parent").await;
+    let sub = parent_admin.create("Sub", None).await.unwrap();
+    let sub_id = sub.organization_uuid.clone();
+    assert_eq!(sub.parent_uuid.as_deref(), Some(parent.as_str()));
+    let sub_admin = svc.member(&sub_id, "admin").await;
+    let sub_member = svc.member(&sub_id, "developer").await;
+    let (_, operator) = svc.operator("ops").await;
+    let parent_of = |a: &pb::Account| a.parent_uuid.clone();
+    for (who, caller, expected) in [
+        ("admin of parent", &parent_admin, Some(parent.clone())),
+        ("operator", &operator, Some(parent.clone())),
+        ("admin of sub-account", &sub_admin, None),
+        ("member of sub-account", &sub_member, None),
+    ] {
+        let got = caller.get(&sub_id).await.unwrap();
+        assert_eq!(parent_of(&got), expected, "{who}: GetAccount");
+        let listed = caller.list(100, None, None).await.unwrap();
+        if let Some(a) = listed
+            .accounts
+            .iter()
+            .find(|a| a.organization_uuid == sub_id)
+        {
+            assert_eq!(parent_of(a), expected, "{who}: ListAccounts");
+        }
+        if who != "member of sub-account" {
+            let msg = pb::UpdateAccountRequest {
+                organization_uuid: sub_id.clone(),
+                ..Default::default()
+            };
+            let updated = caller.update(msg).await.unwrap();
+            assert_eq!(parent_of(&updated), expected, "{who}: UpdateAccount");
+        }
     }
 }

@@ -122,6 +122,10 @@ fn cidrs_are_canonical_networks() {
         ("2001:db8::/32", "2001:db8::/32"),
         ("2001:DB8:0::/48", "2001:db8::/48"),
         ("2001:db8::1", "2001:db8::1/128"),
+        // IPv4-mapped: as the IPv4 network, which a caller's address (as IPv4) can match.
+        ("::ffff:203.0.113.0/120", "203.0.113.0/24"),
+        ("::ffff:198.51.100.7", "198.51.100.7/32"),
+        ("::ffff:0:0/96", "0.0.0.0/0"),
     ] {
         assert_eq!(
             canonical_cidr(input).unwrap().to_string(),
@@ -132,6 +136,7 @@ fn cidrs_are_canonical_networks() {
     for (input, canonical) in [
         ("203.0.113.5/24", "203.0.113.0/24"),
         ("2001:db8::1/32", "2001:db8::/32"),
+        ("::ffff:203.0.113.5/120", "203.0.113.0/24"),
     ] {
         match canonical_cidr(input) {
             Err(Error::InvalidArgument(m)) => {
@@ -153,6 +158,9 @@ fn cidrs_are_canonical_networks() {
             "{input}"
         );
     }
+    // A caller's address, compared as IPv4, is in the network a mapped CIDR is stored as.
+    let mapped = canonical_cidr("::ffff:203.0.113.0/120").unwrap();
+    assert!(mapped.contains(&client_ip(Some("::ffff:203.0.113.9")).unwrap()));
 }
 
 #[test]
