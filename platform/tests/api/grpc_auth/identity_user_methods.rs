@@ -11,7 +11,23 @@ pub(super) async fn user_methods(
     c: &mut IdentityServiceClient<Channel>,
     who: &As,
 ) -> Vec<(&'static str, Code)> {
-    let code = |r: Result<(), tonic::Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
+    let mut all = the_caller_and_their_tokens(c, who).await;
+    all.extend(the_organization(c, who).await);
+    all.extend(groups(c, who).await);
+    all.extend(the_rest(c, who).await);
+    all
+}
+
+/// The code a call answered (OK for a success).
+fn code(r: Result<(), tonic::Status>) -> Code {
+    r.err().map(|s| s.code()).unwrap_or(Code::Ok)
+}
+
+/// The caller themselves and their personal access tokens.
+async fn the_caller_and_their_tokens(
+    c: &mut IdentityServiceClient<Channel>,
+    who: &As,
+) -> Vec<(&'static str, Code)> {
     vec![
         (
             "GetCurrentUser",
@@ -74,6 +90,15 @@ pub(super) async fn user_methods(
                 .map(|_| ()),
             ),
         ),
+    ]
+}
+
+/// The organization, its members and invitations.
+async fn the_organization(
+    c: &mut IdentityServiceClient<Channel>,
+    who: &As,
+) -> Vec<(&'static str, Code)> {
+    vec![
         (
             "CreateOrganization",
             code(
@@ -184,6 +209,12 @@ pub(super) async fn user_methods(
                     .map(|_| ()),
             ),
         ),
+    ]
+}
+
+/// Groups and their members.
+async fn groups(c: &mut IdentityServiceClient<Channel>, who: &As) -> Vec<(&'static str, Code)> {
+    vec![
         (
             "CreateGroup",
             code(
@@ -288,6 +319,12 @@ pub(super) async fn user_methods(
                 .map(|_| ()),
             ),
         ),
+    ]
+}
+
+/// Leaving, user attributes, access contexts, email verification and joining by domain.
+async fn the_rest(c: &mut IdentityServiceClient<Channel>, who: &As) -> Vec<(&'static str, Code)> {
+    vec![
         (
             "DeleteMe",
             code(

@@ -11,8 +11,22 @@ async fn projects_methods(
     c: &mut proto::projects::v1::projects_service_client::ProjectsServiceClient<Channel>,
     who: &As,
 ) -> Vec<(&'static str, Code)> {
+    let mut all = projects_and_grants(c, who).await;
+    all.extend(spaces_and_tags(c, who).await);
+    all
+}
+
+/// The code a call answered (OK for a success).
+fn code(r: Result<(), tonic::Status>) -> Code {
+    r.err().map(|s| s.code()).unwrap_or(Code::Ok)
+}
+
+/// Projects and their user and group grants.
+async fn projects_and_grants(
+    c: &mut proto::projects::v1::projects_service_client::ProjectsServiceClient<Channel>,
+    who: &As,
+) -> Vec<(&'static str, Code)> {
     use proto::projects::v1 as pp;
-    let code = |r: Result<(), tonic::Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
     let p = || uuid::Uuid::now_v7().to_string();
     vec![
         (
@@ -188,6 +202,17 @@ async fn projects_methods(
                 .map(|_| ()),
             ),
         ),
+    ]
+}
+
+/// Spaces, their shares, and tags.
+async fn spaces_and_tags(
+    c: &mut proto::projects::v1::projects_service_client::ProjectsServiceClient<Channel>,
+    who: &As,
+) -> Vec<(&'static str, Code)> {
+    use proto::projects::v1 as pp;
+    let p = || uuid::Uuid::now_v7().to_string();
+    vec![
         (
             "CreateSpace",
             code(
