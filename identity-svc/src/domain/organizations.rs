@@ -323,6 +323,10 @@ impl Identity {
         }
         let ev = organization_deleted(org);
         if !self.store.delete_organization(org, &ev).await? {
+            // Gone meanwhile, or a sub-account appeared meanwhile.
+            if self.store.has_sub_accounts(org).await? {
+                return Err(has_sub_accounts());
+            }
             return Err(Error::NotFound("organization not found".into()));
         }
         tracing::info!(user_uuid = %user, organization_uuid = %org, "organization deleted");

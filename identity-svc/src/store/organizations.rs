@@ -299,17 +299,30 @@ impl OrganizationStore for SqlStore {
 
     #[tracing::instrument(skip_all)]
     async fn delete_organization(&self, org: Uuid, event: &OutboxEvent) -> Result<bool> {
-        on_pool!(&self.pool, |p| delete_recording!(
-            p,
-            // Not while it has sub-accounts (the domain refuses that first; this holds under a
-            // race with a sub-account's creation).
-            sqlx::query(
-                "DELETE FROM organizations WHERE organization_uuid = $1 \
+        // In a block of its own: the macros' `?` returns from it, not from this method.
+        let deleted: Result<bool> = async {
+            on_pool!(&self.pool, |p| delete_recording!(
+                p,
+                // Not while it has sub-accounts (the domain refuses that first; this holds under a
+                // race with a sub-account's creation: the NOT EXISTS for one already committed, the
+                // foreign key for one committing meanwhile).
+                sqlx::query(
+                    "DELETE FROM organizations WHERE organization_uuid = $1 \
                  AND NOT EXISTS (SELECT 1 FROM organizations c WHERE c.parent_uuid = $1)"
-            )
-            .bind(org),
-            event
-        ))
+                )
+                .bind(org),
+                event
+            ))
+        }
+        .await;
+        match deleted {
+            Err(super::StoreError::Database(e))
+                if service_kit::db::is_foreign_key_violation(&e) =>
+            {
+                Ok(false)
+            }
+            other => other,
+        }
     }
 
     #[tracing::instrument(skip_all)]

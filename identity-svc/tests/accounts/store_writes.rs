@@ -5,6 +5,7 @@
 use chrono::{Duration, Utc};
 use identity_svc::store::{AccountChange, AccountRecord, AccountStore, account_path};
 use identity_svc::store::{Guard, InviteRecord, InviteStore, SqlStore, StoreError, UserRecord};
+use identity_svc::store::{OrganizationStore, OutboxEvent};
 use proto::identity::v1::OrganizationRole;
 use service_kit::on_pool;
 use uuid::Uuid;
@@ -16,6 +17,7 @@ dual!(
     an_invitation_into_a_missing_account_is_not_found,
     a_close_of_an_account_removed_meanwhile_is_none,
     an_account_holds_a_bounded_number_of_sub_accounts,
+    a_deletion_racing_a_new_sub_account_deletes_nothing,
 );
 
 fn pending_user() -> UserRecord {
@@ -178,4 +180,45 @@ async fn an_account_holds_a_bounded_number_of_sub_accounts(svc: TestService) {
     assert_eq!(r, AccountChange::Refused);
     let sql = "SELECT COUNT(*) FROM organizations WHERE parent_uuid = $1";
     assert_eq!(svc.count(sql, &top).await, 2);
+}
+
+/// Deleting an organization while another transaction creates a sub-account under it deletes
+/// nothing and is no error: on PostgreSQL the sub-account's row is not yet visible to the delete's
+/// NOT EXISTS, and its foreign key refuses the delete when it commits (before the fix: a
+/// database error, answered 500); SQLite runs the delete after the commit.
+async fn a_deletion_racing_a_new_sub_account_deletes_nothing(svc: TestService) {
+    let (_, top) = svc.admin("Top").await;
+    let top: Uuid = top.parse().unwrap();
+    let store = SqlStore::new(svc.db.clone()).await;
+    let event = OutboxEvent {
+        event_uuid: Uuid::now_v7(),
+        event_type: "organization.deleted",
+        payload: format!("{{\"organizationUuid\":\"{top}\"}}"),
+        created_at: Utc::now(),
+    };
+    let child = Uuid::now_v7();
+    let path = account_path(Some(&top.simple().to_string()), child);
+    let deleted = on_pool!(&svc.db, |p| {
+        let mut tx = p.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO organizations (organization_uuid, parent_uuid, name, depth, path, \
+             created_at, updated_at) VALUES ($1, $2, 'Child', 1, $3, $4, $4)",
+        )
+        .bind(child)
+        .bind(top)
+        .bind(&path)
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let creator = async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            tx.commit().await.unwrap();
+        };
+        let (deleted, ()) = tokio::join!(store.delete_organization(top, &event), creator);
+        deleted
+    });
+    assert!(!deleted.expect("no error"), "nothing deleted");
+    let sql = "SELECT COUNT(*) FROM organizations WHERE organization_uuid = $1";
+    assert_eq!(svc.count(sql, &top.to_string()).await, 1);
 }
