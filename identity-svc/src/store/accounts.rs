@@ -212,6 +212,10 @@ const ALLOWED_IPS: &str = "SELECT allowed_ip_uuid, organization_uuid, cidr, desc
 
 const NO_USERS: [Uuid; 0] = [];
 
+/// Rounds of locking an account's subtree before a close: one per level an account can have
+/// below it (3, the depth limit), one for itself, one to see nothing new.
+const CLOSE_LOCK_ROUNDS: usize = 5;
+
 /// Accounts and their allowed IPs.
 #[async_trait::async_trait]
 pub trait AccountStore: Send + Sync {
@@ -615,11 +619,22 @@ impl AccountStore for SqlStore {
                 return Ok(None);
             };
             let range = PathRange::subtree(&path);
-            let locked: Vec<Uuid> = sqlx::query_scalar(lock)
-                .bind(&range.low)
-                .bind(&range.high)
-                .fetch_all(&mut *tx)
-                .await?;
+            // A sub-account committed while the lock waited is not in that statement's snapshot,
+            // so it escaped the lock (and a member could join it before the deletes): lock again
+            // until nothing new appears. Each round locks the parents of what could appear next,
+            // so the levels below an account (at most 3) bound the rounds.
+            let mut locked: Vec<Uuid> = Vec::new();
+            for _ in 0..CLOSE_LOCK_ROUNDS {
+                let again: Vec<Uuid> = sqlx::query_scalar(lock)
+                    .bind(&range.low)
+                    .bind(&range.high)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if again.len() == locked.len() {
+                    break;
+                }
+                locked = again;
+            }
             // Closed by another transaction between the read and the lock: nothing to close
             // (dropping the transaction rolls it back).
             if !locked.contains(&org) {
