@@ -209,10 +209,21 @@ impl UserStore for SqlStore {
                     if below {
                         return Ok(MembershipChange::HasSubAccounts);
                     }
-                    sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1")
-                        .bind(org)
-                        .execute(&mut *tx)
-                        .await?;
+                    let deleted =
+                        sqlx::query("DELETE FROM organizations WHERE organization_uuid = $1")
+                            .bind(org)
+                            .execute(&mut *tx)
+                            .await;
+                    // A sub-account committed meanwhile (PostgreSQL: after the EXISTS above
+                    // read) holds the organization by its foreign key.
+                    match deleted {
+                        Err(e) if service_kit::db::is_foreign_key_violation(&e) => {
+                            return Ok(MembershipChange::HasSubAccounts);
+                        }
+                        other => {
+                            other?;
+                        }
+                    }
                     // The organization read in this transaction is the one that goes.
                     let e = crate::domain::organizations::organization_deleted(org);
                     insert_event!(&mut *tx, &e)?;

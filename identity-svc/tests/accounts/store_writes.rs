@@ -5,7 +5,7 @@
 use chrono::{Duration, Utc};
 use identity_svc::store::{AccountChange, AccountRecord, AccountStore, account_path};
 use identity_svc::store::{Guard, InviteRecord, InviteStore, SqlStore, StoreError, UserRecord};
-use identity_svc::store::{OrganizationStore, OutboxEvent};
+use identity_svc::store::{MembershipChange, OrganizationStore, OutboxEvent, UserStore};
 use proto::identity::v1::OrganizationRole;
 use service_kit::on_pool;
 use uuid::Uuid;
@@ -18,6 +18,7 @@ dual!(
     a_close_of_an_account_removed_meanwhile_is_none,
     an_account_holds_a_bounded_number_of_sub_accounts,
     a_deletion_racing_a_new_sub_account_deletes_nothing,
+    the_only_member_leaving_while_a_sub_account_appears_stays,
 );
 
 fn pending_user() -> UserRecord {
@@ -221,4 +222,45 @@ async fn a_deletion_racing_a_new_sub_account_deletes_nothing(svc: TestService) {
     assert!(!deleted.expect("no error"), "nothing deleted");
     let sql = "SELECT COUNT(*) FROM organizations WHERE organization_uuid = $1";
     assert_eq!(svc.count(sql, &top.to_string()).await, 1);
+}
+
+/// The only member of an organization deleting themselves (which takes the organization along)
+/// while another transaction creates a sub-account under it: nothing changes, and the answer is
+/// the sub-accounts refusal, not a database error (PostgreSQL: the foreign key refuses the
+/// organization's deletion when the sub-account commits).
+async fn the_only_member_leaving_while_a_sub_account_appears_stays(svc: TestService) {
+    let (admin, top) = svc.admin("Top").await;
+    let top: Uuid = top.parse().unwrap();
+    let store = SqlStore::new(svc.db.clone()).await;
+    let event = OutboxEvent {
+        event_uuid: Uuid::now_v7(),
+        event_type: "user.deleted",
+        payload: format!("{{\"userUuid\":\"{}\"}}", admin.uuid),
+        created_at: Utc::now(),
+    };
+    let child = Uuid::now_v7();
+    let path = account_path(Some(&top.simple().to_string()), child);
+    let left = on_pool!(&svc.db, |p| {
+        let mut tx = p.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO organizations (organization_uuid, parent_uuid, name, depth, path, \
+             created_at, updated_at) VALUES ($1, $2, 'Child', 1, $3, $4, $4)",
+        )
+        .bind(child)
+        .bind(top)
+        .bind(&path)
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let creator = async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            tx.commit().await.unwrap();
+        };
+        let (left, ()) = tokio::join!(store.delete_user(admin.uuid, &event), creator);
+        left
+    });
+    assert_eq!(left.expect("no error"), MembershipChange::HasSubAccounts);
+    let sql = "SELECT COUNT(*) FROM users WHERE user_uuid = $1";
+    assert_eq!(svc.count(sql, &admin.uuid.to_string()).await, 1);
 }
