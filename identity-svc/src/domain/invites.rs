@@ -117,8 +117,15 @@ impl Identity {
                 "expiresAt must be within 30 days".into(),
             ));
         }
-        // Checked last: a refused request does not use up the organization's allowance.
-        if !self.invite_limit.admit(&org.to_string()) {
+        // Checked last: a refused request does not use up the allowance. It is the inviting
+        // organization's (the guard's), shared by every account it administers, so creating
+        // sub-accounts multiplies nothing; an operator's counts for the account invited into.
+        let allowance = if guard.operator {
+            org
+        } else {
+            guard.organization_uuid
+        };
+        if !self.invite_limit.admit(&allowance.to_string()) {
             return Err(Error::ResourceExhausted(
                 "Too many invitations from this organization; try again later".into(),
             ));

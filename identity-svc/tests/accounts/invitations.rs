@@ -142,8 +142,9 @@ async fn bad_invitations_are_refused(svc: TestService) {
     assert_eq!(again.organization_uuid, sub);
 }
 
-/// The hourly allowance counts per account invited into, as it counts per organization.
-async fn invitations_are_limited_per_account(backend: Backend) {
+/// The hourly allowance is the inviting organization's, shared by every account it administers
+/// (sub-accounts do not multiply it); another organization has its own.
+async fn invitations_share_the_inviters_allowance(backend: Backend) {
     let Some(svc) = TestService::start_with(backend, |c| c.settings.invitations_per_hour = 2).await
     else {
         return;
@@ -157,25 +158,39 @@ async fn invitations_are_limited_per_account(backend: Backend) {
         Code::ResourceExhausted,
         "Too many invitations",
     );
-    // A refused request uses up nothing; another account has its own allowance.
+    // A refused request uses up nothing; the parent and a new sibling share the allowance.
     assert_status(
         admin.invite(&sub, "bad", None).await,
         Code::InvalidArgument,
         "",
     );
-    admin.invite(&top, &email(), None).await.unwrap();
+    let sibling = admin
+        .create("Sibling", None)
+        .await
+        .unwrap()
+        .organization_uuid;
+    for account in [&top, &sibling] {
+        assert_status(
+            admin.invite(account, &email(), None).await,
+            Code::ResourceExhausted,
+            "Too many invitations",
+        );
+    }
+    // Another organization has its own.
+    let (other, other_top) = svc.admin("Other").await;
+    other.invite(&other_top, &email(), None).await.unwrap();
 }
 
-mod invitations_are_limited_per_account {
+mod invitations_share_the_inviters_allowance {
     use crate::harness::Backend;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
-        super::invitations_are_limited_per_account(Backend::Sqlite).await;
+        super::invitations_share_the_inviters_allowance(Backend::Sqlite).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
-        super::invitations_are_limited_per_account(Backend::Postgres).await;
+        super::invitations_share_the_inviters_allowance(Backend::Postgres).await;
     }
 }
