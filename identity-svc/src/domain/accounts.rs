@@ -15,14 +15,19 @@ use uuid::Uuid;
 
 use proto::identity::v1::OrganizationRole as OrgRole;
 
-use super::{Identity, caller, invites::NewInvite, organizations::org_name};
+use super::{Identity, caller, invites::NewInvite, organizations::org_name, validate};
 use crate::{
     error::{Error, Result, denied},
     store::{
-        AccountChange, AccountRecord, AllowedIpRecord, ClosedAccounts, Guard, PageCursor,
-        PathRange, StoreError, account_path,
+        AccountChange, AccountRecord, AllowedIpRecord, ClosedAccounts, Guard, PathRange,
+        StoreError, account_path,
     },
 };
+
+mod create;
+mod listing;
+
+pub use listing::{AccountList, PageRequest};
 
 /// Deepest sub-account: a top-level account (depth 0) and at most three levels below it.
 pub const MAX_DEPTH: i32 = 3;
@@ -52,7 +57,7 @@ enum Caller {
     /// A user: their membership's account and role there.
     User {
         user: Uuid,
-        account: AccountRecord,
+        account: Box<AccountRecord>,
         role: OrgRole,
     },
     /// An operator token: no user, no account of its own.
@@ -163,22 +168,32 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// A page request: `limit` 0 (the default) to [`MAX_PAGE_LIMIT`], at most one cursor.
-#[derive(Debug, Clone, Default)]
-pub struct PageRequest {
-    pub limit: u32,
-    pub after: Option<String>,
-    pub before: Option<String>,
-}
-
-/// A page of accounts and the cursors of the pages next to it, when there are any.
-#[derive(Debug)]
-pub struct AccountList {
-    pub accounts: Vec<AccountRecord>,
-    pub after: Option<Uuid>,
-    pub before: Option<Uuid>,
-    pub limit: u32,
-    pub total: u64,
+/// A new account `id` below `parent` (None: a top-level account), with the default flags and
+/// no allowed IPs, made `at`.
+fn new_account(
+    id: Uuid,
+    parent: Option<&AccountRecord>,
+    name: String,
+    email: Option<String>,
+    at: DateTime<Utc>,
+) -> AccountRecord {
+    AccountRecord {
+        organization_uuid: id,
+        parent_uuid: parent.map(|p| p.organization_uuid),
+        name,
+        customer_id: 0,
+        legacy_access: false,
+        lrn_access: false,
+        mms_access: "NONE".into(),
+        sms_access: "NONE".into(),
+        require_ip_api_access: false,
+        require_ip_gql_access: false,
+        depth: parent.map_or(0, |p| p.depth + 1),
+        path: account_path(parent.map(|p| p.path.as_str()), id),
+        created_at: at,
+        updated_at: at,
+        email,
+    }
 }
 
 /// An account as `GetAccount` finds it.
@@ -200,6 +215,8 @@ pub struct AccountUpdate {
     pub sms_access: Option<String>,
     pub require_ip_api_access: Option<bool>,
     pub require_ip_gql_access: Option<bool>,
+    /// The account's email address; "" removes it.
+    pub email: Option<String>,
     /// The caller's address as the gateway saw it.
     pub client_address: Option<String>,
 }
@@ -216,6 +233,11 @@ impl AccountUpdate {
             .sms_access
             .map(|v| coverage_flag("sms_access", v))
             .transpose()?;
+        self.email = match self.email.as_deref().map(str::trim) {
+            Some("") => Some(String::new()),
+            Some(e) => Some(validate::email(e)?),
+            None => None,
+        };
         Ok(self)
     }
 
@@ -230,6 +252,9 @@ impl AccountUpdate {
         }
         if let Some(v) = &self.sms_access {
             a.sms_access.clone_from(v);
+        }
+        if let Some(v) = &self.email {
+            a.email = Some(v.clone()).filter(|e| !e.is_empty());
         }
         a.legacy_access = self.legacy_access.unwrap_or(a.legacy_access);
         a.lrn_access = self.lrn_access.unwrap_or(a.lrn_access);
@@ -339,44 +364,6 @@ fn client_ip(value: Option<&str>) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-/// A page cursor named `field`: an account's uuid.
-fn cursor(field: &str, value: Option<String>) -> Result<Option<Uuid>> {
-    value
-        .filter(|v| !v.is_empty())
-        .map(|v| {
-            Uuid::parse_str(&v).map_err(|_| {
-                Error::InvalidArgument(format!("{field} must be an account id").into())
-            })
-        })
-        .transpose()
-}
-
-impl PageRequest {
-    /// The limit and the cursor, validated.
-    fn validated(self) -> Result<(u32, PageCursor)> {
-        let limit = match self.limit {
-            0 => DEFAULT_PAGE_LIMIT,
-            l if l <= MAX_PAGE_LIMIT => l,
-            _ => {
-                return Err(Error::InvalidArgument(
-                    format!("limit must be between 1 and {MAX_PAGE_LIMIT}").into(),
-                ));
-            }
-        };
-        let cursor = match (cursor("after", self.after)?, cursor("before", self.before)?) {
-            (Some(_), Some(_)) => {
-                return Err(Error::InvalidArgument(
-                    "after and before cannot both be set".into(),
-                ));
-            }
-            (Some(id), None) => PageCursor::After(id),
-            (None, Some(id)) => PageCursor::Before(id),
-            (None, None) => PageCursor::First,
-        };
-        Ok((limit, cursor))
-    }
-}
-
 impl Identity {
     /// The caller: an operator, or a user with their account and role (None when they belong
     /// to no organization).
@@ -390,7 +377,7 @@ impl Identity {
         };
         Ok(Some(Caller::User {
             user,
-            account,
+            account: Box::new(account),
             role,
         }))
     }
@@ -410,7 +397,7 @@ impl Identity {
             _ => None,
         };
         let target = match (id, own) {
-            (None, Some(own)) => own.clone(),
+            (None, Some(own)) => own.as_ref().clone(),
             (None, None) if matches!(caller, Some(Caller::Operator(_))) => {
                 return Err(Error::InvalidArgument(
                     "an operator has no account of its own: name the account".into(),
@@ -423,7 +410,7 @@ impl Identity {
                     return Err(not_found());
                 }
                 match own {
-                    Some(own) if own.organization_uuid == id => own.clone(),
+                    Some(own) if own.organization_uuid == id => own.as_ref().clone(),
                     _ => self.store.account(id).await?.ok_or_else(not_found)?,
                 }
             }
@@ -448,30 +435,13 @@ impl Identity {
             .account_for(claims, parent_uuid, Access::Administer)
             .await?;
         let name = org_name(name)?;
-        let depth = parent.depth + 1;
-        if depth > MAX_DEPTH {
+        if parent.depth + 1 > MAX_DEPTH {
             return Err(Error::InvalidArgument(
                 format!("sub-accounts can be nested at most {MAX_DEPTH} levels deep").into(),
             ));
         }
         let id = Uuid::now_v7();
-        let at = now();
-        let account = AccountRecord {
-            organization_uuid: id,
-            parent_uuid: Some(parent.organization_uuid),
-            name,
-            customer_id: 0,
-            legacy_access: false,
-            lrn_access: false,
-            mms_access: "NONE".into(),
-            sms_access: "NONE".into(),
-            require_ip_api_access: false,
-            require_ip_gql_access: false,
-            depth,
-            path: account_path(Some(&parent.path), id),
-            created_at: at,
-            updated_at: at,
-        };
+        let account = new_account(id, Some(&parent), name, None, now());
         let stored = match self
             .store
             .create_sub_account(&account, MAX_SUB_ACCOUNTS, &caller.guard(&parent))
@@ -490,43 +460,17 @@ impl Identity {
         Ok(stored)
     }
 
-    /// A page of the accounts the caller may list.
-    pub async fn list_accounts(
-        &self,
-        claims: &AccessClaims,
-        page: PageRequest,
-    ) -> Result<AccountList> {
-        let (limit, cursor) = page.validated()?;
-        let caller = self
-            .account_caller(claims)
-            .await?
-            .ok_or_else(no_organization)?;
-        let page = self
-            .store
-            .accounts_page(&caller.listable(), cursor, i64::from(limit))
-            .await?;
-        let first = page.accounts.first().map(|a| a.organization_uuid);
-        let last = page.accounts.last().map(|a| a.organization_uuid);
-        Ok(AccountList {
-            after: last.filter(|_| page.more_after),
-            before: first.filter(|_| page.more_before),
-            accounts: page
-                .accounts
-                .into_iter()
-                .map(|a| caller.answer(a))
-                .collect(),
-            limit,
-            total: u64::try_from(page.total).unwrap_or(0),
-        })
-    }
-
     /// One account the caller may see. A closed account is gone: NOT_FOUND, as for an id that
     /// never existed, but to an operator, who is answered its tombstone.
-    pub async fn get_account(&self, claims: &AccessClaims, id: &str) -> Result<FoundAccount> {
-        match self.account_for(claims, Some(id), Access::View).await {
+    pub async fn get_account(
+        &self,
+        claims: &AccessClaims,
+        id: Option<&str>,
+    ) -> Result<FoundAccount> {
+        match self.account_for(claims, id, Access::View).await {
             Ok((caller, account)) => Ok(FoundAccount::Open(caller.answer(account))),
             Err(Error::NotFound(m)) if claims.operator_uuid().is_some() => {
-                let closed = match Uuid::parse_str(id) {
+                let closed = match Uuid::parse_str(id.unwrap_or_default()) {
                     Ok(uuid) => self.store.closed_at(uuid).await?.map(|_| uuid),
                     Err(_) => None,
                 };
@@ -562,10 +506,12 @@ impl Identity {
 
     /// Closes an account and every account below it, irreversibly (its admins and those above;
     /// an admin may close their own account, and goes with it). The account above is untouched.
-    pub async fn close_account(&self, claims: &AccessClaims, id: &str) -> Result<ClosedAccounts> {
-        let (caller, target) = self
-            .account_for(claims, Some(id), Access::Administer)
-            .await?;
+    pub async fn close_account(
+        &self,
+        claims: &AccessClaims,
+        id: Option<&str>,
+    ) -> Result<ClosedAccounts> {
+        let (caller, target) = self.account_for(claims, id, Access::Administer).await?;
         let org = target.organization_uuid;
         let closed = self
             .store
@@ -588,12 +534,10 @@ impl Identity {
     pub async fn update_account(
         &self,
         claims: &AccessClaims,
-        id: &str,
+        id: Option<&str>,
         update: AccountUpdate,
     ) -> Result<AccountRecord> {
-        let (caller, target) = self
-            .account_for(claims, Some(id), Access::Administer)
-            .await?;
+        let (caller, target) = self.account_for(claims, id, Access::Administer).await?;
         let update = update.validated()?;
         let client = client_ip(update.client_address.as_deref());
         let at = now();
@@ -602,11 +546,19 @@ impl Identity {
             (!locks_out(current, &next, client, cidrs)).then_some(next)
         };
         let org = target.organization_uuid;
-        match self
+        let changed = match self
             .store
             .update_account(org, &caller.guard(&target), &edit)
-            .await?
+            .await
         {
+            Err(StoreError::Conflict) => {
+                return Err(Error::AlreadyExists(
+                    "An account with this email already exists".into(),
+                ));
+            }
+            other => other?,
+        };
+        match changed {
             AccountChange::Done(a) => {
                 tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %org, "account updated");
                 Ok(caller.answer(a))

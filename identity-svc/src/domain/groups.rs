@@ -170,7 +170,7 @@ impl Identity {
             page_size,
             offset,
         } = Paging::new(page, page_size)?;
-        let pattern = like_pattern(search)?;
+        let pattern = like_pattern("searchQuery", search)?;
         let (groups, total) = self
             .store
             .groups(

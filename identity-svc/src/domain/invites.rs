@@ -40,6 +40,23 @@ fn not_found() -> Error {
     Error::NotFound("invite link not found or expired".into())
 }
 
+/// A user invited at `email` who has not set a password yet (no names either: they give them
+/// when they register with their code).
+pub(crate) fn pending_user(user_uuid: Uuid, email: &str, at: DateTime<Utc>) -> UserRecord {
+    UserRecord {
+        user_uuid,
+        email: email.to_owned(),
+        first_name: String::new(),
+        last_name: String::new(),
+        is_active: true,
+        is_tracking_anonymized: false,
+        is_marketing_opted_in: false,
+        is_setup_complete: false,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
 impl Identity {
     async fn is_member_of(&self, user: Uuid, org: Uuid) -> Result<bool> {
         Ok(self
@@ -150,18 +167,7 @@ impl Identity {
         }
         match existing {
             None => {
-                let pending = UserRecord {
-                    user_uuid: invite.user_uuid,
-                    email: email.clone(),
-                    first_name: String::new(),
-                    last_name: String::new(),
-                    is_active: true,
-                    is_tracking_anonymized: false,
-                    is_marketing_opted_in: false,
-                    is_setup_complete: false,
-                    created_at: now,
-                    updated_at: now,
-                };
+                let pending = pending_user(invite.user_uuid, &email, now);
                 match self
                     .store
                     .invite_new_user(&pending, role, &invite, guard)

@@ -132,19 +132,22 @@ impl Paging {
     }
 }
 
-/// A case-insensitive substring LIKE pattern for `search`, with `%`, `_` and `\` escaped.
-pub(crate) fn like_pattern(search: Option<&str>) -> Result<Option<String>> {
+/// A case-insensitive substring LIKE pattern for `search` (the request's `field`), with `%`,
+/// `_` and `\` escaped.
+pub(crate) fn like_pattern(field: &str, search: Option<&str>) -> Result<Option<String>> {
     let Some(s) = search.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
     if s.len() > 255 {
-        return Err(Error::InvalidArgument("searchQuery is too long".into()));
+        return Err(Error::InvalidArgument(
+            format!("{field} is too long").into(),
+        ));
     }
     // The stored member key separates its fields with a control character: a pattern holding
     // one could match across two fields.
     if s.chars().any(char::is_control) {
         return Err(Error::InvalidArgument(
-            "searchQuery must not contain control characters".into(),
+            format!("{field} must not contain control characters").into(),
         ));
     }
     let escaped = s
@@ -347,7 +350,7 @@ impl Identity {
             page_size,
             offset,
         } = Paging::new(page, page_size)?;
-        let pattern = like_pattern(search)?;
+        let pattern = like_pattern("searchQuery", search)?;
         let (members, total) = self
             .store
             .members(

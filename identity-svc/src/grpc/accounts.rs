@@ -40,6 +40,9 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
             limit: r.limit,
             after: r.after,
             before: r.before,
+            filter: r.filter,
+            organization_uuid: r.organization_uuid,
+            email: r.email,
         };
         let list = self.identity.list_accounts(&claims, page).await?;
         Ok(Response::new(pb::ListAccountsResponse {
@@ -56,10 +59,18 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         req: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
         let claims = self.principal(&req, "GetAccount").await?;
-        let found = self
-            .identity
-            .get_account(&claims, &req.get_ref().organization_uuid)
-            .await?;
+        let r = req.into_inner();
+        let found = match (own_or(&r.organization_uuid), r.email) {
+            (Some(_), Some(_)) => {
+                return Err(Status::invalid_argument(
+                    "name the account by organization_uuid or by email, not both",
+                ));
+            }
+            (None, Some(email)) => {
+                FoundAccount::Open(self.identity.get_account_by_email(&claims, &email).await?)
+            }
+            (id, None) => self.identity.get_account(&claims, id).await?,
+        };
         Ok(Response::new(match found {
             FoundAccount::Open(account) => account_pb(account),
             FoundAccount::Closed(id) => pb::Account {
@@ -84,11 +95,12 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
             sms_access: r.sms_access,
             require_ip_api_access: r.require_ip_api_access,
             require_ip_gql_access: r.require_ip_gql_access,
+            email: r.email,
             client_address: r.client_address,
         };
         let account = self
             .identity
-            .update_account(&claims, &r.organization_uuid, update)
+            .update_account(&claims, own_or(&r.organization_uuid), update)
             .await?;
         Ok(Response::new(account_pb(account)))
     }
@@ -161,7 +173,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         let claims = self.principal(&req, "CloseAccount").await?;
         let closed = self
             .identity
-            .close_account(&claims, &req.get_ref().organization_uuid)
+            .close_account(&claims, own_or(&req.get_ref().organization_uuid))
             .await?;
         Ok(Response::new(pb::CloseAccountResponse {
             organization_uuids: closed
@@ -172,6 +184,37 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
             users_removed: u64::try_from(closed.users.len()).unwrap_or(u64::MAX),
         }))
     }
+
+    async fn create_account(
+        &self,
+        req: Request<pb::CreateAccountRequest>,
+    ) -> Result<Response<pb::CreateAccountResponse>, Status> {
+        let claims = self.principal(&req, "CreateAccount").await?;
+        let r = req.into_inner();
+        let new = self
+            .identity
+            .create_account(&claims, &r.name, &r.email, &r.invitation_link_base)
+            .await?;
+        let u = new.user;
+        Ok(Response::new(pb::CreateAccountResponse {
+            user: Some(pb::AccountUser {
+                user_uuid: u.user_uuid.to_string(),
+                organization_uuid: new.account.organization_uuid.to_string(),
+                email: u.email,
+                first_name: u.first_name,
+                last_name: u.last_name,
+                organization_role: new.role.into(),
+                created_at: Some(ts(u.created_at)),
+                updated_at: Some(ts(u.updated_at)),
+            }),
+            account: Some(account_pb(new.account)),
+        }))
+    }
+}
+
+/// The account a request names: None (the caller's own) when `id` is empty.
+fn own_or(id: &str) -> Option<&str> {
+    Some(id).filter(|id| !id.is_empty())
 }
 
 fn account_pb(a: AccountRecord) -> pb::Account {
@@ -191,6 +234,7 @@ fn account_pb(a: AccountRecord) -> pb::Account {
         updated_at: Some(ts(a.updated_at)),
         // An open account (GetAccount answers an operator a closed one's tombstone).
         closed: false,
+        email: a.email,
     }
 }
 

@@ -40,6 +40,8 @@ pub struct AccountRecord {
     pub path: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The account's email address (lower-cased, unique among accounts), if it has one.
+    pub email: Option<String>,
 }
 
 /// An address (range) an account's callers may come from.
@@ -103,6 +105,29 @@ impl PathRange {
     }
 }
 
+/// Which accounts a page is taken from: a range of paths, narrowed by the filters that are set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountQuery {
+    pub range: PathRange,
+    /// A LIKE pattern (lower-case, `\` escapes) the lower-cased name or email matches.
+    pub pattern: Option<String>,
+    pub organization_uuid: Option<Uuid>,
+    /// An exact (lower-cased) email address.
+    pub email: Option<String>,
+}
+
+impl AccountQuery {
+    /// Every account of `range`.
+    pub fn of(range: PathRange) -> Self {
+        Self {
+            range,
+            pattern: None,
+            organization_uuid: None,
+            email: None,
+        }
+    }
+}
+
 /// Where a page of accounts starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageCursor {
@@ -155,11 +180,11 @@ macro_rules! account_columns {
     () => {
         "organization_uuid, parent_uuid, name, customer_id, legacy_access, lrn_access, \
          mms_access, sms_access, require_ip_api_access, require_ip_gql_access, depth, path, \
-         created_at, updated_at"
+         created_at, updated_at, email"
     };
 }
 
-const ACCOUNT: &str = concat!(
+pub(super) const ACCOUNT: &str = concat!(
     "SELECT ",
     account_columns!(),
     " FROM organizations WHERE organization_uuid = $1"
@@ -171,27 +196,70 @@ const CALLER_ACCOUNT: &str = concat!(
     " FROM organizations) a ON a.organization_uuid = m.organization_uuid WHERE m.user_uuid = $1"
 );
 
-/// The count of the range `$1..=$2`, of its accounts up to `$3` and from `$4` on.
-const PAGE_COUNTS: &str = "SELECT COUNT(*), \
-     COUNT(CASE WHEN organization_uuid <= $3 THEN 1 END), \
-     COUNT(CASE WHEN organization_uuid >= $4 THEN 1 END) \
-     FROM organizations WHERE path >= $1 AND path <= $2";
+/// The accounts of an [`AccountQuery`]: paths in `$1..=$2`, then the filters `$5` (a LIKE
+/// pattern on the name or the email), `$6` (an id) and `$7` (an email), each NULL when unset.
+macro_rules! page_of {
+    () => {
+        " FROM organizations WHERE path >= $1 AND path <= $2 \
+         AND ($5 IS NULL OR LOWER(name) LIKE $5 ESCAPE '\\' \
+              OR LOWER(COALESCE(email, '')) LIKE $5 ESCAPE '\\') \
+         AND ($6 IS NULL OR organization_uuid = $6) AND ($7 IS NULL OR email = $7)"
+    };
+}
 
-/// The first `$4` accounts of the range `$1..=$2` after `$3` (NULL: from the start).
+/// The count of the query's accounts, of those up to `$3` and of those from `$4` on.
+const PAGE_COUNTS: &str = concat!(
+    "SELECT COUNT(*), COUNT(CASE WHEN organization_uuid <= $3 THEN 1 END), \
+     COUNT(CASE WHEN organization_uuid >= $4 THEN 1 END)",
+    page_of!()
+);
+
+/// The query's first `$4` accounts after `$3` (NULL: from the start).
 const PAGE_FORWARD: &str = concat!(
     "SELECT ",
     account_columns!(),
-    " FROM organizations WHERE path >= $1 AND path <= $2 \
-     AND ($3 IS NULL OR organization_uuid > $3) ORDER BY organization_uuid LIMIT $4"
+    page_of!(),
+    " AND ($3 IS NULL OR organization_uuid > $3) ORDER BY organization_uuid LIMIT $4"
 );
 
-/// The last `$4` accounts of the range `$1..=$2` before `$3`, last first.
+/// The query's last `$4` accounts before `$3`, last first.
 const PAGE_BACKWARD: &str = concat!(
     "SELECT ",
     account_columns!(),
-    " FROM organizations WHERE path >= $1 AND path <= $2 \
-     AND organization_uuid < $3 ORDER BY organization_uuid DESC LIMIT $4"
+    page_of!(),
+    " AND organization_uuid < $3 ORDER BY organization_uuid DESC LIMIT $4"
 );
+
+/// On executor `$executor`: inserts account `$a` (an [`AccountRecord`]; its `customer_id` is
+/// assigned by the database); the statement's result.
+macro_rules! insert_account {
+    ($executor:expr, $a:expr) => {{
+        let a: &AccountRecord = $a;
+        sqlx::query(
+            "INSERT INTO organizations (organization_uuid, parent_uuid, name, depth, path, \
+             legacy_access, lrn_access, mms_access, sms_access, require_ip_api_access, \
+             require_ip_gql_access, created_at, updated_at, email) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(a.organization_uuid)
+        .bind(a.parent_uuid)
+        .bind(&a.name)
+        .bind(a.depth)
+        .bind(&a.path)
+        .bind(a.legacy_access)
+        .bind(a.lrn_access)
+        .bind(&a.mms_access)
+        .bind(&a.sms_access)
+        .bind(a.require_ip_api_access)
+        .bind(a.require_ip_gql_access)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .bind(a.email.as_deref())
+        .execute($executor)
+        .await
+    }};
+}
+pub(super) use insert_account;
 
 /// Locks an account's row.
 const LOCK: &str = "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1";
@@ -237,10 +305,10 @@ pub trait AccountStore: Send + Sync {
         max: i64,
         guard: &Guard,
     ) -> Result<AccountChange<AccountRecord>>;
-    /// A page of the accounts in `range`, ordered by uuid, of at most `limit` accounts.
+    /// A page of the accounts `query` names, ordered by uuid, of at most `limit` accounts.
     async fn accounts_page(
         &self,
-        range: &PathRange,
+        query: &AccountQuery,
         cursor: PageCursor,
         limit: i64,
     ) -> Result<AccountPage>;
@@ -351,28 +419,7 @@ impl AccountStore for SqlStore {
             if held >= max {
                 return Ok(AccountChange::Refused);
             }
-            let inserted = sqlx::query(
-                "INSERT INTO organizations (organization_uuid, parent_uuid, name, depth, path, \
-                 legacy_access, lrn_access, mms_access, sms_access, require_ip_api_access, \
-                 require_ip_gql_access, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(a.organization_uuid)
-            .bind(a.parent_uuid)
-            .bind(&a.name)
-            .bind(a.depth)
-            .bind(&a.path)
-            .bind(a.legacy_access)
-            .bind(a.lrn_access)
-            .bind(&a.mms_access)
-            .bind(&a.sms_access)
-            .bind(a.require_ip_api_access)
-            .bind(a.require_ip_gql_access)
-            .bind(a.created_at)
-            .bind(a.updated_at)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
+            match insert_account!(&mut *tx, a) {
                 Err(e) if is_foreign_key_violation(&e) => return Ok(AccountChange::Missing),
                 other => other.map_err(conflict)?,
             };
@@ -389,10 +436,11 @@ impl AccountStore for SqlStore {
     #[tracing::instrument(skip_all)]
     async fn accounts_page(
         &self,
-        range: &PathRange,
+        query: &AccountQuery,
         cursor: PageCursor,
         limit: i64,
     ) -> Result<AccountPage> {
+        let range = &query.range;
         let (after, before) = match cursor {
             PageCursor::First => (None, None),
             PageCursor::After(id) => (Some(id), None),
@@ -417,6 +465,9 @@ impl AccountStore for SqlStore {
                     .bind(&range.high)
                     .bind(after)
                     .bind(before)
+                    .bind(query.pattern.as_deref())
+                    .bind(query.organization_uuid)
+                    .bind(query.email.as_deref())
                     .fetch_one(&mut *tx)
                     .await?;
                 // One more than asked: whether another page follows in the reading direction.
@@ -425,6 +476,9 @@ impl AccountStore for SqlStore {
                     .bind(&range.high)
                     .bind(at)
                     .bind(limit.saturating_add(1))
+                    .bind(query.pattern.as_deref())
+                    .bind(query.organization_uuid)
+                    .bind(query.email.as_deref())
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -482,7 +536,8 @@ impl AccountStore for SqlStore {
             sqlx::query(
                 "UPDATE organizations SET name = $2, legacy_access = $3, lrn_access = $4, \
                  mms_access = $5, sms_access = $6, require_ip_api_access = $7, \
-                 require_ip_gql_access = $8, updated_at = $9 WHERE organization_uuid = $1",
+                 require_ip_gql_access = $8, updated_at = $9, email = $10 \
+                 WHERE organization_uuid = $1",
             )
             .bind(org)
             .bind(&a.name)
@@ -493,8 +548,10 @@ impl AccountStore for SqlStore {
             .bind(a.require_ip_api_access)
             .bind(a.require_ip_gql_access)
             .bind(a.updated_at)
+            .bind(a.email.as_deref())
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(conflict)?;
             tx.commit().await?;
             Ok(AccountChange::Done(a))
         })

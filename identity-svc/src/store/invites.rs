@@ -50,16 +50,41 @@ macro_rules! insert_invite {
         .bind(i.expires_at)
         .execute($executor)
         .await
-        .map_err(conflict_or_gone)
+        .map_err($crate::store::conflict_or_gone)
         .and_then(|r| {
             if r.rows_affected() == 1 {
                 Ok(())
             } else {
-                Err(StoreError::Conflict)
+                Err($crate::store::StoreError::Conflict)
             }
         })
     }};
 }
+
+pub(super) use insert_invite;
+
+/// On executor `$executor`: makes user `$u` (a [`UserRecord`], inserted already) a member of
+/// organization `$org` with role `$role`, keyed for the member list; the statement's result.
+macro_rules! insert_membership {
+    ($executor:expr, $u:expr, $org:expr, $role:expr) => {{
+        let u: &UserRecord = $u;
+        let role: OrganizationRole = $role;
+        sqlx::query(concat!(
+            "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at, sort_key) \
+             VALUES ($1, $2, $3, $4, ",
+            $crate::store::organizations::sort_key_of!("$1", "$5"),
+            ")"
+        ))
+        .bind(u.user_uuid)
+        .bind($org)
+        .bind(role.as_str())
+        .bind(u.created_at)
+        .bind($crate::store::organizations::SORT_SEPARATOR)
+        .execute($executor)
+        .await
+    }};
+}
+pub(super) use insert_membership;
 
 const NO_USERS: [Uuid; 0] = [];
 
@@ -133,20 +158,7 @@ impl InviteStore for SqlStore {
             let mut tx = p.begin().await?;
             guard_invitation!(tx, guard, i.organization_uuid);
             insert_user!(&mut *tx, u, None::<&str>)?;
-            sqlx::query(concat!(
-                "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at, sort_key) \
-                 VALUES ($1, $2, $3, $4, ",
-                sort_key_of!("$1", "$5"),
-                ")"
-            ))
-            .bind(u.user_uuid)
-            .bind(i.organization_uuid)
-            .bind(role.as_str())
-            .bind(u.created_at)
-            .bind(SORT_SEPARATOR)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict_or_gone)?;
+            insert_membership!(&mut *tx, u, i.organization_uuid, role).map_err(conflict_or_gone)?;
             insert_invite!(&mut *tx, i)?;
             tx.commit().await?;
             Ok(())

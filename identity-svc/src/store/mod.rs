@@ -34,6 +34,7 @@ mod guard;
 mod inline;
 mod invites;
 mod keys;
+mod new_account;
 mod operators;
 mod organizations;
 mod outbox;
@@ -48,8 +49,8 @@ use service_kit::db::Pool;
 
 pub use access::{AccessContextStore, AccessContexts, MemberFilter};
 pub use accounts::{
-    AccountChange, AccountEdit, AccountPage, AccountRecord, AccountStore, AllowedIpRecord,
-    ClosedAccounts, PageCursor, PathRange, account_path,
+    AccountChange, AccountEdit, AccountPage, AccountQuery, AccountRecord, AccountStore,
+    AllowedIpRecord, ClosedAccounts, PageCursor, PathRange, account_path,
 };
 pub use attributes::{
     AttributeRecord, AttributeStore, Attributes, GroupValueRecord, UserValueRecord,
@@ -60,6 +61,7 @@ pub use groups::{GroupMemberRecord, GroupRecord, GroupStore};
 pub use guard::Guard;
 pub use invites::{InviteRecord, InviteStore, InviteView};
 pub use keys::{SigningKeyRecord, SigningKeyStore};
+pub use new_account::NewAccountStore;
 pub use operators::{OperatorTokenRecord, OperatorTokenStore};
 pub use organizations::{
     MemberRecord, MembershipChange, MembershipRecord, OrganizationRecord, OrganizationStore,
@@ -105,7 +107,7 @@ fn conflict(err: sqlx::Error) -> StoreError {
 
 /// As [`conflict`], with a foreign-key violation as [`StoreError::Gone`]: for a write into an
 /// organization, which a concurrent close may have removed.
-fn conflict_or_gone(err: sqlx::Error) -> StoreError {
+pub(crate) fn conflict_or_gone(err: sqlx::Error) -> StoreError {
     if service_kit::db::is_foreign_key_violation(&err) {
         StoreError::Gone
     } else {
@@ -132,6 +134,7 @@ pub trait IdentityStore:
     + SigningKeyStore
     + OrganizationStore
     + AccountStore
+    + NewAccountStore
     + InviteStore
     + EmailStore
     + GroupStore
@@ -150,6 +153,7 @@ impl<T> IdentityStore for T where
         + SigningKeyStore
         + OrganizationStore
         + AccountStore
+        + NewAccountStore
         + InviteStore
         + EmailStore
         + GroupStore

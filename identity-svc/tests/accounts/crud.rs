@@ -200,7 +200,12 @@ async fn bad_input_is_refused(svc: TestService) {
             "account not found",
         );
     }
-    for id in ["not-a-uuid", "", unknown.as_str()] {
+    // An empty id names the caller's own account where the proto says so (GetAccount,
+    // UpdateAccount, CloseAccount), and no account elsewhere.
+    let own = admin.get("").await.expect("the caller's own account");
+    assert_eq!(own.organization_uuid, top);
+    assert_status(admin.ips("").await, Code::NotFound, "account not found");
+    for id in ["not-a-uuid", unknown.as_str()] {
         assert_status(admin.get(id).await, Code::NotFound, "account not found");
         assert_status(
             admin.update(rename(id, "X")).await,

@@ -444,6 +444,7 @@ impl User {
             limit,
             after: after.map(str::to_owned),
             before: before.map(str::to_owned),
+            ..pb::ListAccountsRequest::default()
         };
         Ok(self
             .client
@@ -456,6 +457,7 @@ impl User {
     pub(crate) async fn get(&self, id: &str) -> Result<pb::Account, Status> {
         let msg = pb::GetAccountRequest {
             organization_uuid: id.into(),
+            email: None,
         };
         Ok(self
             .client

@@ -212,6 +212,7 @@ async fn list_accounts(
         limit: q.limit.unwrap_or(0),
         after: cursor("after", q.after)?,
         before: cursor("before", q.before)?,
+        ..pb::ListAccountsRequest::default()
     };
     let page = caller.accounts().list_accounts(msg).await?.into_inner();
     let page_info = json!({
@@ -228,6 +229,7 @@ async fn list_accounts(
 async fn get_account(In(caller, ..): Authed, AccountId(id): AccountId) -> Reply {
     let msg = pb::GetAccountRequest {
         organization_uuid: id,
+        email: None,
     };
     let got = caller.accounts().get_account(msg).await?.into_inner();
     // Only an operator learns that an account was closed; this face has no way to say it, and
@@ -255,6 +257,7 @@ async fn update(
         require_ip_api_access: data.require_ip_api_access,
         require_ip_gql_access: data.require_ip_gql_access,
         client_address: address,
+        email: None,
     };
     let updated = caller.accounts().update_account(msg).await?;
     found("account", account(updated.get_ref()))

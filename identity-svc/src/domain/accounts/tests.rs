@@ -1,32 +1,16 @@
 //! The account rules as pure functions: visibility, paths, validation, the lockout check.
 
 use super::*;
+use crate::store::PageCursor;
 
 fn account(parent: Option<&AccountRecord>) -> AccountRecord {
-    let id = Uuid::now_v7();
-    let at = Utc::now();
-    AccountRecord {
-        organization_uuid: id,
-        parent_uuid: parent.map(|p| p.organization_uuid),
-        name: "a".into(),
-        customer_id: 1,
-        legacy_access: false,
-        lrn_access: false,
-        mms_access: "NONE".into(),
-        sms_access: "NONE".into(),
-        require_ip_api_access: false,
-        require_ip_gql_access: false,
-        depth: parent.map_or(0, |p| p.depth + 1),
-        path: account_path(parent.map(|p| p.path.as_str()), id),
-        created_at: at,
-        updated_at: at,
-    }
+    new_account(Uuid::now_v7(), parent, "a".into(), None, Utc::now())
 }
 
 fn caller(account: &AccountRecord, role: OrgRole) -> Caller {
     Caller::User {
         user: Uuid::now_v7(),
-        account: account.clone(),
+        account: Box::new(account.clone()),
         role,
     }
 }
@@ -226,6 +210,7 @@ fn page_requests_are_checked() {
         limit,
         after: after.map(str::to_owned),
         before: before.map(str::to_owned),
+        ..PageRequest::default()
     };
     let id = Uuid::now_v7();
     let s = id.to_string();

@@ -41,6 +41,7 @@ async fn accounts_methods(c: &mut AccountsClient<Channel>, who: &As) -> Vec<(&'s
                 c.get_account(req(
                     pb::GetAccountRequest {
                         organization_uuid: id(),
+                        email: None,
                     },
                     who,
                 ))
@@ -126,6 +127,21 @@ async fn accounts_methods(c: &mut AccountsClient<Channel>, who: &As) -> Vec<(&'s
                 c.close_account(req(
                     pb::CloseAccountRequest {
                         organization_uuid: id(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "CreateAccount",
+            code(
+                c.create_account(req(
+                    pb::CreateAccountRequest {
+                        name: "x".into(),
+                        email: "first@example.com".into(),
+                        invitation_link_base: "http://127.0.0.1".into(),
                     },
                     who,
                 ))
