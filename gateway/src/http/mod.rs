@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod ioto;
 pub mod lightdash;
 pub mod swift;
 mod wellknown;
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(lightdash::router())
         .merge(swift::router())
+        .merge(ioto::router())
         .merge(wellknown::router())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {

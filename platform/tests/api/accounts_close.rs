@@ -118,7 +118,11 @@ async fn invite_and_join(app: &TestApp, auth: &Auth, account: &str, role: &str) 
 
 /// A project, a private space shared with its creator and a shared connection, made by `user`
 /// through the Lightdash API with `auth`: (project, space, connection).
-async fn lightdash_world(app: &TestApp, user: &TestUser, auth: &Auth) -> (String, String, String) {
+pub(crate) async fn lightdash_world(
+    app: &TestApp,
+    user: &TestUser,
+    auth: &Auth,
+) -> (String, String, String) {
     let r = app
         .post("/api/v1/org/projects", auth, json!({"name": "Work"}))
         .await;
@@ -145,7 +149,11 @@ async fn lightdash_world(app: &TestApp, user: &TestUser, auth: &Auth) -> (String
 }
 
 /// The status of each of `auth`'s reads of a project, its space and a connection.
-async fn reads(app: &TestApp, auth: &Auth, world: &(String, String, String)) -> Vec<u16> {
+pub(crate) async fn reads(
+    app: &TestApp,
+    auth: &Auth,
+    world: &(String, String, String),
+) -> Vec<u16> {
     let (project, space, connection) = world;
     let mut statuses = Vec::new();
     for path in [
@@ -159,7 +167,7 @@ async fn reads(app: &TestApp, auth: &Auth, world: &(String, String, String)) -> 
 }
 
 /// The traces of a world the other services keep: its project, spaces, grants, connection.
-async fn traces_of_world(app: &TestApp, world: &(String, String, String)) -> i64 {
+pub(crate) async fn traces_of_world(app: &TestApp, world: &(String, String, String)) -> i64 {
     let (project, _, connection) = world;
     let mut n = 0;
     for sql in [

@@ -445,6 +445,11 @@ impl TestApp {
 
     /// The passcode of the newest message to `email` in the file mail outbox.
     pub fn passcode_from_outbox(&self, email: &str) -> String {
+        passcode_in(&self.mail_from_outbox(email))
+    }
+
+    /// The text of the newest message to `email` in the file mail outbox.
+    pub fn mail_from_outbox(&self, email: &str) -> String {
         let dir = self.data_dir.join("mail");
         let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("mail outbox {}: {e}", dir.display()))
@@ -459,8 +464,8 @@ impl TestApp {
             .filter(|(_, text)| text.contains(&format!("To: {email}")))
             .collect();
         mails.sort_by_key(|(t, _)| *t);
-        let (_, text) = mails.last().unwrap_or_else(|| panic!("no mail to {email}"));
-        passcode_in(text)
+        let (_, text) = mails.pop().unwrap_or_else(|| panic!("no mail to {email}"));
+        text
     }
 
     /// Verifies `user`'s email the way a user does: asks for a passcode, reads it from the

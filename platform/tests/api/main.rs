@@ -21,6 +21,7 @@ mod errors;
 mod events;
 mod groups;
 mod grpc_auth;
+mod ioto;
 mod lifecycle;
 mod logs;
 mod operator;

@@ -11,7 +11,7 @@ use crate::organizations::admin_of_new_org;
 use crate::swift::ulid_of;
 
 /// Runs `platform owner-token <args>` on the app's database; its standard output.
-fn owner_token(app: &TestApp, args: &[&str]) -> String {
+pub(crate) fn owner_token(app: &TestApp, args: &[&str]) -> String {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_platform"));
     command
         .env_clear()

@@ -1,0 +1,196 @@
+//! The account face of seed 004 (the EmbedThis Ioto device-cloud account API): RPC over HTTP,
+//! every call `POST /account/<action>` with a JSON body, the token in `Authorization` with or
+//! without `Bearer`. identity-svc's `Accounts` service does the work; docs/accounts.md describes
+//! the face, its choices (the fields the seed leaves open) and its error shape.
+
+mod accounts;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+};
+use chrono::{DateTime, SecondsFormat};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::{
+    AppState,
+    error::{Dialect, without_strings},
+    extract::{AuthMethod, Caller},
+};
+use crate::clients::Exchange;
+
+/// The face's error shape: `{"error": true, "message": "…"}` (the seed documents none).
+#[derive(Debug, Clone, Copy)]
+pub enum Ioto {}
+
+impl Dialect for Ioto {
+    fn error_body(_: StatusCode, message: &str) -> Value {
+        json!({ "error": true, "message": message })
+    }
+}
+
+/// An error answered in the face's shape.
+type IotoError = super::error::Error<Ioto>;
+/// What a handler answers.
+type Reply = Result<axum::response::Response, IotoError>;
+
+/// Every route of the face.
+pub fn router() -> Router<AppState> {
+    accounts::router()
+}
+
+/// The caller of a request, from `Authorization: <token>` or `Authorization: Bearer <token>`
+/// (a personal access token, an access JWT or an operator token). Cookies do not authenticate
+/// here: the face is for scripts.
+struct IotoCaller(Caller);
+
+impl IotoCaller {
+    /// Whether the caller holds the owner role (an operator token).
+    fn is_owner(&self) -> bool {
+        self.0.method == AuthMethod::OperatorToken
+    }
+}
+
+/// The token of an `Authorization` value: the whole value, or what follows `Bearer `.
+fn token_of(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return None,
+        None if value.eq_ignore_ascii_case("bearer") => return None,
+        None => value,
+    };
+    (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
+}
+
+impl FromRequestParts<AppState> for IotoCaller {
+    type Rejection = IotoError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, IotoError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(token_of)
+            .ok_or_else(IotoError::unauthorized)?;
+        // The shared authentication reads the `Bearer` form, and nothing else of the request.
+        let mut headers = HeaderMap::new();
+        let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| IotoError::unauthorized())?;
+        headers.insert(header::AUTHORIZATION, bearer);
+        if let Some(id) = parts.headers.get("x-request-id") {
+            headers.insert("x-request-id", id.clone());
+        }
+        Caller::authenticate(&headers, state, Exchange::Reuse)
+            .await
+            .map(Self)
+            .map_err(super::error::Error::recast)
+    }
+}
+
+/// A JSON request body; an empty body reads as `{}` (calls whose fields are all optional).
+struct Args<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Args<T> {
+    type Rejection = IotoError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, IotoError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json);
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| IotoError::new(r.status(), "Request body is too large or unreadable"))?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else if json {
+            &bytes
+        } else {
+            return Err(IotoError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected request with `Content-Type: application/json`",
+            ));
+        };
+        serde_json::from_slice(bytes)
+            .map(Self)
+            .map_err(|e| IotoError::bad_request(without_strings(&e.to_string())))
+    }
+}
+
+/// Whether a `Content-Type` value names JSON (`application/json`, `application/…+json`).
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence
+        .strip_prefix("application/")
+        .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
+}
+
+/// A time as the face writes it: ISO 8601 UTC with milliseconds (JavaScript's `Date` JSON).
+fn time(t: Option<&prost_types::Timestamp>) -> Value {
+    t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .map_or(Value::Null, |t| {
+            Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_with_or_without_bearer() {
+        assert_eq!(token_of("ldpat_abc"), Some("ldpat_abc"));
+        assert_eq!(token_of("Bearer ldpat_abc"), Some("ldpat_abc"));
+        assert_eq!(token_of("bearer  eyJ.x.y "), Some("eyJ.x.y"));
+        for bad in [
+            "",
+            " ",
+            "Bearer",
+            "Bearer ",
+            "ApiKey ldpat_abc",
+            "Basic a b",
+        ] {
+            assert_eq!(token_of(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.x+json",
+        ] {
+            assert!(is_json(ok), "{ok}");
+        }
+        for bad in ["text/plain", "application/jsonx", "json", ""] {
+            assert!(!is_json(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_have_milliseconds_and_zulu() {
+        let t = prost_types::Timestamp {
+            seconds: 1_718_323_200,
+            nanos: 123_456_789,
+        };
+        assert_eq!(time(Some(&t)), json!("2024-06-14T00:00:00.123Z"));
+        assert_eq!(time(None), Value::Null);
+    }
+
+    #[test]
+    fn errors_answer_in_the_face_shape() {
+        let body = Ioto::error_body(StatusCode::NOT_FOUND, "account not found");
+        assert_eq!(body, json!({"error": true, "message": "account not found"}));
+    }
+}
