@@ -30,4 +30,5 @@ mod projects;
 mod settings;
 mod spaces;
 mod swift;
+mod swift_matrix;
 mod tokens;
