@@ -15,7 +15,10 @@ use service_kit::{
 use uuid::Uuid;
 
 use super::{
-    Guard, Result, SqlStore, StoreError, conflict, guard::check_guard, outbox::insert_event,
+    Guard, Result, SqlStore, StoreError, conflict,
+    guard::{check_guard, lock_organization},
+    is_deadlock,
+    outbox::insert_event,
 };
 use crate::domain::organizations::{organization_deleted, user_deleted};
 
@@ -284,6 +287,9 @@ const NO_USERS: [Uuid; 0] = [];
 /// below it (3, the depth limit), one for itself, one to see nothing new.
 const CLOSE_LOCK_ROUNDS: usize = 5;
 
+/// Attempts at a close that PostgreSQL aborted to break a deadlock (see `close_account`).
+const CLOSE_ATTEMPTS: u32 = 3;
+
 /// Accounts and their allowed IPs.
 #[async_trait::async_trait]
 pub trait AccountStore: Send + Sync {
@@ -403,12 +409,7 @@ impl AccountStore for SqlStore {
             let mut tx = p.begin().await?;
             check_guard!(tx, guard, NO_USERS);
             // The parent's row locked: two creations under it count one after the other.
-            let locked = sqlx::query(LOCK)
-                .bind(a.parent_uuid)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if locked == 0 {
+            if lock_organization!(tx, "$1", a.parent_uuid).is_none() {
                 return Ok(AccountChange::Missing);
             }
             let held: i64 =
@@ -656,6 +657,41 @@ impl AccountStore for SqlStore {
         guard: &Guard,
         at: DateTime<Utc>,
     ) -> Result<Option<ClosedAccounts>> {
+        // Every change to an account or its members takes the locks in the close's order
+        // (ARCHITECTURE.md), but the purge of expired sessions and invitations deletes rows of
+        // many users at once, in its own order: PostgreSQL may break a deadlock with it by
+        // aborting the close, which then runs again (it was rolled back whole).
+        let mut attempt = 1;
+        loop {
+            match self.close_account_once(org, guard, at).await {
+                Err(e) if is_deadlock(&e) && attempt < CLOSE_ATTEMPTS => {
+                    tracing::warn!(attempt, "account close broke a deadlock; running it again");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn closed_at(&self, org: Uuid) -> Result<Option<DateTime<Utc>>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "SELECT closed_at FROM closed_accounts WHERE organization_uuid = $1"
+        )
+        .bind(org)
+        .fetch_optional(p)
+        .await)?)
+    }
+}
+
+impl SqlStore {
+    /// One attempt of [`AccountStore::close_account`], in one transaction.
+    async fn close_account_once(
+        &self,
+        org: Uuid,
+        guard: &Guard,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ClosedAccounts>> {
         // On PostgreSQL the accounts' rows are locked FOR UPDATE first: that waits for, then
         // holds off, every transaction adding a member, an invitation or a sub-account to one
         // of them (their foreign keys take KEY SHARE locks), so nobody joins an account while
@@ -687,7 +723,7 @@ impl AccountStore for SqlStore {
                     .bind(&range.high)
                     .fetch_all(&mut *tx)
                     .await?;
-                if again.len() == locked.len() {
+                if again == locked {
                     break;
                 }
                 locked = again;
@@ -727,6 +763,10 @@ impl AccountStore for SqlStore {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
+            }
+            // The events last: recording one serialises on the outbox's lock, which must never
+            // be held while a row lock is awaited.
+            for o in &organizations {
                 insert_event!(&mut *tx, &organization_deleted(*o))?;
             }
             for u in &users {
@@ -739,15 +779,5 @@ impl AccountStore for SqlStore {
             }))
         })?;
         Ok(closed)
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn closed_at(&self, org: Uuid) -> Result<Option<DateTime<Utc>>> {
-        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
-            "SELECT closed_at FROM closed_accounts WHERE organization_uuid = $1"
-        )
-        .bind(org)
-        .fetch_optional(p)
-        .await)?)
     }
 }

@@ -4,7 +4,11 @@ use chrono::{DateTime, Utc};
 use service_kit::on_pool;
 use uuid::Uuid;
 
-use super::{Guard, Result, SqlStore, conflict, groups::ids_in_organization, guard::check_guard};
+use super::{
+    Guard, Result, SqlStore, conflict,
+    groups::ids_in_organization,
+    guard::{check_guard, lock_organization},
+};
 
 /// A stored user attribute.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -191,14 +195,20 @@ impl AttributeStore for SqlStore {
     #[tracing::instrument(skip_all)]
     async fn delete_attribute(&self, org: Uuid, attribute_uuid: Uuid) -> Result<bool> {
         let n = on_pool!(&self.pool, |p| {
-            sqlx::query(
+            let mut tx = p.begin().await?;
+            // The organization's row first (the lock order, ARCHITECTURE.md): a close deletes
+            // the members' values before the attribute.
+            lock_organization!(tx, "$1", org);
+            let n = sqlx::query(
                 "DELETE FROM user_attributes WHERE organization_uuid = $1 AND attribute_uuid = $2",
             )
             .bind(org)
             .bind(attribute_uuid)
-            .execute(p)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            tx.commit().await?;
+            n
         });
         Ok(n > 0)
     }

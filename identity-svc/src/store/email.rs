@@ -75,7 +75,8 @@ pub trait EmailStore: Send + Sync {
         &self,
         organization_uuid: Uuid,
     ) -> Result<Option<(String, OrganizationRole)>>;
-    /// Sets an organization's allowed email domains (JSON array) and role.
+    /// Sets an organization's allowed email domains (JSON array) and role; Gone when the
+    /// organization no longer exists.
     async fn set_allowed_email_domains(
         &self,
         organization_uuid: Uuid,
@@ -157,8 +158,9 @@ impl EmailStore for SqlStore {
             .execute(p)
             .await
             .map(|_| ())
-        })?;
-        Ok(())
+        })
+        // Gone: the organization was closed or deleted after the caller's check.
+        .map_err(conflict_or_gone)
     }
 
     #[tracing::instrument(skip_all)]

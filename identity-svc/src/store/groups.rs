@@ -5,7 +5,9 @@ use service_kit::on_pool;
 use uuid::Uuid;
 
 use super::{
-    Guard, OutboxEvent, Result, SqlStore, conflict, guard::check_guard, outbox::delete_recording,
+    Guard, OutboxEvent, Result, SqlStore, conflict,
+    guard::{check_guard, lock_organization},
+    outbox::insert_event,
 };
 
 /// A stored group.
@@ -269,13 +271,24 @@ impl GroupStore for SqlStore {
 
     #[tracing::instrument(skip_all)]
     async fn delete_group(&self, org: Uuid, group_uuid: Uuid, event: &OutboxEvent) -> Result<bool> {
-        on_pool!(&self.pool, |p| delete_recording!(
-            p,
-            sqlx::query("DELETE FROM groups WHERE organization_uuid = $1 AND group_uuid = $2")
-                .bind(org)
-                .bind(group_uuid),
-            event
-        ))
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            // The organization's row first (the lock order, ARCHITECTURE.md): a close deletes
+            // the members' group memberships before the group.
+            lock_organization!(tx, "$1", org);
+            let n =
+                sqlx::query("DELETE FROM groups WHERE organization_uuid = $1 AND group_uuid = $2")
+                    .bind(org)
+                    .bind(group_uuid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if n > 0 {
+                insert_event!(&mut *tx, event)?;
+                tx.commit().await?;
+            }
+            Ok(n > 0)
+        })
     }
 
     #[tracing::instrument(skip_all)]

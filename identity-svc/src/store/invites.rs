@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     Guard, OutboxEvent, Result, SessionRecord, SqlStore, StoreError, UserRecord, conflict_or_gone,
-    guard::check_guard,
+    guard::{check_guard, lock_organization},
     organizations::{SORT_SEPARATOR, sort_key_of},
     outbox::delete_recording,
     sessions::insert_session,
@@ -95,14 +95,7 @@ const NO_USERS: [Uuid; 0] = [];
 macro_rules! guard_invitation {
     ($tx:expr, $guard:expr, $org:expr) => {{
         check_guard!($tx, $guard, NO_USERS);
-        let locked = sqlx::query(
-            "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1",
-        )
-        .bind($org)
-        .execute(&mut *$tx)
-        .await?
-        .rows_affected();
-        if locked == 0 {
+        if lock_organization!($tx, "$1", $org).is_none() {
             return Err(StoreError::Gone);
         }
     }};
@@ -213,11 +206,17 @@ impl InviteStore for SqlStore {
     #[tracing::instrument(skip_all)]
     async fn delete_invites(&self, org: Uuid) -> Result<u64> {
         Ok(on_pool!(&self.pool, |p| {
-            sqlx::query("DELETE FROM invite_links WHERE organization_uuid = $1")
+            let mut tx = p.begin().await?;
+            // The organization's row first (the lock order, ARCHITECTURE.md): a close deletes
+            // these invitations too, in another order.
+            lock_organization!(tx, "$1", org);
+            let n = sqlx::query("DELETE FROM invite_links WHERE organization_uuid = $1")
                 .bind(org)
-                .execute(p)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            tx.commit().await?;
+            n
         }))
     }
 
@@ -231,6 +230,19 @@ impl InviteStore for SqlStore {
     ) -> Result<bool> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
+            // The lock order (ARCHITECTURE.md): the invitation's organization's row before the
+            // invitation's and the user's rows, as a close takes them: a close waits for the
+            // acceptance (and removes the new member), or the acceptance for the close (and
+            // finds nothing). None locked: the invitation or its organization is gone.
+            let org = lock_organization!(
+                tx,
+                "(SELECT organization_uuid FROM invite_links WHERE code_hash = $1 AND user_uuid = $2)",
+                code_hash,
+                u.user_uuid
+            );
+            if org.is_none() {
+                return Ok(false);
+            }
             let gone =
                 sqlx::query("DELETE FROM invite_links WHERE code_hash = $1 AND user_uuid = $2")
                     .bind(code_hash)

@@ -115,6 +115,12 @@ pub(crate) fn conflict_or_gone(err: sqlx::Error) -> StoreError {
     }
 }
 
+/// Whether PostgreSQL broke a deadlock by aborting this transaction (SQLSTATE 40P01): it was
+/// rolled back whole and may run again.
+fn is_deadlock(err: &StoreError) -> bool {
+    matches!(err, StoreError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01"))
+}
+
 /// The organization role a `role` column holds: its wire name, read here and written with
 /// [`OrganizationRole::as_str`]. An unknown name is a decoding error of the database.
 fn stored_role(name: &str) -> Result<OrganizationRole> {

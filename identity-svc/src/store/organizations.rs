@@ -108,12 +108,7 @@ macro_rules! member_filter {
 /// number of active admins.
 macro_rules! lock_and_count {
     ($tx:expr, $org:expr, $user:expr, $actor:expr) => {{
-        sqlx::query(
-            "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1",
-        )
-        .bind($org)
-        .execute(&mut *$tx)
-        .await?;
+        $crate::store::guard::lock_organization!($tx, "$1", $org);
         let target: Option<(String, bool)> = sqlx::query_as(
             "SELECT m.role, (u.password_hash IS NOT NULL) FROM memberships m \
              JOIN users u ON u.user_uuid = m.user_uuid \

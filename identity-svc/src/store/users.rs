@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::{
     CredentialIds, CurrentUser, MembershipChange, OutboxEvent, Result, SessionRecord, SqlStore,
-    organizations::lock_and_count, outbox::insert_event, sessions::insert_session,
+    guard::lock_organization, organizations::lock_and_count, outbox::insert_event,
+    sessions::insert_session,
 };
 
 /// A stored user.
@@ -175,17 +176,18 @@ impl UserStore for SqlStore {
     ) -> Result<MembershipChange> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
-            // Write first, so SQLite takes its write lock before this transaction reads.
-            sqlx::query("UPDATE users SET updated_at = updated_at WHERE user_uuid = $1")
-                .bind(user_uuid)
-                .execute(&mut *tx)
-                .await?;
-            let org: Option<Uuid> = sqlx::query_scalar(
-                "SELECT organization_uuid FROM memberships WHERE user_uuid = $1",
-            )
-            .bind(user_uuid)
-            .fetch_optional(&mut *tx)
-            .await?;
+            // The lock order (ARCHITECTURE.md): the user's organization's row before the user's
+            // rows, as a close and a removal take them, so that neither waits for the other in
+            // a cycle (PostgreSQL: a deadlock). A write, so SQLite takes its write lock before
+            // this transaction reads. None: a member of no organization (one they join meanwhile
+            // loses the membership with the user).
+            let org = lock_organization!(
+                tx,
+                "(SELECT organization_uuid FROM memberships WHERE user_uuid = $1)",
+                user_uuid
+            );
+            // The organization that goes with its only member.
+            let mut org_deleted = None;
             if let Some(org) = org {
                 let (target, _, admins) = lock_and_count!(tx, org, user_uuid, user_uuid);
                 let members: i64 = sqlx::query_scalar(
@@ -224,9 +226,7 @@ impl UserStore for SqlStore {
                             other?;
                         }
                     }
-                    // The organization read in this transaction is the one that goes.
-                    let e = crate::domain::organizations::organization_deleted(org);
-                    insert_event!(&mut *tx, &e)?;
+                    org_deleted = Some(org);
                 } else if last_admin && admins <= 1 {
                     return Ok(MembershipChange::LastAdmin);
                 }
@@ -238,6 +238,13 @@ impl UserStore for SqlStore {
                 .rows_affected();
             if n == 0 {
                 return Ok(MembershipChange::NotMember);
+            }
+            // The events last: recording one serialises on the outbox's lock, which must never
+            // be held while a row lock is awaited.
+            if let Some(org) = org_deleted {
+                // The organization read in this transaction is the one that goes.
+                let e = crate::domain::organizations::organization_deleted(org);
+                insert_event!(&mut *tx, &e)?;
             }
             insert_event!(&mut *tx, user_event)?;
             tx.commit().await?;

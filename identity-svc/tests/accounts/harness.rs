@@ -374,6 +374,25 @@ impl Drop for TestService {
     }
 }
 
+/// Registers `email` with an invitation's code, as the invitee does; the answer as it is
+/// (a race may find the invitation gone).
+pub(crate) async fn register_invitee(
+    channel: Channel,
+    email: String,
+    code: String,
+) -> Result<(), Status> {
+    IdentityServiceClient::new(channel)
+        .register_user(internal(pb::RegisterUserRequest {
+            email,
+            password: PASSWORD.into(),
+            first_name: "Racing".into(),
+            last_name: "Invitee".into(),
+            invite_code: Some(code),
+        }))
+        .await
+        .map(|_| ())
+}
+
 /// A request as the trusted internal caller.
 fn internal<T>(msg: T) -> Request<T> {
     let mut r = Request::new(msg);
