@@ -150,6 +150,11 @@ pub struct ClosedAccounts {
 pub type AccountEdit<'a> =
     &'a (dyn Fn(&AccountRecord, &[String]) -> Option<AccountRecord> + Send + Sync);
 
+/// The domain's check of an allowed IP's deletion, made with the account's row locked: from the
+/// deleted CIDR and the CIDRs that remain, whether it may go. Asked only while the account's
+/// `require_ip_api_access` is on.
+pub type IpDeletionCheck<'a> = &'a (dyn Fn(&str, &[String]) -> bool + Send + Sync);
+
 /// The columns of an [`AccountRecord`], from `organizations`.
 macro_rules! account_columns {
     () => {
@@ -262,14 +267,17 @@ pub trait AccountStore: Send + Sync {
         max: i64,
         guard: &Guard,
     ) -> Result<AccountChange<()>>;
-    /// Deletes one allowed IP of an account; whether it was there.
+    /// Deletes one allowed IP of an account: Missing when it is not there, Refused when the
+    /// account's `require_ip_api_access` is on and `check` refuses it (in the transaction that
+    /// locks the account's row, as turning the flag on does, so the two cannot both pass).
     async fn delete_allowed_ip(
         &self,
         organization_uuid: Uuid,
         allowed_ip_uuid: Uuid,
         at: DateTime<Utc>,
         guard: &Guard,
-    ) -> Result<bool>;
+        check: IpDeletionCheck<'_>,
+    ) -> Result<AccountChange<()>>;
     /// Closes an account and every account below it, atomically: removes their members (the
     /// users, with everything of theirs), then the accounts (with their invitations, groups,
     /// attributes and allowed IPs), records `organization.deleted` for each account and
@@ -560,35 +568,50 @@ impl AccountStore for SqlStore {
         id: Uuid,
         at: DateTime<Utc>,
         guard: &Guard,
-    ) -> Result<bool> {
+        check: IpDeletionCheck<'_>,
+    ) -> Result<AccountChange<()>> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             check_guard!(tx, guard, NO_USERS);
-            // The account's row first, as every change to its allowed IPs locks it.
-            let touched = sqlx::query(TOUCH)
-                .bind(org)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if touched == 0 {
-                return Ok(false);
-            }
-            let deleted = sqlx::query(
+            // The account's row first, as every change to its allowed IPs locks it, and as
+            // turning `require_ip_api_access` on does: whichever of the two comes second sees
+            // the other's outcome.
+            let required: Option<bool> = sqlx::query_scalar(
+                "UPDATE organizations SET updated_at = $2 WHERE organization_uuid = $1 \
+                 RETURNING require_ip_api_access",
+            )
+            .bind(org)
+            .bind(at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(required) = required else {
+                return Ok(AccountChange::Missing);
+            };
+            // Nothing deleted: dropping the transaction rolls the touch back.
+            let Some(cidr): Option<String> = sqlx::query_scalar(
                 "DELETE FROM account_allowed_ips WHERE organization_uuid = $1 \
-                 AND allowed_ip_uuid = $2",
+                 AND allowed_ip_uuid = $2 RETURNING cidr",
             )
             .bind(org)
             .bind(id)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?
-            .rows_affected();
-            // Nothing deleted: dropping the transaction rolls the touch back.
-            if deleted == 0 {
-                return Ok(false);
+            else {
+                return Ok(AccountChange::Missing);
+            };
+            if required {
+                let rest: Vec<String> = sqlx::query_scalar(
+                    "SELECT cidr FROM account_allowed_ips WHERE organization_uuid = $1",
+                )
+                .bind(org)
+                .fetch_all(&mut *tx)
+                .await?;
+                if !check(&cidr, &rest) {
+                    return Ok(AccountChange::Refused);
+                }
             }
             tx.commit().await?;
-            Ok(true)
+            Ok(AccountChange::Done(()))
         })
     }
 

@@ -49,7 +49,7 @@ use service_kit::db::Pool;
 pub use access::{AccessContextStore, AccessContexts, MemberFilter};
 pub use accounts::{
     AccountChange, AccountEdit, AccountPage, AccountRecord, AccountStore, AllowedIpRecord,
-    ClosedAccounts, PageCursor, PathRange, account_path,
+    ClosedAccounts, IpDeletionCheck, PageCursor, PathRange, account_path,
 };
 pub use attributes::{
     AttributeRecord, AttributeStore, Attributes, GroupValueRecord, UserValueRecord,

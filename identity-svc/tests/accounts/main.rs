@@ -7,6 +7,7 @@ mod close;
 mod crud;
 mod harness;
 mod invitations;
+mod ip_enforcement;
 mod matrix;
 mod operator;
 mod paging;
