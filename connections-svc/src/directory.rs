@@ -3,7 +3,6 @@
 //! change or a removal applies to the very next request (AC-6).
 
 use proto::identity::v1 as pb;
-use secrecy::ExposeSecret;
 use service_kit::identity::{Identity, answered_role};
 use tonic::Code;
 use uuid::Uuid;
@@ -49,11 +48,9 @@ pub struct IdentityDirectory(pub Identity);
 #[async_trait::async_trait]
 impl Directory for IdentityDirectory {
     async fn membership(&self, caller: &Caller) -> Result<Membership> {
-        let req = self.0.as_user(
-            pb::GetAccessContextsRequest::default(),
-            &caller.request_id,
-            caller.access_token.expose_secret(),
-        );
+        let req = self
+            .0
+            .as_user(pb::GetAccessContextsRequest::default(), caller);
         let res = self
             .0
             .rpc()

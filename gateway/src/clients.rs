@@ -1,6 +1,7 @@
 //! Typed gRPC clients of the services. Every call goes through [`CallMetadata`], the one place
 //! that attaches what a call carries: the request id, the caller's credential (the user's access
-//! token, or for pre-authentication methods the internal credential) and the deadline.
+//! token, or for pre-authentication methods the internal credential), the address a user calls
+//! from and the deadline.
 //!
 //! A handler asks a client for a generated client bound to its caller and calls a method on it:
 //! `state.identity.as_user(&caller).get_current_user(msg).await?`.
@@ -21,7 +22,7 @@ use proto::{
 use secrecy::{ExposeSecret, SecretString};
 use service_kit::{
     digest_cache::{DigestCache, digest},
-    grpc::{INTERNAL_CREDENTIAL_KEY, InternalCredential, REQUEST_ID_KEY},
+    grpc::{CLIENT_ADDRESS_KEY, INTERNAL_CREDENTIAL_KEY, InternalCredential, REQUEST_ID_KEY},
     identity::Identity,
 };
 use tonic::{
@@ -56,23 +57,27 @@ pub struct CallMetadata {
     authorization: Option<AsciiMetadataValue>,
     /// The internal credential of a pre-authentication call.
     internal: Option<AsciiMetadataValue>,
+    /// The client's address of a user call (`x-client-address`), for the account's allowed IPs.
+    client_address: Option<AsciiMetadataValue>,
 }
 
 impl std::fmt::Debug for CallMetadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallMetadata")
             .field("request_id", &self.request_id)
+            .field("client_address", &self.client_address)
             .finish_non_exhaustive()
     }
 }
 
 impl CallMetadata {
-    /// A call for the user whose access token `caller` carries.
+    /// A call for the user whose access token `caller` carries, from the address they call from.
     fn user(caller: &Caller) -> Self {
         Self {
             request_id: ascii(&caller.request_id),
             authorization: ascii(&format!("Bearer {}", caller.token())).map(sensitive),
             internal: None,
+            client_address: caller.client_address.as_deref().and_then(ascii),
         }
     }
 
@@ -82,6 +87,7 @@ impl CallMetadata {
             request_id: ascii(request_id),
             authorization: None,
             internal: Some(credential.clone()),
+            client_address: None,
         }
     }
 }
@@ -106,6 +112,9 @@ impl Interceptor for CallMetadata {
         }
         if let Some(credential) = &self.internal {
             md.insert(INTERNAL_CREDENTIAL_KEY, credential.clone());
+        }
+        if let Some(address) = &self.client_address {
+            md.insert(CLIENT_ADDRESS_KEY, address.clone());
         }
         req.set_timeout(DEADLINE);
         Ok(req)

@@ -68,8 +68,9 @@ pub struct Settings {
     /// listen address.
     #[arg(long, env = "PUBLIC_URL", value_name = "PUBLIC_URL", value_parser = parse_base_url)]
     pub public_url: Option<String>,
-    /// Behind a proxy that appends the client to `X-Forwarded-For`, throttle by that address
-    /// (the last entry); otherwise by the peer address.
+    /// Behind a proxy that appends the client to `X-Forwarded-For`, take that address (the
+    /// last entry) as the client's, for login throttling and accounts' allowed IPs; otherwise
+    /// the peer address.
     #[arg(long, env = "TRUST_FORWARDED_FOR", value_name = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
     /// Largest accepted request body, in bytes.

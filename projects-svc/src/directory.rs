@@ -2,7 +2,6 @@
 //! made with the caller's own access token, so identity-svc authorizes it as the caller.
 
 use proto::identity::v1 as pb;
-use secrecy::ExposeSecret;
 use service_kit::identity::{Identity, answered_role};
 use tonic::Code;
 use uuid::Uuid;
@@ -74,9 +73,7 @@ impl IdentityDirectory {
             Lookup::Email(email) => msg.email = Some(email),
             Lookup::All => msg.all_members = true,
         }
-        let req = self
-            .0
-            .as_user(msg, &caller.request_id, caller.access_token.expose_secret());
+        let req = self.0.as_user(msg, caller);
         let res = self
             .0
             .rpc()

@@ -23,6 +23,13 @@ use crate::jwt::{AccessClaims, JwtVerifier};
 pub const INTERNAL_CREDENTIAL_KEY: &str = "x-internal-credential";
 /// Metadata key carrying the request id across services.
 pub const REQUEST_ID_KEY: &str = "x-request-id";
+/// Metadata key carrying the address of the client a user call comes from, as the gateway
+/// trusts it (the peer, or its trusted proxy's `X-Forwarded-For` entry). identity-svc checks
+/// it against the caller's account's allowed IPs (docs/accounts.md); projects-svc and
+/// connections-svc pass it on. Trusted from any authenticated caller (the internal network).
+pub const CLIENT_ADDRESS_KEY: &str = "x-client-address";
+/// Longest client address a call may carry (an IPv6 address with a zone fits).
+const MAX_CLIENT_ADDRESS_LEN: usize = 64;
 
 /// The credential the trusted internal caller presents. Debug output never shows it.
 #[derive(Clone)]
@@ -128,12 +135,23 @@ pub async fn authenticate_principal(
 }
 
 /// A verified user call: the user, the access token they presented (to ask other services about
-/// them as them, which authorizes them again there), and the request id.
+/// them as them, which authorizes them again there), the request id and the client's address.
 #[derive(Debug, Clone)]
 pub struct UserCall {
     pub user_uuid: uuid::Uuid,
     pub access_token: secrecy::SecretString,
     pub request_id: String,
+    /// The call's [`CLIENT_ADDRESS_KEY`], passed on to identity-svc.
+    pub client_address: Option<String>,
+}
+
+/// The client address a call carries ([`CLIENT_ADDRESS_KEY`]), as sent; None when absent, not
+/// text or longer than any address.
+pub fn client_address(metadata: &MetadataMap) -> Option<&str> {
+    metadata
+        .get(CLIENT_ADDRESS_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= MAX_CLIENT_ADDRESS_LEN)
 }
 
 /// Verifies the caller's access token ([`authenticate_user`]) and keeps what a service needs to
@@ -159,6 +177,7 @@ pub async fn user_call<T>(
         user_uuid,
         access_token: secrecy::SecretString::from(token.to_owned()),
         request_id,
+        client_address: client_address(req.metadata()).map(str::to_owned),
     })
 }
 

@@ -5,13 +5,15 @@
 use std::time::Duration;
 
 use proto::identity::v1::{self as pb, identity_service_client::IdentityServiceClient};
+use secrecy::ExposeSecret;
 use tonic::{
     Request,
+    metadata::AsciiMetadataValue,
     transport::{Channel, Endpoint},
 };
 
 use crate::{
-    grpc::{InternalCredential, OutgoingCall},
+    grpc::{CLIENT_ADDRESS_KEY, InternalCredential, OutgoingCall, UserCall},
     jwt::JwksSource,
 };
 
@@ -55,9 +57,22 @@ impl Identity {
         self.internal.request(msg, Some(request_id), None)
     }
 
-    /// A request made on behalf of the user whose `access_token` this is.
-    pub fn as_user<T>(&self, msg: T, request_id: &str, access_token: &str) -> Request<T> {
-        self.user.request(msg, Some(request_id), Some(access_token))
+    /// A request made on behalf of the user of `call`, with their access token, request id and
+    /// client address.
+    pub fn as_user<T>(&self, msg: T, call: &UserCall) -> Request<T> {
+        let mut req = self.user.request(
+            msg,
+            Some(&call.request_id),
+            Some(call.access_token.expose_secret()),
+        );
+        if let Some(address) = call
+            .client_address
+            .as_deref()
+            .and_then(|a| AsciiMetadataValue::try_from(a).ok())
+        {
+            req.metadata_mut().insert(CLIENT_ADDRESS_KEY, address);
+        }
+        req
     }
 }
 

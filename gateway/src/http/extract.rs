@@ -130,26 +130,32 @@ impl FromRequestParts<AppState> for ClientAddress {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.settings.trust_forwarded_for {
-            let forwarded = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .rfind(|v| !v.is_empty())
-                .and_then(|v| v.parse::<std::net::IpAddr>().ok());
-            if let Some(ip) = forwarded {
-                return Ok(Self(Some(ip.to_string())));
-            }
-        }
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        Ok(Self(peer))
+        Ok(Self(client_address(parts, state)))
     }
+}
+
+/// The client's address of a request (see [`ClientAddress`]): with `TRUST_FORWARDED_FOR`, the
+/// last `X-Forwarded-For` entry that is an address (the one the trusted proxy added), else the
+/// peer.
+pub(crate) fn client_address(parts: &Parts, state: &AppState) -> Option<String> {
+    if state.settings.trust_forwarded_for {
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|v| !v.is_empty())
+            .and_then(|v| v.parse::<std::net::IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return Some(ip.to_string());
+        }
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
 
 /// The id of the current request (set by the request-id layer).
@@ -185,8 +191,8 @@ pub enum AuthMethod {
     OperatorToken,
 }
 
-/// An authenticated caller: the access JWT that names them, for every downstream call, and the
-/// services' clients bound to them.
+/// An authenticated caller: the access JWT that names them and the address they call from, for
+/// every downstream call, and the services' clients bound to them.
 #[derive(Clone)]
 pub struct Caller {
     /// The access token to forward.
@@ -195,6 +201,9 @@ pub struct Caller {
     pub method: AuthMethod,
     /// The request id.
     pub request_id: String,
+    /// The client's address ([`ClientAddress`]), sent on every call for the account's allowed
+    /// IPs (docs/accounts.md).
+    pub client_address: Option<String>,
     state: AppState,
 }
 
@@ -203,22 +212,26 @@ impl std::fmt::Debug for Caller {
         f.debug_struct("Caller")
             .field("method", &self.method)
             .field("request_id", &self.request_id)
+            .field("client_address", &self.client_address)
             .finish_non_exhaustive()
     }
 }
 
 impl Caller {
-    /// A caller a dialect's own extractor authenticated: `access_token` names them.
+    /// A caller a dialect's own extractor authenticated: `access_token` names them, calling from
+    /// `client_address`.
     pub fn new(
         state: &AppState,
         access_token: SecretString,
         method: AuthMethod,
         request_id: String,
+        client_address: Option<String>,
     ) -> Self {
         Self {
             access_token,
             method,
             request_id,
+            client_address,
             state: state.clone(),
         }
     }
@@ -301,7 +314,8 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Self::authenticate(&parts.headers, state, Exchange::Reuse).await
+        let address = client_address(parts, state);
+        Self::authenticate(&parts.headers, address, state, Exchange::Reuse).await
     }
 }
 
@@ -333,10 +347,12 @@ async fn exchanged(
 }
 
 impl Caller {
-    /// The caller of a request with `headers`. A personal access token or a session is exchanged
-    /// for an access token, which `exchange` may let come from the gateway's recent exchanges.
+    /// The caller of a request with `headers` from `client_address`. A personal access token or
+    /// a session is exchanged for an access token, which `exchange` may let come from the
+    /// gateway's recent exchanges.
     pub async fn authenticate(
         headers: &HeaderMap,
+        client_address: Option<String>,
         state: &AppState,
         exchange: Exchange,
     ) -> Result<Self, ApiError> {
@@ -372,6 +388,12 @@ impl Caller {
                 (token, AuthMethod::Session)
             }
         };
-        Ok(Self::new(state, access_token, method, request_id))
+        Ok(Self::new(
+            state,
+            access_token,
+            method,
+            request_id,
+            client_address,
+        ))
     }
 }

@@ -15,7 +15,13 @@ use uuid::Uuid;
 
 use proto::identity::v1::OrganizationRole as OrgRole;
 
-use super::{Identity, caller, invites::NewInvite, organizations::org_name, validate};
+use super::{
+    Identity, caller,
+    invites::NewInvite,
+    ip_access::{client_ip, covered, uncovers},
+    organizations::org_name,
+    validate,
+};
 use crate::{
     error::{Error, Result, denied},
     store::{
@@ -217,7 +223,7 @@ pub struct AccountUpdate {
     pub require_ip_gql_access: Option<bool>,
     /// The account's email address; "" removes it.
     pub email: Option<String>,
-    /// The caller's address as the gateway saw it.
+    /// The caller's address (the call's `x-client-address`).
     pub client_address: Option<String>,
 }
 
@@ -348,20 +354,7 @@ fn locks_out(
     if current.require_ip_api_access || !next.require_ip_api_access {
         return false;
     }
-    let Some(client) = client else {
-        return true;
-    };
-    !cidrs
-        .iter()
-        .filter_map(|c| c.parse::<IpNet>().ok())
-        .any(|net| net.contains(&client))
-}
-
-/// The caller's address, if it parses (an IPv4-mapped IPv6 address as IPv4).
-fn client_ip(value: Option<&str>) -> Option<IpAddr> {
-    value
-        .and_then(|v| v.trim().parse::<IpAddr>().ok())
-        .map(|ip| ip.to_canonical())
+    !client.is_some_and(|ip| covered(ip, cidrs.iter().map(String::as_str)))
 }
 
 impl Identity {
@@ -567,7 +560,7 @@ impl Identity {
             AccountChange::Refused => Err(Error::FailedPrecondition(
                 format!(
                     "your address {} is not in the account's allowed IPs; add it first",
-                    client.map_or_else(|| "(unknown)".to_owned(), |ip| ip.to_string())
+                    shown(client)
                 )
                 .into(),
             )),
@@ -628,28 +621,49 @@ impl Identity {
         Ok(ip)
     }
 
-    /// Deletes one of an account's allowed IPs (its admins and those above).
+    /// Deletes one of an account's allowed IPs (its admins and those above). While the account's
+    /// `require_ip_api_access` is on, deleting the last entry that covers the caller's address
+    /// `client` (or any, when it is unknown) is refused: the caller would lock themselves out.
     pub async fn delete_allowed_ip(
         &self,
         claims: &AccessClaims,
         id: &str,
         allowed_ip_uuid: &str,
+        client: Option<&str>,
     ) -> Result<()> {
         let (caller, target) = self
             .account_for(claims, Some(id), Access::Administer)
             .await?;
         let ip = Uuid::parse_str(allowed_ip_uuid).map_err(|_| ip_not_found())?;
         let org = target.organization_uuid;
-        if !self
+        let client = client_ip(client);
+        let check = |deleted: &str, rest: &[String]| !uncovers(client, deleted, rest);
+        match self
             .store
-            .delete_allowed_ip(org, ip, now(), &caller.guard(&target))
+            .delete_allowed_ip(org, ip, now(), &caller.guard(&target), &check)
             .await?
         {
-            return Err(ip_not_found());
+            AccountChange::Done(()) => {}
+            AccountChange::Missing => return Err(ip_not_found()),
+            AccountChange::Refused => {
+                return Err(Error::FailedPrecondition(
+                    format!(
+                        "this allowed IP is the last that covers your address {} while the \
+                         account requires allowed IPs; add another or turn that off first",
+                        shown(client)
+                    )
+                    .into(),
+                ));
+            }
         }
         tracing::info!(user_uuid = caller.user().map(tracing::field::display), organization_uuid = %org, allowed_ip_uuid = %ip, "allowed IP deleted");
         Ok(())
     }
+}
+
+/// A caller's address in a message.
+fn shown(client: Option<IpAddr>) -> String {
+    client.map_or_else(|| "(unknown)".to_owned(), |ip| ip.to_string())
 }
 
 #[cfg(test)]

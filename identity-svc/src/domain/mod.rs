@@ -7,6 +7,7 @@ pub mod context;
 pub mod email;
 pub mod groups;
 pub mod invites;
+pub mod ip_access;
 pub mod keys;
 pub mod operators;
 pub mod organizations;
@@ -28,8 +29,8 @@ use crate::{
     error::{Error, Result},
     mail::Mailer,
     store::{
-        CredentialIds, CredentialState, IdentityStore, MembershipRecord, PatRecord, PatState,
-        SessionRecord, SessionRotation, StoreError, UserRecord,
+        CredentialIds, CredentialState, IdentityStore, MembershipRecord, PatRecord, SessionRecord,
+        SessionRotation, StoreError, UserRecord,
     },
 };
 use password::PasswordHasher;
@@ -406,26 +407,18 @@ impl Identity {
     }
 
     /// Refuses an access token whose session or personal access token is gone or expired:
-    /// logging out, deleting or rotating a token takes effect on the next call (AU-10).
-    /// An operator's token stands while its operator token is not revoked.
-    pub async fn ensure_live(&self, claims: &AccessClaims) -> Result<()> {
+    /// logging out, deleting or rotating a token takes effect on the next call (AU-10). And
+    /// refuses a user calling from `client` (the call's `x-client-address`) when their account
+    /// admits only its allowed IPs and none covers it ([`ip_access`]). One statement reads the
+    /// credential and the account's flag; the networks are read only when the flag is on.
+    /// An operator's token stands while its operator token is not revoked; no allowed IPs
+    /// apply to it.
+    pub async fn ensure_live(&self, claims: &AccessClaims, client: Option<&str>) -> Result<()> {
         if claims.is_operator() {
             let id = claims.operator_uuid().ok_or(GONE)?;
             return self.ensure_operator_live(id).await;
         }
-        let user = caller(claims)?;
-        let ids = credential_ids(claims)?;
-        let mut state = CredentialState::default();
-        if let Some(sid) = ids.session {
-            state.session_expires_at = self.store.session(user, sid).await?.map(|s| s.expires_at);
-        }
-        if let Some(pat) = ids.pat {
-            state.pat = self.store.pat(user, pat).await?.map(|p| PatState {
-                expires_at: p.expires_at,
-                rotated_at: p.rotated_at,
-            });
-        }
-        check_live(claims, ids, state, Utc::now())
+        self.current_user(claims, client).await.map(drop)
     }
 
     /// The user an access token speaks for, once [`Self::ensure_live`]'s checks pass: one
@@ -433,18 +426,22 @@ impl Identity {
     pub async fn current_user(
         &self,
         claims: &AccessClaims,
+        client: Option<&str>,
     ) -> Result<(UserRecord, Option<MembershipRecord>)> {
         let ids = credential_ids(claims)?;
-        let Some(found) = self
-            .store
-            .user_with_membership(caller(claims)?, ids)
-            .await?
-        else {
+        let user = caller(claims)?;
+        let Some(found) = self.store.user_with_membership(user, ids).await? else {
             return Err(Error::Unauthenticated("user not found or inactive".into()));
         };
         check_live(claims, ids, found.credential, Utc::now())?;
         if !found.user.is_active {
             return Err(Error::Unauthenticated("user not found or inactive".into()));
+        }
+        if found.require_ip_api_access
+            && let Some(m) = &found.membership
+        {
+            self.ensure_address_allowed(user, m.organization.organization_uuid, client)
+                .await?;
         }
         Ok((found.user, found.membership))
     }
@@ -642,6 +639,7 @@ fn parse_pat_uuid(value: &str) -> Result<Uuid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::PatState;
 
     fn claims_for_pat(pat: Uuid, signed_at: DateTime<Utc>) -> AccessClaims {
         AccessClaims {

@@ -3,7 +3,7 @@
 
 use proto::identity::v1 as pb;
 use secrecy::ExposeSecret;
-use service_kit::grpc::timestamp as ts;
+use service_kit::grpc::{client_address, timestamp as ts};
 use tonic::{Request, Response, Status};
 
 use super::{
@@ -86,6 +86,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         req: Request<pb::UpdateAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
         let claims = self.principal(&req, "UpdateAccount").await?;
+        let client_address = client_address(req.metadata()).map(str::to_owned);
         let r = req.into_inner();
         let update = AccountUpdate {
             name: r.name,
@@ -96,7 +97,7 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
             require_ip_api_access: r.require_ip_api_access,
             require_ip_gql_access: r.require_ip_gql_access,
             email: r.email,
-            client_address: r.client_address,
+            client_address,
         };
         let account = self
             .identity
@@ -137,9 +138,10 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
         req: Request<pb::DeleteAllowedIpRequest>,
     ) -> Result<Response<pb::DeleteAllowedIpResponse>, Status> {
         let claims = self.principal(&req, "DeleteAllowedIp").await?;
-        let r = req.into_inner();
+        let client = client_address(req.metadata());
+        let r = req.get_ref();
         self.identity
-            .delete_allowed_ip(&claims, &r.organization_uuid, &r.allowed_ip_uuid)
+            .delete_allowed_ip(&claims, &r.organization_uuid, &r.allowed_ip_uuid, client)
             .await?;
         Ok(Response::new(pb::DeleteAllowedIpResponse {}))
     }

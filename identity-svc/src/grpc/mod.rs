@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use proto::identity::v1 as pb;
 use service_kit::{
-    grpc::{InternalCredential, authenticate_principal, authenticate_user},
+    grpc::{InternalCredential, authenticate_principal, authenticate_user, client_address},
     jwt::{AccessClaims, JwtVerifier},
 };
 use tonic::{Request, Response, Status};
@@ -54,22 +54,28 @@ impl IdentityGrpc {
     }
 
     /// Authenticates the user a call speaks for, and checks that the session or personal access
-    /// token the access token was issued for still stands.
+    /// token the access token was issued for still stands and that their account admits the
+    /// call's address.
     async fn user<T>(&self, req: &Request<T>) -> Result<AccessClaims, Status> {
         let claims = self.token_claims(req).await?;
-        self.identity.ensure_live(&claims).await?;
+        self.identity
+            .ensure_live(&claims, client_address(req.metadata()))
+            .await?;
         Ok(claims)
     }
 
     /// Authenticates the caller of an account method, a user or an operator (whose every use
     /// is logged here with the `action`, never the token), and checks that the credential
-    /// behind the access token still stands.
+    /// behind the access token still stands and, for a user, that their account admits the
+    /// call's address.
     async fn principal<T>(&self, req: &Request<T>, action: &str) -> Result<AccessClaims, Status> {
         let claims = authenticate_principal(&self.verifier, req.metadata()).await?;
         if let Some(id) = &claims.opr {
             tracing::info!(operator_token_uuid = %id, action, "operator action");
         }
-        self.identity.ensure_live(&claims).await?;
+        self.identity
+            .ensure_live(&claims, client_address(req.metadata()))
+            .await?;
         Ok(claims)
     }
 

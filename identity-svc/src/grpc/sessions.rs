@@ -115,7 +115,8 @@ pub(super) async fn get_current_user(
 ) -> Result<Response<pb::User>, Status> {
     // Not `svc.user`: `current_user` checks the credential in the same statement.
     let claims = svc.token_claims(&req).await?;
-    let (user, membership) = svc.identity.current_user(&claims).await?;
+    let client = service_kit::grpc::client_address(req.metadata());
+    let (user, membership) = svc.identity.current_user(&claims, client).await?;
     Ok(Response::new(pb::User {
         membership: membership.map(membership_pb),
         ..user_pb(user)

@@ -1,5 +1,6 @@
 //! Accounts: the organization hierarchy (an account is an organization, a sub-account a child
-//! organization), the accounts' access flags and their allowed IPs (docs/accounts.md).
+//! organization) and the accounts' access flags (docs/accounts.md); their allowed IPs are in
+//! `allowed_ips.rs`.
 //!
 //! An account's `path` holds the lower-case simple-hex uuids from its top-level account down to
 //! itself, joined by '/': "an account and everything below it" is one range of paths
@@ -45,17 +46,6 @@ pub struct AccountRecord {
     pub updated_at: DateTime<Utc>,
     /// The account's email address (lower-cased, unique among accounts), if it has one.
     pub email: Option<String>,
-}
-
-/// An address (range) an account's callers may come from.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct AllowedIpRecord {
-    pub allowed_ip_uuid: Uuid,
-    pub organization_uuid: Uuid,
-    /// Canonical network form, e.g. "203.0.113.0/24".
-    pub cidr: String,
-    pub description: String,
-    pub created_at: DateTime<Utc>,
 }
 
 /// The path of account `id` below the account whose path is `parent` (None: a top-level
@@ -264,22 +254,12 @@ macro_rules! insert_account {
 }
 pub(super) use insert_account;
 
-/// Locks an account's row.
-const LOCK: &str = "UPDATE organizations SET updated_at = updated_at WHERE organization_uuid = $1";
-
-/// Locks an account's row and bumps its `updated_at` (a change to its allowed IPs changes it).
-const TOUCH: &str = "UPDATE organizations SET updated_at = $2 WHERE organization_uuid = $1";
-
 /// The accounts of the range `$1..=$2`, parents first (the order their rows are locked in).
 macro_rules! subtree {
     () => {
         "SELECT organization_uuid FROM organizations WHERE path >= $1 AND path <= $2 ORDER BY path"
     };
 }
-
-const ALLOWED_IPS: &str = "SELECT allowed_ip_uuid, organization_uuid, cidr, description, \
-     created_at FROM account_allowed_ips WHERE organization_uuid = $1 \
-     ORDER BY created_at, allowed_ip_uuid";
 
 const NO_USERS: [Uuid; 0] = [];
 
@@ -290,7 +270,7 @@ const CLOSE_LOCK_ROUNDS: usize = 5;
 /// Attempts at a close that PostgreSQL aborted to break a deadlock (see `close_account`).
 const CLOSE_ATTEMPTS: u32 = 3;
 
-/// Accounts and their allowed IPs.
+/// Accounts.
 #[async_trait::async_trait]
 pub trait AccountStore: Send + Sync {
     /// The account of a user's membership and their role there.
@@ -325,25 +305,6 @@ pub trait AccountStore: Send + Sync {
         guard: &Guard,
         edit: AccountEdit<'_>,
     ) -> Result<AccountChange<AccountRecord>>;
-    /// An account's allowed IPs, oldest first (the same order on both backends, unlike text
-    /// collations).
-    async fn allowed_ips(&self, organization_uuid: Uuid) -> Result<Vec<AllowedIpRecord>>;
-    /// Adds an allowed IP unless the account holds `max` already (Refused); Conflict when the
-    /// account allows that CIDR already.
-    async fn add_allowed_ip(
-        &self,
-        ip: &AllowedIpRecord,
-        max: i64,
-        guard: &Guard,
-    ) -> Result<AccountChange<()>>;
-    /// Deletes one allowed IP of an account; whether it was there.
-    async fn delete_allowed_ip(
-        &self,
-        organization_uuid: Uuid,
-        allowed_ip_uuid: Uuid,
-        at: DateTime<Utc>,
-        guard: &Guard,
-    ) -> Result<bool>;
     /// Closes an account and every account below it, atomically: removes their members (the
     /// users, with everything of theirs), then the accounts (with their invitations, groups,
     /// attributes and allowed IPs), records `organization.deleted` for each account and
@@ -511,14 +472,9 @@ impl AccountStore for SqlStore {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             check_guard!(tx, guard, NO_USERS);
-            // Locks the row (SQLite serialises writers anyway) before reading what the edit
-            // depends on.
-            let locked = sqlx::query(LOCK)
-                .bind(org)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if locked == 0 {
+            // Locks the row before reading what the edit depends on, without writing a row
+            // version first (the lock order: guard.rs, `lock_organization!`).
+            if lock_organization!(tx, "$1", org).is_none() {
                 return Ok(AccountChange::Missing);
             }
             let current: AccountRecord = sqlx::query_as(ACCOUNT)
@@ -555,98 +511,6 @@ impl AccountStore for SqlStore {
             .map_err(conflict)?;
             tx.commit().await?;
             Ok(AccountChange::Done(a))
-        })
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn allowed_ips(&self, org: Uuid) -> Result<Vec<AllowedIpRecord>> {
-        Ok(on_pool!(&self.pool, |p| sqlx::query_as(ALLOWED_IPS)
-            .bind(org)
-            .fetch_all(p)
-            .await)?)
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn add_allowed_ip(
-        &self,
-        ip: &AllowedIpRecord,
-        max: i64,
-        guard: &Guard,
-    ) -> Result<AccountChange<()>> {
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
-            check_guard!(tx, guard, NO_USERS);
-            let touched = sqlx::query(TOUCH)
-                .bind(ip.organization_uuid)
-                .bind(ip.created_at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if touched == 0 {
-                return Ok(AccountChange::Missing);
-            }
-            let held: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM account_allowed_ips WHERE organization_uuid = $1",
-            )
-            .bind(ip.organization_uuid)
-            .fetch_one(&mut *tx)
-            .await?;
-            if held >= max {
-                return Ok(AccountChange::Refused);
-            }
-            sqlx::query(
-                "INSERT INTO account_allowed_ips (allowed_ip_uuid, organization_uuid, cidr, \
-                 description, created_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(ip.allowed_ip_uuid)
-            .bind(ip.organization_uuid)
-            .bind(&ip.cidr)
-            .bind(&ip.description)
-            .bind(ip.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict)?;
-            tx.commit().await?;
-            Ok(AccountChange::Done(()))
-        })
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn delete_allowed_ip(
-        &self,
-        org: Uuid,
-        id: Uuid,
-        at: DateTime<Utc>,
-        guard: &Guard,
-    ) -> Result<bool> {
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
-            check_guard!(tx, guard, NO_USERS);
-            // The account's row first, as every change to its allowed IPs locks it.
-            let touched = sqlx::query(TOUCH)
-                .bind(org)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if touched == 0 {
-                return Ok(false);
-            }
-            let deleted = sqlx::query(
-                "DELETE FROM account_allowed_ips WHERE organization_uuid = $1 \
-                 AND allowed_ip_uuid = $2",
-            )
-            .bind(org)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            // Nothing deleted: dropping the transaction rolls the touch back.
-            if deleted == 0 {
-                return Ok(false);
-            }
-            tx.commit().await?;
-            Ok(true)
         })
     }
 

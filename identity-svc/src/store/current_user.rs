@@ -50,17 +50,21 @@ pub struct CurrentUser {
     pub user: UserRecord,
     pub membership: Option<MembershipRecord>,
     pub credential: CredentialState,
+    /// Whether the membership's account admits calls only from its allowed IPs (false without a
+    /// membership).
+    pub require_ip_api_access: bool,
 }
 
-/// The current-user read: the user, their membership, and the session or personal access token
-/// row the caller's JWT names. The credential's rows join on their primary keys; an absent id
+/// The current-user read: the user, their membership (with the account's
+/// `require_ip_api_access`), and the session or personal access token row the caller's JWT names. The credential's rows join on their primary keys; an absent id
 /// binds NULL, which matches nothing. `$n` are named parameters on SQLite, bound by name.
 pub(super) const CURRENT_USER_SQL: &str = "SELECT u.user_uuid, u.email, u.first_name, u.last_name, u.is_active, \
      u.is_tracking_anonymized, u.is_marketing_opted_in, u.is_setup_complete, u.created_at, u.updated_at, m.role, \
      o.organization_uuid AS org_uuid, o.name AS org_name, o.chart_colors AS org_chart_colors, \
      o.default_project_uuid AS org_default_project_uuid, o.created_at AS org_created_at, \
      o.updated_at AS org_updated_at, s.expires_at AS session_expires_at, \
-     p.pat_uuid AS pat_found, p.expires_at AS pat_expires_at, p.rotated_at AS pat_rotated_at \
+     p.pat_uuid AS pat_found, p.expires_at AS pat_expires_at, p.rotated_at AS pat_rotated_at, \
+     o.require_ip_api_access AS org_require_ip_api_access \
      FROM users u LEFT JOIN memberships m ON m.user_uuid = u.user_uuid \
      LEFT JOIN organizations o ON o.organization_uuid = m.organization_uuid \
      LEFT JOIN sessions s ON s.user_uuid = u.user_uuid AND s.session_uuid = $2 \
@@ -83,6 +87,7 @@ pub(super) struct CurrentUserRow {
     pub(super) pat_found: Option<Uuid>,
     pub(super) pat_expires_at: Option<DateTime<Utc>>,
     pub(super) pat_rotated_at: Option<DateTime<Utc>>,
+    pub(super) org_require_ip_api_access: Option<bool>,
 }
 
 impl CurrentUserRow {
@@ -123,6 +128,7 @@ impl CurrentUserRow {
                     rotated_at: self.pat_rotated_at,
                 }),
             },
+            require_ip_api_access: self.org_require_ip_api_access.unwrap_or(false),
         })
     }
 }

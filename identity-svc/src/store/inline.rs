@@ -193,6 +193,10 @@ fn read_current_user(
         pat_found: uuid(col(18)?)?,
         pat_expires_at: datetime(col(19)?)?,
         pat_rotated_at: datetime(col(20)?)?,
+        org_require_ip_api_access: match col(21)? {
+            ValueRef::Null => None,
+            v => Some(boolean(v)?),
+        },
     };
     // The first row, as the pool's `fetch_optional` takes (a user has one membership).
     Ok(Some(found))
@@ -370,7 +374,7 @@ mod tests {
              is_tracking_anonymized, is_marketing_opted_in, is_setup_complete, created_at, updated_at); \
              CREATE TABLE memberships (user_uuid, organization_uuid, role); \
              CREATE TABLE organizations (organization_uuid, name, chart_colors, default_project_uuid, \
-             created_at, updated_at); \
+             created_at, updated_at, require_ip_api_access); \
              CREATE TABLE sessions (session_uuid, user_uuid, expires_at); \
              CREATE TABLE personal_access_tokens (pat_uuid, user_uuid, expires_at, rotated_at);",
         )
@@ -400,6 +404,7 @@ mod tests {
                 "pat_found",
                 "pat_expires_at",
                 "pat_rotated_at",
+                "org_require_ip_api_access",
             ]
         );
     }
@@ -470,7 +475,7 @@ mod tests {
         let membership = found.membership.unwrap();
         assert_eq!(
             (membership.organization, membership.role.as_str()),
-            (org, "admin")
+            (org.clone(), "admin")
         );
         assert_eq!(
             found.credential.pat,
@@ -493,7 +498,7 @@ mod tests {
         );
         let found =
             inline_read(&reads, loner.user_uuid, ids(None, Some(loner_pat.pat_uuid))).unwrap();
-        assert_eq!((found.user, found.membership), (loner, None));
+        assert_eq!((found.user, found.membership), (loner.clone(), None));
         assert_eq!(
             found.credential.pat,
             Some(PatState {
@@ -501,6 +506,28 @@ mod tests {
                 rotated_at: None
             })
         );
+
+        // The account's flag, off and on, read alike (and false without a membership).
+        assert!(!found.require_ip_api_access);
+        sqlx::query(
+            "UPDATE organizations SET require_ip_api_access = TRUE WHERE organization_uuid = $1",
+        )
+        .bind(org.organization_uuid)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        for (who, credential) in [
+            (admin.user_uuid, ids(Some(admin_session.session_uuid), None)),
+            (loner.user_uuid, ids(None, None)),
+        ] {
+            let expected = pooled.user_with_membership(who, credential).await.unwrap();
+            let inline = inline_read(&reads, who, credential);
+            assert_eq!(inline, expected);
+            assert_eq!(
+                inline.unwrap().require_ip_api_access,
+                who == admin.user_uuid
+            );
+        }
 
         // A write committed through the pool is seen by the next inline read (revocation).
         assert!(

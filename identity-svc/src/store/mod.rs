@@ -26,6 +26,7 @@
 
 mod access;
 mod accounts;
+mod allowed_ips;
 mod attributes;
 mod current_user;
 mod email;
@@ -50,8 +51,9 @@ use service_kit::db::Pool;
 pub use access::{AccessContextStore, AccessContexts, MemberFilter};
 pub use accounts::{
     AccountChange, AccountEdit, AccountPage, AccountQuery, AccountRecord, AccountStore,
-    AllowedIpRecord, ClosedAccounts, PageCursor, PathRange, account_path,
+    ClosedAccounts, PageCursor, PathRange, account_path,
 };
+pub use allowed_ips::{AllowedIpRecord, AllowedIpStore, IpDeletionCheck};
 pub use attributes::{
     AttributeRecord, AttributeStore, Attributes, GroupValueRecord, UserValueRecord,
 };
@@ -140,6 +142,7 @@ pub trait IdentityStore:
     + SigningKeyStore
     + OrganizationStore
     + AccountStore
+    + AllowedIpStore
     + NewAccountStore
     + InviteStore
     + EmailStore
@@ -159,6 +162,7 @@ impl<T> IdentityStore for T where
         + SigningKeyStore
         + OrganizationStore
         + AccountStore
+        + AllowedIpStore
         + NewAccountStore
         + InviteStore
         + EmailStore

@@ -33,8 +33,6 @@ macro_rules! pat_columns {
 pub trait PatStore: Send + Sync {
     /// Inserts a personal access token.
     async fn insert_pat(&self, pat: &PatRecord) -> Result<()>;
-    /// A personal access token of a user.
-    async fn pat(&self, user_uuid: Uuid, pat_uuid: Uuid) -> Result<Option<PatRecord>>;
     /// How many tokens a user has.
     async fn count_pats(&self, user_uuid: Uuid) -> Result<i64>;
     /// A user's tokens, newest first.
@@ -81,21 +79,6 @@ impl PatStore for SqlStore {
         })
         .map_err(conflict)?;
         Ok(())
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn pat(&self, user_uuid: Uuid, pat_uuid: Uuid) -> Result<Option<PatRecord>> {
-        Ok(on_pool!(&self.pool, |p| {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                pat_columns!(),
-                " FROM personal_access_tokens WHERE user_uuid = $1 AND pat_uuid = $2"
-            ))
-            .bind(user_uuid)
-            .bind(pat_uuid)
-            .fetch_optional(p)
-            .await
-        })?)
     }
 
     #[tracing::instrument(skip_all)]

@@ -59,8 +59,6 @@ pub trait SessionStore: Send + Sync {
     /// Replaces the token of the session whose token hashes to `old_hash` (atomically: of two
     /// refreshes with one token, one wins); a token a session had before revokes it.
     async fn rotate_session(&self, old_hash: &str, new_hash: &str) -> Result<SessionRotation>;
-    /// A session of a user.
-    async fn session(&self, user_uuid: Uuid, session_uuid: Uuid) -> Result<Option<SessionRecord>>;
     /// Deletes a session of a user; whether it existed.
     async fn delete_session(&self, user_uuid: Uuid, session_uuid: Uuid) -> Result<bool>;
 }
@@ -117,20 +115,6 @@ impl SessionStore for SqlStore {
             tx.commit().await?;
             Ok(outcome)
         })
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn session(&self, user_uuid: Uuid, session_uuid: Uuid) -> Result<Option<SessionRecord>> {
-        Ok(on_pool!(&self.pool, |p| {
-            sqlx::query_as(
-                "SELECT session_uuid, user_uuid, token_hash, created_at, expires_at FROM sessions \
-                 WHERE user_uuid = $1 AND session_uuid = $2",
-            )
-            .bind(user_uuid)
-            .bind(session_uuid)
-            .fetch_optional(p)
-            .await
-        })?)
     }
 
     #[tracing::instrument(skip_all)]

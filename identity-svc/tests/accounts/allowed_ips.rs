@@ -1,5 +1,6 @@
 //! Allowed IPs: canonical networks, descriptions, the limit per account, deleting, and the
-//! refusal to turn on IP checks from an address the account does not allow.
+//! refusals that keep a caller from locking themselves out: turning on IP checks from an
+//! address the account does not allow, deleting the last entry covering their address.
 
 use proto::identity::v1 as pb;
 use tonic::Code;
@@ -14,6 +15,7 @@ dual!(
     cidrs_must_be_canonical_networks,
     an_account_holds_at_most_100_allowed_ips,
     turning_on_ip_checks_cannot_lock_the_caller_out,
+    deleting_the_callers_last_allowed_ip_is_refused_while_required,
 );
 
 async fn allowed_ips_are_added_listed_and_deleted(svc: TestService) {
@@ -155,11 +157,10 @@ async fn an_account_holds_at_most_100_allowed_ips(svc: TestService) {
     admin.add_ip(&top, "10.1.0.0/24", "").await.unwrap();
 }
 
-fn require_ip(id: &str, on: bool, client: Option<&str>) -> pb::UpdateAccountRequest {
+pub(crate) fn require_ip(id: &str, on: bool) -> pb::UpdateAccountRequest {
     pb::UpdateAccountRequest {
         organization_uuid: id.into(),
         require_ip_api_access: Some(on),
-        client_address: client.map(str::to_owned),
         ..Default::default()
     }
 }
@@ -169,25 +170,17 @@ async fn turning_on_ip_checks_cannot_lock_the_caller_out(svc: TestService) {
     let refused = |address: &str| {
         format!("your address {address} is not in the account's allowed IPs; add it first")
     };
-    assert_status(
-        admin.update(require_ip(&top, true, None)).await,
-        Code::FailedPrecondition,
-        &refused("(unknown)"),
-    );
-    assert_status(
-        admin
-            .update(require_ip(&top, true, Some("not an address")))
-            .await,
-        Code::FailedPrecondition,
-        &refused("(unknown)"),
-    );
-    assert_status(
-        admin
-            .update(require_ip(&top, true, Some("198.51.100.1")))
-            .await,
-        Code::FailedPrecondition,
-        &refused("198.51.100.1"),
-    );
+    for (address, shown) in [
+        (None, "(unknown)"),
+        (Some("not an address"), "(unknown)"),
+        (Some("198.51.100.1"), "198.51.100.1"),
+    ] {
+        assert_status(
+            admin.from(address).update(require_ip(&top, true)).await,
+            Code::FailedPrecondition,
+            &refused(shown),
+        );
+    }
     admin
         .add_ip(&top, "198.51.100.0/24", "office")
         .await
@@ -195,16 +188,17 @@ async fn turning_on_ip_checks_cannot_lock_the_caller_out(svc: TestService) {
     // Refused as a whole: the name does not change either.
     let with_name = pb::UpdateAccountRequest {
         name: Some("Renamed".into()),
-        ..require_ip(&top, true, Some("203.0.113.1"))
+        ..require_ip(&top, true)
     };
     assert_status(
-        admin.update(with_name).await,
+        admin.from(Some("203.0.113.1")).update(with_name).await,
         Code::FailedPrecondition,
         &refused("203.0.113.1"),
     );
     assert_status(
         admin
-            .update(require_ip(&top, true, Some("2001:db8::1")))
+            .from(Some("2001:db8::1"))
+            .update(require_ip(&top, true))
             .await,
         Code::FailedPrecondition,
         &refused("2001:db8::1"),
@@ -215,22 +209,21 @@ async fn turning_on_ip_checks_cannot_lock_the_caller_out(svc: TestService) {
         ("Top", false)
     );
 
-    let on = admin
-        .update(require_ip(&top, true, Some("198.51.100.1")))
-        .await
-        .unwrap();
+    let office = admin.from(Some("198.51.100.1"));
+    let on = office.update(require_ip(&top, true)).await.unwrap();
     assert!(on.require_ip_api_access);
-    // Only turning it on is checked: keeping it on, or turning it off, from anywhere is not.
+    // Only turning it on is checked: keeping it on, or turning it off, is not (from an address
+    // the account allows: from any other, every call is refused, ip_enforcement.rs).
     assert!(
-        admin
-            .update(require_ip(&top, true, None))
+        office
+            .update(require_ip(&top, true))
             .await
             .unwrap()
             .require_ip_api_access
     );
     assert!(
-        !admin
-            .update(require_ip(&top, false, None))
+        !office
+            .update(require_ip(&top, false))
             .await
             .unwrap()
             .require_ip_api_access
@@ -238,7 +231,8 @@ async fn turning_on_ip_checks_cannot_lock_the_caller_out(svc: TestService) {
     // An IPv4-mapped IPv6 address is its IPv4 address.
     assert!(
         admin
-            .update(require_ip(&top, true, Some("::ffff:198.51.100.9")))
+            .from(Some("::ffff:198.51.100.9"))
+            .update(require_ip(&top, true))
             .await
             .unwrap()
             .require_ip_api_access
@@ -249,5 +243,56 @@ async fn turning_on_ip_checks_cannot_lock_the_caller_out(svc: TestService) {
         require_ip_gql_access: Some(true),
         ..Default::default()
     };
-    assert!(admin.update(gql).await.unwrap().require_ip_gql_access);
+    assert!(office.update(gql).await.unwrap().require_ip_gql_access);
+}
+
+async fn deleting_the_callers_last_allowed_ip_is_refused_while_required(svc: TestService) {
+    let (admin, top) = svc.admin("Top").await;
+    let office = admin.from(Some("198.51.100.1"));
+    let wide = office.add_ip(&top, "198.51.100.0/24", "").await.unwrap();
+    let host = office.add_ip(&top, "198.51.100.1", "").await.unwrap();
+    let other = office.add_ip(&top, "203.0.113.0/24", "").await.unwrap();
+    let spare = office.add_ip(&top, "192.0.2.0/24", "").await.unwrap();
+    // Off: any entry goes.
+    office
+        .delete_ip(&top, &spare.allowed_ip_uuid)
+        .await
+        .unwrap();
+    office.update(require_ip(&top, true)).await.unwrap();
+    // On: an entry that does not cover the caller goes, and one another entry still covers.
+    office
+        .delete_ip(&top, &other.allowed_ip_uuid)
+        .await
+        .unwrap();
+    office.delete_ip(&top, &host.allowed_ip_uuid).await.unwrap();
+    let refused = "this allowed IP is the last that covers your address 198.51.100.1";
+    assert_status(
+        office.delete_ip(&top, &wide.allowed_ip_uuid).await,
+        Code::FailedPrecondition,
+        refused,
+    );
+    assert_eq!(office.ips(&top).await.unwrap(), std::slice::from_ref(&wide));
+    // Refused, the deletion leaves the account's updated_at alone too.
+    let before = office.get(&top).await.unwrap();
+    assert_status(
+        office
+            .from(Some("::ffff:198.51.100.1"))
+            .delete_ip(&top, &wide.allowed_ip_uuid)
+            .await,
+        Code::FailedPrecondition,
+        refused,
+    );
+    assert_eq!(office.get(&top).await.unwrap(), before);
+    // An unknown entry is still NOT_FOUND.
+    assert_status(
+        office
+            .delete_ip(&top, &uuid::Uuid::now_v7().to_string())
+            .await,
+        Code::NotFound,
+        "allowed IP not found",
+    );
+    // Off again: it goes.
+    office.update(require_ip(&top, false)).await.unwrap();
+    office.delete_ip(&top, &wide.allowed_ip_uuid).await.unwrap();
+    assert!(office.ips(&top).await.unwrap().is_empty());
 }

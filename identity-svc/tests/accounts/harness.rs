@@ -105,6 +105,8 @@ pub(crate) struct User {
     token: String,
     client: AccountsClient<Channel>,
     channel: Channel,
+    /// The `x-client-address` the user's calls carry.
+    address: Option<String>,
 }
 
 async fn postgres_reachable(url: &str) -> bool {
@@ -231,6 +233,7 @@ impl TestService {
             token: access.access_token,
             client: AccountsClient::new(self.channel.clone()),
             channel: self.channel.clone(),
+            address: None,
         }
     }
 
@@ -257,6 +260,7 @@ impl TestService {
             token: access.access_token,
             client: AccountsClient::new(self.channel.clone()),
             channel: self.channel.clone(),
+            address: None,
         };
         (secret, user)
     }
@@ -426,13 +430,27 @@ impl User {
         self.channel.clone()
     }
 
-    /// A request speaking for the user.
+    /// The same user calling from `address` (the call's `x-client-address`; None: none sent).
+    pub(crate) fn from(&self, address: Option<&str>) -> User {
+        User {
+            address: address.map(str::to_owned),
+            ..self.clone()
+        }
+    }
+
+    /// A request speaking for the user, from their address.
     pub(crate) fn req<T>(&self, msg: T) -> Request<T> {
         let mut r = Request::new(msg);
         r.metadata_mut().insert(
             "authorization",
             MetadataValue::try_from(format!("Bearer {}", self.token)).unwrap(),
         );
+        if let Some(address) = &self.address {
+            r.metadata_mut().insert(
+                "x-client-address",
+                MetadataValue::try_from(address.as_str()).unwrap(),
+            );
+        }
         r
     }
 

@@ -7,6 +7,7 @@ mod close;
 mod crud;
 mod harness;
 mod invitations;
+mod ip_enforcement;
 mod lock_order;
 mod matrix;
 mod operator;

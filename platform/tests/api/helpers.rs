@@ -260,6 +260,18 @@ pub enum Auth {
     Bearer(String),
 }
 
+impl Auth {
+    /// `req` with this authentication's header.
+    pub fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => req,
+            Auth::Cookie(c) => req.header("cookie", format!("connect.sid={c}")),
+            Auth::ApiKey(t) => req.header("authorization", format!("ApiKey {t}")),
+            Auth::Bearer(t) => req.header("authorization", format!("Bearer {t}")),
+        }
+    }
+}
+
 /// A response: status, headers, the body as received and parsed (Null when there is none).
 #[derive(Debug)]
 pub struct Reply {
@@ -330,12 +342,7 @@ impl TestApp {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base));
-        req = match auth {
-            Auth::None => req,
-            Auth::Cookie(c) => req.header("cookie", format!("connect.sid={c}")),
-            Auth::ApiKey(t) => req.header("authorization", format!("ApiKey {t}")),
-            Auth::Bearer(t) => req.header("authorization", format!("Bearer {t}")),
-        };
+        req = auth.apply(req);
         if let Some(b) = body {
             req = req.json(&b);
         }

@@ -11,6 +11,7 @@ mod helpers;
 
 mod account;
 mod accounts_close;
+mod allowed_ips;
 mod attributes;
 mod config;
 mod connections;

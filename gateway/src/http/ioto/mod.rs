@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::{
     AppState,
     error::{Dialect, without_strings},
-    extract::{AuthMethod, Caller},
+    extract::{AuthMethod, Caller, client_address},
 };
 use crate::clients::Exchange;
 
@@ -84,7 +84,8 @@ impl FromRequestParts<AppState> for IotoCaller {
         if let Some(id) = parts.headers.get("x-request-id") {
             headers.insert("x-request-id", id.clone());
         }
-        Caller::authenticate(&headers, state, Exchange::Reuse)
+        let address = client_address(parts, state);
+        Caller::authenticate(&headers, address, state, Exchange::Reuse)
             .await
             .map(Self)
             .map_err(super::error::Error::recast)

@@ -75,7 +75,7 @@ async fn access_token(
             if body.email.is_some() || body.password.is_some() || body.refresh_token.is_some() {
                 return Err(missing("grantType"));
             }
-            exchange(&state, &headers).await
+            exchange(&state, &headers, client_address).await
         }
         Some(GrantType::Password) => {
             let (Some(email), Some(password)) = (body.email, body.password) else {
@@ -146,8 +146,8 @@ fn expiry(exp: i64) -> String {
 /// An access token for a caller authenticated by session or personal access token, issued
 /// afresh by identity-svc: a revoked credential gets none, even while the gateway still holds an
 /// access token it obtained for it earlier (a token handed out here replaces that one).
-async fn exchange(state: &AppState, headers: &HeaderMap) -> Reply {
-    let caller = Caller::authenticate(headers, state, Exchange::Fresh).await?;
+async fn exchange(state: &AppState, headers: &HeaderMap, client_address: Option<String>) -> Reply {
+    let caller = Caller::authenticate(headers, client_address, state, Exchange::Fresh).await?;
     if caller.method == AuthMethod::AccessToken {
         return Err(ApiError::forbidden(
             "An access token cannot be exchanged for another; use a session or a personal access token",

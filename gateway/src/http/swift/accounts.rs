@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::{Envelope, Reply, Swift, SwiftError, list, one, time, ulid, uuid_of};
 use crate::http::{
     AppState,
-    extract::{Body, Caller, ClientAddress, In, Path, Query},
+    extract::{Body, Caller, In, Path, Query},
     invited_role,
 };
 
@@ -244,7 +244,6 @@ async fn get_account(In(caller, ..): Authed, AccountId(id): AccountId) -> Reply 
 async fn update(
     In(caller, ..): Authed,
     AccountId(id): AccountId,
-    ClientAddress(address): ClientAddress,
     Data(data): Data<UpdateData>,
 ) -> Reply {
     let msg = pb::UpdateAccountRequest {
@@ -256,7 +255,6 @@ async fn update(
         sms_access: data.sms_access,
         require_ip_api_access: data.require_ip_api_access,
         require_ip_gql_access: data.require_ip_gql_access,
-        client_address: address,
         email: None,
     };
     let updated = caller.accounts().update_account(msg).await?;
