@@ -75,6 +75,24 @@ async fn assert_calls(app: &TestApp, forwarded: &str, auths: &[Auth], account: &
         } else {
             assert_eq!(detail(&r, 403), REFUSED);
         }
+        // The seed 004 face takes tokens only, with or without `Bearer`.
+        let token = match auth {
+            Auth::ApiKey(t) => t.clone(),
+            Auth::Bearer(t) => format!("Bearer {t}"),
+            _ => continue,
+        };
+        let req = app
+            .http
+            .post(format!("{}/account/get", app.base))
+            .header("authorization", token)
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({}));
+        let r = app.finish(Method::POST, "/account/get", req).await;
+        if ok {
+            assert_eq!(r.status, 200, "/account/get from {forwarded}: {}", r.body);
+        } else {
+            assert_eq!(crate::ioto::refused(&r, 403), REFUSED);
+        }
     }
 }
 
