@@ -39,6 +39,12 @@ impl Membership {
 pub trait Directory: Send + Sync + std::fmt::Debug {
     /// The caller's organization and role; PermissionDenied when they have none.
     async fn membership(&self, caller: &Caller) -> Result<Membership>;
+    /// The caller's membership, and whether `user` is a member of the same organization.
+    async fn membership_and_member(
+        &self,
+        caller: &Caller,
+        user: Uuid,
+    ) -> Result<(Membership, bool)>;
 }
 
 /// identity-svc as the directory.
@@ -48,10 +54,39 @@ pub struct IdentityDirectory(pub Identity);
 #[async_trait::async_trait]
 impl Directory for IdentityDirectory {
     async fn membership(&self, caller: &Caller) -> Result<Membership> {
-        let req = self
-            .0
-            .as_user(pb::GetAccessContextsRequest::default(), caller);
         let res = self
+            .contexts(caller, pb::GetAccessContextsRequest::default())
+            .await?;
+        membership_of(&res)
+    }
+
+    async fn membership_and_member(
+        &self,
+        caller: &Caller,
+        user: Uuid,
+    ) -> Result<(Membership, bool)> {
+        let query = pb::GetAccessContextsRequest {
+            user_uuids: vec![user.to_string()],
+            ..pb::GetAccessContextsRequest::default()
+        };
+        let res = self.contexts(caller, query).await?;
+        let member = res
+            .members
+            .iter()
+            .any(|m| Uuid::parse_str(&m.user_uuid).is_ok_and(|u| u == user) && !m.is_pending);
+        Ok((membership_of(&res)?, member))
+    }
+}
+
+impl IdentityDirectory {
+    /// identity-svc's answer to `query`, asked as the caller.
+    async fn contexts(
+        &self,
+        caller: &Caller,
+        query: pb::GetAccessContextsRequest,
+    ) -> Result<pb::GetAccessContextsResponse> {
+        let req = self.0.as_user(query, caller);
+        Ok(self
             .0
             .rpc()
             .get_access_contexts(req)
@@ -64,9 +99,16 @@ impl Directory for IdentityDirectory {
                 }
                 _ => Error::Internal(anyhow::anyhow!("identity-svc: {s}")),
             })?
-            .into_inner();
+            .into_inner())
+    }
+}
+
+/// The caller's membership in an answer of identity-svc.
+fn membership_of(res: &pb::GetAccessContextsResponse) -> Result<Membership> {
+    {
         let role = res
             .caller
+            .as_ref()
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("identity-svc sent no caller context")))?
             .organization_role;
         let role = answered_role(role)?;

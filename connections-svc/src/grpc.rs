@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     directory::Caller,
-    domain::{ConnectionView, Connections, Fields, Kind, TestStatus},
+    domain::{ConnectionView, Connections, Fields, Kind, TestStatus, Visibility},
 };
 
 /// Implements `connections.v1.ConnectionsService`.
@@ -34,6 +34,24 @@ impl ConnectionsGrpc {
 
     async fn caller<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
         service_kit::grpc::user_call(&self.verifier, req).await
+    }
+
+    /// ShareConnection (`share`) or UnshareConnection.
+    async fn share_call(
+        &self,
+        req: Request<pb::ShareConnectionRequest>,
+        share: bool,
+    ) -> Result<Response<pb::Connection>, Status> {
+        let caller = self.caller(&req).await?;
+        let r = req.into_inner();
+        let id = uuid("connection_uuid", &r.connection_uuid)?;
+        let user = uuid("user_uuid", &r.user_uuid)?;
+        let v = if share {
+            self.connections.share(&caller, id, user).await?
+        } else {
+            self.connections.unshare(&caller, id, user).await?
+        };
+        Ok(Response::new(connection_pb(v)))
     }
 }
 
@@ -94,9 +112,26 @@ fn fields(f: Option<pb::ConnectionFields>) -> Result<Fields, Status> {
     })
 }
 
+fn visibility(v: i32) -> Result<Visibility, Status> {
+    match pb::Visibility::try_from(v) {
+        Ok(pb::Visibility::Unspecified | pb::Visibility::Organization) => {
+            Ok(Visibility::Organization)
+        }
+        Ok(pb::Visibility::Restricted) => Ok(Visibility::Restricted),
+        Err(_) => Err(Status::invalid_argument(
+            "visibility must be ORGANIZATION or RESTRICTED",
+        )),
+    }
+}
+
 fn connection_pb(v: ConnectionView) -> pb::Connection {
     let c = v.record;
     pb::Connection {
+        visibility: match v.visibility {
+            Visibility::Organization => pb::Visibility::Organization,
+            Visibility::Restricted => pb::Visibility::Restricted,
+        } as i32,
+        shared_with_user_uuids: v.shared_with.iter().map(ToString::to_string).collect(),
         connection_uuid: c.connection_uuid.to_string(),
         organization_uuid: c.organization_uuid.to_string(),
         owner_user_uuid: c.owner_user_uuid.to_string(),
@@ -137,7 +172,7 @@ impl pb::connections_service_server::ConnectionsService for ConnectionsGrpc {
         let kind = kind(r.kind)?;
         let view = self
             .connections
-            .create(&caller, kind, fields(r.fields)?)
+            .create(&caller, kind, visibility(r.visibility)?, fields(r.fields)?)
             .await?;
         Ok(Response::new(connection_pb(view)))
     }
@@ -253,5 +288,19 @@ impl pb::connections_service_server::ConnectionsService for ConnectionsGrpc {
             .set_preference(&caller, project, r.warehouse_type.trim(), id)
             .await?;
         Ok(Response::new(pb::SetCredentialsPreferenceResponse {}))
+    }
+
+    async fn share_connection(
+        &self,
+        req: Request<pb::ShareConnectionRequest>,
+    ) -> Result<Response<pb::Connection>, Status> {
+        self.share_call(req, true).await
+    }
+
+    async fn unshare_connection(
+        &self,
+        req: Request<pb::ShareConnectionRequest>,
+    ) -> Result<Response<pb::Connection>, Status> {
+        self.share_call(req, false).await
     }
 }

@@ -278,6 +278,7 @@ mod tests {
         let create = pc::CreateConnectionRequest {
             kind: pc::Kind::Shared as i32,
             fields: Some(fields.clone()),
+            visibility: 0,
         };
         let update = pc::UpdateConnectionRequest {
             connection_uuid: "c".into(),

@@ -4,18 +4,34 @@
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::{ConnectionView, Connections, Fields, Kind, invalid, not_found, now, validate::apply};
+use super::{
+    ConnectionView, Connections, Fields, Kind, Visibility, invalid, not_found, now, validate::apply,
+};
 use crate::{
     directory::Caller,
     error::{Error, Result, denied},
-    store::{ConnectionRecord, SecretRecord},
+    store::{ConnectionRecord, ListFilter, SecretRecord},
 };
 
 impl Connections {
-    /// Creates a connection owned by the caller.
-    pub async fn create(&self, caller: &Caller, kind: Kind, f: Fields) -> Result<ConnectionView> {
+    /// Creates a connection owned by the caller. A shared connection every member reads is made
+    /// by developers and admins; a restricted one (its owner's, the admins' and those it is
+    /// shared with) by any member, as personal credentials are.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        kind: Kind,
+        visibility: Visibility,
+        f: Fields,
+    ) -> Result<ConnectionView> {
         let m = self.directory.membership(caller).await?;
-        if kind == Kind::Shared && !m.may_create_shared() {
+        if kind == Kind::Personal && visibility == Visibility::Restricted {
+            return Err(invalid(
+                "personal credentials are their owner's alone: they have no visibility to choose",
+            ));
+        }
+        if kind == Kind::Shared && visibility == Visibility::Organization && !m.may_create_shared()
+        {
             return Err(denied());
         }
         if f.provider.is_none() {
@@ -48,6 +64,7 @@ impl Connections {
             last_tested_at: None,
             created_at: at,
             updated_at: at,
+            visibility: visibility.as_str().to_owned(),
         };
         let secrets = f.secrets.clone();
         apply(&mut c, kind, f)?;
@@ -84,7 +101,8 @@ impl Connections {
         self.view(c).await
     }
 
-    /// Shared connections of the caller's organization, or the caller's personal credentials.
+    /// The shared connections of the caller's organization they may read, or the caller's
+    /// personal credentials.
     pub async fn list(
         &self,
         caller: &Caller,
@@ -92,11 +110,15 @@ impl Connections {
         provider: Option<&str>,
     ) -> Result<Vec<ConnectionView>> {
         let m = self.directory.membership(caller).await?;
-        let owner = (kind == Kind::Personal).then_some(caller.user_uuid);
-        let records = self
-            .store
-            .list(m.organization_uuid, kind.as_str(), owner, provider)
-            .await?;
+        let filter = ListFilter {
+            organization_uuid: m.organization_uuid,
+            kind: kind.as_str(),
+            reader: caller.user_uuid,
+            reader_is_admin: m.is_admin(),
+            owner: None,
+            provider,
+        };
+        let records = self.store.list(&filter).await?;
         self.views(records).await
     }
 

@@ -9,6 +9,7 @@
 //! - `validate`: checking and applying the fields callers send ([`Fields`]);
 //! - `access`: who may read and who may change a connection;
 //! - `lifecycle`: create, read, list, update and delete;
+//! - `shares`: sharing a restricted connection with members and taking it back;
 //! - `sealing`: sealing secrets under the key ring and opening them;
 //! - `preferences`: the personal credentials a user chose for a project;
 //! - `connection_test`: testing a connection ([`TestReport`]);
@@ -26,6 +27,7 @@ mod oauth;
 mod preferences;
 mod rewrap;
 mod sealing;
+mod shares;
 mod validate;
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -35,6 +37,7 @@ use uuid::Uuid;
 
 pub use connection_test::{TestReport, TestSettings, TestStatus};
 pub use rewrap::{RewrapReport, rewrap_all};
+pub use shares::MAX_SHARES;
 pub use validate::{
     Fields, MAX_CACHE_SECONDS, MAX_SECRET_BYTES, MAX_SYNC_INTERVAL_HOURS, SECRET_FIELDS,
     WAREHOUSE_TYPES,
@@ -74,6 +77,34 @@ impl Kind {
     }
 }
 
+/// Who reads a shared connection (a personal one is its owner's alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    /// Every member of its organization.
+    #[default]
+    Organization,
+    /// Its owner, the organization's admins and the members it is shared with.
+    Restricted,
+}
+
+impl Visibility {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Organization => "organization",
+            Visibility::Restricted => "restricted",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        match s {
+            "organization" => Ok(Visibility::Organization),
+            "restricted" => Ok(Visibility::Restricted),
+            _ => Err(Error::Internal(anyhow::anyhow!("stored visibility {s:?}"))),
+        }
+    }
+}
+
 /// The secret fields only an OAuth2 exchange or refresh writes.
 const ACCESS_TOKEN: &str = "access_token";
 const REFRESH_TOKEN: &str = "refresh_token";
@@ -101,6 +132,9 @@ impl Default for Limits {
 pub struct ConnectionView {
     pub record: ConnectionRecord,
     pub kind: Kind,
+    pub visibility: Visibility,
+    /// The members a restricted connection is shared with, in uuid order.
+    pub shared_with: Vec<Uuid>,
     pub description: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
     pub secret_fields: Vec<String>,
@@ -163,11 +197,17 @@ impl Connections {
         for (id, field) in self.store.secret_fields(&ids).await? {
             fields.entry(id).or_default().push(field);
         }
+        let mut shares: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        for (id, user) in self.store.shares_of(&ids).await? {
+            shares.entry(id).or_default().push(user);
+        }
         records
             .into_iter()
             .map(|record| {
                 Ok(ConnectionView {
                     kind: Kind::parse(&record.kind)?,
+                    visibility: Visibility::parse(&record.visibility)?,
+                    shared_with: shares.remove(&record.connection_uuid).unwrap_or_default(),
                     description: from_json("description", &record.description)?,
                     options: from_json("options", &record.options)?,
                     secret_fields: fields.remove(&record.connection_uuid).unwrap_or_default(),

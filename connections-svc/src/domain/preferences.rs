@@ -7,6 +7,7 @@ use super::{ConnectionView, Connections, Kind, invalid, not_found};
 use crate::{
     directory::Caller,
     error::{Error, Result},
+    store::ListFilter,
 };
 
 impl Connections {
@@ -28,15 +29,15 @@ impl Connections {
         {
             return self.view(c).await;
         }
-        let mut all = self
-            .store
-            .list(
-                m.organization_uuid,
-                Kind::Personal.as_str(),
-                Some(caller.user_uuid),
-                Some(warehouse_type),
-            )
-            .await?;
+        let filter = ListFilter {
+            organization_uuid: m.organization_uuid,
+            kind: Kind::Personal.as_str(),
+            reader: caller.user_uuid,
+            reader_is_admin: false,
+            owner: Some(caller.user_uuid),
+            provider: Some(warehouse_type),
+        };
+        let mut all = self.store.list(&filter).await?;
         let newest = all.pop().ok_or(Error::NotFound(
             "You have no credentials of this project's warehouse type".into(),
         ))?;

@@ -53,7 +53,7 @@ macro_rules! remove_organization {
     };
 }
 macro_rules! remove_member {
-    ($tx:expr, $org:expr, $user:expr, $before:expr) => {
+    ($tx:expr, $org:expr, $user:expr, $before:expr) => {{
         delete_connections!(
             $tx,
             "DELETE FROM connections WHERE kind = 'personal' AND owner_user_uuid = $1 \
@@ -62,8 +62,19 @@ macro_rules! remove_member {
             $user,
             $org,
             $before
+        );
+        // What the organization's connections were shared with them.
+        sqlx::query(
+            "DELETE FROM connection_shares WHERE user_uuid = $1 AND created_at < $3 \
+             AND connection_uuid IN \
+             (SELECT connection_uuid FROM connections WHERE organization_uuid = $2)",
         )
-    };
+        .bind($user)
+        .bind($org)
+        .bind($before)
+        .execute(&mut *$tx)
+        .await?;
+    }};
 }
 macro_rules! remove_project {
     ($tx:expr, $project:expr, $before:expr) => {
@@ -97,8 +108,8 @@ impl EventSink for SqlStore {
                     let org = event_uuid("organization_uuid", &e.organization_uuid)?;
                     remove_organization!(tx, org, all);
                 }
-                // The user's personal credentials everywhere and their preferences; shared
-                // connections they made stay with their organization.
+                // The user's personal credentials everywhere, their preferences and what was
+                // shared with them; shared connections they made stay with their organization.
                 Some(Payload::UserDeleted(e)) => {
                     let user = event_uuid("user_uuid", &e.user_uuid)?;
                     delete_connections!(
@@ -107,13 +118,16 @@ impl EventSink for SqlStore {
                          RETURNING organization_uuid, kind, owner_user_uuid",
                         user
                     );
-                    sqlx::query("DELETE FROM credentials_preferences WHERE user_uuid = $1")
-                        .bind(user)
-                        .execute(&mut *tx)
-                        .await?;
+                    for sql in [
+                        "DELETE FROM credentials_preferences WHERE user_uuid = $1",
+                        "DELETE FROM connection_shares WHERE user_uuid = $1",
+                    ] {
+                        sqlx::query(sql).bind(user).execute(&mut *tx).await?;
+                    }
                 }
                 // The member's personal credentials in that organization (and the preferences
-                // naming them), made before the removal.
+                // naming them) and the shares of its connections with them, made before the
+                // removal.
                 Some(Payload::MemberRemoved(e)) => {
                     let user = event_uuid("user_uuid", &e.user_uuid)?;
                     let org = event_uuid("organization_uuid", &e.organization_uuid)?;
@@ -147,7 +161,9 @@ impl EventSink for SqlStore {
                 }
                 let owners: Vec<(Uuid, Uuid)> = sqlx::query_as(
                     "SELECT DISTINCT organization_uuid, owner_user_uuid FROM connections \
-                     WHERE kind = 'personal'",
+                     WHERE kind = 'personal' UNION SELECT DISTINCT c.organization_uuid, \
+                     s.user_uuid FROM connection_shares s JOIN connections c \
+                     ON c.connection_uuid = s.connection_uuid",
                 )
                 .fetch_all(&mut *tx)
                 .await?;

@@ -5,6 +5,7 @@
 //! the key that opens them is never in the database (CR-6).
 
 mod events;
+mod shares;
 mod sql;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 use service_kit::db::Pool;
 use uuid::Uuid;
 
+pub use shares::{ShareStore, Shared};
 pub use sql::SqlStore;
 
 /// A failure of the store.
@@ -57,6 +59,23 @@ pub struct ConnectionRecord {
     pub last_tested_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Who reads a shared connection: `organization` or `restricted` (see [`ListFilter`]).
+    pub visibility: String,
+}
+
+/// Which connections a listing answers: those of `organization_uuid` and `kind` that `reader`
+/// may read, optionally of one owner and one provider. A personal connection is its owner's
+/// alone; a shared one is every member's when its visibility is `organization`, and when it is
+/// `restricted` its owner's, the organization admins' (`reader_is_admin`) and those of the
+/// members it is shared with.
+#[derive(Debug, Clone)]
+pub struct ListFilter<'a> {
+    pub organization_uuid: Uuid,
+    pub kind: &'a str,
+    pub reader: Uuid,
+    pub reader_is_admin: bool,
+    pub owner: Option<Uuid>,
+    pub provider: Option<&'a str>,
 }
 
 /// One sealed secret of a connection. `sealed` is ciphertext (it opens only with the key ring
@@ -81,7 +100,7 @@ pub struct BoundSecret {
 
 /// Persistence of connections-svc.
 #[async_trait::async_trait]
-pub trait ConnectionsStore: Send + Sync + std::fmt::Debug {
+pub trait ConnectionsStore: ShareStore + Send + Sync + std::fmt::Debug {
     /// Inserts a connection and its sealed secrets, atomically, unless its owner's scope (the
     /// organization's shared connections, or the owner's personal ones) already holds `limit`
     /// connections: false then, and nothing is written.
@@ -97,15 +116,8 @@ pub trait ConnectionsStore: Send + Sync + std::fmt::Debug {
     }
     /// One connection.
     async fn get(&self, connection_uuid: Uuid) -> Result<Option<ConnectionRecord>>;
-    /// The connections of an organization of one kind, oldest first; only `owner`'s when set,
-    /// only `provider`'s when set.
-    async fn list(
-        &self,
-        organization_uuid: Uuid,
-        kind: &str,
-        owner: Option<Uuid>,
-        provider: Option<&str>,
-    ) -> Result<Vec<ConnectionRecord>>;
+    /// The connections `filter` names, oldest first.
+    async fn list(&self, filter: &ListFilter<'_>) -> Result<Vec<ConnectionRecord>>;
     /// Names of the secrets stored for each of `connections`, as (connection, field) pairs.
     async fn secret_fields(&self, connections: &[Uuid]) -> Result<Vec<(Uuid, String)>>;
     /// The sealed secrets of a connection.

@@ -6,7 +6,8 @@ use service_kit::{db::Pool, on_pool};
 use uuid::Uuid;
 
 use super::{
-    BoundSecret, ConnectionRecord, ConnectionsStore, Result, SecretRecord, StoreError, count_scope,
+    BoundSecret, ConnectionRecord, ConnectionsStore, ListFilter, Result, SecretRecord, StoreError,
+    count_scope,
 };
 
 /// The connections store on a PostgreSQL or SQLite pool.
@@ -35,7 +36,8 @@ macro_rules! columns {
     () => {
         "connection_uuid, organization_uuid, owner_user_uuid, kind, provider, name, description, \
          host, port, identifier, scope, expiry, active, invalid, cache, datasets_meta_sync_enabled, \
-         datasets_meta_sync_interval, linked_at, options, last_tested_at, created_at, updated_at"
+         datasets_meta_sync_interval, linked_at, options, last_tested_at, created_at, updated_at, \
+         visibility"
     };
 }
 
@@ -106,7 +108,7 @@ impl ConnectionsStore for SqlStore {
                 "INSERT INTO connections (",
                 columns!(),
                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19, $20, $21, $22)"
+                 $16, $17, $18, $19, $20, $21, $22, $23)"
             ))
             .bind(c.connection_uuid)
             .bind(c.organization_uuid)
@@ -130,6 +132,7 @@ impl ConnectionsStore for SqlStore {
             .bind(c.last_tested_at)
             .bind(c.created_at)
             .bind(c.updated_at)
+            .bind(&c.visibility)
             .execute(&mut *tx)
             .await?;
             put_secrets!(tx, secrets, c.updated_at);
@@ -154,26 +157,32 @@ impl ConnectionsStore for SqlStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list(
-        &self,
-        organization_uuid: Uuid,
-        kind: &str,
-        owner: Option<Uuid>,
-        provider: Option<&str>,
-    ) -> Result<Vec<ConnectionRecord>> {
+    async fn list(&self, f: &ListFilter<'_>) -> Result<Vec<ConnectionRecord>> {
         on_pool!(&self.pool, |p| {
             let mut qb = sqlx::QueryBuilder::new(concat!(
                 "SELECT ",
                 columns!(),
-                " FROM connections WHERE organization_uuid = "
+                " FROM connections c WHERE organization_uuid = "
             ));
-            qb.push_bind(organization_uuid)
+            qb.push_bind(f.organization_uuid)
                 .push(" AND kind = ")
-                .push_bind(kind.to_owned());
-            if let Some(owner) = owner {
+                .push_bind(f.kind.to_owned());
+            if f.kind == "personal" {
+                qb.push(" AND owner_user_uuid = ").push_bind(f.reader);
+            } else if !f.reader_is_admin {
+                qb.push(" AND (visibility = 'organization' OR owner_user_uuid = ")
+                    .push_bind(f.reader)
+                    .push(
+                        " OR EXISTS (SELECT 1 FROM connection_shares s \
+                         WHERE s.connection_uuid = c.connection_uuid AND s.user_uuid = ",
+                    )
+                    .push_bind(f.reader)
+                    .push("))");
+            }
+            if let Some(owner) = f.owner {
                 qb.push(" AND owner_user_uuid = ").push_bind(owner);
             }
-            if let Some(provider) = provider {
+            if let Some(provider) = f.provider {
                 qb.push(" AND provider = ").push_bind(provider.to_owned());
             }
             qb.push(" ORDER BY created_at, connection_uuid");

@@ -81,6 +81,7 @@ pub(crate) fn record(organization: Uuid, n: i64) -> ConnectionRecord {
         last_tested_at: None,
         created_at: t,
         updated_at: t,
+        visibility: "organization".into(),
     }
 }
 

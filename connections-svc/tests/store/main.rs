@@ -38,4 +38,5 @@ mod harness;
 mod at_rest;
 mod rewrap;
 mod rows;
+mod shares;
 mod tampering;

@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use connections_svc::{
     domain::{RewrapReport, rewrap_all},
     envelope::{EnvelopeError, Keyring},
-    store::{BoundSecret, ConnectionRecord, ConnectionsStore, SecretRecord},
+    store::{
+        BoundSecret, ConnectionRecord, ConnectionsStore, ListFilter, SecretRecord, ShareStore,
+        Shared,
+    },
 };
 use uuid::Uuid;
 
@@ -456,6 +459,22 @@ struct Meddling {
 type R<T> = connections_svc::store::Result<T>;
 
 #[async_trait::async_trait]
+impl ShareStore for Meddling {
+    async fn share(&self, id: Uuid, user: Uuid, at: DateTime<Utc>, max: i64) -> R<Shared> {
+        self.inner.share(id, user, at, max).await
+    }
+    async fn unshare(&self, id: Uuid, user: Uuid) -> R<bool> {
+        self.inner.unshare(id, user).await
+    }
+    async fn is_shared_with(&self, id: Uuid, user: Uuid) -> R<bool> {
+        self.inner.is_shared_with(id, user).await
+    }
+    async fn shares_of(&self, connections: &[Uuid]) -> R<Vec<(Uuid, Uuid)>> {
+        self.inner.shares_of(connections).await
+    }
+}
+
+#[async_trait::async_trait]
 impl ConnectionsStore for Meddling {
     async fn insert_within(
         &self,
@@ -468,16 +487,8 @@ impl ConnectionsStore for Meddling {
     async fn get(&self, id: Uuid) -> R<Option<ConnectionRecord>> {
         self.inner.get(id).await
     }
-    async fn list(
-        &self,
-        organization_uuid: Uuid,
-        kind: &str,
-        owner: Option<Uuid>,
-        provider: Option<&str>,
-    ) -> R<Vec<ConnectionRecord>> {
-        self.inner
-            .list(organization_uuid, kind, owner, provider)
-            .await
+    async fn list(&self, filter: &ListFilter<'_>) -> R<Vec<ConnectionRecord>> {
+        self.inner.list(filter).await
     }
     async fn secret_fields(&self, connections: &[Uuid]) -> R<Vec<(Uuid, String)>> {
         self.inner.secret_fields(connections).await

@@ -1,7 +1,7 @@
 //! The store's rules on rows: optimistic updates, cascading deletes, preferences that see
 //! deletions, and limits that hold under concurrent creates (API4).
 
-use connections_svc::store::StoreError;
+use connections_svc::store::{ListFilter, StoreError};
 use uuid::Uuid;
 
 use crate::{fixtures::*, harness::*};
@@ -217,7 +217,15 @@ async fn limits_hold_under_concurrent_inserts_and_deletes_free_places(db: &TestD
     }
     assert_eq!(taken, limit, "exactly the limit was taken");
     assert_eq!(db.store.count(org, "shared").await.unwrap(), limit);
-    let listed = db.store.list(org, "shared", None, None).await.unwrap();
+    let every = ListFilter {
+        organization_uuid: org,
+        kind: "shared",
+        reader: Uuid::now_v7(),
+        reader_is_admin: true,
+        owner: None,
+        provider: None,
+    };
+    let listed = db.store.list(&every).await.unwrap();
     assert_eq!(listed.len() as i64, limit);
 
     // Personal credentials count per owner, apart from the shared ones.

@@ -238,6 +238,7 @@ async fn create(caller: Caller, Json(body): Json<Value>) -> Reply {
     let msg = pb::CreateConnectionRequest {
         kind: pb::Kind::Shared as i32,
         fields: Some(fields(body, secrets)),
+        visibility: pb::Visibility::Organization as i32,
     };
     let c = caller.connections().create_connection(msg).await?;
     Ok(json::created(connection(c.get_ref())))

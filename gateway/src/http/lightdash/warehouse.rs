@@ -165,6 +165,7 @@ async fn create_user_credentials(caller: Caller, Json(body): Json<Value>) -> Rep
     let msg = pb::CreateConnectionRequest {
         kind: pb::Kind::Personal as i32,
         fields: Some(upsert_credentials(body, false)?),
+        visibility: pb::Visibility::Unspecified as i32,
     };
     let c = caller.connections().create_connection(msg).await?;
     Ok(json::ok(user_credentials(c.get_ref())))

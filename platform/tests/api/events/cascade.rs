@@ -239,6 +239,7 @@ async fn reconciliation_removes_what_escaped_a_cascade(backend: Backend) {
         last_tested_at: None,
         created_at: earlier,
         updated_at: earlier,
+        visibility: "organization".into(),
     };
     connections_svc::store::for_pool(app.connections_db.clone())
         .insert(&connection, &[])

@@ -28,6 +28,7 @@ async fn connections_methods(
                     pc::CreateConnectionRequest {
                         kind: pc::Kind::Shared as i32,
                         fields: Some(fields()),
+                        visibility: 0,
                     },
                     who,
                 ))
@@ -129,6 +130,34 @@ async fn connections_methods(
                         project_uuid: id(),
                         warehouse_type: "postgres".into(),
                         connection_uuid: id(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ShareConnection",
+            code(
+                c.share_connection(req(
+                    pc::ShareConnectionRequest {
+                        connection_uuid: id(),
+                        user_uuid: id(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "UnshareConnection",
+            code(
+                c.unshare_connection(req(
+                    pc::ShareConnectionRequest {
+                        connection_uuid: id(),
+                        user_uuid: id(),
                     },
                     who,
                 ))
