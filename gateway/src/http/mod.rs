@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod ioto;
 pub mod lightdash;
+pub mod luzmo;
 pub mod swift;
 mod wellknown;
 
@@ -101,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .merge(lightdash::router())
         .merge(swift::router())
         .merge(ioto::router())
+        .merge(luzmo::router())
         .merge(wellknown::router())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {

@@ -25,6 +25,7 @@ mod grpc_auth;
 mod ioto;
 mod lifecycle;
 mod logs;
+mod luzmo;
 mod operator;
 mod organizations;
 mod projects;

@@ -1,0 +1,120 @@
+//! The connection face of seed 000 (Luzmo's Core API, `/0.1.0/account`): the operation is the
+//! body's `action`, whatever the HTTP method (Luzmo's Node client sends SEARCH, LINK and UNLINK);
+//! the credentials are the body's `key` (a personal access token's uuid) and `token` (its
+//! secret). connections-svc does the work; docs/connections-faces.md describes the face.
+
+mod account;
+mod find;
+
+use axum::{
+    Router,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::{Map, Value, json};
+
+use super::{AppState, error::Dialect};
+
+/// The face's error shape: `{"message": "…"}`, with `"validation": {field: [messages]}` when a
+/// field is at fault (what Luzmo's SDKs read).
+#[derive(Debug, Clone, Copy)]
+pub enum Luzmo {}
+
+impl Dialect for Luzmo {
+    fn error_body(_: StatusCode, message: &str) -> Value {
+        json!({ "message": message })
+    }
+}
+
+/// An error of the face: a status and a message, and the field at fault if one is.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    message: String,
+    field: Option<String>,
+}
+
+impl Refusal {
+    /// 400 naming `field`.
+    fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "Invalid key and token: a personal access token's uuid and its secret are required",
+        )
+    }
+}
+
+impl From<super::error::Error<Luzmo>> for Refusal {
+    fn from(e: super::error::Error<Luzmo>) -> Self {
+        Self::new(e.status, e.message)
+    }
+}
+
+impl From<tonic::Status> for Refusal {
+    /// The shared gRPC table; a 400 whose message starts with a property's name is that
+    /// property's fault (connections-svc names the field first: "port must be …").
+    fn from(s: tonic::Status) -> Self {
+        let e = super::error::Error::<Luzmo>::from(s);
+        let field = (e.status == StatusCode::BAD_REQUEST)
+            .then(|| e.message.split_whitespace().next().unwrap_or_default())
+            .filter(|w| account::PROPERTIES.contains(w))
+            .map(str::to_owned);
+        Self {
+            status: e.status,
+            message: e.message,
+            field,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("message".into(), Value::String(self.message.clone()));
+        if let Some(f) = self.field {
+            body.insert("validation".into(), json!({ f: [self.message] }));
+        }
+        (self.status, axum::Json(Value::Object(body))).into_response()
+    }
+}
+
+/// What a handler answers.
+type Reply = Result<Response, Refusal>;
+
+/// Every route of the face.
+pub fn router() -> Router<AppState> {
+    account::router()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_the_field_at_fault() {
+        let r = Refusal::invalid("port", "port must be a number").into_response();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = Refusal::from(tonic::Status::invalid_argument("port must be a number"));
+        assert_eq!(r.field.as_deref(), Some("port"));
+        let r = Refusal::from(tonic::Status::invalid_argument("the connection changed"));
+        assert_eq!(r.field, None);
+        let r = Refusal::from(tonic::Status::not_found("name not found"));
+        assert_eq!((r.status, r.field), (StatusCode::NOT_FOUND, None));
+    }
+}
