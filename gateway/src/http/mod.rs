@@ -1,12 +1,13 @@
 //! The HTTP face of the platform: the state every handler reaches, the middleware, and the
-//! top-level router merging each dialect's routers (`lightdash/`, `swift/`) and the dialect-neutral
-//! routes (`wellknown.rs`). `error.rs` maps gRPC to each dialect's error shape; `extract.rs`
+//! top-level router merging each dialect's routers (`lightdash/`, `swift/`, `ioto/`, `sumvin/`)
+//! and the dialect-neutral routes (`wellknown.rs`). `error.rs` maps gRPC to each dialect's error shape; `extract.rs`
 //! holds the extractors, the caller's authentication among them.
 
 pub mod error;
 pub mod extract;
 pub mod ioto;
 pub mod lightdash;
+pub mod sumvin;
 pub mod swift;
 mod wellknown;
 
@@ -101,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .merge(lightdash::router())
         .merge(swift::router())
         .merge(ioto::router())
+        .merge(sumvin::router())
         .merge(wellknown::router())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {
