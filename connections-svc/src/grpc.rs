@@ -13,7 +13,10 @@ use uuid::Uuid;
 
 use crate::{
     directory::Caller,
-    domain::{ConnectionView, Connections, Fields, Kind, TestStatus, Visibility},
+    domain::{
+        ConnectionView, Connections, Fields, Format, Kind, Provider, ProviderField, Target,
+        TestStatus, Visibility,
+    },
 };
 
 /// Implements `connections.v1.ConnectionsService`.
@@ -135,10 +138,7 @@ fn connection_pb(v: ConnectionView) -> pb::Connection {
         connection_uuid: c.connection_uuid.to_string(),
         organization_uuid: c.organization_uuid.to_string(),
         owner_user_uuid: c.owner_user_uuid.to_string(),
-        kind: match v.kind {
-            Kind::Shared => pb::Kind::Shared,
-            Kind::Personal => pb::Kind::Personal,
-        } as i32,
+        kind: kind_pb(v.kind) as i32,
         provider: c.provider,
         name: c.name,
         description: v.description.into_iter().collect(),
@@ -158,6 +158,44 @@ fn connection_pb(v: ConnectionView) -> pb::Connection {
         created_at: Some(ts(c.created_at)),
         updated_at: Some(ts(c.updated_at)),
         last_tested_at: c.last_tested_at.map(ts),
+    }
+}
+
+fn kind_pb(k: Kind) -> pb::Kind {
+    match k {
+        Kind::Shared => pb::Kind::Shared,
+        Kind::Personal => pb::Kind::Personal,
+    }
+}
+
+fn provider_field_pb(f: &ProviderField) -> pb::ProviderField {
+    let (target, stored_as) = match f.target {
+        Target::Identifier => (pb::FieldTarget::Identifier, ""),
+        Target::Secret(name) => (pb::FieldTarget::Secret, name),
+    };
+    pb::ProviderField {
+        name: f.name.to_owned(),
+        description: f.description.to_owned(),
+        required: f.required,
+        target: target as i32,
+        stored_as: stored_as.to_owned(),
+        format: match f.format {
+            Format::Text => pb::FieldFormat::Text,
+            Format::JsonObject => pb::FieldFormat::JsonObject,
+        } as i32,
+    }
+}
+
+fn provider_pb(p: &Provider) -> pb::Provider {
+    pb::Provider {
+        number: p.number,
+        slug: p.slug.to_owned(),
+        name: p.name.to_owned(),
+        description: p.description.to_owned(),
+        icon_url: p.icon_url.to_owned(),
+        auth_type: p.auth_type.to_owned(),
+        kind: kind_pb(p.kind) as i32,
+        fields: p.fields.iter().map(provider_field_pb).collect(),
     }
 }
 
@@ -196,10 +234,15 @@ impl pb::connections_service_server::ConnectionsService for ConnectionsGrpc {
     ) -> Result<Response<pb::ListConnectionsResponse>, Status> {
         let caller = self.caller(&req).await?;
         let r = req.into_inner();
-        let views = self
-            .connections
-            .list(&caller, kind(r.kind)?, r.provider.as_deref())
-            .await?;
+        let views = if r.owned_by_caller {
+            self.connections
+                .list_owned(&caller, kind_filter(r.kind)?, r.provider.as_deref())
+                .await?
+        } else {
+            self.connections
+                .list(&caller, kind(r.kind)?, r.provider.as_deref())
+                .await?
+        };
         Ok(Response::new(pb::ListConnectionsResponse {
             connections: views.into_iter().map(connection_pb).collect(),
         }))
@@ -288,6 +331,17 @@ impl pb::connections_service_server::ConnectionsService for ConnectionsGrpc {
             .set_preference(&caller, project, r.warehouse_type.trim(), id)
             .await?;
         Ok(Response::new(pb::SetCredentialsPreferenceResponse {}))
+    }
+
+    async fn list_providers(
+        &self,
+        req: Request<pb::ListProvidersRequest>,
+    ) -> Result<Response<pb::ListProvidersResponse>, Status> {
+        let caller = self.caller(&req).await?;
+        let providers = self.connections.providers(&caller).await?;
+        Ok(Response::new(pb::ListProvidersResponse {
+            providers: providers.iter().map(provider_pb).collect(),
+        }))
     }
 
     async fn share_connection(

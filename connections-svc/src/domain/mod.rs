@@ -10,6 +10,8 @@
 //! - `access`: who may read and who may change a connection;
 //! - `lifecycle`: create, read, list, update and delete;
 //! - `shares`: sharing a restricted connection with members and taking it back;
+//! - `owned`: the caller's own connections, of either kind;
+//! - `catalog`: the providers whose credentials the service takes ([`CATALOG`]);
 //! - `sealing`: sealing secrets under the key ring and opening them;
 //! - `preferences`: the personal credentials a user chose for a project;
 //! - `connection_test`: testing a connection ([`TestReport`]);
@@ -21,9 +23,11 @@
 //! [`probe`](crate::probe) (connection tests).
 
 mod access;
+mod catalog;
 mod connection_test;
 mod lifecycle;
 mod oauth;
+mod owned;
 mod preferences;
 mod rewrap;
 mod sealing;
@@ -35,6 +39,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use chrono::{DateTime, Timelike, Utc};
 use uuid::Uuid;
 
+pub use catalog::{CATALOG, Format, Provider, ProviderField, Target};
 pub use connection_test::{TestReport, TestSettings, TestStatus};
 pub use rewrap::{RewrapReport, rewrap_all};
 pub use shares::MAX_SHARES;

@@ -397,3 +397,17 @@ impl Caller {
         ))
     }
 }
+
+/// Whether a `Content-Type` value names JSON (`application/json`, `application/…+json`), for
+/// faces that read their bodies by hand.
+pub(crate) fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence
+        .strip_prefix("application/")
+        .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
+}

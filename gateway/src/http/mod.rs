@@ -1,6 +1,6 @@
 //! The HTTP face of the platform: the state every handler reaches, the middleware, and the
-//! top-level router merging each dialect's routers (`lightdash/`, `swift/`) and the dialect-neutral
-//! routes (`wellknown.rs`). `error.rs` maps gRPC to each dialect's error shape; `extract.rs`
+//! top-level router merging each dialect's routers (`lightdash/`, `swift/`, `ioto/`, `sumvin/`)
+//! and the dialect-neutral routes (`wellknown.rs`). `error.rs` maps gRPC to each dialect's error shape; `extract.rs`
 //! holds the extractors, the caller's authentication among them.
 
 pub mod error;
@@ -8,6 +8,7 @@ pub mod extract;
 pub mod ioto;
 pub mod lightdash;
 pub mod luzmo;
+pub mod sumvin;
 pub mod swift;
 mod wellknown;
 
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(swift::router())
         .merge(ioto::router())
         .merge(luzmo::router())
+        .merge(sumvin::router())
         .merge(wellknown::router())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {

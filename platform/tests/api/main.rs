@@ -31,6 +31,7 @@ mod organizations;
 mod projects;
 mod settings;
 mod spaces;
+mod sumvin;
 mod swift;
 mod swift_matrix;
 mod tokens;

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::{
     AppState,
     error::{Dialect, without_strings},
-    extract::{AuthMethod, Caller, client_address},
+    extract::{AuthMethod, Caller, client_address, is_json},
 };
 use crate::clients::Exchange;
 
@@ -121,19 +121,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Args<T> {
             .map(Self)
             .map_err(|e| IotoError::bad_request(without_strings(&e.to_string())))
     }
-}
-
-/// Whether a `Content-Type` value names JSON (`application/json`, `application/…+json`).
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence
-        .strip_prefix("application/")
-        .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
 }
 
 /// A time as the face writes it: ISO 8601 UTC with milliseconds (JavaScript's `Date` JSON).

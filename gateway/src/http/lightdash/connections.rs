@@ -224,6 +224,7 @@ async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Reply {
     let msg = pb::ListConnectionsRequest {
         kind: pb::Kind::Shared as i32,
         provider: q.provider.map(|p| p.trim().to_ascii_lowercase()),
+        owned_by_caller: false,
     };
     let res = caller.connections().list_connections(msg).await?;
     Ok(json::ok(json::each(&res.get_ref().connections, connection)))

@@ -152,6 +152,7 @@ async fn list_user_credentials(caller: Caller) -> Reply {
     let msg = pb::ListConnectionsRequest {
         kind: pb::Kind::Personal as i32,
         provider: None,
+        owned_by_caller: false,
     };
     let res = caller.connections().list_connections(msg).await?;
     Ok(json::ok(json::each(

@@ -369,6 +369,7 @@ async fn get(caller: &Caller, mut m: Map<String, Value>) -> Reply {
     let msg = pb::ListConnectionsRequest {
         kind: pb::Kind::Shared as i32,
         provider: None,
+        owned_by_caller: false,
     };
     let list = caller
         .connections()

@@ -57,6 +57,7 @@ async fn connections_methods(
                     pc::ListConnectionsRequest {
                         kind: pc::Kind::Shared as i32,
                         provider: None,
+                        owned_by_caller: false,
                     },
                     who,
                 ))
@@ -163,6 +164,14 @@ async fn connections_methods(
                 ))
                 .await
                 .map(|_| ()),
+            ),
+        ),
+        (
+            "ListProviders",
+            code(
+                c.list_providers(req(pc::ListProvidersRequest {}, who))
+                    .await
+                    .map(|_| ()),
             ),
         ),
     ]

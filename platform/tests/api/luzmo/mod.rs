@@ -285,6 +285,23 @@ async fn one_connection_on_every_face(app: TestApp) {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.get(&rest, &cookie(&admin)).await.results()["cache"], 5);
+    // It is the admin's own: a user connector of theirs on the Sumvin face too (a provider
+    // outside the catalog: connector "0").
+    let listed = app
+        .http
+        .get(format!("{}/v0/user/connectors/", app.base))
+        .header("x-sumvin-pat", &key.token);
+    let listed = app
+        .finish(Method::GET, "/v0/user/connectors/", listed)
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let ids: Vec<&str> = listed.body["user_connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id.as_str()]);
     // A member who may not read it sees it on neither face.
     let other = invite_and_join(&app, &admin, "developer").await;
     app.get(&rest, &cookie(&other)).await.expect_error(404);
