@@ -156,28 +156,48 @@ impl<D> From<JsonRejection> for Error<D> {
     }
 }
 
-/// A serde message with its quoted string values elided (`invalid type: string "…"`): a
-/// secret sent in the wrong field must not come back in the error. Field names are quoted
-/// with backticks and stay.
+/// A serde message with the string value it quotes elided (`invalid type: string "…"`,
+/// `unknown variant `…``): a secret sent in the wrong field must not come back in the error.
+/// Field names stay, and so does a path of keys before the message.
 pub(crate) fn without_strings(message: &str) -> String {
-    // serde quotes with Rust's Debug escaping: `\"` and `\\` inside a value do not end it.
-    let mut out = String::with_capacity(message.len());
-    let mut inside = false;
+    let message = without_variant(message);
+    // serde writes a string value as `string "<Debug-escaped>"`: a `"` inside the value is
+    // escaped, so the last `string "` opens the value, whatever keys (quotes included) the
+    // caller put in the path before it.
+    let Some(at) = message.rfind("string \"") else {
+        return message;
+    };
+    let open = at + "string ".len();
+    let mut out = format!("{}\"…\"", &message[..open]);
     let mut escaped = false;
-    for ch in message.chars() {
-        match (ch, inside) {
-            ('"', false) => {
-                out.push_str("\"…\"");
-                inside = true;
+    for (i, ch) in message[open + 1..].char_indices() {
+        match ch {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => {
+                out.push_str(&message[open + 1 + i + 1..]);
+                break;
             }
-            (_, true) if escaped => escaped = false,
-            ('\\', true) => escaped = true,
-            ('"', true) => inside = false,
-            (_, true) => {}
-            (c, false) => out.push(c),
+            _ => {}
         }
     }
     out
+}
+
+/// serde's `unknown variant `<value>`, expected …` with the value elided: it is written as
+/// sent, so it ends at the last "`, expected " (or "`, there are no variants").
+fn without_variant(message: &str) -> String {
+    const OPEN: &str = "unknown variant `";
+    let Some(at) = message.find(OPEN) else {
+        return message.to_owned();
+    };
+    let from = at + OPEN.len();
+    let rest = &message[from..];
+    let end = rest
+        .rfind("`, expected ")
+        .or_else(|| rest.rfind("`, there are no variants"))
+        .map_or(message.len(), |i| from + i);
+    format!("{}…{}", &message[..from], &message[end..])
 }
 
 #[cfg(test)]
@@ -206,5 +226,31 @@ mod tests {
             without_strings("unknown field `owner`, expected `name`"),
             "unknown field `owner`, expected `name`"
         );
+    }
+
+    /// Found by `proptests::cr_7_body_refusals_quote_no_string`: serde quotes an unknown
+    /// variant in backticks, and a map key holding a quote (the path before the message is
+    /// the caller's text) unbalanced the quotes, so the value after it came back.
+    #[test]
+    fn cr_7_unknown_variants_and_quoted_keys_quote_nothing_back() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Grant {
+            Password,
+        }
+        let secret = "ldrt_5ecret";
+        let err = serde_json::from_value::<Grant>(serde_json::json!(secret))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(secret), "{err}");
+        let shown = without_strings(&format!("grantType: {err}"));
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.starts_with("grantType: unknown variant"), "{shown}");
+        assert!(shown.contains("expected `password`"), "{shown}");
+
+        let at_quoted_key = format!("map.a\"b: invalid type: string {secret:?}, expected u8");
+        let shown = without_strings(&at_quoted_key);
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains("expected u8"), "{shown}");
     }
 }
