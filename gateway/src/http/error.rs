@@ -254,3 +254,103 @@ mod tests {
         assert!(shown.contains("expected u8"), "{shown}");
     }
 }
+
+/// Property tests: whatever a body holds, a refusal never quotes one of its strings (CR-7).
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use super::{Error, without_strings};
+    use crate::http::{
+        extract::Body,
+        lightdash::Lightdash,
+        proptest_support::{CANARY, CASES, body, request, run, secret, value},
+    };
+
+    /// Every shape of field a body type has: numbers, flags, enums, lists, maps, times.
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Shapes {
+        count: Option<u32>,
+        flag: Option<bool>,
+        kind: Option<Kind>,
+        list: Option<Vec<i64>>,
+        map: Option<std::collections::BTreeMap<String, u8>>,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        inner: Option<Box<Shapes>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[allow(dead_code)]
+    enum Kind {
+        Password,
+        RefreshToken,
+    }
+
+    const FIELDS: &[&str] = &["count", "flag", "kind", "list", "map", "at", "inner"];
+
+    fn shown<T: serde::de::DeserializeOwned>(v: &Value) -> Option<String> {
+        serde_json::from_value::<T>(v.clone())
+            .err()
+            .map(|e| without_strings(&e.to_string()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// CR-7: a string sent where another type belongs is not quoted back, whatever
+        /// characters it holds.
+        #[test]
+        fn cr_7_serde_errors_lose_their_strings(v in value()) {
+            for message in [
+                shown::<u32>(&v),
+                shown::<bool>(&v),
+                shown::<Kind>(&v),
+                shown::<Vec<u8>>(&v),
+                shown::<Shapes>(&v),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                prop_assert!(!message.contains(CANARY), "{message}");
+            }
+        }
+
+        /// CR-7: the shared JSON body extractor refuses in our shape without quoting a string
+        /// of the body, and answers a 4xx.
+        #[test]
+        fn cr_7_body_refusals_quote_no_string(b in body(FIELDS)) {
+            let bytes = serde_json::to_vec(&b).unwrap();
+            let got = run(async {
+                use axum::extract::FromRequest;
+                Body::<Lightdash, Shapes>::from_request(
+                    request(bytes, Some("application/json")),
+                    &(),
+                )
+                .await
+            });
+            if let Err(e) = got {
+                let e: Error<Lightdash> = e;
+                prop_assert!(e.status.is_client_error(), "{}", e.status);
+                prop_assert!(!e.message.contains(CANARY), "{}", e.message);
+            }
+        }
+
+        /// Scrubbing is idempotent and only ever removes text: a message without quotes
+        /// passes unchanged.
+        #[test]
+        fn scrubbing_is_idempotent(m in "\\PC{0,80}", s in secret()) {
+            let once = without_strings(&m);
+            prop_assert_eq!(without_strings(&once), once.clone());
+            if !m.contains('"') {
+                prop_assert_eq!(once, m);
+            }
+            let quoted = format!("invalid type: string {s:?}, expected u32");
+            prop_assert!(!without_strings(&quoted).contains(CANARY));
+        }
+    }
+}

@@ -8,6 +8,8 @@ pub mod extract;
 pub mod ioto;
 pub mod lightdash;
 pub mod luzmo;
+#[cfg(test)]
+pub(crate) mod proptest_support;
 pub mod swift;
 mod wellknown;
 
