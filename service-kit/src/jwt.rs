@@ -321,4 +321,6 @@ impl TokenSigner {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

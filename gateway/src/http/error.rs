@@ -156,28 +156,48 @@ impl<D> From<JsonRejection> for Error<D> {
     }
 }
 
-/// A serde message with its quoted string values elided (`invalid type: string "…"`): a
-/// secret sent in the wrong field must not come back in the error. Field names are quoted
-/// with backticks and stay.
+/// A serde message with the string value it quotes elided (`invalid type: string "…"`,
+/// `unknown variant `…``): a secret sent in the wrong field must not come back in the error.
+/// Field names stay, and so does a path of keys before the message.
 pub(crate) fn without_strings(message: &str) -> String {
-    // serde quotes with Rust's Debug escaping: `\"` and `\\` inside a value do not end it.
-    let mut out = String::with_capacity(message.len());
-    let mut inside = false;
+    let message = without_variant(message);
+    // serde writes a string value as `string "<Debug-escaped>"`: a `"` inside the value is
+    // escaped, so the last `string "` opens the value, whatever keys (quotes included) the
+    // caller put in the path before it.
+    let Some(at) = message.rfind("string \"") else {
+        return message;
+    };
+    let open = at + "string ".len();
+    let mut out = format!("{}\"…\"", &message[..open]);
     let mut escaped = false;
-    for ch in message.chars() {
-        match (ch, inside) {
-            ('"', false) => {
-                out.push_str("\"…\"");
-                inside = true;
+    for (i, ch) in message[open + 1..].char_indices() {
+        match ch {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => {
+                out.push_str(&message[open + 1 + i + 1..]);
+                break;
             }
-            (_, true) if escaped => escaped = false,
-            ('\\', true) => escaped = true,
-            ('"', true) => inside = false,
-            (_, true) => {}
-            (c, false) => out.push(c),
+            _ => {}
         }
     }
     out
+}
+
+/// serde's `unknown variant `<value>`, expected …` with the value elided: it is written as
+/// sent, so it ends at the last "`, expected " (or "`, there are no variants").
+fn without_variant(message: &str) -> String {
+    const OPEN: &str = "unknown variant `";
+    let Some(at) = message.find(OPEN) else {
+        return message.to_owned();
+    };
+    let from = at + OPEN.len();
+    let rest = &message[from..];
+    let end = rest
+        .rfind("`, expected ")
+        .or_else(|| rest.rfind("`, there are no variants"))
+        .map_or(message.len(), |i| from + i);
+    format!("{}…{}", &message[..from], &message[end..])
 }
 
 #[cfg(test)]
@@ -206,5 +226,131 @@ mod tests {
             without_strings("unknown field `owner`, expected `name`"),
             "unknown field `owner`, expected `name`"
         );
+    }
+
+    /// Found by `proptests::cr_7_body_refusals_quote_no_string`: serde quotes an unknown
+    /// variant in backticks, and a map key holding a quote (the path before the message is
+    /// the caller's text) unbalanced the quotes, so the value after it came back.
+    #[test]
+    fn cr_7_unknown_variants_and_quoted_keys_quote_nothing_back() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Grant {
+            Password,
+        }
+        let secret = "ldrt_5ecret";
+        let err = serde_json::from_value::<Grant>(serde_json::json!(secret))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(secret), "{err}");
+        let shown = without_strings(&format!("grantType: {err}"));
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.starts_with("grantType: unknown variant"), "{shown}");
+        assert!(shown.contains("expected `password`"), "{shown}");
+
+        let at_quoted_key = format!("map.a\"b: invalid type: string {secret:?}, expected u8");
+        let shown = without_strings(&at_quoted_key);
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains("expected u8"), "{shown}");
+    }
+}
+
+/// Property tests: whatever a body holds, a refusal never quotes one of its strings (CR-7).
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use super::{Error, without_strings};
+    use crate::http::{
+        extract::Body,
+        lightdash::Lightdash,
+        proptest_support::{CANARY, CASES, body, request, run, secret, value},
+    };
+
+    /// Every shape of field a body type has: numbers, flags, enums, lists, maps, times.
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Shapes {
+        count: Option<u32>,
+        flag: Option<bool>,
+        kind: Option<Kind>,
+        list: Option<Vec<i64>>,
+        map: Option<std::collections::BTreeMap<String, u8>>,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        inner: Option<Box<Shapes>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[allow(dead_code)]
+    enum Kind {
+        Password,
+        RefreshToken,
+    }
+
+    const FIELDS: &[&str] = &["count", "flag", "kind", "list", "map", "at", "inner"];
+
+    fn shown<T: serde::de::DeserializeOwned>(v: &Value) -> Option<String> {
+        serde_json::from_value::<T>(v.clone())
+            .err()
+            .map(|e| without_strings(&e.to_string()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// CR-7: a string sent where another type belongs is not quoted back, whatever
+        /// characters it holds.
+        #[test]
+        fn cr_7_serde_errors_lose_their_strings(v in value()) {
+            for message in [
+                shown::<u32>(&v),
+                shown::<bool>(&v),
+                shown::<Kind>(&v),
+                shown::<Vec<u8>>(&v),
+                shown::<Shapes>(&v),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                prop_assert!(!message.contains(CANARY), "{message}");
+            }
+        }
+
+        /// CR-7: the shared JSON body extractor refuses in our shape without quoting a string
+        /// of the body, and answers a 4xx.
+        #[test]
+        fn cr_7_body_refusals_quote_no_string(b in body(FIELDS)) {
+            let bytes = serde_json::to_vec(&b).unwrap();
+            let got = run(async {
+                use axum::extract::FromRequest;
+                Body::<Lightdash, Shapes>::from_request(
+                    request(bytes, Some("application/json")),
+                    &(),
+                )
+                .await
+            });
+            if let Err(e) = got {
+                let e: Error<Lightdash> = e;
+                prop_assert!(e.status.is_client_error(), "{}", e.status);
+                prop_assert!(!e.message.contains(CANARY), "{}", e.message);
+            }
+        }
+
+        /// Scrubbing is idempotent and only ever removes text: a message without quotes
+        /// passes unchanged.
+        #[test]
+        fn scrubbing_is_idempotent(m in "\\PC{0,80}", s in secret()) {
+            let once = without_strings(&m);
+            prop_assert_eq!(without_strings(&once), once.clone());
+            if !m.contains('"') {
+                prop_assert_eq!(once, m);
+            }
+            let quoted = format!("invalid type: string {s:?}, expected u32");
+            prop_assert!(!without_strings(&quoted).contains(CANARY));
+        }
     }
 }

@@ -411,3 +411,90 @@ pub(crate) fn is_json(content_type: &str) -> bool {
         .strip_prefix("application/")
         .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
 }
+
+/// Property tests of the credential a request presents (issue #18 item 8): never a panic, the
+/// token exactly as sent, and its kind by its prefix alone.
+#[cfg(test)]
+mod proptests {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::http::proptest_support::CASES;
+
+    fn headers(name: header::HeaderName, value: &str) -> Option<HeaderMap> {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_str(value).ok()?);
+        Some(h)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// A token after `Bearer` or `ApiKey` is taken as sent (trimmed); `ldpat_` makes it a
+        /// personal access token, `ldop_` an operator token, anything else a JWT to verify;
+        /// another scheme or no token is refused (401).
+        #[test]
+        fn credentials_are_classified_by_scheme_and_prefix(
+            scheme in prop_oneof![
+                prop::sample::select(&["Bearer", "bearer", "ApiKey", "APIKEY", "Basic"][..])
+                    .prop_map(str::to_owned),
+                "[A-Za-z]{0,8}",
+            ],
+            prefix in prop_oneof![Just(PAT_PREFIX), Just(OPERATOR_PREFIX), Just("eyJ"), Just("")],
+            rest in "[!-~]{0,40}",
+            pad in " {0,2}",
+            any_value in any::<String>(),
+        ) {
+            if let Some(h) = headers(header::AUTHORIZATION, &any_value) {
+                let _ = presented(&h);
+            }
+            let token = format!("{prefix}{rest}");
+            let Some(h) = headers(header::AUTHORIZATION, &format!("{scheme} {pad}{token}{pad}")) else {
+                return Ok(());
+            };
+            let got = presented(&h);
+            let bearer = scheme.eq_ignore_ascii_case("bearer");
+            let api_key = scheme.eq_ignore_ascii_case("apikey");
+            match got {
+                _ if token.is_empty() || !(bearer || api_key) => {
+                    prop_assert!(matches!(got, Err(ref e) if e.status == StatusCode::UNAUTHORIZED));
+                }
+                Ok(Some(Presented::Pat(t))) => {
+                    prop_assert_eq!(&t, &token);
+                    prop_assert!(api_key || token.starts_with(PAT_PREFIX));
+                }
+                Ok(Some(Presented::Operator(t))) => {
+                    prop_assert_eq!(&t, &token);
+                    prop_assert!(bearer && token.starts_with(OPERATOR_PREFIX));
+                }
+                Ok(Some(Presented::Jwt(t))) => {
+                    prop_assert_eq!(&t, &token);
+                    prop_assert!(bearer && !token.starts_with(PAT_PREFIX) && !token.starts_with(OPERATOR_PREFIX));
+                }
+                _ => prop_assert!(false, "{scheme} {token}: not classified"),
+            }
+        }
+
+        /// The session cookie is the value of `connect.sid` among any cookies, never empty.
+        #[test]
+        fn the_session_cookie_is_found_among_others(
+            others in prop::collection::vec(("[a-z.]{1,8}", "[!-:<-~]{0,12}"), 0..4),
+            value in "[!-:<-~]{0,24}",
+            any_value in any::<String>(),
+        ) {
+            if let Some(h) = headers(header::COOKIE, &any_value) {
+                let _ = session_cookie(&h);
+            }
+            let mut pairs: Vec<String> = others
+                .iter()
+                .filter(|(n, _)| n != SESSION_COOKIE)
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            pairs.insert(pairs.len() / 2, format!("{SESSION_COOKIE}={value}"));
+            let h = headers(header::COOKIE, &pairs.join("; ")).unwrap();
+            let expected = (!value.is_empty()).then_some(value);
+            prop_assert_eq!(session_cookie(&h), expected);
+        }
+    }
+}

@@ -9,6 +9,8 @@ pub mod ioto;
 pub mod lightdash;
 pub mod luzmo;
 pub mod sumvin;
+#[cfg(test)]
+pub(crate) mod proptest_support;
 pub mod swift;
 mod wellknown;
 

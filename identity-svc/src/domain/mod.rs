@@ -637,6 +637,8 @@ fn parse_pat_uuid(value: &str) -> Result<Uuid> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::PatState;

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use super::{ACCESS_TOKEN_TYP, AccessClaims, LEEWAY_SECONDS, TokenProfile, VerifyError};
 use crate::digest_cache::{DigestCache, digest};
 
-const MAX_KID_LEN: usize = 64;
+/// Longest `kid` looked up.
+pub(super) const MAX_KID_LEN: usize = 64;
 /// How many verified tokens a verifier remembers (a few hundred bytes each).
 const VERIFIED_TOKENS: usize = 8192;
 /// Where a verifier gets the key set from.

@@ -299,3 +299,6 @@ async fn close(caller: IotoCaller, Args(args): Args<CloseArgs>) -> Reply {
     caller.0.accounts().close_account(msg).await?;
     ok(json!({ "id": id, "closed": true }))
 }
+
+#[cfg(test)]
+mod proptests;

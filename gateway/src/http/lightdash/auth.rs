@@ -10,7 +10,10 @@ use proto::identity::v1 as pb;
 use super::prelude::*;
 use crate::{
     clients::Exchange,
-    http::extract::{AuthMethod, ClientAddress, RequestId},
+    http::{
+        error::without_strings,
+        extract::{AuthMethod, ClientAddress, RequestId},
+    },
 };
 
 /// `/api/v1/auth/token`.
@@ -119,9 +122,11 @@ fn token_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<TokenBody> {
             "Expected request with `Content-Type: application/json`",
         ));
     }
+    // A refresh token or password sent in the wrong field must not come back (CR-7).
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
-            "Failed to deserialize the JSON body into the target type: {e}"
+            "Failed to deserialize the JSON body into the target type: {}",
+            without_strings(&e.to_string())
         ))
     })
 }
@@ -163,4 +168,30 @@ async fn exchange(state: &AppState, headers: &HeaderMap, client_address: Option<
         "tokenType": "Bearer",
         "expiresAt": expiry(claims.exp),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CR-7: a refresh token sent as the grant type does not come back in the refusal.
+    #[test]
+    fn cr_7_a_token_in_the_wrong_field_is_not_quoted_back() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        for body in [
+            r#"{"grantType": "ldrt_5ecret"}"#,
+            r#"{"grantType": "password", "email": "a@example.com", "password": ["ldrt_5ecret"]}"#,
+            r#"{"refreshToken": {"ldrt_5ecret": 1}}"#,
+        ] {
+            let Err(e) = token_body(&headers, body.as_bytes()) else {
+                panic!("accepted {body}");
+            };
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+            assert!(!e.message.contains("5ecret"), "{}", e.message);
+        }
+    }
 }

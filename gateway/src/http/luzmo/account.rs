@@ -461,3 +461,6 @@ async fn associate(caller: &Caller, mut m: Map<String, Value>, share: bool) -> R
     }
     ok(json!({}))
 }
+
+#[cfg(test)]
+mod proptests;

@@ -319,3 +319,6 @@ async fn invite(
     let invited = caller.accounts().create_account_invitation(msg).await?;
     created("invitation", invitation(&state, invited.get_ref()))
 }
+
+#[cfg(test)]
+mod proptests;
