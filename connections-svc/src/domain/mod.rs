@@ -35,7 +35,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use chrono::{DateTime, Timelike, Utc};
 use uuid::Uuid;
 
-pub use connection_test::{TestReport, TestSettings, TestStatus};
+pub use connection_test::{TESTS_PER_USER, TestReport, TestSettings, TestStatus};
 pub use rewrap::{RewrapReport, rewrap_all};
 pub use shares::MAX_SHARES;
 pub use validate::{

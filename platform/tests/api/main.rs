@@ -33,4 +33,5 @@ mod settings;
 mod spaces;
 mod swift;
 mod swift_matrix;
+mod throttling;
 mod tokens;
