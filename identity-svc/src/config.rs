@@ -75,10 +75,12 @@ pub struct Settings {
     /// Absolute lifetime of a browser session, in seconds.
     #[arg(long, env = "SESSION_TTL_SECONDS", value_name = "SESSION_TTL_SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(60..=366 * 24 * 3600))]
     pub session_ttl_seconds: u64,
-    /// Failed logins per account in five minutes before login answers 429.
+    /// Failed logins of one account from one client address before each further attempt from
+    /// there must wait (1 s, doubling, up to 15 minutes; forgotten a day after the last).
     #[arg(long, env = "LOGIN_FAILURES_PER_ACCOUNT", value_name = "LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub login_failures_per_account: u32,
-    /// Failed logins per client address in five minutes before login answers 429.
+    /// Login attempts per client address in five minutes (across accounts; successes not
+    /// counted) before login answers 429.
     #[arg(long, env = "LOGIN_FAILURES_PER_ADDRESS", value_name = "LOGIN_FAILURES_PER_ADDRESS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub login_failures_per_address: u32,
     /// Where mail (passcodes) goes: `smtp://[user:pass@]host[:port][?tls=required]`,
@@ -103,6 +105,12 @@ pub struct Settings {
     /// Invitations one organization may create per hour before 429.
     #[arg(long, env = "INVITATIONS_PER_HOUR", value_name = "INVITATIONS_PER_HOUR", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub invitations_per_hour: u32,
+    /// Open registrations from one client address per hour, before 429.
+    #[arg(long, env = "REGISTRATIONS_PER_ADDRESS_PER_HOUR", value_name = "REGISTRATIONS_PER_ADDRESS_PER_HOUR", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub registrations_per_address_per_hour: u32,
+    /// Open registrations per hour from anywhere, before 429.
+    #[arg(long, env = "REGISTRATIONS_PER_HOUR", value_name = "REGISTRATIONS_PER_HOUR", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub registrations_per_hour: u32,
     /// How often expired sessions, passcodes and invitations are deleted, in seconds.
     #[arg(long, env = "PURGE_INTERVAL_SECONDS", value_name = "PURGE_INTERVAL_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub purge_interval_seconds: u64,

@@ -88,6 +88,8 @@ impl Application {
                 secrecy::ExposeSecret::expose_secret(&config.internal_credential),
             ),
             invitations_per_hour: config.settings.invitations_per_hour,
+            registrations_per_address_per_hour: config.settings.registrations_per_address_per_hour,
+            registrations_per_hour: config.settings.registrations_per_hour,
         };
         let mailer = crate::mail::from_url(
             &config.mail_url(),
@@ -95,18 +97,19 @@ impl Application {
             Duration::from_secs(10),
         )?;
         tracing::info!(mailer = ?mailer, "mail transport");
-        domain::spawn_purge(
-            store.clone(),
-            Duration::from_secs(config.settings.purge_interval_seconds),
-            shutdown.clone(),
-        );
         let identity = Arc::new(Identity::new(
-            store,
+            store.clone(),
             hasher,
             signer,
             mailer.into(),
             settings,
         ));
+        domain::spawn_purge(
+            store,
+            Duration::from_secs(config.settings.purge_interval_seconds),
+            identity.throttles.longest(),
+            shutdown.clone(),
+        );
         let events = outbox::server(
             host.pool().clone(),
             outbox::SnapshotQueries {

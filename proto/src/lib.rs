@@ -29,6 +29,7 @@ pub mod identity {
                     .field("first_name", &self.first_name)
                     .field("last_name", &self.last_name)
                     .field("invite_code", &self.invite_code.as_deref().map(redacted))
+                    .field("client_address", &self.client_address)
                     .finish()
             }
         }

@@ -38,6 +38,14 @@ pub enum Error {
     /// A limit was reached (RESOURCE_EXHAUSTED).
     #[error("{0}")]
     ResourceExhausted(Message),
+    /// A rate limit was reached; the caller may try again after `retry_after`
+    /// (RESOURCE_EXHAUSTED with `retry-after` metadata in whole seconds, which the gateway
+    /// answers as the `Retry-After` header).
+    #[error("{message}")]
+    Throttled {
+        message: Message,
+        retry_after: std::time::Duration,
+    },
     /// A dependency (another service, a mail server, an OAuth2 provider) did not answer; the
     /// caller may retry (UNAVAILABLE).
     #[error("{0}")]
@@ -49,6 +57,25 @@ pub enum Error {
 
 /// Shorthand.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The metadata key of a throttled answer's wait, in whole seconds.
+pub const RETRY_AFTER_KEY: &str = "retry-after";
+
+/// A wait as whole seconds, rounded up, at least 1 (a `Retry-After` of 0 invites a busy loop).
+pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs()
+        .saturating_add(u64::from(wait.subsec_nanos() > 0))
+        .max(1)
+}
+
+/// The wait a throttled status carries, if any.
+pub fn retry_after_of(status: &Status) -> Option<u64> {
+    status
+        .metadata()
+        .get(RETRY_AFTER_KEY)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
 
 /// PERMISSION_DENIED: "You don't have access to this action".
 pub fn denied() -> Error {
@@ -73,6 +100,17 @@ impl From<Error> for Status {
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
             Error::PermissionDenied(m) => Status::permission_denied(m),
             Error::ResourceExhausted(m) => Status::resource_exhausted(m),
+            Error::Throttled {
+                message,
+                retry_after,
+            } => {
+                let mut status = Status::resource_exhausted(message);
+                let secs = retry_after_seconds(retry_after);
+                if let Ok(v) = secs.to_string().parse() {
+                    status.metadata_mut().insert(RETRY_AFTER_KEY, v);
+                }
+                status
+            }
             Error::Unavailable(m) => Status::unavailable(m),
             Error::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
@@ -111,6 +149,19 @@ mod tests {
             let status = Status::from(error);
             assert_eq!((status.code(), status.message()), (code, message.as_str()));
         }
+    }
+
+    #[test]
+    fn a_throttled_answer_carries_its_wait_in_whole_seconds() {
+        let status = Status::from(Error::Throttled {
+            message: "slow down".into(),
+            retry_after: std::time::Duration::from_millis(1500),
+        });
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.message(), "slow down");
+        assert_eq!(retry_after_of(&status), Some(2));
+        assert_eq!(retry_after_seconds(std::time::Duration::ZERO), 1);
+        assert_eq!(retry_after_of(&Status::resource_exhausted("x")), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod grpc;
 pub mod host;
 pub mod identity;
 pub mod jwt;
+pub mod limits;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;

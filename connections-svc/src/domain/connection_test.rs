@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
+use service_kit::limits::{Hit, Limit};
 use uuid::Uuid;
 
 use super::{ConnectionView, Connections, Kind, invalid, not_found, now, validate::from_json};
@@ -13,6 +15,14 @@ use crate::{
     error::{Error, Result},
     probe::{self, EgressPolicy, Engine, Outcome},
     store::{ConnectionRecord, SecretRecord},
+};
+
+/// Connection tests one user may run per ten minutes.
+pub const TESTS_PER_USER: i64 = 30;
+const TESTS: Limit = Limit {
+    scope: "connection_tests",
+    limit: TESTS_PER_USER,
+    window: Duration::from_secs(600),
 };
 
 /// The result of a connection test.
@@ -46,6 +56,15 @@ impl Connections {
     pub async fn test(&self, caller: &Caller, id: Uuid, kind: Option<Kind>) -> Result<TestReport> {
         let m = self.directory.membership(caller).await?;
         let c = self.writable(caller, &m, id, kind).await?;
+        // Each test reaches out to a server the caller names: bounded per user (AU-6), in the
+        // database so that every replica counts against one limit.
+        let user = caller.user_uuid.to_string();
+        if let Hit::Refused(wait) = self.store.limit_hit(&TESTS, &user, Utc::now()).await? {
+            return Err(Error::Throttled {
+                message: "Too many connection tests; try again later".into(),
+                retry_after: wait,
+            });
+        }
         let stored = self.store.secrets(id).await?;
         // The row and its secrets must be one version: a change committed between the two reads
         // could pair an old host with a new password.

@@ -40,7 +40,7 @@ use chrono::{DateTime, Timelike, Utc};
 use uuid::Uuid;
 
 pub use catalog::{CATALOG, Format, Provider, ProviderField, Target};
-pub use connection_test::{TestReport, TestSettings, TestStatus};
+pub use connection_test::{TESTS_PER_USER, TestReport, TestSettings, TestStatus};
 pub use rewrap::{RewrapReport, rewrap_all};
 pub use shares::MAX_SHARES;
 pub use validate::{

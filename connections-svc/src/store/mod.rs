@@ -181,6 +181,13 @@ pub trait ConnectionsStore: ShareStore + Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<ConnectionRecord>>;
     /// How many secrets each key version seals, by version.
     async fn versions(&self) -> Result<Vec<(i32, i64)>>;
+    /// Counts a hit of `limit` for `key` at `now` (service_kit::limits).
+    async fn limit_hit(
+        &self,
+        limit: &service_kit::limits::Limit,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<service_kit::limits::Hit>;
 }
 
 /// The scope a connection counts in: `shared`, or `personal:<owner>`.

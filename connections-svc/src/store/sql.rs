@@ -79,6 +79,15 @@ macro_rules! put_secrets {
 
 #[async_trait::async_trait]
 impl ConnectionsStore for SqlStore {
+    async fn limit_hit(
+        &self,
+        limit: &service_kit::limits::Limit,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<service_kit::limits::Hit> {
+        Ok(limit.hit(&self.pool, key, now).await?)
+    }
+
     #[tracing::instrument(skip_all)]
     async fn insert_within(
         &self,

@@ -571,4 +571,12 @@ impl ConnectionsStore for Meddling {
     async fn versions(&self) -> R<Vec<(i32, i64)>> {
         self.inner.versions().await
     }
+    async fn limit_hit(
+        &self,
+        limit: &service_kit::limits::Limit,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> R<service_kit::limits::Hit> {
+        self.inner.limit_hit(limit, key, now).await
+    }
 }

@@ -22,6 +22,8 @@ pub struct Error<D> {
     pub status: StatusCode,
     /// Message safe to show the caller.
     pub message: String,
+    /// A 429's wait in seconds, when the service named one.
+    pub retry_after: Option<u64>,
     dialect: PhantomData<fn() -> D>,
 }
 
@@ -36,7 +38,10 @@ impl<D> std::fmt::Debug for Error<D> {
 
 impl<D> Clone for Error<D> {
     fn clone(&self) -> Self {
-        Self::new(self.status, self.message.clone())
+        Self {
+            retry_after: self.retry_after,
+            ..Self::new(self.status, self.message.clone())
+        }
     }
 }
 
@@ -46,6 +51,7 @@ impl<D> Error<D> {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
             dialect: PhantomData,
         }
     }
@@ -80,14 +86,29 @@ impl<D> Error<D> {
 
     /// The same status and message, answered in dialect `E`'s shape.
     pub fn recast<E>(self) -> Error<E> {
-        Error::new(self.status, self.message)
+        Error {
+            retry_after: self.retry_after,
+            ..Error::new(self.status, self.message)
+        }
     }
 }
 
 impl<D: Dialect> IntoResponse for Error<D> {
     fn into_response(self) -> Response {
         let body = D::error_body(self.status, &self.message);
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        with_retry_after(&mut response, self.retry_after);
+        response
+    }
+}
+
+/// Every 429 says when to try again: the service's wait, else one second.
+pub fn with_retry_after(response: &mut Response, retry_after: Option<u64>) {
+    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        let secs = retry_after.unwrap_or(1).max(1);
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
     }
 }
 
@@ -123,7 +144,10 @@ impl<D> From<tonic::Status> for Error<D> {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(code = ?s.code(), message = s.message(), "upstream service failed");
         }
-        Self::new(status, shown.unwrap_or(s.message()))
+        Self {
+            retry_after: service_kit::error::retry_after_of(&s),
+            ..Self::new(status, shown.unwrap_or(s.message()))
+        }
     }
 }
 

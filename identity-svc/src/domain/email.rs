@@ -164,6 +164,15 @@ impl Identity {
                 .attempt_passcode(user, now, self.settings.max_passcode_attempts)
                 .await?
             {
+                // Attempts on one address are bounded whoever makes them and whatever
+                // passcode they aim at (issue #18): past the limit, not even a right guess is
+                // judged.
+                self.limit(
+                    &self.throttles.passcode_address,
+                    &p.email,
+                    "Too many passcode attempts for this address; try again later",
+                )
+                .await?;
                 let matches: bool = passcode_hash(&self.settings.passcode_key, user, code)
                     .as_bytes()
                     .ct_eq(p.passcode_hash.as_bytes())

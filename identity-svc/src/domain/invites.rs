@@ -142,11 +142,12 @@ impl Identity {
         } else {
             guard.organization_uuid
         };
-        if !self.invite_limit.admit(&allowance.to_string()) {
-            return Err(Error::ResourceExhausted(
-                "Too many invitations from this organization; try again later".into(),
-            ));
-        }
+        self.limit(
+            &self.throttles.invitations,
+            &allowance.to_string(),
+            "Too many invitations from this organization; try again later",
+        )
+        .await?;
         let code = random_token::<32>(INVITE_PREFIX);
         let mut invite = InviteRecord {
             code_hash: sha256_hex(&code),

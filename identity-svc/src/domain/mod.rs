@@ -68,6 +68,10 @@ pub struct Settings {
     pub passcode_key: email::PasscodeKey,
     /// Invitations one organization may create per hour.
     pub invitations_per_hour: u32,
+    /// Open registrations per client address per hour.
+    pub registrations_per_address_per_hour: u32,
+    /// Open registrations per hour, from anywhere.
+    pub registrations_per_hour: u32,
 }
 
 impl Default for Settings {
@@ -80,6 +84,8 @@ impl Default for Settings {
             passcodes_per_hour: 5,
             passcode_key: email::PasscodeKey::random(),
             invitations_per_hour: 100,
+            registrations_per_address_per_hour: 20,
+            registrations_per_hour: 1000,
         }
     }
 }
@@ -91,6 +97,8 @@ pub struct Registration {
     pub password: SecretString,
     pub first_name: String,
     pub last_name: String,
+    /// The client's address as the gateway saw it (throttling).
+    pub client_address: Option<String>,
 }
 
 /// A new session: the user and the token, shown once.
@@ -121,8 +129,7 @@ pub struct NewPat {
 pub struct Identity {
     pub(crate) store: Arc<dyn IdentityStore>,
     pub(crate) hasher: PasswordHasher,
-    throttle: throttle::LoginThrottle,
-    pub(crate) invite_limit: throttle::RateLimit,
+    pub throttles: throttle::Throttles,
     pub(crate) signer: Arc<TokenSigner>,
     pub(crate) mailer: Arc<dyn Mailer>,
     pub(crate) settings: Settings,
@@ -137,12 +144,15 @@ impl Identity {
         mailer: Arc<dyn Mailer>,
         settings: Settings,
     ) -> Self {
-        const HOUR: Duration = Duration::from_secs(3600);
         Self {
             store,
             hasher,
-            throttle: throttle::LoginThrottle::new(settings.login_limits),
-            invite_limit: throttle::RateLimit::new(settings.invitations_per_hour, HOUR),
+            throttles: throttle::Throttles::new(
+                settings.login_limits,
+                settings.registrations_per_address_per_hour,
+                settings.registrations_per_hour,
+                settings.invitations_per_hour,
+            ),
             signer,
             mailer,
             settings,
@@ -155,6 +165,9 @@ impl Identity {
         let first_name = validate::name("firstName", &reg.first_name)?;
         let last_name = validate::name("lastName", &reg.last_name)?;
         password::check_policy(&reg.password)?;
+        // Counted once the request is valid, before the costly hash (AU-6, issue #18).
+        let address = reg.client_address.as_deref().unwrap_or("unknown");
+        self.admit_registration(address).await?;
         let hash = self.hasher.hash(reg.password).await?;
         let now = Utc::now();
         let user = UserRecord {
@@ -213,15 +226,14 @@ impl Identity {
         const BAD: Error =
             Error::Unauthenticated(Cow::Borrowed("Email and password not recognized."));
         let email = email.trim().to_lowercase();
-        let address = client_address.filter(|a| !a.is_empty() && a.len() <= 64);
+        // Without an address (a caller other than the gateway), one shared bucket.
+        let address = client_address
+            .filter(|a| !a.is_empty() && a.len() <= 64)
+            .unwrap_or("unknown");
         // An over-long email cannot be an account: it counts against the address only.
         let account = (email.len() <= validate::MAX_EMAIL_LEN).then_some(email.as_str());
-        if !self.throttle.admit(account, address) {
-            tracing::info!(outcome = "throttled", "login refused");
-            return Err(Error::ResourceExhausted(
-                "Too many failed login attempts; try again later".into(),
-            ));
-        }
+        let now = Utc::now();
+        self.admit_login(account, address, now).await?;
         let found = if email.len() <= validate::MAX_EMAIL_LEN {
             self.store.credentials_by_email(&email).await?
         } else {
@@ -231,7 +243,14 @@ impl Identity {
             Some(c) => (Some(c.user), c.password_hash),
             None => (None, None),
         };
-        let ok = self.hasher.verify(password, hash).await?;
+        let ok = match self.hasher.verify(password, hash).await {
+            // Too busy to judge: not a failure of the caller's (AU-6).
+            Err(busy @ Error::ResourceExhausted(_)) => {
+                self.login_not_judged(account, address, now).await?;
+                return Err(busy);
+            }
+            other => other?,
+        };
         let user = match user {
             Some(u) if ok && u.is_active => u,
             _ => {
@@ -239,7 +258,7 @@ impl Identity {
                 return Err(BAD);
             }
         };
-        self.throttle.succeeded(&email, address);
+        self.login_succeeded(&email, address).await?;
         let now = Utc::now();
         let prefix = if api_client {
             REFRESH_PREFIX
@@ -541,13 +560,16 @@ impl Identity {
     }
 }
 
-/// Deletes expired sessions, passcodes and invitations every `every` (they are refused when
-/// presented anyway; this keeps the tables from growing without bound).
+/// Deletes expired sessions, passcodes and invitations, and throttling state older than
+/// `keep`, every `every` (they are refused when presented anyway; this keeps the tables from
+/// growing without bound, without forgetting a live limit).
 pub fn spawn_purge(
     store: Arc<dyn IdentityStore>,
     every: Duration,
+    keep: Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
+    let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::days(1));
     tokio::spawn(async move {
         loop {
             match store.purge_expired(Utc::now()).await {
@@ -556,6 +578,9 @@ pub fn spawn_purge(
                 Err(e) => {
                     tracing::warn!(error = ?e, "purging expired credentials failed; will retry")
                 }
+            }
+            if let Err(e) = store.prune_limits(Utc::now() - keep).await {
+                tracing::warn!(error = ?e, "pruning throttling state failed; will retry");
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,

@@ -1,23 +1,41 @@
-//! Login throttling (checklist AU-6): failed logins are counted per account and per client
-//! address in a fixed window; past the limit, further attempts answer RESOURCE_EXHAUSTED (429)
-//! until the window ends. A success clears the account's count. The lockout is soft (it ends by
-//! itself), so it cannot lock a user out for good. Counters live in the process: with several
-//! replicas each enforces its own share.
+//! Throttling that is not a lockout (checklist AU-6, issue #18), kept in the database so that
+//! every replica counts against the same limits:
+//!
+//! - **Logins**: failures are counted per (account, client address) pair. The first
+//!   `per_account` failures of a pair are free; each further attempt from that pair must wait
+//!   1 s, then 2 s, 4 s, … up to 15 minutes. An attacker elsewhere never delays the account's
+//!   owner, whose address is another pair. An attempt is counted before the password is
+//!   checked (a burst cannot slip past a wait) and taken back when it succeeds, or when the
+//!   hashing pool was too busy to judge it. Failures are forgotten a day after the last one.
+//!   Each client address also has `per_address` attempts (across accounts, successes taken
+//!   back) per `window`: credential stuffing from one address stops there.
+//! - **Registrations**: per client address and in all, per hour.
+//! - **Email passcode attempts**: per target address, per day (a passcode also dies after
+//!   its own attempts, whoever tries).
+//! - **Invitations**: per inviting organization, per hour.
+//!
+//! A refusal is RESOURCE_EXHAUSTED with the wait (`Retry-After`).
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use service_kit::limits::{Hit, Limit};
+
+use super::Identity;
+use crate::{
+    error::{Error, Result},
+    store::LoginAdmission,
 };
 
-/// Limits of the throttle.
+/// Limits of login attempts.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Failures allowed per account within `window`.
+    /// Failures of one account from one client address before each attempt must wait.
     pub per_account: u32,
-    /// Failures allowed per client address within `window`.
+    /// Attempts from one client address (across accounts, successes not counted) per
+    /// `window`.
     pub per_address: u32,
-    /// Length of the counting window.
+    /// The window of `per_address`.
     pub window: Duration,
 }
 
@@ -31,124 +49,187 @@ impl Default for Limits {
     }
 }
 
-const MAX_KEYS: usize = 100_000;
+/// The longest a pair waits between attempts.
+pub const MAX_LOGIN_WAIT: Duration = Duration::from_secs(15 * 60);
+/// How long a pair's failures are remembered after the last one.
+pub const FORGET_FAILURES_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// Email passcode attempts accepted per target address per day (across passcodes and users).
+pub const PASSCODE_ATTEMPTS_PER_ADDRESS_PER_DAY: i64 = 20;
 
-#[derive(Debug, Default)]
-struct Counters(HashMap<String, (u32, Instant)>);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
 
-impl Counters {
-    fn count(&self, key: &str, window: Duration) -> u32 {
-        match self.0.get(key) {
-            Some((n, start)) if start.elapsed() < window => *n,
-            _ => 0,
+/// The wait imposed after `failures` failures of a pair, `free` of them free: 0, then 1 s,
+/// doubling, up to [`MAX_LOGIN_WAIT`].
+pub fn login_delay(free: u32, failures: i64) -> Duration {
+    let beyond = failures - i64::from(free);
+    if beyond <= 0 {
+        return Duration::ZERO;
+    }
+    let exp = u32::try_from(beyond - 1).unwrap_or(u32::MAX).min(20);
+    Duration::from_secs(1u64 << exp).min(MAX_LOGIN_WAIT)
+}
+
+/// The limits of the kinds of request identity-svc throttles, from its settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttles {
+    pub login: Limits,
+    pub login_address: Limit,
+    pub register_address: Limit,
+    pub register_all: Limit,
+    pub passcode_address: Limit,
+    pub invitations: Limit,
+}
+
+impl Throttles {
+    /// The throttles of `login`, and of registrations, passcodes and invitations at these rates.
+    pub fn new(
+        login: Limits,
+        registrations_per_address_per_hour: u32,
+        registrations_per_hour: u32,
+        invitations_per_hour: u32,
+    ) -> Self {
+        Self {
+            login,
+            login_address: Limit {
+                scope: "login_address",
+                limit: i64::from(login.per_address),
+                window: login.window,
+            },
+            register_address: Limit {
+                scope: "register_address",
+                limit: i64::from(registrations_per_address_per_hour),
+                window: HOUR,
+            },
+            register_all: Limit {
+                scope: "register",
+                limit: i64::from(registrations_per_hour),
+                window: HOUR,
+            },
+            passcode_address: Limit {
+                scope: "passcode_address",
+                limit: PASSCODE_ATTEMPTS_PER_ADDRESS_PER_DAY,
+                window: DAY,
+            },
+            invitations: Limit {
+                scope: "invitations",
+                limit: i64::from(invitations_per_hour),
+                window: HOUR,
+            },
         }
     }
 
-    fn add(&mut self, key: &str, window: Duration) {
-        if self.0.len() >= MAX_KEYS {
-            self.0.retain(|_, (_, start)| start.elapsed() < window);
-            if self.0.len() >= MAX_KEYS {
-                // Memory is bounded before throttling is: forget everything rather than grow.
-                tracing::warn!(keys = self.0.len(), "throttle full; counters reset");
-                self.0.clear();
+    /// The longest window: older state can be pruned.
+    pub fn longest(&self) -> Duration {
+        [
+            self.login.window,
+            HOUR,
+            DAY,
+            FORGET_FAILURES_AFTER,
+            MAX_LOGIN_WAIT,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(DAY)
+    }
+}
+
+impl Default for Throttles {
+    fn default() -> Self {
+        Self::new(Limits::default(), 20, 1000, 100)
+    }
+}
+
+fn throttled(message: &'static str, wait: Duration) -> Error {
+    Error::Throttled {
+        message: message.into(),
+        retry_after: wait,
+    }
+}
+
+impl Identity {
+    /// Counts a hit of `limit` for `key`; RESOURCE_EXHAUSTED with `message` and the wait when
+    /// it is over.
+    pub(crate) async fn limit(
+        &self,
+        limit: &Limit,
+        key: &str,
+        message: &'static str,
+    ) -> Result<()> {
+        match self.store.hit(limit, key, Utc::now()).await? {
+            Hit::Admitted => Ok(()),
+            Hit::Refused(wait) => {
+                tracing::info!(scope = limit.scope, "throttled");
+                Err(throttled(message, wait))
             }
         }
-        let entry = self.0.entry(key.to_owned()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= window {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
     }
 
-    fn remove_one(&mut self, key: &str) {
-        if let Some(entry) = self.0.get_mut(key) {
-            entry.0 = entry.0.saturating_sub(1);
+    /// Admits a login attempt of `account` (None: no account could have this name) from
+    /// `address`, counting it as a failure until [`Self::login_succeeded`].
+    pub(super) async fn admit_login(
+        &self,
+        account: Option<&str>,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const MESSAGE: &str = "Too many failed login attempts; try again later";
+        let t = self.throttles;
+        if let Hit::Refused(wait) = self.store.hit(&t.login_address, address, now).await? {
+            tracing::info!(outcome = "throttled", "login refused");
+            return Err(throttled(MESSAGE, wait));
         }
-    }
-}
-
-/// Counts login attempts that did not succeed.
-#[derive(Debug, Default)]
-pub struct LoginThrottle {
-    limits: Limits,
-    accounts: Mutex<Counters>,
-    addresses: Mutex<Counters>,
-}
-
-impl LoginThrottle {
-    /// A throttle with `limits`.
-    pub fn new(limits: Limits) -> Self {
-        Self {
-            limits,
-            ..Self::default()
-        }
-    }
-
-    /// Admits an attempt for `account` from `address` when both are under their limits, and
-    /// counts it at once (so a burst of parallel attempts cannot slip past the limit); a
-    /// success takes it back with [`Self::succeeded`].
-    pub fn admit(&self, account: Option<&str>, address: Option<&str>) -> bool {
-        let w = self.limits.window;
-        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        let mut addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
-        let account_ok = account.is_none_or(|a| accounts.count(a, w) < self.limits.per_account);
-        let address_ok = address.is_none_or(|a| addresses.count(a, w) < self.limits.per_address);
-        if !(account_ok && address_ok) {
-            return false;
-        }
-        if let Some(a) = account {
-            accounts.add(a, w);
-        }
-        if let Some(a) = address {
-            addresses.add(a, w);
-        }
-        true
-    }
-
-    /// Records a success: the account's count is forgotten, the address's attempt taken back.
-    pub fn succeeded(&self, account: &str, address: Option<&str>) {
-        self.accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .remove(account);
-        if let Some(a) = address {
-            self.addresses
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove_one(a);
-        }
-    }
-}
-
-/// A fixed-window rate limit on one kind of request (invitations per organization): at most
-/// `limit` admitted per key within `window`. Like the login throttle it
-/// lives in the process; with several replicas each admits its own share.
-#[derive(Debug)]
-pub struct RateLimit {
-    limit: u32,
-    window: Duration,
-    counters: Mutex<Counters>,
-}
-
-impl RateLimit {
-    /// At most `limit` per key per `window`.
-    pub fn new(limit: u32, window: Duration) -> Self {
-        Self {
-            limit,
-            window,
-            counters: Mutex::default(),
+        let Some(account) = account else {
+            return Ok(());
+        };
+        let forget = chrono::Duration::from_std(FORGET_FAILURES_AFTER).unwrap_or_default();
+        let free = t.login.per_account;
+        let delay = move |failures: i64| login_delay(free, failures);
+        match self
+            .store
+            .admit_login(account, address, now, now - forget, &delay)
+            .await?
+        {
+            LoginAdmission::Admitted { .. } => Ok(()),
+            LoginAdmission::Wait(wait) => {
+                // The address's hit is not the pair's fault: only judged attempts count.
+                self.store.take_back(&t.login_address, address).await?;
+                tracing::info!(outcome = "throttled", "login refused");
+                Err(throttled(MESSAGE, wait))
+            }
         }
     }
 
-    /// Admits and counts one request for `key`, or refuses it when the key is at its limit.
-    pub fn admit(&self, key: &str) -> bool {
-        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        if c.count(key, self.window) >= self.limit {
-            return false;
+    /// Takes an admitted attempt back: it was not judged (the hashing pool was busy).
+    pub(super) async fn login_not_judged(
+        &self,
+        account: Option<&str>,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.store
+            .take_back(&self.throttles.login_address, address)
+            .await?;
+        if let Some(account) = account {
+            self.store.login_not_judged(account, address, now).await?;
         }
-        c.add(key, self.window);
-        true
+        Ok(())
+    }
+
+    /// Forgets the pair's failures and takes the address's attempt back.
+    pub(super) async fn login_succeeded(&self, account: &str, address: &str) -> Result<()> {
+        self.store
+            .take_back(&self.throttles.login_address, address)
+            .await?;
+        Ok(self.store.login_succeeded(account, address).await?)
+    }
+
+    /// Counts an open registration from `address` against its hourly limits.
+    pub(super) async fn admit_registration(&self, address: &str) -> Result<()> {
+        const MESSAGE: &str = "Too many registrations; try again later";
+        let t = self.throttles;
+        self.limit(&t.register_address, address, MESSAGE).await?;
+        self.limit(&t.register_all, "", MESSAGE).await
     }
 }
 
@@ -157,55 +238,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_rate_limit_admits_its_limit_per_key_per_window() {
-        let r = RateLimit::new(2, Duration::from_millis(200));
-        assert!(r.admit("org-a") && r.admit("org-a"));
-        assert!(!r.admit("org-a"), "the third in the window is refused");
-        assert!(r.admit("org-b"), "keys are counted apart");
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(r.admit("org-a"), "a new window admits again");
-    }
-
-    #[test]
-    fn limits_apply_per_account_and_per_address_and_expire() {
-        let t = LoginThrottle::new(Limits {
-            per_account: 2,
-            per_address: 3,
-            window: Duration::from_millis(200),
-        });
-        assert!(t.admit(Some("a"), Some("1.1.1.1")));
-        assert!(t.admit(Some("a"), Some("1.1.1.1")));
-        assert!(
-            !t.admit(Some("a"), Some("2.2.2.2")),
-            "the account is throttled from anywhere"
-        );
-        assert!(t.admit(Some("b"), Some("1.1.1.1")));
-        assert!(
-            !t.admit(Some("c"), Some("1.1.1.1")),
-            "the address is throttled for any account"
-        );
-        assert!(t.admit(Some("c"), Some("3.3.3.3")));
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(
-            t.admit(Some("a"), Some("1.1.1.1")),
-            "the lockout ends by itself"
-        );
-        assert!(t.admit(Some("d"), None));
-        t.succeeded("d", None);
-        assert!(
-            t.admit(Some("d"), None) && t.admit(Some("d"), None),
-            "a success clears the account"
-        );
-    }
-
-    #[test]
-    fn parallel_attempts_are_counted_when_admitted() {
-        let t = LoginThrottle::new(Limits {
-            per_account: 3,
-            per_address: 100,
-            window: Duration::from_secs(60),
-        });
-        let admitted = (0..10).filter(|_| t.admit(Some("a"), None)).count();
-        assert_eq!(admitted, 3);
+    fn waits_start_after_the_free_failures_and_double_up_to_the_cap() {
+        let d = |f| login_delay(3, f).as_secs();
+        assert_eq!([d(0), d(1), d(3)], [0, 0, 0]);
+        assert_eq!([d(4), d(5), d(6), d(7)], [1, 2, 4, 8]);
+        assert_eq!(d(14), 900, "capped at 15 minutes");
+        assert_eq!(d(i64::MAX), 900);
     }
 }

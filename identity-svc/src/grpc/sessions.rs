@@ -33,6 +33,7 @@ pub(super) async fn register_user(
             password: SecretString::from(r.password),
             first_name: r.first_name,
             last_name: r.last_name,
+            client_address: r.client_address,
         })
         .await?;
     Ok(Response::new(session_pb(session)))

@@ -35,6 +35,7 @@ mod guard;
 mod inline;
 mod invites;
 mod keys;
+mod limits;
 mod new_account;
 mod operators;
 mod organizations;
@@ -63,6 +64,7 @@ pub use groups::{GroupMemberRecord, GroupRecord, GroupStore};
 pub use guard::Guard;
 pub use invites::{InviteRecord, InviteStore, InviteView};
 pub use keys::{SigningKeyRecord, SigningKeyStore};
+pub use limits::{LimitStore, LoginAdmission};
 pub use new_account::NewAccountStore;
 pub use operators::{OperatorTokenRecord, OperatorTokenStore};
 pub use organizations::{
@@ -150,6 +152,7 @@ pub trait IdentityStore:
     + AttributeStore
     + AccessContextStore
     + OutboxStore
+    + LimitStore
     + std::fmt::Debug
 {
 }
@@ -170,6 +173,7 @@ impl<T> IdentityStore for T where
         + AttributeStore
         + AccessContextStore
         + OutboxStore
+        + LimitStore
         + std::fmt::Debug
 {
 }

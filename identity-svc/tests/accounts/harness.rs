@@ -215,6 +215,9 @@ impl TestService {
                 first_name: "Test".into(),
                 last_name: "User".into(),
                 invite_code,
+                // Each test user from an address of its own: registrations are throttled per
+                // address (the throttle has tests of its own).
+                client_address: Some(uuid::Uuid::new_v4().to_string()),
             }))
             .await
             .expect("registration")
@@ -392,6 +395,7 @@ pub(crate) async fn register_invitee(
             first_name: "Racing".into(),
             last_name: "Invitee".into(),
             invite_code: Some(code),
+            client_address: None,
         }))
         .await
         .map(|_| ())

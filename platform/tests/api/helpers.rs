@@ -204,6 +204,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
             Cleanup::Schemas(url, prefix)
         }
     };
+    // Every test registers its users from 127.0.0.1: room for them all. The registration
+    // throttle's own tests (throttling.rs) set the default back.
+    config.identity.registrations_per_address_per_hour = 10_000;
     adjust(&mut config);
     let shutdown = CancellationToken::new();
     let platform = Platform::start(config.clone(), shutdown.clone())

@@ -34,4 +34,5 @@ mod spaces;
 mod sumvin;
 mod swift;
 mod swift_matrix;
+mod throttling;
 mod tokens;

@@ -69,6 +69,7 @@ fn signed_in(state: &AppState, grant: pb::SessionGrant) -> Response {
 async fn register(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
+    ClientAddress(client_address): ClientAddress,
     Json(body): Json<RegisterBody>,
 ) -> Reply {
     let email = match (&body.invite_code, body.email) {
@@ -86,6 +87,7 @@ async fn register(
         first_name: body.first_name,
         last_name: body.last_name,
         invite_code: body.invite_code,
+        client_address,
     };
     let grant = state.identity.internal(&rid).register_user(msg).await?;
     let grant = grant.into_inner();

@@ -118,7 +118,7 @@ async fn authenticate(
         .await
         .map_err(|e| match e.status {
             StatusCode::UNAUTHORIZED => Refusal::unauthorized(),
-            _ => Refusal::new(e.status, e.message),
+            _ => Refusal::from(e.recast::<super::Luzmo>()),
         })?;
     // The access token names the personal access token it was issued for: it must be `key`.
     let claims = state

@@ -32,6 +32,8 @@ struct Refusal {
     status: StatusCode,
     message: String,
     field: Option<String>,
+    /// A 429's wait in seconds.
+    retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -41,6 +43,7 @@ impl Refusal {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
             field: Some(field.to_owned()),
+            retry_after: None,
         }
     }
 
@@ -49,6 +52,7 @@ impl Refusal {
             status,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -62,7 +66,10 @@ impl Refusal {
 
 impl From<super::error::Error<Luzmo>> for Refusal {
     fn from(e: super::error::Error<Luzmo>) -> Self {
-        Self::new(e.status, e.message)
+        Self {
+            retry_after: e.retry_after,
+            ..Self::new(e.status, e.message)
+        }
     }
 }
 
@@ -79,6 +86,7 @@ impl From<tonic::Status> for Refusal {
             status: e.status,
             message: e.message,
             field,
+            retry_after: e.retry_after,
         }
     }
 }
@@ -90,7 +98,9 @@ impl IntoResponse for Refusal {
         if let Some(f) = self.field {
             body.insert("validation".into(), json!({ f: [self.message] }));
         }
-        (self.status, axum::Json(Value::Object(body))).into_response()
+        let mut response = (self.status, axum::Json(Value::Object(body))).into_response();
+        super::error::with_retry_after(&mut response, self.retry_after);
+        response
     }
 }
 

@@ -126,7 +126,12 @@ impl Invalid {
 #[derive(Debug)]
 pub(super) enum Refusal {
     /// An RFC 7807 problem.
-    Problem { code: Code, detail: String },
+    /// `retry_after`: a 429's wait in seconds, when a service named one.
+    Problem {
+        code: Code,
+        detail: String,
+        retry_after: Option<u64>,
+    },
     /// 422: the request's fields are invalid.
     Invalid(Vec<Invalid>),
 }
@@ -140,6 +145,7 @@ impl Refusal {
         Self::Problem {
             code,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -165,10 +171,16 @@ impl Refusal {
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
-            Refusal::Problem { code, detail } => {
+            Refusal::Problem {
+                code,
+                detail,
+                retry_after,
+            } => {
                 let status =
                     StatusCode::from_u16(code.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                (status, Json(problem_body(code, &detail))).into_response()
+                let mut response = (status, Json(problem_body(code, &detail))).into_response();
+                crate::http::error::with_retry_after(&mut response, retry_after);
+                response
             }
             Refusal::Invalid(failures) => {
                 let detail: Vec<Value> = failures
@@ -188,7 +200,11 @@ impl IntoResponse for Refusal {
 /// A shared extractor's refusal (already in the face's shape): the same status and message.
 impl From<Error<Sumvin>> for Refusal {
     fn from(e: Error<Sumvin>) -> Self {
-        Self::problem(code_of(e.status), e.message)
+        Self::Problem {
+            code: code_of(e.status),
+            detail: e.message,
+            retry_after: e.retry_after,
+        }
     }
 }
 

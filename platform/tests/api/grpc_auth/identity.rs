@@ -28,6 +28,7 @@ async fn internal_methods(
                         first_name: "A".into(),
                         last_name: "B".into(),
                         invite_code: None,
+                        client_address: None,
                     },
                     who,
                 ))
