@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // compile_fds does not write the descriptor set itself (reference/crates.md).
     std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
     // Messages that carry secrets (connection secrets, passwords, session, refresh and access
-    // tokens, personal access token secrets, passcodes, invitation codes) get a hand-written
+    // tokens, personal access token secrets, passcodes, invitation and password reset codes) get a hand-written
     // Debug (src/lib.rs) that redacts them (CR-8).
     tonic_prost_build::configure()
         .skip_debug([
@@ -30,6 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".identity.v1.GetEmailStatusRequest",
             ".identity.v1.InviteLink",
             ".identity.v1.GetInviteLinkRequest",
+            ".identity.v1.GetPasswordResetLinkRequest",
+            ".identity.v1.ResetPasswordRequest",
+            ".identity.v1.ChangePasswordRequest",
         ])
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=proto");

@@ -61,11 +61,12 @@ pub struct Config {
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "gateway-settings")]
 pub struct Settings {
-    /// Send the session cookie only over HTTPS (`Secure`); turn on behind TLS.
+    /// Send the session cookie only over HTTPS (`Secure`); turn on behind TLS. Always on when
+    /// `PUBLIC_URL` is `https://`.
     #[arg(long, env = "COOKIE_SECURE", value_name = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
-    /// Base of links the API hands out (invitations), `http://` or `https://`. Default: the
-    /// listen address.
+    /// Base of links the API hands out (invitations, password resets), `http://` or
+    /// `https://` (which makes the session cookie `Secure`). Default: the listen address.
     #[arg(long, env = "PUBLIC_URL", value_name = "PUBLIC_URL", value_parser = parse_base_url)]
     pub public_url: Option<String>,
     /// Behind a proxy that appends the client to `X-Forwarded-For`, take that address (the

@@ -53,15 +53,16 @@ impl Application {
             Arc::new(IdentityJwks(identity.inner().clone())),
         ));
         verifier.spawn_periodic_refresh(config.key_set.refresh_interval(), shutdown.clone());
+        let public_url = config
+            .settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listener_addr}"));
         let settings = Arc::new(HttpSettings {
-            cookie_secure: config.settings.cookie_secure,
+            cookie_secure: http::cookie_secure(config.settings.cookie_secure, &public_url),
             body_limit: config.settings.body_limit_bytes as usize,
             trust_forwarded_for: config.settings.trust_forwarded_for,
-            public_url: config
-                .settings
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{listener_addr}")),
+            public_url,
             ..HttpSettings::default()
         });
         let router = http::router(AppState {

@@ -111,7 +111,15 @@ pub struct Settings {
     /// Open registrations per hour from anywhere, before 429.
     #[arg(long, env = "REGISTRATIONS_PER_HOUR", value_name = "REGISTRATIONS_PER_HOUR", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub registrations_per_hour: u32,
-    /// How often expired sessions, passcodes and invitations are deleted, in seconds.
+    /// Password reset requests per email address per hour before 429 (counted whether or not
+    /// the address has an account).
+    #[arg(long, env = "PASSWORD_RESETS_PER_HOUR", value_name = "PASSWORD_RESETS_PER_HOUR", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub password_resets_per_hour: u32,
+    /// Password reset requests per client address per hour before 429.
+    #[arg(long, env = "PASSWORD_RESETS_PER_ADDRESS_PER_HOUR", value_name = "PASSWORD_RESETS_PER_ADDRESS_PER_HOUR", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub password_resets_per_address_per_hour: u32,
+    /// How often expired sessions, passcodes, invitations and reset links are deleted, in
+    /// seconds.
     #[arg(long, env = "PURGE_INTERVAL_SECONDS", value_name = "PURGE_INTERVAL_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub purge_interval_seconds: u64,
 }

@@ -1,8 +1,9 @@
-//! Outgoing email: one-time passcodes today. Two transports behind one trait: SMTP (lettre,
-//! with STARTTLS or implicit TLS as the URL says) for deployments, and a file outbox (one
-//! `.eml` file per message) for the embedded default, where there is no mail server. The
-//! file outbox is a mailbox stand-in: it holds the messages' text, passcodes included, so it
-//! lives in the data directory and never in a log.
+//! Outgoing email: one-time passcodes, account invitations, password reset links. Two
+//! transports behind one trait: SMTP (lettre, with STARTTLS or implicit TLS as the URL says)
+//! for deployments, and a file outbox (one `.eml` file per message) for the embedded default,
+//! where there is no mail server. The file outbox is a mailbox stand-in: it holds the
+//! messages' text, passcodes and links included, so it lives in the data directory and never
+//! in a log.
 
 use std::{fmt, path::PathBuf, time::Duration};
 

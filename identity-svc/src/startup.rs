@@ -90,6 +90,10 @@ impl Application {
             invitations_per_hour: config.settings.invitations_per_hour,
             registrations_per_address_per_hour: config.settings.registrations_per_address_per_hour,
             registrations_per_hour: config.settings.registrations_per_hour,
+            password_resets_per_hour: config.settings.password_resets_per_hour,
+            password_resets_per_address_per_hour: config
+                .settings
+                .password_resets_per_address_per_hour,
         };
         let mailer = crate::mail::from_url(
             &config.mail_url(),

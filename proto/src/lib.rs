@@ -110,6 +110,32 @@ pub mod identity {
                     .finish()
             }
         }
+
+        impl std::fmt::Debug for GetPasswordResetLinkRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("GetPasswordResetLinkRequest")
+                    .field("code", &redacted(&self.code))
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for ResetPasswordRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("ResetPasswordRequest")
+                    .field("code", &redacted(&self.code))
+                    .field("new_password", &redacted(&self.new_password))
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for ChangePasswordRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("ChangePasswordRequest")
+                    .field("current_password", &redacted(&self.current_password))
+                    .field("new_password", &redacted(&self.new_password))
+                    .finish()
+            }
+        }
     }
 }
 
@@ -258,6 +284,26 @@ mod tests {
                 "{:?}",
                 pi::GetInviteLinkRequest {
                     invite_code: canary.into()
+                }
+            ),
+            format!(
+                "{:?}",
+                pi::GetPasswordResetLinkRequest {
+                    code: canary.into()
+                }
+            ),
+            format!(
+                "{:?}",
+                pi::ResetPasswordRequest {
+                    code: canary.into(),
+                    new_password: canary.into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                pi::ChangePasswordRequest {
+                    current_password: canary.into(),
+                    new_password: canary.into(),
                 }
             ),
         ];

@@ -8,9 +8,9 @@ pub mod extract;
 pub mod ioto;
 pub mod lightdash;
 pub mod luzmo;
-pub mod sumvin;
 #[cfg(test)]
 pub(crate) mod proptest_support;
+pub mod sumvin;
 pub mod swift;
 mod wellknown;
 
@@ -54,7 +54,8 @@ pub struct AppState {
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// Mark the session cookie `Secure` (only sent over HTTPS). On for any deployment behind TLS.
+    /// Mark the session cookie `Secure` (only sent over HTTPS): `COOKIE_SECURE`, or a `PUBLIC_URL`
+    /// that is `https://` ([`cookie_secure`]).
     pub cookie_secure: bool,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
@@ -76,6 +77,15 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// Whether session cookies are `Secure`: when asked to be, and whenever the API's public URL is
+/// `https://` (a browser that reached the API over TLS must never send the cookie in clear).
+pub fn cookie_secure(asked: bool, public_url: &str) -> bool {
+    asked
+        || public_url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
 
 impl HttpSettings {

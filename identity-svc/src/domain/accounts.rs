@@ -31,6 +31,7 @@ use crate::{
 };
 
 mod create;
+pub(crate) use create::valid_link_base;
 mod listing;
 
 pub use listing::{AccountList, PageRequest};

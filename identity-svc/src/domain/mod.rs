@@ -1,6 +1,7 @@
 //! identity-svc's rules: registration, login, sessions, personal access tokens, signing keys.
 //! No tonic or sqlx types here: handlers convert at the edge, the store behind a trait.
 
+pub mod account_safety;
 pub mod accounts;
 pub mod attributes;
 pub mod context;
@@ -72,6 +73,10 @@ pub struct Settings {
     pub registrations_per_address_per_hour: u32,
     /// Open registrations per hour, from anywhere.
     pub registrations_per_hour: u32,
+    /// Password reset requests per email address per hour.
+    pub password_resets_per_hour: u32,
+    /// Password reset requests per client address per hour.
+    pub password_resets_per_address_per_hour: u32,
 }
 
 impl Default for Settings {
@@ -86,6 +91,8 @@ impl Default for Settings {
             invitations_per_hour: 100,
             registrations_per_address_per_hour: 20,
             registrations_per_hour: 1000,
+            password_resets_per_hour: 5,
+            password_resets_per_address_per_hour: 30,
         }
     }
 }
@@ -133,6 +140,8 @@ pub struct Identity {
     pub(crate) signer: Arc<TokenSigner>,
     pub(crate) mailer: Arc<dyn Mailer>,
     pub(crate) settings: Settings,
+    /// Password reset lookups and mails under way (`account_safety`).
+    resets_in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Identity {
@@ -147,15 +156,13 @@ impl Identity {
         Self {
             store,
             hasher,
-            throttles: throttle::Throttles::new(
-                settings.login_limits,
-                settings.registrations_per_address_per_hour,
-                settings.registrations_per_hour,
-                settings.invitations_per_hour,
-            ),
+            throttles: throttle::Throttles::new(&settings),
             signer,
             mailer,
             settings,
+            resets_in_flight: Arc::new(tokio::sync::Semaphore::new(
+                account_safety::MAX_RESETS_IN_FLIGHT,
+            )),
         }
     }
 
@@ -243,6 +250,11 @@ impl Identity {
             Some(c) => (Some(c.user), c.password_hash),
             None => (None, None),
         };
+        // AU-3: a hash made otherwise than today's is replaced once the password verifies.
+        let upgrade = hash
+            .as_deref()
+            .filter(|h| password::needs_rehash(h))
+            .map(|h| (h.to_owned(), password.clone()));
         let ok = match self.hasher.verify(password, hash).await {
             // Too busy to judge: not a failure of the caller's (AU-6).
             Err(busy @ Error::ResourceExhausted(_)) => {
@@ -259,6 +271,9 @@ impl Identity {
             }
         };
         self.login_succeeded(&email, address).await?;
+        if let Some((old, pw)) = upgrade {
+            self.upgrade_hash(user.user_uuid, &old, pw).await;
+        }
         let now = Utc::now();
         let prefix = if api_client {
             REFRESH_PREFIX

@@ -246,6 +246,29 @@ fn hash_blocking(password: &SecretString) -> Result<String> {
     Ok(phc.to_string())
 }
 
+/// Whether a stored PHC string was made otherwise than [`hash_blocking`] makes one today: another
+/// algorithm or version, or other Argon2 parameters (weaker ones, and stronger ones that exceed
+/// the memory budgeted per hash, AU-4) or output length. A login with the right password then
+/// replaces it (AU-3). A string that does not parse is left alone: it verifies nothing.
+pub fn needs_rehash(phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let current = Params::default();
+    let same_params = Params::try_from(&parsed).is_ok_and(|p| {
+        p.m_cost() == current.m_cost()
+            && p.t_cost() == current.t_cost()
+            && p.p_cost() == current.p_cost()
+    });
+    let same_output = parsed
+        .hash
+        .is_some_and(|h| h.as_bytes().len() == Params::DEFAULT_OUTPUT_LEN);
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13.into())
+        || !same_params
+        || !same_output
+}
+
 /// Whether `password` matches the PHC string `phc` (any Argon2 variant and parameters it
 /// names), compared in constant time.
 fn verify_blocking(password: &[u8], phc: &str) -> bool {
@@ -326,6 +349,33 @@ mod tests {
             assert!(!verify_blocking(b"x", bad), "{bad}");
         }
         assert_ne!(hash_blocking(&pw).unwrap(), ours, "salted");
+    }
+
+    /// AU-3: a hash made with other parameters or another variant is due for a re-hash; one
+    /// made today is not.
+    #[test]
+    fn au_3_hashes_with_other_parameters_need_a_rehash() {
+        use argon2::PasswordHasher as _;
+        let pw = b"correct horse battery staple";
+        let with = |alg, m, t, p| {
+            Argon2::new(alg, Version::V0x13, Params::new(m, t, p, None).unwrap())
+                .hash_password(pw)
+                .unwrap()
+                .to_string()
+        };
+        let ours = hash_blocking(&SecretString::from("correct horse battery staple")).unwrap();
+        assert!(!needs_rehash(&ours), "{ours}");
+        assert!(!needs_rehash(&with(Algorithm::Argon2id, 19 * 1024, 2, 1)));
+        for (name, old) in [
+            ("m=9216,t=4", with(Algorithm::Argon2id, 9216, 4, 1)),
+            ("t=1", with(Algorithm::Argon2id, 19 * 1024, 1, 1)),
+            ("p=2", with(Algorithm::Argon2id, 19 * 1024, 2, 2)),
+            ("m=64 MiB", with(Algorithm::Argon2id, 64 * 1024, 2, 1)),
+            ("argon2i", with(Algorithm::Argon2i, 19 * 1024, 2, 1)),
+        ] {
+            assert!(needs_rehash(&old), "{name}: {old}");
+        }
+        assert!(!needs_rehash("not a hash"));
     }
 
     #[cfg(target_os = "linux")]

@@ -13,6 +13,8 @@
 //! - **Email passcode attempts**: per target address, per day (a passcode also dies after
 //!   its own attempts, whoever tries).
 //! - **Invitations**: per inviting organization, per hour.
+//! - **Password reset requests**: per client address and per email address, per hour
+//!   (counted whether or not the address has an account).
 //!
 //! A refusal is RESOURCE_EXHAUSTED with the wait (`Retry-After`).
 
@@ -79,16 +81,19 @@ pub struct Throttles {
     pub register_all: Limit,
     pub passcode_address: Limit,
     pub invitations: Limit,
+    pub reset_address: Limit,
+    pub reset_email: Limit,
 }
 
 impl Throttles {
-    /// The throttles of `login`, and of registrations, passcodes and invitations at these rates.
-    pub fn new(
-        login: Limits,
-        registrations_per_address_per_hour: u32,
-        registrations_per_hour: u32,
-        invitations_per_hour: u32,
-    ) -> Self {
+    /// The throttles the settings ask for.
+    pub fn new(settings: &super::Settings) -> Self {
+        let hourly = |scope, limit: u32| Limit {
+            scope,
+            limit: i64::from(limit),
+            window: HOUR,
+        };
+        let login = settings.login_limits;
         Self {
             login,
             login_address: Limit {
@@ -96,26 +101,22 @@ impl Throttles {
                 limit: i64::from(login.per_address),
                 window: login.window,
             },
-            register_address: Limit {
-                scope: "register_address",
-                limit: i64::from(registrations_per_address_per_hour),
-                window: HOUR,
-            },
-            register_all: Limit {
-                scope: "register",
-                limit: i64::from(registrations_per_hour),
-                window: HOUR,
-            },
+            register_address: hourly(
+                "register_address",
+                settings.registrations_per_address_per_hour,
+            ),
+            register_all: hourly("register", settings.registrations_per_hour),
             passcode_address: Limit {
                 scope: "passcode_address",
                 limit: PASSCODE_ATTEMPTS_PER_ADDRESS_PER_DAY,
                 window: DAY,
             },
-            invitations: Limit {
-                scope: "invitations",
-                limit: i64::from(invitations_per_hour),
-                window: HOUR,
-            },
+            invitations: hourly("invitations", settings.invitations_per_hour),
+            reset_address: hourly(
+                "password_reset_address",
+                settings.password_resets_per_address_per_hour,
+            ),
+            reset_email: hourly("password_reset_email", settings.password_resets_per_hour),
         }
     }
 
@@ -131,12 +132,6 @@ impl Throttles {
         .into_iter()
         .max()
         .unwrap_or(DAY)
-    }
-}
-
-impl Default for Throttles {
-    fn default() -> Self {
-        Self::new(Limits::default(), 20, 1000, 100)
     }
 }
 

@@ -7,6 +7,7 @@
 //! the request is converted, the domain called and the answer converted back. The same handler
 //! implements `identity.v1.Accounts` (`accounts.rs`).
 
+mod account_safety;
 mod accounts;
 mod attributes;
 mod email;
@@ -175,4 +176,10 @@ routes! {
     email::create_email_passcode(CreateEmailPasscodeRequest) -> EmailStatus;
     email::list_allowed_organizations(ListAllowedOrganizationsRequest) -> ListAllowedOrganizationsResponse;
     email::join_organization(JoinOrganizationRequest) -> JoinOrganizationResponse;
+
+    account_safety::request_password_reset(RequestPasswordResetRequest) -> RequestPasswordResetResponse;
+    account_safety::get_password_reset_link(GetPasswordResetLinkRequest) -> GetPasswordResetLinkResponse;
+    account_safety::reset_password(ResetPasswordRequest) -> ResetPasswordResponse;
+    account_safety::change_password(ChangePasswordRequest) -> ChangePasswordResponse;
+    account_safety::end_all_sessions(EndAllSessionsRequest) -> EndAllSessionsResponse;
 }

@@ -11,6 +11,7 @@
 //! - `users`: users and their password hashes, deleting a user;
 //! - `current_user`: the current-user read, each backend its fastest way (`inline` on SQLite);
 //! - `sessions`, `pats`: browser sessions and personal access tokens;
+//! - `account_safety`: password changes and resets, ending a user's sessions, rate counters;
 //! - `operators`: operator tokens (the owner role over every account, `owner-token`);
 //! - `keys`: signing keys;
 //! - `organizations`: organizations, members and roles (the last-admin rule);
@@ -25,6 +26,7 @@
 //! Architecture invariant: no other service reads these tables.
 
 mod access;
+mod account_safety;
 mod accounts;
 mod allowed_ips;
 mod attributes;
@@ -50,6 +52,7 @@ use proto::identity::v1::OrganizationRole;
 use service_kit::db::Pool;
 
 pub use access::{AccessContextStore, AccessContexts, MemberFilter};
+pub use account_safety::{AccountSafetyStore, EndSessions, PasswordResetRecord};
 pub use accounts::{
     AccountChange, AccountEdit, AccountPage, AccountQuery, AccountRecord, AccountStore,
     ClosedAccounts, PageCursor, PathRange, account_path,
@@ -139,6 +142,7 @@ fn stored_role(name: &str) -> Result<OrganizationRole> {
 pub trait IdentityStore:
     UserStore
     + SessionStore
+    + AccountSafetyStore
     + PatStore
     + OperatorTokenStore
     + SigningKeyStore
@@ -160,6 +164,7 @@ pub trait IdentityStore:
 impl<T> IdentityStore for T where
     T: UserStore
         + SessionStore
+        + AccountSafetyStore
         + PatStore
         + OperatorTokenStore
         + SigningKeyStore

@@ -56,8 +56,8 @@ pub(super) use delete_recording;
 pub trait OutboxStore: Send + Sync {
     /// Events not yet delivered, oldest first.
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>>;
-    /// Deletes sessions, email passcodes and invitations that expired before `now`; how many
-    /// rows in all.
+    /// Deletes sessions, email passcodes, invitations and password reset links that expired
+    /// before `now`, and stale rate counters; how many rows in all.
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64>;
 }
 
@@ -84,12 +84,13 @@ impl OutboxStore for SqlStore {
         // A passcode row also keeps the hour's send count: it goes once that hour is over
         // too (its passcode expired more than an hour ago, so it was created before).
         let hour_ago = now - chrono::Duration::hours(1);
-        for (table, cutoff) in [
-            ("sessions", now),
-            ("email_passcodes", hour_ago),
-            ("invite_links", now),
+        for (table, column, cutoff) in [
+            ("sessions", "expires_at", now),
+            ("email_passcodes", "expires_at", hour_ago),
+            ("invite_links", "expires_at", now),
+            ("password_resets", "expires_at", now),
         ] {
-            let sql = format!("DELETE FROM {table} WHERE expires_at < $1");
+            let sql = format!("DELETE FROM {table} WHERE {column} < $1");
             n += on_pool!(&self.pool, |p| {
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(cutoff)

@@ -10,6 +10,7 @@
 mod helpers;
 
 mod account;
+mod account_safety;
 mod accounts_close;
 mod allowed_ips;
 mod attributes;

@@ -152,6 +152,8 @@ async fn every_observable_setting_takes_effect_in_the_all_in_one() {
         ("TRUST_FORWARDED_FOR", "true"),
         ("EMAIL_PASSCODES_PER_HOUR", "1"),
         ("INVITATIONS_PER_HOUR", "1"),
+        ("PASSWORD_RESETS_PER_HOUR", "1"),
+        ("PASSWORD_RESETS_PER_ADDRESS_PER_HOUR", "2"),
         ("CONNECTIONS_MAX_PERSONAL_PER_USER", "1"),
         ("BODY_LIMIT_BYTES", "2048"),
         ("PASSWORD_HASH_CONCURRENCY", "3"),
@@ -257,6 +259,29 @@ async fn every_observable_setting_takes_effect_in_the_all_in_one() {
         "{url}"
     );
     assert_eq!(invite("dan@example.test").await.status, 429);
+
+    // PASSWORD_RESETS_PER_HOUR and PASSWORD_RESETS_PER_ADDRESS_PER_HOUR: per email address,
+    // then per client address.
+    let reset = |email: &'static str, from: &'static str| {
+        let (http, run) = (&http, &run);
+        async move {
+            let from = [("x-forwarded-for", from)];
+            let body = json!({ "email": email });
+            let r = call(
+                http,
+                run,
+                Method::POST,
+                "/api/v1/password-reset",
+                &from,
+                Some(body),
+            );
+            r.await.status
+        }
+    };
+    assert_eq!(reset("ada@example.test", "203.0.113.7").await, 200);
+    assert_eq!(reset("ada@example.test", "203.0.113.7").await, 429);
+    assert_eq!(reset("eve@example.test", "203.0.113.7").await, 429);
+    assert_eq!(reset("eve@example.test", "203.0.113.8").await, 200);
 
     // CONNECTIONS_MAX_PERSONAL_PER_USER: a second personal credential is refused.
     let credential = |name: &str| json!({"name": name, "credentials": {"type": "postgres", "user": "u", "password": "p"}});

@@ -1,6 +1,7 @@
 //! The Lightdash dialect (`/api/v1/…`): its error envelope, its JSON shapes (`json.rs`) and one
 //! module per area of routes, each with its own `router()`.
 
+mod account_safety;
 mod attributes;
 mod auth;
 mod connections;
@@ -90,7 +91,7 @@ macro_rules! merged {
 /// Every route of the dialect.
 pub fn router() -> Router<AppState> {
     merged! {
-        user, email, tokens, auth, organizations, invites, attributes, groups,
+        user, account_safety, email, tokens, auth, organizations, invites, attributes, groups,
         projects, spaces, tags, connections, warehouse,
     }
 }

@@ -112,13 +112,16 @@ async fn login(
 }
 
 /// `{"status":"ok"}`, clearing the session cookie when the request carried one.
-fn session_ended(headers: &HeaderMap) -> Response {
+pub(super) fn session_ended(state: &AppState, headers: &HeaderMap) -> Response {
     let mut res = json::ok_empty();
     if session_cookie(headers).is_some() {
-        res.headers_mut().insert(
-            SET_COOKIE,
-            HeaderValue::from_static("connect.sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-        );
+        let cleared = if state.settings.cookie_secure {
+            "connect.sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
+        } else {
+            "connect.sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+        };
+        res.headers_mut()
+            .insert(SET_COOKIE, HeaderValue::from_static(cleared));
     }
     res
 }
@@ -129,7 +132,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, caller: Calle
     if let Some(token) = session_cookie(&headers) {
         state.identity.forget_session(&token);
     }
-    Ok(session_ended(&headers))
+    Ok(session_ended(&state, &headers))
 }
 
 /// GET /api/v1/user: the authenticated user.
@@ -141,9 +144,9 @@ async fn get_user(caller: Caller) -> Reply {
 
 /// DELETE /api/v1/user/me: deletes the caller (the last admin of an organization with other
 /// members must hand the role over first).
-async fn delete_me(headers: HeaderMap, caller: Caller) -> Reply {
+async fn delete_me(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> Reply {
     caller.identity().delete_me(pb::DeleteMeRequest {}).await?;
-    Ok(session_ended(&headers))
+    Ok(session_ended(&state, &headers))
 }
 
 /// Query of getLoginOptions.

@@ -38,8 +38,9 @@ pub struct NewAccount {
     pub role: OrgRole,
 }
 
-/// The base of the invitation link: an absolute `http(s)://` URL, without a trailing slash.
-fn valid_link_base(value: &str) -> Result<String> {
+/// The base of a mailed link (an invitation, a password reset): an absolute `http(s)://` URL,
+/// without a trailing slash.
+pub(crate) fn valid_link_base(value: &str) -> Result<String> {
     let v = value.trim().trim_end_matches('/');
     let host = v
         .strip_prefix("https://")

@@ -91,6 +91,48 @@ async fn internal_methods(
             ),
         ),
         (
+            "RequestPasswordReset",
+            code(
+                c.request_password_reset(req(
+                    pb::RequestPasswordResetRequest {
+                        email: "nobody@example.com".into(),
+                        client_address: None,
+                        link_base: "http://127.0.0.1".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "GetPasswordResetLink",
+            code(
+                c.get_password_reset_link(req(
+                    pb::GetPasswordResetLinkRequest {
+                        code: "ldpwr_x".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "ResetPassword",
+            code(
+                c.reset_password(req(
+                    pb::ResetPasswordRequest {
+                        code: "ldpwr_x".into(),
+                        new_password: "long enough pw".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
             "GetInviteLink",
             code(
                 c.get_invite_link(req(

@@ -42,6 +42,28 @@ async fn the_caller_and_their_tokens(
             code(c.logout(req(pb::LogoutRequest {}, who)).await.map(|_| ())),
         ),
         (
+            "ChangePassword",
+            code(
+                c.change_password(req(
+                    pb::ChangePasswordRequest {
+                        current_password: "long enough pw".into(),
+                        new_password: "long enough pw 2".into(),
+                    },
+                    who,
+                ))
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "EndAllSessions",
+            code(
+                c.end_all_sessions(req(pb::EndAllSessionsRequest {}, who))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
             "CreatePersonalAccessToken",
             code(
                 c.create_personal_access_token(req(
