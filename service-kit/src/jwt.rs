@@ -6,6 +6,8 @@
 //! `jwk`, `x5u`, `x5c`, `crit` are refused), `kid` used only as a key into the locally held key
 //! set, and `iss`, `aud`, `exp`, `nbf`, `iat`, `sub` all required and checked.
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod verifier;
 
 use std::{fmt, sync::RwLock, time::Duration};
