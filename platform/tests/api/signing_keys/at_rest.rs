@@ -210,6 +210,10 @@ async fn cr_6_a_clear_key_from_an_older_version_is_sealed_at_start(backend: Back
     })
     .unwrap();
     let legacy_token = signed_like(&jwt, legacy);
+    assert!(
+        holds(&database_bytes(&app).await, &seed),
+        "the search finds a clear seed where there is one"
+    );
 
     let (base, stop) = another_replica(&app, |_| {})
         .await
