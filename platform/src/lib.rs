@@ -31,7 +31,7 @@ pub struct Config {
         default_value = "127.0.0.1:8080"
     )]
     pub listen_addr: SocketAddr,
-    /// Directory of the embedded SQLite files (one per service), the mailbox and the key file.
+    /// Directory of the embedded SQLite files (one per service), the mailbox and the key files.
     #[arg(
         long,
         env = "DATA_DIR",

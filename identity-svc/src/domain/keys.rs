@@ -155,11 +155,20 @@ pub async fn seal_clear_keys(
         store.seal_clear_signing_key(&k.kid, &sealed).await?;
     }
     if !clear.is_empty() {
-        store.compact_signing_keys().await?;
         tracing::info!(
             keys = clear.len(),
             "signing keys stored in clear are now sealed"
         );
+        // The keys are sealed either way; only the erasure of the old bytes is at stake, so a
+        // failure (a lock held too long) does not stop the service.
+        if let Err(e) = store.compact_signing_keys().await {
+            tracing::error!(
+                error = %e,
+                "the old clear copies of the signing keys may remain in the database files: \
+                 run VACUUM FULL signing_keys (PostgreSQL) or PRAGMA wal_checkpoint(TRUNCATE) \
+                 (SQLite), then rotate-signing-key (docs/keys.md)"
+            );
+        }
     }
     Ok(clear.len())
 }
@@ -276,13 +285,20 @@ pub struct StoreJwks(pub Arc<dyn IdentityStore>, pub Arc<Keyring>);
 #[async_trait::async_trait]
 impl JwksSource for StoreJwks {
     async fn fetch(&self) -> anyhow::Result<String> {
-        let keys = self
+        // A key this replica cannot open (sealed under a key version it does not hold yet,
+        // during a rollout of IDENTITY_KEYS) is left out rather than failing the whole set.
+        let keys: Vec<_> = self
             .0
             .signing_keys()
             .await?
             .iter()
-            .map(|r| decode(&self.1, r))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .filter_map(|r| {
+                decode(&self.1, r)
+                    .inspect_err(|e| tracing::error!(error = %e, "signing key not published"))
+                    .ok()
+            })
+            .collect();
+        anyhow::ensure!(!keys.is_empty(), "no stored signing key opens");
         Ok(jwks_json(keys.iter()))
     }
 }

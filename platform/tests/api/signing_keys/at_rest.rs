@@ -53,7 +53,22 @@ async fn database_bytes(app: &TestApp) -> Vec<u8> {
                 bytes.extend_from_slice(rows.as_bytes());
             }
             // The table's own file, as written to disk (the test's role is a superuser).
-            sqlx::query("CHECKPOINT").execute(pg).await.unwrap();
+            // Other tests share the server: a checkpoint may take longer than the pool's
+            // statement timeout.
+            let mut c = pg.acquire().await.unwrap();
+            sqlx::query("SET statement_timeout = 0")
+                .execute(&mut *c)
+                .await
+                .unwrap();
+            sqlx::query("CHECKPOINT")
+                .execute(&mut *c)
+                .await
+                .unwrap_or_else(|e| panic!("CHECKPOINT: {e}"));
+            sqlx::query("RESET statement_timeout")
+                .execute(&mut *c)
+                .await
+                .unwrap();
+            drop(c);
             let file: Vec<u8> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT pg_read_binary_file(pg_relation_filepath('{schema}.signing_keys'))"
             )))
