@@ -316,6 +316,15 @@ impl TokenSigner {
         (token, exp)
     }
 
+    /// The `kid` of the key that signs now.
+    pub fn kid(&self) -> String {
+        self.key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .kid
+            .clone()
+    }
+
     /// Makes `key` the signing key from now on (rotation; the old key must stay published).
     pub fn set_key(&self, key: SigningKey) {
         *self.key.write().unwrap_or_else(|e| e.into_inner()) = key;

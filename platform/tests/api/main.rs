@@ -31,6 +31,7 @@ mod operator;
 mod organizations;
 mod projects;
 mod settings;
+mod signing_keys;
 mod spaces;
 mod sumvin;
 mod swift;
