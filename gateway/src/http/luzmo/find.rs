@@ -102,6 +102,7 @@ fn op(name: &str) -> Option<Op> {
     })
 }
 
+/// A field a `where` key names: a refusal may quote it (a key is a name, never a secret).
 fn field_name(name: &str) -> Result<String, Refused> {
     if QUERYABLE.contains(&name) {
         Ok(name.to_owned())
@@ -109,6 +110,19 @@ fn field_name(name: &str) -> Result<String, Refused> {
         Err(refused(
             "find",
             format!("find cannot use the field {name:?}"),
+        ))
+    }
+}
+
+/// A field a string value names (`attributes`, `order`): a refusal says where it is, not what
+/// it says, since no value of a body is quoted back (CR-7).
+fn field_at(name: &str, at: impl FnOnce() -> String) -> Result<String, Refused> {
+    if QUERYABLE.contains(&name) {
+        Ok(name.to_owned())
+    } else {
+        Err(refused(
+            "find",
+            format!("{} is not a field find can use", at()),
         ))
     }
 }
@@ -188,9 +202,10 @@ fn parse_attributes(v: &Value) -> Result<Vec<String>, Refused> {
     };
     items
         .iter()
-        .map(|i| match i {
+        .enumerate()
+        .map(|(n, i)| match i {
             Value::String(s) if s == "description" => Ok(s.clone()),
-            Value::String(s) => field_name(s),
+            Value::String(s) => field_at(s, || format!("find.attributes[{n}]")),
             _ => Err(refused(
                 "find",
                 "find.attributes must be an array of field names",
@@ -211,7 +226,8 @@ fn parse_order(v: &Value) -> Result<Vec<(String, bool)>, Refused> {
     };
     items
         .iter()
-        .map(|i| {
+        .enumerate()
+        .map(|(n, i)| {
             let pair = i.as_array().ok_or_else(bad)?;
             let (Some(Value::String(f)), dir) = (pair.first(), pair.get(1)) else {
                 return Err(bad());
@@ -222,7 +238,7 @@ fn parse_order(v: &Value) -> Result<Vec<(String, bool)>, Refused> {
                 Some(d) if d == "desc" && pair.len() == 2 => false,
                 _ => return Err(bad()),
             };
-            Ok((field_name(f)?, ascending))
+            Ok((field_at(f, || format!("find.order[{n}][0]"))?, ascending))
         })
         .collect()
 }
@@ -496,6 +512,29 @@ mod tests {
         }
         let r = Find::parse(Some(&json!({"where": {"token": "x"}}))).unwrap_err();
         assert!(r.message.contains("token"), "{r:?}");
+    }
+
+    /// Found by the fuzz target `luzmo`: a field named in `order` (a string value, not a key)
+    /// came back quoted in the refusal. Now the refusal says where it is (CR-7).
+    #[test]
+    fn cr_7_unknown_fields_in_order_and_attributes_are_not_quoted() {
+        let secret = "ldpat_5ecret";
+        for (find, at) in [
+            (
+                json!({"order": [["name", "asc"], [secret, "asc"]]}),
+                "find.order[1][0]",
+            ),
+            (
+                json!({"attributes": ["name", secret]}),
+                "find.attributes[1]",
+            ),
+        ] {
+            let r = Find::parse(Some(&find)).unwrap_err();
+            assert!(!r.message.contains(secret), "{}", r.message);
+            assert_eq!(r.message, format!("{at} is not a field find can use"));
+        }
+        let r = Find::parse(Some(&json!({"where": {"nickname": 1}}))).unwrap_err();
+        assert_eq!(r.message, "find cannot use the field \"nickname\"");
     }
 
     /// Found by `account::proptests::find_filters_orders_and_pages`: ordering by a field some
