@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use service_kit::{
     jwt::{AccessClaims, TokenRequest, TokenSigner},
+    scope::{self, Scope},
     secret::{random_token, sha256_hex},
 };
 use uuid::Uuid;
@@ -77,6 +78,8 @@ pub struct Settings {
     pub password_resets_per_hour: u32,
     /// Password reset requests per client address per hour.
     pub password_resets_per_address_per_hour: u32,
+    /// How long after logging in a session may take admin actions (`service_kit::scope`).
+    pub recent_login: Duration,
 }
 
 impl Default for Settings {
@@ -93,6 +96,7 @@ impl Default for Settings {
             registrations_per_hour: 1000,
             password_resets_per_hour: 5,
             password_resets_per_address_per_hour: 30,
+            recent_login: Duration::from_secs(service_kit::scope::DEFAULT_RECENT_LOGIN_SECONDS),
         }
     }
 }
@@ -284,7 +288,7 @@ impl Identity {
         self.store.insert_session(&session).await?;
         tracing::info!(outcome = "success", user_uuid = %user.user_uuid, "login");
         let access = if api_client {
-            Some(self.access_token(user.user_uuid, "pwd", Some(session.session_uuid), None)?)
+            Some(self.session_access_token(&session)?)
         } else {
             None
         };
@@ -340,7 +344,7 @@ impl Identity {
             return Err(BAD);
         }
         self.active_user(session.user_uuid).await.map_err(|_| BAD)?;
-        self.access_token(session.user_uuid, "pwd", Some(session.session_uuid), None)
+        self.session_access_token(&session)
     }
 
     /// Refreshes an API client's session: its token (the refresh token) is replaced by a new
@@ -369,7 +373,7 @@ impl Identity {
             return Err(BAD);
         }
         let user = self.active_user(session.user_uuid).await.map_err(|_| BAD)?;
-        let access = self.access_token(user.user_uuid, "pwd", Some(session.session_uuid), None)?;
+        let access = self.session_access_token(&session)?;
         tracing::info!(user_uuid = %user.user_uuid, session_uuid = %session.session_uuid, "session refreshed");
         Ok((
             NewSession {
@@ -405,26 +409,44 @@ impl Identity {
         {
             self.store.touch_pat(pat.pat_uuid, now).await?;
         }
-        self.access_token(pat.user_uuid, "pat", None, Some(&pat))
+        // The token's level is the highest of its scopes (a stored list is never empty; were it
+        // to name nothing known, the least).
+        let scope = scope::split(&pat.scopes)
+            .into_iter()
+            .max()
+            .unwrap_or(Scope::Read);
+        self.access_token(&TokenRequest {
+            user_uuid: pat.user_uuid,
+            amr: "pat",
+            session_id: None,
+            pat_id: Some(pat.pat_uuid),
+            pat_version: Some(pat_version(pat.rotated_at)),
+            client_id: API_CLIENT_ID,
+            scope,
+            auth_time: None,
+        })
     }
 
-    fn access_token(
-        &self,
-        user_uuid: Uuid,
-        amr: &str,
-        session_id: Option<Uuid>,
-        pat: Option<&PatRecord>,
-    ) -> Result<AccessToken> {
+    /// An access token for a session: every scope, and when its user logged in (the session's
+    /// start; refreshing does not move it), for the admin actions that need a recent login.
+    fn session_access_token(&self, session: &SessionRecord) -> Result<AccessToken> {
+        self.access_token(&TokenRequest {
+            user_uuid: session.user_uuid,
+            amr: "pwd",
+            session_id: Some(session.session_uuid),
+            pat_id: None,
+            pat_version: None,
+            client_id: API_CLIENT_ID,
+            scope: Scope::Admin,
+            auth_time: Some(session.created_at.timestamp()),
+        })
+    }
+
+    fn access_token(&self, req: &TokenRequest<'_>) -> Result<AccessToken> {
+        let user_uuid = req.user_uuid;
         let (token, expires_at) = self
             .signer
-            .sign(&TokenRequest {
-                user_uuid,
-                amr,
-                session_id,
-                pat_id: pat.map(|p| p.pat_uuid),
-                pat_version: pat.map(|p| pat_version(p.rotated_at)),
-                client_id: API_CLIENT_ID,
-            })
+            .sign(req)
             .map_err(|e| Error::Internal(anyhow::anyhow!("signing failed: {e}")))?;
         Ok(AccessToken {
             user_uuid,
@@ -489,18 +511,22 @@ impl Identity {
         Ok(())
     }
 
-    /// Creates a personal access token. A token cannot mint another: creating one needs a
-    /// session (a stolen token must not be able to extend itself).
+    /// Creates a personal access token with `scopes` (`None`: admin, the power of every token
+    /// before scopes existed). A token cannot mint another, whatever its scopes: creating one
+    /// needs a session (a stolen token must not be able to extend itself); the scope guard
+    /// holds that session to a recent login (`grpc/scopes.rs`).
     pub async fn create_pat(
         &self,
         claims: &AccessClaims,
         description: &str,
         expires_at: Option<DateTime<Utc>>,
         auto_generated: bool,
+        scopes: Option<&[String]>,
     ) -> Result<NewPat> {
         let user = caller(claims)?;
         refuse_pat_management(claims)?;
         let description = validate::description(description)?;
+        let scopes = scope::join(scope::requested(scopes)?);
         let now = Utc::now();
         if let Some(e) = expires_at {
             validate::future("expiresAt", e, now)?;
@@ -522,9 +548,10 @@ impl Identity {
             expires_at,
             rotated_at: None,
             last_used_at: None,
+            scopes,
         };
         self.store.insert_pat(&pat).await?;
-        tracing::info!(user_uuid = %user, pat_uuid = %pat.pat_uuid, "personal access token created");
+        tracing::info!(user_uuid = %user, pat_uuid = %pat.pat_uuid, scopes = %pat.scopes, "personal access token created");
         Ok(NewPat {
             pat,
             secret: SecretString::from(secret),
@@ -698,6 +725,8 @@ mod tests {
             pat: Some(pat.to_string()),
             pat_v: None,
             opr: None,
+            scope: None,
+            auth_time: None,
         }
     }
 
