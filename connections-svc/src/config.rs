@@ -5,13 +5,12 @@
 //! the all-in-one `platform` flattens the same [`Settings`] into its own configuration.
 //! Conventions: `service_kit::config`.
 
-use std::{
-    net::SocketAddr,
-    path::{Path, PathBuf},
-};
+use std::{net::SocketAddr, path::PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 use service_kit::config::{ConsumerArgs, KeySetArgs, parse_secret};
+
+pub use service_kit::envelope::key_file;
 
 use crate::envelope;
 
@@ -166,39 +165,6 @@ impl Config {
             self.settings.connections_key_min_decrypt_version,
         )
         .map_err(|e| anyhow::anyhow!("CONNECTIONS_KEYS: {e}"))
-    }
-}
-
-/// Reads a key file (the embedded stack's keys), or creates it (owner-only) with one random key.
-pub fn key_file(path: &Path) -> anyhow::Result<SecretString> {
-    use std::io::Write;
-    match std::fs::read_to_string(path) {
-        Ok(s) => return Ok(SecretString::from(s.trim().to_owned())),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(anyhow::anyhow!("reading {}: {e}", path.display()));
-        }
-        Err(_) => {}
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let spec = SecretString::from(envelope::Keyring::generate_spec(1));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut f) => {
-            f.write_all(spec.expose_secret().as_bytes())?;
-            f.sync_all()?;
-            tracing::info!(path = %path.display(), "generated the key-encryption key of the embedded stack");
-            Ok(spec)
-        }
-        // Another process made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(SecretString::from(
-            std::fs::read_to_string(path)?.trim().to_owned(),
-        )),
-        Err(e) => Err(anyhow::anyhow!("creating {}: {e}", path.display())),
     }
 }
 

@@ -7,6 +7,8 @@
 
 pub mod clients;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 
 use std::{net::SocketAddr, sync::Arc};

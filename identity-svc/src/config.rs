@@ -5,10 +5,17 @@
 //! all-in-one `platform` flattens the same [`Settings`] into its own configuration, so a
 //! variable is read the same way in both. Conventions: `service_kit::config`.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use secrecy::SecretString;
-use service_kit::config::{KeySetArgs, ProducerArgs, parse_secret};
+use secrecy::{ExposeSecret, SecretString};
+use service_kit::{
+    config::{KeySetArgs, ProducerArgs, parse_secret},
+    envelope::{Keyring, key_file},
+};
 
 /// identity-svc's process: the wiring of one deployment and the service's settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -68,6 +75,17 @@ pub struct Settings {
     /// Lifetime of access JWTs, in seconds (30 to 900).
     #[arg(long, env = "ACCESS_TOKEN_TTL_SECONDS", value_name = "ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=900))]
     pub access_token_ttl_seconds: u64,
+    /// Key-encryption keys of the access-token signing keys, `1:<base64 of 32 bytes>,2:…`
+    /// (the signing keys are stored sealed under the highest version). Default: a key
+    /// generated into `$DATA_DIR/identity.keys` (required when identity-svc runs apart on
+    /// PostgreSQL). Rotate: add a version, restart, run `identity-svc rewrap-signing-keys`,
+    /// then raise IDENTITY_KEY_MIN_DECRYPT_VERSION.
+    #[arg(long, env = "IDENTITY_KEYS", value_name = "IDENTITY_KEYS", value_parser = parse_secret, hide_env_values = true)]
+    pub identity_keys: Option<SecretString>,
+    /// Key versions below this no longer open (raise it after `rewrap-signing-keys` moved
+    /// every signing key).
+    #[arg(long, env = "IDENTITY_KEY_MIN_DECRYPT_VERSION", value_name = "IDENTITY_KEY_MIN_DECRYPT_VERSION", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub identity_key_min_decrypt_version: u32,
     /// Age at which a new access-token signing key is created, in seconds (rotation with
     /// overlap).
     #[arg(long, env = "SIGNING_KEY_ROTATION_SECONDS", value_name = "SIGNING_KEY_ROTATION_SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
@@ -135,6 +153,30 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// The key ring of the signing keys: from `IDENTITY_KEYS`, or on embedded SQLite from the
+    /// key file `$DATA_DIR/identity.keys` (made on first start). The ring never goes into the
+    /// database (CR-6).
+    pub fn keyring(
+        &self,
+        database_url: Option<&SecretString>,
+        data_dir: &Path,
+    ) -> anyhow::Result<Keyring> {
+        let spec = match (&self.identity_keys, database_url) {
+            (Some(k), _) => k.clone(),
+            (None, Some(url)) if url.expose_secret().starts_with("postgres") => anyhow::bail!(
+                "IDENTITY_KEYS is required with PostgreSQL (e.g. 1:$(openssl rand -base64 32))"
+            ),
+            (None, _) => key_file(&data_dir.join(KEY_FILE))?,
+        };
+        Keyring::parse(spec.expose_secret(), self.identity_key_min_decrypt_version)
+            .map_err(|e| anyhow::anyhow!("IDENTITY_KEYS: {e}"))
+    }
+}
+
+/// The key file of the embedded stack in `DATA_DIR`.
+pub const KEY_FILE: &str = "identity.keys";
+
 impl Config {
     /// The defaults, with these values (tests).
     pub fn new(
@@ -162,6 +204,12 @@ impl Config {
         })
     }
 
+    /// The key ring of the signing keys ([`Settings::keyring`]).
+    pub fn keyring(&self) -> anyhow::Result<Keyring> {
+        self.settings
+            .keyring(self.database_url.as_ref(), &self.data_dir)
+    }
+
     /// Lifetime of access tokens.
     pub fn access_token_ttl(&self) -> Duration {
         Duration::from_secs(self.settings.access_token_ttl_seconds)
@@ -173,7 +221,8 @@ impl Config {
 #[command(
     name = "identity-svc",
     about = "The platform's identity service (gRPC)",
-    after_help = "Operator tokens: identity-svc owner-token create|list|revoke (see owner-token --help)"
+    after_help = "Operator tokens: identity-svc owner-token create|list|revoke (see owner-token --help)\n\
+                  Signing keys: identity-svc rotate-signing-key | rewrap-signing-keys (see --help of each)"
 )]
 pub struct Cli {
     /// The log filter.

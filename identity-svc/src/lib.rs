@@ -10,6 +10,7 @@ pub mod error;
 pub mod grpc;
 pub mod mail;
 pub mod operator;
+pub mod signing_keys;
 pub mod startup;
 pub mod store;
 

@@ -1,5 +1,7 @@
 //! identity-svc as its own process (Kubernetes). Run: `cargo run -p identity-svc -- --help`;
-//! `identity-svc owner-token --help`: operator tokens (`identity_svc::operator`).
+//! `identity-svc owner-token --help`: operator tokens (`identity_svc::operator`);
+//! `identity-svc rotate-signing-key`, `identity-svc rewrap-signing-keys`: the signing keys
+//! (`identity_svc::signing_keys`).
 
 use clap::Parser;
 
@@ -20,6 +22,16 @@ async fn main() -> anyhow::Result<()> {
         service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
         let db = cli.database();
         return identity_svc::operator::cli(&db, cli.command, &mut std::io::stdout()).await;
+    }
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "rotate-signing-key" || a == "rewrap-signing-keys")
+    {
+        let cli = identity_svc::signing_keys::SigningKeysCli::parse();
+        service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
+        let (db, keyring) = (cli.database(), cli.keyring()?);
+        return identity_svc::signing_keys::cli(&db, &keyring, cli.command, &mut std::io::stdout())
+            .await;
     }
     let cli = identity_svc::Cli::parse();
     service_kit::telemetry::init(&cli.log.rust_log);

@@ -29,6 +29,7 @@ impl Application {
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         service_kit::jwt::install_crypto_provider();
         let internal = InternalCredential::new(config.internal_credential.clone())?;
+        let keyring = Arc::new(config.keyring()?);
         let db = DbConfig {
             url: config.database_url.clone(),
             schema: config.database_schema.clone(),
@@ -59,10 +60,17 @@ impl Application {
             config.access_token_ttl(),
             config.key_set.refresh_interval(),
         );
-        let key = domain::keys::apply(store.as_ref(), &key_policy).await?;
+        domain::keys::seal_clear_keys(store.as_ref(), &keyring).await?;
+        let key = domain::keys::apply(store.as_ref(), &keyring, &key_policy).await?;
         let signer = Arc::new(TokenSigner::new(profile.clone(), key));
-        domain::keys::spawn_rotation(store.clone(), signer.clone(), key_policy, shutdown.clone());
-        let jwks = StoreJwks(store.clone());
+        domain::keys::spawn_rotation(
+            store.clone(),
+            keyring.clone(),
+            signer.clone(),
+            key_policy,
+            shutdown.clone(),
+        );
+        let jwks = StoreJwks(store.clone(), keyring);
         let verifier = Arc::new(
             JwtVerifier::new(profile, Arc::new(jwks.clone()))
                 .with_min_refetch_interval(Duration::from_secs(1)),

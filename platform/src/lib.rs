@@ -31,7 +31,7 @@ pub struct Config {
         default_value = "127.0.0.1:8080"
     )]
     pub listen_addr: SocketAddr,
-    /// Directory of the embedded SQLite files (one per service), the mailbox and the key file.
+    /// Directory of the embedded SQLite files (one per service), the mailbox and the key files.
     #[arg(
         long,
         env = "DATA_DIR",
@@ -88,6 +88,18 @@ impl Config {
         }
     }
 
+    /// identity-svc's settings, with `IDENTITY_KEYS` from the key file `$DATA_DIR/identity.keys`
+    /// (made on first start) when it is not set, on either backend.
+    pub fn identity_settings(&self) -> anyhow::Result<identity_svc::Settings> {
+        let mut settings = self.identity.clone();
+        if settings.identity_keys.is_none() {
+            settings.identity_keys = Some(service_kit::envelope::key_file(
+                &self.data_dir.join(identity_svc::config::KEY_FILE),
+            )?);
+        }
+        Ok(settings)
+    }
+
     /// The name of one service's PostgreSQL schema.
     pub fn schema(&self, service: &str) -> String {
         format!("{}{service}", self.schema_prefix)
@@ -121,6 +133,9 @@ impl Platform {
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let url = config.database_url.clone();
 
+        // One machine: without configured keys, key files beside the data serve SQLite and
+        // PostgreSQL alike (never inside the database, CR-6).
+        let identity_settings = config.identity_settings()?;
         // Each part's configuration is written out whole: a setting a part gains must be
         // passed here, or this does not compile.
         let identity = identity_svc::Application::build(
@@ -132,7 +147,7 @@ impl Platform {
                 internal_credential: credential.clone(),
                 key_set: config.key_set.clone(),
                 events: config.producer.clone(),
-                settings: config.identity.clone(),
+                settings: identity_settings,
             },
             shutdown.clone(),
         )
@@ -155,8 +170,6 @@ impl Platform {
         )
         .await?;
         let projects_url = format!("http://{}", projects.local_addr());
-        // One machine: without configured keys, the key file beside the data serves SQLite and
-        // PostgreSQL alike (never inside the database, CR-6).
         let mut connections_settings = config.connections.clone();
         if connections_settings.connections_keys.is_none() {
             connections_settings.connections_keys = Some(connections_svc::key_file(

@@ -2,7 +2,9 @@
 //!
 //! Run: `cargo run --release -p platform` (HTTP API on http://127.0.0.1:8080, data in ./data).
 //! `platform consume …` runs one event consumer alone (maintenance, and the crash tests);
-//! `platform owner-token create|list|revoke` manages operator tokens (`identity_svc::operator`).
+//! `platform owner-token create|list|revoke` manages operator tokens (`identity_svc::operator`);
+//! `platform rotate-signing-key` and `platform rewrap-signing-keys` the access-token signing
+//! keys (`identity_svc::signing_keys`).
 
 use std::time::Duration;
 
@@ -71,6 +73,20 @@ async fn main() -> anyhow::Result<()> {
             &c.data_dir,
         );
         return identity_svc::operator::cli(&db, command, &mut std::io::stdout()).await;
+    }
+    if let Some(platform::Command::SigningKeys(command)) = cli.command {
+        service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
+        let c = &cli.config;
+        let db = identity_svc::operator::database(
+            c.database_url.clone(),
+            c.schema("identity"),
+            &c.data_dir,
+        );
+        let keyring = c
+            .identity_settings()?
+            .keyring(c.database_url.as_ref(), &c.data_dir)?;
+        return identity_svc::signing_keys::cli(&db, &keyring, command, &mut std::io::stdout())
+            .await;
     }
     service_kit::telemetry::init(&cli.log.rust_log);
     if let Some(platform::Command::Consume(args)) = cli.command {

@@ -6,6 +6,8 @@
 //! `jwk`, `x5u`, `x5c`, `crit` are refused), `kid` used only as a key into the locally held key
 //! set, and `iss`, `aud`, `exp`, `nbf`, `iat`, `sub` all required and checked.
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod verifier;
 
 use std::{fmt, sync::RwLock, time::Duration};
@@ -330,6 +332,15 @@ impl TokenSigner {
         let signature = ed25519_dalek::Signer::sign(&key.signer, input.as_bytes());
         let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
         (token, exp)
+    }
+
+    /// The `kid` of the key that signs now.
+    pub fn kid(&self) -> String {
+        self.key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .kid
+            .clone()
     }
 
     /// Makes `key` the signing key from now on (rotation; the old key must stay published).

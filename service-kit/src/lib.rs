@@ -8,6 +8,7 @@
 pub mod config;
 pub mod db;
 pub mod digest_cache;
+pub mod envelope;
 pub mod error;
 pub mod grpc;
 pub mod host;

@@ -414,6 +414,9 @@ pub(crate) fn is_json(content_type: &str) -> bool {
 
 /// Property tests of the credential a request presents (issue #18 item 8): never a panic, the
 /// token exactly as sent, and its kind by its prefix alone.
+pub(crate) mod fuzz;
+pub(crate) use fuzz::fuzz;
+
 #[cfg(test)]
 mod proptests {
     use axum::http::{HeaderValue, StatusCode, header};

@@ -1,18 +1,14 @@
 //! What the gateway's property tests share (issue #18 item 8): bodies of arbitrary JSON whose
 //! every string is a secret (a canary), a request carrying one, and a runtime to run the real
-//! extractors on it. A refusal must never carry a canary back (CR-7).
+//! extractors on it (`crate::fuzzing`'s). A refusal must never carry a canary back (CR-7).
 
-use std::future::Future;
-
-use axum::{body::Body, extract::Request, http::header};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 /// Cases per property.
 pub(crate) const CASES: u32 = 10_000;
 
-/// The part of every generated string value that must never come back in a refusal.
-pub(crate) const CANARY: &str = "Zq7Canary";
+pub(crate) use crate::fuzzing::CANARY;
 
 /// A secret: the canary inside text that stresses the scrubbing (quotes, backslashes,
 /// backticks, any character).
@@ -57,24 +53,4 @@ pub(crate) fn key(known: &'static [&'static str]) -> BoxedStrategy<String> {
 /// A body: an object of some of `fields` (and other keys) holding arbitrary values.
 pub(crate) fn body(fields: &'static [&'static str]) -> impl Strategy<Value = Map<String, Value>> {
     prop::collection::btree_map(key(fields), value(), 0..6).prop_map(|m| m.into_iter().collect())
-}
-
-/// A request with `body` and, if given, that `Content-Type`.
-pub(crate) fn request(body: impl Into<Body>, content_type: Option<&str>) -> Request {
-    let mut req = Request::builder().method("POST").uri("/");
-    if let Some(t) = content_type {
-        req = req.header(header::CONTENT_TYPE, t);
-    }
-    req.body(body.into()).expect("a request")
-}
-
-thread_local! {
-    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a runtime");
-}
-
-/// Runs `f` to completion on this thread's runtime.
-pub(crate) fn run<F: Future>(f: F) -> F::Output {
-    RUNTIME.with(|rt| rt.block_on(f))
 }

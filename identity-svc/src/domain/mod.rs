@@ -6,6 +6,8 @@ pub mod accounts;
 pub mod attributes;
 pub mod context;
 pub mod email;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod groups;
 pub mod invites;
 pub mod ip_access;

@@ -66,7 +66,7 @@ pub use email::{AllowedOrganization, EmailStore, JoinOutcome, PasscodeRecord};
 pub use groups::{GroupMemberRecord, GroupRecord, GroupStore};
 pub use guard::Guard;
 pub use invites::{InviteRecord, InviteStore, InviteView};
-pub use keys::{SigningKeyRecord, SigningKeyStore};
+pub use keys::{ClearSigningKey, SigningKeyRecord, SigningKeyStore};
 pub use limits::{LimitStore, LoginAdmission};
 pub use new_account::NewAccountStore;
 pub use operators::{OperatorTokenRecord, OperatorTokenStore};

@@ -157,6 +157,10 @@ impl TestService {
         );
         if let Place::Postgres { schema, .. } = &place {
             config.database_schema.clone_from(schema);
+            // Apart on PostgreSQL the key ring must be given (no key file).
+            config.settings.identity_keys = Some(SecretString::from(
+                service_kit::envelope::Keyring::generate_spec(1),
+            ));
         }
         adjust(&mut config);
         let db = DbConfig {

@@ -242,6 +242,8 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
         ("INTERNAL_CREDENTIAL", secret),
         ("CONNECTIONS_KEYS", secret),
         ("CONNECTIONS_OAUTH_PROVIDERS", secret),
+        ("IDENTITY_KEYS", secret),
+        ("IDENTITY_KEY_MIN_DECRYPT_VERSION", "0"),
     ];
     for (var, value) in cases {
         let (status, stderr) = run_platform(&[(var, value)]);

@@ -208,6 +208,9 @@ async fn a_service_runs_as_its_own_role_confined_to_its_schema() {
         secrecy::SecretString::from("c".repeat(32)),
     );
     config.database_schema = schema.clone();
+    config.settings.identity_keys = Some(secrecy::SecretString::from(
+        service_kit::envelope::Keyring::generate_spec(1),
+    ));
     let started = identity_svc::Application::build(config, shutdown.clone()).await;
     let as_role = sqlx::PgPool::connect(url.as_str()).await.unwrap();
     let foreign = sqlx::query(sqlx::AssertSqlSafe(format!(

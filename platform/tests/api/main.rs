@@ -32,6 +32,7 @@ mod organizations;
 mod projects;
 mod scopes;
 mod settings;
+mod signing_keys;
 mod spaces;
 mod sumvin;
 mod swift;

@@ -403,7 +403,7 @@ async fn revoking_the_source_revokes_its_access_tokens(app: TestApp) {
 }
 
 /// The claims of a JWT, unverified (the test only reads them).
-fn claims_of(jwt: &str) -> Value {
+pub(crate) fn claims_of(jwt: &str) -> Value {
     serde_json::from_slice(&base64_decode(jwt.split('.').nth(1).unwrap())).unwrap()
 }
 

@@ -300,5 +300,6 @@ async fn close(caller: IotoCaller, Args(args): Args<CloseArgs>) -> Reply {
     ok(json!({ "id": id, "closed": true }))
 }
 
+pub(crate) mod fuzz;
 #[cfg(test)]
 mod proptests;

@@ -5,6 +5,8 @@
 
 mod accounts;
 
+pub(crate) use accounts::fuzz::fuzz;
+
 use axum::{
     Router,
     body::Bytes,

@@ -462,5 +462,6 @@ async fn associate(caller: &Caller, mut m: Map<String, Value>, share: bool) -> R
     ok(json!({}))
 }
 
+pub(crate) mod fuzz;
 #[cfg(test)]
 mod proptests;

@@ -6,6 +6,8 @@
 mod account;
 mod find;
 
+pub(crate) use account::fuzz::fuzz;
+
 use axum::{
     Router,
     http::StatusCode,

@@ -6,9 +6,12 @@
 //! `x-sumvin-pat` or `x-juno-jwt` only. docs/sumvin.md describes the face and its choices.
 
 mod catalog;
+mod fuzz;
 mod input;
 mod problem;
 mod user_connectors;
+
+pub(crate) use fuzz::fuzz;
 
 use axum::{
     Json, Router,

@@ -320,5 +320,6 @@ async fn invite(
     created("invitation", invitation(&state, invited.get_ref()))
 }
 
+pub(crate) mod fuzz;
 #[cfg(test)]
 mod proptests;

@@ -1,0 +1,4 @@
+#![no_main]
+//! `gateway::fuzzing::lightdash`: the face's parsers fed any bytes.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gateway::fuzzing::lightdash(data));

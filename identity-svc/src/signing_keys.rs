@@ -1,0 +1,149 @@
+//! `rotate-signing-key` and `rewrap-signing-keys`: the access-token signing keys on the command
+//! line, the same in `identity-svc` (a deployment) and `platform` (the all-in-one). Like
+//! `owner-token` they work on the service's database directly (migrating it first if needed),
+//! while the service runs. Rules: `domain::keys`; the steps: docs/keys.md.
+
+use std::{io::Write, path::PathBuf};
+
+use secrecy::SecretString;
+use service_kit::{
+    config::parse_secret,
+    db::{self, DbConfig},
+    envelope::Keyring,
+};
+
+use crate::{Settings, domain::keys, operator, store};
+
+/// What to do with the signing keys.
+#[derive(Debug, Clone, Copy, clap::Subcommand)]
+pub enum SigningKeys {
+    /// Create a new signing key now. It is published at once; the running service signs with
+    /// it once it has been published for twice JWKS_CACHE_SECONDS (every verifier has fetched
+    /// it by then), and retires the key signing now once the tokens it signed have expired.
+    /// Prints the new key's id.
+    #[command(name = "rotate-signing-key")]
+    Rotate,
+    /// Re-seal every signing key's data key under the newest version of IDENTITY_KEYS (the
+    /// keys themselves are not decrypted); then IDENTITY_KEY_MIN_DECRYPT_VERSION may be raised.
+    #[command(name = "rewrap-signing-keys")]
+    Rewrap,
+}
+
+impl SigningKeys {
+    /// The subcommand's name as typed.
+    pub fn name(self) -> &'static str {
+        match self {
+            SigningKeys::Rotate => "rotate-signing-key",
+            SigningKeys::Rewrap => "rewrap-signing-keys",
+        }
+    }
+}
+
+/// `identity-svc rotate-signing-key` / `rewrap-signing-keys`: the service's database and key
+/// settings (not its required INTERNAL_CREDENTIAL).
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "identity-svc",
+    about = "Rotate or re-wrap the access-token signing keys in identity-svc's database"
+)]
+pub struct SigningKeysCli {
+    /// The log filter (logs go to stderr).
+    #[command(flatten)]
+    pub log: service_kit::config::LogArgs,
+    /// `postgres://…` for PostgreSQL; unset or `sqlite:` for the SQLite file in `DATA_DIR`.
+    #[arg(long = "identity-database-url", env = "IDENTITY_DATABASE_URL", value_name = "IDENTITY_DATABASE_URL", value_parser = parse_secret, hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+    /// PostgreSQL schema identity-svc owns.
+    #[arg(
+        long = "identity-database-schema",
+        env = "IDENTITY_DATABASE_SCHEMA",
+        value_name = "IDENTITY_DATABASE_SCHEMA",
+        default_value = "identity"
+    )]
+    pub database_schema: String,
+    /// Directory of the embedded SQLite file and of its key file.
+    #[arg(
+        long,
+        env = "DATA_DIR",
+        value_name = "DATA_DIR",
+        default_value = "data"
+    )]
+    pub data_dir: PathBuf,
+    /// identity-svc's settings (IDENTITY_KEYS, IDENTITY_KEY_MIN_DECRYPT_VERSION are read).
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SigningKeys,
+}
+
+impl SigningKeysCli {
+    /// identity-svc's database as these settings name it.
+    pub fn database(&self) -> DbConfig {
+        operator::database(
+            self.database_url.clone(),
+            self.database_schema.clone(),
+            &self.data_dir,
+        )
+    }
+
+    /// The key ring as the service reads it.
+    pub fn keyring(&self) -> anyhow::Result<Keyring> {
+        self.settings
+            .keyring(self.database_url.as_ref(), &self.data_dir)
+    }
+}
+
+/// Runs `command` on the database `db` with `keyring`, writing its answer to `out`: `rotate`
+/// prints the new key's id on the last line.
+pub async fn cli(
+    db: &DbConfig,
+    keyring: &Keyring,
+    command: SigningKeys,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let pool = db::connect(db).await?;
+    let result = run(&pool, keyring, command, out).await;
+    pool.close().await;
+    result
+}
+
+async fn run(
+    pool: &db::Pool,
+    keyring: &Keyring,
+    command: SigningKeys,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    pool.migrate(&store::SQLITE_MIGRATIONS, &store::POSTGRES_MIGRATIONS)
+        .await?;
+    let store = store::for_pool(pool.clone()).await;
+    keys::seal_clear_keys(store.as_ref(), keyring).await?;
+    match command {
+        SigningKeys::Rotate => {
+            let kid = keys::rotate_now(store.as_ref(), keyring).await?;
+            writeln!(
+                out,
+                "signing key created and published; it signs once every verifier has fetched it:"
+            )?;
+            writeln!(out, "{kid}")?;
+        }
+        SigningKeys::Rewrap => {
+            let r = keys::rewrap_all(store.as_ref(), keyring).await?;
+            writeln!(
+                out,
+                "signing keys re-wrapped under key version {}: {} moved, {} already there, {} failed",
+                keyring.current_version(),
+                r.moved,
+                r.current,
+                r.failed
+            )?;
+            anyhow::ensure!(
+                r.failed == 0,
+                "{} signing keys could not be re-wrapped",
+                r.failed
+            );
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
