@@ -131,7 +131,9 @@ impl Denial {
     /// The message the caller reads.
     pub fn message(self) -> &'static str {
         match self {
-            Denial::Scope(Scope::Read) => "this token's scopes do not allow this: it needs read",
+            Denial::Scope(Scope::Read) => {
+                "this token's scopes do not allow this: it needs the read scope"
+            }
             Denial::Scope(Scope::Write) => {
                 "this token's scopes do not allow this: it needs the write scope"
             }
