@@ -2,6 +2,8 @@
 //! converts proto <-> domain, maps errors. Proto types stop here. Requests carry secrets, so no
 //! request is ever logged whole.
 
+pub mod scopes;
+
 use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::{DateTime, Utc};

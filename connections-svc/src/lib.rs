@@ -24,7 +24,7 @@ use proto::connections::v1::connections_service_server::ConnectionsServiceServer
 use secrecy::ExposeSecret;
 use service_kit::{
     db::DbConfig,
-    grpc::InternalCredential,
+    grpc::{InternalCredential, guard::ScopeGuard},
     host::{Migrations, ServiceHost},
     identity::{Identity, IdentityJwks},
     jwt::{JwtVerifier, TokenProfile},
@@ -128,10 +128,15 @@ impl Application {
             Duration::from_secs(config.settings.connections_oauth_refresh_interval_seconds),
             refresh_shutdown,
         );
-        let service = grpc::ConnectionsGrpc::new(connections, verifier);
-        Ok(Self(host.add_routes(|r| {
-            r.add_service(ConnectionsServiceServer::new(service))
-        })))
+        let service = grpc::ConnectionsGrpc::new(connections, verifier.clone());
+        // No method here needs admin, so the recent-login window is never read (scopes.rs).
+        let service = ScopeGuard::new(
+            ConnectionsServiceServer::new(service),
+            grpc::scopes::CONNECTIONS,
+            verifier,
+            Duration::from_secs(service_kit::scope::DEFAULT_RECENT_LOGIN_SECONDS),
+        );
+        Ok(Self(host.add_routes(|r| r.add_service(service))))
     }
 
     /// Moves every stored secret to the newest key version (CR-5), then exits.

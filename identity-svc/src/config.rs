@@ -93,6 +93,11 @@ pub struct Settings {
     /// Absolute lifetime of a browser session, in seconds.
     #[arg(long, env = "SESSION_TTL_SECONDS", value_name = "SESSION_TTL_SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(60..=366 * 24 * 3600))]
     pub session_ttl_seconds: u64,
+    /// How long after logging in a session may take admin actions (deleting the user or an
+    /// organization, admin invitations and promotions, creating and rotating tokens), in
+    /// seconds; an older session must log in again (1 to 366 days).
+    #[arg(long, env = "RECENT_LOGIN_SECONDS", value_name = "RECENT_LOGIN_SECONDS", default_value_t = service_kit::scope::DEFAULT_RECENT_LOGIN_SECONDS, value_parser = clap::value_parser!(u64).range(1..=366 * 24 * 3600))]
+    pub recent_login_seconds: u64,
     /// Failed logins of one account from one client address before each further attempt from
     /// there must wait (1 s, doubling, up to 15 minutes; forgotten a day after the last).
     #[arg(long, env = "LOGIN_FAILURES_PER_ACCOUNT", value_name = "LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]

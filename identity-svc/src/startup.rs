@@ -7,7 +7,7 @@ use proto::identity::v1::{
 };
 use service_kit::{
     db::DbConfig,
-    grpc::InternalCredential,
+    grpc::{InternalCredential, guard::ScopeGuard},
     host::{Migrations, ServiceHost},
     jwt::{JwtVerifier, TokenProfile, TokenSigner},
 };
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Config,
     domain::{self, Identity, keys::StoreJwks, password::PasswordHasher},
-    grpc::IdentityGrpc,
+    grpc::{IdentityGrpc, scopes},
     store,
 };
 
@@ -102,6 +102,7 @@ impl Application {
             password_resets_per_address_per_hour: config
                 .settings
                 .password_resets_per_address_per_hour,
+            recent_login: Duration::from_secs(config.settings.recent_login_seconds),
         };
         let mailer = crate::mail::from_url(
             &config.mail_url(),
@@ -134,10 +135,23 @@ impl Application {
             Duration::from_secs(config.events.events_retention_seconds),
             shutdown,
         );
-        let service = IdentityGrpc::new(identity, internal, verifier, jwks);
+        let recent_login = Duration::from_secs(config.settings.recent_login_seconds);
+        let service = IdentityGrpc::new(identity, internal, verifier.clone(), jwks);
+        let accounts = ScopeGuard::new(
+            AccountsServer::new(service.clone()),
+            scopes::ACCOUNTS,
+            verifier.clone(),
+            recent_login,
+        );
+        let identity = ScopeGuard::new(
+            IdentityServiceServer::new(service),
+            scopes::IDENTITY,
+            verifier,
+            recent_login,
+        );
         Ok(Self(host.add_routes(|r| {
-            r.add_service(AccountsServer::new(service.clone()))
-                .add_service(IdentityServiceServer::new(service))
+            r.add_service(accounts)
+                .add_service(identity)
                 .add_service(events)
         })))
     }

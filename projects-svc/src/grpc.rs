@@ -1,6 +1,8 @@
 //! The gRPC face of projects-svc: authenticates the caller (every method is a user method),
 //! converts proto <-> domain, maps errors. Proto types stop here.
 
+pub mod scopes;
+
 use std::sync::Arc;
 
 use proto::projects::v1 as pb;

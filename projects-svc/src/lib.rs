@@ -17,7 +17,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use proto::projects::v1::projects_service_server::ProjectsServiceServer;
 use service_kit::{
     db::DbConfig,
-    grpc::InternalCredential,
+    grpc::{InternalCredential, guard::ScopeGuard},
     host::{Migrations, ServiceHost},
     identity::{Identity, IdentityJwks},
     jwt::{JwtVerifier, TokenProfile},
@@ -100,10 +100,16 @@ impl Application {
             Arc::new(directory::IdentityDirectory(identity)),
             config.settings.projects_spaces_cache_rows as usize,
         ));
-        let service = grpc::ProjectsGrpc::new(projects, verifier);
+        let service = grpc::ProjectsGrpc::new(projects, verifier.clone());
+        // No method here needs admin, so the recent-login window is never read (scopes.rs).
+        let service = ScopeGuard::new(
+            ProjectsServiceServer::new(service),
+            grpc::scopes::PROJECTS,
+            verifier,
+            Duration::from_secs(service_kit::scope::DEFAULT_RECENT_LOGIN_SECONDS),
+        );
         Ok(Self(host.add_routes(|r| {
-            r.add_service(ProjectsServiceServer::new(service))
-                .add_service(events)
+            r.add_service(service).add_service(events)
         })))
     }
 

@@ -19,6 +19,8 @@ use tonic::{
 
 use crate::jwt::{AccessClaims, JwtVerifier};
 
+pub mod guard;
+
 /// Metadata key carrying the internal caller's credential.
 pub const INTERNAL_CREDENTIAL_KEY: &str = "x-internal-credential";
 /// Metadata key carrying the request id across services.

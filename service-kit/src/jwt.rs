@@ -70,6 +70,15 @@ pub struct AccessClaims {
     /// API accepts it (every other method refuses it, see `service_kit::grpc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opr: Option<String>,
+    /// What the token may do (RFC 8693 §4.2, RFC 9068 §2.2.3): space-separated scopes, each
+    /// level with those below it (`read write` for a write-scoped token; see
+    /// [`crate::scope`]). Absent from tokens signed before scopes existed, which had full power.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// When the user logged in (Unix seconds; OpenID Connect's `auth_time`), for a token issued
+    /// for a session: the session's start, which refreshing does not move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 impl AccessClaims {
@@ -229,6 +238,10 @@ pub struct TokenRequest<'a> {
     pub pat_version: Option<i64>,
     /// The client the token is for.
     pub client_id: &'a str,
+    /// The credential's level ([`AccessClaims::scope`]).
+    pub scope: crate::scope::Scope,
+    /// When the session's user logged in (Unix seconds), for session-derived tokens.
+    pub auth_time: Option<i64>,
 }
 
 /// Signs access tokens with the current key.
@@ -266,6 +279,8 @@ impl TokenSigner {
             pat: req.pat_id.map(|p| p.to_string()),
             pat_v: req.pat_version,
             opr: None,
+            scope: Some(req.scope.claim()),
+            auth_time: req.auth_time,
         }))
     }
 
@@ -290,6 +305,9 @@ impl TokenSigner {
             pat: None,
             pat_v: None,
             opr: Some(operator.to_string()),
+            // The operator acts with the owner role over every account: every scope.
+            scope: Some(crate::scope::Scope::Admin.claim()),
+            auth_time: None,
         }))
     }
 

@@ -15,6 +15,7 @@ pub mod host;
 pub mod identity;
 pub mod jwt;
 pub mod limits;
+pub mod scope;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod operators;
 pub mod organizations;
 pub mod password;
+mod pats;
 pub mod throttle;
 pub mod validate;
 
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use service_kit::{
     jwt::{AccessClaims, TokenRequest, TokenSigner},
+    scope::{self, Scope},
     secret::{random_token, sha256_hex},
 };
 use uuid::Uuid;
@@ -79,6 +81,8 @@ pub struct Settings {
     pub password_resets_per_hour: u32,
     /// Password reset requests per client address per hour.
     pub password_resets_per_address_per_hour: u32,
+    /// How long after logging in a session may take admin actions (`service_kit::scope`).
+    pub recent_login: Duration,
 }
 
 impl Default for Settings {
@@ -95,6 +99,7 @@ impl Default for Settings {
             registrations_per_hour: 1000,
             password_resets_per_hour: 5,
             password_resets_per_address_per_hour: 30,
+            recent_login: Duration::from_secs(service_kit::scope::DEFAULT_RECENT_LOGIN_SECONDS),
         }
     }
 }
@@ -286,7 +291,7 @@ impl Identity {
         self.store.insert_session(&session).await?;
         tracing::info!(outcome = "success", user_uuid = %user.user_uuid, "login");
         let access = if api_client {
-            Some(self.access_token(user.user_uuid, "pwd", Some(session.session_uuid), None)?)
+            Some(self.session_access_token(&session)?)
         } else {
             None
         };
@@ -342,7 +347,7 @@ impl Identity {
             return Err(BAD);
         }
         self.active_user(session.user_uuid).await.map_err(|_| BAD)?;
-        self.access_token(session.user_uuid, "pwd", Some(session.session_uuid), None)
+        self.session_access_token(&session)
     }
 
     /// Refreshes an API client's session: its token (the refresh token) is replaced by a new
@@ -371,7 +376,7 @@ impl Identity {
             return Err(BAD);
         }
         let user = self.active_user(session.user_uuid).await.map_err(|_| BAD)?;
-        let access = self.access_token(user.user_uuid, "pwd", Some(session.session_uuid), None)?;
+        let access = self.session_access_token(&session)?;
         tracing::info!(user_uuid = %user.user_uuid, session_uuid = %session.session_uuid, "session refreshed");
         Ok((
             NewSession {
@@ -407,26 +412,44 @@ impl Identity {
         {
             self.store.touch_pat(pat.pat_uuid, now).await?;
         }
-        self.access_token(pat.user_uuid, "pat", None, Some(&pat))
+        // The token's level is the highest of its scopes (a stored list is never empty; were it
+        // to name nothing known, the least).
+        let scope = scope::split(&pat.scopes)
+            .into_iter()
+            .max()
+            .unwrap_or(Scope::Read);
+        self.access_token(&TokenRequest {
+            user_uuid: pat.user_uuid,
+            amr: "pat",
+            session_id: None,
+            pat_id: Some(pat.pat_uuid),
+            pat_version: Some(pat_version(pat.rotated_at)),
+            client_id: API_CLIENT_ID,
+            scope,
+            auth_time: None,
+        })
     }
 
-    fn access_token(
-        &self,
-        user_uuid: Uuid,
-        amr: &str,
-        session_id: Option<Uuid>,
-        pat: Option<&PatRecord>,
-    ) -> Result<AccessToken> {
+    /// An access token for a session: every scope, and when its user logged in (the session's
+    /// start; refreshing does not move it), for the admin actions that need a recent login.
+    fn session_access_token(&self, session: &SessionRecord) -> Result<AccessToken> {
+        self.access_token(&TokenRequest {
+            user_uuid: session.user_uuid,
+            amr: "pwd",
+            session_id: Some(session.session_uuid),
+            pat_id: None,
+            pat_version: None,
+            client_id: API_CLIENT_ID,
+            scope: Scope::Admin,
+            auth_time: Some(session.created_at.timestamp()),
+        })
+    }
+
+    fn access_token(&self, req: &TokenRequest<'_>) -> Result<AccessToken> {
+        let user_uuid = req.user_uuid;
         let (token, expires_at) = self
             .signer
-            .sign(&TokenRequest {
-                user_uuid,
-                amr,
-                session_id,
-                pat_id: pat.map(|p| p.pat_uuid),
-                pat_version: pat.map(|p| pat_version(p.rotated_at)),
-                client_id: API_CLIENT_ID,
-            })
+            .sign(req)
             .map_err(|e| Error::Internal(anyhow::anyhow!("signing failed: {e}")))?;
         Ok(AccessToken {
             user_uuid,
@@ -490,91 +513,6 @@ impl Identity {
         }
         Ok(())
     }
-
-    /// Creates a personal access token. A token cannot mint another: creating one needs a
-    /// session (a stolen token must not be able to extend itself).
-    pub async fn create_pat(
-        &self,
-        claims: &AccessClaims,
-        description: &str,
-        expires_at: Option<DateTime<Utc>>,
-        auto_generated: bool,
-    ) -> Result<NewPat> {
-        let user = caller(claims)?;
-        refuse_pat_management(claims)?;
-        let description = validate::description(description)?;
-        let now = Utc::now();
-        if let Some(e) = expires_at {
-            validate::future("expiresAt", e, now)?;
-        }
-        if self.store.count_pats(user).await? >= MAX_PATS_PER_USER {
-            return Err(Error::ResourceExhausted(
-                format!("a user may hold at most {MAX_PATS_PER_USER} personal access tokens")
-                    .into(),
-            ));
-        }
-        let secret = random_token::<16>(PAT_PREFIX);
-        let pat = PatRecord {
-            pat_uuid: Uuid::now_v7(),
-            user_uuid: user,
-            description,
-            token_hash: sha256_hex(&secret),
-            auto_generated,
-            created_at: now,
-            expires_at,
-            rotated_at: None,
-            last_used_at: None,
-        };
-        self.store.insert_pat(&pat).await?;
-        tracing::info!(user_uuid = %user, pat_uuid = %pat.pat_uuid, "personal access token created");
-        Ok(NewPat {
-            pat,
-            secret: SecretString::from(secret),
-        })
-    }
-
-    /// The caller's personal access tokens.
-    pub async fn list_pats(&self, claims: &AccessClaims) -> Result<Vec<PatRecord>> {
-        Ok(self.store.pats_of_user(caller(claims)?).await?)
-    }
-
-    /// Deletes one of the caller's tokens; another user's token answers NOT_FOUND.
-    pub async fn delete_pat(&self, claims: &AccessClaims, pat_uuid: &str) -> Result<()> {
-        let user = caller(claims)?;
-        refuse_pat_management(claims)?;
-        let id = parse_pat_uuid(pat_uuid)?;
-        if self.store.delete_pat(user, id).await? {
-            tracing::info!(user_uuid = %user, pat_uuid = %id, "personal access token deleted");
-            Ok(())
-        } else {
-            Err(Error::NotFound("personal access token not found".into()))
-        }
-    }
-
-    /// Gives one of the caller's tokens a new secret and expiry; the old secret stops working.
-    pub async fn rotate_pat(
-        &self,
-        claims: &AccessClaims,
-        pat_uuid: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<NewPat> {
-        let user = caller(claims)?;
-        refuse_pat_management(claims)?;
-        let id = parse_pat_uuid(pat_uuid)?;
-        let now = Utc::now();
-        validate::future("expiresAt", expires_at, now)?;
-        let secret = random_token::<16>(PAT_PREFIX);
-        let pat = self
-            .store
-            .rotate_pat(user, id, &sha256_hex(&secret), expires_at, now)
-            .await?
-            .ok_or(Error::NotFound("personal access token not found".into()))?;
-        tracing::info!(user_uuid = %user, pat_uuid = %id, "personal access token rotated");
-        Ok(NewPat {
-            pat,
-            secret: SecretString::from(secret),
-        })
-    }
 }
 
 /// Deletes expired sessions, passcodes and invitations, and throttling state older than
@@ -611,18 +549,6 @@ pub(crate) fn caller(claims: &AccessClaims) -> Result<Uuid> {
     claims
         .user_uuid()
         .map_err(|_| Error::Unauthenticated("invalid access token".into()))
-}
-
-/// Personal access tokens are managed with a session only: a stolen token must not be able to
-/// mint, extend or rotate tokens.
-fn refuse_pat_management(claims: &AccessClaims) -> Result<()> {
-    if claims.authenticated_by("pat") {
-        return Err(Error::PermissionDenied(
-            "personal access tokens cannot be managed with a personal access token; log in first"
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 const GONE: Error = Error::Unauthenticated(Cow::Borrowed(
@@ -673,11 +599,6 @@ fn pat_version(rotated_at: Option<DateTime<Utc>>) -> i64 {
     rotated_at.map_or(0, |r| r.timestamp_micros())
 }
 
-fn parse_pat_uuid(value: &str) -> Result<Uuid> {
-    // A malformed id cannot name a token of the caller's: answer as for any unknown one.
-    Uuid::parse_str(value).map_err(|_| Error::NotFound("personal access token not found".into()))
-}
-
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -700,6 +621,8 @@ mod tests {
             pat: Some(pat.to_string()),
             pat_v: None,
             opr: None,
+            scope: None,
+            auth_time: None,
         }
     }
 

@@ -152,14 +152,11 @@ impl pb::accounts_server::Accounts for IdentityGrpc {
     ) -> Result<Response<pb::InviteLink>, Status> {
         let claims = self.principal(&req, "CreateAccountInvitation").await?;
         let r = req.into_inner();
+        let role = invited_role(r.organization_role)?;
+        self.admin_grant(&claims, role)?;
         let new = self
             .identity
-            .create_account_invitation(
-                &claims,
-                &r.organization_uuid,
-                &r.email,
-                invited_role(r.organization_role)?,
-            )
+            .create_account_invitation(&claims, &r.organization_uuid, &r.email, role)
             .await?;
         Ok(Response::new(invite_pb(
             new.code.expose_secret().to_owned(),

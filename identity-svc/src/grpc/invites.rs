@@ -15,14 +15,11 @@ pub(super) async fn create_invite_link(
     let claims = svc.user(&req).await?;
     let r = req.into_inner();
     let expires_at = from_ts("expiresAt", r.expires_at)?;
+    let role = invited_role(r.organization_role)?;
+    svc.admin_grant(&claims, role)?;
     let new = svc
         .identity
-        .create_invite(
-            &claims,
-            &r.email,
-            invited_role(r.organization_role)?,
-            expires_at,
-        )
+        .create_invite(&claims, &r.email, role, expires_at)
         .await?;
     Ok(Response::new(invite_pb(
         new.code.expose_secret().to_owned(),

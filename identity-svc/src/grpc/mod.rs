@@ -15,6 +15,7 @@ mod groups;
 mod invites;
 mod organizations;
 mod pats;
+pub mod scopes;
 mod sessions;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use proto::identity::v1 as pb;
 use service_kit::{
     grpc::{InternalCredential, authenticate_principal, authenticate_user, client_address},
     jwt::{AccessClaims, JwtVerifier},
+    scope::{self, Scope},
 };
 use tonic::{Request, Response, Status};
 
@@ -84,6 +86,26 @@ impl IdentityGrpc {
     /// still stands: only for a method that checks it itself.
     async fn token_claims<T>(&self, req: &Request<T>) -> Result<AccessClaims, Status> {
         authenticate_user(&self.verifier, req.metadata()).await
+    }
+
+    /// Granting the admin role (an invitation or a promotion) is an admin action, whatever the
+    /// method's class: the caller's token needs the admin scope and, for a session, a recent
+    /// login (`service_kit::scope`), as the guard asks of admin methods (`scopes.rs`).
+    fn admin_grant(
+        &self,
+        claims: &AccessClaims,
+        role: Option<pb::OrganizationRole>,
+    ) -> Result<(), Status> {
+        if role != Some(pb::OrganizationRole::Admin) {
+            return Ok(());
+        }
+        let recent_login = self.identity.settings.recent_login;
+        Ok(scope::authorize(
+            claims,
+            Scope::Admin,
+            recent_login,
+            Utc::now().timestamp(),
+        )?)
     }
 
     /// Checks that the caller is the trusted internal one (the pre-authentication methods).

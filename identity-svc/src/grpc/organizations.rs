@@ -98,6 +98,7 @@ pub(super) async fn update_organization_member(
     let claims = svc.user(&req).await?;
     let r = req.into_inner();
     let role = role(r.organization_role)?;
+    svc.admin_grant(&claims, Some(role))?;
     Ok(Response::new(member_pb(
         svc.identity
             .update_member_role(&claims, &r.user_uuid, role)

@@ -17,7 +17,13 @@ pub(super) async fn create_personal_access_token(
     let expires_at = from_ts("expiresAt", r.expires_at)?;
     let new = svc
         .identity
-        .create_pat(&claims, &r.description, expires_at, r.auto_generated)
+        .create_pat(
+            &claims,
+            &r.description,
+            expires_at,
+            r.auto_generated,
+            r.scopes.as_ref().map(|s| s.scopes.as_slice()),
+        )
         .await?;
     Ok(Response::new(pb::PersonalAccessTokenWithSecret {
         token: Some(pat_pb(new.pat)),
@@ -79,5 +85,9 @@ fn pat_pb(p: PatRecord) -> pb::PersonalAccessToken {
         expires_at: p.expires_at.map(ts),
         rotated_at: p.rotated_at.map(ts),
         last_used_at: p.last_used_at.map(ts),
+        scopes: service_kit::scope::split(&p.scopes)
+            .into_iter()
+            .map(|s| s.name().to_owned())
+            .collect(),
     }
 }

@@ -352,6 +352,7 @@ mod tests {
             expires_at: expires.then(|| now + Span::days(7)),
             rotated_at: rotated.then(|| now - Span::hours(1)),
             last_used_at: None,
+            scopes: "admin".to_owned(),
         }
     }
 

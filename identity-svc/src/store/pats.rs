@@ -18,13 +18,15 @@ pub struct PatRecord {
     pub expires_at: Option<DateTime<Utc>>,
     pub rotated_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// What the token may do: space-separated scopes, lowest first (`service_kit::scope`).
+    pub scopes: String,
 }
 
 /// The columns of a [`PatRecord`].
 macro_rules! pat_columns {
     () => {
         "pat_uuid, user_uuid, description, token_hash, auto_generated, created_at, expires_at, \
-         rotated_at, last_used_at"
+         rotated_at, last_used_at, scopes"
     };
 }
 
@@ -62,7 +64,7 @@ impl PatStore for SqlStore {
             sqlx::query(concat!(
                 "INSERT INTO personal_access_tokens (",
                 pat_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ))
             .bind(t.pat_uuid)
             .bind(t.user_uuid)
@@ -73,6 +75,7 @@ impl PatStore for SqlStore {
             .bind(t.expires_at)
             .bind(t.rotated_at)
             .bind(t.last_used_at)
+            .bind(&t.scopes)
             .execute(p)
             .await
             .map(|_| ())

@@ -30,6 +30,7 @@ mod luzmo;
 mod operator;
 mod organizations;
 mod projects;
+mod scopes;
 mod settings;
 mod signing_keys;
 mod spaces;

@@ -45,6 +45,8 @@ fn request() -> TokenRequest<'static> {
         pat_id: None,
         pat_version: None,
         client_id: "gateway",
+        scope: crate::scope::Scope::Read,
+        auth_time: None,
     }
 }
 
@@ -64,6 +66,8 @@ fn claims(user: &str) -> AccessClaims {
         pat: None,
         pat_v: None,
         opr: None,
+        scope: None,
+        auth_time: None,
     }
 }
 
@@ -87,6 +91,37 @@ async fn a_signed_token_verifies_and_names_the_user() {
     let claims = verifier.verify(&token).await.unwrap();
     assert_eq!(claims.user_uuid().unwrap(), req.user_uuid);
     assert!(claims.authenticated_by("pat"));
+}
+
+/// AU-9: every signed token names its scope level (RFC 9068 `scope`), and a session's token
+/// when its user logged in; an operator's token has every scope.
+#[tokio::test]
+async fn au_9_signed_tokens_carry_their_scope_and_login_time() {
+    let (signer, verifier, _) = setup();
+    let session = TokenRequest {
+        amr: "pwd",
+        session_id: Some(uuid::Uuid::now_v7()),
+        scope: crate::scope::Scope::Admin,
+        auth_time: Some(1_700_000_000),
+        ..request()
+    };
+    let claims = verifier
+        .verify(&signer.sign(&session).unwrap().0)
+        .await
+        .unwrap();
+    assert_eq!(claims.scope.as_deref(), Some("read write admin"));
+    assert_eq!(claims.auth_time, Some(1_700_000_000));
+    let pat = verifier
+        .verify(&signer.sign(&request()).unwrap().0)
+        .await
+        .unwrap();
+    assert_eq!(pat.scope.as_deref(), Some("read"));
+    assert_eq!(pat.auth_time, None);
+    let (op, _) = signer
+        .sign_operator(uuid::Uuid::now_v7(), "gateway")
+        .unwrap();
+    let op = verifier.verify(&op).await.unwrap();
+    assert_eq!(op.scope.as_deref(), Some("read write admin"));
 }
 
 /// TK-1: `none`, HS256 with the public key (key confusion), altered payload, stripped signature.

@@ -137,6 +137,8 @@ pub(super) fn personal_access_token(t: &pb::PersonalAccessToken) -> Value {
         "expiresAt": opt_time(t.expires_at.as_ref()),
         "rotatedAt": opt_time(t.rotated_at.as_ref()),
         "lastUsedAt": opt_time(t.last_used_at.as_ref()),
+        // Ours (issue #18): what the token may do, lowest first.
+        "scopes": t.scopes,
     })
 }
 

@@ -31,6 +31,10 @@ struct CreateBody {
     expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
     auto_generated: Option<bool>,
+    /// Ours (issue #18): `read`, `write`, `admin`; absent or null: `admin`. identity-svc
+    /// validates the names (400 for an unknown one or an empty list).
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
 }
 
 /// The body of a rotation.
@@ -56,6 +60,7 @@ async fn create(caller: Caller, Json(body): Json<CreateBody>) -> Reply {
         description: body.description,
         expires_at: body.expires_at.map(json::to_proto_time),
         auto_generated: body.auto_generated.unwrap_or(false),
+        scopes: body.scopes.map(|scopes| pb::TokenScopes { scopes }),
     };
     let res = caller.identity().create_personal_access_token(msg).await?;
     Ok(json::ok(json::personal_access_token_with_secret(

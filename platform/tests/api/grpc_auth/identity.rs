@@ -192,6 +192,8 @@ async fn every_method_authenticates_its_caller(app: TestApp) {
             pat_id: None,
             pat_version: None,
             client_id: "forger",
+            scope: service_kit::scope::Scope::Admin,
+            auth_time: None,
         })
         .unwrap();
     assert_all(

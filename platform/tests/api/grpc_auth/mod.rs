@@ -90,6 +90,8 @@ async fn real_and_refused(app: &TestApp) -> (String, Vec<(As, &'static str)>) {
             pat_id: None,
             pat_version: None,
             client_id: "forger",
+            scope: service_kit::scope::Scope::Admin,
+            auth_time: None,
         })
         .unwrap();
     let refused = vec![

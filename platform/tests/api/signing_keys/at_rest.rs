@@ -193,6 +193,8 @@ fn signed_like(jwt: &str, key: SigningKey) -> String {
             pat_id: Some(claims["pat"].as_str().unwrap().parse().unwrap()),
             pat_version: claims["pat_v"].as_i64(),
             client_id: claims["client_id"].as_str().unwrap(),
+            scope: service_kit::scope::Scope::Admin,
+            auth_time: None,
         })
         .unwrap();
     token
