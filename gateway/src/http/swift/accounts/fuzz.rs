@@ -33,14 +33,16 @@ fn body<T: Typed>(data: &[u8]) {
 }
 
 /// An id or a cursor: a ULID naming the same uuid whatever its spelling, else a 400 that does
-/// not quote it.
+/// not quote it (a fixed message).
 pub(super) fn ids(s: &str) {
     match cursor("after", Some(s.to_owned())) {
         Ok(got) => assert_eq!(got, uuid_of(s)),
         Err(e) => {
             assert_eq!(e.status, StatusCode::BAD_REQUEST);
             assert!(uuid_of(s).is_none());
-            assert!(s.len() < 4 || !e.message.contains(s), "{}", e.message);
+            // Found by the fuzz target: the cursor "fter must be an account id" is text of
+            // the message without being quoted by it; the message is the fixed one.
+            assert_eq!(e.message, "after must be an account id");
         }
     }
     if let Some(u) = uuid_of(s) {
