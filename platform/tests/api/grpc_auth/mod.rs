@@ -5,6 +5,7 @@
 //! how a call presents itself and the methods the protos declare.
 
 mod accounts;
+mod callers;
 mod connections;
 mod identity;
 mod identity_user_methods;
@@ -96,8 +97,8 @@ async fn real_and_refused(app: &TestApp) -> (String, Vec<(As, &'static str)>) {
         (As::Nobody, "without a token"),
         (As::Bearer(forged), "with a forged token"),
         (
-            As::Internal(app.internal_credential.clone()),
-            "with only the internal credential",
+            As::Internal(app.credential(service_kit::callers::Caller::Gateway)),
+            "with only the gateway's credential",
         ),
     ];
     (jwt, refused)
