@@ -320,3 +320,32 @@ impl Credentials {
         AcceptedCallers::of(&refs).to_setting()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tk_9_each_part_has_its_own_credential_and_debug_shows_none() {
+        let operator = SecretString::from("operator-canary-0123456789abcdefghijklmnop".to_owned());
+        let credentials = Credentials::generate(Some(operator)).unwrap();
+        let secrets: Vec<&str> = credentials
+            .0
+            .iter()
+            .map(|(_, s)| s.expose_secret())
+            .collect();
+        assert_eq!(secrets.len(), 5);
+        for (i, s) in secrets.iter().enumerate() {
+            assert!(!secrets[..i].contains(s), "two parts share a credential");
+        }
+        let debug = format!("{credentials:?}");
+        assert!(debug.contains("projects-svc"), "{debug}");
+        for s in &secrets {
+            assert!(!debug.contains(s), "{debug}");
+        }
+        // A short operator credential stops start-up, naming the variable only.
+        let short = Credentials::generate(Some(SecretString::from("short-canary".to_owned())));
+        let error = short.unwrap_err().to_string();
+        assert!(error.starts_with("OPERATOR_CREDENTIAL") && !error.contains("canary"));
+    }
+}

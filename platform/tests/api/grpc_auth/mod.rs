@@ -1,8 +1,9 @@
 //! Every gRPC method of identity-svc (its account API included), projects-svc and
 //! connections-svc authenticates its caller (TK-1, TK-9):
-//! user methods need a valid access JWT, pre-authentication methods need the internal caller's
-//! credential. Calls made straight to the services, bypassing the gateway. This module holds
-//! how a call presents itself and the methods the protos declare.
+//! user methods need a valid access JWT, pre-authentication methods need the gateway's service
+//! credential (`callers.rs`: which part may call which method). Calls made straight to the
+//! services, bypassing the gateway. This module holds how a call presents itself and the
+//! methods the protos declare.
 
 mod accounts;
 mod callers;
