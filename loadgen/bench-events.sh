@@ -7,7 +7,7 @@
 # Builds the release binaries (shared code: loadgen/bench-lib.sh), then on 127.0.0.1 only, per
 # backend: starts the all-in-one binary on a fresh data dir with CONSUME_EVENTS=false (so that
 # loadgen runs the only consumer: projects-svc's own, over its database) and a known
-# INTERNAL_CREDENTIAL, and runs `loadgen events`: BACKLOG events committed into identity-svc's
+# OPERATOR_CREDENTIAL (which loadgen presents to identity-svc's subscription), and runs `loadgen events`: BACKLOG events committed into identity-svc's
 # outbox and applied by the consumer (events/s each way), then RATE events/s committed one by one
 # for DURATION seconds and the delay from each commit to the commit of its effect (p50, p99).
 #
@@ -30,10 +30,10 @@ TABLES=$RESULTS_DIR/tables.md
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$TABLES"
 CREDENTIAL=$(head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 40)
-export LOADGEN_INTERNAL_CREDENTIAL=$CREDENTIAL
+export LOADGEN_OPERATOR_CREDENTIAL=$CREDENTIAL
 
 for kind in $BACKENDS; do
-    PLATFORM_ENV=("CONSUME_EVENTS=false" "INTERNAL_CREDENTIAL=$CREDENTIAL")
+    PLATFORM_ENV=("CONSUME_EVENTS=false" "OPERATOR_CREDENTIAL=$CREDENTIAL")
     db_args=()
     if [[ $kind == postgres ]]; then
         PLATFORM_ENV+=("DATABASE_URL=$PG_URL" "SCHEMA_PREFIX=$PG_SCHEMA_PREFIX")

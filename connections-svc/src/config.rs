@@ -61,10 +61,14 @@ pub struct Config {
         default_value = "http://127.0.0.1:50053"
     )]
     pub projects_url: String,
-    /// Credential of the trusted internal caller (to fetch the signing keys and follow events);
-    /// at least 32 characters.
-    #[arg(long, env = "INTERNAL_CREDENTIAL", value_name = "INTERNAL_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
-    pub internal_credential: SecretString,
+    /// This service's own credential (at least 32 characters), which it presents to identity-svc
+    /// (signing keys, users' access contexts, events) and projects-svc (events).
+    #[arg(long, env = "SERVICE_CREDENTIAL", value_name = "SERVICE_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
+    pub service_credential: SecretString,
+    /// The parts that may call this service, by the SHA-256 of each one's credential:
+    /// `gateway:<hex>`; which method each may call is fixed in `callers.rs`.
+    #[arg(long, env = "SERVICE_CREDENTIALS", value_name = "SERVICE_CREDENTIALS", value_parser = parse_secret, hide_env_values = true)]
+    pub service_credentials: SecretString,
     /// How the service follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -134,7 +138,8 @@ impl Config {
         database_url: Option<SecretString>,
         data_dir: PathBuf,
         identity_url: String,
-        internal_credential: SecretString,
+        service_credential: SecretString,
+        service_credentials: SecretString,
     ) -> Self {
         Self {
             listen_addr,
@@ -143,7 +148,8 @@ impl Config {
             data_dir,
             identity_url,
             projects_url: "http://127.0.0.1:50053".into(),
-            internal_credential,
+            service_credential,
+            service_credentials,
             key_set: service_kit::config::defaults(),
             events: service_kit::config::defaults(),
             settings: Settings::default(),

@@ -8,6 +8,7 @@
 //! `connections` schema; a secret is sealed before it reaches the store and no response, log
 //! line or error carries one.
 
+pub mod callers;
 pub mod config;
 pub mod directory;
 pub mod domain;
@@ -23,6 +24,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use proto::connections::v1::connections_service_server::ConnectionsServiceServer;
 use secrecy::ExposeSecret;
 use service_kit::{
+    callers::{AcceptedCallers, CallerLayer},
     db::DbConfig,
     grpc::{InternalCredential, guard::ScopeGuard},
     host::{Migrations, ServiceHost},
@@ -72,11 +74,15 @@ impl Application {
             &db,
             migrations,
             &[proto::FILE_DESCRIPTOR_SET],
+            CallerLayer::new(
+                AcceptedCallers::parse(&config.service_credentials)?,
+                callers::CALLERS,
+            ),
             shutdown.clone(),
         )
         .await?;
         let store = store::for_pool(host.pool().clone());
-        let credential = InternalCredential::new(config.internal_credential.clone())?;
+        let credential = InternalCredential::new(config.service_credential.clone())?;
         let identity = Identity::connect_lazy(&config.identity_url, credential.clone())?;
         if config.events.consume_events {
             let projects = tonic::transport::Endpoint::from_shared(config.projects_url.clone())?

@@ -1,7 +1,7 @@
 //! Typed gRPC clients of the services. Every call goes through [`CallMetadata`], the one place
-//! that attaches what a call carries: the request id, the caller's credential (the user's access
-//! token, or for pre-authentication methods the internal credential), the address a user calls
-//! from and the deadline.
+//! that attaches what a call carries: the request id, the gateway's own service credential
+//! (every call: the services admit the gateway by it, and count the client's address only from
+//! it), the user's access token on user calls, the address a user calls from and the deadline.
 //!
 //! A handler asks a client for a generated client bound to its caller and calls a method on it:
 //! `state.identity.as_user(&caller).get_current_user(msg).await?`.
@@ -19,7 +19,7 @@ use proto::{
     },
     projects::v1::projects_service_client::ProjectsServiceClient,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use service_kit::{
     digest_cache::{DigestCache, digest},
     grpc::{CLIENT_ADDRESS_KEY, INTERNAL_CREDENTIAL_KEY, InternalCredential, REQUEST_ID_KEY},
@@ -55,8 +55,8 @@ pub struct CallMetadata {
     request_id: Option<AsciiMetadataValue>,
     /// `authorization: Bearer <access token>` of a user call.
     authorization: Option<AsciiMetadataValue>,
-    /// The internal credential of a pre-authentication call.
-    internal: Option<AsciiMetadataValue>,
+    /// The gateway's service credential, on every call.
+    internal: AsciiMetadataValue,
     /// The client's address of a user call (`x-client-address`), for the account's allowed IPs.
     client_address: Option<AsciiMetadataValue>,
 }
@@ -71,22 +71,23 @@ impl std::fmt::Debug for CallMetadata {
 }
 
 impl CallMetadata {
-    /// A call for the user whose access token `caller` carries, from the address they call from.
-    fn user(caller: &Caller) -> Self {
+    /// A call for the user whose access token `caller` carries, from the address they call from,
+    /// which the gateway's `credential` vouches for.
+    fn user(caller: &Caller, credential: &AsciiMetadataValue) -> Self {
         Self {
             request_id: ascii(&caller.request_id),
             authorization: ascii(&format!("Bearer {}", caller.token())).map(sensitive),
-            internal: None,
+            internal: credential.clone(),
             client_address: caller.client_address.as_deref().and_then(ascii),
         }
     }
 
-    /// A call as the trusted internal caller.
+    /// A call as the gateway alone (pre-authentication methods).
     fn internal(request_id: &str, credential: &AsciiMetadataValue) -> Self {
         Self {
             request_id: ascii(request_id),
             authorization: None,
-            internal: Some(credential.clone()),
+            internal: credential.clone(),
             client_address: None,
         }
     }
@@ -110,9 +111,7 @@ impl Interceptor for CallMetadata {
         if let Some(token) = &self.authorization {
             md.insert("authorization", token.clone());
         }
-        if let Some(credential) = &self.internal {
-            md.insert(INTERNAL_CREDENTIAL_KEY, credential.clone());
-        }
+        md.insert(INTERNAL_CREDENTIAL_KEY, self.internal.clone());
         if let Some(address) = &self.client_address {
             md.insert(CLIENT_ADDRESS_KEY, address.clone());
         }
@@ -155,42 +154,59 @@ generated!(
     ConnectionsServiceClient
 );
 
-/// A client of one service: its channel, from which clients bound to a caller are made.
-#[derive(Debug)]
+/// A client of one service: its channel, from which clients bound to a caller are made, and
+/// the gateway's credential, as sent (Debug never shows it).
 pub struct Service<C> {
     channel: Channel,
+    credential: AsciiMetadataValue,
     client: PhantomData<fn() -> C>,
+}
+
+impl<C> std::fmt::Debug for Service<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<C> Clone for Service<C> {
     fn clone(&self) -> Self {
-        Self::over(self.channel.clone())
+        Self::over(self.channel.clone(), self.credential.clone())
     }
 }
 
 impl<C> Service<C> {
-    fn over(channel: Channel) -> Self {
+    fn over(channel: Channel, credential: AsciiMetadataValue) -> Self {
         Self {
             channel,
+            credential,
             client: PhantomData,
         }
     }
 }
 
+/// The gateway's credential as sent: marked sensitive.
+fn credential_value(credential: &InternalCredential) -> AsciiMetadataValue {
+    sensitive(credential.header_value())
+}
+
 impl<C: Generated> Service<C> {
-    /// A client of the service at `url` (connects lazily: it may start later).
-    pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
+    /// A client of the service at `url` (connects lazily: it may start later), presenting
+    /// `credential` on every call.
+    pub fn connect_lazy(url: &str, credential: &InternalCredential) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(url.to_owned())?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .connect_lazy();
-        Ok(Self::over(channel))
+        Ok(Self::over(channel, credential_value(credential)))
     }
 
-    /// The generated client for calls on behalf of `caller`, carrying only their access token.
+    /// The generated client for calls on behalf of `caller`: their access token, vouched for by
+    /// the gateway's credential.
     pub fn as_user(&self, caller: &Caller) -> C {
-        self.bound(CallMetadata::user(caller))
+        self.bound(CallMetadata::user(caller, &self.credential))
     }
 
     fn bound(&self, metadata: CallMetadata) -> C {
@@ -220,30 +236,25 @@ pub enum Exchange {
     Reuse,
 }
 
-/// The identity-svc client: user methods, pre-authentication methods as the internal caller,
+/// The identity-svc client: user methods, pre-authentication methods as the gateway alone,
 /// and the access tokens recently obtained for credentials.
 #[derive(Debug, Clone)]
 pub struct IdentityClient {
     service: Service<IdentityRpc>,
     /// The key set's source, on the same channel.
     identity: Identity,
-    /// The internal credential, as sent.
-    internal: AsciiMetadataValue,
     /// Access tokens by the digest of the credential they were issued for; never the
     /// credential itself.
     exchanged: Arc<DigestCache<SecretString>>,
 }
 
 impl IdentityClient {
-    /// A client of identity-svc at `url`, presenting `credential` on pre-authentication methods.
-    pub fn connect_lazy(url: &str, credential: &SecretString) -> anyhow::Result<Self> {
-        let identity = Identity::connect_lazy(url, InternalCredential::new(credential.clone())?)?;
-        let internal = AsciiMetadataValue::try_from(credential.expose_secret())
-            .map_err(|_| anyhow::anyhow!("the internal caller credential must be ASCII"))?;
+    /// A client of identity-svc at `url`, presenting `credential` on every call.
+    pub fn connect_lazy(url: &str, credential: &InternalCredential) -> anyhow::Result<Self> {
+        let identity = Identity::connect_lazy(url, credential.clone())?;
         Ok(Self {
-            service: Service::over(identity.channel().clone()),
+            service: Service::over(identity.channel().clone(), credential_value(credential)),
             identity,
-            internal: sensitive(internal),
             exchanged: Arc::new(DigestCache::new(EXCHANGED_TOKENS)),
         })
     }
@@ -260,14 +271,14 @@ impl IdentityClient {
 
     /// The account hierarchy API, for calls on behalf of `caller`.
     pub fn accounts_as_user(&self, caller: &Caller) -> AccountsRpc {
-        self.service.bound_as(CallMetadata::user(caller))
+        self.service
+            .bound_as(CallMetadata::user(caller, &self.service.credential))
     }
 
-    /// The generated client for calls as the trusted internal caller (pre-authentication
-    /// methods).
+    /// The generated client for calls as the gateway alone (pre-authentication methods).
     pub fn internal(&self, request_id: &str) -> IdentityRpc {
         self.service
-            .bound(CallMetadata::internal(request_id, &self.internal))
+            .bound(CallMetadata::internal(request_id, &self.service.credential))
     }
 
     /// Whether identity-svc reports SERVING on the gRPC health protocol.

@@ -45,10 +45,10 @@ pub struct Config {
         default_value = "http://127.0.0.1:50052"
     )]
     pub connections_url: String,
-    /// Credential the gateway presents to the services, as configured in them; at least 32
-    /// characters.
-    #[arg(long, env = "INTERNAL_CREDENTIAL", value_name = "INTERNAL_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
-    pub internal_credential: SecretString,
+    /// The gateway's own credential, which it presents to the services on every call (at least
+    /// 32 characters; the services accept it by its SHA-256 in their `SERVICE_CREDENTIALS`).
+    #[arg(long, env = "SERVICE_CREDENTIAL", value_name = "SERVICE_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
+    pub service_credential: SecretString,
     /// How the gateway follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -103,14 +103,14 @@ impl Config {
     pub fn new(
         listen_addr: SocketAddr,
         identity_url: String,
-        internal_credential: SecretString,
+        service_credential: SecretString,
     ) -> Self {
         Self {
             listen_addr,
             identity_url,
             projects_url: "http://127.0.0.1:50053".into(),
             connections_url: "http://127.0.0.1:50052".into(),
-            internal_credential,
+            service_credential,
             key_set: service_kit::config::defaults(),
             settings: Settings::default(),
         }

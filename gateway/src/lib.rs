@@ -14,6 +14,7 @@ pub mod http;
 use std::{net::SocketAddr, sync::Arc};
 
 use service_kit::{
+    grpc::InternalCredential,
     identity::IdentityJwks,
     jwt::{JwtVerifier, TokenProfile},
 };
@@ -40,12 +41,19 @@ impl Application {
     /// channels connect lazily.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         service_kit::jwt::install_crypto_provider();
+        let credential = InternalCredential::new(config.service_credential.clone())?;
         let identity = Arc::new(IdentityClient::connect_lazy(
             &config.identity_url,
-            &config.internal_credential,
+            &credential,
         )?);
-        let projects = Arc::new(ProjectsClient::connect_lazy(&config.projects_url)?);
-        let connections = Arc::new(ConnectionsClient::connect_lazy(&config.connections_url)?);
+        let projects = Arc::new(ProjectsClient::connect_lazy(
+            &config.projects_url,
+            &credential,
+        )?);
+        let connections = Arc::new(ConnectionsClient::connect_lazy(
+            &config.connections_url,
+            &credential,
+        )?);
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;

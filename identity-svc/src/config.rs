@@ -48,9 +48,15 @@ pub struct Config {
         default_value = "data"
     )]
     pub data_dir: PathBuf,
-    /// Credential of the trusted internal caller (the gateway); at least 32 characters.
-    #[arg(long, env = "INTERNAL_CREDENTIAL", value_name = "INTERNAL_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
-    pub internal_credential: SecretString,
+    /// This service's own credential (at least 32 characters): it would present it to a peer,
+    /// and it keys the digests of email passcodes, so every replica needs the same one.
+    #[arg(long, env = "SERVICE_CREDENTIAL", value_name = "SERVICE_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
+    pub service_credential: SecretString,
+    /// The parts that may call this service, by the SHA-256 of each one's credential:
+    /// `gateway:<hex>,projects-svc:<hex>,connections-svc:<hex>[,operator:<hex>]`; which
+    /// method each may call is fixed in `grpc/callers.rs`.
+    #[arg(long, env = "SERVICE_CREDENTIALS", value_name = "SERVICE_CREDENTIALS", value_parser = parse_secret, hide_env_values = true)]
+    pub service_credentials: SecretString,
     /// How the service follows its own signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -183,14 +189,16 @@ impl Config {
         listen_addr: SocketAddr,
         database_url: Option<SecretString>,
         data_dir: PathBuf,
-        internal_credential: SecretString,
+        service_credential: SecretString,
+        service_credentials: SecretString,
     ) -> Self {
         Self {
             listen_addr,
             database_url,
             database_schema: "identity".into(),
             data_dir,
-            internal_credential,
+            service_credential,
+            service_credentials,
             key_set: service_kit::config::defaults(),
             events: service_kit::config::defaults(),
             settings: Settings::default(),

@@ -12,7 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // `owner-token` is parsed on its own: it needs the database settings, not the service's
-    // required ones (INTERNAL_CREDENTIAL).
+    // required ones (SERVICE_CREDENTIAL, SERVICE_CREDENTIALS).
     if std::env::args_os()
         .nth(1)
         .is_some_and(|a| a == "owner-token")

@@ -40,7 +40,7 @@ impl SigningKeys {
 }
 
 /// `identity-svc rotate-signing-key` / `rewrap-signing-keys`: the service's database and key
-/// settings (not its required INTERNAL_CREDENTIAL).
+/// settings (not its service credentials).
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "identity-svc",

@@ -6,6 +6,7 @@ use proto::identity::v1::{
     accounts_server::AccountsServer, identity_service_server::IdentityServiceServer,
 };
 use service_kit::{
+    callers::{AcceptedCallers, CallerLayer},
     db::DbConfig,
     grpc::{InternalCredential, guard::ScopeGuard},
     host::{Migrations, ServiceHost},
@@ -28,7 +29,12 @@ impl Application {
     /// Connects and migrates the database, loads the signing keys and binds the listener.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         service_kit::jwt::install_crypto_provider();
-        let internal = InternalCredential::new(config.internal_credential.clone())?;
+        // Checked for its length; no call presents it yet.
+        InternalCredential::new(config.service_credential.clone())?;
+        let callers = CallerLayer::new(
+            AcceptedCallers::parse(&config.service_credentials)?,
+            crate::grpc::callers::CALLERS,
+        );
         let keyring = Arc::new(config.keyring()?);
         let db = DbConfig {
             url: config.database_url.clone(),
@@ -46,6 +52,7 @@ impl Application {
             &db,
             migrations,
             &[proto::FILE_DESCRIPTOR_SET],
+            callers,
             shutdown.clone(),
         )
         .await?;
@@ -93,7 +100,7 @@ impl Application {
             max_passcode_attempts: 5,
             passcodes_per_hour: config.settings.email_passcodes_per_hour,
             passcode_key: crate::domain::email::PasscodeKey::derive(
-                secrecy::ExposeSecret::expose_secret(&config.internal_credential),
+                secrecy::ExposeSecret::expose_secret(&config.service_credential),
             ),
             invitations_per_hour: config.settings.invitations_per_hour,
             registrations_per_address_per_hour: config.settings.registrations_per_address_per_hour,
@@ -131,12 +138,11 @@ impl Application {
                 groups: Some("SELECT group_uuid FROM groups"),
                 projects: None,
             },
-            internal.clone(),
             Duration::from_secs(config.events.events_retention_seconds),
             shutdown,
         );
         let recent_login = Duration::from_secs(config.settings.recent_login_seconds);
-        let service = IdentityGrpc::new(identity, internal, verifier.clone(), jwks);
+        let service = IdentityGrpc::new(identity, verifier.clone(), jwks);
         let accounts = ScopeGuard::new(
             AccountsServer::new(service.clone()),
             scopes::ACCOUNTS,

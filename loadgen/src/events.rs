@@ -1,6 +1,6 @@
 //! Issue #6's benchmark: events through identity-svc's outbox and subscription into projects-svc's
 //! consumer, on a running platform started with `CONSUME_EVENTS=false` (so that this process is
-//! the only consumer) and a known `INTERNAL_CREDENTIAL`.
+//! the only consumer) and a known `OPERATOR_CREDENTIAL`, which this process presents.
 //!
 //! 1. Backlog: inserts `--backlog` events into identity-svc's outbox (500 per transaction, each
 //!    numbered by the outbox as in production) and reports that rate; then starts the real
@@ -45,9 +45,10 @@ pub(crate) struct Args {
     /// The platform's SCHEMA_PREFIX (PostgreSQL).
     #[arg(long, default_value = "")]
     schema_prefix: String,
-    /// The platform's INTERNAL_CREDENTIAL (or env LOADGEN_INTERNAL_CREDENTIAL).
-    #[arg(long, env = "LOADGEN_INTERNAL_CREDENTIAL", hide_env_values = true)]
-    internal_credential: String,
+    /// The platform's OPERATOR_CREDENTIAL (or env LOADGEN_OPERATOR_CREDENTIAL): identity-svc
+    /// admits the operator on its event subscription.
+    #[arg(long, env = "LOADGEN_OPERATOR_CREDENTIAL", hide_env_values = true)]
+    operator_credential: String,
     /// Events of the backlog phase.
     #[arg(long, default_value_t = 20_000)]
     backlog: usize,
@@ -163,7 +164,7 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
     let channel = tonic::transport::Endpoint::from_shared(args.identity_url.clone())?
         .tcp_nodelay(true)
         .connect_lazy();
-    let credential = InternalCredential::new(SecretString::from(args.internal_credential.clone()))?;
+    let credential = InternalCredential::new(SecretString::from(args.operator_credential.clone()))?;
     let start = Instant::now();
     let before = sink.cursor("identity").await?;
     spawn_consumer(

@@ -1,12 +1,12 @@
 //! The producer's side: [`EventsServer`] serves `events.v1.EventsService` (a subscription from a
-//! cursor, snapshots) from an [`Outbox`] to the trusted internal caller, and prunes the events
+//! cursor, snapshots) from an [`Outbox`] to the parts the producer's caller rules admit (its consumers), and prunes the events
 //! past the retention.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use proto::events::v1 as pb;
-use service_kit::{db::Pool, grpc::InternalCredential};
+use service_kit::{callers::require_caller, db::Pool};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
@@ -30,12 +30,12 @@ impl Default for ServerSettings {
     }
 }
 
-/// Implements `events.v1.EventsService` over an outbox, for the trusted internal caller only.
+/// Implements `events.v1.EventsService` over an outbox, for the callers the service's caller
+/// rules admit (`service_kit::callers`); a call no rule admitted is refused.
 #[derive(Debug, Clone)]
 pub struct EventsServer {
     outbox: Arc<dyn Outbox>,
     snapshot: Option<(Pool, SnapshotQueries)>,
-    credential: InternalCredential,
     settings: ServerSettings,
     shutdown: CancellationToken,
 }
@@ -44,14 +44,12 @@ impl EventsServer {
     /// The server; its streams end when `shutdown` is cancelled.
     pub fn new(
         outbox: Arc<dyn Outbox>,
-        credential: InternalCredential,
         settings: ServerSettings,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             outbox,
             snapshot: None,
-            credential,
             settings,
             shutdown,
         }
@@ -102,7 +100,7 @@ impl pb::events_service_server::EventsService for EventsServer {
         &self,
         req: Request<pb::SubscribeRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        self.credential.check(req.metadata())?;
+        require_caller(&req)?;
         let mut cursor = req.get_ref().after_sequence.max(0);
         let internal = |e: anyhow::Error| {
             tracing::error!(error = ?e, "reading the outbox failed");
@@ -186,7 +184,7 @@ impl pb::events_service_server::EventsService for EventsServer {
         &self,
         req: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
-        self.credential.check(req.metadata())?;
+        require_caller(&req)?;
         let Some((pool, queries)) = self.snapshot.clone() else {
             return Err(Status::unimplemented("this producer serves no snapshots"));
         };
@@ -216,13 +214,11 @@ impl pb::events_service_server::EventsService for EventsServer {
 pub fn server(
     pool: Pool,
     snapshots: SnapshotQueries,
-    credential: InternalCredential,
     retention: Duration,
     shutdown: CancellationToken,
 ) -> pb::events_service_server::EventsServiceServer<EventsServer> {
     let server = EventsServer::new(
         Arc::new(SqlOutbox(pool.clone())),
-        credential,
         ServerSettings::default(),
         shutdown,
     )

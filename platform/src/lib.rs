@@ -14,7 +14,11 @@ use std::{
 };
 
 use secrecy::{ExposeSecret, SecretString};
-use service_kit::config::{ConsumerArgs, KeySetArgs, ProducerArgs, parse_secret};
+use service_kit::{
+    callers::{AcceptedCallers, Caller},
+    config::{ConsumerArgs, KeySetArgs, ProducerArgs, parse_secret},
+    grpc::InternalCredential,
+};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -51,10 +55,11 @@ pub struct Config {
         default_value = ""
     )]
     pub schema_prefix: String,
-    /// The secret the gateway presents to the services (at least 32 characters). Default:
-    /// random per start.
-    #[arg(long, env = "INTERNAL_CREDENTIAL", value_name = "INTERNAL_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
-    pub internal_credential: Option<SecretString>,
+    /// The operator's service credential (at least 32 characters): the services admit it on
+    /// their event subscriptions, for `platform consume` and `loadgen events`, which present
+    /// it. Default: none (each part's own credential is made at every start).
+    #[arg(long, env = "OPERATOR_CREDENTIAL", value_name = "OPERATOR_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
+    pub operator_credential: Option<SecretString>,
     /// How the parts follow identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -117,8 +122,8 @@ pub struct Platform {
     pub connections_addr: SocketAddr,
     /// projects-svc's gRPC address.
     pub projects_addr: SocketAddr,
-    /// The internal caller credential in use.
-    pub internal_credential: SecretString,
+    /// Each part's service credential.
+    credentials: Credentials,
     tasks: JoinSet<anyhow::Result<()>>,
     shutdown: CancellationToken,
 }
@@ -126,10 +131,7 @@ pub struct Platform {
 impl Platform {
     /// Builds and starts every part; returns once all of them listen.
     pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let credential = config
-            .internal_credential
-            .clone()
-            .unwrap_or_else(|| SecretString::from(service_kit::secret::random_token::<32>("")));
+        let credentials = Credentials::generate(config.operator_credential.clone())?;
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let url = config.database_url.clone();
 
@@ -144,7 +146,13 @@ impl Platform {
                 database_url: url.clone(),
                 database_schema: config.schema("identity"),
                 data_dir: config.data_dir.clone(),
-                internal_credential: credential.clone(),
+                service_credential: credentials.secret(Caller::IdentitySvc),
+                service_credentials: credentials.accepted(&[
+                    Caller::Gateway,
+                    Caller::ProjectsSvc,
+                    Caller::ConnectionsSvc,
+                    Caller::Operator,
+                ]),
                 key_set: config.key_set.clone(),
                 events: config.producer.clone(),
                 settings: identity_settings,
@@ -160,7 +168,12 @@ impl Platform {
                 database_schema: config.schema("projects"),
                 data_dir: config.data_dir.clone(),
                 identity_url: identity_url.clone(),
-                internal_credential: credential.clone(),
+                service_credential: credentials.secret(Caller::ProjectsSvc),
+                service_credentials: credentials.accepted(&[
+                    Caller::Gateway,
+                    Caller::ConnectionsSvc,
+                    Caller::Operator,
+                ]),
                 key_set: config.key_set.clone(),
                 producer: config.producer.clone(),
                 consumer: config.consumer.clone(),
@@ -184,7 +197,8 @@ impl Platform {
                 data_dir: config.data_dir.clone(),
                 identity_url: identity_url.clone(),
                 projects_url: projects_url.clone(),
-                internal_credential: credential.clone(),
+                service_credential: credentials.secret(Caller::ConnectionsSvc),
+                service_credentials: credentials.accepted(&[Caller::Gateway]),
                 key_set: config.key_set.clone(),
                 events: config.consumer.clone(),
                 settings: connections_settings,
@@ -203,7 +217,7 @@ impl Platform {
                 identity_url,
                 projects_url,
                 connections_url: format!("http://{connections_addr}"),
-                internal_credential: credential.clone(),
+                service_credential: credentials.secret(Caller::Gateway),
                 key_set: config.key_set.clone(),
                 settings: config.gateway.clone(),
             },
@@ -222,15 +236,18 @@ impl Platform {
             identity_addr,
             connections_addr,
             projects_addr,
-            internal_credential: credential,
+            credentials,
             tasks,
             shutdown,
         })
     }
 
-    /// The credential, for tests that call the services as the internal caller.
-    pub fn internal_credential(&self) -> &str {
-        self.internal_credential.expose_secret()
+    /// The service credential of `caller` (None: the operator's, when none is configured),
+    /// for tests that call the services as one of the parts.
+    pub fn credential(&self, caller: Caller) -> Option<&str> {
+        self.credentials
+            .get(caller)
+            .map(ExposeSecret::expose_secret)
     }
 
     /// Waits until every part has stopped (after the shutdown token is cancelled), or until one
@@ -248,5 +265,100 @@ impl Platform {
             }
         }
         result
+    }
+}
+
+/// The service credentials of the all-in-one: each part's, random at every start (so it starts
+/// with one command and nothing to configure), and the operator's when configured. Debug output
+/// names the parts only.
+#[derive(Clone)]
+struct Credentials(Vec<(Caller, SecretString)>);
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(c, _)| c.name()))
+            .finish()
+    }
+}
+
+impl Credentials {
+    fn generate(operator: Option<SecretString>) -> anyhow::Result<Self> {
+        let mut parts: Vec<(Caller, SecretString)> = [
+            Caller::Gateway,
+            Caller::IdentitySvc,
+            Caller::ProjectsSvc,
+            Caller::ConnectionsSvc,
+        ]
+        .into_iter()
+        .map(|c| {
+            let secret = service_kit::secret::random_token::<32>("");
+            (c, SecretString::from(secret))
+        })
+        .collect();
+        if let Some(secret) = operator {
+            InternalCredential::new(secret.clone()).map_err(|_| {
+                anyhow::anyhow!(
+                    "OPERATOR_CREDENTIAL: must be at least 32 printable ASCII characters"
+                )
+            })?;
+            parts.push((Caller::Operator, secret));
+        }
+        Ok(Self(parts))
+    }
+
+    fn get(&self, caller: Caller) -> Option<&SecretString> {
+        self.0.iter().find(|(c, _)| *c == caller).map(|(_, s)| s)
+    }
+
+    /// The credential of a part that always has one.
+    fn secret(&self, caller: Caller) -> SecretString {
+        self.get(caller)
+            .expect("every part has a credential")
+            .clone()
+    }
+
+    /// `SERVICE_CREDENTIALS` of a server accepting `callers` (those that have a credential).
+    fn accepted(&self, callers: &[Caller]) -> SecretString {
+        let held: Vec<(Caller, InternalCredential)> = self
+            .0
+            .iter()
+            .filter(|(c, _)| callers.contains(c))
+            .map(|(c, s)| {
+                let credential = InternalCredential::new(s.clone()).expect("checked when made");
+                (*c, credential)
+            })
+            .collect();
+        let refs: Vec<(Caller, &InternalCredential)> = held.iter().map(|(c, k)| (*c, k)).collect();
+        AcceptedCallers::of(&refs).to_setting()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tk_9_each_part_has_its_own_credential_and_debug_shows_none() {
+        let operator = SecretString::from("operator-canary-0123456789abcdefghijklmnop".to_owned());
+        let credentials = Credentials::generate(Some(operator)).unwrap();
+        let secrets: Vec<&str> = credentials
+            .0
+            .iter()
+            .map(|(_, s)| s.expose_secret())
+            .collect();
+        assert_eq!(secrets.len(), 5);
+        for (i, s) in secrets.iter().enumerate() {
+            assert!(!secrets[..i].contains(s), "two parts share a credential");
+        }
+        let debug = format!("{credentials:?}");
+        assert!(debug.contains("projects-svc"), "{debug}");
+        for s in &secrets {
+            assert!(!debug.contains(s), "{debug}");
+        }
+        // A short operator credential stops start-up, naming the variable only.
+        let short = Credentials::generate(Some(SecretString::from("short-canary".to_owned())));
+        let error = short.unwrap_err().to_string();
+        assert!(error.starts_with("OPERATOR_CREDENTIAL") && !error.contains("canary"));
     }
 }

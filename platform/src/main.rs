@@ -18,12 +18,17 @@ use secrecy::SecretString;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyhow::Result<()> {
+    // The operator's credential, which the running platform (or the producer) admits on its
+    // event subscriptions.
     let credential = service_kit::grpc::InternalCredential::new(
         config
-            .internal_credential
+            .operator_credential
             .clone()
             .unwrap_or_else(|| SecretString::from(String::new())),
-    )?;
+    )
+    .map_err(|_| {
+        anyhow::anyhow!("OPERATOR_CREDENTIAL: `platform consume` presents it; set it as the platform was started with")
+    })?;
     let pool = service_kit::db::connect(&service_kit::db::DbConfig {
         url: config.database_url.clone(),
         schema: config.schema(&args.into),

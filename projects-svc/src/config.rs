@@ -49,10 +49,14 @@ pub struct Config {
         default_value = "http://127.0.0.1:50051"
     )]
     pub identity_url: String,
-    /// Credential of the trusted internal caller (to fetch the signing keys and follow events);
-    /// at least 32 characters.
-    #[arg(long, env = "INTERNAL_CREDENTIAL", value_name = "INTERNAL_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
-    pub internal_credential: SecretString,
+    /// This service's own credential (at least 32 characters), which it presents to identity-svc
+    /// (signing keys, users' access contexts, events).
+    #[arg(long, env = "SERVICE_CREDENTIAL", value_name = "SERVICE_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
+    pub service_credential: SecretString,
+    /// The parts that may call this service, by the SHA-256 of each one's credential:
+    /// `gateway:<hex>,connections-svc:<hex>[,operator:<hex>]`; which method each may call is fixed in `callers.rs`.
+    #[arg(long, env = "SERVICE_CREDENTIALS", value_name = "SERVICE_CREDENTIALS", value_parser = parse_secret, hide_env_values = true)]
+    pub service_credentials: SecretString,
     /// How the service follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -94,7 +98,8 @@ impl Config {
         database_url: Option<SecretString>,
         data_dir: PathBuf,
         identity_url: String,
-        internal_credential: SecretString,
+        service_credential: SecretString,
+        service_credentials: SecretString,
     ) -> Self {
         Self {
             listen_addr,
@@ -102,7 +107,8 @@ impl Config {
             database_schema: "projects".into(),
             data_dir,
             identity_url,
-            internal_credential,
+            service_credential,
+            service_credentials,
             key_set: service_kit::config::defaults(),
             producer: service_kit::config::defaults(),
             consumer: service_kit::config::defaults(),

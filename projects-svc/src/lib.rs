@@ -5,6 +5,7 @@
 //! from identity-svc through `domain::directory::Directory`) -> `store` (SQL).
 //! Architecture invariant: only this crate touches the `projects` schema.
 
+pub mod callers;
 pub mod config;
 pub mod directory;
 pub mod domain;
@@ -16,6 +17,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use proto::projects::v1::projects_service_server::ProjectsServiceServer;
 use service_kit::{
+    callers::{AcceptedCallers, CallerLayer},
     db::DbConfig,
     grpc::{InternalCredential, guard::ScopeGuard},
     host::{Migrations, ServiceHost},
@@ -55,11 +57,15 @@ impl Application {
             &db,
             migrations,
             &[proto::FILE_DESCRIPTOR_SET],
+            CallerLayer::new(
+                AcceptedCallers::parse(&config.service_credentials)?,
+                callers::CALLERS,
+            ),
             shutdown.clone(),
         )
         .await?;
         let store = store::for_pool(host.pool().clone());
-        let credential = InternalCredential::new(config.internal_credential.clone())?;
+        let credential = InternalCredential::new(config.service_credential.clone())?;
         let identity = Identity::connect_lazy(&config.identity_url, credential.clone())?;
         if config.consumer.consume_events {
             outbox::spawn_consumer(
@@ -71,7 +77,7 @@ impl Application {
                     )),
                 },
                 identity.channel().clone(),
-                credential.clone(),
+                credential,
                 store::sink_for_pool(host.pool().clone()),
                 shutdown.clone(),
             );
@@ -82,7 +88,6 @@ impl Application {
                 projects: Some("SELECT project_uuid FROM projects"),
                 ..Default::default()
             },
-            credential,
             Duration::from_secs(config.producer.events_retention_seconds),
             shutdown.clone(),
         );

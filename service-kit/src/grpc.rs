@@ -2,8 +2,9 @@
 //!
 //! Two kinds of caller exist (see ARCHITECTURE.md, "Service authentication"):
 //! - a **user**, proven by `authorization: Bearer <access JWT>` that [`JwtVerifier`] accepts;
-//! - the **trusted internal caller** (the gateway), proven by the shared credential from
-//!   configuration in `x-internal-credential`, allowed only on pre-authentication methods.
+//! - a **part of the platform** (the gateway, a peer service, the operator's tools), proven by
+//!   its own service credential in `x-internal-credential`, allowed only on the methods its
+//!   service's table names ([`crate::callers`]).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -21,19 +22,21 @@ use crate::jwt::{AccessClaims, JwtVerifier};
 
 pub mod guard;
 
-/// Metadata key carrying the internal caller's credential.
+/// Metadata key carrying the calling part's own service credential ([`crate::callers`]).
 pub const INTERNAL_CREDENTIAL_KEY: &str = "x-internal-credential";
 /// Metadata key carrying the request id across services.
 pub const REQUEST_ID_KEY: &str = "x-request-id";
 /// Metadata key carrying the address of the client a user call comes from, as the gateway
 /// trusts it (the peer, or its trusted proxy's `X-Forwarded-For` entry). identity-svc checks
 /// it against the caller's account's allowed IPs (docs/accounts.md); projects-svc and
-/// connections-svc pass it on. Trusted from any authenticated caller (the internal network).
+/// connections-svc pass it on. Counted only from a part whose credential the method admits
+/// (`crate::callers::CallerLayer` drops it otherwise).
 pub const CLIENT_ADDRESS_KEY: &str = "x-client-address";
 /// Longest client address a call may carry (an IPv6 address with a zone fits).
 const MAX_CLIENT_ADDRESS_LEN: usize = 64;
 
-/// The credential the trusted internal caller presents. Debug output never shows it.
+/// The service credential a part of the platform presents (`SERVICE_CREDENTIAL`). Debug
+/// output never shows it.
 #[derive(Clone)]
 pub struct InternalCredential(Arc<SecretString>);
 
@@ -44,11 +47,16 @@ impl std::fmt::Debug for InternalCredential {
 }
 
 impl InternalCredential {
-    /// Wraps a configured credential. Refuses one too short to resist guessing.
+    /// Wraps a configured credential. Refuses one too short to resist guessing, or that a call's
+    /// metadata cannot carry.
     pub fn new(secret: SecretString) -> anyhow::Result<Self> {
         anyhow::ensure!(
             secret.expose_secret().len() >= 32,
-            "INTERNAL_CREDENTIAL: the internal caller credential must be at least 32 characters"
+            "SERVICE_CREDENTIAL: a service credential must be at least 32 characters"
+        );
+        anyhow::ensure!(
+            AsciiMetadataValue::try_from(secret.expose_secret()).is_ok(),
+            "SERVICE_CREDENTIAL: a service credential must be printable ASCII"
         );
         Ok(Self(Arc::new(secret)))
     }
@@ -60,23 +68,20 @@ impl InternalCredential {
         >(""))))
     }
 
-    /// Accepts the call only when it carries this credential.
-    #[allow(clippy::result_large_err)]
-    pub fn check(&self, metadata: &MetadataMap) -> Result<(), Status> {
-        let presented = metadata
-            .get(INTERNAL_CREDENTIAL_KEY)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Status::unauthenticated("internal caller credential required"))?;
-        if crate::secret::constant_time_eq(presented, self.0.expose_secret()) {
-            Ok(())
-        } else {
-            Err(Status::unauthenticated(
-                "internal caller credential required",
-            ))
-        }
+    /// The SHA-256 digest of the credential: how a server knows it (`SERVICE_CREDENTIALS`).
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(self.0.expose_secret().as_bytes()).into()
     }
 
-    fn header_value(&self) -> AsciiMetadataValue {
+    /// The credential itself, for tests.
+    #[cfg(test)]
+    pub(crate) fn expose_for_tests(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The credential as a metadata value (mark it sensitive before sending).
+    pub fn header_value(&self) -> AsciiMetadataValue {
         AsciiMetadataValue::try_from(self.0.expose_secret()).expect("credential is ASCII")
     }
 }
@@ -190,7 +195,7 @@ pub struct OutgoingCall {
 }
 
 impl OutgoingCall {
-    /// Calls made as the trusted internal caller (pre-authentication methods).
+    /// Calls that present this part's own service credential.
     pub fn internal(credential: InternalCredential) -> Self {
         Self {
             internal: Some(credential),
@@ -343,20 +348,8 @@ mod tests {
     }
 
     #[test]
-    fn internal_credential_accepts_only_itself() {
+    fn credentials_never_show_in_debug() {
         let cred = InternalCredential::generate();
-        let mut md = MetadataMap::new();
-        assert_eq!(
-            cred.check(&md).unwrap_err().code(),
-            tonic::Code::Unauthenticated
-        );
-        md.insert(INTERNAL_CREDENTIAL_KEY, "not-it".parse().unwrap());
-        assert_eq!(
-            cred.check(&md).unwrap_err().code(),
-            tonic::Code::Unauthenticated
-        );
-        md.insert(INTERNAL_CREDENTIAL_KEY, cred.header_value());
-        assert!(cred.check(&md).is_ok());
         assert!(!format!("{cred:?}").contains(cred.0.expose_secret()));
     }
 

@@ -7,18 +7,23 @@ use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::Router;
+use tower::layer::util::{Identity, Stack};
 
 use crate::{
+    callers::CallerLayer,
     db::{self, DbConfig, Pool},
     grpc,
 };
+
+/// A server's routes behind its [`CallerLayer`].
+pub type GuardedRouter = Router<Stack<CallerLayer, Identity>>;
 
 /// A service that is built but not yet serving.
 #[derive(Debug)]
 pub struct ServiceHost {
     name: &'static str,
     listener: TcpListener,
-    router: Router,
+    router: GuardedRouter,
     shutdown: CancellationToken,
     pool: Pool,
 }
@@ -34,13 +39,15 @@ pub struct Migrations {
 
 impl ServiceHost {
     /// Connects and migrates the database, prepares health (NOT_SERVING while the database
-    /// does not answer) and reflection over `descriptor_sets`, and binds `addr`.
+    /// does not answer) and reflection over `descriptor_sets`, and binds `addr`. Every call
+    /// passes `callers` first: the service's rules of who may call what.
     pub async fn start(
         name: &'static str,
         addr: SocketAddr,
         db: &DbConfig,
         migrations: Migrations,
         descriptor_sets: &[&'static [u8]],
+        callers: CallerLayer,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let pool = db::connect(db).await?;
@@ -55,7 +62,9 @@ impl ServiceHost {
             },
             shutdown.clone(),
         );
+        tracing::info!(accepted = ?callers, "{name}: service callers");
         let router = grpc::server_builder()
+            .layer(callers)
             .add_service(health)
             .add_service(reflection);
         let listener = grpc::bind(addr).await?;
@@ -74,7 +83,7 @@ impl ServiceHost {
     }
 
     /// Adds the service's own gRPC services.
-    pub fn add_routes(mut self, add: impl FnOnce(Router) -> Router) -> Self {
+    pub fn add_routes(mut self, add: impl FnOnce(GuardedRouter) -> GuardedRouter) -> Self {
         self.router = add(self.router);
         self
     }
@@ -89,7 +98,13 @@ impl ServiceHost {
     /// Serves until the shutdown token is cancelled; in-flight calls finish first.
     pub async fn run(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), backend = self.pool.backend(), "{} ready", self.name);
-        let result = grpc::serve(self.router, self.listener, self.shutdown).await;
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let result = self
+            .router
+            .serve_with_incoming_shutdown(incoming, self.shutdown.cancelled_owned())
+            .await
+            .map_err(anyhow::Error::from);
         self.pool.close().await;
         tracing::info!("{} stopped", self.name);
         result

@@ -1,5 +1,5 @@
-//! Reaching identity-svc from another part of the platform: a client that presents the caller's
-//! access token (user methods) or the internal credential (pre-authentication methods), and the
+//! Reaching identity-svc from another part of the platform: a client that presents this part's
+//! own service credential on every call, with the user's access token on user methods, and the
 //! key set that verifies access tokens, fetched from identity-svc.
 
 use std::time::Duration;
@@ -22,8 +22,8 @@ use crate::{
 pub struct Identity {
     channel: Channel,
     client: IdentityServiceClient<Channel>,
+    /// Presents this part's service credential.
     internal: OutgoingCall,
-    user: OutgoingCall,
 }
 
 impl Identity {
@@ -38,7 +38,6 @@ impl Identity {
             client: IdentityServiceClient::new(channel.clone()),
             channel,
             internal: OutgoingCall::internal(credential),
-            user: OutgoingCall::default(),
         })
     }
 
@@ -52,15 +51,16 @@ impl Identity {
         self.client.clone()
     }
 
-    /// A request made as the trusted internal caller.
+    /// A request made as this part (its service credential alone).
     pub fn internal<T>(&self, msg: T, request_id: &str) -> Request<T> {
         self.internal.request(msg, Some(request_id), None)
     }
 
     /// A request made on behalf of the user of `call`, with their access token, request id and
-    /// client address.
+    /// client address, and this part's credential, which vouches for the address (identity-svc
+    /// counts it only from a part its rules name on the method).
     pub fn as_user<T>(&self, msg: T, call: &UserCall) -> Request<T> {
-        let mut req = self.user.request(
+        let mut req = self.internal.request(
             msg,
             Some(&call.request_id),
             Some(call.access_token.expose_secret()),

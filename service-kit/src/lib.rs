@@ -2,9 +2,10 @@
 //!
 //! Architecture invariant: nothing here knows a domain type, a table or a business rule. It
 //! knows how to log, how a failure answers a gRPC caller, how to sign and verify access tokens,
-//! how a gRPC caller is authenticated, how a database pool is opened and migrated, and how a
+//! how a gRPC caller is authenticated (a user, or a part of the platform by its credential), how a database pool is opened and migrated, and how a
 //! server shuts down. How events travel between services is the `outbox` crate's.
 
+pub mod callers;
 pub mod config;
 pub mod db;
 pub mod digest_cache;

@@ -58,8 +58,9 @@ fn passcode_hash(key: &PasscodeKey, user: Uuid, passcode: &str) -> String {
 pub struct PasscodeKey([u8; 32]);
 
 impl PasscodeKey {
-    /// The key derived from a secret every replica shares (the internal credential), so that a
-    /// passcode sent by one replica verifies on another.
+    /// The key derived from a secret every replica shares (identity-svc's own service
+    /// credential, which no other part holds), so that a passcode sent by one replica verifies
+    /// on another.
     pub fn derive(secret: &str) -> Self {
         use sha2::Digest as _;
         let mut h = sha2::Sha256::new();

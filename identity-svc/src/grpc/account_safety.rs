@@ -12,9 +12,11 @@ pub(super) async fn request_password_reset(
     req: Request<pb::RequestPasswordResetRequest>,
 ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
     svc.internal_caller(&req)?;
+    let client_address =
+        service_kit::callers::gateway_address(&req, req.get_ref().client_address.clone());
     let r = req.into_inner();
     svc.identity
-        .request_password_reset(&r.email, r.client_address.as_deref(), &r.link_base)
+        .request_password_reset(&r.email, client_address.as_deref(), &r.link_base)
         .await?;
     Ok(Response::new(pb::RequestPasswordResetResponse {}))
 }

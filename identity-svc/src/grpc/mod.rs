@@ -10,6 +10,7 @@
 mod account_safety;
 mod accounts;
 mod attributes;
+pub mod callers;
 mod email;
 mod groups;
 mod invites;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use proto::identity::v1 as pb;
 use service_kit::{
-    grpc::{InternalCredential, authenticate_principal, authenticate_user, client_address},
+    grpc::{authenticate_principal, authenticate_user, client_address},
     jwt::{AccessClaims, JwtVerifier},
     scope::{self, Scope},
 };
@@ -35,22 +36,15 @@ use crate::domain::{Identity, keys::StoreJwks};
 #[derive(Debug, Clone)]
 pub struct IdentityGrpc {
     identity: Arc<Identity>,
-    internal: InternalCredential,
     verifier: Arc<JwtVerifier>,
     jwks: StoreJwks,
 }
 
 impl IdentityGrpc {
     /// Builds the handler.
-    pub fn new(
-        identity: Arc<Identity>,
-        internal: InternalCredential,
-        verifier: Arc<JwtVerifier>,
-        jwks: StoreJwks,
-    ) -> Self {
+    pub fn new(identity: Arc<Identity>, verifier: Arc<JwtVerifier>, jwks: StoreJwks) -> Self {
         Self {
             identity,
-            internal,
             verifier,
             jwks,
         }
@@ -108,9 +102,10 @@ impl IdentityGrpc {
         )?)
     }
 
-    /// Checks that the caller is the trusted internal one (the pre-authentication methods).
+    /// Checks that a part of the platform calls, by its service credential (the
+    /// pre-authentication methods; `callers.rs` says which part may call which).
     fn internal_caller<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        self.internal.check(req.metadata())
+        service_kit::callers::require_caller(req).map(|_| ())
     }
 }
 

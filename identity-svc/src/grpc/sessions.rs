@@ -17,6 +17,8 @@ pub(super) async fn register_user(
     req: Request<pb::RegisterUserRequest>,
 ) -> Result<Response<pb::SessionGrant>, Status> {
     svc.internal_caller(&req)?;
+    let client_address =
+        service_kit::callers::gateway_address(&req, req.get_ref().client_address.clone());
     let r = req.into_inner();
     if let Some(code) = r.invite_code {
         let password = SecretString::from(r.password);
@@ -33,7 +35,7 @@ pub(super) async fn register_user(
             password: SecretString::from(r.password),
             first_name: r.first_name,
             last_name: r.last_name,
-            client_address: r.client_address,
+            client_address,
         })
         .await?;
     Ok(Response::new(session_pb(session)))
@@ -44,13 +46,15 @@ pub(super) async fn login(
     req: Request<pb::LoginRequest>,
 ) -> Result<Response<pb::SessionGrant>, Status> {
     svc.internal_caller(&req)?;
+    let client_address =
+        service_kit::callers::gateway_address(&req, req.get_ref().client_address.clone());
     let r = req.into_inner();
     let (session, access) = svc
         .identity
         .login(
             &r.email,
             SecretString::from(r.password),
-            r.client_address.as_deref(),
+            client_address.as_deref(),
             r.api_client,
         )
         .await?;

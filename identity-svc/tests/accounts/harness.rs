@@ -16,7 +16,9 @@ use proto::identity::v1::{
 };
 use secrecy::SecretString;
 use service_kit::{
+    callers::{AcceptedCallers, Caller},
     db::{DbConfig, Pool},
+    grpc::InternalCredential,
     on_pool,
 };
 use tokio_util::sync::CancellationToken;
@@ -153,7 +155,13 @@ impl TestService {
             "127.0.0.1:0".parse().unwrap(),
             url.clone().map(SecretString::from),
             dir.clone(),
-            SecretString::from(INTERNAL),
+            SecretString::from("accounts-test-identity-svc-credential-0123456789"),
+            // The tests call as the gateway.
+            AcceptedCallers::of(&[(
+                Caller::Gateway,
+                &InternalCredential::new(SecretString::from(INTERNAL)).unwrap(),
+            )])
+            .to_setting(),
         );
         if let Place::Postgres { schema, .. } = &place {
             config.database_schema.clone_from(schema);
@@ -405,7 +413,7 @@ pub(crate) async fn register_invitee(
         .map(|_| ())
 }
 
-/// A request as the trusted internal caller.
+/// A request as the gateway alone.
 fn internal<T>(msg: T) -> Request<T> {
     let mut r = Request::new(msg);
     r.metadata_mut().insert(
@@ -446,9 +454,10 @@ impl User {
         }
     }
 
-    /// A request speaking for the user, from their address.
+    /// A request speaking for the user, from their address, relayed as the gateway relays it
+    /// (its credential vouches for the address).
     pub(crate) fn req<T>(&self, msg: T) -> Request<T> {
-        let mut r = Request::new(msg);
+        let mut r = internal(msg);
         r.metadata_mut().insert(
             "authorization",
             MetadataValue::try_from(format!("Bearer {}", self.token)).unwrap(),

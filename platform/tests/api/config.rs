@@ -100,7 +100,7 @@ fn the_readme_documents_every_variable_with_its_default() {
             let documented =
                 documented.unwrap_or_else(|| panic!("{command} reads {name}: not in README"));
             // A default the README gives must be the binary's; a variable the all-in-one makes
-            // optional (INTERNAL_CREDENTIAL) may be required apart.
+            // optional may be required apart.
             if default.is_some() || !all_in_one.contains_key(&name) {
                 assert_eq!(documented, &default, "default of {name} in {command}");
             }
@@ -171,7 +171,7 @@ fn help_lists_every_variable_with_its_default() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_platform"))
         .arg("--help")
         .env_clear()
-        .env("INTERNAL_CREDENTIAL", canary)
+        .env("OPERATOR_CREDENTIAL", canary)
         .env("DATABASE_URL", format!("postgres://u:{canary}@db/x"))
         .env("MAIL_URL", format!("smtp://u:{canary}@mail"))
         .env("CONNECTIONS_KEYS", canary)
@@ -239,7 +239,7 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
         ("RUST_LOG", "info,[[["),
         ("MAIL_FROM", "not a mailbox"),
         ("MAIL_URL", secret),
-        ("INTERNAL_CREDENTIAL", secret),
+        ("OPERATOR_CREDENTIAL", secret),
         ("CONNECTIONS_KEYS", secret),
         ("CONNECTIONS_OAUTH_PROVIDERS", secret),
         ("IDENTITY_KEYS", secret),

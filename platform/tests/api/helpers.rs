@@ -122,7 +122,8 @@ pub struct TestApp {
     pub identity_addr: std::net::SocketAddr,
     pub connections_addr: std::net::SocketAddr,
     pub projects_addr: std::net::SocketAddr,
-    pub internal_credential: String,
+    /// Each part's service credential, and the operator's (the harness configures one).
+    pub credentials: Vec<(service_kit::callers::Caller, String)>,
     /// identity-svc's database, for tests that inspect what is stored.
     pub identity_db: service_kit::db::Pool,
     /// projects-svc's database.
@@ -207,6 +208,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     // Every test registers its users from 127.0.0.1: room for them all. The registration
     // throttle's own tests (throttling.rs) set the default back.
     config.identity.registrations_per_address_per_hour = 10_000;
+    config.operator_credential = Some(SecretString::from(format!(
+        "operator-{}",
+        uuid::Uuid::new_v4().simple()
+    )));
     adjust(&mut config);
     let shutdown = CancellationToken::new();
     let platform = Platform::start(config.clone(), shutdown.clone())
@@ -236,7 +241,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         identity_addr: platform.identity_addr,
         connections_addr: platform.connections_addr,
         projects_addr: platform.projects_addr,
-        internal_credential: platform.internal_credential().to_owned(),
+        credentials: service_kit::callers::Caller::ALL
+            .into_iter()
+            .filter_map(|c| Some((c, platform.credential(c)?.to_owned())))
+            .collect(),
         identity_db,
         projects_db,
         connections_db,
@@ -445,6 +453,15 @@ impl TestApp {
     }
 
     /// A gRPC channel to identity-svc.
+    /// The service credential of `caller` in this platform.
+    pub fn credential(&self, caller: service_kit::callers::Caller) -> String {
+        self.credentials
+            .iter()
+            .find(|(c, _)| *c == caller)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| panic!("{} has no credential", caller.name()))
+    }
+
     pub async fn identity_channel(&self) -> tonic::transport::Channel {
         tonic::transport::Endpoint::from_shared(format!("http://{}", self.identity_addr))
             .unwrap()

@@ -206,6 +206,11 @@ async fn a_service_runs_as_its_own_role_confined_to_its_schema() {
         Some(secrecy::SecretString::from(url.to_string())),
         std::env::temp_dir(),
         secrecy::SecretString::from("c".repeat(32)),
+        service_kit::callers::AcceptedCallers::of(&[(
+            service_kit::callers::Caller::Gateway,
+            &service_kit::grpc::InternalCredential::generate(),
+        )])
+        .to_setting(),
     );
     config.database_schema = schema.clone();
     config.settings.identity_keys = Some(secrecy::SecretString::from(

@@ -11,6 +11,7 @@ use std::{
 use outbox::{ConsumerSettings, EventSink, spawn_consumer};
 use reqwest::Method;
 use serde_json::json;
+use service_kit::callers::Caller;
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -68,7 +69,7 @@ fn consumer_process(app: &TestApp) -> tokio::process::Child {
         &format!("http://{}", app.identity_addr),
     ])
     .env("DATA_DIR", &app.data_dir)
-    .env("INTERNAL_CREDENTIAL", &app.internal_credential)
+    .env("OPERATOR_CREDENTIAL", app.credential(Caller::Operator))
     .env("RUST_LOG", "warn")
     .env_remove("DATABASE_URL")
     .stdout(std::process::Stdio::null())
@@ -270,7 +271,7 @@ async fn two_instances_apply_each_event_once(backend: Backend) {
                 reconcile_every: None,
             },
             channel(app.identity_addr),
-            credential(&app),
+            credential(&app, Caller::ConnectionsSvc),
             sink.clone(),
             shutdown.clone(),
         );

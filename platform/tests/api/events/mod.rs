@@ -14,7 +14,7 @@ use outbox::{ConsumerSettings, spawn_consumer};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::json;
-use service_kit::grpc::InternalCredential;
+use service_kit::{callers::Caller, grpc::InternalCredential};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -155,8 +155,9 @@ fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
         .connect_lazy()
 }
 
-fn credential(app: &TestApp) -> InternalCredential {
-    InternalCredential::new(SecretString::from(app.internal_credential.clone())).unwrap()
+/// The service credential of `caller`, as its consumers present it.
+fn credential(app: &TestApp, caller: Caller) -> InternalCredential {
+    InternalCredential::new(SecretString::from(app.credential(caller))).unwrap()
 }
 
 /// Starts the consumers projects-svc and connections-svc run, on their databases.
@@ -169,7 +170,7 @@ pub(crate) fn start_consumers(app: &TestApp, shutdown: &CancellationToken) {
     spawn_consumer(
         settings("identity"),
         channel(app.identity_addr),
-        credential(app),
+        credential(app, Caller::ProjectsSvc),
         projects_svc::store::sink_for_pool(app.projects_db.clone()),
         shutdown.clone(),
     );
@@ -180,7 +181,7 @@ pub(crate) fn start_consumers(app: &TestApp, shutdown: &CancellationToken) {
         spawn_consumer(
             settings(source),
             channel(addr),
-            credential(app),
+            credential(app, Caller::ConnectionsSvc),
             connections_svc::store::sink_for_pool(app.connections_db.clone()),
             shutdown.clone(),
         );

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
+use service_kit::callers::Caller;
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -67,7 +68,10 @@ async fn subscriptions_are_internal_and_events_carry_ids_only(app: TestApp) {
     .results();
     let mut stream = subscribe(
         app.identity_addr,
-        Some(("x-internal-credential", &app.internal_credential)),
+        Some((
+            "x-internal-credential",
+            &app.credential(Caller::ProjectsSvc),
+        )),
         0,
     )
     .await
@@ -161,7 +165,8 @@ async fn a_consumer_behind_the_retention_is_told(backend: Backend) {
     )
     .await
     .results();
-    let internal = Some(("x-internal-credential", app.internal_credential.as_str()));
+    let projects_svc = app.credential(Caller::ProjectsSvc);
+    let internal = Some(("x-internal-credential", projects_svc.as_str()));
     within(LIMIT, "the event is pruned", || async {
         count(
             &app.identity_db,
@@ -301,7 +306,10 @@ async fn a_cursor_ahead_of_the_producer_comes_back(backend: Backend) {
     .unwrap();
     let refused = subscribe(
         app.identity_addr,
-        Some(("x-internal-credential", &app.internal_credential)),
+        Some((
+            "x-internal-credential",
+            &app.credential(Caller::ProjectsSvc),
+        )),
         1_000_000,
     )
     .await

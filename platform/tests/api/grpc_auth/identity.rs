@@ -222,7 +222,7 @@ async fn every_method_authenticates_its_caller(app: TestApp) {
         "with a wrong credential",
     );
     // The internal credential does not open user methods.
-    let internal = As::Internal(app.internal_credential.clone());
+    let internal = As::Internal(app.credential(service_kit::callers::Caller::Gateway));
     assert_all(
         &user_methods(&mut client, &internal).await,
         Code::Unauthenticated,

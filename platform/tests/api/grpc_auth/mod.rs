@@ -1,10 +1,12 @@
 //! Every gRPC method of identity-svc (its account API included), projects-svc and
 //! connections-svc authenticates its caller (TK-1, TK-9):
-//! user methods need a valid access JWT, pre-authentication methods need the internal caller's
-//! credential. Calls made straight to the services, bypassing the gateway. This module holds
-//! how a call presents itself and the methods the protos declare.
+//! user methods need a valid access JWT, pre-authentication methods need the gateway's service
+//! credential (`callers.rs`: which part may call which method). Calls made straight to the
+//! services, bypassing the gateway. This module holds how a call presents itself and the
+//! methods the protos declare.
 
 mod accounts;
+mod callers;
 mod connections;
 mod identity;
 mod identity_user_methods;
@@ -98,8 +100,8 @@ async fn real_and_refused(app: &TestApp) -> (String, Vec<(As, &'static str)>) {
         (As::Nobody, "without a token"),
         (As::Bearer(forged), "with a forged token"),
         (
-            As::Internal(app.internal_credential.clone()),
-            "with only the internal credential",
+            As::Internal(app.credential(service_kit::callers::Caller::Gateway)),
+            "with only the gateway's credential",
         ),
     ];
     (jwt, refused)
