@@ -13,7 +13,7 @@ use tokio::{
     task::JoinSet,
 };
 
-use crate::helpers::{Backend, TestApp, dual_backend, spawn_app_with};
+use crate::helpers::{Backend, TestApp, dual_backend, spawn_app, spawn_app_with};
 
 dual_backend!(
     api4_200_half_sent_requests_leave_the_p99_of_others_alone,
@@ -21,6 +21,7 @@ dual_backend!(
     api4_a_trickled_body_answers_408_in_each_face_shape,
     api4_an_idle_connection_is_closed_at_the_idle_deadline,
     api4_connections_beyond_max_connections_wait_their_turn,
+    http2_is_served_within_the_same_limits,
 );
 
 /// An answer read off a raw connection.
@@ -465,4 +466,30 @@ async fn api4_connections_beyond_max_connections_wait_their_turn(backend: Backen
         start.elapsed()
     );
     assert_eq!(exchange(&mut second, &get("/livez")).await.status, 200);
+}
+
+/// The gateway serves HTTP/2 (prior knowledge) as it did under `axum::serve`, within the same
+/// body limits.
+async fn http2_is_served_within_the_same_limits(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2.get(format!("{}/livez", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let r = h2
+        .post(format!("{}/api/v1/login", app.base))
+        .header("content-type", "application/json")
+        .body(format!("{{\"email\": \"{}\"}}", "x".repeat(32 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["statusCode"], 413, "{body}");
 }
