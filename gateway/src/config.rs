@@ -85,8 +85,8 @@ pub struct Settings {
     /// the request answers 408.
     #[arg(long, env = "BODY_READ_TIMEOUT_SECS", value_name = "BODY_READ_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub body_read_timeout_secs: u64,
-    /// Seconds a connection may stay open with no request in flight and nothing sent either
-    /// way; then it is closed.
+    /// Seconds a connection may stay open with no request in flight, from its last answer or
+    /// its opening; then it is closed.
     #[arg(long, env = "KEEP_ALIVE_IDLE_SECS", value_name = "KEEP_ALIVE_IDLE_SECS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub keep_alive_idle_secs: u64,
     /// Client connections served at once; further ones wait unanswered, in the listen queue,

@@ -9,8 +9,11 @@
 //!   HTTP/1 connection the next request's head must arrive whole within the same time from its
 //!   first byte (hyper's `header_read_timeout` on [`HeadTimer`], so the wait between requests
 //!   is the idle limit's, not this one's).
-//! - Idle: a connection with no request in flight and no byte sent or received for
-//!   [`Limits::keep_alive_idle`] is shut down gracefully, and closed a second later.
+//! - Idle: a connection with no request in flight for [`Limits::keep_alive_idle`] since its
+//!   last answer (or its opening) is shut down gracefully, and closed a second later. Bytes
+//!   alone do not count as activity: HTTP/2 pings or a frame trickled byte by byte would
+//!   otherwise hold a connection for ever, and a client that reads an answer too slowly is cut
+//!   too.
 //! - Bodies: `http/deadline.rs` answers 408 when a body does not arrive in time.
 //! - Shutdown: no more accepting; every connection finishes its requests and closes.
 
@@ -159,7 +162,7 @@ async fn connection(
 #[derive(Debug)]
 struct Activity {
     accepted: Instant,
-    /// Milliseconds from `accepted` to the last byte read or written.
+    /// Milliseconds from `accepted` to the end of the last request (0: none yet).
     last: AtomicU64,
     /// Reads that brought bytes.
     reads: AtomicU64,
@@ -180,7 +183,7 @@ impl Activity {
         }
     }
 
-    fn touch(&self) {
+    fn request_ended(&self) {
         let ms = u64::try_from(self.accepted.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last.store(ms, Relaxed);
     }
@@ -203,7 +206,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.touch();
+        self.0.request_ended();
         self.0.in_flight.fetch_sub(1, Relaxed);
     }
 }
@@ -265,7 +268,7 @@ impl Watchdog {
     }
 }
 
-/// The connection's socket, noting every byte read or written in its [`Activity`].
+/// The connection's socket, counting the reads that bring bytes (for [`HeadTimer`]).
 struct Watched {
     inner: TcpStream,
     activity: Arc<Activity>,
@@ -281,7 +284,6 @@ impl AsyncRead for Watched {
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
             self.activity.reads.fetch_add(1, Relaxed);
-            self.activity.touch();
         }
         polled
     }
@@ -293,11 +295,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        polled
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -305,11 +303,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        polled
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
