@@ -111,7 +111,7 @@ async fn connection(
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
-        inner: stream,
+        inner: Some(stream),
         activity: activity.clone(),
     });
     let counted = activity.clone();
@@ -268,10 +268,58 @@ impl Watchdog {
     }
 }
 
-/// The connection's socket, counting the reads that bring bytes (for [`HeadTimer`]).
+/// The connection's socket, counting the reads that bring bytes (for [`HeadTimer`]), and
+/// closed lingering ([`linger`]).
 struct Watched {
-    inner: TcpStream,
+    /// Always there until dropped.
+    inner: Option<TcpStream>,
     activity: Arc<Activity>,
+}
+
+impl Watched {
+    fn stream(&mut self) -> Pin<&mut TcpStream> {
+        Pin::new(
+            self.inner
+                .as_mut()
+                .expect("the socket is there until dropped"),
+        )
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let (Some(stream), Ok(runtime)) =
+            (self.inner.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(linger(stream));
+        }
+    }
+}
+
+/// A closed connection is still read (and the bytes dropped) while bytes keep coming, each
+/// within [`LINGER_QUIET`], for at most [`LINGER`] and [`LINGER_BYTES`] in all.
+const LINGER_QUIET: Duration = Duration::from_secs(1);
+const LINGER: Duration = Duration::from_secs(5);
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Closes `stream` as nginx's lingering close does: the answer is already sent (hyper shut
+/// the socket down for writing), but a client still sending (the rest of a body refused with
+/// 413 or 408) would receive a reset for the unread bytes and might lose the answer with it.
+/// So what it still sends is read and dropped, within the bounds above.
+async fn linger(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = stream.shutdown().await;
+    let drain = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut left = LINGER_BYTES;
+        while left > 0 {
+            match tokio::time::timeout(LINGER_QUIET, stream.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 impl AsyncRead for Watched {
@@ -281,7 +329,7 @@ impl AsyncRead for Watched {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let polled = self.stream().poll_read(cx, buf);
         if buf.filled().len() > before {
             self.activity.reads.fetch_add(1, Relaxed);
         }
@@ -295,7 +343,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        self.stream().poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -303,19 +351,21 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        self.stream().poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.inner
+            .as_ref()
+            .is_some_and(TcpStream::is_write_vectored)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        self.stream().poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        self.stream().poll_shutdown(cx)
     }
 }
 

@@ -65,6 +65,25 @@ pub fn unreadable_body(r: &BytesRejection) -> (StatusCode, &'static str) {
     }
 }
 
+/// Marks a refused body's answer (413, 408) `Connection: close`: the rest of the body is
+/// never read, so the connection cannot carry another request, and a client that reused it
+/// would meet a closed connection (`serve.rs` drops what the client still sends). HTTP/2
+/// drops the header; the stream ends there.
+pub fn close_after_refused_body<B>(
+    mut response: axum::http::Response<B>,
+) -> axum::http::Response<B> {
+    if matches!(
+        response.status(),
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    ) {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
 /// The error of a body that did not arrive whole in time.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the request body did not arrive in time")]

@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
+        .layer(tower::util::MapResponseLayer::new(limits::close_after_refused_body))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal().into_response()
         }))

@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, dual};
 
-dual!(ap_2_each_route_limits_its_body_and_answers_413_in_its_face_shape);
+dual!(
+    ap_2_each_route_limits_its_body_and_answers_413_in_its_face_shape,
+    ap_2_a_413_reaches_a_client_still_sending_its_body,
+);
 
 const KIB: usize = 1024;
 
@@ -139,5 +142,24 @@ async fn ap_2_each_route_limits_its_body_and_answers_413_in_its_face_shape(app: 
         );
         let body: Value = under.json().await.unwrap();
         message_in_shape(face, status.as_u16(), &body);
+    }
+}
+
+/// AP-2: a body far over the limit is refused with 413 while the client is still sending it;
+/// the gateway reads and drops the rest before closing (a lingering close), so the client gets
+/// the 413 rather than a connection reset, every time.
+async fn ap_2_a_413_reaches_a_client_still_sending_its_body(app: TestApp) {
+    for _ in 0..8 {
+        let r = app
+            .http
+            .post(format!("{}/api/v1/login", app.base))
+            .header("content-type", "application/json")
+            .body(body_of(3 * KIB * KIB))
+            .send()
+            .await
+            .expect("the 413 arrives, not a reset");
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body: Value = r.json().await.unwrap();
+        message_in_shape("lightdash", 413, &body);
     }
 }

