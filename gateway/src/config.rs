@@ -77,6 +77,22 @@ pub struct Settings {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "BODY_LIMIT_BYTES", value_name = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
     pub body_limit_bytes: u32,
+    /// Seconds a client has to send a request's headers, from the connection's start or, on a
+    /// kept-alive HTTP/1 connection, from the head's first byte; then the connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", value_name = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body, from the end of its headers; then
+    /// the request answers 408.
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECS", value_name = "BODY_READ_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub body_read_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request in flight, from its last answer or
+    /// its opening; then it is closed.
+    #[arg(long, env = "KEEP_ALIVE_IDLE_SECS", value_name = "KEEP_ALIVE_IDLE_SECS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub keep_alive_idle_secs: u64,
+    /// Client connections served at once; further ones wait unanswered, in the listen queue,
+    /// until one closes.
+    #[arg(long, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
 }
 
 impl Default for Settings {

@@ -10,8 +10,9 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod serve;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use service_kit::{
     grpc::InternalCredential,
@@ -33,6 +34,7 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    limits: serve::Limits,
     shutdown: CancellationToken,
 }
 
@@ -71,6 +73,7 @@ impl Application {
         let settings = Arc::new(HttpSettings {
             cookie_secure: http::cookie_secure(config.settings.cookie_secure, &public_url),
             body_limit: config.settings.body_limit_bytes as usize,
+            body_read_timeout: Duration::from_secs(config.settings.body_read_timeout_secs),
             trust_forwarded_for: config.settings.trust_forwarded_for,
             public_url,
             ..HttpSettings::default()
@@ -82,10 +85,16 @@ impl Application {
             verifier,
             settings,
         });
-        tracing::info!(addr = %listener.local_addr()?, "gateway ready");
+        let limits = serve::Limits {
+            max_connections: config.settings.max_connections,
+            header_read: Duration::from_secs(config.settings.header_read_timeout_secs),
+            keep_alive_idle: Duration::from_secs(config.settings.keep_alive_idle_secs),
+        };
+        tracing::info!(addr = %listener.local_addr()?, ?limits, "gateway ready");
         Ok(Self {
             listener,
             router,
+            limits,
             shutdown,
         })
     }
@@ -99,12 +108,7 @@ impl Application {
 
     /// Serves until the shutdown token is cancelled; in-flight requests finish first.
     pub async fn run(self) -> anyhow::Result<()> {
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(self.shutdown.cancelled_owned())
-            .await?;
+        serve::serve(self.listener, self.router, self.limits, self.shutdown).await;
         tracing::info!("gateway stopped");
         Ok(())
     }

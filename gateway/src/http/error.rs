@@ -169,8 +169,9 @@ impl<D> From<JsonRejection> for Error<D> {
             JsonRejection::MissingJsonContentType(_) => {
                 "Expected request with `Content-Type: application/json`".to_owned()
             }
-            JsonRejection::BytesRejection(_) if status == StatusCode::PAYLOAD_TOO_LARGE => {
-                "Request body is too large".to_owned()
+            JsonRejection::BytesRejection(b) => {
+                let (status, message) = super::limits::unreadable_body(b);
+                return Self::new(status, message);
             }
             // serde quotes the offending value: a password sent where a number belongs must not
             // come back in the error (CR-7).

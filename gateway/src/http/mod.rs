@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod ioto;
 pub mod lightdash;
+pub mod limits;
 pub mod luzmo;
 #[cfg(test)]
 pub(crate) mod proptest_support;
@@ -57,8 +58,11 @@ pub struct HttpSettings {
     /// Mark the session cookie `Secure` (only sent over HTTPS): `COOKIE_SECURE`, or a `PUBLIC_URL`
     /// that is `https://` ([`cookie_secure`]).
     pub cookie_secure: bool,
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted request body, in bytes (routes that take small bodies accept
+    /// at most [`limits::SMALL_BODY_BYTES`]).
     pub body_limit: usize,
+    /// Time a request's body has to arrive whole before the request answers 408.
+    pub body_read_timeout: Duration,
     /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// The public base URL of the API (for links such as invitations).
@@ -72,6 +76,7 @@ impl Default for HttpSettings {
         Self {
             cookie_secure: false,
             body_limit: 1024 * 1024,
+            body_read_timeout: Duration::from_secs(15),
             public_url: "http://127.0.0.1:8080".to_owned(),
             trust_forwarded_for: false,
             request_timeout: Duration::from_secs(30),
@@ -147,12 +152,16 @@ pub fn router(state: AppState) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
+        .layer(tower::util::MapResponseLayer::new(limits::close_after_refused_body))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal().into_response()
         }))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, settings.request_timeout))
-        // Bodies are read only by the JSON extractor, whose rejection answers 413 in our envelope.
-        .layer(DefaultBodyLimit::max(settings.body_limit));
+        // Bodies are read only by each face's body extractor, which answers 413 (too large) and
+        // 408 (too slow) in the face's shape (limits.rs).
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(axum::Extension(limits::BodyLimit(settings.body_limit)))
+        .layer(limits::RequestBodyDeadlineLayer::new(settings.body_read_timeout));
     api.layer(middleware)
 }
 

@@ -41,7 +41,8 @@ type Reply = Result<axum::response::Response, IotoError>;
 
 /// Every route of the face.
 pub fn router() -> Router<AppState> {
-    accounts::router()
+    // Names, emails and queries: small bodies (AP-2).
+    super::limits::small_bodies(accounts::router())
 }
 
 /// The caller of a request, from `Authorization: <token>` or `Authorization: Bearer <token>`
@@ -106,9 +107,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Args<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(is_json);
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|r| IotoError::new(r.status(), "Request body is too large or unreadable"))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            let (status, message) = super::limits::unreadable_body(&r);
+            IotoError::new(status, message)
+        })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else if json {

@@ -71,6 +71,7 @@ pub fn error_name(status: StatusCode) -> &'static str {
         403 => "ForbiddenError",
         404 => "NotFoundError",
         405 => "MethodNotAllowedError",
+        408 => "RequestTimeoutError",
         409 => "AlreadyExistsError",
         413 => "PayloadTooLargeError",
         415 => "UnsupportedMediaTypeError",
@@ -90,8 +91,9 @@ macro_rules! merged {
 
 /// Every route of the dialect.
 pub fn router() -> Router<AppState> {
-    merged! {
-        user, account_safety, email, tokens, auth, organizations, invites, attributes, groups,
-        projects, spaces, tags, connections, warehouse,
-    }
+    // Credentials, names and invitations take small bodies (AP-2); the rest the configured
+    // limit.
+    let small = merged! { user, account_safety, email, tokens, auth, organizations, invites };
+    let rest = merged! { attributes, groups, projects, spaces, tags, connections, warehouse };
+    crate::http::limits::small_bodies(small).merge(rest)
 }

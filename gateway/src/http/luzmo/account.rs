@@ -7,7 +7,7 @@
 use axum::{
     Router,
     body::Bytes,
-    extract::State,
+    extract::{State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::IntoResponse,
     routing::any,
@@ -23,6 +23,7 @@ use crate::{
     http::{
         AppState,
         extract::{Caller, ClientAddress},
+        limits::unreadable_body,
     },
 };
 
@@ -141,8 +142,12 @@ async fn account(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientAddress(address): ClientAddress,
-    bytes: Bytes,
+    bytes: Result<Bytes, BytesRejection>,
 ) -> Reply {
+    let bytes = bytes.map_err(|r| {
+        let (status, message) = unreadable_body(&r);
+        Refusal::new(status, message)
+    })?;
     let mut m = body(&bytes)?;
     let caller = authenticate(&state, &headers, address, &mut m).await?;
     match m.remove("version") {

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use axum::{
     body::Bytes,
     extract::{FromRequest, Request},
-    http::header,
+    http::{StatusCode, header},
 };
 use proto::connections::v1 as pb;
 use serde_json::{Map, Value};
 
 use super::problem::{self, Invalid, Refusal};
-use crate::http::extract::is_json;
+use crate::http::{extract::is_json, limits::unreadable_body};
 
 /// Largest text a credential field takes: secrets as connections-svc bounds them, the user
 /// name as it bounds `identifier`.
@@ -34,13 +34,19 @@ impl<S: Send + Sync> FromRequest<S> for Object {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(is_json);
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status().as_u16() == 413 {
-                Refusal::problem(problem::TOO_LARGE, problem::TOO_LARGE.description)
-            } else {
-                Refusal::problem(problem::BAD_REQUEST, "The body could not be read")
-            }
-        })?;
+        let bytes =
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|r| match unreadable_body(&r).0 {
+                    StatusCode::PAYLOAD_TOO_LARGE => {
+                        Refusal::problem(problem::TOO_LARGE, problem::TOO_LARGE.description)
+                    }
+                    StatusCode::REQUEST_TIMEOUT => Refusal::problem(
+                        problem::REQUEST_TIMEOUT,
+                        problem::REQUEST_TIMEOUT.description,
+                    ),
+                    _ => Refusal::problem(problem::BAD_REQUEST, "The body could not be read"),
+                })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(Refusal::invalid(&["body"], "missing", "Field required"));
         }

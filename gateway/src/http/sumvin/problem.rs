@@ -55,6 +55,8 @@ codes! {
         "The face answers no error with this code.";
     METHOD_NOT_ALLOWED = "CON-405-001", 405, "Method not allowed",
         "The route does not take this method.";
+    REQUEST_TIMEOUT = "CON-408-001", 408, "Request timeout",
+        "The body did not arrive whole in time; send it at once.";
     CONFLICT = "CON-409-001", 409, "Conflict",
         "The connector changed meanwhile (read it again and retry), or the caller holds as many \
          connectors as they may.";

@@ -31,7 +31,8 @@ type Reply = Result<Response, SwiftError>;
 
 /// Every route of the face.
 pub fn router() -> Router<AppState> {
-    accounts::router()
+    // Names, flags, networks and invitations: small bodies (AP-2).
+    super::limits::small_bodies(accounts::router())
 }
 
 /// A request body: `{"data": {…}, "type": "<kind>"}`.
