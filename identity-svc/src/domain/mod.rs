@@ -600,6 +600,8 @@ fn pat_version(rotated_at: Option<DateTime<Utc>>) -> i64 {
 }
 
 #[cfg(test)]
+mod busy_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests {

@@ -132,6 +132,17 @@ fn start_threads(n: usize) -> Result<mpsc::Sender<Job>> {
 }
 
 impl PasswordHasher {
+    /// Holds `n` permits of the pool (all of them, for a busy pool) until the answer is dropped;
+    /// waits for jobs still finishing to release theirs.
+    #[cfg(test)]
+    pub(crate) async fn hold_permits(&self, n: u32) -> tokio::sync::OwnedSemaphorePermit {
+        self.permits
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .expect("an open pool")
+    }
+
     /// A hasher allowing `concurrency` hashes at once.
     pub fn new(concurrency: usize, queue_timeout: Duration) -> Result<Self> {
         let concurrency = concurrency.max(1);
