@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
         let args = std::env::args_os().skip(1);
         let cli = identity_svc::operator::OwnerTokenCli::parse_from(args);
         service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
-        let db = cli.database();
+        let db = cli.db.database();
         return identity_svc::operator::cli(&db, cli.command, &mut std::io::stdout()).await;
     }
     if std::env::args_os()
@@ -29,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     {
         let cli = identity_svc::signing_keys::SigningKeysCli::parse();
         service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
-        let (db, keyring) = (cli.database(), cli.keyring()?);
+        let (db, keyring) = (cli.db.database(), cli.keyring()?);
         return identity_svc::signing_keys::cli(&db, &keyring, cli.command, &mut std::io::stdout())
             .await;
     }

@@ -46,6 +46,18 @@ pub struct OwnerTokenCli {
     /// The log filter (logs go to stderr).
     #[command(flatten)]
     pub log: service_kit::config::LogArgs,
+    /// identity-svc's database.
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: OwnerToken,
+}
+
+/// identity-svc's database as the operator's subcommands name it (`owner-token`,
+/// `rotate-signing-key`, `rewrap-signing-keys`).
+#[derive(Debug, clap::Args)]
+pub struct DatabaseArgs {
     /// `postgres://…` for PostgreSQL; unset or `sqlite:` for the SQLite file in `DATA_DIR`.
     #[arg(long = "identity-database-url", env = "IDENTITY_DATABASE_URL", value_name = "IDENTITY_DATABASE_URL", value_parser = parse_secret, hide_env_values = true)]
     pub database_url: Option<SecretString>,
@@ -57,7 +69,7 @@ pub struct OwnerTokenCli {
         default_value = "identity"
     )]
     pub database_schema: String,
-    /// Directory of the embedded SQLite file.
+    /// Directory of the embedded SQLite file (and of its key file).
     #[arg(
         long,
         env = "DATA_DIR",
@@ -65,29 +77,17 @@ pub struct OwnerTokenCli {
         default_value = "data"
     )]
     pub data_dir: PathBuf,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: OwnerToken,
 }
 
-impl OwnerTokenCli {
-    /// identity-svc's database as these settings name it.
+impl DatabaseArgs {
+    /// identity-svc's database: the URL, or the SQLite file `identity.db` in `DATA_DIR`.
     pub fn database(&self) -> DbConfig {
-        database(
-            self.database_url.clone(),
-            self.database_schema.clone(),
-            &self.data_dir,
-        )
-    }
-}
-
-/// identity-svc's database: `url`, or the SQLite file `identity.db` in `data_dir`.
-pub fn database(url: Option<SecretString>, schema: String, data_dir: &std::path::Path) -> DbConfig {
-    DbConfig {
-        url,
-        schema,
-        sqlite_file: data_dir.join("identity.db"),
-        max_connections: 2,
+        DbConfig {
+            url: self.database_url.clone(),
+            schema: self.database_schema.clone(),
+            sqlite_file: self.data_dir.join("identity.db"),
+            max_connections: 2,
+        }
     }
 }
 

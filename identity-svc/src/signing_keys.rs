@@ -3,11 +3,9 @@
 //! `owner-token` they work on the service's database directly (migrating it first if needed),
 //! while the service runs. Rules: `domain::keys`; the steps: docs/keys.md.
 
-use std::{io::Write, path::PathBuf};
+use std::io::Write;
 
-use secrecy::SecretString;
 use service_kit::{
-    config::parse_secret,
     db::{self, DbConfig},
     envelope::Keyring,
 };
@@ -50,25 +48,9 @@ pub struct SigningKeysCli {
     /// The log filter (logs go to stderr).
     #[command(flatten)]
     pub log: service_kit::config::LogArgs,
-    /// `postgres://…` for PostgreSQL; unset or `sqlite:` for the SQLite file in `DATA_DIR`.
-    #[arg(long = "identity-database-url", env = "IDENTITY_DATABASE_URL", value_name = "IDENTITY_DATABASE_URL", value_parser = parse_secret, hide_env_values = true)]
-    pub database_url: Option<SecretString>,
-    /// PostgreSQL schema identity-svc owns.
-    #[arg(
-        long = "identity-database-schema",
-        env = "IDENTITY_DATABASE_SCHEMA",
-        value_name = "IDENTITY_DATABASE_SCHEMA",
-        default_value = "identity"
-    )]
-    pub database_schema: String,
-    /// Directory of the embedded SQLite file and of its key file.
-    #[arg(
-        long,
-        env = "DATA_DIR",
-        value_name = "DATA_DIR",
-        default_value = "data"
-    )]
-    pub data_dir: PathBuf,
+    /// identity-svc's database.
+    #[command(flatten)]
+    pub db: operator::DatabaseArgs,
     /// identity-svc's settings (IDENTITY_KEYS, IDENTITY_KEY_MIN_DECRYPT_VERSION are read).
     #[command(flatten)]
     pub settings: Settings,
@@ -78,19 +60,10 @@ pub struct SigningKeysCli {
 }
 
 impl SigningKeysCli {
-    /// identity-svc's database as these settings name it.
-    pub fn database(&self) -> DbConfig {
-        operator::database(
-            self.database_url.clone(),
-            self.database_schema.clone(),
-            &self.data_dir,
-        )
-    }
-
     /// The key ring as the service reads it.
     pub fn keyring(&self) -> anyhow::Result<Keyring> {
         self.settings
-            .keyring(self.database_url.as_ref(), &self.data_dir)
+            .keyring(self.db.database_url.as_ref(), &self.db.data_dir)
     }
 }
 

@@ -65,6 +65,16 @@ async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyho
     Ok(())
 }
 
+/// identity-svc's database in the all-in-one, for the operator's subcommands.
+fn identity_database(c: &platform::Config) -> service_kit::db::DbConfig {
+    identity_svc::operator::DatabaseArgs {
+        database_url: c.database_url.clone(),
+        database_schema: c.schema("identity"),
+        data_dir: c.data_dir.clone(),
+    }
+    .database()
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = platform::Cli::parse();
@@ -72,21 +82,13 @@ async fn main() -> anyhow::Result<()> {
         // Its answer is stdout; logs go to stderr.
         service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
         let c = &cli.config;
-        let db = identity_svc::operator::database(
-            c.database_url.clone(),
-            c.schema("identity"),
-            &c.data_dir,
-        );
+        let db = identity_database(c);
         return identity_svc::operator::cli(&db, command, &mut std::io::stdout()).await;
     }
     if let Some(platform::Command::SigningKeys(command)) = cli.command {
         service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
         let c = &cli.config;
-        let db = identity_svc::operator::database(
-            c.database_url.clone(),
-            c.schema("identity"),
-            &c.data_dir,
-        );
+        let db = identity_database(c);
         let keyring = c
             .identity_settings()?
             .keyring(c.database_url.as_ref(), &c.data_dir)?;
