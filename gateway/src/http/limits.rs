@@ -11,7 +11,6 @@ use std::{
 };
 
 use axum::{
-    Router,
     body::{Body, Bytes},
     extract::{DefaultBodyLimit, Request, rejection::BytesRejection},
     http::StatusCode,
@@ -20,6 +19,7 @@ use axum::{
 };
 use http_body::{Frame, SizeHint};
 use tower::{Layer, Service, ServiceExt};
+use utoipa_axum::router::OpenApiRouter;
 
 /// The body limit of routes that take small bodies (credentials, names, invitations,
 /// accounts): 16 KiB, or `BODY_LIMIT_BYTES` when that is smaller.
@@ -31,7 +31,9 @@ pub const SMALL_BODY_BYTES: usize = 16 * 1024;
 pub struct BodyLimit(pub usize);
 
 /// `router` with its routes' bodies limited to [`SMALL_BODY_BYTES`].
-pub fn small_bodies<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+pub fn small_bodies<S: Clone + Send + Sync + 'static>(
+    router: OpenApiRouter<S>,
+) -> OpenApiRouter<S> {
     router.layer(axum::middleware::from_fn(small_body))
 }
 

@@ -3,12 +3,14 @@
 //! and the dialect-neutral routes (`wellknown.rs`). `error.rs` maps gRPC to each dialect's error shape; `extract.rs`
 //! holds the extractors, the caller's authentication among them.
 
+mod docs;
 pub mod error;
 pub mod extract;
 pub mod ioto;
 pub mod lightdash;
 pub mod limits;
 pub mod luzmo;
+pub mod openapi;
 #[cfg(test)]
 pub(crate) mod proptest_support;
 pub mod sumvin;
@@ -116,13 +118,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole router with its middleware.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let api = Router::new()
-        .merge(lightdash::router())
-        .merge(swift::router())
-        .merge(ioto::router())
-        .merge(luzmo::router())
-        .merge(sumvin::router())
-        .merge(wellknown::router())
+    let (api, _document) = openapi::routes().split_for_parts();
+    let api = api
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")

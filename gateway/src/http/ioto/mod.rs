@@ -8,7 +8,6 @@ mod accounts;
 pub(crate) use accounts::fuzz::fuzz;
 
 use axum::{
-    Router,
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
@@ -40,9 +39,9 @@ type IotoError = super::error::Error<Ioto>;
 type Reply = Result<axum::response::Response, IotoError>;
 
 /// Every route of the face.
-pub fn router() -> Router<AppState> {
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     // Names, emails and queries: small bodies (AP-2).
-    super::limits::small_bodies(accounts::router())
+    super::limits::small_bodies(accounts::router().into())
 }
 
 /// The caller of a request, from `Authorization: <token>` or `Authorization: Bearer <token>`

@@ -20,11 +20,27 @@ pub(super) fn created(results: impl Serialize) -> Response {
     (StatusCode::CREATED, ok(results)).into_response()
 }
 
-/// The body of [`ok_direct`], its keys in alphabetical order.
-#[derive(Serialize)]
-struct Ok<T> {
-    results: T,
-    status: &'static str,
+/// `{"status":"ok","results":…}`: the body of [`ok_direct`] and the schema of every answer
+/// with results (`body = json::Ok<T>` in a handler's `#[utoipa::path]`); its keys in
+/// alphabetical order.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Ok<T> {
+    pub(super) results: T,
+    pub(super) status: OkStatus,
+}
+
+/// `{"status":"ok"}`: the schema of [`ok_empty`].
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiSuccessEmpty)]
+pub(super) struct OkEmpty {
+    status: OkStatus,
+}
+
+/// The `status` of a success.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum OkStatus {
+    Ok,
 }
 
 /// `{"status":"ok","results":…}` written straight from `results`, without a `Value` tree
@@ -33,7 +49,7 @@ struct Ok<T> {
 pub(super) fn ok_direct<T: Serialize>(results: T) -> Response {
     axum::Json(Ok {
         results,
-        status: "ok",
+        status: OkStatus::Ok,
     })
     .into_response()
 }
@@ -49,7 +65,7 @@ pub(super) fn no_content() -> Response {
 }
 
 /// Each of `items` in its JSON shape.
-pub(super) fn each<T>(items: &[T], shape: impl FnMut(&T) -> Value) -> Vec<Value> {
+pub(super) fn each<T, U>(items: &[T], shape: impl FnMut(&T) -> U) -> Vec<U> {
     items.iter().map(shape).collect()
 }
 
@@ -128,29 +144,66 @@ pub(super) fn user(u: &pb::User) -> Value {
     v
 }
 
+/// A timestamp as [`time`] writes it, when there is one (`null` when not).
+pub(super) fn some_time(ts: Option<&prost_types::Timestamp>) -> Option<String> {
+    ts.map(time)
+}
+
 /// `PersonalAccessToken`.
-pub(super) fn personal_access_token(t: &pb::PersonalAccessToken) -> Value {
-    json!({
-        "uuid": t.uuid,
-        "description": t.description,
-        "createdAt": opt_time(t.created_at.as_ref()),
-        "expiresAt": opt_time(t.expires_at.as_ref()),
-        "rotatedAt": opt_time(t.rotated_at.as_ref()),
-        "lastUsedAt": opt_time(t.last_used_at.as_ref()),
-        // Ours (issue #18): what the token may do, lowest first.
-        "scopes": t.scopes,
-    })
+#[derive(Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PersonalAccessToken {
+    #[schema(format = Uuid)]
+    uuid: String,
+    description: String,
+    #[schema(format = DateTime)]
+    created_at: Option<String>,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    rotated_at: Option<String>,
+    #[schema(format = DateTime)]
+    last_used_at: Option<String>,
+    /// Ours (issue #18): what the token may do (`read`, `write`, `admin`), lowest first.
+    scopes: Vec<String>,
+}
+
+/// `PersonalAccessToken`.
+pub(super) fn personal_access_token(t: &pb::PersonalAccessToken) -> PersonalAccessToken {
+    PersonalAccessToken {
+        uuid: t.uuid.clone(),
+        description: t.description.clone(),
+        created_at: some_time(t.created_at.as_ref()),
+        expires_at: some_time(t.expires_at.as_ref()),
+        rotated_at: some_time(t.rotated_at.as_ref()),
+        last_used_at: some_time(t.last_used_at.as_ref()),
+        scopes: t.scopes.clone(),
+    }
 }
 
 /// `PersonalAccessTokenWithToken`: the token and, this once, its secret.
-pub(super) fn personal_access_token_with_secret(t: &pb::PersonalAccessTokenWithSecret) -> Value {
-    let mut v = t
-        .token
-        .as_ref()
-        .map(personal_access_token)
-        .unwrap_or_else(|| json!({}));
-    v["token"] = json!(t.secret);
-    v
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PersonalAccessTokenWithToken {
+    #[serde(flatten)]
+    details: PersonalAccessToken,
+    /// The secret (`ldpat_…`): in this answer only.
+    #[serde(rename = "token")]
+    #[schema(example = "ldpat_0123456789abcdef")]
+    secret: String,
+}
+
+/// `PersonalAccessTokenWithToken`: the token and, this once, its secret.
+pub(super) fn personal_access_token_with_secret(
+    t: &pb::PersonalAccessTokenWithSecret,
+) -> PersonalAccessTokenWithToken {
+    PersonalAccessTokenWithToken {
+        details: t
+            .token
+            .as_ref()
+            .map(personal_access_token)
+            .unwrap_or_default(),
+        secret: t.secret.clone(),
+    }
 }
 
 /// A request timestamp for a proto message.

@@ -19,7 +19,8 @@ mod user;
 mod warehouse;
 
 use super::{AppState, error::Dialect};
-use axum::{Router, http::StatusCode, response::Response};
+use axum::{http::StatusCode, response::Response};
+use utoipa_axum::router::OpenApiRouter;
 
 /// Lightdash's error envelope:
 /// `{"status":"error","error":{"statusCode","name","message"}}`.
@@ -28,15 +29,48 @@ pub enum Lightdash {}
 
 impl Dialect for Lightdash {
     fn error_body(status: StatusCode, message: &str) -> serde_json::Value {
-        serde_json::json!({
-            "status": "error",
-            "error": {
-                "statusCode": status.as_u16(),
-                "name": error_name(status),
-                "message": message,
-            }
+        serde_json::to_value(ErrorBody {
+            status: ErrorStatus::Error,
+            error: ErrorDetail {
+                status_code: status.as_u16(),
+                name: error_name(status).to_owned(),
+                message: message.to_owned(),
+            },
         })
+        .expect("an error body serializes")
     }
+}
+
+/// Lightdash's error envelope, every error of the Lightdash face.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = LightdashError)]
+pub struct ErrorBody {
+    /// Always `error`.
+    status: ErrorStatus,
+    error: ErrorDetail,
+}
+
+/// The `status` of an error envelope.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum ErrorStatus {
+    Error,
+}
+
+/// What went wrong.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = LightdashErrorDetail)]
+struct ErrorDetail {
+    /// The HTTP status.
+    #[schema(example = 404)]
+    status_code: u16,
+    /// The error's name (`NotFoundError`, `ForbiddenError`, ...).
+    #[schema(example = "NotFoundError")]
+    name: String,
+    /// What went wrong, safe to show.
+    #[schema(example = "Project not found")]
+    message: String,
 }
 
 /// An error answered in the Lightdash envelope.
@@ -55,6 +89,13 @@ mod prelude {
     };
     pub(super) use serde::Deserialize;
     pub(super) use serde_json::{Value, json};
+    #[allow(unused_imports)] // the areas' query types derive IntoParams
+    pub(super) use utoipa::{IntoParams, ToSchema};
+    pub(super) use utoipa_axum::{router::OpenApiRouter, routes};
+
+    /// The error body of every Lightdash answer (`body = LightdashError` in a
+    /// `#[utoipa::path]`).
+    pub(super) use super::ErrorBody as LightdashError;
 
     pub(super) use super::{ApiError, ApiResult, Reply, json};
     pub(super) use crate::http::{
@@ -85,12 +126,14 @@ pub fn error_name(status: StatusCode) -> &'static str {
 /// The routers of the areas, merged.
 macro_rules! merged {
     ($($area:ident),* $(,)?) => {
-        Router::new()$(.merge($area::router()))*
+        OpenApiRouter::new()$(.merge(OpenApiRouter::from($area::router())))*
     };
 }
 
 /// Every route of the dialect.
-pub fn router() -> Router<AppState> {
+// While areas move to `OpenApiRouter` (issue #19), `from` converts those that have not.
+#[allow(clippy::useless_conversion)]
+pub fn router() -> OpenApiRouter<AppState> {
     // Credentials, names and invitations take small bodies (AP-2); the rest the configured
     // limit.
     let small = merged! { user, account_safety, email, tokens, auth, organizations, invites };

@@ -6,27 +6,20 @@ use proto::identity::v1 as pb;
 use super::prelude::*;
 
 /// `/api/v1/user/me/personal-access-tokens…`.
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/user/me/personal-access-tokens",
-            get(list).post(create),
-        )
-        .route(
-            "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}",
-            delete(delete_token),
-        )
-        .route(
-            "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate",
-            patch(rotate),
-        )
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(delete_token))
+        .routes(routes!(rotate))
 }
 
 /// `CreatePersonalAccessToken`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CreatePersonalAccessToken)]
 struct CreateBody {
     description: String,
+    /// When the token stops working; none: never.
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -38,13 +31,21 @@ struct CreateBody {
 }
 
 /// The body of a rotation.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = RotatePersonalAccessToken)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RotateBody {
     expires_at: DateTime<Utc>,
 }
 
-/// GET /api/v1/user/me/personal-access-tokens
+/// GET /api/v1/user/me/personal-access-tokens: the caller's tokens, without their secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/user/me/personal-access-tokens",
+    tag = "Lightdash: Personal Access Tokens",
+    operation_id = "ListPersonalAccessTokens",
+    responses((status = 200, description = "The caller's tokens.", body = json::Ok<Vec<json::PersonalAccessToken>>)),
+)]
 async fn list(caller: Caller) -> Reply {
     let msg = pb::ListPersonalAccessTokensRequest {};
     let res = caller.identity().list_personal_access_tokens(msg).await?;
@@ -54,7 +55,20 @@ async fn list(caller: Caller) -> Reply {
     )))
 }
 
-/// POST /api/v1/user/me/personal-access-tokens: the secret is in this answer only.
+/// POST /api/v1/user/me/personal-access-tokens: creates a token; its secret is in this answer
+/// only. A token cannot create tokens (a session or an access JWT from a password can).
+#[utoipa::path(
+    post,
+    path = "/api/v1/user/me/personal-access-tokens",
+    tag = "Lightdash: Personal Access Tokens",
+    operation_id = "CreatePersonalAccessToken",
+    request_body = CreateBody,
+    responses(
+        (status = 200, description = "The new token with its secret.", body = json::Ok<json::PersonalAccessTokenWithToken>),
+        (status = 403, description = "Presented by a token, or by a sign-in older than the recent-login window.", body = LightdashError),
+        (status = 429, description = "Too many tokens created; `Retry-After` says when to try again.", body = LightdashError),
+    ),
+)]
 async fn create(caller: Caller, Json(body): Json<CreateBody>) -> Reply {
     let msg = pb::CreatePersonalAccessTokenRequest {
         description: body.description,
@@ -68,14 +82,40 @@ async fn create(caller: Caller, Json(body): Json<CreateBody>) -> Reply {
     )))
 }
 
-/// DELETE /api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}
+/// DELETE /api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}: revokes a token.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}",
+    tag = "Lightdash: Personal Access Tokens",
+    operation_id = "DeletePersonalAccessToken",
+    params(("personalAccessTokenUuid" = Uuid, Path, description = "The token's uuid.")),
+    responses(
+        (status = 200, description = "Revoked.", body = json::OkEmpty),
+        (status = 403, description = "Presented by a token, or by a sign-in older than the recent-login window.", body = LightdashError),
+        (status = 404, description = "The caller has no such token.", body = LightdashError),
+    ),
+)]
 async fn delete_token(caller: Caller, Path(uuid): Id) -> Reply {
     let msg = pb::DeletePersonalAccessTokenRequest { uuid };
     caller.identity().delete_personal_access_token(msg).await?;
     Ok(json::ok_empty())
 }
 
-/// PATCH /api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate
+/// PATCH /api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate: a new secret
+/// for the token; the old one stops working.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate",
+    tag = "Lightdash: Personal Access Tokens",
+    operation_id = "RotatePersonalAccessToken",
+    params(("personalAccessTokenUuid" = Uuid, Path, description = "The token's uuid.")),
+    request_body = RotateBody,
+    responses(
+        (status = 200, description = "The token with its new secret.", body = json::Ok<json::PersonalAccessTokenWithToken>),
+        (status = 403, description = "Presented by a token, or by a sign-in older than the recent-login window.", body = LightdashError),
+        (status = 404, description = "The caller has no such token.", body = LightdashError),
+    ),
+)]
 async fn rotate(caller: Caller, Path(uuid): Id, Json(body): Json<RotateBody>) -> Reply {
     let msg = pb::RotatePersonalAccessTokenRequest {
         uuid,

@@ -7,7 +7,7 @@ mod accounts;
 
 pub(crate) use accounts::fuzz::fuzz;
 
-use axum::{Router, http::StatusCode, response::Response};
+use axum::{http::StatusCode, response::Response};
 use chrono::{DateTime, SecondsFormat};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,9 +30,9 @@ type SwiftError = super::error::Error<Swift>;
 type Reply = Result<Response, SwiftError>;
 
 /// Every route of the face.
-pub fn router() -> Router<AppState> {
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     // Names, flags, networks and invitations: small bodies (AP-2).
-    super::limits::small_bodies(accounts::router())
+    super::limits::small_bodies(accounts::router().into())
 }
 
 /// A request body: `{"data": {…}, "type": "<kind>"}`.
