@@ -32,6 +32,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
 
+#[cfg(test)]
+mod served;
+
 /// The document's head: what the API is, its tags and its security schemes. Paths come from
 /// the faces' routers.
 #[derive(OpenApi)]
