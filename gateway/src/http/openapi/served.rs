@@ -19,6 +19,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+/// (method, path) pairs, the method upper case.
+pub(crate) type Operations = BTreeSet<(String, String)>;
+
 /// The methods whose routes must all be documented.
 const CHECKED: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// Every method a method router has a field for.
@@ -59,7 +62,7 @@ const UNDOCUMENTABLE: &[(&str, &str, &str)] = &[
 ];
 
 /// (method, path) pairs the router serves, from its `Debug` text.
-pub(crate) fn served<S>(router: &axum::Router<S>) -> BTreeSet<(String, String)> {
+pub(crate) fn served<S>(router: &axum::Router<S>) -> Operations {
     let text = format!("{router:?}");
     // The first PathRouter is the routes; the second is the fallback router's.
     let start = text
@@ -146,7 +149,7 @@ fn methods(endpoint: &str) -> Vec<String> {
 }
 
 /// (method, path) pairs the document describes, with the extension's extra methods.
-pub(crate) fn documented(doc: &Value) -> BTreeSet<(String, String)> {
+pub(crate) fn documented(doc: &Value) -> Operations {
     let mut out = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
         for (method, op) in item.as_object().into_iter().flatten() {
@@ -174,7 +177,7 @@ fn undocumentable(method: &str, path: &str) -> bool {
 
 /// The extra methods [`UNDOCUMENTABLE`] says the router serves (its `Debug` cannot show them:
 /// they reach the handler through the method router's fallback).
-fn extra_served() -> BTreeSet<(String, String)> {
+fn extra_served() -> Operations {
     UNDOCUMENTABLE
         .iter()
         .filter(|(m, _, _)| *m != "*")
@@ -183,10 +186,7 @@ fn extra_served() -> BTreeSet<(String, String)> {
 }
 
 /// Served routes among [`CHECKED`] methods (and the extra ones) that the document lacks.
-pub(crate) fn undocumented(
-    served: &BTreeSet<(String, String)>,
-    documented: &BTreeSet<(String, String)>,
-) -> Vec<String> {
+pub(crate) fn undocumented(served: &Operations, documented: &Operations) -> Vec<String> {
     let extra = extra_served();
     served
         .iter()
@@ -201,10 +201,7 @@ pub(crate) fn undocumented(
 }
 
 /// Documented operations the router does not serve.
-pub(crate) fn unserved(
-    served: &BTreeSet<(String, String)>,
-    documented: &BTreeSet<(String, String)>,
-) -> Vec<String> {
+pub(crate) fn unserved(served: &Operations, documented: &Operations) -> Vec<String> {
     let extra = extra_served();
     documented
         .iter()
@@ -220,7 +217,7 @@ mod tests {
 
     use super::*;
 
-    fn gateway() -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+    fn gateway() -> (Operations, Operations) {
         let (router, _) = super::super::routes().split_for_parts();
         let doc = serde_json::to_value(super::super::document()).expect("the document is JSON");
         (served(&router), documented(&doc))
