@@ -25,14 +25,17 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(file))
 }
 
-/// Swagger UI's settings: the document, operations listed by tag with their ids, a filter box.
+/// Swagger UI's settings: the document, operations listed by tag with their ids, a filter box,
+/// and no online validator (by default Swagger UI sends the document's URL to swagger.io's
+/// validator from any host but localhost: the page must reach nothing but the gateway).
 static CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
     Arc::new(
         Config::new(["/api/docs/openapi.json"])
             .display_operation_id(true)
             .filter(true)
             .deep_linking(true)
-            .try_it_out_enabled(false),
+            .try_it_out_enabled(false)
+            .validator_url("none"),
     )
 });
 

@@ -9,7 +9,7 @@
 //!   says nothing takes its face's schemes, [`Face::security`]);
 //! - the errors every operation of the face can answer, in the face's error shape: 400 (or the
 //!   face's bad-input status) when it takes a body or parameters, 401 when it needs
-//!   credentials, 408 and 413 when it takes a body, 500, 503 and 504 always. An annotation
+//!   credentials, 408, 413 and 415 (not JSON) when it takes a body, 500, 503 and 504 always. An annotation
 //!   lists only the errors particular to its operation (403, 404, 409, 429, ...).
 //!
 //! The gateway serves the document at `GET /api/docs/openapi.json` and a reader for it at
@@ -31,6 +31,9 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
+
+#[cfg(test)]
+mod served;
 
 /// The document's head: what the API is, its tags and its security schemes. Paths come from
 /// the faces' routers.
@@ -222,7 +225,7 @@ pub(super) fn finish(doc: &mut openapi::OpenApi) {
         for op in operations(item) {
             summarize(op, path);
             secure(op, face);
-            add_errors(op, face);
+            add_errors(op, face, path);
         }
     }
 }
@@ -281,7 +284,11 @@ fn secure(op: &mut Operation, face: &Face) {
     }
 }
 
-fn add_errors(op: &mut Operation, face: &Face) {
+/// Paths whose handlers read any body as JSON whatever its `Content-Type` (Luzmo's clients send
+/// none): they never answer 415.
+const ANY_MEDIA_TYPE: &[&str] = &["/0.1.0/"];
+
+fn add_errors(op: &mut Operation, face: &Face, path: &str) {
     let has_body = op.request_body.is_some();
     let has_input = has_body || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let authenticated = op.security.as_ref().is_some_and(|s| !s.is_empty());
@@ -301,6 +308,12 @@ fn add_errors(op: &mut Operation, face: &Face) {
             "The request body did not arrive within the body read timeout (15 s by default).",
         ));
         errors.push((413, "The request body is larger than the route accepts."));
+        if !ANY_MEDIA_TYPE.iter().any(|p| path.starts_with(p)) {
+            errors.push((
+                415,
+                "The body is not sent as JSON (`Content-Type: application/json`).",
+            ));
+        }
     }
     errors.push((
         500,
