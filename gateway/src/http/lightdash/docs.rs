@@ -124,3 +124,31 @@ pub(super) async fn connections() -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document holds the connections paths, every component they refer to and no other.
+    #[test]
+    fn the_connections_document_is_their_part_of_the_whole() {
+        let doc: Value = serde_json::from_str(&CONNECTIONS).expect("JSON");
+        let paths = doc["paths"].as_object().expect("paths");
+        assert_eq!(paths.len(), 3);
+        assert!(paths.keys().all(|p| p.starts_with(PREFIX)));
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let mut referred = Vec::new();
+        refs(&doc, &mut referred);
+        for name in &referred {
+            assert!(
+                schemas.contains_key(name),
+                "{name} is referred to but absent"
+            );
+        }
+        for name in schemas.keys() {
+            assert!(referred.contains(name), "{name} is not referred to");
+        }
+        assert_eq!(doc["info"]["title"], "Platform API — connections");
+        assert_eq!(doc["tags"].as_array().map(Vec::len), Some(1));
+    }
+}
