@@ -210,7 +210,7 @@ const CONNECTION: &str = "The connection's UUID (not a UUID: 400).";
     operation_id = "ListConnections",
     params(ListQuery),
     responses(
-        (status = 200, description = "The connections.", body = json::Ok<Vec<Connection>>),
+        (status = 200, description = "The connections.", body = json::Ok<Vec<Connection>>, example = shapes::ok_connections_example),
         (status = 403, description = "The caller belongs to no organization.", body = LightdashError),
     ),
 )]
@@ -237,7 +237,7 @@ async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Reply {
     operation_id = "CreateConnection",
     request_body(content = CreateConnection, description = "The connection and its secrets."),
     responses(
-        (status = 201, description = "The connection created.", body = json::Ok<Connection>),
+        (status = 201, description = "The connection created.", body = json::Ok<Connection>, example = shapes::ok_connection_example),
         (status = 403, description = "The caller is not a developer or an admin of an organization.", body = LightdashError),
     ),
 )]
@@ -266,9 +266,9 @@ async fn create(caller: Caller, Json(body): Json<Value>) -> Reply {
     operation_id = "GetConnection",
     params(("connectionUuid" = Uuid, Path, description = CONNECTION, example = "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")),
     responses(
-        (status = 200, description = "The connection.", body = json::Ok<Connection>),
+        (status = 200, description = "The connection.", body = json::Ok<Connection>, example = shapes::ok_connection_example),
         (status = 403, description = "The caller belongs to no organization.", body = LightdashError),
-        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError),
+        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError, example = shapes::not_found_example),
     ),
 )]
 async fn get_connection(caller: Caller, Path(connection_uuid): Id) -> Reply {
@@ -292,10 +292,10 @@ async fn get_connection(caller: Caller, Path(connection_uuid): Id) -> Reply {
     params(("connectionUuid" = Uuid, Path, description = CONNECTION, example = "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")),
     request_body(content = UpdateConnection, description = "The fields to change."),
     responses(
-        (status = 200, description = "The connection changed.", body = json::Ok<Connection>),
+        (status = 200, description = "The connection changed.", body = json::Ok<Connection>, example = shapes::ok_connection_example),
         (status = 400, description = "The request is malformed, a value is out of range, the connection changed meanwhile, or the OAuth2 exchange was rejected.", body = LightdashError),
         (status = 403, description = "The caller is neither the owner nor an admin of the organization.", body = LightdashError),
-        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError),
+        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError, example = shapes::not_found_example),
     ),
 )]
 async fn update(caller: Caller, Path(connection_uuid): Id, Json(body): Json<Value>) -> Reply {
@@ -328,7 +328,7 @@ async fn update(caller: Caller, Path(connection_uuid): Id, Json(body): Json<Valu
     responses(
         (status = 200, description = "Deleted.", body = json::OkEmpty),
         (status = 403, description = "The caller is neither the owner nor an admin of the organization.", body = LightdashError),
-        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError),
+        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError, example = shapes::not_found_example),
     ),
 )]
 async fn delete(caller: Caller, Path(connection_uuid): Id) -> Reply {
@@ -353,10 +353,10 @@ async fn delete(caller: Caller, Path(connection_uuid): Id) -> Reply {
     operation_id = "TestConnection",
     params(("connectionUuid" = Uuid, Path, description = CONNECTION, example = "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")),
     responses(
-        (status = 200, description = "The outcome (a failed test is still a 200).", body = json::Ok<ConnectionTestResult>),
+        (status = 200, description = "The outcome (a failed test is still a 200).", body = json::Ok<ConnectionTestResult>, example = shapes::ok_test_example),
         (status = 400, description = "Not a UUID, or a database connection without a host.", body = LightdashError),
         (status = 403, description = "The caller is neither the owner nor an admin of the organization.", body = LightdashError),
-        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError),
+        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError, example = shapes::not_found_example),
     ),
 )]
 async fn test(caller: Caller, Path(connection_uuid): Id) -> Reply {

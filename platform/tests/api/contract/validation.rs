@@ -166,3 +166,31 @@ fn every_schema_example_of_the_generated_document_is_valid() {
     }
     assert!(checked > 0, "the document has no schema example");
 }
+
+#[test]
+fn every_response_example_of_the_generated_document_is_valid() {
+    let mut checked = 0;
+    for (template, item) in PLATFORM.doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                for content in response["content"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, c)| c)
+                {
+                    let Some(example) = content.get("example") else {
+                        continue;
+                    };
+                    let key = format!("example {method} {template} {status}");
+                    let v = validator_in(&PLATFORM, &key, &content["schema"]);
+                    let errors: Vec<String> =
+                        v.iter_errors(example).map(|e| e.to_string()).collect();
+                    assert!(errors.is_empty(), "{key} is invalid: {errors:?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "the document has no response example");
+}

@@ -20,30 +20,7 @@ use super::super::json as shapes_json;
 /// ever part of it.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({
-    "connectionUuid": "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
-    "organizationUuid": "5d0c2a64-7b1e-4f3a-9c8d-2e1f0a9b8c7d",
-    "ownerUserUuid": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-    "provider": "postgresql",
-    "name": "Demo database connection",
-    "description": {"en": "New connection description"},
-    "host": "new.exampledb.com",
-    "port": "5432",
-    "identifier": "demo-user",
-    "scope": "demo",
-    "expiry": null,
-    "active": true,
-    "invalid": false,
-    "cache": 0,
-    "datasetsMetaSyncEnabled": true,
-    "datasetsMetaSyncInterval": 1,
-    "date": "2024-01-13T13:42:05.736Z",
-    "options": {"database": "analytics"},
-    "secretFields": ["password"],
-    "createdAt": "2024-01-13T13:42:05.738Z",
-    "updatedAt": "2024-01-13T18:56:16.739Z",
-    "lastTestedAt": null
-}))]
+#[schema(example = connection_example)]
 pub(super) struct Connection {
     /// The unique identifier of the connection.
     #[schema(format = Uuid, example = "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")]
@@ -138,6 +115,62 @@ pub(super) struct Connection {
     /// null when never.
     #[schema(required, format = DateTime)]
     last_tested_at: Option<String>,
+}
+
+/// The example of [`Connection`].
+pub(super) fn connection_example() -> Value {
+    json!({
+        "connectionUuid": "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+        "organizationUuid": "5d0c2a64-7b1e-4f3a-9c8d-2e1f0a9b8c7d",
+        "ownerUserUuid": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+        "provider": "postgresql",
+        "name": "Demo database connection",
+        "description": {"en": "New connection description"},
+        "host": "new.exampledb.com",
+        "port": "5432",
+        "identifier": "demo-user",
+        "scope": "demo",
+        "expiry": null,
+        "active": true,
+        "invalid": false,
+        "cache": 0,
+        "datasetsMetaSyncEnabled": true,
+        "datasetsMetaSyncInterval": 1,
+        "date": "2024-01-13T13:42:05.736Z",
+        "options": {"database": "analytics"},
+        "secretFields": ["password"],
+        "createdAt": "2024-01-13T13:42:05.738Z",
+        "updatedAt": "2024-01-13T18:56:16.739Z",
+        "lastTestedAt": null
+    })
+}
+
+/// The example of an answer with a connection.
+pub(super) fn ok_connection_example() -> Value {
+    json!({"status": "ok", "results": connection_example()})
+}
+
+/// The example of a listing.
+pub(super) fn ok_connections_example() -> Value {
+    json!({"status": "ok", "results": [connection_example()]})
+}
+
+/// The example of a test's outcome.
+pub(super) fn ok_test_example() -> Value {
+    let mut connection = connection_example();
+    connection["lastTestedAt"] = json!("2024-01-14T09:00:00.000Z");
+    json!({
+        "status": "ok",
+        "results": {"result": "connected", "message": "connected", "connection": connection},
+    })
+}
+
+/// The example of a 404.
+pub(super) fn not_found_example() -> Value {
+    json!({
+        "status": "error",
+        "error": {"statusCode": 404, "name": "NotFoundError", "message": "Connection not found"},
+    })
 }
 
 /// An object of strings: at most `max_properties` entries, each at most `max_length`.
