@@ -58,7 +58,7 @@ mod served;
         (name = "Lightdash: Spaces", description = "Spaces of a project and who may reach them."),
         (name = "Lightdash: Tags", description = "Tags of a project."),
         (name = "Lightdash: Warehouse credentials", description = "Personal warehouse credentials and project credential preferences."),
-        (name = "Connections", description = "Encrypted data connections (ours, in the Lightdash envelope)."),
+        (name = "Connections", description = "Encrypted data connections (ours, in the Lightdash envelope): read by every member of their organization, created by its developers and admins, changed, tested or deleted by their owner or an organization admin; another organization's answers 404. Secrets are write-only: sealed at rest, never returned (`secretFields` names the stored ones), never quoted in an error. `GET /api/v1/openapi/connections.json` serves this part of the document alone."),
         (name = "Access tokens", description = "Exchange a credential for a short-lived access JWT."),
         (name = "Accounts (seed 003)", description = "Accounts and sub-accounts, their allowed IPs and invitations (docs/accounts.md)."),
         (name = "Accounts (Ioto)", description = "The operator's and admins' account API: every call a POST with JSON (docs/accounts.md)."),

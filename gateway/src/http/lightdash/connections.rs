@@ -15,18 +15,21 @@ use serde_json::Map;
 use service_kit::grpc::timestamp;
 
 use super::{docs, prelude::*};
+
+mod shapes;
+
 use crate::http::error::without_strings;
+use shapes::{
+    Connection, ConnectionTestResult, CreateConnection, UpdateConnection, connection, test_status,
+};
 
 /// `/api/v1/connections…` and its OpenAPI document.
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/connections", get(list).post(create))
-        .route(
-            "/api/v1/connections/{connectionUuid}",
-            get(get_connection).patch(update).delete(delete),
-        )
-        .route("/api/v1/connections/{connectionUuid}/test", post(test))
-        .route("/api/v1/openapi/connections.json", get(docs::connections))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_connection, update, delete))
+        .routes(routes!(test))
+        .routes(routes!(docs::connections))
 }
 
 /// Largest secret a body may carry (the service refuses larger ones too).
@@ -168,34 +171,6 @@ fn fields(b: ConnectionBody, secrets: BTreeMap<String, String>) -> pb::Connectio
     }
 }
 
-/// A connection: every seed field, no secret values.
-fn connection(c: &pb::Connection) -> Value {
-    json!({
-        "connectionUuid": c.connection_uuid,
-        "organizationUuid": c.organization_uuid,
-        "ownerUserUuid": c.owner_user_uuid,
-        "provider": c.provider,
-        "name": c.name,
-        "description": c.description.iter().collect::<BTreeMap<_, _>>(),
-        "host": c.host,
-        "port": c.port,
-        "identifier": c.identifier,
-        "scope": c.scope,
-        "expiry": json::opt_time(c.expiry.as_ref()),
-        "active": c.active,
-        "invalid": c.invalid,
-        "cache": c.cache,
-        "datasetsMetaSyncEnabled": c.datasets_meta_sync_enabled,
-        "datasetsMetaSyncInterval": c.datasets_meta_sync_interval,
-        "date": json::opt_time(c.date.as_ref()),
-        "options": c.options.iter().collect::<BTreeMap<_, _>>(),
-        "secretFields": c.secret_fields,
-        "createdAt": json::opt_time(c.created_at.as_ref()),
-        "updatedAt": json::opt_time(c.updated_at.as_ref()),
-        "lastTestedAt": json::opt_time(c.last_tested_at.as_ref()),
-    })
-}
-
 /// Refuses read-only and update-only fields with a clear message.
 fn refuse(m: &Map<String, Value>, update: bool) -> ApiResult<()> {
     if m.contains_key("invalid") {
@@ -212,13 +187,33 @@ fn refuse(m: &Map<String, Value>, update: bool) -> ApiResult<()> {
 }
 
 /// `?provider=` of the list.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only connections of this provider (compared trimmed and lower-cased, as providers are
+    /// stored).
+    #[param(example = "postgresql")]
     provider: Option<String>,
 }
 
+/// The path parameter of one connection.
+const CONNECTION: &str = "The connection's UUID (not a UUID: 400).";
+
 /// GET /api/v1/connections: the organization's shared connections.
+///
+/// The shared connections of the caller's organization (any member), oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections",
+    tag = "Connections",
+    operation_id = "ListConnections",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The connections.", body = json::Ok<Vec<Connection>>, example = shapes::ok_connections_example),
+        (status = 403, description = "The caller belongs to no organization.", body = LightdashError),
+    ),
+)]
 async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Reply {
     // Providers are stored trimmed and lower-cased: filter by the same form.
     let msg = pb::ListConnectionsRequest {
@@ -230,7 +225,22 @@ async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Reply {
     Ok(json::ok(json::each(&res.get_ref().connections, connection)))
 }
 
-/// POST /api/v1/connections: a shared connection (organization developers and admins).
+/// POST /api/v1/connections: creates a shared connection (organization developers and admins).
+///
+/// Creates a connection shared by the caller's organization and owned by the caller. Its
+/// secrets are write-only: sealed at rest, never returned (`secretFields` names the stored
+/// ones); no error message quotes one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections",
+    tag = "Connections",
+    operation_id = "CreateConnection",
+    request_body(content = CreateConnection, description = "The connection and its secrets."),
+    responses(
+        (status = 201, description = "The connection created.", body = json::Ok<Connection>, example = shapes::ok_connection_example),
+        (status = 403, description = "The caller is not a developer or an admin of an organization.", body = LightdashError),
+    ),
+)]
 async fn create(caller: Caller, Json(body): Json<Value>) -> Reply {
     let mut m = object(body)?;
     refuse(&m, false)?;
@@ -245,7 +255,22 @@ async fn create(caller: Caller, Json(body): Json<Value>) -> Reply {
     Ok(json::created(connection(c.get_ref())))
 }
 
-/// GET /api/v1/connections/{connectionUuid}
+/// GET /api/v1/connections/{connectionUuid}: a shared connection of the caller's organization.
+///
+/// Any member of the organization may read it; a connection of another organization answers
+/// 404, like one that does not exist.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections/{connectionUuid}",
+    tag = "Connections",
+    operation_id = "GetConnection",
+    params(("connectionUuid" = Uuid, Path, description = CONNECTION, example = "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")),
+    responses(
+        (status = 200, description = "The connection.", body = json::Ok<Connection>, example = shapes::ok_connection_example),
+        (status = 403, description = "The caller belongs to no organization.", body = LightdashError),
+        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError, example = shapes::not_found_example),
+    ),
+)]
 async fn get_connection(caller: Caller, Path(connection_uuid): Id) -> Reply {
     let msg = pb::GetConnectionRequest {
         connection_uuid,
@@ -255,8 +280,24 @@ async fn get_connection(caller: Caller, Path(connection_uuid): Id) -> Reply {
     Ok(json::ok(connection(c.get_ref())))
 }
 
-/// PATCH /api/v1/connections/{connectionUuid}: the owner or an organization admin. Omitted
-/// secrets are kept; `code` is exchanged for OAuth2 tokens.
+/// PATCH /api/v1/connections/{connectionUuid}: changes a connection (its owner or an
+/// organization admin).
+///
+/// Omitted fields and secrets are kept; `code` is exchanged for OAuth2 tokens first.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/connections/{connectionUuid}",
+    tag = "Connections",
+    operation_id = "UpdateConnection",
+    params(("connectionUuid" = Uuid, Path, description = CONNECTION, example = "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")),
+    request_body(content = UpdateConnection, description = "The fields to change."),
+    responses(
+        (status = 200, description = "The connection changed.", body = json::Ok<Connection>, example = shapes::ok_connection_example),
+        (status = 400, description = "The request is malformed, a value is out of range, the connection changed meanwhile, or the OAuth2 exchange was rejected.", body = LightdashError),
+        (status = 403, description = "The caller is neither the owner nor an admin of the organization.", body = LightdashError),
+        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError, example = shapes::not_found_example),
+    ),
+)]
 async fn update(caller: Caller, Path(connection_uuid): Id, Json(body): Json<Value>) -> Reply {
     let mut m = object(body)?;
     refuse(&m, true)?;
@@ -276,7 +317,20 @@ async fn update(caller: Caller, Path(connection_uuid): Id, Json(body): Json<Valu
     Ok(json::ok(connection(c.get_ref())))
 }
 
-/// DELETE /api/v1/connections/{connectionUuid}: the owner or an organization admin.
+/// DELETE /api/v1/connections/{connectionUuid}: deletes a connection and its secrets (its
+/// owner or an organization admin).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/connections/{connectionUuid}",
+    tag = "Connections",
+    operation_id = "DeleteConnection",
+    params(("connectionUuid" = Uuid, Path, description = CONNECTION, example = "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")),
+    responses(
+        (status = 200, description = "Deleted.", body = json::OkEmpty),
+        (status = 403, description = "The caller is neither the owner nor an admin of the organization.", body = LightdashError),
+        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError, example = shapes::not_found_example),
+    ),
+)]
 async fn delete(caller: Caller, Path(connection_uuid): Id) -> Reply {
     let msg = pb::DeleteConnectionRequest {
         connection_uuid,
@@ -286,29 +340,38 @@ async fn delete(caller: Caller, Path(connection_uuid): Id) -> Reply {
     Ok(json::ok_empty())
 }
 
-fn test_status(s: i32) -> &'static str {
-    match pb::TestStatus::try_from(s) {
-        Ok(pb::TestStatus::Connected) => "connected",
-        Ok(pb::TestStatus::AuthenticationFailed) => "authentication_failed",
-        Ok(pb::TestStatus::Refused) => "refused",
-        Ok(pb::TestStatus::Failed) => "failed",
-        Ok(pb::TestStatus::TimedOut) => "timed_out",
-        Ok(pb::TestStatus::Unsupported) => "unsupported",
-        _ => "unknown",
-    }
-}
-
 /// POST /api/v1/connections/{connectionUuid}/test: connects with the stored credentials.
+///
+/// Databases (PostgreSQL, Redshift, MySQL, MariaDB) are connected to within the egress policy;
+/// a provider with an OAuth2 configuration has its token checked and refreshed; other
+/// providers answer `unsupported`. Records `lastTestedAt` and sets or clears `invalid`. The
+/// owner, or an admin of the organization. No request body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections/{connectionUuid}/test",
+    tag = "Connections",
+    operation_id = "TestConnection",
+    params(("connectionUuid" = Uuid, Path, description = CONNECTION, example = "0b6f7a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")),
+    responses(
+        (status = 200, description = "The outcome (a failed test is still a 200).", body = json::Ok<ConnectionTestResult>, example = shapes::ok_test_example),
+        (status = 400, description = "Not a UUID, or a database connection without a host.", body = LightdashError),
+        (status = 403, description = "The caller is neither the owner nor an admin of the organization.", body = LightdashError),
+        (status = 404, description = "No such connection, or one of another organization.", body = LightdashError, example = shapes::not_found_example),
+    ),
+)]
 async fn test(caller: Caller, Path(connection_uuid): Id) -> Reply {
     let msg = pb::TestConnectionRequest {
         connection_uuid,
         kind: pb::Kind::Shared as i32,
     };
-    let r = caller.connections().test_connection(msg).await?;
-    let r = r.get_ref();
-    Ok(json::ok(json!({
-        "result": test_status(r.status),
-        "message": r.message,
-        "connection": r.connection.as_ref().map(connection),
-    })))
+    let r = caller
+        .connections()
+        .test_connection(msg)
+        .await?
+        .into_inner();
+    Ok(json::ok(ConnectionTestResult {
+        result: test_status(r.status),
+        message: r.message,
+        connection: r.connection.as_ref().map(connection),
+    }))
 }
