@@ -193,6 +193,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_face_refers_only_to_its_own_schemas() {
+        let names = super::super::swift::referenced_schemas("/account/");
+        assert!(names.contains("IotoGetAccount"), "{names:?}");
+        for name in names {
+            assert!(name.starts_with("Ioto"), "{name}");
+        }
+    }
+
+    #[test]
     fn tokens_come_with_or_without_bearer() {
         assert_eq!(token_of("ldpat_abc"), Some("ldpat_abc"));
         assert_eq!(token_of("Bearer ldpat_abc"), Some("ldpat_abc"));

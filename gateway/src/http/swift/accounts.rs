@@ -542,7 +542,7 @@ async fn delete_allowed_ip(
     responses(
         (status = 201, description = "The invitation, with its code.", body = InvitationOne),
         (status = 400, description = "A malformed body or email address, or an unknown role.", body = ErrorBody),
-        (status = 403, description = "The caller sees the account but does not administer it (a member), may not grant the role, holds a token without the write scope, or calls from outside their account's allowed IPs.", body = ErrorBody),
+        (status = 403, description = "The caller sees the account but does not administer it (a member), holds a token without the write scope (inviting an `admin`: the admin scope, and from a session a recent login), or calls from outside their account's allowed IPs.", body = ErrorBody),
         (status = 404, description = "No such account for the caller (as for `GET /api/v1/accounts/{id}`), or it was closed meanwhile.", body = ErrorBody),
         (status = 409, description = "The address belongs to a user already (or to a pending invitee of another account).", body = ErrorBody),
         (status = 429, description = "The inviting admin's account used its hourly allowance of invitations; `Retry-After` says when to try again.", body = ErrorBody),
