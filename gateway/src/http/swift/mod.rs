@@ -157,7 +157,8 @@ struct PageInfo {
     after: Option<Ulid>,
     /// The first item's id when a page precedes: pass it as `before` for that page.
     before: Option<Ulid>,
-    /// The page size: the `limit` asked for (25 by default).
+    /// The page size: the `limit` asked for (25 by default); for allowed IPs, which come in
+    /// one page, their number.
     #[schema(example = 25)]
     limit: u64,
     /// How many objects the whole listing holds.
