@@ -89,15 +89,35 @@ struct Face {
 }
 
 /// The faces, by path prefix. The first face is the default.
-const FACES: &[Face] = &[Face {
-    prefix: "/",
-    error: "LightdashError",
-    schemas: component::<super::lightdash::ErrorBody>,
-    media_type: "application/json",
-    bad_input: 400,
-    bad_input_schema: None,
-    security: &[API_KEY, BEARER, SESSION_COOKIE],
-}];
+const FACES: &[Face] = &[
+    Face {
+        prefix: "/",
+        error: "LightdashError",
+        schemas: component::<super::lightdash::ErrorBody>,
+        media_type: "application/json",
+        bad_input: 400,
+        bad_input_schema: None,
+        security: &[API_KEY, BEARER, SESSION_COOKIE],
+    },
+    Face {
+        prefix: "/api/v1/accounts",
+        error: "SwiftError",
+        schemas: component::<super::swift::ErrorBody>,
+        media_type: "application/json",
+        bad_input: 400,
+        bad_input_schema: None,
+        security: &[BEARER],
+    },
+    Face {
+        prefix: "/account/",
+        error: "IotoError",
+        schemas: component::<super::ioto::ErrorBody>,
+        media_type: "application/json",
+        bad_input: 400,
+        bad_input_schema: None,
+        security: &[AUTHORIZATION_TOKEN],
+    },
+];
 
 /// Adds `T`'s schema and those it refers to.
 fn component<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {

@@ -7,14 +7,20 @@ mod accounts;
 
 pub(crate) use accounts::fuzz::fuzz;
 
+use std::borrow::Cow;
+
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
 };
 use chrono::{DateTime, SecondsFormat};
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{KnownFormat, ObjectBuilder, RefOr, Schema, SchemaFormat, Type},
+};
 
 use super::{
     AppState,
@@ -29,8 +35,31 @@ pub enum Ioto {}
 
 impl Dialect for Ioto {
     fn error_body(_: StatusCode, message: &str) -> Value {
-        json!({ "error": true, "message": message })
+        serde_json::to_value(ErrorBody {
+            error: true,
+            message: message.to_owned(),
+        })
+        .expect("an error body serializes")
     }
+}
+
+/// Every error of the face: `{"error": true, "message": "…"}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = IotoError)]
+pub struct ErrorBody {
+    /// Always `true`.
+    #[schema(schema_with = always_true)]
+    error: bool,
+    /// What went wrong, safe to show.
+    #[schema(example = "account not found")]
+    message: String,
+}
+
+/// The schema of a boolean that is always `true`.
+fn always_true() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([true]))
 }
 
 /// An error answered in the face's shape.
@@ -41,7 +70,7 @@ type Reply = Result<axum::response::Response, IotoError>;
 /// Every route of the face.
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     // Names, emails and queries: small bodies (AP-2).
-    super::limits::small_bodies(accounts::router().into())
+    super::limits::small_bodies(accounts::router())
 }
 
 /// The caller of a request, from `Authorization: <token>` or `Authorization: Bearer <token>`
@@ -127,16 +156,50 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Args<T> {
 }
 
 /// A time as the face writes it: ISO 8601 UTC with milliseconds (JavaScript's `Date` JSON).
-fn time(t: Option<&prost_types::Timestamp>) -> Value {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+struct Time(String);
+
+impl PartialSchema for Time {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .pattern(Some(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"))
+            .description(Some(
+                "ISO 8601 UTC with milliseconds, as JavaScript writes a `Date`.",
+            ))
+            .examples(["2026-11-25T17:00:00.000Z"])
+            .into()
+    }
+}
+
+impl ToSchema for Time {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("IotoTime")
+    }
+}
+
+/// A time as the face writes it: ISO 8601 UTC with milliseconds (JavaScript's `Date` JSON).
+fn time(t: Option<&prost_types::Timestamp>) -> Option<Time> {
     t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
-        .map_or(Value::Null, |t| {
-            Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        })
+        .map(|t| Time(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn the_face_refers_only_to_its_own_schemas() {
+        let names = super::super::swift::referenced_schemas("/account/");
+        assert!(names.contains("IotoGetAccount"), "{names:?}");
+        for name in names {
+            assert!(name.starts_with("Ioto"), "{name}");
+        }
+    }
 
     #[test]
     fn tokens_come_with_or_without_bearer() {
@@ -175,8 +238,9 @@ mod tests {
             seconds: 1_718_323_200,
             nanos: 123_456_789,
         };
-        assert_eq!(time(Some(&t)), json!("2024-06-14T00:00:00.123Z"));
-        assert_eq!(time(None), Value::Null);
+        let written = serde_json::to_value(time(Some(&t))).unwrap();
+        assert_eq!(written, json!("2024-06-14T00:00:00.123Z"));
+        assert_eq!(serde_json::to_value(time(None)).unwrap(), Value::Null);
     }
 
     #[test]
