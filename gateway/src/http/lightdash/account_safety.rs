@@ -56,6 +56,7 @@ struct ResetBody {
     operation_id = "updatePassword",
     request_body = ChangePasswordBody,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "Changed.", body = json::OkEmpty),
         (status = 403, description = "The current password is wrong, or the token's scopes do not allow it.", body = LightdashError),
         (status = 429, description = "Too many failed logins for the account, or too many password checks in progress; `Retry-After` says when to try again.", body = LightdashError),
@@ -81,6 +82,7 @@ async fn change_password(caller: Caller, Json(body): Json<ChangePasswordBody>) -
     request_body = ResetRequestBody,
     security(()),
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "Mailed, if the email has an account.", body = json::OkEmpty),
         (status = 429, description = "Too many reset requests for the email or from the client; `Retry-After` says when to try again.", body = LightdashError),
     ),
@@ -137,6 +139,7 @@ async fn check_reset(
     request_body = ResetBody,
     security(()),
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "The password is set; the session cookie, when sent, is cleared.",
             body = json::OkEmpty,
             headers(("set-cookie" = String, description = "`connect.sid=; …; Max-Age=0`, when the request carried the cookie."))),

@@ -165,6 +165,7 @@ async fn list(caller: Caller) -> Reply {
     operation_id = "createUserAttribute",
     request_body = Body,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "The new attribute.", body = json::Ok<Attribute>),
         (status = 403, description = NOT_ALLOWED, body = LightdashError),
         (status = 409, description = "The organization has an attribute of that name.", body = LightdashError),
@@ -186,6 +187,7 @@ async fn create(caller: Caller, Json(body): Json<Body>) -> Reply {
     params(("userAttributeUuid" = Uuid, Path, description = "The attribute's uuid.")),
     request_body = Body,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "The attribute as saved.", body = json::Ok<Attribute>),
         (status = 403, description = NOT_ALLOWED, body = LightdashError),
         (status = 404, description = "No such attribute in the caller's organization.", body = LightdashError),

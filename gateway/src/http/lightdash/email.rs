@@ -95,6 +95,7 @@ async fn status(caller: Caller, Query(q): Query<StatusQuery>) -> Reply {
     operation_id = "CreateEmailOneTimePasscode",
     responses(
         (status = 200, description = "Mailed: the status with the new passcode's details.", body = json::Ok<EmailStatus>),
+        (status = 400, description = "The email is already verified.", body = LightdashError),
         (status = 403, description = "The token's scopes do not allow it (`write` needed).", body = LightdashError),
         (status = 429, description = "Too many passcodes requested this hour; `Retry-After` says when to try again.", body = LightdashError),
     ),

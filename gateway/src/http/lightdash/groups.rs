@@ -160,6 +160,7 @@ fn uuids(members: Vec<MemberRef>) -> Vec<String> {
     operation_id = "CreateGroupInOrganization",
     request_body = CreateBody,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "The new group with its members.", body = json::Ok<GroupWithMembers>),
         (status = 403, description = NOT_ALLOWED, body = LightdashError),
         (status = 409, description = "The organization has a group of that name.", body = LightdashError),
@@ -245,6 +246,7 @@ async fn get_group(caller: Caller, Path(group_uuid): Id, Query(q): Query<GetQuer
     params(("groupUuid" = Uuid, Path, description = "The group's uuid.")),
     request_body = UpdateBody,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "The group as changed, with its members.", body = json::Ok<GroupWithMembers>),
         (status = 403, description = NOT_ALLOWED, body = LightdashError),
         (status = 404, description = "No such group in the caller's organization.", body = LightdashError),

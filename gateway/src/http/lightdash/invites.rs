@@ -66,9 +66,11 @@ fn invite_link(state: &AppState, i: &pb::InviteLink) -> InviteLink {
     operation_id = "CreateInviteLink",
     request_body = CreateBody,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 201, description = "The invitation with its code.", body = json::Ok<InviteLink>),
         (status = 403, description = "The caller is not an admin of the organization, or the token's scopes do not allow it.", body = LightdashError),
         (status = 409, description = "The email already belongs to an active user.", body = LightdashError),
+        (status = 429, description = "Too many invitations from the organization; `Retry-After` says when to try again.", body = LightdashError),
     ),
 )]
 async fn create(

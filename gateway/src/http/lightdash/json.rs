@@ -130,6 +130,9 @@ pub(super) fn set_some(v: &mut Value, key: &str, value: Option<&impl Serialize>)
     }
 }
 
+/// The 415 of an operation with a JSON body, in its `#[utoipa::path]`.
+pub(super) const NOT_JSON: &str = "The body was sent without `Content-Type: application/json`.";
+
 /// A timestamp as JavaScript's `Date.toJSON()` writes it: `2026-11-25T17:00:00.000Z`.
 pub(super) fn time(ts: &prost_types::Timestamp) -> String {
     DateTime::<Utc>::from_timestamp(ts.seconds, u32::try_from(ts.nanos).unwrap_or(0))

@@ -138,6 +138,7 @@ fn member(m: &pb::OrganizationMember) -> Member {
     operation_id = "CreateOrganization",
     request_body = CreateBody,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "Created.", body = json::OkEmpty),
         (status = 403, description = "The token's scopes do not allow it (`write` needed).", body = LightdashError),
         (status = 409, description = "The caller already belongs to an organization.", body = LightdashError),
@@ -174,6 +175,7 @@ async fn get_organization(caller: Caller) -> Reply {
     operation_id = "UpdateMyOrganization",
     request_body = UpdateBody,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "Changed.", body = json::OkEmpty),
         (status = 403, description = NOT_ALLOWED, body = LightdashError),
     ),
@@ -267,6 +269,7 @@ async fn get_member(caller: Caller, Path(user_uuid): Id) -> Reply {
     params(("userUuid" = Uuid, Path, description = "The member's user uuid.")),
     request_body = MemberUpdateBody,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "The member with their new role.", body = json::Ok<Member>),
         (status = 403, description = NOT_ALLOWED, body = LightdashError),
         (status = 404, description = "No such member of the caller's organization.", body = LightdashError),
@@ -374,6 +377,7 @@ async fn get_domains(caller: Caller) -> Reply {
     operation_id = "UpdateOrganizationEmailDomains",
     request_body = DomainsBody,
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "The allowed domains as set.", body = json::Ok<AllowedDomains>),
         (status = 403, description = NOT_ALLOWED, body = LightdashError),
     ),

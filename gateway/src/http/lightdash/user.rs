@@ -80,6 +80,7 @@ fn signed_in(state: &AppState, grant: pb::SessionGrant) -> Response {
     request_body = RegisterBody,
     security(()),
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "Registered and logged in: the new user, and the session cookie.",
             body = json::Ok<json::User>,
             headers(("set-cookie" = String, description = "The session cookie: `connect.sid=<session token>; Path=/; HttpOnly; SameSite=Lax; Max-Age=<seconds>` (`; Secure` when the gateway is configured so); send it back as the `session_cookie` credential."))),
@@ -125,6 +126,7 @@ async fn register(
     request_body = LoginBody,
     security(()),
     responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "Logged in: the user, and the session cookie.",
             body = json::Ok<json::User>,
             headers(("set-cookie" = String, description = "The session cookie: `connect.sid=<session token>; Path=/; HttpOnly; SameSite=Lax; Max-Age=<seconds>` (`; Secure` when the gateway is configured so); send it back as the `session_cookie` credential."))),
