@@ -58,7 +58,7 @@ struct ResetBody {
     responses(
         (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "Changed.", body = json::OkEmpty),
-        (status = 403, description = "The current password is wrong, or the token's scopes do not allow it.", body = LightdashError),
+        (status = 403, description = "The current password is wrong, or the token's scopes do not allow it; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
         (status = 429, description = "Too many failed logins for the account, or too many password checks in progress; `Retry-After` says when to try again.", body = LightdashError),
     ),
 )]
@@ -175,7 +175,7 @@ async fn reset_password(
         (status = 200, description = "Signed out everywhere; the session cookie, when sent, is cleared.",
             body = json::OkEmpty,
             headers(("set-cookie" = String, description = "`connect.sid=; …; Max-Age=0`, when the request carried the cookie."))),
-        (status = 403, description = "The token's scopes do not allow it (`write` needed).", body = LightdashError),
+        (status = 403, description = "The token's scopes do not allow it (`write` needed); or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
     ),
 )]
 async fn end_all_sessions(

@@ -14,7 +14,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// What a caller outside the organization, or a member who may not do it, is answered.
 const NOT_ALLOWED: &str = "The caller is in no organization, or is not its admin, or the \
-    token's scopes do not allow it.";
+    token's scopes do not allow it, or the caller's \
+    organization requires allowed IPs and the call comes from elsewhere.";
 
 /// `{ "userUuid", "value" }`.
 #[derive(Deserialize, ToSchema)]

@@ -119,7 +119,7 @@ fn time(t: Option<&prost_types::Timestamp>) -> Option<String> {
             body = json::Ok<AccessToken>,
             headers(("cache-control" = String, description = "`no-store`."))),
         (status = 401, description = "Wrong email or password, an unknown, used or expired refresh token, or (exchange) no valid credentials.", body = LightdashError),
-        (status = 403, description = "An exchange presented an access token.", body = LightdashError),
+        (status = 403, description = "An exchange presented an access token, or the caller's organization requires allowed IPs and the exchange comes from elsewhere.", body = LightdashError),
         (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 429, description = "Too many failed logins for the account or the client, or too many password checks in progress; `Retry-After` says when to try again.", body = LightdashError),
     ),

@@ -75,8 +75,9 @@ struct StatusQuery {
     operation_id = "GetEmailVerificationStatus",
     params(StatusQuery),
     responses(
+        (status = 403, description = json::ADDRESS_REFUSED, body = LightdashError),
         (status = 200, description = "The status, after checking the passcode.", body = json::Ok<EmailStatus>),
-        (status = 403, description = "A passcode was given by a token whose scopes do not allow writing.", body = LightdashError),
+        (status = 429, description = "Too many passcode attempts on the email address; `Retry-After` says when to try again.", body = LightdashError),
     ),
 )]
 async fn status(caller: Caller, Query(q): Query<StatusQuery>) -> Reply {
@@ -96,7 +97,7 @@ async fn status(caller: Caller, Query(q): Query<StatusQuery>) -> Reply {
     responses(
         (status = 200, description = "Mailed: the status with the new passcode's details.", body = json::Ok<EmailStatus>),
         (status = 400, description = "The email is already verified.", body = LightdashError),
-        (status = 403, description = "The token's scopes do not allow it (`write` needed).", body = LightdashError),
+        (status = 403, description = "The token's scopes do not allow it (`write` needed); or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
         (status = 429, description = "Too many passcodes requested this hour; `Retry-After` says when to try again.", body = LightdashError),
     ),
 )]
@@ -125,7 +126,10 @@ struct AllowedOrganization {
     path = "/api/v1/user/me/allowedOrganizations",
     tag = "Lightdash: My Account",
     operation_id = "ListMyAvailableOrganizations",
-    responses((status = 200, description = "The organizations.", body = json::Ok<Vec<AllowedOrganization>>)),
+    responses(
+        (status = 200, description = "The organizations.", body = json::Ok<Vec<AllowedOrganization>>),
+        (status = 403, description = json::ADDRESS_REFUSED, body = LightdashError),
+    ),
 )]
 async fn allowed_organizations(caller: Caller) -> Reply {
     let msg = pb::ListAllowedOrganizationsRequest {};
@@ -149,7 +153,7 @@ async fn allowed_organizations(caller: Caller) -> Reply {
     params(("organizationUuid" = Uuid, Path, description = "The organization's uuid.")),
     responses(
         (status = 200, description = "Joined.", body = json::OkEmpty),
-        (status = 403, description = "The token's scopes do not allow it (`write` needed).", body = LightdashError),
+        (status = 403, description = "The token's scopes do not allow it (`write` needed); or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
         (status = 404, description = "No such organization the caller may join.", body = LightdashError),
         (status = 409, description = "The caller is already in an organization.", body = LightdashError),
     ),

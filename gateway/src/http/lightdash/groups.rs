@@ -16,7 +16,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// What a caller outside the organization, or a member who may not do it, is answered.
 const NOT_ALLOWED: &str = "The caller is in no organization, or may not do this (admins \
-    only), or the token's scopes do not allow it.";
+    only), or the token's scopes do not allow it, or the caller's \
+    organization requires allowed IPs and the call comes from elsewhere.";
 
 /// `{ "userUuid": … }` in a member list.
 #[derive(Deserialize, ToSchema)]
@@ -186,7 +187,7 @@ async fn create(caller: Caller, Json(body): Json<CreateBody>) -> Reply {
     params(ListQuery),
     responses(
         (status = 200, description = "A page of groups, with members when asked for.", body = json::Ok<json::Page<GroupWithMembers>>),
-        (status = 403, description = "The caller is in no organization.", body = LightdashError),
+        (status = 403, description = "The caller is in no organization; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
     ),
 )]
 async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Reply {
@@ -214,7 +215,7 @@ async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Reply {
     params(("groupUuid" = Uuid, Path, description = "The group's uuid."), GetQuery),
     responses(
         (status = 200, description = "The group, with members when asked for.", body = json::Ok<GroupWithMembers>),
-        (status = 403, description = "The caller is in no organization.", body = LightdashError),
+        (status = 403, description = "The caller is in no organization; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
         (status = 404, description = "No such group in the caller's organization.", body = LightdashError),
     ),
 )]
@@ -292,7 +293,7 @@ async fn delete(caller: Caller, Path(group_uuid): Id) -> Reply {
     params(("groupUuid" = Uuid, Path, description = "The group's uuid.")),
     responses(
         (status = 200, description = "The members.", body = json::Ok<Vec<Member>>),
-        (status = 403, description = "The caller is in no organization.", body = LightdashError),
+        (status = 403, description = "The caller is in no organization; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
         (status = 404, description = "No such group in the caller's organization.", body = LightdashError),
     ),
 )]

@@ -68,7 +68,7 @@ fn invite_link(state: &AppState, i: &pb::InviteLink) -> InviteLink {
     responses(
         (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 201, description = "The invitation with its code.", body = json::Ok<InviteLink>),
-        (status = 403, description = "The caller is not an admin of the organization, or the token's scopes do not allow it.", body = LightdashError),
+        (status = 403, description = "The caller is not an admin of the organization, or the token's scopes do not allow it; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
         (status = 409, description = "The email already belongs to an active user.", body = LightdashError),
         (status = 429, description = "Too many invitations from the organization; `Retry-After` says when to try again.", body = LightdashError),
     ),
@@ -95,7 +95,7 @@ async fn create(
     operation_id = "RevokeAllInviteLinks",
     responses(
         (status = 200, description = "Revoked.", body = json::OkEmpty),
-        (status = 403, description = "The caller is not an admin of the organization, or the token's scopes do not allow it.", body = LightdashError),
+        (status = 403, description = "The caller is not an admin of the organization, or the token's scopes do not allow it; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
     ),
 )]
 async fn revoke_all(caller: Caller) -> Reply {

@@ -130,6 +130,11 @@ pub(super) fn set_some(v: &mut Value, key: &str, value: Option<&impl Serialize>)
     }
 }
 
+/// The 403 of an authenticated operation without another: the caller's organization requires
+/// allowed IPs (`require_ip_api_access`) and the call comes from outside them.
+pub(super) const ADDRESS_REFUSED: &str = "The caller's organization requires allowed IPs and \
+    the call comes from elsewhere.";
+
 /// The 415 of an operation with a JSON body, in its `#[utoipa::path]`.
 pub(super) const NOT_JSON: &str = "The body was sent without `Content-Type: application/json`.";
 

@@ -18,7 +18,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// What a caller outside the organization, or a member who may not do it, is answered.
 const NOT_ALLOWED: &str = "The caller is in no organization, or may not do this (admins \
-    only), or the token's scopes do not allow it.";
+    only), or the token's scopes do not allow it, or the caller's \
+    organization requires allowed IPs and the call comes from elsewhere.";
 
 /// `CreateOrganization`.
 #[derive(Deserialize, ToSchema)]
@@ -140,7 +141,7 @@ fn member(m: &pb::OrganizationMember) -> Member {
     responses(
         (status = 415, description = json::NOT_JSON, body = LightdashError),
         (status = 200, description = "Created.", body = json::OkEmpty),
-        (status = 403, description = "The token's scopes do not allow it (`write` needed).", body = LightdashError),
+        (status = 403, description = "The token's scopes do not allow it (`write` needed); or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
         (status = 409, description = "The caller already belongs to an organization.", body = LightdashError),
     ),
 )]
@@ -158,7 +159,7 @@ async fn create(caller: Caller, Json(body): Json<CreateBody>) -> Reply {
     operation_id = "GetMyOrganization",
     responses(
         (status = 200, description = "The organization.", body = json::Ok<Organization>),
-        (status = 403, description = "The caller is in no organization.", body = LightdashError),
+        (status = 403, description = "The caller is in no organization; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
     ),
 )]
 async fn get_organization(caller: Caller) -> Reply {
@@ -200,7 +201,7 @@ async fn update(caller: Caller, Json(body): Json<UpdateBody>) -> Reply {
     params(("organizationUuid" = Uuid, Path, description = "The caller's organization's uuid.")),
     responses(
         (status = 200, description = "Deleted, with everything in it.", body = json::OkEmpty),
-        (status = 403, description = "The caller is in no organization, is not its admin, or signed in longer ago than the recent-login window, or the token lacks the `admin` scope.", body = LightdashError),
+        (status = 403, description = "The caller is in no organization, is not its admin, or signed in longer ago than the recent-login window, or the token lacks the `admin` scope; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
         (status = 404, description = "Not the caller's organization.", body = LightdashError),
     ),
 )]
@@ -219,7 +220,7 @@ async fn delete_organization(caller: Caller, Path(organization_uuid): Id) -> Rep
     params(ListQuery),
     responses(
         (status = 200, description = "A page of members.", body = json::Ok<json::Page<Member>>),
-        (status = 403, description = "The caller is in no organization.", body = LightdashError),
+        (status = 403, description = "The caller is in no organization; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
     ),
 )]
 async fn list_members(caller: Caller, Query(q): Query<ListQuery>) -> Reply {
@@ -248,7 +249,7 @@ async fn list_members(caller: Caller, Query(q): Query<ListQuery>) -> Reply {
     params(("userUuid" = Uuid, Path, description = "The member's user uuid.")),
     responses(
         (status = 200, description = "The member.", body = json::Ok<Member>),
-        (status = 403, description = "The caller is in no organization.", body = LightdashError),
+        (status = 403, description = "The caller is in no organization; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
         (status = 404, description = "No such member of the caller's organization.", body = LightdashError),
     ),
 )]

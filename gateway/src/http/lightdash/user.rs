@@ -174,6 +174,7 @@ pub(super) fn session_ended(state: &AppState, headers: &HeaderMap) -> Response {
     tag = "Lightdash: My Account",
     operation_id = "Logout",
     responses(
+        (status = 403, description = json::ADDRESS_REFUSED, body = LightdashError),
         (status = 200, description = "Logged out; the session cookie, when sent, is cleared.",
             body = json::OkEmpty,
             headers(("set-cookie" = String, description = "`connect.sid=; …; Max-Age=0`, when the request carried the cookie."))),
@@ -193,7 +194,10 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, caller: Calle
     path = "/api/v1/user",
     tag = "Lightdash: My Account",
     operation_id = "GetAuthenticatedUser",
-    responses((status = 200, description = "The caller.", body = json::Ok<json::User>)),
+    responses(
+        (status = 200, description = "The caller.", body = json::Ok<json::User>),
+        (status = 403, description = json::ADDRESS_REFUSED, body = LightdashError),
+    ),
 )]
 async fn get_user(caller: Caller) -> Reply {
     let msg = pb::GetCurrentUserRequest {};
@@ -213,7 +217,7 @@ async fn get_user(caller: Caller) -> Reply {
             body = json::OkEmpty,
             headers(("set-cookie" = String, description = "`connect.sid=; …; Max-Age=0`, when the request carried the cookie."))),
         (status = 400, description = "The caller is the last admin of an organization with other members.", body = LightdashError),
-        (status = 403, description = "Presented by a token without the `admin` scope, or by a sign-in older than the recent-login window.", body = LightdashError),
+        (status = 403, description = "Presented by a token without the `admin` scope, or by a sign-in older than the recent-login window; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
     ),
 )]
 async fn delete_me(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> Reply {
