@@ -8,7 +8,6 @@ use axum::{
 use proto::identity::v1 as pb;
 
 use super::prelude::*;
-use serde::Serialize;
 use crate::{
     clients::Exchange,
     http::{
@@ -16,6 +15,7 @@ use crate::{
         extract::{AuthMethod, ClientAddress, RequestId},
     },
 };
+use serde::Serialize;
 
 /// `/api/v1/auth/token`.
 pub(super) fn router() -> OpenApiRouter<AppState> {

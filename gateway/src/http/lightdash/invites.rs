@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use proto::identity::v1 as pb;
 
 use super::prelude::*;
-use serde::Serialize;
 use crate::http::{extract::RequestId, invited_role};
+use serde::Serialize;
 
 /// `/api/v1/invite-links…`.
 pub(super) fn router() -> OpenApiRouter<AppState> {

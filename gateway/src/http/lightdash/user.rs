@@ -7,8 +7,8 @@ use axum::{
 use proto::identity::v1 as pb;
 
 use super::prelude::*;
-use serde::Serialize;
 use crate::http::extract::{ClientAddress, RequestId, SESSION_COOKIE, session_cookie};
+use serde::Serialize;
 
 /// `/api/v1/user`, `/api/v1/login`, `/api/v1/logout`, `/api/v1/user/me` and the login options.
 pub(super) fn router() -> OpenApiRouter<AppState> {
