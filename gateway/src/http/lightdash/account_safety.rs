@@ -9,41 +9,59 @@ use crate::http::extract::{ClientAddress, RequestId, session_cookie};
 
 /// `/api/v1/user/password`, `/api/v1/password-reset`, `/api/v1/user/password/reset` and
 /// `/api/v1/user/me/sessions`.
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/user/password", post(change_password))
-        .route("/api/v1/password-reset", post(request_reset))
-        .route("/api/v1/password-reset/{code}", get(check_reset))
-        .route("/api/v1/user/password/reset", post(reset_password))
-        .route("/api/v1/user/me/sessions", delete(end_all_sessions))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(change_password))
+        .routes(routes!(request_reset))
+        .routes(routes!(check_reset))
+        .routes(routes!(reset_password))
+        .routes(routes!(end_all_sessions))
 }
 
 /// Lightdash's `UpdateUserPassword`: the current password and the new one.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = UpdateUserPassword)]
 struct ChangePasswordBody {
+    /// The current password.
     password: String,
     new_password: String,
 }
 
 /// Lightdash's `CreatePasswordResetLink`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreatePasswordResetLink)]
 struct ResetRequestBody {
     email: String,
 }
 
 /// Lightdash's `PasswordReset`: the code of the mailed link and the new password.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = PasswordReset)]
 struct ResetBody {
     code: String,
     new_password: String,
 }
 
-/// POST /api/v1/user/password: changes the caller's password, given the current one (a wrong
-/// one answers 403 and counts as a failed login). The caller's other sessions end; this one
-/// stays.
+/// POST /api/v1/user/password: changes the caller's password, given the current one.
+///
+/// A wrong current password answers 403 and counts as a failed login. The caller's other
+/// sessions end; this one stays.
+#[utoipa::path(
+    post,
+    path = "/api/v1/user/password",
+    tag = "Lightdash: My Account",
+    operation_id = "updatePassword",
+    request_body = ChangePasswordBody,
+    responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
+        (status = 200, description = "Changed.", body = json::OkEmpty),
+        (status = 403, description = "The current password is wrong, or the token's scopes do not allow it; or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
+        (status = 429, description = "Too many failed logins for the account, or too many password checks in progress; `Retry-After` says when to try again.", body = LightdashError),
+    ),
+)]
 async fn change_password(caller: Caller, Json(body): Json<ChangePasswordBody>) -> Reply {
     let msg = pb::ChangePasswordRequest {
         current_password: body.password,
@@ -53,8 +71,22 @@ async fn change_password(caller: Caller, Json(body): Json<ChangePasswordBody>) -
     Ok(json::ok_empty())
 }
 
-/// POST /api/v1/password-reset: mails a link to reset the password to `email` if it has an
-/// account; the answer is the same either way. Limited per address and per client (429).
+/// POST /api/v1/password-reset: mails a password reset link to `email` if it has an account.
+///
+/// The answer is the same either way. Limited per address and per client (429).
+#[utoipa::path(
+    post,
+    path = "/api/v1/password-reset",
+    tag = "Lightdash: My Account",
+    operation_id = "createPasswordResetLink",
+    request_body = ResetRequestBody,
+    security(()),
+    responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
+        (status = 200, description = "Mailed, if the email has an account.", body = json::OkEmpty),
+        (status = 429, description = "Too many reset requests for the email or from the client; `Retry-After` says when to try again.", body = LightdashError),
+    ),
+)]
 async fn request_reset(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
@@ -73,6 +105,18 @@ async fn request_reset(
 
 /// GET /api/v1/password-reset/{code}: whether the link still works (404 once used or
 /// expired).
+#[utoipa::path(
+    get,
+    path = "/api/v1/password-reset/{code}",
+    tag = "Lightdash: My Account",
+    operation_id = "getPasswordResetLink",
+    params(("code" = String, Path, description = "The code of the mailed link.")),
+    security(()),
+    responses(
+        (status = 200, description = "The link works.", body = json::OkEmpty),
+        (status = 404, description = "No such link, or used or expired.", body = LightdashError),
+    ),
+)]
 async fn check_reset(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
@@ -84,8 +128,25 @@ async fn check_reset(
     Ok(json::ok_empty())
 }
 
-/// POST /api/v1/user/password/reset: sets a new password with the mailed link's code; every
-/// session of the user ends (the request's session cookie, if any, is cleared).
+/// POST /api/v1/user/password/reset: sets a new password with the mailed link's code.
+///
+/// Every session of the user ends (the request's session cookie, if any, is cleared).
+#[utoipa::path(
+    post,
+    path = "/api/v1/user/password/reset",
+    tag = "Lightdash: My Account",
+    operation_id = "resetPassword",
+    request_body = ResetBody,
+    security(()),
+    responses(
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
+        (status = 200, description = "The password is set; the session cookie, when sent, is cleared.",
+            body = json::OkEmpty,
+            headers(("set-cookie" = String, description = "`connect.sid=; …; Max-Age=0`, when the request carried the cookie."))),
+        (status = 404, description = "No such link, or used or expired.", body = LightdashError),
+        (status = 429, description = "Too many password checks in progress; `Retry-After` says when to try again.", body = LightdashError),
+    ),
+)]
 async fn reset_password(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
@@ -101,9 +162,22 @@ async fn reset_password(
     Ok(session_ended(&state, &headers))
 }
 
-/// DELETE /api/v1/user/me/sessions (ours): signs the caller out everywhere: every session,
-/// refresh token and access token issued for one is refused from the next request. Personal
-/// access tokens stay (they are not sessions; delete them one by one).
+/// DELETE /api/v1/user/me/sessions (ours): signs the caller out everywhere.
+///
+/// Every session, refresh token and access token issued for one is refused from the next
+/// request. Personal access tokens stay (they are not sessions; delete them one by one).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/user/me/sessions",
+    tag = "Lightdash: My Account",
+    operation_id = "deleteAllSessions",
+    responses(
+        (status = 200, description = "Signed out everywhere; the session cookie, when sent, is cleared.",
+            body = json::OkEmpty,
+            headers(("set-cookie" = String, description = "`connect.sid=; …; Max-Age=0`, when the request carried the cookie."))),
+        (status = 403, description = "The token's scopes do not allow it (`write` needed); or the caller's organization requires allowed IPs and the call comes from elsewhere.", body = LightdashError),
+    ),
+)]
 async fn end_all_sessions(
     State(state): State<AppState>,
     headers: HeaderMap,

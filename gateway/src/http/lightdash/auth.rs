@@ -15,25 +15,33 @@ use crate::{
         extract::{AuthMethod, ClientAddress, RequestId},
     },
 };
+use serde::Serialize;
 
 /// `/api/v1/auth/token`.
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/auth/token", post(access_token))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(access_token))
 }
 
 /// Body of POST /api/v1/auth/token: empty (or `{}`) to exchange the presented credential, or
 /// a grant.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = AccessTokenRequest)]
 struct TokenBody {
+    /// Absent: exchange the presented credential (then no other field).
     grant_type: Option<GrantType>,
+    /// With `password`.
     email: Option<String>,
+    /// With `password`.
     password: Option<String>,
+    /// With `refresh_token`.
     refresh_token: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// How the access token is granted.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = AccessTokenGrantType)]
 enum GrantType {
     Password,
     RefreshToken,
@@ -43,8 +51,38 @@ fn missing(field: &str) -> ApiError {
     ApiError::bad_request(format!("missing field `{field}`"))
 }
 
+/// An access token, with the refresh token of the API client's session when one was opened or
+/// refreshed.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AccessTokenGrant)]
+struct AccessToken {
+    /// The access JWT, to send as `Authorization: Bearer`.
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: TokenType,
+    /// When the access token stops working (15 minutes at most).
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    /// The refresh token (grants only): in this answer only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    // Present with `refreshToken`, `null` when the session has no expiry.
+    /// When the refresh token stops working (grants only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    refresh_token_expires_at: Option<Option<String>>,
+}
+
+/// The `tokenType` of an access token.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AccessTokenType)]
+enum TokenType {
+    Bearer,
+}
+
 /// An access token answer; `no-store` as RFC 6749 section 5.1 asks of token responses.
-fn token_response(results: serde_json::Value) -> Response {
+fn token_response(results: AccessToken) -> Response {
     let mut res = json::ok(results);
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -57,6 +95,7 @@ fn time(t: Option<&prost_types::Timestamp>) -> Option<String> {
 
 /// POST /api/v1/auth/token (ours, not Lightdash's): access JWTs (15 minutes at most) to send as
 /// `Authorization: Bearer`.
+///
 /// - no body or `{}`: for the caller authenticated by session cookie or personal access token;
 /// - `{"grantType":"password","email","password"}`: logs an API client in (the same login,
 ///   throttling included, as `POST /api/v1/login`) and hands back a refresh token too;
@@ -65,6 +104,26 @@ fn time(t: Option<&prost_types::Timestamp>) -> Option<String> {
 ///
 /// `GET /api/v1/logout` with an access token from these grants ends the session: its refresh
 /// token and access tokens stop working.
+///
+/// Public for the grants; the exchange (no body or `{}`) takes the caller's session cookie or
+/// personal access token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token",
+    tag = "Access tokens",
+    operation_id = "createAccessToken",
+    request_body(content = Option<TokenBody>, description = "Empty or `{}` for an exchange; a grant otherwise."),
+    security((), ("api_key" = []), ("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "An access token (with a refresh token for a grant); `Cache-Control: no-store`.",
+            body = json::Ok<AccessToken>,
+            headers(("cache-control" = String, description = "`no-store`."))),
+        (status = 401, description = "Wrong email or password, an unknown, used or expired refresh token, or (exchange) no valid credentials.", body = LightdashError),
+        (status = 403, description = "An exchange presented an access token, or the caller's organization requires allowed IPs and the exchange comes from elsewhere.", body = LightdashError),
+        (status = 415, description = json::NOT_JSON, body = LightdashError),
+        (status = 429, description = "Too many failed logins for the account or the client, or too many password checks in progress; `Retry-After` says when to try again.", body = LightdashError),
+    ),
+)]
 async fn access_token(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
@@ -133,13 +192,13 @@ fn token_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<TokenBody> {
 
 /// An access token with the refresh token of the API client's session.
 fn granted(access: &pb::AuthenticateResponse, session: &pb::SessionGrant) -> Response {
-    token_response(json!({
-        "accessToken": access.access_token,
-        "tokenType": "Bearer",
-        "expiresAt": time(access.access_token_expires_at.as_ref()),
-        "refreshToken": session.session_token,
-        "refreshTokenExpiresAt": time(session.session_expires_at.as_ref()),
-    }))
+    token_response(AccessToken {
+        access_token: access.access_token.clone(),
+        token_type: TokenType::Bearer,
+        expires_at: time(access.access_token_expires_at.as_ref()),
+        refresh_token: Some(session.session_token.clone()),
+        refresh_token_expires_at: Some(time(session.session_expires_at.as_ref())),
+    })
 }
 
 fn expiry(exp: i64) -> String {
@@ -163,11 +222,13 @@ async fn exchange(state: &AppState, headers: &HeaderMap, client_address: Option<
         .verify(caller.token())
         .await
         .map_err(|_| ApiError::unauthorized())?;
-    Ok(token_response(json!({
-        "accessToken": caller.token(),
-        "tokenType": "Bearer",
-        "expiresAt": expiry(claims.exp),
-    })))
+    Ok(token_response(AccessToken {
+        access_token: caller.token().to_owned(),
+        token_type: TokenType::Bearer,
+        expires_at: Some(expiry(claims.exp)),
+        refresh_token: None,
+        refresh_token_expires_at: None,
+    }))
 }
 
 #[cfg(test)]

@@ -87,18 +87,40 @@ macro_rules! paged {
 paged!(pb::ListGroupsResponse, pb::ListOrganizationMembersResponse);
 
 /// A page of a listing: `{"data":[…],"pagination":{page, pageSize, totalResults,
-/// totalPageCount}}`.
-pub(super) fn page(data: Vec<Value>, of: &impl Paged) -> Value {
-    let (page, page_size, total, pages) = of.pagination();
-    json!({
-        "data": data,
-        "pagination": {
-            "page": page,
-            "pageSize": page_size,
-            "totalResults": total,
-            "totalPageCount": pages,
-        }
-    })
+/// totalPageCount}}` (Lightdash's `KnexPaginatedData`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Page<T> {
+    pub(super) data: Vec<T>,
+    pub(super) pagination: Pagination,
+}
+
+/// Where a page is in its listing.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = LightdashPagination)]
+pub(super) struct Pagination {
+    /// The page number, from 1.
+    page: u32,
+    /// The most results a page holds.
+    page_size: u32,
+    /// The results of the whole listing.
+    total_results: u64,
+    /// The pages of the whole listing.
+    total_page_count: u64,
+}
+
+/// A page of a listing.
+pub(super) fn page<T>(data: Vec<T>, of: &impl Paged) -> Page<T> {
+    let (page, page_size, total_results, total_page_count) = of.pagination();
+    Page {
+        data,
+        pagination: Pagination {
+            page,
+            page_size,
+            total_results,
+            total_page_count,
+        },
+    }
 }
 
 /// Sets `v[key]` to `value` when there is one.
@@ -107,6 +129,14 @@ pub(super) fn set_some(v: &mut Value, key: &str, value: Option<&impl Serialize>)
         v[key] = json!(value);
     }
 }
+
+/// The 403 of an authenticated operation without another: the caller's organization requires
+/// allowed IPs (`require_ip_api_access`) and the call comes from outside them.
+pub(super) const ADDRESS_REFUSED: &str = "The caller's organization requires allowed IPs and \
+    the call comes from elsewhere.";
+
+/// The 415 of an operation with a JSON body, in its `#[utoipa::path]`.
+pub(super) const NOT_JSON: &str = "The body was sent without `Content-Type: application/json`.";
 
 /// A timestamp as JavaScript's `Date.toJSON()` writes it: `2026-11-25T17:00:00.000Z`.
 pub(super) fn time(ts: &prost_types::Timestamp) -> String {
@@ -120,28 +150,76 @@ pub(super) fn opt_time(ts: Option<&prost_types::Timestamp>) -> Value {
     ts.map(|t| Value::String(time(t))).unwrap_or(Value::Null)
 }
 
+/// An organization role's wire name (`proto::organization_role`), lowest first: the schema of
+/// the `role` strings the handlers write.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+pub(super) enum OrganizationMemberRole {
+    Member,
+    Viewer,
+    InteractiveViewer,
+    Editor,
+    Developer,
+    Admin,
+}
+
+/// `LightdashUser`: the user, with their organization and role when they have one.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = LightdashUser)]
+pub(super) struct User {
+    #[schema(format = Uuid)]
+    user_uuid: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    is_tracking_anonymized: bool,
+    is_marketing_opted_in: bool,
+    is_setup_complete: bool,
+    #[schema(format = DateTime)]
+    created_at: Option<String>,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    /// Whether the user can log in.
+    is_active: bool,
+    /// Always false: every user here has a password.
+    is_pending: bool,
+    /// The organization's fields: only for a member of one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    organization_uuid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization_name: Option<String>,
+    // Absent without an organization; `null` in one without a creation time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    organization_created_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<OrganizationMemberRole>)]
+    role: Option<String>,
+}
+
 /// `LightdashUser`.
-pub(super) fn user(u: &pb::User) -> Value {
-    let mut v = json!({
-        "userUuid": u.user_uuid,
-        "email": u.email,
-        "firstName": u.first_name,
-        "lastName": u.last_name,
-        "isTrackingAnonymized": u.is_tracking_anonymized,
-        "isMarketingOptedIn": u.is_marketing_opted_in,
-        "isSetupComplete": u.is_setup_complete,
-        "createdAt": opt_time(u.created_at.as_ref()),
-        "updatedAt": opt_time(u.updated_at.as_ref()),
-        "isActive": u.is_active,
-        "isPending": false,
-    });
-    if let Some(m) = &u.membership {
-        v["organizationUuid"] = json!(m.organization_uuid);
-        v["organizationName"] = json!(m.organization_name);
-        v["organizationCreatedAt"] = opt_time(m.organization_created_at.as_ref());
-        v["role"] = json!(m.organization_role().as_str());
+pub(super) fn user(u: &pb::User) -> User {
+    let m = u.membership.as_ref();
+    User {
+        user_uuid: u.user_uuid.clone(),
+        email: u.email.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        is_tracking_anonymized: u.is_tracking_anonymized,
+        is_marketing_opted_in: u.is_marketing_opted_in,
+        is_setup_complete: u.is_setup_complete,
+        created_at: some_time(u.created_at.as_ref()),
+        updated_at: some_time(u.updated_at.as_ref()),
+        is_active: u.is_active,
+        is_pending: false,
+        organization_uuid: m.map(|m| m.organization_uuid.clone()),
+        organization_name: m.map(|m| m.organization_name.clone()),
+        organization_created_at: m.map(|m| some_time(m.organization_created_at.as_ref())),
+        role: m.map(|m| m.organization_role().as_str().to_owned()),
     }
-    v
 }
 
 /// A timestamp as [`time`] writes it, when there is one (`null` when not).
