@@ -8,9 +8,10 @@
 //! - the face's security (an operation whose annotation says `security(())` is public; one that
 //!   says nothing takes its face's schemes, [`Face::security`]);
 //! - the errors every operation of the face can answer, in the face's error shape: 400 (or the
-//!   face's bad-input status) when it takes a body or parameters, 401 when it needs
-//!   credentials, 408, 413 and 415 (not JSON) when it takes a body, 500, 503 and 504 always. An annotation
-//!   lists only the errors particular to its operation (403, 404, 409, 429, ...).
+//!   face's bad-input status) when it takes a body or parameters, 401 and 403 (scopes, role,
+//!   allowed IPs) when it needs credentials, 408, 413 and 415 (not JSON) when it takes a body,
+//!   500, 503 and 504 always. An annotation lists the errors particular to its operation (404,
+//!   409, 429, ..., and 403 with a more precise description).
 //!
 //! The gateway serves the document at `GET /api/docs/openapi.json` and a reader for it at
 //! `GET /api/docs` (`docs.rs`); `docs/openapi.json` is a committed copy that a test keeps
@@ -106,7 +107,8 @@ const FACES: &[Face] = &[
         media_type: "application/json",
         bad_input: 400,
         bad_input_schema: None,
-        security: &[BEARER],
+        // The seed's `Bearer`, and what the shared `Caller` accepts besides.
+        security: &[BEARER, API_KEY, SESSION_COOKIE],
     },
     Face {
         prefix: "/account/",
@@ -320,6 +322,12 @@ fn add_errors(op: &mut Operation, face: &Face, path: &str) {
         errors.push((
             401,
             "No credentials, or credentials that are not valid (expired, revoked or unknown).",
+        ));
+        errors.push((
+            403,
+            "The credentials may not do this: the token's scopes do not cover it, the caller's \
+             role does not allow it, or the caller's organization accepts calls only from \
+             allowed IPs and this one comes from elsewhere.",
         ));
     }
     if has_body {

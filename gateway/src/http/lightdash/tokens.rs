@@ -62,6 +62,8 @@ async fn list(caller: Caller) -> Reply {
     path = "/api/v1/user/me/personal-access-tokens",
     tag = "Lightdash: Personal Access Tokens",
     operation_id = "CreatePersonalAccessToken",
+    // A personal access token never manages tokens (403), whatever its scopes.
+    security(("bearer" = []), ("session_cookie" = [])),
     request_body = CreateBody,
     responses(
         (status = 200, description = "The new token with its secret.", body = json::Ok<json::PersonalAccessTokenWithToken>),
@@ -88,6 +90,8 @@ async fn create(caller: Caller, Json(body): Json<CreateBody>) -> Reply {
     path = "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}",
     tag = "Lightdash: Personal Access Tokens",
     operation_id = "DeletePersonalAccessToken",
+    // A personal access token never manages tokens (403), whatever its scopes.
+    security(("bearer" = []), ("session_cookie" = [])),
     params(("personalAccessTokenUuid" = Uuid, Path, description = "The token's uuid.")),
     responses(
         (status = 200, description = "Revoked.", body = json::OkEmpty),
@@ -108,6 +112,8 @@ async fn delete_token(caller: Caller, Path(uuid): Id) -> Reply {
     path = "/api/v1/user/me/personal-access-tokens/{personalAccessTokenUuid}/rotate",
     tag = "Lightdash: Personal Access Tokens",
     operation_id = "RotatePersonalAccessToken",
+    // A personal access token never manages tokens (403), whatever its scopes.
+    security(("bearer" = []), ("session_cookie" = [])),
     params(("personalAccessTokenUuid" = Uuid, Path, description = "The token's uuid.")),
     request_body = RotateBody,
     responses(
