@@ -86,15 +86,39 @@ struct Face {
 }
 
 /// The faces, by path prefix. The first face is the default.
-const FACES: &[Face] = &[Face {
-    prefix: "/",
-    error: "LightdashError",
-    schemas: component::<super::lightdash::ErrorBody>,
-    media_type: "application/json",
-    bad_input: 400,
-    bad_input_schema: None,
-    security: &[API_KEY, BEARER, SESSION_COOKIE],
-}];
+const FACES: &[Face] = &[
+    Face {
+        prefix: "/",
+        error: "LightdashError",
+        schemas: component::<super::lightdash::ErrorBody>,
+        media_type: "application/json",
+        bad_input: 400,
+        bad_input_schema: None,
+        security: &[API_KEY, BEARER, SESSION_COOKIE],
+    },
+    // Luzmo: the credentials are the body's `key` and `token`, which no security scheme can say:
+    // each operation lists its 401 and says how it authenticates.
+    Face {
+        prefix: "/0.1.0/",
+        error: "LuzmoError",
+        schemas: component::<super::luzmo::ErrorBody>,
+        media_type: "application/json",
+        bad_input: 400,
+        bad_input_schema: None,
+        security: &[],
+    },
+    // Sumvin: RFC 7807 problems; request validation is FastAPI's 422 (in `application/json`,
+    // which each operation that validates lists itself).
+    Face {
+        prefix: "/v0/",
+        error: "SumvinProblem",
+        schemas: super::sumvin::error_schemas,
+        media_type: "application/problem+json",
+        bad_input: 422,
+        bad_input_schema: Some("SumvinValidationError"),
+        security: &[SUMVIN_PAT, JUNO_JWT],
+    },
+];
 
 /// Adds `T`'s schema and those it refers to.
 fn component<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
@@ -181,8 +205,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .merge(super::lightdash::router())
         .merge(super::swift::router())
         .merge(super::ioto::router())
-        .merge(super::luzmo::router().into())
-        .merge(super::sumvin::router().into())
+        .merge(super::luzmo::router())
+        .merge(super::sumvin::router())
         .merge(super::wellknown::router())
         .merge(super::docs::router())
 }

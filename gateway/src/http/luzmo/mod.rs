@@ -5,15 +5,18 @@
 
 mod account;
 mod find;
+mod json;
 
 pub(crate) use account::fuzz::fuzz;
 
 use axum::{
-    Router,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use json::ErrorBody;
 
 use super::{AppState, error::Dialect};
 
@@ -24,7 +27,11 @@ pub enum Luzmo {}
 
 impl Dialect for Luzmo {
     fn error_body(_: StatusCode, message: &str) -> Value {
-        json!({ "message": message })
+        serde_json::to_value(ErrorBody {
+            message: message.to_owned(),
+            validation: None,
+        })
+        .expect("an error body serializes")
     }
 }
 
@@ -95,12 +102,14 @@ impl From<tonic::Status> for Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let mut body = Map::new();
-        body.insert("message".into(), Value::String(self.message.clone()));
-        if let Some(f) = self.field {
-            body.insert("validation".into(), json!({ f: [self.message] }));
-        }
-        let mut response = (self.status, axum::Json(Value::Object(body))).into_response();
+        let validation = self
+            .field
+            .map(|f| [(f, vec![self.message.clone()])].into_iter().collect());
+        let body = ErrorBody {
+            message: self.message,
+            validation,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
         super::error::with_retry_after(&mut response, self.retry_after);
         response
     }
@@ -110,7 +119,7 @@ impl IntoResponse for Refusal {
 type Reply = Result<Response, Refusal>;
 
 /// Every route of the face.
-pub fn router() -> Router<AppState> {
+pub fn router() -> OpenApiRouter<AppState> {
     account::router()
 }
 
