@@ -497,7 +497,7 @@ async fn create(caller: &Caller, mut m: Map<String, Value>) -> Reply {
         visibility: pb::Visibility::Restricted as i32,
     };
     let c = caller.connections().create_connection(msg).await?;
-    ok(Answer::Account(entity(c.get_ref())))
+    ok(Answer::Account(Box::new(entity(c.get_ref()))))
 }
 
 /// `get`: `{count, rows}` of the accounts the caller may read that `find` keeps.
@@ -536,7 +536,7 @@ async fn update(caller: &Caller, mut m: Map<String, Value>) -> Reply {
         kind: pb::Kind::Shared as i32,
     };
     let c = caller.connections().update_connection(msg).await?;
-    ok(Answer::Account(entity(c.get_ref())))
+    ok(Answer::Account(Box::new(entity(c.get_ref()))))
 }
 
 /// `delete`: the owner's or an organization admin's. Luzmo's Python client sends

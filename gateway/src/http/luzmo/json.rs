@@ -131,7 +131,7 @@ pub(super) struct Done {}
 #[serde(untagged)]
 #[schema(as = LuzmoAnswer)]
 pub(super) enum Answer {
-    Account(Account),
+    Account(Box<Account>),
     Found(Found),
     Done(Done),
 }
