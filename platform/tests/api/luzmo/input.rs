@@ -194,6 +194,14 @@ async fn only_a_live_token_and_its_key_authenticate(app: TestApp) {
     // Revoked: refused on the very next call.
     app.delete_pat(&admin, &key.key).await;
     refused(&raw(&app, "POST", &get(&key.key, &key.token)).await, 401);
+    // A standard method the document does not list is not served (SEARCH, LINK and UNLINK,
+    // which it cannot list, are).
+    for method in ["GET", "PUT"] {
+        refused(
+            &raw(&app, method, &get(&other.key, &other.token)).await,
+            405,
+        );
+    }
     // Another resource is not served here.
     let req = app
         .http
