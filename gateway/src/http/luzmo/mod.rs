@@ -138,4 +138,23 @@ mod tests {
         let r = Refusal::from(tonic::Status::not_found("name not found"));
         assert_eq!((r.status, r.field), (StatusCode::NOT_FOUND, None));
     }
+
+    /// The credentials are in the body, and the methods OpenAPI cannot name are listed.
+    #[test]
+    fn the_document_says_how_the_face_is_called() {
+        let doc = serde_json::to_value(crate::http::openapi::document()).unwrap();
+        let path = &doc["paths"]["/0.1.0/account"];
+        let post = &path["post"];
+        assert_eq!(
+            post["x-platform-extra-methods"],
+            serde_json::json!(["SEARCH", "LINK", "UNLINK"])
+        );
+        for method in ["post", "patch", "delete"] {
+            assert_eq!(path[method]["security"], serde_json::json!([]), "{method}");
+            assert!(path[method]["responses"]["401"].is_object(), "{method}");
+        }
+        assert!(path["get"].is_null() && path["put"].is_null());
+        let body = &doc["components"]["schemas"]["LuzmoRequest"];
+        assert_eq!(body["discriminator"]["propertyName"], "action");
+    }
 }

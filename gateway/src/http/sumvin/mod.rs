@@ -304,6 +304,30 @@ mod tests {
         }
     }
 
+    /// Problems are `application/problem+json`, request validation's 422 `application/json`.
+    #[test]
+    fn the_document_has_the_face_s_error_media_types() {
+        let doc = serde_json::to_value(crate::http::openapi::document()).unwrap();
+        let create = &doc["paths"]["/v0/user/connectors/"]["post"]["responses"];
+        let schema =
+            |status: &str, media: &str| create[status]["content"][media]["schema"]["$ref"].clone();
+        assert_eq!(
+            schema("422", "application/json"),
+            "#/components/schemas/SumvinValidationError"
+        );
+        for status in ["401", "404", "409", "500"] {
+            if create.get(status).is_some() {
+                assert_eq!(
+                    schema(status, "application/problem+json"),
+                    "#/components/schemas/SumvinProblem",
+                    "{status}"
+                );
+            }
+        }
+        let errors = &doc["paths"]["/v0/errors/{code}"]["get"];
+        assert_eq!(errors["security"], json!([]));
+    }
+
     #[test]
     fn times_in_milliseconds_or_iso_8601() {
         let t = prost_types::Timestamp {
