@@ -81,10 +81,10 @@ struct Face {
     schemas: fn(&mut Vec<(String, RefOr<Schema>)>),
     /// The media type of its error body.
     media_type: &'static str,
-    /// The status answering a malformed request (body, query or path).
-    bad_input: u16,
-    /// The component schema of a bad-input answer, when it is not [`Face::error`].
-    bad_input_schema: Option<&'static str>,
+    /// The status answering a malformed request (body, query or path), in the face's error
+    /// shape; `None` when each operation that validates lists its own (Sumvin's 422 is FastAPI's
+    /// `application/json`, not a problem).
+    bad_input: Option<u16>,
     /// The security schemes its operations accept, any one of them.
     security: &'static [&'static str],
 }
@@ -96,8 +96,7 @@ const FACES: &[Face] = &[
         error: "LightdashError",
         schemas: component::<super::lightdash::ErrorBody>,
         media_type: "application/json",
-        bad_input: 400,
-        bad_input_schema: None,
+        bad_input: Some(400),
         security: &[API_KEY, BEARER, SESSION_COOKIE],
     },
     Face {
@@ -105,8 +104,7 @@ const FACES: &[Face] = &[
         error: "SwiftError",
         schemas: component::<super::swift::ErrorBody>,
         media_type: "application/json",
-        bad_input: 400,
-        bad_input_schema: None,
+        bad_input: Some(400),
         // The seed's `Bearer`, and what the shared `Caller` accepts besides.
         security: &[BEARER, API_KEY, SESSION_COOKIE],
     },
@@ -115,9 +113,28 @@ const FACES: &[Face] = &[
         error: "IotoError",
         schemas: component::<super::ioto::ErrorBody>,
         media_type: "application/json",
-        bad_input: 400,
-        bad_input_schema: None,
+        bad_input: Some(400),
         security: &[AUTHORIZATION_TOKEN],
+    },
+    // Luzmo: the credentials are the body's `key` and `token`, which no security scheme can say:
+    // each operation lists its 401 and says how it authenticates.
+    Face {
+        prefix: "/0.1.0/",
+        error: "LuzmoError",
+        schemas: component::<super::luzmo::ErrorBody>,
+        media_type: "application/json",
+        bad_input: Some(400),
+        security: &[],
+    },
+    // Sumvin: RFC 7807 problems; request validation is FastAPI's 422 (in `application/json`,
+    // which each operation that validates lists itself).
+    Face {
+        prefix: "/v0/",
+        error: "SumvinProblem",
+        schemas: super::sumvin::error_schemas,
+        media_type: "application/problem+json",
+        bad_input: None,
+        security: &[SUMVIN_PAT, JUNO_JWT],
     },
 ];
 
@@ -206,8 +223,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .merge(super::lightdash::router())
         .merge(super::swift::router())
         .merge(super::ioto::router())
-        .merge(super::luzmo::router().into())
-        .merge(super::sumvin::router().into())
+        .merge(super::luzmo::router())
+        .merge(super::sumvin::router())
         .merge(super::wellknown::router())
         .merge(super::docs::router())
 }
@@ -315,8 +332,12 @@ fn add_errors(op: &mut Operation, face: &Face, path: &str) {
     let has_input = has_body || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let authenticated = op.security.as_ref().is_some_and(|s| !s.is_empty());
     let mut errors: Vec<(u16, &str)> = Vec::new();
-    if has_input {
-        errors.push((face.bad_input, "The request is malformed: a field, parameter or body that does not parse or breaks a rule."));
+    if let Some(status) = face.bad_input.filter(|_| has_input) {
+        errors.push((
+            status,
+            "The request is malformed: a field, parameter or body that does not parse or \
+             breaks a rule.",
+        ));
     }
     if authenticated {
         errors.push((
@@ -353,10 +374,7 @@ fn add_errors(op: &mut Operation, face: &Face, path: &str) {
     ));
     errors.push((504, "A service did not answer in time."));
     for (status, description) in errors {
-        let schema = match face.bad_input_schema {
-            Some(s) if status == face.bad_input => s,
-            _ => face.error,
-        };
+        let schema = face.error;
         let response = ResponseBuilder::new()
             .description(description)
             .content(
@@ -408,9 +426,6 @@ mod tests {
                 face.prefix,
                 face.error
             );
-            if let Some(s) = face.bad_input_schema {
-                assert!(schemas.contains_key(s), "{} has no {s}", face.prefix);
-            }
         }
         for (path, item) in doc.paths.paths {
             let mut item = item;

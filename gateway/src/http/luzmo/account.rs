@@ -5,19 +5,24 @@
 //! quote the `token` (the connection's secret) or the caller's credential back (CR-7).
 
 use axum::{
-    Router,
     body::Bytes,
     extract::{State, rejection::BytesRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::IntoResponse,
     routing::any,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use proto::connections::v1 as pb;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use service_kit::grpc::timestamp;
 
-use super::{Refusal, Reply, find::Find};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    ErrorBody as LuzmoError, Refusal, Reply,
+    find::Find,
+    json::{self, Account, Answer, Done, Found},
+};
 use crate::{
     clients::Exchange,
     http::{
@@ -65,13 +70,200 @@ const BODY_KEYS: [&str; 9] = [
     "associations",
 ];
 
-/// The route: every method (Luzmo's Node client sends SEARCH, LINK and UNLINK); any other
-/// resource is unknown here.
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/0.1.0/account", any(account)).route(
-        "/0.1.0/{resource}",
-        any(|| async { Refusal::new(StatusCode::NOT_FOUND, "Unknown resource") }),
-    )
+/// `/0.1.0/account`, POST, PATCH and DELETE documented; Luzmo's Node client also sends
+/// SEARCH (get), LINK (associate) and UNLINK (dissociate), methods OpenAPI 3.1 cannot name:
+/// the path's method router serves them as its fallback, and the POST operation lists them
+/// (`x-platform-extra-methods`). OPTIONS, HEAD, TRACE and CONNECT answer 405.
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    let (schemas, paths, methods) = routes!(post_account, put_account, patch_account, delete_account, get_account);
+    OpenApiRouter::new()
+        .routes((schemas, paths, methods.fallback(extra_method)))
+        // Not an operation: any other resource under /0.1.0/ only answers "no such resource".
+        .route(
+            "/0.1.0/{resource}",
+            any(|| async { Refusal::new(StatusCode::NOT_FOUND, "Unknown resource") }),
+        )
+}
+
+/// SEARCH, LINK, UNLINK (or another method outside HTTP's standard ones) `/0.1.0/account`:
+/// the same as POST. A standard method (OPTIONS, HEAD, TRACE, CONNECT) answers 405.
+async fn extra_method(
+    method: Method,
+    state: State<AppState>,
+    headers: HeaderMap,
+    address: ClientAddress,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Reply {
+    if STANDARD_METHODS.contains(&method) {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Send POST, PATCH, DELETE, SEARCH, LINK or UNLINK",
+        ));
+    }
+    account(state, headers, address, bytes).await
+}
+
+/// HTTP's standard methods, which OpenAPI names: those the document does not list for the
+/// path are not served.
+const STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::PUT,
+    Method::POST,
+    Method::DELETE,
+    Method::OPTIONS,
+    Method::HEAD,
+    Method::PATCH,
+    Method::TRACE,
+    Method::CONNECT,
+];
+
+/// POST /0.1.0/account: the body's `action` on the caller's accounts (data connections).
+///
+/// `action` is `create`, `get`, `update`, `delete`, `associate` or `dissociate`; the method
+/// does not choose it (Luzmo's Python client always POSTs). **Authentication**: the body's
+/// `key` (a personal access token's uuid) and `token` (that token's secret), both required
+/// and matching; no header authenticates here. Luzmo's Node client also sends SEARCH (get),
+/// LINK (associate) and UNLINK (dissociate) to this path, which OpenAPI cannot name: they are
+/// served the same, and listed in `x-platform-extra-methods`.
+#[utoipa::path(
+    post,
+    path = "/0.1.0/account",
+    tag = "Luzmo",
+    operation_id = "luzmoAccountPost",
+    request_body = json::Request,
+    responses(
+        (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
+        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
+        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
+        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
+        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
+        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+    ),
+    extensions(("x-platform-extra-methods" = json!(["SEARCH", "LINK", "UNLINK"]))),
+)]
+async fn post_account(
+    state: State<AppState>,
+    headers: HeaderMap,
+    address: ClientAddress,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Reply {
+    account(state, headers, address, bytes).await
+}
+
+/// PATCH /0.1.0/account: the same as POST (Luzmo's Node client sends update this way).
+///
+/// The body's `action` is the operation, whatever the method. **Authentication**: the body's
+/// `key` (a personal access token's uuid) and `token` (that token's secret); no header
+/// authenticates here.
+#[utoipa::path(
+    patch,
+    path = "/0.1.0/account",
+    tag = "Luzmo",
+    operation_id = "luzmoAccountPatch",
+    request_body = json::Request,
+    responses(
+        (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
+        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
+        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
+        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
+        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
+        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+    ),
+)]
+async fn patch_account(
+    state: State<AppState>,
+    headers: HeaderMap,
+    address: ClientAddress,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Reply {
+    account(state, headers, address, bytes).await
+}
+
+/// PUT /0.1.0/account: the same as POST (a client may send any method: the action decides).
+///
+/// The body's `action` is the operation, whatever the method. **Authentication**: the body's
+/// `key` (a personal access token's uuid) and `token` (that token's secret); no header
+/// authenticates here.
+#[utoipa::path(
+    put,
+    path = "/0.1.0/account",
+    tag = "Luzmo",
+    operation_id = "luzmoAccountPut",
+    request_body = json::Request,
+    responses(
+        (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
+        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
+        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
+        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
+        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
+        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+    ),
+)]
+async fn put_account(
+    state: State<AppState>,
+    headers: HeaderMap,
+    address: ClientAddress,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Reply {
+    account(state, headers, address, bytes).await
+}
+
+/// GET /0.1.0/account: the same as POST (a client may send any method, GET with a body too: the action decides).
+///
+/// The body's `action` is the operation, whatever the method. **Authentication**: the body's
+/// `key` (a personal access token's uuid) and `token` (that token's secret); no header
+/// authenticates here.
+#[utoipa::path(
+    get,
+    path = "/0.1.0/account",
+    tag = "Luzmo",
+    operation_id = "luzmoAccountGet",
+    request_body = json::Request,
+    responses(
+        (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
+        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
+        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
+        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
+        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
+        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+    ),
+)]
+async fn get_account(
+    state: State<AppState>,
+    headers: HeaderMap,
+    address: ClientAddress,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Reply {
+    account(state, headers, address, bytes).await
+}
+
+/// DELETE /0.1.0/account: the same as POST (Luzmo's Node client sends delete this way).
+///
+/// The body's `action` is the operation, whatever the method. **Authentication**: the body's
+/// `key` (a personal access token's uuid) and `token` (that token's secret); no header
+/// authenticates here.
+#[utoipa::path(
+    delete,
+    path = "/0.1.0/account",
+    tag = "Luzmo",
+    operation_id = "luzmoAccountDelete",
+    request_body = json::Request,
+    responses(
+        (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
+        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
+        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
+        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
+        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
+        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+    ),
+)]
+async fn delete_account(
+    state: State<AppState>,
+    headers: HeaderMap,
+    address: ClientAddress,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Reply {
+    account(state, headers, address, bytes).await
 }
 
 /// The body as an object of the known keys.
@@ -137,7 +329,7 @@ async fn authenticate(
     Ok(caller)
 }
 
-/// `POST` (or any method) `/0.1.0/account`.
+/// `/0.1.0/account` whatever the method.
 async fn account(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -172,46 +364,46 @@ async fn account(
     }
 }
 
-fn time(t: Option<&prost_types::Timestamp>) -> Value {
+fn time(t: Option<&prost_types::Timestamp>) -> Option<String> {
     t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
-        .map_or(Value::Null, |t| {
-            Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        })
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-/// An account as Luzmo answers it. Fields this platform has no counterpart for answer as a
-/// new Luzmo account has them: `synced` false; `version`, `properties`, `plugin_id` and
-/// `shareable_id` null. The token is never answered.
-fn entity(c: &pb::Connection) -> Value {
-    json!({
-        "id": c.connection_uuid,
-        "provider": c.provider,
-        "date": time(c.date.as_ref()),
-        "identifier": c.identifier,
-        "expiry": time(c.expiry.as_ref()),
-        "scope": c.scope,
-        "host": c.host,
-        "name": c.name,
-        "description": c.description,
-        "port": c.port,
-        "active": c.active,
-        "invalid": c.invalid,
-        "cache": c.cache,
-        "synced": false,
-        "version": null,
-        "properties": null,
-        "datasets_meta_sync_interval": c.datasets_meta_sync_interval,
-        "datasets_meta_sync_enabled": c.datasets_meta_sync_enabled,
-        "created_at": time(c.created_at.as_ref()),
-        "updated_at": time(c.updated_at.as_ref()),
-        "user_id": c.owner_user_uuid,
-        "plugin_id": null,
-        "shareable_id": null,
-    })
+/// An account as Luzmo answers it ([`Account`]).
+fn entity(c: &pb::Connection) -> Account {
+    Account {
+        id: c.connection_uuid.clone(),
+        provider: c.provider.clone(),
+        date: time(c.date.as_ref()),
+        identifier: c.identifier.clone(),
+        expiry: time(c.expiry.as_ref()),
+        scope: c.scope.clone(),
+        host: c.host.clone(),
+        name: c.name.clone(),
+        description: c
+            .description
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        port: c.port.clone(),
+        active: c.active,
+        invalid: c.invalid,
+        cache: c.cache,
+        synced: false,
+        version: None,
+        properties: None,
+        datasets_meta_sync_interval: c.datasets_meta_sync_interval,
+        datasets_meta_sync_enabled: c.datasets_meta_sync_enabled,
+        created_at: time(c.created_at.as_ref()),
+        updated_at: time(c.updated_at.as_ref()),
+        user_id: c.owner_user_uuid.clone(),
+        plugin_id: None,
+        shareable_id: None,
+    }
 }
 
-fn ok(body: Value) -> Reply {
-    Ok(axum::Json(body).into_response())
+fn ok(answer: Answer) -> Reply {
+    Ok(axum::Json(answer).into_response())
 }
 
 fn text(field: &str, v: Value) -> Result<String, Refusal> {
@@ -363,7 +555,7 @@ async fn create(caller: &Caller, mut m: Map<String, Value>) -> Reply {
         visibility: pb::Visibility::Restricted as i32,
     };
     let c = caller.connections().create_connection(msg).await?;
-    ok(entity(c.get_ref()))
+    ok(Answer::Account(Box::new(entity(c.get_ref()))))
 }
 
 /// `get`: `{count, rows}` of the accounts the caller may read that `find` keeps.
@@ -381,8 +573,13 @@ async fn get(caller: &Caller, mut m: Map<String, Value>) -> Reply {
         .list_connections(msg)
         .await?
         .into_inner();
-    let (count, rows) = find.apply(list.connections.iter().map(entity).collect());
-    ok(json!({ "count": count, "rows": rows }))
+    let rows = list
+        .connections
+        .iter()
+        .map(|c| serde_json::to_value(entity(c)).expect("an account serializes"))
+        .collect();
+    let (count, rows) = find.apply(rows);
+    ok(Answer::Found(Found { count, rows }))
 }
 
 /// `update`: the owner's or an organization admin's.
@@ -397,7 +594,7 @@ async fn update(caller: &Caller, mut m: Map<String, Value>) -> Reply {
         kind: pb::Kind::Shared as i32,
     };
     let c = caller.connections().update_connection(msg).await?;
-    ok(entity(c.get_ref()))
+    ok(Answer::Account(Box::new(entity(c.get_ref()))))
 }
 
 /// `delete`: the owner's or an organization admin's. Luzmo's Python client sends
@@ -415,7 +612,7 @@ async fn delete(caller: &Caller, mut m: Map<String, Value>) -> Reply {
         kind: pb::Kind::Shared as i32,
     };
     caller.connections().delete_connection(msg).await?;
-    ok(json!({}))
+    ok(Answer::Done(Done {}))
 }
 
 /// `associate` / `dissociate` with `resource: {role: "User", id}`: shares the account with
@@ -464,7 +661,7 @@ async fn associate(caller: &Caller, mut m: Map<String, Value>, share: bool) -> R
     } else {
         rpc.unshare_connection(msg).await?;
     }
-    ok(json!({}))
+    ok(Answer::Done(Done {}))
 }
 
 pub(crate) mod fuzz;

@@ -5,15 +5,18 @@
 
 mod account;
 mod find;
+mod json;
 
 pub(crate) use account::fuzz::fuzz;
 
 use axum::{
-    Router,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use json::ErrorBody;
 
 use super::{AppState, error::Dialect};
 
@@ -24,7 +27,11 @@ pub enum Luzmo {}
 
 impl Dialect for Luzmo {
     fn error_body(_: StatusCode, message: &str) -> Value {
-        json!({ "message": message })
+        serde_json::to_value(ErrorBody {
+            message: message.to_owned(),
+            validation: None,
+        })
+        .expect("an error body serializes")
     }
 }
 
@@ -95,12 +102,14 @@ impl From<tonic::Status> for Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let mut body = Map::new();
-        body.insert("message".into(), Value::String(self.message.clone()));
-        if let Some(f) = self.field {
-            body.insert("validation".into(), json!({ f: [self.message] }));
-        }
-        let mut response = (self.status, axum::Json(Value::Object(body))).into_response();
+        let validation = self
+            .field
+            .map(|f| [(f, vec![self.message.clone()])].into_iter().collect());
+        let body = ErrorBody {
+            message: self.message,
+            validation,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
         super::error::with_retry_after(&mut response, self.retry_after);
         response
     }
@@ -110,7 +119,7 @@ impl IntoResponse for Refusal {
 type Reply = Result<Response, Refusal>;
 
 /// Every route of the face.
-pub fn router() -> Router<AppState> {
+pub fn router() -> OpenApiRouter<AppState> {
     account::router()
 }
 
@@ -128,5 +137,24 @@ mod tests {
         assert_eq!(r.field, None);
         let r = Refusal::from(tonic::Status::not_found("name not found"));
         assert_eq!((r.status, r.field), (StatusCode::NOT_FOUND, None));
+    }
+
+    /// The credentials are in the body, and the methods OpenAPI cannot name are listed.
+    #[test]
+    fn the_document_says_how_the_face_is_called() {
+        let doc = serde_json::to_value(crate::http::openapi::document()).unwrap();
+        let path = &doc["paths"]["/0.1.0/account"];
+        let post = &path["post"];
+        assert_eq!(
+            post["x-platform-extra-methods"],
+            serde_json::json!(["SEARCH", "LINK", "UNLINK"])
+        );
+        for method in ["post", "patch", "delete"] {
+            assert_eq!(path[method]["security"], serde_json::json!([]), "{method}");
+            assert!(path[method]["responses"]["401"].is_object(), "{method}");
+        }
+        assert!(path["get"].is_null() && path["put"].is_null());
+        let body = &doc["components"]["schemas"]["LuzmoRequest"];
+        assert_eq!(body["discriminator"]["propertyName"], "action");
     }
 }

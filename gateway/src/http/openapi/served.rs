@@ -243,10 +243,7 @@ mod tests {
 
     /// Every route the gateway serves with GET, POST, PUT, PATCH or DELETE is documented, but
     /// for [`UNDOCUMENTABLE`]. Ignored while the faces are converted one by one (issue #19):
-    /// `cargo test -p gateway --lib served -- --include-ignored` lists the routes still to
-    /// document; the ignore goes once every face is converted.
     #[test]
-    #[ignore = "until every face is converted (issue #19)"]
     fn every_served_route_is_documented() {
         let (served, documented) = gateway();
         let problems = undocumented(&served, &documented);

@@ -2,13 +2,17 @@
 //! which is connections-svc's provider catalog (`ListProviders`): integer ids fixed there for
 //! good, and the fields each connector's `auth_data` takes.
 
-use axum::{Router, routing::get};
 use proto::connections::v1 as pb;
-use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    SumvinCaller, link, ok, only,
-    problem::{self, Refusal, Reply},
+    SumvinCaller,
+    json::{
+        AuthField, CatalogLinks, Connector, ConnectorAnswer, ConnectorLinks, ConnectorList,
+        ConnectorSummary, Link,
+    },
+    ok, only,
+    problem::{self, Problem, Refusal, Reply, ValidationError},
 };
 use crate::http::{
     AppState,
@@ -16,11 +20,11 @@ use crate::http::{
 };
 
 /// The catalog's routes (the collection with or without its trailing slash).
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v0/connectors/", only(get(list)))
-        .route("/v0/connectors", only(get(list)))
-        .route("/v0/connectors/{connector_id}", only(get(one)))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(only(routes!(list)))
+        .routes(only(routes!(list_without_slash)))
+        .routes(only(routes!(one)))
 }
 
 /// The catalog, from connections-svc.
@@ -37,81 +41,120 @@ fn href(p: &pb::Provider) -> String {
 }
 
 /// What the caller may do with a connector: read it, and connect it.
-fn links(p: &pb::Provider) -> Value {
-    json!({
-        "self": link(&href(p), "GET"),
-        "connect": link("/v0/user/connectors/", "POST"),
-    })
+fn links(p: &pb::Provider) -> ConnectorLinks {
+    ConnectorLinks {
+        self_: Link::new(href(p), "GET"),
+        connect: Link::new("/v0/user/connectors/", "POST"),
+    }
 }
 
 /// A catalog entry: the connector and the fields its `auth_data` takes.
-fn connector(p: &pb::Provider) -> Value {
-    let fields: Vec<Value> = p
+fn connector(p: &pb::Provider, links: Option<ConnectorLinks>) -> Connector {
+    let auth_fields = p
         .fields
         .iter()
-        .map(|f| {
-            json!({
-                "name": f.name,
-                "description": f.description,
-                "required": f.required,
-                "secret": f.target == pb::FieldTarget::Secret as i32,
-                "type": if f.format == pb::FieldFormat::JsonObject as i32 { "object" } else { "string" },
-            })
+        .map(|f| AuthField {
+            name: f.name.clone(),
+            description: f.description.clone(),
+            required: f.required,
+            secret: f.target == pb::FieldTarget::Secret as i32,
+            kind: if f.format == pb::FieldFormat::JsonObject as i32 {
+                "object"
+            } else {
+                "string"
+            },
         })
         .collect();
-    json!({
-        "id": p.number,
-        "name": p.name,
-        "description": p.description,
-        "icon_url": p.icon_url,
-        "auth_type": p.auth_type,
-        "auth_fields": fields,
-    })
+    Connector {
+        id: p.number,
+        name: p.name.clone(),
+        description: p.description.clone(),
+        icon_url: p.icon_url.clone(),
+        auth_type: p.auth_type.clone(),
+        auth_fields,
+        links,
+    }
 }
 
 /// The connector of a user connector in the seed's shape (`id` a string), from its
 /// connection's provider. A provider outside the catalog (a shared connection made on another
 /// face) is connector `"0"`, a number the catalog never gives, named by its provider.
-pub(super) fn summary(provider: &str, catalog: &[pb::Provider]) -> Value {
+pub(super) fn summary(provider: &str, catalog: &[pb::Provider]) -> ConnectorSummary {
     match catalog.iter().find(|p| p.slug == provider) {
-        Some(p) => json!({
-            "id": p.number.to_string(),
-            "name": p.name,
-            "description": p.description,
-            "icon_url": p.icon_url,
-            "auth_type": p.auth_type,
-        }),
-        None => json!({
-            "id": "0",
-            "name": provider,
-            "description": "",
-            "icon_url": "",
-            "auth_type": "custom",
-        }),
+        Some(p) => ConnectorSummary {
+            id: p.number.to_string(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            icon_url: p.icon_url.clone(),
+            auth_type: p.auth_type.clone(),
+        },
+        None => ConnectorSummary {
+            id: "0".into(),
+            name: provider.to_owned(),
+            description: String::new(),
+            icon_url: String::new(),
+            auth_type: "custom".into(),
+        },
     }
 }
 
-/// GET /v0/connectors/
+/// GET /v0/connectors/: the catalog of connectors.
+///
+/// The same for every member. Sumvin's takes an access JWT only; this one a personal access
+/// token too (a script needs it to find `connector_id`).
+#[utoipa::path(
+    get,
+    path = "/v0/connectors/",
+    tag = "Sumvin",
+    operation_id = "listConnectors",
+    responses(
+        (status = 200, description = "The catalog.", body = ConnectorList),
+        (status = 403, description = "The caller is outside their account's allowed IPs (`CON-403-001`).", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn list(c: SumvinCaller) -> Reply {
     let catalog = providers(&c.caller).await?;
-    let connectors: Vec<Value> = catalog
-        .iter()
-        .map(|p| {
-            let mut v = connector(p);
-            v["_links"] = links(p);
-            v
-        })
-        .collect();
-    Ok(ok(json!({
-        "_links": {
-            "self": link("/v0/connectors/", "GET"),
-            "user_connectors": link("/v0/user/connectors/", "GET"),
+    Ok(ok(ConnectorList {
+        links: CatalogLinks {
+            self_: Link::new("/v0/connectors/", "GET"),
+            user_connectors: Link::new("/v0/user/connectors/", "GET"),
         },
-        "connectors": connectors,
-    })))
+        connectors: catalog
+            .iter()
+            .map(|p| connector(p, Some(links(p))))
+            .collect(),
+    }))
 }
 
-/// GET /v0/connectors/{connector_id}
+/// GET /v0/connectors: the catalog of connectors (`/v0/connectors/` without its slash).
+#[utoipa::path(
+    get,
+    path = "/v0/connectors",
+    tag = "Sumvin",
+    operation_id = "listConnectorsWithoutSlash",
+    responses(
+        (status = 200, description = "The catalog.", body = ConnectorList),
+        (status = 403, description = "The caller is outside their account's allowed IPs (`CON-403-001`).", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn list_without_slash(c: SumvinCaller) -> Reply {
+    list(c).await
+}
+
+/// GET /v0/connectors/{connector_id}: one connector of the catalog.
+#[utoipa::path(
+    get,
+    path = "/v0/connectors/{connector_id}",
+    tag = "Sumvin",
+    operation_id = "getConnector",
+    params(("connector_id" = i64, Path, description = "The catalog's id of the connector.")),
+    responses(
+        (status = 200, description = "The connector.", body = ConnectorAnswer),
+        (status = 403, description = "The caller is outside their account's allowed IPs (`CON-403-001`).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The catalog has no connector with this id (`CON-404-002`).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`connector_id` is not an integer (`int_parsing`).", body = ValidationError),
+    ),
+)]
 async fn one(c: SumvinCaller, In(Path(id), _): In<super::Sumvin, Path<String>>) -> Reply {
     let Ok(number) = id.trim().parse::<i64>() else {
         return Err(Refusal::invalid(
@@ -130,5 +173,8 @@ async fn one(c: SumvinCaller, In(Path(id), _): In<super::Sumvin, Path<String>>) 
                 problem::CONNECTOR_NOT_FOUND.description,
             )
         })?;
-    Ok(ok(json!({ "_links": links(p), "connector": connector(p) })))
+    Ok(ok(ConnectorAnswer {
+        links: links(p),
+        connector: connector(p, None),
+    }))
 }

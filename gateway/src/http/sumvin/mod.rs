@@ -8,40 +8,51 @@
 mod catalog;
 mod fuzz;
 mod input;
+mod json;
 mod problem;
 mod user_connectors;
 
 pub(crate) use fuzz::fuzz;
 
 use axum::{
-    Json, Router,
+    Json,
     body::{Body, to_bytes},
     extract::{FromRequestParts, Path, Request},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
-    routing::{MethodRouter, any, get},
+    routing::{MethodRouter, any},
 };
 use chrono::DateTime;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{RefOr, Schema},
+};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouter},
+    routes,
+};
 
 use super::{
     AppState,
     extract::{Caller, client_address},
 };
 use crate::clients::Exchange;
-use problem::{CODES, Refusal, Reply};
+use json::Link;
+use problem::{CODES, Problem, Refusal, Reply, ValidationError};
 
 /// The face's dialect: errors are RFC 7807 problems with the face's codes.
 #[derive(Debug, Clone, Copy)]
 pub enum Sumvin {}
 
 /// Every route of the face; any other path under `/v0/` answers a problem.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(catalog::router())
         .merge(user_connectors::router())
-        .route("/v0/errors/{code}", only(get(error_code)))
+        .routes(only(routes!(error_code)))
+        // Not an operation: any other path under /v0/ only answers "no such route" (a problem).
         .route(
             "/v0/{*rest}",
             any(|| async { Refusal::problem(problem::ROUTE_NOT_FOUND, "No such route") }),
@@ -49,8 +60,25 @@ pub fn router() -> Router<AppState> {
         .layer(axum::middleware::from_fn(problem_context))
 }
 
+/// The error schemas of the face (openapi.rs `FACES`): the problem and the 422.
+pub(super) fn error_schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+    schemas.push((Problem::name().into_owned(), Problem::schema()));
+    Problem::schemas(schemas);
+    schemas.push((
+        ValidationError::name().into_owned(),
+        ValidationError::schema(),
+    ));
+    ValidationError::schemas(schemas);
+}
+
+/// A path's documented routes answering any other method with a problem (405).
+fn only(routes: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let (schemas, paths, methods) = routes;
+    (schemas, paths, not_allowed(methods))
+}
+
 /// `route` answering any other method with a problem.
-fn only(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+fn not_allowed(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
     route.fallback(|| async {
         Refusal::problem(
             problem::METHOD_NOT_ALLOWED,
@@ -100,8 +128,21 @@ async fn problem_context(req: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(value.to_string()))
 }
 
-/// GET /v0/errors/{code}: what an error code means (every problem's `type`); no
-/// authentication.
+/// GET /v0/errors/{code}: what an error code means (every problem's `type`).
+///
+/// No authentication.
+#[utoipa::path(
+    get,
+    path = "/v0/errors/{code}",
+    tag = "Sumvin",
+    operation_id = "getErrorCode",
+    security(()),
+    params(("code" = String, Path, description = "An error code, e.g. `CON-404-001` (any case).")),
+    responses(
+        (status = 200, description = "What the code means.", body = json::ErrorCode),
+        (status = 404, description = "No error of the face has this code (`CON-404-004`).", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn error_code(Path(code): Path<String>) -> Reply {
     let c = CODES
         .iter()
@@ -112,19 +153,16 @@ async fn error_code(Path(code): Path<String>) -> Reply {
                 problem::ERROR_CODE_NOT_FOUND.description,
             )
         })?;
-    Ok(Json(json!({
-        "_links": { "self": link(&format!("/v0/errors/{}", c.code), "GET") },
-        "error_code": c.code,
-        "status": c.status,
-        "title": c.title,
-        "description": c.description,
-    }))
+    Ok(Json(json::ErrorCode {
+        links: json::SelfLinks {
+            self_: Link::new(format!("/v0/errors/{}", c.code), "GET"),
+        },
+        error_code: c.code,
+        status: c.status,
+        title: c.title,
+        description: c.description,
+    })
     .into_response())
-}
-
-/// A HAL link.
-fn link(href: &str, method: &str) -> Value {
-    json!({ "href": href, "method": method })
 }
 
 /// The caller of a request: `x-sumvin-pat: <personal access token>` or `x-juno-jwt: <access
@@ -209,7 +247,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Times {
 
 impl Times {
     /// A service's time as the caller asked for it.
-    fn write(self, t: Option<&prost_types::Timestamp>) -> Value {
+    fn write(self, t: Option<&prost_types::Timestamp>) -> json::Time {
+        json::Time(self.value(t))
+    }
+
+    fn value(self, t: Option<&prost_types::Timestamp>) -> Value {
         let Some(t) =
             t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
         else {
@@ -223,12 +265,14 @@ impl Times {
 }
 
 /// 200 with `body`.
-fn ok(body: Value) -> Response {
+fn ok(body: impl serde::Serialize) -> Response {
     (StatusCode::OK, Json(body)).into_response()
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -260,17 +304,41 @@ mod tests {
         }
     }
 
+    /// Problems are `application/problem+json`, request validation's 422 `application/json`.
+    #[test]
+    fn the_document_has_the_face_s_error_media_types() {
+        let doc = serde_json::to_value(crate::http::openapi::document()).unwrap();
+        let create = &doc["paths"]["/v0/user/connectors/"]["post"]["responses"];
+        let schema =
+            |status: &str, media: &str| create[status]["content"][media]["schema"]["$ref"].clone();
+        assert_eq!(
+            schema("422", "application/json"),
+            "#/components/schemas/SumvinValidationError"
+        );
+        for status in ["401", "404", "409", "500"] {
+            if create.get(status).is_some() {
+                assert_eq!(
+                    schema(status, "application/problem+json"),
+                    "#/components/schemas/SumvinProblem",
+                    "{status}"
+                );
+            }
+        }
+        let errors = &doc["paths"]["/v0/errors/{code}"]["get"];
+        assert_eq!(errors["security"], json!([]));
+    }
+
     #[test]
     fn times_in_milliseconds_or_iso_8601() {
         let t = prost_types::Timestamp {
             seconds: 1_704_067_200,
             nanos: 123_456_789,
         };
-        assert_eq!(Times::Millis.write(Some(&t)), json!(1_704_067_200_123_i64));
+        assert_eq!(Times::Millis.value(Some(&t)), json!(1_704_067_200_123_i64));
         assert_eq!(
-            Times::Iso8601.write(Some(&t)),
+            Times::Iso8601.value(Some(&t)),
             json!("2024-01-01T00:00:00Z")
         );
-        assert_eq!(Times::Millis.write(None), Value::Null);
+        assert_eq!(Times::Millis.value(None), Value::Null);
     }
 }

@@ -10,7 +10,9 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::Sumvin;
 use crate::http::error::{Dialect, Error};
@@ -87,28 +89,67 @@ fn code_of(status: StatusCode) -> Code {
         })
 }
 
-/// The problem body, but for `instance` and `trace_id` (see the module's documentation).
-fn problem_body(code: Code, detail: &str) -> Value {
-    json!({
-        "type": format!("/v0/errors/{}", code.code),
-        "title": code.title,
-        "status": code.status,
-        "detail": detail,
-        "error_code": code.code,
-    })
+/// An RFC 7807 problem, every error of the face but request validation's 422.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SumvinProblem)]
+pub(super) struct Problem {
+    /// `/v0/errors/<error_code>`, which says what the code means.
+    #[serde(rename = "type")]
+    #[schema(example = "/v0/errors/CON-404-001")]
+    kind: String,
+    title: &'static str,
+    /// The HTTP status.
+    status: u16,
+    /// What went wrong, for a person.
+    detail: String,
+    /// The request's path.
+    instance: String,
+    /// `CON-<status>-<sequence>`; `-R` when retrying may succeed.
+    #[schema(example = "CON-404-001")]
+    error_code: &'static str,
+    /// The request's `x-request-id`, which the gateway's log lines carry.
+    trace_id: String,
+}
+
+/// The problem body; `instance` and `trace_id` are filled on the way out (see the module's
+/// documentation).
+fn problem_body(code: Code, detail: &str) -> Problem {
+    Problem {
+        kind: format!("/v0/errors/{}", code.code),
+        title: code.title,
+        status: code.status,
+        detail: detail.to_owned(),
+        instance: String::new(),
+        error_code: code.code,
+        trace_id: String::new(),
+    }
 }
 
 impl Dialect for Sumvin {
     fn error_body(status: StatusCode, message: &str) -> Value {
-        problem_body(code_of(status), message)
+        serde_json::to_value(problem_body(code_of(status), message)).expect("a problem serializes")
     }
 }
 
+/// Request validation's 422, in FastAPI's shape: every failure at once.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SumvinValidationError)]
+pub(super) struct ValidationError {
+    detail: Vec<Invalid>,
+}
+
 /// One failed check of a request: where (`loc`), what, and its pydantic error type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = SumvinValidationIssue)]
 pub(super) struct Invalid {
+    /// Where: `["body", "auth_data", "password"]`, `["path", "connector_id"]`, ...
+    #[schema(value_type = Vec<String>)]
     pub loc: Vec<Value>,
+    /// What is wrong (never the value sent, which may be a secret).
     pub msg: String,
+    /// Pydantic's error type: `missing`, `extra_forbidden`, `int_type`, `value_error`, ...
+    #[serde(rename = "type")]
+    #[schema(example = "missing")]
     pub kind: &'static str,
 }
 
@@ -184,17 +225,11 @@ impl IntoResponse for Refusal {
                 crate::http::error::with_retry_after(&mut response, retry_after);
                 response
             }
-            Refusal::Invalid(failures) => {
-                let detail: Vec<Value> = failures
-                    .into_iter()
-                    .map(|f| json!({"loc": f.loc, "msg": f.msg, "type": f.kind}))
-                    .collect();
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Json(json!({ "detail": detail })),
-                )
-                    .into_response()
-            }
+            Refusal::Invalid(detail) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(ValidationError { detail }),
+            )
+                .into_response(),
         }
     }
 }
