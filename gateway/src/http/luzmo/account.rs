@@ -75,7 +75,13 @@ const BODY_KEYS: [&str; 9] = [
 /// the path's method router serves them as its fallback, and the POST operation lists them
 /// (`x-platform-extra-methods`). OPTIONS, HEAD, TRACE and CONNECT answer 405.
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    let (schemas, paths, methods) = routes!(post_account, put_account, patch_account, delete_account, get_account);
+    let (schemas, paths, methods) = routes!(
+        post_account,
+        put_account,
+        patch_account,
+        delete_account,
+        get_account
+    );
     OpenApiRouter::new()
         .routes((schemas, paths, methods.fallback(extra_method)))
         // Not an operation: any other resource under /0.1.0/ only answers "no such resource".

@@ -242,7 +242,7 @@ mod tests {
     }
 
     /// Every route the gateway serves with GET, POST, PUT, PATCH or DELETE is documented, but
-    /// for [`UNDOCUMENTABLE`]. Ignored while the faces are converted one by one (issue #19):
+    /// for [`UNDOCUMENTABLE`].
     #[test]
     fn every_served_route_is_documented() {
         let (served, documented) = gateway();

@@ -198,7 +198,9 @@ async fn only_a_live_token_and_its_key_authenticate(app: TestApp) {
     // OPTIONS, which carries no operation, is not.
     for method in ["GET", "PUT"] {
         assert_eq!(
-            raw(&app, method, &get(&other.key, &other.token)).await.status,
+            raw(&app, method, &get(&other.key, &other.token))
+                .await
+                .status,
             200,
             "{method}"
         );
