@@ -17,8 +17,16 @@ use crate::{
 const PREFIX: &str = "/api/v1/connections";
 
 /// The statuses every operation may answer that no test can provoke on demand: a body that
-/// arrives too slowly (408, `slow_clients`), a fault, a service down or too slow.
-const UNPROVOKED: [&str; 4] = ["408", "500", "503", "504"];
+/// arrives too slowly (408, `slow_clients`), a fault, a service down or too slow; and one an
+/// application of its own provokes (the test limit, configured low in
+/// `throttling::au_6_connection_tests_are_limited_per_user`).
+const UNPROVOKED: [&str; 5] = [
+    "408",
+    "500",
+    "503",
+    "504",
+    "POST /api/v1/connections/{connectionUuid}/test 429",
+];
 
 /// Secret values unique to this run: none may come back.
 struct Secrets(Vec<String>);
@@ -164,6 +172,9 @@ async fn every_operation_of_the_document_is_exercised(app: TestApp) {
     let r = app.post("/api/v1/connections", &a, huge()).await;
     r.expect_error(413);
     replies.push(r);
+    let r = not_json(&app, Method::POST, "/api/v1/connections", &a).await;
+    r.expect_error(415);
+    replies.push(r);
 
     // List and get: any member; another organization sees nothing.
     for (path, auth) in [
@@ -236,6 +247,9 @@ async fn every_operation_of_the_document_is_exercised(app: TestApp) {
         r.expect_error(status);
         replies.push(r);
     }
+    let r = not_json(&app, Method::PATCH, &one, &a).await;
+    r.expect_error(415);
+    replies.push(r);
 
     // Test: a Google Drive connection cannot be tested here (no OAuth2 configuration): nothing
     // is recorded, and nothing is contacted.
@@ -284,6 +298,16 @@ async fn every_operation_of_the_document_is_exercised(app: TestApp) {
     }
     secrets.assert_absent("the logs", &log_text());
     assert_covered(&PLATFORM, PREFIX, &UNPROVOKED);
+}
+
+/// `method path` with a body that is not sent as JSON (415).
+async fn not_json(app: &TestApp, method: Method, path: &str, auth: &Auth) -> Reply {
+    let req = app
+        .http
+        .request(method.clone(), format!("{}{path}", app.base))
+        .header("content-type", "text/plain")
+        .body(r#"{"name": "x"}"#);
+    app.finish(method, path, auth.apply(req)).await
 }
 
 /// A body over the default limit (1 MiB).

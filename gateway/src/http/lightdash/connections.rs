@@ -357,6 +357,7 @@ async fn delete(caller: Caller, Path(connection_uuid): Id) -> Reply {
         (status = 400, description = "Not a UUID, or a database connection without a host.", body = LightdashError),
         (status = 403, description = "The caller is neither the owner nor an admin of the organization.", body = LightdashError),
         (status = 404, description = "No such connection, or one of another organization.", body = LightdashError, example = shapes::not_found_example),
+        (status = 429, description = "Too many connection tests by the caller; `Retry-After` says when to try again.", body = LightdashError),
     ),
 )]
 async fn test(caller: Caller, Path(connection_uuid): Id) -> Reply {
