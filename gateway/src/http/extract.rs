@@ -36,11 +36,133 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
+        json_object(req, state).await.map(Self)
+    }
+}
+
+/// A JSON body read as `T`, refused in dialect `D`'s shape. It must be a JSON object: serde's
+/// derived structs also read an array (its items as the fields in order), which no client
+/// means and no document allows.
+async fn json_object<D, T, S>(req: Request, state: &S) -> Result<T, Error<D>>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    if !json_content_type(req.headers()) {
+        // axum's own refusal (415), in the dialect's shape.
+        return match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(v),
             Err(r) => Err(r.into()),
+        };
+    }
+    let bytes = axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|r| {
+            let (status, message) = super::limits::unreadable_body(&r);
+            Error::new(status, message)
+        })?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') && is_struct::<T>() {
+        return Err(Error::bad_request("The body must be a JSON object"));
+    }
+    axum::Json::<T>::from_bytes(&bytes)
+        .map(|axum::Json(v)| v)
+        .map_err(Into::into)
+}
+
+/// Whether `T` deserializes as a struct (a body that may not be an array, unlike a list).
+fn is_struct<T: DeserializeOwned>() -> bool {
+    matches!(T::deserialize(probe::Probe), Err(probe::Kind::Struct))
+}
+
+/// A deserializer that only tells what a type asks for.
+mod probe {
+    use std::fmt;
+
+    use serde::de::{self, Visitor};
+
+    pub(super) struct Probe;
+
+    #[derive(Debug)]
+    pub(super) enum Kind {
+        Struct,
+        Other,
+    }
+
+    impl fmt::Display for Kind {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{self:?}")
         }
     }
+
+    impl std::error::Error for Kind {}
+
+    impl de::Error for Kind {
+        fn custom<T: fmt::Display>(_: T) -> Self {
+            Self::Other
+        }
+    }
+
+    impl<'de> de::Deserializer<'de> for Probe {
+        type Error = Kind;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Kind> {
+            Err(Kind::Other)
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Kind> {
+            Err(Kind::Struct)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::is_struct;
+
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Fields {
+            a: Option<u32>,
+        }
+
+        #[test]
+        fn structs_are_told_from_lists_and_values() {
+            assert!(is_struct::<Fields>());
+            assert!(!is_struct::<Vec<Fields>>());
+            assert!(!is_struct::<serde_json::Value>());
+            assert!(!is_struct::<Option<Fields>>());
+        }
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json` or `application/…+json`), as
+/// axum's `Json` decides.
+pub(super) fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype
+                .rsplit_once('+')
+                .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json")))
 }
 
 /// `axum::extract::Query<T>` whose rejections answer in the Lightdash error envelope (400).
@@ -112,10 +234,7 @@ where
     type Rejection = Error<D>;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v, PhantomData)),
-            Err(r) => Err(r.into()),
-        }
+        json_object(req, state).await.map(|v| Self(v, PhantomData))
     }
 }
 

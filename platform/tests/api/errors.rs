@@ -60,6 +60,24 @@ async fn a_wrong_type_is_400(app: TestApp) {
     r.expect_error(400);
 }
 
+/// A body must be a JSON object: serde would read `[email, password]` as a login's fields in
+/// order (found by schemathesis, issue #19); every face refuses it in its own shape.
+async fn an_array_body_is_400(app: TestApp) {
+    let user = app.register().await;
+    let array = json!([user.email, "correct horse battery staple"]);
+    let r = app.post("/api/v1/login", &Auth::None, array.clone()).await;
+    assert_eq!(
+        r.expect_error(400)["message"],
+        "The body must be a JSON object"
+    );
+    let (_, token) = app.create_pat(&user, json!({"description": "array"})).await;
+    let r = app
+        .post("/account/get", &Auth::Bearer(token), json!([null, null]))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["error"], true);
+}
+
 /// AC-4: fields a caller may not set are refused, not silently applied.
 async fn an_unknown_field_is_400(app: TestApp) {
     let mut body = register_body();
@@ -164,6 +182,7 @@ dual!(
     malformed_json_is_400,
     a_missing_field_is_400,
     a_wrong_type_is_400,
+    an_array_body_is_400,
     an_unknown_field_is_400,
     a_duplicate_email_is_409,
     invalid_values_are_400,

@@ -149,6 +149,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Args<T> {
                 "Expected request with `Content-Type: application/json`",
             ));
         };
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            // serde's structs also read arrays; the face takes an object.
+            return Err(IotoError::bad_request("The body must be a JSON object"));
+        }
         serde_json::from_slice(bytes)
             .map(Self)
             .map_err(|e| IotoError::bad_request(without_strings(&e.to_string())))

@@ -450,6 +450,13 @@ async fn update_metadata(
     Path(project_uuid): Id,
     Json(body): Json<MetadataBody>,
 ) -> Reply {
+    if let Some(Some(upstream)) = &body.upstream_project_uuid
+        && uuid::Uuid::parse_str(upstream).is_err()
+    {
+        return Err(ApiError::bad_request(
+            "upstreamProjectUuid must be a UUID, or null to unset it",
+        ));
+    }
     let msg = pb::UpdateProjectMetadataRequest {
         project_uuid,
         upstream_project_uuid: body.upstream_project_uuid.map(Option::unwrap_or_default),

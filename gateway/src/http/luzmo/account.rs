@@ -73,7 +73,7 @@ const BODY_KEYS: [&str; 9] = [
 /// `/0.1.0/account`, POST, PATCH and DELETE documented; Luzmo's Node client also sends
 /// SEARCH (get), LINK (associate) and UNLINK (dissociate), methods OpenAPI 3.1 cannot name:
 /// the path's method router serves them as its fallback, and the POST operation lists them
-/// (`x-platform-extra-methods`). OPTIONS, HEAD, TRACE and CONNECT answer 405.
+/// (`x-platform-extra-methods`). Any other method answers 405.
 pub(super) fn router() -> OpenApiRouter<AppState> {
     let (schemas, paths, methods) = routes!(
         post_account,
@@ -91,8 +91,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         )
 }
 
-/// SEARCH, LINK, UNLINK (or another method outside HTTP's standard ones) `/0.1.0/account`:
-/// the same as POST. A standard method (OPTIONS, HEAD, TRACE, CONNECT) answers 405.
+/// SEARCH, LINK, UNLINK `/0.1.0/account`: the same as POST. Another method answers 405: the
+/// document names every method served (these three in `x-platform-extra-methods`).
 async fn extra_method(
     method: Method,
     state: State<AppState>,
@@ -100,28 +100,17 @@ async fn extra_method(
     address: ClientAddress,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Reply {
-    if STANDARD_METHODS.contains(&method) {
+    if !EXTRA_METHODS.contains(&method.as_str()) {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "Send POST, PATCH, DELETE, SEARCH, LINK or UNLINK",
+            "Send POST, PUT, PATCH, DELETE, GET, SEARCH, LINK or UNLINK",
         ));
     }
     account(state, headers, address, bytes).await
 }
 
-/// HTTP's standard methods, which OpenAPI names: those the document does not list for the
-/// path are not served.
-const STANDARD_METHODS: [Method; 9] = [
-    Method::GET,
-    Method::PUT,
-    Method::POST,
-    Method::DELETE,
-    Method::OPTIONS,
-    Method::HEAD,
-    Method::PATCH,
-    Method::TRACE,
-    Method::CONNECT,
-];
+/// The methods Luzmo's Node client sends that OpenAPI cannot name (get, associate, dissociate).
+const EXTRA_METHODS: [&str; 3] = ["SEARCH", "LINK", "UNLINK"];
 
 /// POST /0.1.0/account: the body's `action` on the caller's accounts (data connections).
 ///
@@ -145,7 +134,7 @@ const STANDARD_METHODS: [Method; 9] = [
         (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
         (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
     ),
-    extensions(("x-platform-extra-methods" = json!(["SEARCH", "LINK", "UNLINK"]))),
+    extensions(("x-platform-extra-methods" = json!(EXTRA_METHODS))),
 )]
 async fn post_account(
     state: State<AppState>,
