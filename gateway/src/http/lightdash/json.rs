@@ -8,7 +8,7 @@ use axum::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use proto::identity::v1 as pb;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// `{"status":"ok","results":…}`.
 pub(super) fn ok(results: impl Serialize) -> Response {
@@ -123,13 +123,6 @@ pub(super) fn page<T>(data: Vec<T>, of: &impl Paged) -> Page<T> {
     }
 }
 
-/// Sets `v[key]` to `value` when there is one.
-pub(super) fn set_some(v: &mut Value, key: &str, value: Option<&impl Serialize>) {
-    if let Some(value) = value {
-        v[key] = json!(value);
-    }
-}
-
 /// The 403 of an authenticated operation without another: the caller's organization requires
 /// allowed IPs (`require_ip_api_access`) and the call comes from outside them.
 pub(super) const ADDRESS_REFUSED: &str = "The caller's organization requires allowed IPs and \
@@ -143,11 +136,6 @@ pub(super) fn time(ts: &prost_types::Timestamp) -> String {
     DateTime::<Utc>::from_timestamp(ts.seconds, u32::try_from(ts.nanos).unwrap_or(0))
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// A timestamp as [`time`] writes it, or `null`.
-pub(super) fn opt_time(ts: Option<&prost_types::Timestamp>) -> Value {
-    ts.map(|t| Value::String(time(t))).unwrap_or(Value::Null)
 }
 
 /// An organization role's wire name (`proto::organization_role`), lowest first: the schema of

@@ -89,7 +89,7 @@ mod prelude {
         routing::{delete, get, patch, post, put},
     };
     pub(super) use serde::Deserialize;
-    pub(super) use serde_json::{Value, json};
+    pub(super) use serde_json::Value;
     #[allow(unused_imports)] // the areas' query types derive IntoParams
     pub(super) use utoipa::{IntoParams, ToSchema};
     pub(super) use utoipa_axum::{router::OpenApiRouter, routes};
