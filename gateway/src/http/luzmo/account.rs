@@ -91,6 +91,31 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         )
 }
 
+/// The refusals of every method of `/0.1.0/account` (the action decides, not the method).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a schema only: `Refusal` builds the answers
+enum Refusals {
+    /// `key` and `token` missing, not matching, or not a valid personal access token (unknown,
+    /// revoked or expired).
+    #[response(status = 401)]
+    Unauthorized(LuzmoError),
+    /// A reader changing an account (update, delete, associate, dissociate take its owner or an
+    /// organization admin), or a caller outside their account's allowed IPs.
+    #[response(status = 403)]
+    Forbidden(LuzmoError),
+    /// An account the caller may not read, or none; a user to associate outside the caller's
+    /// organization; a share to dissociate that does not exist.
+    #[response(status = 404)]
+    NotFound(LuzmoError),
+    /// The account changed meanwhile, or a limit is reached (accounts of the organization,
+    /// members an account is shared with).
+    #[response(status = 409)]
+    Conflict(LuzmoError),
+    /// Too many requests; `Retry-After` says when to try again.
+    #[response(status = 429)]
+    TooMany(LuzmoError),
+}
+
 /// SEARCH, LINK, UNLINK `/0.1.0/account`: the same as POST. Another method answers 405: the
 /// document names every method served (these three in `x-platform-extra-methods`).
 async fn extra_method(
@@ -128,11 +153,7 @@ const EXTRA_METHODS: [&str; 3] = ["SEARCH", "LINK", "UNLINK"];
     request_body = json::Request,
     responses(
         (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
-        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
-        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
-        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
-        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
-        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+        Refusals,
     ),
     extensions(("x-platform-extra-methods" = json!(EXTRA_METHODS))),
 )]
@@ -158,11 +179,7 @@ async fn post_account(
     request_body = json::Request,
     responses(
         (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
-        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
-        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
-        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
-        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
-        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+        Refusals,
     ),
 )]
 async fn patch_account(
@@ -187,11 +204,7 @@ async fn patch_account(
     request_body = json::Request,
     responses(
         (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
-        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
-        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
-        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
-        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
-        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+        Refusals,
     ),
 )]
 async fn put_account(
@@ -216,11 +229,7 @@ async fn put_account(
     request_body = json::Request,
     responses(
         (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
-        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
-        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
-        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
-        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
-        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+        Refusals,
     ),
 )]
 async fn get_account(
@@ -245,11 +254,7 @@ async fn get_account(
     request_body = json::Request,
     responses(
         (status = 200, description = "The account (create, update), `{count, rows}` (get) or `{}` (delete, associate, dissociate).", body = json::Answer),
-        (status = 401, description = "`key` and `token` missing, not matching, or not a valid personal access token (unknown, revoked or expired).", body = LuzmoError),
-        (status = 403, description = "A reader changing an account (update, delete, associate, dissociate take its owner or an organization admin), or a caller outside their account's allowed IPs.", body = LuzmoError),
-        (status = 404, description = "An account the caller may not read, or none; a user to associate outside the caller's organization; a share to dissociate that does not exist.", body = LuzmoError),
-        (status = 409, description = "The account changed meanwhile, or a limit is reached (accounts of the organization, members an account is shared with).", body = LuzmoError),
-        (status = 429, description = "Too many requests; `Retry-After` says when to try again.", body = LuzmoError),
+        Refusals,
     ),
 )]
 async fn delete_account(
