@@ -127,13 +127,11 @@ pub fn error_name(status: StatusCode) -> &'static str {
 /// The routers of the areas, merged.
 macro_rules! merged {
     ($($area:ident),* $(,)?) => {
-        OpenApiRouter::new()$(.merge(OpenApiRouter::from($area::router())))*
+        OpenApiRouter::new()$(.merge($area::router()))*
     };
 }
 
 /// Every route of the dialect.
-// While areas move to `OpenApiRouter` (issue #19), `from` converts those that have not.
-#[allow(clippy::useless_conversion)]
 pub fn router() -> OpenApiRouter<AppState> {
     // Credentials, names and invitations take small bodies (AP-2); the rest the configured
     // limit.
