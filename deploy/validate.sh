@@ -5,7 +5,9 @@
 #      rendered overlays) against the Kubernetes API schemas of the oldest supported version
 #      (1.30: `lifecycle.preStop.sleep`) and of the newest the tool knows;
 #   3. a few project rules kubernetes-validate cannot express (no literal secrets in env, ...);
-#   4. checkov (security/policy): raw files, each rendered overlay, and the Dockerfile.
+#   4. checkov (security/policy): raw files, each rendered overlay, and the Dockerfile; every
+#      check passes but those listed, each with its reason, in deploy/checkov.skip, and a listed
+#      check that no longer fails is an error too.
 # Exits non-zero if any step fails. Installs its tools with pip, into a virtualenv of its own
 # (DEPLOY_VALIDATE_VENV, default ~/.cache/platform-deploy-validate) so it never changes the
 # system's Python packages. First run: ~2 minutes (pip); later runs: ~1 minute.
@@ -24,34 +26,8 @@ CHECKOV_VERSION=3.3.30
 # Schema versions checked: the oldest cluster the manifests support, and the newest known.
 KUBE_VERSIONS=(1.30.0 1.37.0)
 
-# --- checkov skip lists: every skipped check, and why ------------------------------------------
-# Everywhere:
-#   CKV_K8S_43 "Image should use digest": the image is named by tag in git (0.1.0, dev); the
-#              release pipeline pins the digest with `kustomize edit set image
-#              platform=REGISTRY/platform:TAG@sha256:...` in the prod overlay. A digest cannot
-#              be written before the image exists.
-#   CKV_K8S_35 "Prefer using secrets as files over secrets as environment variables": the
-#              binaries are configured by environment variables (12-factor, clap `env =`), so the
-#              database URLs, the internal credential and connections-svc's keys and OAuth2
-#              client secrets arrive as env vars, always through secretKeyRef (step 3 enforces
-#              that no literal secret is written). Reading them
-#              from mounted files needs `*_FILE` variables in the code first.
-SKIP_COMMON="CKV_K8S_43,CKV_K8S_35"
-# Raw files only:
-#   CKV_K8S_21 "The default namespace should not be used": the base is namespace-less on
-#              purpose; the overlays set the namespace, and the rendered overlays are checked
-#              with CKV_K8S_21 enabled.
-SKIP_RAW="$SKIP_COMMON,CKV_K8S_21"
-# The dev overlay only:
-#   CKV_K8S_15 "Image Pull Policy should be Always": dev runs the locally built `platform:dev`
-#              loaded into the cluster (kind/minikube), which no registry serves; Always would
-#              fail to pull it. Base and prod keep Always.
-SKIP_DEV="$SKIP_COMMON,CKV_K8S_15"
-SKIP_PROD="$SKIP_COMMON"
-# The Dockerfile:
-#   CKV_DOCKER_2 "HEALTHCHECK instruction": the runtime image is distroless (no shell, no curl),
-#              and health is checked by Kubernetes probes (gRPC health, /livez, /readyz).
-SKIP_DOCKER="CKV_DOCKER_2"
+# checkov's skipped checks, each with its reason: deploy/checkov.skip.
+SKIP_FILE=deploy/checkov.skip
 
 failures=()
 step() { printf '\n==> %s\n' "$*"; }
@@ -202,27 +178,86 @@ PY
 then :; else fail "project rules"; fi
 
 # --- 4. checkov ---------------------------------------------------------------------------------
-run_checkov() { # label, skip list, checkov args...
-    local label=$1 skip=$2; shift 2
-    step "checkov: $label (skipped: $skip)"
-    if "${CHECKOV[@]}" --skip-check "$skip" "$@"; then
+# Each run reports every failed check (JSON); deploy/checkov.skip says which are accepted where.
+# A failed check not accepted there fails, and so does an accepted one that did not fail (a skip
+# that hides nothing any more), a parsing error, or a run that found nothing to check.
+if ! "$PY" - "$SKIP_FILE" <<'PY'
+import sys
+bad = []
+for n, line in enumerate(open(sys.argv[1]), 1):
+    if line.strip() and not line.lstrip().startswith("#") and len(line.split(None, 2)) < 3:
+        bad.append(f"{sys.argv[1]}:{n}: expected `<where> <check id> <reason>`: {line.strip()}")
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+PY
+then fail "$SKIP_FILE"; fi
+run_checkov() { # label, scopes (comma-separated, from checkov.skip), checkov args...
+    local label=$1 scopes=$2; shift 2
+    step "checkov: $label (accepted: the $scopes entries of $SKIP_FILE)"
+    local json="$RENDER_DIR/checkov.json"
+    # Its exit status says whether some check failed; the JSON says which, and is judged below.
+    "${CHECKOV[@]}" -o json "$@" >"$json" 2>"$RENDER_DIR/checkov.err" || true
+    if "$PY" - "$json" "$SKIP_FILE" "$scopes" <<'PY'
+import json, os, sys
+
+path, skip_file, scopes = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+accepted = {}
+for line in open(skip_file):
+    if line.strip() and not line.lstrip().startswith("#"):
+        fields = line.split(None, 2)  # (a line without a reason failed above)
+        if len(fields) == 3 and fields[0] in scopes:
+            accepted[fields[1]] = fields[2].strip()
+try:
+    with open(path) as f:
+        report = json.load(f)
+except ValueError as e:
+    sys.exit(f"checkov wrote no JSON report ({e})")
+reports = report if isinstance(report, list) else [report]
+errors, failed = [], set()
+for r in reports:
+    if "results" not in r:
+        errors.append(f"checkov found nothing to check: {r}")
+        continue
+    summary = r["summary"]
+    if summary.get("parsing_errors") or r["results"].get("parsing_errors"):
+        errors.append(f"parsing errors: {r['results'].get('parsing_errors')}")
+    if not summary.get("resource_count"):
+        errors.append("no resource checked")
+    for c in r["results"].get("failed_checks", []):
+        failed.add(c["check_id"])
+        if c["check_id"] not in accepted:
+            lines = "-".join(map(str, c.get("file_line_range") or []))
+            where = c.get("file_abs_path") or ""
+            if not os.path.isfile(where):
+                where = c["file_path"].lstrip("/")
+            elif where.startswith(os.getcwd() + "/"):
+                where = os.path.relpath(where)
+            errors.append(f"{c['check_id']} {c['check_name']}: {c['resource']} ({where}:{lines})")
+    print(f"{summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed"
+          f" ({len(failed & accepted.keys())} accepted check(s) among them)")
+for check in sorted(accepted.keys() - failed):
+    errors.append(f"{check} is accepted in {skip_file} ({accepted[check]}) but passes here:"
+                  " remove the entry")
+for e in errors:
+    print(e)
+sys.exit(1 if errors else 0)
+PY
+    then
         echo "ok"
     else
+        tail -n 20 "$RENDER_DIR/checkov.err" >&2
         fail "checkov: $label"
     fi
 }
-run_checkov "raw manifests in $K8S" "$SKIP_RAW" \
+run_checkov "raw manifests in $K8S" k8s,raw \
     -d "$K8S" --framework kubernetes --skip-path 'patch\.yaml$'
 for out in "${rendered[@]}"; do
     o="$(basename "$(dirname "$out")")"
-    case "$o" in
-        dev) skip="$SKIP_DEV" ;;
-        base) continue ;; # namespace-less: covered by the raw run
-        *) skip="$SKIP_PROD" ;;
-    esac
-    run_checkov "rendered overlay $o" "$skip" -f "$out" --framework kubernetes
+    [[ $o == base ]] && continue # namespace-less: covered by the raw run
+    run_checkov "rendered overlay $o" "k8s,$o" -f "$out" --framework kubernetes
 done
-run_checkov "deploy/Dockerfile" "$SKIP_DOCKER" -f deploy/Dockerfile --framework dockerfile
+run_checkov "deploy/Dockerfile" dockerfile -f deploy/Dockerfile --framework dockerfile
 
 # --- summary ------------------------------------------------------------------------------------
 echo
