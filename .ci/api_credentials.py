@@ -35,10 +35,12 @@ password = "correct horse battery staple"
 call("POST", "/api/v1/user", {"email": email, "password": password,
                               "firstName": "Schema", "lastName": "Thesis"})
 call("PUT", "/api/v1/org", {"name": "Schemathesis"})
-pat = call("POST", "/api/v1/user/me/personal-access-tokens", {"description": "schemathesis"})["token"]
+created = call("POST", "/api/v1/user/me/personal-access-tokens", {"description": "schemathesis"})
+pat, pat_uuid = created["token"], created["uuid"]
 # A logged-in API client's access JWT (the password grant): unlike one exchanged for the personal
 # access token, it may manage personal access tokens.
 jwt = call("POST", "/api/v1/auth/token",
            {"grantType": "password", "email": email, "password": password})["accessToken"]
 print(f"ST_PAT={shlex.quote(pat)}")
+print(f"ST_PAT_UUID={shlex.quote(pat_uuid)}")
 print(f"ST_JWT={shlex.quote(jwt)}")
