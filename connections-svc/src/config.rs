@@ -197,6 +197,10 @@ pub struct Cli {
 pub enum Command {
     /// Serve gRPC (the default).
     Serve,
-    /// Re-wrap every secret's data key with the newest key-encryption key, then exit.
+    /// Re-wrap every connection secret's data key under the newest version of CONNECTIONS_KEYS,
+    /// then exit (no secret is decrypted). Run it after adding a key version and restarting,
+    /// then raise CONNECTIONS_KEY_MIN_DECRYPT_VERSION. Needs the database settings and
+    /// CONNECTIONS_KEYS; works while the service runs. Counts on stderr after each batch of
+    /// 500; the last line on stdout is `{"moved":N,"failed":M}`; exit 1 when any failed.
     Rewrap,
 }

@@ -154,13 +154,7 @@ impl Application {
             sqlite_file: config.data_dir.join("connections.db"),
             max_connections: 2,
         };
-        let pool = service_kit::db::connect(&db).await?;
-        pool.migrate(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS)
-            .await?;
-        let store = store::for_pool(pool.clone());
-        let report = domain::rewrap_all(store.as_ref(), &keyring).await;
-        pool.close().await;
-        Ok(report?)
+        rewrap_database(&db, &keyring, &mut std::io::stderr()).await
     }
 
     /// The address the server listens on.
@@ -172,4 +166,34 @@ impl Application {
     pub async fn run(self) -> anyhow::Result<()> {
         self.0.run().await
     }
+}
+
+/// `rewrap` on the database `db` (`connections-svc rewrap`, `platform rewrap`): every secret
+/// moved to `keyring`'s newest key version, the counts written to `progress` after each batch
+/// (`rewrap: N moved, M failed so far`). Works while the service runs.
+pub async fn rewrap_database(
+    db: &DbConfig,
+    keyring: &envelope::Keyring,
+    progress: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<domain::RewrapReport> {
+    let pool = service_kit::db::connect(db).await?;
+    let result = async {
+        pool.migrate(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS)
+            .await?;
+        let store = store::for_pool(pool.clone());
+        let mut show = |r: domain::RewrapReport| {
+            // Progress only: a closed terminal does not stop the work.
+            let _ = writeln!(
+                progress,
+                "rewrap: {} moved, {} failed so far",
+                r.moved, r.failed
+            );
+        };
+        Ok::<_, anyhow::Error>(
+            domain::rewrap_all_reporting(store.as_ref(), keyring, &mut show).await?,
+        )
+    }
+    .await;
+    pool.close().await;
+    result
 }

@@ -11,19 +11,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = connections_svc::Cli::parse();
-    service_kit::telemetry::init(&cli.log.rust_log);
     if let Some(connections_svc::Command::Rewrap) = cli.command {
+        // Progress and logs on stderr; the counts, one JSON line, on stdout.
+        service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
         let report = connections_svc::Application::rewrap(&cli.config).await?;
-        tracing::info!(
-            moved = report.moved,
-            failed = report.failed,
-            "re-wrap finished"
-        );
+        println!(r#"{{"moved":{},"failed":{}}}"#, report.moved, report.failed);
         if report.failed > 0 {
             anyhow::bail!("{} secrets could not be re-wrapped", report.failed);
         }
         return Ok(());
     }
+    service_kit::telemetry::init(&cli.log.rust_log);
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
     connections_svc::Application::build(cli.config, shutdown)

@@ -4,6 +4,7 @@
 //! Layers: `grpc` (proto types stop here) -> `domain` (rules, validation) -> `store` (SQL).
 //! Architecture invariant: only this crate touches the `identity` schema.
 
+pub mod admin;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -35,6 +35,9 @@ pub enum Command {
     /// Signing keys in identity-svc's database: `rotate-signing-key` / `rewrap-signing-keys`.
     #[command(flatten)]
     SigningKeys(identity_svc::signing_keys::SigningKeys),
+    /// The operator's toolbox: `create-admin`, `export`, `import`, `rewrap` (crate::toolbox).
+    #[command(flatten)]
+    Toolbox(crate::toolbox::Toolbox),
 }
 
 /// Arguments of `platform consume`.

@@ -5,6 +5,7 @@
 //! Used by `main.rs` (the one command a newcomer runs) and by the end-to-end tests.
 
 mod cli;
+pub mod toolbox;
 
 pub use cli::{Cli, Command, ConsumeArgs};
 
@@ -105,6 +106,18 @@ impl Config {
         Ok(settings)
     }
 
+    /// connections-svc's settings, with `CONNECTIONS_KEYS` from the key file
+    /// `$DATA_DIR/connections.keys` (made on first start) when it is not set, on either backend.
+    pub fn connections_settings(&self) -> anyhow::Result<connections_svc::Settings> {
+        let mut settings = self.connections.clone();
+        if settings.connections_keys.is_none() {
+            settings.connections_keys = Some(connections_svc::key_file(
+                &self.data_dir.join("connections.keys"),
+            )?);
+        }
+        Ok(settings)
+    }
+
     /// The name of one service's PostgreSQL schema.
     pub fn schema(&self, service: &str) -> String {
         format!("{}{service}", self.schema_prefix)
@@ -183,12 +196,7 @@ impl Platform {
         )
         .await?;
         let projects_url = format!("http://{}", projects.local_addr());
-        let mut connections_settings = config.connections.clone();
-        if connections_settings.connections_keys.is_none() {
-            connections_settings.connections_keys = Some(connections_svc::key_file(
-                &config.data_dir.join("connections.keys"),
-            )?);
-        }
+        let connections_settings = config.connections_settings()?;
         let connections = connections_svc::Application::build(
             connections_svc::Config {
                 listen_addr: loopback,

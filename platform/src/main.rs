@@ -95,6 +95,11 @@ async fn main() -> anyhow::Result<()> {
         return identity_svc::signing_keys::cli(&db, &keyring, command, &mut std::io::stdout())
             .await;
     }
+    if let Some(platform::Command::Toolbox(command)) = cli.command {
+        // Results on stdout, progress and logs on stderr.
+        service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
+        return platform::toolbox::run(&cli.config, command).await;
+    }
     service_kit::telemetry::init(&cli.log.rust_log);
     if let Some(platform::Command::Consume(args)) = cli.command {
         return consume(cli.config, args).await;

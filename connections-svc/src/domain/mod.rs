@@ -41,7 +41,7 @@ use uuid::Uuid;
 
 pub use catalog::{CATALOG, Format, Provider, ProviderField, Target};
 pub use connection_test::{TESTS_PER_USER, TestReport, TestSettings, TestStatus};
-pub use rewrap::{RewrapReport, rewrap_all};
+pub use rewrap::{RewrapReport, rewrap_all, rewrap_all_reporting};
 pub use shares::MAX_SHARES;
 pub use validate::{
     Fields, MAX_CACHE_SECONDS, MAX_SECRET_BYTES, MAX_SYNC_INTERVAL_HOURS, SECRET_FIELDS,

@@ -22,6 +22,16 @@ pub struct RewrapReport {
 /// secret is decrypted (CR-5). Safe to run while the service serves: a row changed meanwhile
 /// keeps its newer value.
 pub async fn rewrap_all(store: &dyn ConnectionsStore, keyring: &Keyring) -> Result<RewrapReport> {
+    rewrap_all_reporting(store, keyring, &mut |_| {}).await
+}
+
+/// [`rewrap_all`], calling `progress` with the counts so far after each batch (of up to 500
+/// secrets): the command line shows them as it goes.
+pub async fn rewrap_all_reporting(
+    store: &dyn ConnectionsStore,
+    keyring: &Keyring,
+    progress: &mut (dyn FnMut(RewrapReport) + Send),
+) -> Result<RewrapReport> {
     let current = i32::try_from(keyring.current_version()).unwrap_or(i32::MAX);
     let mut report = RewrapReport::default();
     let mut failed: std::collections::HashSet<(Uuid, String)> = Default::default();
@@ -54,6 +64,7 @@ pub async fn rewrap_all(store: &dyn ConnectionsStore, keyring: &Keyring) -> Resu
                 }
             }
         }
+        progress(report);
     }
     Ok(report)
 }

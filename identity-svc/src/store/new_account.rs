@@ -1,5 +1,6 @@
 //! A top-level account made by an operator together with its first user: the account, a pending
-//! admin (no password) and the invitation that lets them set one, in one transaction.
+//! admin (no password) and the invitation that lets them set one, in one transaction; or, by
+//! `create-admin` on the command line, an organization with its first admin and their password.
 
 use proto::identity::v1::OrganizationRole;
 use service_kit::on_pool;
@@ -11,6 +12,7 @@ use super::{
     conflict,
     guard::check_guard,
     invites::{insert_invite, insert_membership},
+    organizations::{OrganizationRecord, insert_organization_with_admin, sort_key_of},
     users::insert_user,
 };
 
@@ -30,6 +32,15 @@ pub trait NewAccountStore: Send + Sync {
         invite: &InviteRecord,
         guard: &Guard,
     ) -> Result<AccountRecord>;
+    /// Inserts `user` with `password_hash` and top-level `organization` with them as its
+    /// admin, atomically (what registering and then creating an organization leave, without a
+    /// session); Conflict when the email is taken.
+    async fn create_user_with_organization(
+        &self,
+        user: &UserRecord,
+        password_hash: &str,
+        organization: &OrganizationRecord,
+    ) -> Result<()>;
 }
 
 #[async_trait::async_trait]
@@ -57,6 +68,22 @@ impl NewAccountStore for SqlStore {
                 .await?;
             tx.commit().await?;
             Ok(stored)
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_user_with_organization(
+        &self,
+        u: &UserRecord,
+        password_hash: &str,
+        o: &OrganizationRecord,
+    ) -> Result<()> {
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            insert_user!(&mut *tx, u, Some(password_hash))?;
+            insert_organization_with_admin!(&mut *tx, o, u.user_uuid)?;
+            tx.commit().await?;
+            Ok(())
         })
     }
 }

@@ -7,7 +7,7 @@ use service_kit::on_pool;
 use uuid::Uuid;
 
 use super::{
-    OutboxEvent, Result, SqlStore, conflict,
+    OutboxEvent, Result, SqlStore,
     outbox::{delete_recording, insert_event},
 };
 
@@ -158,6 +158,49 @@ fn refusal(
 }
 
 /// Organizations, their members and roles.
+/// Inside transaction `$tx`: inserts top-level organization `$o` (an [`OrganizationRecord`];
+/// the database assigns its customer id) with user `$admin` as its admin; Conflict when the
+/// user already belongs to an organization.
+macro_rules! insert_organization_with_admin {
+    ($tx:expr, $o:expr, $admin:expr) => {{
+        let o: &$crate::store::OrganizationRecord = $o;
+        async {
+            // A top-level account (depth 0); the database assigns its customer id.
+            sqlx::query(
+                "INSERT INTO organizations (organization_uuid, name, chart_colors, \
+                 default_project_uuid, created_at, updated_at, path) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(o.organization_uuid)
+            .bind(&o.name)
+            .bind(&o.chart_colors)
+            .bind(o.default_project_uuid)
+            .bind(o.created_at)
+            .bind(o.updated_at)
+            .bind($crate::store::account_path(None, o.organization_uuid))
+            .execute(&mut *$tx)
+            .await?;
+            sqlx::query(concat!(
+                "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at, sort_key) \
+                 VALUES ($1, $2, $5, $3, ",
+                sort_key_of!("$1", "$4"),
+                ")"
+            ))
+            .bind($admin)
+            .bind(o.organization_uuid)
+            .bind(o.created_at)
+            .bind($crate::store::organizations::SORT_SEPARATOR)
+            .bind(proto::identity::v1::OrganizationRole::Admin.as_str())
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::store::conflict)?;
+            Ok::<(), $crate::store::StoreError>(())
+        }
+        .await
+    }};
+}
+pub(super) use insert_organization_with_admin;
+
 #[async_trait::async_trait]
 pub trait OrganizationStore: Send + Sync {
     /// Creates an organization with `admin` as its first admin; Conflict when they already
@@ -213,35 +256,7 @@ impl OrganizationStore for SqlStore {
     async fn create_organization(&self, o: &OrganizationRecord, admin: Uuid) -> Result<()> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
-            // A top-level account (depth 0); the database assigns its customer id.
-            sqlx::query(
-                "INSERT INTO organizations (organization_uuid, name, chart_colors, \
-                 default_project_uuid, created_at, updated_at, path) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(o.organization_uuid)
-            .bind(&o.name)
-            .bind(&o.chart_colors)
-            .bind(o.default_project_uuid)
-            .bind(o.created_at)
-            .bind(o.updated_at)
-            .bind(super::account_path(None, o.organization_uuid))
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(concat!(
-                "INSERT INTO memberships (user_uuid, organization_uuid, role, created_at, sort_key) \
-                 VALUES ($1, $2, $5, $3, ",
-                sort_key_of!("$1", "$4"),
-                ")"
-            ))
-            .bind(admin)
-            .bind(o.organization_uuid)
-            .bind(o.created_at)
-            .bind(SORT_SEPARATOR)
-            .bind(OrganizationRole::Admin.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict)?;
+            insert_organization_with_admin!(&mut *tx, o, admin)?;
             tx.commit().await?;
             Ok(())
         })

@@ -1,0 +1,301 @@
+//! `platform import`: writes an organization exported by `platform export` into this
+//! deployment's databases, all or nothing: the whole document is checked first (its format,
+//! every row's columns and kinds, that every connection secret opens under this deployment's
+//! `CONNECTIONS_KEYS`), then each service's rows go in one transaction per service, committed
+//! only once every service's rows are written and each table holds exactly the document's rows
+//! of the organization (so a file cannot write outside it).
+
+use std::{collections::HashMap, io::Write, path::PathBuf};
+
+use anyhow::Context;
+use uuid::Uuid;
+
+use super::{Cell, Document, FORMAT, Table, sql::Tx, tables::SERVICES};
+use crate::toolbox::databases::{self, Databases};
+
+/// Arguments of `platform import`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// The document to read (from `platform export`). Default: standard input.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Per-service databases (a deployment of separate services).
+    #[command(flatten)]
+    pub databases: Databases,
+}
+
+/// One table's rows, parsed: cells in the order of its columns.
+struct Parsed {
+    table: &'static Table,
+    rows: Vec<Vec<Cell>>,
+}
+
+/// Imports as `args` says, with the connection secrets checked against `keyring`; progress to
+/// `progress`, one JSON line summing it up to `out`.
+pub async fn run(
+    config: &crate::Config,
+    args: &ImportArgs,
+    keyring: &connections_svc::envelope::Keyring,
+    progress: &mut dyn Write,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let text = match &args.input {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?,
+    };
+    // serde's message may quote the document: only where it went wrong is shown.
+    let document: Document = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "not a {FORMAT} document: {:?} error at line {}, column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    anyhow::ensure!(
+        document.format == FORMAT,
+        "unsupported format {:?}: this tool reads {FORMAT}",
+        document.format
+    );
+    let services = parse(&document)?;
+    let accounts = accounts(&document, &services[0])?;
+    check_secrets(&services[2], keyring)?;
+    writeln!(
+        progress,
+        "import: organization {}: {} account(s); document checked",
+        document.organization_uuid,
+        accounts.len()
+    )?;
+    let mut pools = Vec::new();
+    for s in &SERVICES {
+        pools.push(databases::open(&args.databases.of(config, s.name), s.name).await?);
+    }
+    let written = write_all(&pools, &services, &accounts, progress).await;
+    for p in &pools {
+        p.close().await;
+    }
+    let rows = written?;
+    let summary = serde_json::json!({
+        "organizationUuid": document.organization_uuid,
+        "accounts": accounts.len(),
+        "rows": rows,
+    });
+    writeln!(out, "{summary}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Every service's tables, parsed and ordered (parents before children), in [`SERVICES`]'
+/// order; an error names the service, table, row and column at fault.
+fn parse(document: &Document) -> anyhow::Result<Vec<Vec<Parsed>>> {
+    for name in document.services.keys() {
+        anyhow::ensure!(
+            SERVICES.iter().any(|s| s.name == name),
+            "unknown service {name:?}"
+        );
+    }
+    let mut services = Vec::new();
+    for service in &SERVICES {
+        let tables = document
+            .services
+            .get(service.name)
+            .with_context(|| format!("the document lacks service {}", service.name))?;
+        for name in tables.keys() {
+            anyhow::ensure!(
+                service.tables.iter().any(|t| t.name == name),
+                "unknown table {}.{name}",
+                service.name
+            );
+        }
+        let mut parsed = Vec::new();
+        for table in service.tables {
+            let at = format!("{}.{}", service.name, table.name);
+            let rows = tables
+                .get(table.name)
+                .with_context(|| format!("the document lacks table {at}"))?;
+            let mut cells = Vec::with_capacity(rows.len());
+            for (n, row) in rows.iter().enumerate() {
+                cells.push(parse_row(table, row).with_context(|| format!("{at}, row {}", n + 1))?);
+            }
+            if let Some(tree) = table.tree {
+                cells = parents_first(table, tree, cells).with_context(|| at.clone())?;
+            }
+            parsed.push(Parsed { table, rows: cells });
+        }
+        services.push(parsed);
+    }
+    Ok(services)
+}
+
+fn parse_row(table: &Table, row: &super::Row) -> anyhow::Result<Vec<Cell>> {
+    for key in row.keys() {
+        anyhow::ensure!(
+            table.columns.iter().any(|(c, _)| c == key),
+            "unknown column {key:?}"
+        );
+    }
+    table
+        .columns
+        .iter()
+        .map(|(name, kind)| {
+            let value = row
+                .get(*name)
+                .with_context(|| format!("column {name} is missing"))?;
+            Cell::parse(*kind, value).map_err(|e| anyhow::anyhow!("column {name}: expected {e}"))
+        })
+        .collect()
+}
+
+fn uuid_at(table: &Table, cells: &[Cell], column: &str) -> Option<Uuid> {
+    let i = table.columns.iter().position(|(c, _)| *c == column)?;
+    match &cells[i] {
+        Cell::Uuid(u) => *u,
+        _ => None,
+    }
+}
+
+/// `rows` ordered so that each row's parent (in the same table) comes before it.
+fn parents_first(
+    table: &Table,
+    (id, parent): (&str, &str),
+    mut rows: Vec<Vec<Cell>>,
+) -> anyhow::Result<Vec<Vec<Cell>>> {
+    let ids: std::collections::HashSet<Uuid> =
+        rows.iter().filter_map(|r| uuid_at(table, r, id)).collect();
+    let mut placed = std::collections::HashSet::new();
+    let mut ordered = Vec::with_capacity(rows.len());
+    while !rows.is_empty() {
+        let before = rows.len();
+        let (ready, waiting): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| {
+            uuid_at(table, r, parent).is_none_or(|p| placed.contains(&p) || !ids.contains(&p))
+        });
+        for r in ready {
+            placed.extend(uuid_at(table, &r, id));
+            ordered.push(r);
+        }
+        rows = waiting;
+        anyhow::ensure!(rows.len() < before, "rows whose parents form a cycle");
+    }
+    Ok(ordered)
+}
+
+/// The accounts the document holds: its organization first, a top-level account.
+fn accounts(document: &Document, identity: &[Parsed]) -> anyhow::Result<Vec<Uuid>> {
+    let organizations = &identity[0];
+    let mut accounts = Vec::new();
+    for row in &organizations.rows {
+        let id = uuid_at(organizations.table, row, "organization_uuid")
+            .context("identity.organizations: a row without organization_uuid")?;
+        let parent = uuid_at(organizations.table, row, "parent_uuid");
+        anyhow::ensure!(
+            (id == document.organization_uuid) == parent.is_none(),
+            "identity.organizations: {id} must be the document's organization or below it"
+        );
+        accounts.push(id);
+    }
+    anyhow::ensure!(
+        accounts.first() == Some(&document.organization_uuid),
+        "the document does not hold organization {}",
+        document.organization_uuid
+    );
+    Ok(accounts)
+}
+
+/// Every sealed secret opens under `keyring` with its binding (organization, connection,
+/// field): the target must hold the key versions they were sealed with. Nothing is kept or
+/// shown of what opens.
+fn check_secrets(
+    connections: &[Parsed],
+    keyring: &connections_svc::envelope::Keyring,
+) -> anyhow::Result<()> {
+    let (rows, secrets) = (&connections[0], &connections[1]);
+    let organization_of: HashMap<Uuid, Uuid> = rows
+        .rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                uuid_at(rows.table, r, "connection_uuid")?,
+                uuid_at(rows.table, r, "organization_uuid")?,
+            ))
+        })
+        .collect();
+    for (n, s) in secrets.rows.iter().enumerate() {
+        let at = || format!("connections.connection_secrets, row {}", n + 1);
+        let connection = uuid_at(secrets.table, s, "connection_uuid").with_context(at)?;
+        let organization = *organization_of
+            .get(&connection)
+            .with_context(|| format!("{}: its connection is not in the document", at()))?;
+        let (Cell::Text(Some(field)), Cell::Text(Some(sealed))) = (&s[1], &s[3]) else {
+            anyhow::bail!("{}: field and sealed are required", at());
+        };
+        let binding = connections_svc::envelope::Binding {
+            organization_uuid: organization,
+            connection_uuid: connection,
+            field,
+        };
+        if let Err(e) = keyring.open(sealed, &binding) {
+            anyhow::bail!(
+                "the secret {field:?} of connection {connection} does not open under this deployment's CONNECTIONS_KEYS ({e}; sealed under key version {}): give the target the source's key versions (docs/operations.md)",
+                connections_svc::envelope::Keyring::version_of(sealed)
+                    .map_or_else(|_| "?".to_owned(), |v| v.to_string())
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes every service's rows, one transaction each, committed only once all are written
+/// and checked; answers the number of rows written.
+async fn write_all(
+    pools: &[service_kit::db::Pool],
+    services: &[Vec<Parsed>],
+    accounts: &[Uuid],
+    progress: &mut dyn Write,
+) -> anyhow::Result<usize> {
+    let mut transactions = Vec::new();
+    let mut total = 0;
+    for ((service, pool), tables) in SERVICES.iter().zip(pools).zip(services) {
+        let mut tx = Tx::begin(pool, false).await?;
+        for t in tables {
+            let held = tx.count(t.table, accounts).await?;
+            anyhow::ensure!(
+                held == 0,
+                "this deployment already holds {held} row(s) of {}.{} for organization {} (imported before?); nothing was written",
+                service.name,
+                t.table.name,
+                accounts[0]
+            );
+        }
+        for t in tables {
+            tx.insert(t.table, &t.rows)
+                .await
+                .with_context(|| format!("{}; nothing was written", service.name))?;
+            writeln!(
+                progress,
+                "import: {}.{}: {} row(s)",
+                service.name,
+                t.table.name,
+                t.rows.len()
+            )?;
+            total += t.rows.len();
+        }
+        // Every row written belongs to the organization (a row scoped through another, such as
+        // a user through their membership, is counted once both are in).
+        for t in tables {
+            let held = tx.count(t.table, accounts).await?;
+            anyhow::ensure!(
+                usize::try_from(held).ok() == Some(t.rows.len()),
+                "{}.{}: {} row(s) written but {held} belong to the organization: the document holds rows of others; nothing was written",
+                service.name,
+                t.table.name,
+                t.rows.len()
+            );
+        }
+        transactions.push(tx);
+    }
+    for tx in transactions {
+        tx.commit().await?;
+    }
+    Ok(total)
+}
