@@ -1,7 +1,8 @@
 //! identity-svc as its own process (Kubernetes). Run: `cargo run -p identity-svc -- --help`;
 //! `identity-svc owner-token --help`: operator tokens (`identity_svc::operator`);
 //! `identity-svc rotate-signing-key`, `identity-svc rewrap-signing-keys`: the signing keys
-//! (`identity_svc::signing_keys`).
+//! (`identity_svc::signing_keys`); `identity-svc create-admin`: the first user and
+//! organization (`identity_svc::admin`).
 
 use clap::Parser;
 
@@ -32,6 +33,16 @@ async fn main() -> anyhow::Result<()> {
         let (db, keyring) = (cli.db.database(), cli.keyring()?);
         return identity_svc::signing_keys::cli(&db, &keyring, cli.command, &mut std::io::stdout())
             .await;
+    }
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "create-admin")
+    {
+        let cli = identity_svc::admin::CreateAdminCli::parse_from(std::env::args_os().skip(1));
+        service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
+        let password = identity_svc::admin::read_password(&cli.args)?;
+        let db = cli.db.database();
+        return identity_svc::admin::cli(&db, &cli.args, password, &mut std::io::stdout()).await;
     }
     let cli = identity_svc::Cli::parse();
     service_kit::telemetry::init(&cli.log.rust_log);

@@ -101,11 +101,11 @@ static INIT: LazyLock<()> =
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-fn pg_url() -> String {
+pub(crate) fn pg_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.to_owned())
 }
 
-async fn postgres_reachable(url: &str) -> bool {
+pub(crate) async fn postgres_reachable(url: &str) -> bool {
     let connect = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(url);

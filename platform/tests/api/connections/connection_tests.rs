@@ -10,12 +10,12 @@ use crate::{
     organizations::{admin_of_new_org, cookie},
 };
 
-const MARIADB_USER: &str = "platform_e2e";
-const MARIADB_PASSWORD: &str = "e2e-Password-3c9d";
+pub(crate) const MARIADB_USER: &str = "platform_e2e";
+pub(crate) const MARIADB_PASSWORD: &str = "e2e-Password-3c9d";
 
 /// Creates the MariaDB user the tests connect as; false (after a loud message) when there is no
 /// MariaDB, which CI=true does not accept.
-async fn mariadb_user() -> bool {
+pub(crate) async fn mariadb_user() -> bool {
     let url = std::env::var("TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
     let connect = sqlx::mysql::MySqlPoolOptions::new()

@@ -6,7 +6,7 @@
 //! matrix between roles and organizations (AC-1, AC-2, AC-8). This module holds the request
 //! helpers the areas share.
 
-mod connection_tests;
+pub(crate) mod connection_tests;
 mod isolation;
 mod oauth;
 mod routes;
