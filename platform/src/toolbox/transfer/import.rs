@@ -199,6 +199,16 @@ fn accounts(document: &Document, identity: &[Parsed]) -> anyhow::Result<Vec<Uuid
         "the document does not hold organization {}",
         document.organization_uuid
     );
+    // A sub-account's parent is one of the document's accounts: none is placed under another
+    // organization of the target.
+    for row in &organizations.rows {
+        if let Some(parent) = uuid_at(organizations.table, row, "parent_uuid") {
+            anyhow::ensure!(
+                accounts.contains(&parent),
+                "identity.organizations: the parent {parent} of a sub-account is not in the document"
+            );
+        }
+    }
     Ok(accounts)
 }
 

@@ -8,7 +8,7 @@ use std::{io::Write, process::Stdio};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, Backend, TestApp, dual_backend, spawn_app, spawn_app_with};
+use crate::helpers::{Auth, Backend, TestApp, dual, dual_backend, spawn_app, spawn_app_with};
 
 /// What a run of the binary left: exit code, stdout, stderr.
 pub(crate) struct Run {
@@ -159,6 +159,48 @@ async fn create_admin_makes_an_admin_who_logs_in(backend: Backend) {
 }
 
 dual_backend!(create_admin_makes_an_admin_who_logs_in);
+
+/// `platform rewrap` after a key version is added: every connection secret moves to it, with
+/// the counts on stderr and last on stdout; a second run moves none.
+async fn rewrap_moves_every_secret_to_the_new_key(app: TestApp) {
+    let (admin, _) = crate::organizations::admin_of_new_org(&app, "Rewrap").await;
+    for name in ["a", "b"] {
+        let body = json!({"provider": "postgresql", "name": name, "host": "db.example.com",
+            "secrets": {"password": PASSWORD}});
+        let r = app
+            .post(
+                "/api/v1/connections",
+                &crate::organizations::cookie(&admin),
+                body,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let keys = std::fs::read_to_string(app.data_dir.join("connections.keys")).unwrap();
+    let mut env = env_of(&app);
+    let new = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode([9_u8; 32])
+    };
+    env.push((
+        "CONNECTIONS_KEYS".to_owned(),
+        format!("{},2:{new}", keys.trim()),
+    ));
+    let run = platform(&env, &["rewrap"], None);
+    assert_eq!(run.result(), json!({"moved": 2, "failed": 0}));
+    assert!(
+        run.err.contains("rewrap: 2 moved, 0 failed so far"),
+        "{}",
+        run.err
+    );
+    let again = platform(&env, &["rewrap"], None);
+    assert_eq!(again.result(), json!({"moved": 0, "failed": 0}));
+    for r in [&run, &again] {
+        assert!(!r.text().contains(PASSWORD) && !r.text().contains(&new));
+    }
+}
+
+dual!(rewrap_moves_every_secret_to_the_new_key);
 
 /// Every toolbox command explains itself: what it does, what it needs, whether it runs beside
 /// the platform.
