@@ -15,10 +15,10 @@ use service_kit::db::{self, DbConfig};
 use uuid::Uuid;
 
 use crate::{
-    domain::{organizations::org_name, password, validate},
+    domain::{new_user, organizations::org_name, password, validate},
     error::Error,
     operator::DatabaseArgs,
-    store::{self, IdentityStore, OrganizationRecord, StoreError, UserRecord},
+    store::{self, IdentityStore, OrganizationRecord, StoreError},
 };
 
 /// The variable `create-admin` reads the password from when `--password-stdin` is not given.
@@ -157,18 +157,7 @@ pub async fn create_admin(
     }
     let hash = hasher.hash(password).await?;
     let now = Utc::now();
-    let user = UserRecord {
-        user_uuid: Uuid::now_v7(),
-        email,
-        first_name,
-        last_name,
-        is_active: true,
-        is_tracking_anonymized: false,
-        is_marketing_opted_in: false,
-        is_setup_complete: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let user = new_user(email, first_name, last_name, now);
     let organization = OrganizationRecord {
         organization_uuid: Uuid::now_v7(),
         name,

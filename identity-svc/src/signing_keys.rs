@@ -18,11 +18,14 @@ pub enum SigningKeys {
     /// Create a new signing key now. It is published at once; the running service signs with
     /// it once it has been published for twice JWKS_CACHE_SECONDS (every verifier has fetched
     /// it by then), and retires the key signing now once the tokens it signed have expired.
-    /// Prints the new key's id.
+    /// Prints the new key's id as the last line. Needs identity-svc's database and IDENTITY_KEYS
+    /// (the all-in-one: DATA_DIR, or DATABASE_URL and SCHEMA_PREFIX); works while it runs.
     #[command(name = "rotate-signing-key")]
     Rotate,
     /// Re-seal every signing key's data key under the newest version of IDENTITY_KEYS (the
     /// keys themselves are not decrypted); then IDENTITY_KEY_MIN_DECRYPT_VERSION may be raised.
+    /// Prints the counts; exit 1 when a key could not be re-wrapped. Needs identity-svc's
+    /// database and IDENTITY_KEYS; works while the service runs (docs/keys.md).
     #[command(name = "rewrap-signing-keys")]
     Rewrap,
 }

@@ -138,6 +138,28 @@ pub struct NewPat {
     pub secret: SecretString,
 }
 
+/// A new active user with a password (registration, `create-admin`), set up, opted out of
+/// tracking and marketing as Lightdash's defaults have it.
+pub(crate) fn new_user(
+    email: String,
+    first_name: String,
+    last_name: String,
+    now: DateTime<Utc>,
+) -> UserRecord {
+    UserRecord {
+        user_uuid: Uuid::now_v7(),
+        email,
+        first_name,
+        last_name,
+        is_active: true,
+        is_tracking_anonymized: false,
+        is_marketing_opted_in: false,
+        is_setup_complete: true,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 /// The identity domain service.
 #[derive(Debug)]
 pub struct Identity {
@@ -184,18 +206,7 @@ impl Identity {
         self.admit_registration(address).await?;
         let hash = self.hasher.hash(reg.password).await?;
         let now = Utc::now();
-        let user = UserRecord {
-            user_uuid: Uuid::now_v7(),
-            email,
-            first_name,
-            last_name,
-            is_active: true,
-            is_tracking_anonymized: false,
-            is_marketing_opted_in: false,
-            is_setup_complete: true,
-            created_at: now,
-            updated_at: now,
-        };
+        let user = new_user(email, first_name, last_name, now);
         let (session, token) = self.new_session(user.user_uuid, now);
         let mut insert = self
             .store

@@ -151,26 +151,29 @@ impl Drop for TestApp {
             Cleanup::Dir(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Cleanup::Schemas(url, prefix) => {
-                let (url, prefix) = (url.clone(), prefix.clone());
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async move {
-                        if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-                            for s in ["identity", "connections", "projects"] {
-                                let sql = format!("DROP SCHEMA IF EXISTS {prefix}{s} CASCADE");
-                                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                            }
-                        }
-                    })
-                })
-                .join();
-            }
+            Cleanup::Schemas(url, prefix) => drop_schemas(url, prefix),
         }
     }
+}
+
+/// Drops the three PostgreSQL schemas of `prefix` at `url`, from any context (a drop).
+pub(crate) fn drop_schemas(url: &str, prefix: &str) {
+    let (url, prefix) = (url.to_owned(), prefix.to_owned());
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                for s in ["identity", "connections", "projects"] {
+                    let sql = format!("DROP SCHEMA IF EXISTS {prefix}{s} CASCADE");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                }
+            }
+        })
+    })
+    .join();
 }
 
 /// Starts the platform on `backend`; `None` when PostgreSQL is not reachable outside CI.

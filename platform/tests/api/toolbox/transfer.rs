@@ -85,22 +85,7 @@ struct Schemas(String);
 
 impl Drop for Schemas {
     fn drop(&mut self) {
-        let (url, prefix) = (pg_url(), self.0.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-                    for s in ["identity", "connections", "projects"] {
-                        let sql = format!("DROP SCHEMA IF EXISTS {prefix}{s} CASCADE");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                    }
-                }
-            })
-        })
-        .join();
+        crate::helpers::drop_schemas(&pg_url(), &self.0);
     }
 }
 
