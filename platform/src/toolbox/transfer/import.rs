@@ -309,3 +309,42 @@ async fn write_all(
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn organization(id: Uuid, parent: Option<Uuid>) -> Vec<Cell> {
+        let table = &SERVICES[0].tables[0];
+        let mut row = super::super::Row::new();
+        for (name, _) in table.columns {
+            row.insert((*name).to_owned(), serde_json::Value::Null);
+        }
+        row.insert("organization_uuid".into(), id.to_string().into());
+        if let Some(p) = parent {
+            row.insert("parent_uuid".into(), p.to_string().into());
+        }
+        parse_row(table, &row).unwrap()
+    }
+
+    #[test]
+    fn parents_are_written_before_their_children_and_a_cycle_is_refused() {
+        let table = &SERVICES[0].tables[0];
+        let tree = table.tree.unwrap();
+        let (root, child, grandchild) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let rows = vec![
+            organization(grandchild, Some(child)),
+            organization(child, Some(root)),
+            organization(root, None),
+        ];
+        let ordered = parents_first(table, tree, rows).unwrap();
+        let ids: Vec<Uuid> = ordered
+            .iter()
+            .map(|r| uuid_at(table, r, "organization_uuid").unwrap())
+            .collect();
+        assert_eq!(ids, [root, child, grandchild]);
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let cycle = vec![organization(a, Some(b)), organization(b, Some(a))];
+        assert!(parents_first(table, tree, cycle).is_err());
+    }
+}

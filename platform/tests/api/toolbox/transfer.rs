@@ -32,6 +32,17 @@ struct Made {
     space: String,
     maria: String,
     canary_connection: String,
+    /// A sub-account of the organization (seed 003's ULID) and its uuid.
+    sub_account: (String, String),
+}
+
+/// The uuid a seed 003 ULID writes.
+fn uuid_of_ulid(ulid: &str) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let n = ulid.bytes().fold(0_u128, |n, c| {
+        (n << 5) | ALPHABET.iter().position(|a| *a == c).unwrap() as u128
+    });
+    uuid::Uuid::from_u128(n).to_string()
 }
 
 async fn create_connection(app: &TestApp, auth: &Auth, body: Value) -> String {
@@ -68,6 +79,13 @@ async fn make(app: &TestApp) -> Made {
     let canary = json!({"provider": "postgresql", "name": "c", "host": "db.example.com",
         "secrets": {"password": CANARY, "token": format!("{CANARY}-token")}});
     let canary_connection = create_connection(app, &a, canary).await;
+    let body = json!({"data": {"name": "Movers East"}, "type": "account"});
+    let sub = app
+        .post("/api/v1/accounts", &Auth::Bearer(pat.clone()), body)
+        .await;
+    assert_eq!(sub.status, 201, "{}", sub.body);
+    let ulid = sub.body["data"]["id"].as_str().unwrap().to_owned();
+    let sub_account = (ulid.clone(), uuid_of_ulid(&ulid));
     Made {
         admin,
         member,
@@ -77,6 +95,7 @@ async fn make(app: &TestApp) -> Made {
         space,
         maria,
         canary_connection,
+        sub_account,
     }
 }
 
@@ -117,6 +136,14 @@ fn export(source: &TestApp, made: &Made, file: &Path) -> Run {
         &platform(&env, &["export", "--organization", &unknown], None),
         "does not exist",
     );
+    assert_refused(
+        &platform(
+            &env,
+            &["export", "--organization", &made.sub_account.1],
+            None,
+        ),
+        "is a sub-account",
+    );
     let file_arg = file.display().to_string();
     let run = platform(
         &env,
@@ -125,6 +152,7 @@ fn export(source: &TestApp, made: &Made, file: &Path) -> Run {
     );
     let summary = run.result();
     assert_eq!(summary["organizationUuid"], made.org.as_str());
+    assert_eq!(summary["accounts"], 2, "the sub-account comes along");
     assert!(
         run.err.contains("export: identity.users: 2 row(s)"),
         "{}",
@@ -186,14 +214,14 @@ async fn import(file: &Path, prefix: &str, keys: &str, dir: &Path) {
     assert_eq!(organizations_in(prefix).await, 0);
 
     let run = platform(&env(keys), &["import", "--input", &file_arg], None);
-    assert_eq!(run.result()["accounts"], 1);
+    assert_eq!(run.result()["accounts"], 2);
     assert!(
         run.err.contains("import: projects.spaces: 1 row(s)"),
         "{}",
         run.err
     );
     let written = organizations_in(prefix).await;
-    assert_eq!(written, 1 + 1 + 2);
+    assert_eq!(written, 2 + 1 + 2);
     let twice = platform(&env(keys), &["import", "--input", &file_arg], None);
     assert_refused(&twice, "already holds");
     assert_eq!(organizations_in(prefix).await, written);
