@@ -4,7 +4,8 @@
 //! `platform consume …` runs one event consumer alone (maintenance, and the crash tests);
 //! `platform owner-token create|list|revoke` manages operator tokens (`identity_svc::operator`);
 //! `platform rotate-signing-key` and `platform rewrap-signing-keys` the access-token signing
-//! keys (`identity_svc::signing_keys`).
+//! keys (`identity_svc::signing_keys`); `platform create-admin|export|import|rewrap` the rest of
+//! the operator's toolbox (`platform::toolbox`).
 
 use std::time::Duration;
 

@@ -278,9 +278,12 @@ async fn write_all(
             );
         }
         for t in tables {
-            tx.insert(t.table, &t.rows)
-                .await
-                .with_context(|| format!("{}; nothing was written", service.name))?;
+            tx.insert(t.table, &t.rows).await.with_context(|| {
+                format!(
+                    "{}-svc's database refused the document; nothing was written",
+                    service.name
+                )
+            })?;
             writeln!(
                 progress,
                 "import: {}.{}: {} row(s)",
