@@ -202,6 +202,32 @@ async fn rewrap_moves_every_secret_to_the_new_key(app: TestApp) {
 
 dual!(rewrap_moves_every_secret_to_the_new_key);
 
+/// `export` without `--output` writes the document alone on stdout, and `import` without
+/// `--input` reads it from stdin: a pipe between two deployments.
+async fn export_and_import_work_through_a_pipe(app: TestApp) {
+    let (_, org) = crate::organizations::admin_of_new_org(&app, "Piped").await;
+    let exported = platform(&env_of(&app), &["export", "--organization", &org], None);
+    assert_eq!(exported.code, 0, "{}", exported.err);
+    assert_eq!(
+        exported.out.lines().count(),
+        1,
+        "the document alone on stdout"
+    );
+    let keys = std::fs::read_to_string(app.data_dir.join("connections.keys")).unwrap();
+    let dir = std::env::temp_dir().join(format!("toolbox-pipe-{}", uuid::Uuid::new_v4()));
+    let env = vec![
+        ("DATA_DIR".to_owned(), dir.display().to_string()),
+        ("CONNECTIONS_KEYS".to_owned(), keys.trim().to_owned()),
+    ];
+    let imported = platform(&env, &["import"], Some(&exported.out));
+    let summary = imported.result();
+    assert_eq!(summary["organizationUuid"], org.as_str());
+    assert_eq!(summary["rows"], 3, "organization, user, membership");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+dual!(export_and_import_work_through_a_pipe);
+
 /// Every toolbox command explains itself: what it does, what it needs, whether it runs beside
 /// the platform.
 #[test]
