@@ -40,4 +40,5 @@ mod sumvin;
 mod swift;
 mod swift_matrix;
 mod throttling;
+mod tls;
 mod tokens;
