@@ -10,7 +10,7 @@ use std::{net::SocketAddr, path::PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use service_kit::{
     config::{ConsumerArgs, KeySetArgs, parse_secret},
-    grpc::tls::{CaArgs, CertificateArgs, ClientAuthArgs},
+    grpc::tls::{CaArgs, CertificateArgs, ServerTlsArgs},
 };
 
 pub use service_kit::envelope::key_file;
@@ -80,7 +80,7 @@ pub struct Config {
     pub tls_ca: CaArgs,
     /// The client certificates its gRPC server requires (mutual TLS).
     #[command(flatten)]
-    pub tls_client_auth: ClientAuthArgs,
+    pub tls_server: ServerTlsArgs,
     /// How the service follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -164,7 +164,7 @@ impl Config {
             service_credentials,
             tls: Default::default(),
             tls_ca: Default::default(),
-            tls_client_auth: Default::default(),
+            tls_server: Default::default(),
             key_set: service_kit::config::defaults(),
             events: service_kit::config::defaults(),
             settings: Settings::default(),

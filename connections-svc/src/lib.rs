@@ -75,7 +75,7 @@ impl Application {
         let host = ServiceHost::start(
             "connections-svc",
             config.listen_addr,
-            &ServerTls::load(&config.tls, &config.tls_client_auth)?,
+            &ServerTls::load(&config.tls, &config.tls_server)?,
             &db,
             migrations,
             &[proto::FILE_DESCRIPTOR_SET],

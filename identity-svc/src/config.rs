@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use service_kit::{
     config::{KeySetArgs, ProducerArgs, parse_secret},
     envelope::{Keyring, key_file},
-    grpc::tls::{CertificateArgs, ClientAuthArgs},
+    grpc::tls::{CertificateArgs, ServerTlsArgs},
 };
 
 /// identity-svc's process: the wiring of one deployment and the service's settings.
@@ -63,7 +63,7 @@ pub struct Config {
     pub tls: CertificateArgs,
     /// The client certificates its gRPC server requires (mutual TLS).
     #[command(flatten)]
-    pub tls_client_auth: ClientAuthArgs,
+    pub tls_server: ServerTlsArgs,
     /// How the service follows its own signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -207,7 +207,7 @@ impl Config {
             service_credential,
             service_credentials,
             tls: Default::default(),
-            tls_client_auth: Default::default(),
+            tls_server: Default::default(),
             key_set: service_kit::config::defaults(),
             events: service_kit::config::defaults(),
             settings: Settings::default(),

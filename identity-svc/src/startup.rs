@@ -49,7 +49,7 @@ impl Application {
         let host = ServiceHost::start(
             "identity-svc",
             config.listen_addr,
-            &ServerTls::load(&config.tls, &config.tls_client_auth)?,
+            &ServerTls::load(&config.tls, &config.tls_server)?,
             &db,
             migrations,
             &[proto::FILE_DESCRIPTOR_SET],

@@ -161,7 +161,7 @@ impl Platform {
                 // Plaintext: the parts bind 127.0.0.1 only (`LOOPBACK`); GRPC_TLS_* are the
                 // separate binaries' settings.
                 tls: Default::default(),
-                tls_client_auth: Default::default(),
+                tls_server: Default::default(),
                 key_set: config.key_set.clone(),
                 events: config.producer.clone(),
                 settings: identity_settings,
@@ -185,7 +185,7 @@ impl Platform {
                 ]),
                 tls: Default::default(),
                 tls_ca: Default::default(),
-                tls_client_auth: Default::default(),
+                tls_server: Default::default(),
                 key_set: config.key_set.clone(),
                 producer: config.producer.clone(),
                 consumer: config.consumer.clone(),
@@ -213,7 +213,7 @@ impl Platform {
                 service_credentials: credentials.accepted(&[Caller::Gateway]),
                 tls: Default::default(),
                 tls_ca: Default::default(),
-                tls_client_auth: Default::default(),
+                tls_server: Default::default(),
                 key_set: config.key_set.clone(),
                 events: config.consumer.clone(),
                 settings: connections_settings,

@@ -9,7 +9,7 @@ use std::{net::SocketAddr, path::PathBuf};
 use secrecy::SecretString;
 use service_kit::{
     config::{ConsumerArgs, KeySetArgs, ProducerArgs, parse_secret},
-    grpc::tls::{CaArgs, CertificateArgs, ClientAuthArgs},
+    grpc::tls::{CaArgs, CertificateArgs, ServerTlsArgs},
 };
 
 /// projects-svc's process: the wiring of one deployment and the service's settings.
@@ -68,7 +68,7 @@ pub struct Config {
     pub tls_ca: CaArgs,
     /// The client certificates its gRPC server requires (mutual TLS).
     #[command(flatten)]
-    pub tls_client_auth: ClientAuthArgs,
+    pub tls_server: ServerTlsArgs,
     /// How the service follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -123,7 +123,7 @@ impl Config {
             service_credentials,
             tls: Default::default(),
             tls_ca: Default::default(),
-            tls_client_auth: Default::default(),
+            tls_server: Default::default(),
             key_set: service_kit::config::defaults(),
             producer: service_kit::config::defaults(),
             consumer: service_kit::config::defaults(),

@@ -66,6 +66,9 @@ impl ServiceHost {
             },
             shutdown.clone(),
         );
+        if let Some(addr) = tls.health_addr() {
+            serve_health(name, health.clone(), addr, shutdown.clone()).await?;
+        }
         tracing::info!(accepted = ?callers, "{name}: service callers");
         let router = tls
             .apply(grpc::server_builder())?
@@ -115,4 +118,25 @@ impl ServiceHost {
         tracing::info!("{} stopped", self.name);
         result
     }
+}
+
+/// Serves `grpc.health.v1` alone, plaintext, on `addr` (kubelet's gRPC probes, which speak no
+/// TLS), until `shutdown`.
+async fn serve_health(
+    name: &'static str,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = grpc::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "{name}: plaintext health server");
+    let router = grpc::server_builder().add_service(health);
+    tokio::spawn(async move {
+        if let Err(e) = grpc::serve(router, listener, shutdown).await {
+            tracing::error!(error = %e, "{name}: the health server stopped");
+        }
+    });
+    Ok(())
 }

@@ -7,6 +7,7 @@
 //! Key material never reaches a log line, an error or Debug output.
 
 use std::{
+    net::SocketAddr,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -56,9 +57,10 @@ pub struct CaArgs {
     pub ca_file: Option<PathBuf>,
 }
 
-/// Whom a service's gRPC server requires a client certificate of (mutual TLS).
+/// How a service's gRPC server runs TLS: whose client certificates it requires, and where
+/// kubelet's plaintext health probes reach it.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct ClientAuthArgs {
+pub struct ServerTlsArgs {
     /// PEM certificate(s) of the CA whose client certificates the gRPC server requires (mutual
     /// TLS); a caller without one is refused in the handshake. Needs GRPC_TLS_CERT_FILE.
     #[arg(
@@ -67,6 +69,14 @@ pub struct ClientAuthArgs {
         value_name = "GRPC_TLS_CLIENT_CA_FILE"
     )]
     pub client_ca_file: Option<PathBuf>,
+    /// Address of a second, plaintext gRPC server that answers `grpc.health.v1` only (kubelet's
+    /// gRPC probes speak no TLS); unset: none.
+    #[arg(
+        long = "grpc-health-listen-addr",
+        env = "GRPC_HEALTH_LISTEN_ADDR",
+        value_name = "GRPC_HEALTH_LISTEN_ADDR"
+    )]
+    pub health_listen_addr: Option<SocketAddr>,
 }
 
 /// How a gRPC server accepts connections: plaintext, TLS, or TLS with client certificates.
@@ -74,6 +84,7 @@ pub struct ClientAuthArgs {
 pub struct ServerTls {
     config: Option<ServerTlsConfig>,
     mutual: bool,
+    health_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for ServerTls {
@@ -89,20 +100,21 @@ impl ServerTls {
     }
 
     /// Reads and checks the configured files: TLS when a certificate and its key are set.
-    pub fn load(
-        certificate: &CertificateArgs,
-        client_auth: &ClientAuthArgs,
-    ) -> anyhow::Result<Self> {
+    pub fn load(certificate: &CertificateArgs, server: &ServerTlsArgs) -> anyhow::Result<Self> {
+        let health_addr = server.health_listen_addr;
         let Some(identity) = identity(certificate)? else {
-            if client_auth.client_ca_file.is_some() {
+            if server.client_ca_file.is_some() {
                 bail!("GRPC_TLS_CLIENT_CA_FILE needs GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE");
             }
-            return Ok(Self::plaintext());
+            return Ok(Self {
+                health_addr,
+                ..Self::plaintext()
+            });
         };
         let mut config = ServerTlsConfig::new()
             .identity(identity)
             .timeout(HANDSHAKE_TIMEOUT);
-        if let Some(path) = &client_auth.client_ca_file {
+        if let Some(path) = &server.client_ca_file {
             let ca = read_certificates("GRPC_TLS_CLIENT_CA_FILE", path)?;
             config = config.client_ca_root(Certificate::from_pem(ca));
         }
@@ -113,7 +125,8 @@ impl ServerTls {
             .map_err(|e| anyhow!("GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE: {e}"))?;
         Ok(Self {
             config: Some(config),
-            mutual: client_auth.client_ca_file.is_some(),
+            mutual: server.client_ca_file.is_some(),
+            health_addr,
         })
     }
 
@@ -125,6 +138,11 @@ impl ServerTls {
                 .tls_config(config.clone())
                 .map_err(|e| anyhow!("gRPC TLS: {e}")),
         }
+    }
+
+    /// Where the plaintext health-only server listens, if anywhere.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_addr
     }
 
     /// `plaintext`, `tls` or `mutual tls`, for the start-up log.

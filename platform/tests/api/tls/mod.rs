@@ -140,6 +140,23 @@ async fn a_tls_server_refuses_whoever_it_cannot_trust_or_who_cannot_trust_it() {
     health(&trusted, &url).await.expect("still answering");
 }
 
+/// Kubelet's gRPC probes speak no TLS: GRPC_HEALTH_LISTEN_ADDR answers them plaintext, and
+/// nothing but health is served there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plaintext_health_server_answers_health_alone() {
+    let stack = TlsStack::start().await;
+    let url = format!("http://{}", stack.identity_health_addr);
+    health(&ClientTls::plaintext(), &url)
+        .await
+        .expect("plaintext health answers");
+    let channel = ClientTls::plaintext().connect_lazy(&url).unwrap();
+    let users = proto::identity::v1::identity_service_client::IdentityServiceClient::new(channel)
+        .get_jwks(proto::identity::v1::GetJwksRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(users.code(), tonic::Code::Unimplemented, "{users:?}");
+}
+
 /// The all-in-one keeps its gRPC servers on loopback and speaks plaintext there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_all_in_one_talks_plaintext_on_loopback_only() {

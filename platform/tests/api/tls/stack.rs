@@ -12,7 +12,7 @@ use service_kit::{
     callers::{AcceptedCallers, Caller},
     grpc::{
         InternalCredential,
-        tls::{CaArgs, CertificateArgs, ClientAuthArgs},
+        tls::{CaArgs, CertificateArgs, ServerTlsArgs},
     },
 };
 use tokio_util::sync::CancellationToken;
@@ -74,6 +74,8 @@ impl Pki {
 pub struct TlsStack {
     pub gateway: String,
     pub identity_addr: SocketAddr,
+    /// identity-svc's plaintext health-only server (GRPC_HEALTH_LISTEN_ADDR).
+    pub identity_health_addr: SocketAddr,
     pub pki: Pki,
     /// The gateway's certificate: a valid client certificate of the CA.
     pub gateway_certificate: CertificateArgs,
@@ -136,13 +138,18 @@ impl TlsStack {
         let ca = CaArgs {
             ca_file: Some(pki.ca()),
         };
-        let client_auth = ClientAuthArgs {
+        let server = ServerTlsArgs {
             client_ca_file: Some(pki.ca()),
+            health_listen_addr: None,
         };
         let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let credentials = Credentials::new();
         let shutdown = CancellationToken::new();
         let data = |part: &str| dir.join(part);
+        // identity-svc's plaintext health server, on a port free a moment ago.
+        let health_addr = std::net::TcpListener::bind(loopback)
+            .and_then(|l| l.local_addr())
+            .unwrap();
 
         let mut identity = identity_svc::Config::new(
             loopback,
@@ -152,7 +159,10 @@ impl TlsStack {
             credentials.accepted(&[Caller::Gateway, Caller::ProjectsSvc, Caller::ConnectionsSvc]),
         );
         identity.tls = pki.issue("identity-svc", &["127.0.0.1", "identity-svc"]);
-        identity.tls_client_auth = client_auth.clone();
+        identity.tls_server = ServerTlsArgs {
+            health_listen_addr: Some(health_addr),
+            ..server.clone()
+        };
         let identity = identity_svc::Application::build(identity, shutdown.clone())
             .await
             .expect("identity-svc starts over TLS");
@@ -169,7 +179,7 @@ impl TlsStack {
         );
         projects.tls = pki.issue("projects-svc", &["127.0.0.1", "projects-svc"]);
         projects.tls_ca = ca.clone();
-        projects.tls_client_auth = client_auth.clone();
+        projects.tls_server = server.clone();
         let projects = projects_svc::Application::build(projects, shutdown.clone())
             .await
             .expect("projects-svc starts over TLS");
@@ -186,7 +196,7 @@ impl TlsStack {
         connections.projects_url = projects_url.clone();
         connections.tls = pki.issue("connections-svc", &["127.0.0.1", "connections-svc"]);
         connections.tls_ca = ca.clone();
-        connections.tls_client_auth = client_auth;
+        connections.tls_server = server;
         let connections = connections_svc::Application::build(connections, shutdown.clone())
             .await
             .expect("connections-svc starts over TLS");
@@ -210,6 +220,7 @@ impl TlsStack {
         Self {
             gateway: gateway_url,
             identity_addr,
+            identity_health_addr: health_addr,
             pki,
             gateway_certificate,
             dir,

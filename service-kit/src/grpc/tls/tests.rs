@@ -38,7 +38,7 @@ fn ca(path: &Path) -> CaArgs {
 
 #[test]
 fn nothing_configured_is_plaintext_both_ways() {
-    let server = ServerTls::load(&CertificateArgs::default(), &ClientAuthArgs::default()).unwrap();
+    let server = ServerTls::load(&CertificateArgs::default(), &ServerTlsArgs::default()).unwrap();
     assert_eq!(server.mode(), "plaintext");
     let client = ClientTls::load(&CertificateArgs::default(), &CaArgs::default()).unwrap();
     assert!(!client.is_tls());
@@ -50,10 +50,11 @@ fn a_configured_certificate_makes_the_server_tls_and_a_client_ca_mutual() {
     let (cert, key) = self_signed();
     let paths = write(&[("tls.crt", &cert), ("tls.key", &key)]);
     let args = certificate(&paths[0], &paths[1]);
-    let tls = ServerTls::load(&args, &ClientAuthArgs::default()).unwrap();
+    let tls = ServerTls::load(&args, &ServerTlsArgs::default()).unwrap();
     assert_eq!(tls.mode(), "tls");
-    let mutual = ClientAuthArgs {
+    let mutual = ServerTlsArgs {
         client_ca_file: Some(paths[0].clone()),
+        ..Default::default()
     };
     assert_eq!(
         ServerTls::load(&args, &mutual).unwrap().mode(),
@@ -69,12 +70,13 @@ fn half_a_configuration_is_refused_by_name() {
         cert_file: Some(paths[0].clone()),
         key_file: None,
     };
-    let e = ServerTls::load(&only_cert, &ClientAuthArgs::default()).unwrap_err();
+    let e = ServerTls::load(&only_cert, &ServerTlsArgs::default()).unwrap_err();
     assert!(e.to_string().contains("without GRPC_TLS_KEY_FILE"), "{e}");
     let e = ClientTls::load(&only_cert, &ca(&paths[0])).unwrap_err();
     assert!(e.to_string().contains("without GRPC_TLS_KEY_FILE"), "{e}");
-    let mutual_without_cert = ClientAuthArgs {
+    let mutual_without_cert = ServerTlsArgs {
         client_ca_file: Some(paths[0].clone()),
+        ..Default::default()
     };
     let e = ServerTls::load(&CertificateArgs::default(), &mutual_without_cert).unwrap_err();
     assert!(e.to_string().starts_with("GRPC_TLS_CLIENT_CA_FILE"), "{e}");
@@ -92,7 +94,7 @@ fn bad_files_are_refused_with_the_variable_and_never_quoted() {
     ]);
     let e = ServerTls::load(
         &certificate(&paths[0], &paths[1]),
-        &ClientAuthArgs::default(),
+        &ServerTlsArgs::default(),
     )
     .unwrap_err()
     .to_string();
@@ -105,7 +107,7 @@ fn bad_files_are_refused_with_the_variable_and_never_quoted() {
     let garbage = write(&[("tls.key", "line one of a secret-key-canary\n")]);
     let e = ServerTls::load(
         &certificate(&paths[0], &garbage[0]),
-        &ClientAuthArgs::default(),
+        &ServerTlsArgs::default(),
     )
     .unwrap_err()
     .to_string();
@@ -128,7 +130,7 @@ fn a_key_that_is_not_the_certificates_stops_start_up() {
     let paths = write(&[("tls.crt", &cert), ("tls.key", &other_key)]);
     let e = ServerTls::load(
         &certificate(&paths[0], &paths[1]),
-        &ClientAuthArgs::default(),
+        &ServerTlsArgs::default(),
     )
     .unwrap_err();
     assert!(
@@ -160,7 +162,7 @@ fn debug_never_shows_the_private_key() {
     let paths = write(&[("tls.crt", &cert), ("tls.key", &key)]);
     let args = certificate(&paths[0], &paths[1]);
     let client = ClientTls::load(&args, &ca(&paths[0])).unwrap();
-    let server = ServerTls::load(&args, &ClientAuthArgs::default()).unwrap();
+    let server = ServerTls::load(&args, &ServerTlsArgs::default()).unwrap();
     let body: String = key.lines().nth(1).unwrap().chars().take(24).collect();
     for debug in [format!("{client:?}"), format!("{server:?}")] {
         assert!(!debug.contains(&body), "{debug}");
