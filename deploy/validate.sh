@@ -203,12 +203,15 @@ def check_prod(objs):
         unknown = set(spec.get("usages", [])) - {"digital signature", "key encipherment", "server auth", "client auth"}
         if unknown:
             errors.append(f"prod: Certificate/{name}: usages {sorted(unknown)}")
+    for d in objs:
+        if d["kind"] in WORKLOADS:
+            for c in pod_spec(d)["containers"]:
+                if not re.search(r"@sha256:[0-9a-f]{64}$", c["image"]):
+                    errors.append(f"prod: {d['metadata']['name']}: image {c['image']} is not pinned by digest")
     for name, d in by_kind("Deployment").items():
         spec = pod_spec(d)
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
         for c in spec["containers"]:
-            if not re.search(r"@sha256:[0-9a-f]{64}$", c["image"]):
-                errors.append(f"prod: {name}: image {c['image']} is not pinned by digest")
             env = {e["name"]: e.get("value") for e in c.get("env", [])}
             mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in c.get("volumeMounts", [])}
             for var, path in env.items():
