@@ -11,7 +11,9 @@ use serde_json::json;
 use service_kit::grpc::tls::{CaArgs, CertificateArgs, ClientTls};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::helpers::{Backend, spawn_app};
+use std::time::Duration;
+
+use crate::helpers::{Backend, spawn_app, within};
 use stack::{Pki, TlsStack};
 
 /// The whole chain of causes of a failed call, where rustls names the reason.
@@ -85,7 +87,12 @@ async fn requests_cross_the_parts_over_mutual_tls() {
         .send()
         .await
         .unwrap();
-    assert_eq!(project.status(), 201, "{}", project.text().await.unwrap());
+    assert_eq!(project.status(), 201);
+    let project: serde_json::Value = project.json().await.unwrap();
+    let project_uuid = project["results"]["projectUuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let listed = send(reqwest::Method::GET, "/api/v1/org/projects")
         .send()
         .await
@@ -98,6 +105,43 @@ async fn requests_cross_the_parts_over_mutual_tls() {
         .await
         .unwrap();
     assert_eq!(connections.status(), 200);
+
+    // The event consumers, over TLS too: a deleted project reaches connections-svc
+    // (projects-svc's events), a deleted organization projects-svc and connections-svc
+    // (identity-svc's); each consumer's cursor moves only when it applies an event.
+    let deleted = send(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/org/projects/{project_uuid}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(deleted.status(), 200, "{}", deleted.text().await.unwrap());
+    let org: serde_json::Value = send(reqwest::Method::GET, "/api/v1/org")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let org_uuid = org["results"]["organizationUuid"].as_str().unwrap();
+    let deleted = send(reqwest::Method::DELETE, &format!("/api/v1/org/{org_uuid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200, "{}", deleted.text().await.unwrap());
+    let cursor = |source| match source {
+        "projects" => {
+            "SELECT COALESCE(MAX(sequence), 0) FROM event_cursors WHERE source = 'projects'"
+        }
+        _ => "SELECT COALESCE(MAX(sequence), 0) FROM event_cursors WHERE source = 'identity'",
+    };
+    within(Duration::from_secs(30), "events cross over TLS", || async {
+        stack.scalar("connections", cursor("projects")).await > 0
+            && stack.scalar("connections", cursor("identity")).await > 0
+            && stack.scalar("projects", cursor("identity")).await > 0
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

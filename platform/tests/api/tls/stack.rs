@@ -228,6 +228,16 @@ impl TlsStack {
         }
     }
 
+    /// One number read from a part's SQLite file.
+    pub async fn scalar(&self, part: &str, sql: &'static str) -> i64 {
+        let file = self.dir.join(part).join(format!("{part}.db"));
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(file);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        let value = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        value
+    }
+
     /// A directory for a test's own certificates, removed with the stack.
     pub fn dir(&self) -> &std::path::Path {
         &self.dir
