@@ -182,6 +182,7 @@ def check_workload(src, d):
 def check_prod(objs):
     """Production: images by digest, and the TLS wiring (deploy/custom-kinds.txt: these rules
     stand in for cert-manager's schemas)."""
+    placeholder = set()
     def by_kind(kind):
         return {d["metadata"]["name"]: d for d in objs if d["kind"] == kind}
     issuers, certificates = by_kind("Issuer"), by_kind("Certificate")
@@ -208,6 +209,11 @@ def check_prod(objs):
             for c in pod_spec(d)["containers"]:
                 if not re.search(r"@sha256:[0-9a-f]{64}$", c["image"]):
                     errors.append(f"prod: {d['metadata']['name']}: image {c['image']} is not pinned by digest")
+                elif c["image"].endswith("@sha256:" + "0" * 64):
+                    placeholder.add(d["metadata"]["name"])
+    if placeholder:
+        print(f"note: prod's image digest is the placeholder (zeros) in {', '.join(sorted(placeholder))};"
+              " the release sets the real one (deploy/README.md, section 7)")
     for name, d in by_kind("Deployment").items():
         spec = pod_spec(d)
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
