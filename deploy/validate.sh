@@ -5,7 +5,10 @@
 #   2. kubernetes-validate --strict: every manifest (raw files of base/ and the overlays, and the
 #      rendered overlays) against the Kubernetes API schemas of the oldest supported version
 #      (1.30: `lifecycle.preStop.sleep`) and of the newest the tool knows;
-#   3. a few project rules kubernetes-validate cannot express (no literal secrets in env, ...);
+#   3. a few project rules kubernetes-validate cannot express (no literal secrets in env, ...;
+#      in prod: images by digest, and the TLS wiring, which stands in for the schemas of the
+#      custom kinds listed in deploy/custom-kinds.txt: step 2 fails on any other kind it cannot
+#      check);
 #   4. checkov (security/policy): raw files, each rendered overlay, and the Dockerfile; every
 #      check passes but those listed, each with its reason, in deploy/checkov.skip, and a listed
 #      check that no longer fails is an error too.
@@ -98,9 +101,36 @@ fi
 # Raw manifests: everything but the kustomization files and the partial strategic-merge patches
 # (*.patch.yaml), which are not complete objects.
 mapfile -t raw < <(find "$K8S" -name '*.yaml' ! -name 'kustomization.yaml' ! -name '*.patch.yaml' | sort)
+# A kind it has no schema for is only a warning there; here it fails, unless deploy/custom-kinds.txt
+# lists it (with what checks it instead, step 3). A listed kind no manifest uses fails too.
+CUSTOM_KINDS=deploy/custom-kinds.txt
 for v in "${KUBE_VERSIONS[@]}"; do
     step "kubernetes-validate --strict -k $v: ${#raw[@]} raw files, ${#rendered[@]} rendered overlays"
-    if "$KV" --strict --quiet -k "$v" "${raw[@]}" "${rendered[@]}"; then
+    kv_out="$RENDER_DIR/kubernetes-validate-$v.txt"
+    kv_status=0
+    "$KV" --strict --quiet -k "$v" "${raw[@]}" "${rendered[@]}" >"$kv_out" 2>&1 || kv_status=$?
+    grep -v "Couldn't find schema for kind" "$kv_out" || true
+    if "$PY" - "$kv_out" "$CUSTOM_KINDS" <<'PY'
+import re, sys
+listed = {}
+for line in open(sys.argv[2]):
+    if line.strip() and not line.lstrip().startswith("#"):
+        fields = line.split(None, 2)
+        if len(fields) < 3:
+            sys.exit(f"{sys.argv[2]}: expected `<apiVersion> <kind> <reason>`: {line.strip()}")
+        listed[(fields[0], fields[1])] = fields[2].strip()
+pattern = re.compile(r"Couldn't find schema for kind (\S+) with api version (\S+)")
+unknown = {(m[2], m[1]) for m in pattern.finditer(open(sys.argv[1]).read())}
+errors = [f"no schema for {v} {k}, and {sys.argv[2]} does not list it" for v, k in sorted(unknown - listed.keys())]
+errors += [f"{sys.argv[2]} lists {v} {k}, which no manifest uses: remove it" for v, k in sorted(listed.keys() - unknown)]
+for v, k in sorted(unknown & listed.keys()):
+    print(f"not schema-validated (listed): {v} {k}: {listed[(v, k)]}")
+for e in errors:
+    print(e)
+sys.exit(1 if errors else 0)
+PY
+    then :; else fail "kubernetes-validate: kinds without a schema (Kubernetes $v)"; fi
+    if ((kv_status == 0)); then
         echo "ok"
     else
         fail "kubernetes-validate (Kubernetes $v)"
@@ -149,6 +179,73 @@ def check_workload(src, d):
         if not c.get("command", [""])[0].startswith("/usr/local/bin/"):
             errors.append(f"{name}: container {c['name']} must choose its binary with command")
 
+def check_prod(objs):
+    """Production: images by digest, and the TLS wiring (deploy/custom-kinds.txt: these rules
+    stand in for cert-manager's schemas)."""
+    placeholder = set()
+    def by_kind(kind):
+        return {d["metadata"]["name"]: d for d in objs if d["kind"] == kind}
+    issuers, certificates = by_kind("Issuer"), by_kind("Certificate")
+    secrets = {c["spec"].get("secretName"): n for n, c in certificates.items()}
+    for name, i in issuers.items():
+        if len({"selfSigned", "ca"} & i["spec"].keys()) != 1 or len(i["spec"]) != 1:
+            errors.append(f"prod: Issuer/{name}: exactly one of selfSigned or ca")
+        if "ca" in i["spec"] and i["spec"]["ca"].get("secretName") not in secrets:
+            errors.append(f"prod: Issuer/{name}: its CA secret is no Certificate's")
+    for name, c in certificates.items():
+        spec = c["spec"]
+        ref = spec.get("issuerRef", {})
+        if not spec.get("secretName"):
+            errors.append(f"prod: Certificate/{name}: no secretName")
+        if ref.get("kind") != "Issuer" or ref.get("name") not in issuers:
+            errors.append(f"prod: Certificate/{name}: issuerRef names no Issuer here")
+        if not spec.get("isCA") and not spec.get("dnsNames"):
+            errors.append(f"prod: Certificate/{name}: no dnsNames")
+        unknown = set(spec.get("usages", [])) - {"digital signature", "key encipherment", "server auth", "client auth"}
+        if unknown:
+            errors.append(f"prod: Certificate/{name}: usages {sorted(unknown)}")
+    for d in objs:
+        if d["kind"] in WORKLOADS:
+            for c in pod_spec(d)["containers"]:
+                if not re.search(r"@sha256:[0-9a-f]{64}$", c["image"]):
+                    errors.append(f"prod: {d['metadata']['name']}: image {c['image']} is not pinned by digest")
+                elif c["image"].endswith("@sha256:" + "0" * 64):
+                    placeholder.add(d["metadata"]["name"])
+    if placeholder:
+        print(f"note: prod's image digest is the placeholder (zeros) in {', '.join(sorted(placeholder))};"
+              " the release sets the real one (deploy/README.md, section 7)")
+    for name, d in by_kind("Deployment").items():
+        spec = pod_spec(d)
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for c in spec["containers"]:
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in c.get("volumeMounts", [])}
+            for var, path in env.items():
+                if not var.startswith("GRPC_TLS_"):
+                    continue
+                mount = next((v for p, v in mounts.items() if path and path.startswith(p + "/")), None)
+                secret = (mount or {}).get("secret", {}).get("secretName")
+                if secret not in secrets:
+                    errors.append(f"prod: {name}: {var}={path} is not in a mounted Certificate's Secret")
+            for var, url in env.items():
+                if not var.endswith("_URL") or var == "PUBLIC_URL" or not url:
+                    continue
+                host = re.sub(r"^\w+://([^:/]+).*$", r"\1", url)
+                if "GRPC_TLS_CA_FILE" in env and not url.startswith("https://"):
+                    errors.append(f"prod: {name}: {var}={url} must be https:// (GRPC_TLS_CA_FILE)")
+                served = certificates.get(f"{host}-tls", {}).get("spec", {})
+                if "server auth" not in served.get("usages", []) or host not in served.get("dnsNames", []):
+                    errors.append(f"prod: {name}: {var}: no server certificate {host}-tls naming {host}")
+    for name, ing in by_kind("Ingress").items():
+        if not ing["metadata"].get("annotations", {}).get("cert-manager.io/cluster-issuer"):
+            errors.append(f"prod: Ingress/{name}: no cert-manager.io/cluster-issuer annotation")
+        hosts = {r.get("host") for r in ing["spec"].get("rules", [])}
+        tls_hosts = {h for t in ing["spec"].get("tls", []) if t.get("secretName") for h in t.get("hosts", [])}
+        if not hosts or hosts - tls_hosts:
+            errors.append(f"prod: Ingress/{name}: hosts without TLS: {sorted(hosts - tls_hosts)}")
+    if not by_kind("Ingress"):
+        errors.append("prod: no Ingress")
+
 for path in sys.argv[2:]:
     for d in docs(path):
         if d.get("kind") in WORKLOADS:
@@ -176,6 +273,9 @@ for out in sorted(render_dir.glob("*/all.yaml")):
             for c in pod_spec(d)["containers"]:
                 if overlay != "base" and ":" not in c["image"].rsplit("/", 1)[-1]:
                     errors.append(f"{overlay}: {c['name']} image {c['image']} has no tag")
+
+    if overlay == "prod":
+        check_prod(objs)
 
 for e in errors:
     print(e)

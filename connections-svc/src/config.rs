@@ -8,7 +8,10 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
-use service_kit::config::{ConsumerArgs, KeySetArgs, parse_secret};
+use service_kit::{
+    config::{ConsumerArgs, KeySetArgs, parse_secret},
+    grpc::tls::{CaArgs, CertificateArgs, ServerTlsArgs},
+};
 
 pub use service_kit::envelope::key_file;
 
@@ -69,6 +72,15 @@ pub struct Config {
     /// `gateway:<hex>`; which method each may call is fixed in `callers.rs`.
     #[arg(long, env = "SERVICE_CREDENTIALS", value_name = "SERVICE_CREDENTIALS", value_parser = parse_secret, hide_env_values = true)]
     pub service_credentials: SecretString,
+    /// This part's certificate (internal gRPC over TLS).
+    #[command(flatten)]
+    pub tls: CertificateArgs,
+    /// The CA of the services it calls (internal gRPC over TLS).
+    #[command(flatten)]
+    pub tls_ca: CaArgs,
+    /// The client certificates its gRPC server requires (mutual TLS).
+    #[command(flatten)]
+    pub tls_server: ServerTlsArgs,
     /// How the service follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -150,6 +162,9 @@ impl Config {
             projects_url: "http://127.0.0.1:50053".into(),
             service_credential,
             service_credentials,
+            tls: Default::default(),
+            tls_ca: Default::default(),
+            tls_server: Default::default(),
             key_set: service_kit::config::defaults(),
             events: service_kit::config::defaults(),
             settings: Settings::default(),

@@ -26,7 +26,11 @@ use secrecy::ExposeSecret;
 use service_kit::{
     callers::{AcceptedCallers, CallerLayer},
     db::DbConfig,
-    grpc::{InternalCredential, guard::ScopeGuard},
+    grpc::{
+        InternalCredential,
+        guard::ScopeGuard,
+        tls::{ClientTls, ServerTls},
+    },
     host::{Migrations, ServiceHost},
     identity::{Identity, IdentityJwks},
     jwt::{JwtVerifier, TokenProfile},
@@ -71,6 +75,7 @@ impl Application {
         let host = ServiceHost::start(
             "connections-svc",
             config.listen_addr,
+            &ServerTls::load(&config.tls, &config.tls_server)?,
             &db,
             migrations,
             &[proto::FILE_DESCRIPTOR_SET],
@@ -83,11 +88,10 @@ impl Application {
         .await?;
         let store = store::for_pool(host.pool().clone());
         let credential = InternalCredential::new(config.service_credential.clone())?;
-        let identity = Identity::connect_lazy(&config.identity_url, credential.clone())?;
+        let tls = ClientTls::load(&config.tls, &config.tls_ca)?;
+        let identity = Identity::connect_lazy(&config.identity_url, credential.clone(), &tls)?;
         if config.events.consume_events {
-            let projects = tonic::transport::Endpoint::from_shared(config.projects_url.clone())?
-                .connect_timeout(Duration::from_secs(5))
-                .connect_lazy();
+            let projects = tls.connect_lazy(&config.projects_url)?;
             for (source, channel) in [
                 ("identity", identity.channel().clone()),
                 ("projects", projects),

@@ -22,14 +22,17 @@ use proto::{
 use secrecy::SecretString;
 use service_kit::{
     digest_cache::{DigestCache, digest},
-    grpc::{CLIENT_ADDRESS_KEY, INTERNAL_CREDENTIAL_KEY, InternalCredential, REQUEST_ID_KEY},
+    grpc::{
+        CLIENT_ADDRESS_KEY, INTERNAL_CREDENTIAL_KEY, InternalCredential, REQUEST_ID_KEY,
+        tls::ClientTls,
+    },
     identity::Identity,
 };
 use tonic::{
     Request, Status,
     metadata::AsciiMetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::Channel,
 };
 
 use crate::http::extract::Caller;
@@ -194,13 +197,15 @@ fn credential_value(credential: &InternalCredential) -> AsciiMetadataValue {
 impl<C: Generated> Service<C> {
     /// A client of the service at `url` (connects lazily: it may start later), presenting
     /// `credential` on every call.
-    pub fn connect_lazy(url: &str, credential: &InternalCredential) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .connect_lazy();
-        Ok(Self::over(channel, credential_value(credential)))
+    pub fn connect_lazy(
+        url: &str,
+        credential: &InternalCredential,
+        tls: &ClientTls,
+    ) -> anyhow::Result<Self> {
+        Ok(Self::over(
+            tls.connect_lazy(url)?,
+            credential_value(credential),
+        ))
     }
 
     /// The generated client for calls on behalf of `caller`: their access token, vouched for by
@@ -250,8 +255,12 @@ pub struct IdentityClient {
 
 impl IdentityClient {
     /// A client of identity-svc at `url`, presenting `credential` on every call.
-    pub fn connect_lazy(url: &str, credential: &InternalCredential) -> anyhow::Result<Self> {
-        let identity = Identity::connect_lazy(url, credential.clone())?;
+    pub fn connect_lazy(
+        url: &str,
+        credential: &InternalCredential,
+        tls: &ClientTls,
+    ) -> anyhow::Result<Self> {
+        let identity = Identity::connect_lazy(url, credential.clone(), tls)?;
         Ok(Self {
             service: Service::over(identity.channel().clone(), credential_value(credential)),
             identity,

@@ -8,7 +8,10 @@
 use std::net::SocketAddr;
 
 use secrecy::SecretString;
-use service_kit::config::{KeySetArgs, parse_secret};
+use service_kit::{
+    config::{KeySetArgs, parse_secret},
+    grpc::tls::{CaArgs, CertificateArgs},
+};
 
 /// The gateway's process: the wiring of one deployment and the API's settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -49,6 +52,12 @@ pub struct Config {
     /// 32 characters; the services accept it by its SHA-256 in their `SERVICE_CREDENTIALS`).
     #[arg(long, env = "SERVICE_CREDENTIAL", value_name = "SERVICE_CREDENTIAL", value_parser = parse_secret, hide_env_values = true)]
     pub service_credential: SecretString,
+    /// This part's certificate (internal gRPC over TLS).
+    #[command(flatten)]
+    pub tls: CertificateArgs,
+    /// The CA of the services it calls (internal gRPC over TLS).
+    #[command(flatten)]
+    pub tls_ca: CaArgs,
     /// How the gateway follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -127,6 +136,8 @@ impl Config {
             projects_url: "http://127.0.0.1:50053".into(),
             connections_url: "http://127.0.0.1:50052".into(),
             service_credential,
+            tls: Default::default(),
+            tls_ca: Default::default(),
             key_set: service_kit::config::defaults(),
             settings: Settings::default(),
         }

@@ -15,7 +15,7 @@ pub mod serve;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use service_kit::{
-    grpc::InternalCredential,
+    grpc::{InternalCredential, tls::ClientTls},
     identity::IdentityJwks,
     jwt::{JwtVerifier, TokenProfile},
 };
@@ -44,17 +44,21 @@ impl Application {
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         service_kit::jwt::install_crypto_provider();
         let credential = InternalCredential::new(config.service_credential.clone())?;
+        let tls = ClientTls::load(&config.tls, &config.tls_ca)?;
         let identity = Arc::new(IdentityClient::connect_lazy(
             &config.identity_url,
             &credential,
+            &tls,
         )?);
         let projects = Arc::new(ProjectsClient::connect_lazy(
             &config.projects_url,
             &credential,
+            &tls,
         )?);
         let connections = Arc::new(ConnectionsClient::connect_lazy(
             &config.connections_url,
             &credential,
+            &tls,
         )?);
         let listener = TcpListener::bind(config.listen_addr)
             .await

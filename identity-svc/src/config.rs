@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use service_kit::{
     config::{KeySetArgs, ProducerArgs, parse_secret},
     envelope::{Keyring, key_file},
+    grpc::tls::{CertificateArgs, ServerTlsArgs},
 };
 
 /// identity-svc's process: the wiring of one deployment and the service's settings.
@@ -57,6 +58,12 @@ pub struct Config {
     /// method each may call is fixed in `grpc/callers.rs`.
     #[arg(long, env = "SERVICE_CREDENTIALS", value_name = "SERVICE_CREDENTIALS", value_parser = parse_secret, hide_env_values = true)]
     pub service_credentials: SecretString,
+    /// This part's certificate (internal gRPC over TLS).
+    #[command(flatten)]
+    pub tls: CertificateArgs,
+    /// The client certificates its gRPC server requires (mutual TLS).
+    #[command(flatten)]
+    pub tls_server: ServerTlsArgs,
     /// How the service follows its own signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -199,6 +206,8 @@ impl Config {
             data_dir,
             service_credential,
             service_credentials,
+            tls: Default::default(),
+            tls_server: Default::default(),
             key_set: service_kit::config::defaults(),
             events: service_kit::config::defaults(),
             settings: Settings::default(),

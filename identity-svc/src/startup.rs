@@ -8,7 +8,7 @@ use proto::identity::v1::{
 use service_kit::{
     callers::{AcceptedCallers, CallerLayer},
     db::DbConfig,
-    grpc::{InternalCredential, guard::ScopeGuard},
+    grpc::{InternalCredential, guard::ScopeGuard, tls::ServerTls},
     host::{Migrations, ServiceHost},
     jwt::{JwtVerifier, TokenProfile, TokenSigner},
 };
@@ -49,6 +49,7 @@ impl Application {
         let host = ServiceHost::start(
             "identity-svc",
             config.listen_addr,
+            &ServerTls::load(&config.tls, &config.tls_server)?,
             &db,
             migrations,
             &[proto::FILE_DESCRIPTOR_SET],

@@ -27,13 +27,13 @@ use secrecy::SecretString;
 use serde_json::json;
 use service_kit::{
     db::{DbConfig, Pool},
-    grpc::InternalCredential,
+    grpc::{InternalCredential, tls::ClientTls},
 };
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// identity-svc's gRPC URL (the platform logs it).
+    /// identity-svc's gRPC URL (the platform logs it; plaintext: the all-in-one's loopback).
     #[arg(long)]
     identity_url: String,
     /// The platform's data directory (SQLite), or with --database-url its schema prefix.
@@ -161,9 +161,7 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
     let insert_secs = start.elapsed().as_secs_f64();
     let insert_rate = args.backlog as f64 / insert_secs;
     let shutdown = CancellationToken::new();
-    let channel = tonic::transport::Endpoint::from_shared(args.identity_url.clone())?
-        .tcp_nodelay(true)
-        .connect_lazy();
+    let channel = ClientTls::plaintext().connect_lazy(&args.identity_url)?;
     let credential = InternalCredential::new(SecretString::from(args.operator_credential.clone()))?;
     let start = Instant::now();
     let before = sink.cursor("identity").await?;

@@ -2,10 +2,8 @@
 //! `authorization: Bearer <access JWT>`, N calls in flight over one or more HTTP/2 channels.
 
 use proto::identity::v1::{GetCurrentUserRequest, identity_service_client::IdentityServiceClient};
-use tonic::{
-    metadata::AsciiMetadataValue,
-    transport::{Channel, Endpoint},
-};
+use service_kit::grpc::tls::ClientTls;
+use tonic::{metadata::AsciiMetadataValue, transport::Channel};
 
 use crate::{
     RunOpts,
@@ -73,10 +71,8 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
     let mut channels = Vec::new();
     for _ in 0..args.channels.max(1) {
         channels.push(
-            Endpoint::from_shared(url.clone())?
-                .tcp_nodelay(true)
-                .connect()
-                .await?,
+            // Loopback only (above): plaintext.
+            ClientTls::plaintext().endpoint(&url)?.connect().await?,
         );
     }
     let calls: Vec<GrpcCall> = (0..args.concurrency)

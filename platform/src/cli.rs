@@ -49,7 +49,13 @@ pub struct ConsumeArgs {
     /// The producer: `identity` or `projects`.
     #[arg(long, value_parser = ["identity", "projects"])]
     pub from: String,
-    /// The producer's gRPC URL.
+    /// The producer's gRPC URL (`https://` with GRPC_TLS_CA_FILE).
     #[arg(long)]
     pub from_url: String,
+    /// The certificate presented to a producer that requires client certificates.
+    #[command(flatten)]
+    pub tls: service_kit::grpc::tls::CertificateArgs,
+    /// The CA of the producer's certificate, for an `https://` URL.
+    #[command(flatten)]
+    pub tls_ca: service_kit::grpc::tls::CaArgs,
 }

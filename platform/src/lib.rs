@@ -10,7 +10,7 @@ pub mod toolbox;
 pub use cli::{Cli, Command, ConsumeArgs};
 
 use std::{
-    net::{Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
 };
 
@@ -22,6 +22,11 @@ use service_kit::{
 };
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// Where the all-in-one's gRPC servers listen: loopback only, on ports the OS chooses. The parts
+/// talk plaintext there (nothing outside the machine reaches it); internal TLS (`GRPC_TLS_*`) is
+/// for the separate binaries.
+pub const LOOPBACK: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 
 /// Configuration of the all-in-one process: its own wiring, the settings several services
 /// share, and each part's settings, the same types the separate binaries read, so every
@@ -145,7 +150,7 @@ impl Platform {
     /// Builds and starts every part; returns once all of them listen.
     pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let credentials = Credentials::generate(config.operator_credential.clone())?;
-        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let loopback = LOOPBACK;
         let url = config.database_url.clone();
 
         // One machine: without configured keys, key files beside the data serve SQLite and
@@ -166,6 +171,10 @@ impl Platform {
                     Caller::ConnectionsSvc,
                     Caller::Operator,
                 ]),
+                // Plaintext: the parts bind 127.0.0.1 only (`LOOPBACK`); GRPC_TLS_* are the
+                // separate binaries' settings.
+                tls: Default::default(),
+                tls_server: Default::default(),
                 key_set: config.key_set.clone(),
                 events: config.producer.clone(),
                 settings: identity_settings,
@@ -187,6 +196,9 @@ impl Platform {
                     Caller::ConnectionsSvc,
                     Caller::Operator,
                 ]),
+                tls: Default::default(),
+                tls_ca: Default::default(),
+                tls_server: Default::default(),
                 key_set: config.key_set.clone(),
                 producer: config.producer.clone(),
                 consumer: config.consumer.clone(),
@@ -207,6 +219,9 @@ impl Platform {
                 projects_url: projects_url.clone(),
                 service_credential: credentials.secret(Caller::ConnectionsSvc),
                 service_credentials: credentials.accepted(&[Caller::Gateway]),
+                tls: Default::default(),
+                tls_ca: Default::default(),
+                tls_server: Default::default(),
                 key_set: config.key_set.clone(),
                 events: config.consumer.clone(),
                 settings: connections_settings,
@@ -226,6 +241,8 @@ impl Platform {
                 projects_url,
                 connections_url: format!("http://{connections_addr}"),
                 service_credential: credentials.secret(Caller::Gateway),
+                tls: Default::default(),
+                tls_ca: Default::default(),
                 key_set: config.key_set.clone(),
                 settings: config.gateway.clone(),
             },

@@ -47,7 +47,8 @@ async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyho
     } else {
         "projects"
     };
-    let channel = tonic::transport::Endpoint::from_shared(args.from_url)?.connect_lazy();
+    let channel = service_kit::grpc::tls::ClientTls::load(&args.tls, &args.tls_ca)?
+        .connect_lazy(&args.from_url)?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
     tracing::info!(into = %args.into, from = source, "event consumer started");

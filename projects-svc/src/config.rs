@@ -7,7 +7,10 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use secrecy::SecretString;
-use service_kit::config::{ConsumerArgs, KeySetArgs, ProducerArgs, parse_secret};
+use service_kit::{
+    config::{ConsumerArgs, KeySetArgs, ProducerArgs, parse_secret},
+    grpc::tls::{CaArgs, CertificateArgs, ServerTlsArgs},
+};
 
 /// projects-svc's process: the wiring of one deployment and the service's settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -57,6 +60,15 @@ pub struct Config {
     /// `gateway:<hex>,connections-svc:<hex>[,operator:<hex>]`; which method each may call is fixed in `callers.rs`.
     #[arg(long, env = "SERVICE_CREDENTIALS", value_name = "SERVICE_CREDENTIALS", value_parser = parse_secret, hide_env_values = true)]
     pub service_credentials: SecretString,
+    /// This part's certificate (internal gRPC over TLS).
+    #[command(flatten)]
+    pub tls: CertificateArgs,
+    /// The CA of the services it calls (internal gRPC over TLS).
+    #[command(flatten)]
+    pub tls_ca: CaArgs,
+    /// The client certificates its gRPC server requires (mutual TLS).
+    #[command(flatten)]
+    pub tls_server: ServerTlsArgs,
     /// How the service follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
@@ -109,6 +121,9 @@ impl Config {
             identity_url,
             service_credential,
             service_credentials,
+            tls: Default::default(),
+            tls_ca: Default::default(),
+            tls_server: Default::default(),
             key_set: service_kit::config::defaults(),
             producer: service_kit::config::defaults(),
             consumer: service_kit::config::defaults(),

@@ -19,7 +19,11 @@ use proto::projects::v1::projects_service_server::ProjectsServiceServer;
 use service_kit::{
     callers::{AcceptedCallers, CallerLayer},
     db::DbConfig,
-    grpc::{InternalCredential, guard::ScopeGuard},
+    grpc::{
+        InternalCredential,
+        guard::ScopeGuard,
+        tls::{ClientTls, ServerTls},
+    },
     host::{Migrations, ServiceHost},
     identity::{Identity, IdentityJwks},
     jwt::{JwtVerifier, TokenProfile},
@@ -54,6 +58,7 @@ impl Application {
         let host = ServiceHost::start(
             "projects-svc",
             config.listen_addr,
+            &ServerTls::load(&config.tls, &config.tls_server)?,
             &db,
             migrations,
             &[proto::FILE_DESCRIPTOR_SET],
@@ -66,7 +71,8 @@ impl Application {
         .await?;
         let store = store::for_pool(host.pool().clone());
         let credential = InternalCredential::new(config.service_credential.clone())?;
-        let identity = Identity::connect_lazy(&config.identity_url, credential.clone())?;
+        let tls = ClientTls::load(&config.tls, &config.tls_ca)?;
+        let identity = Identity::connect_lazy(&config.identity_url, credential.clone(), &tls)?;
         if config.consumer.consume_events {
             outbox::spawn_consumer(
                 outbox::ConsumerSettings {

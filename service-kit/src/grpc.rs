@@ -21,6 +21,7 @@ use tonic::{
 use crate::jwt::{AccessClaims, JwtVerifier};
 
 pub mod guard;
+pub mod tls;
 
 /// Metadata key carrying the calling part's own service credential ([`crate::callers`]).
 pub const INTERNAL_CREDENTIAL_KEY: &str = "x-internal-credential";

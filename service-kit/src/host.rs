@@ -12,7 +12,7 @@ use tower::layer::util::{Identity, Stack};
 use crate::{
     callers::CallerLayer,
     db::{self, DbConfig, Pool},
-    grpc,
+    grpc::{self, tls::ServerTls},
 };
 
 /// A server's routes behind its [`CallerLayer`].
@@ -26,6 +26,7 @@ pub struct ServiceHost {
     router: GuardedRouter,
     shutdown: CancellationToken,
     pool: Pool,
+    tls: &'static str,
 }
 
 /// The migrations of one service, per backend.
@@ -40,10 +41,13 @@ pub struct Migrations {
 impl ServiceHost {
     /// Connects and migrates the database, prepares health (NOT_SERVING while the database
     /// does not answer) and reflection over `descriptor_sets`, and binds `addr`. Every call
-    /// passes `callers` first: the service's rules of who may call what.
+    /// passes `callers` first: the service's rules of who may call what. `tls` says how
+    /// connections are accepted (TLS only once a certificate is configured).
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         name: &'static str,
         addr: SocketAddr,
+        tls: &ServerTls,
         db: &DbConfig,
         migrations: Migrations,
         descriptor_sets: &[&'static [u8]],
@@ -62,8 +66,12 @@ impl ServiceHost {
             },
             shutdown.clone(),
         );
+        if let Some(addr) = tls.health_addr() {
+            serve_health(name, health.clone(), addr, shutdown.clone()).await?;
+        }
         tracing::info!(accepted = ?callers, "{name}: service callers");
-        let router = grpc::server_builder()
+        let router = tls
+            .apply(grpc::server_builder())?
             .layer(callers)
             .add_service(health)
             .add_service(reflection);
@@ -74,6 +82,7 @@ impl ServiceHost {
             router,
             shutdown,
             pool,
+            tls: tls.mode(),
         })
     }
 
@@ -97,7 +106,7 @@ impl ServiceHost {
 
     /// Serves until the shutdown token is cancelled; in-flight calls finish first.
     pub async fn run(self) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.local_addr(), backend = self.pool.backend(), "{} ready", self.name);
+        tracing::info!(addr = %self.local_addr(), backend = self.pool.backend(), tls = self.tls, "{} ready", self.name);
         let incoming =
             tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let result = self
@@ -109,4 +118,25 @@ impl ServiceHost {
         tracing::info!("{} stopped", self.name);
         result
     }
+}
+
+/// Serves `grpc.health.v1` alone, plaintext, on `addr` (kubelet's gRPC probes, which speak no
+/// TLS), until `shutdown`.
+async fn serve_health(
+    name: &'static str,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = grpc::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "{name}: plaintext health server");
+    let router = grpc::server_builder().add_service(health);
+    tokio::spawn(async move {
+        if let Err(e) = grpc::serve(router, listener, shutdown).await {
+            tracing::error!(error = %e, "{name}: the health server stopped");
+        }
+    });
+    Ok(())
 }

@@ -2,18 +2,12 @@
 //! own service credential on every call, with the user's access token on user methods, and the
 //! key set that verifies access tokens, fetched from identity-svc.
 
-use std::time::Duration;
-
 use proto::identity::v1::{self as pb, identity_service_client::IdentityServiceClient};
 use secrecy::ExposeSecret;
-use tonic::{
-    Request,
-    metadata::AsciiMetadataValue,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Request, metadata::AsciiMetadataValue, transport::Channel};
 
 use crate::{
-    grpc::{CLIENT_ADDRESS_KEY, InternalCredential, OutgoingCall, UserCall},
+    grpc::{CLIENT_ADDRESS_KEY, InternalCredential, OutgoingCall, UserCall, tls::ClientTls},
     jwt::JwksSource,
 };
 
@@ -27,13 +21,14 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// A client of identity-svc at `url` (connects lazily: it may start later).
-    pub fn connect_lazy(url: &str, credential: InternalCredential) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .connect_lazy();
+    /// A client of identity-svc at `url` (connects lazily: it may start later), over TLS when
+    /// `tls` says so.
+    pub fn connect_lazy(
+        url: &str,
+        credential: InternalCredential,
+        tls: &ClientTls,
+    ) -> anyhow::Result<Self> {
+        let channel = tls.connect_lazy(url)?;
         Ok(Self {
             client: IdentityServiceClient::new(channel.clone()),
             channel,

@@ -40,5 +40,6 @@ mod sumvin;
 mod swift;
 mod swift_matrix;
 mod throttling;
+mod tls;
 mod tokens;
 mod toolbox;
