@@ -72,6 +72,9 @@ pub struct Config {
     /// How the service follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
+    /// Where the process serves its Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: service_kit::metrics::MetricsArgs,
     /// How it follows the other services' events.
     #[command(flatten)]
     pub events: ConsumerArgs,
@@ -151,6 +154,8 @@ impl Config {
             service_credential,
             service_credentials,
             key_set: service_kit::config::defaults(),
+            // Tests start many in one process: no endpoint, no port taken.
+            metrics: service_kit::metrics::MetricsArgs::off(),
             events: service_kit::config::defaults(),
             settings: Settings::default(),
         }

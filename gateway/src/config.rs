@@ -52,6 +52,9 @@ pub struct Config {
     /// How the gateway follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
+    /// Where the process serves its Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: service_kit::metrics::MetricsArgs,
     /// How the public API behaves.
     #[command(flatten)]
     pub settings: Settings,
@@ -128,6 +131,8 @@ impl Config {
             connections_url: "http://127.0.0.1:50052".into(),
             service_credential,
             key_set: service_kit::config::defaults(),
+            // Tests start many in one process: no endpoint, no port taken.
+            metrics: service_kit::metrics::MetricsArgs::off(),
             settings: Settings::default(),
         }
     }

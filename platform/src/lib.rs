@@ -18,6 +18,7 @@ use service_kit::{
     callers::{AcceptedCallers, Caller},
     config::{ConsumerArgs, KeySetArgs, ProducerArgs, parse_secret},
     grpc::InternalCredential,
+    metrics::MetricsArgs,
 };
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,9 @@ pub struct Config {
     /// How the parts follow identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
+    /// Where the process serves the metrics of all four parts (one endpoint).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// The outboxes of identity-svc and projects-svc.
     #[command(flatten)]
     pub producer: ProducerArgs,
@@ -84,11 +88,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults (as with no variable set), with `listen_addr` and `data_dir`.
+    /// The defaults (as with no variable set), with `listen_addr` and `data_dir`, and no metrics
+    /// endpoint (tests start many platforms in one process; they choose one).
     pub fn new(listen_addr: SocketAddr, data_dir: PathBuf) -> Self {
         Self {
             listen_addr,
             data_dir,
+            metrics: MetricsArgs::off(),
             ..service_kit::config::defaults()
         }
     }
@@ -122,6 +128,8 @@ pub struct Platform {
     pub connections_addr: SocketAddr,
     /// projects-svc's gRPC address.
     pub projects_addr: SocketAddr,
+    /// The metrics endpoint's address (None: `METRICS_LISTEN_ADDR=off`).
+    pub metrics_addr: Option<SocketAddr>,
     /// Each part's service credential.
     credentials: Credentials,
     tasks: JoinSet<anyhow::Result<()>>,
@@ -132,6 +140,8 @@ impl Platform {
     /// Builds and starts every part; returns once all of them listen.
     pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let credentials = Credentials::generate(config.operator_credential.clone())?;
+        // One endpoint for the four parts; first, so that their layers find the recorder.
+        let metrics_addr = service_kit::metrics::serve(&config.metrics, shutdown.clone()).await?;
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let url = config.database_url.clone();
 
@@ -154,6 +164,7 @@ impl Platform {
                     Caller::Operator,
                 ]),
                 key_set: config.key_set.clone(),
+                metrics: MetricsArgs::off(),
                 events: config.producer.clone(),
                 settings: identity_settings,
             },
@@ -175,6 +186,7 @@ impl Platform {
                     Caller::Operator,
                 ]),
                 key_set: config.key_set.clone(),
+                metrics: MetricsArgs::off(),
                 producer: config.producer.clone(),
                 consumer: config.consumer.clone(),
                 settings: config.projects.clone(),
@@ -200,6 +212,7 @@ impl Platform {
                 service_credential: credentials.secret(Caller::ConnectionsSvc),
                 service_credentials: credentials.accepted(&[Caller::Gateway]),
                 key_set: config.key_set.clone(),
+                metrics: MetricsArgs::off(),
                 events: config.consumer.clone(),
                 settings: connections_settings,
             },
@@ -219,6 +232,7 @@ impl Platform {
                 connections_url: format!("http://{connections_addr}"),
                 service_credential: credentials.secret(Caller::Gateway),
                 key_set: config.key_set.clone(),
+                metrics: MetricsArgs::off(),
                 settings: config.gateway.clone(),
             },
             shutdown.clone(),
@@ -236,6 +250,7 @@ impl Platform {
             identity_addr,
             connections_addr,
             projects_addr,
+            metrics_addr,
             credentials,
             tasks,
             shutdown,

@@ -13,10 +13,11 @@ use crate::{
     callers::CallerLayer,
     db::{self, DbConfig, Pool},
     grpc,
+    metrics::{self, grpc::GrpcMetricsLayer},
 };
 
-/// A server's routes behind its [`CallerLayer`].
-pub type GuardedRouter = Router<Stack<CallerLayer, Identity>>;
+/// A server's routes behind its [`CallerLayer`], measured outside it ([`GrpcMetricsLayer`]).
+pub type GuardedRouter = Router<Stack<CallerLayer, Stack<GrpcMetricsLayer, Identity>>>;
 
 /// A service that is built but not yet serving.
 #[derive(Debug)]
@@ -40,7 +41,8 @@ pub struct Migrations {
 impl ServiceHost {
     /// Connects and migrates the database, prepares health (NOT_SERVING while the database
     /// does not answer) and reflection over `descriptor_sets`, and binds `addr`. Every call
-    /// passes `callers` first: the service's rules of who may call what.
+    /// passes `callers` first: the service's rules of who may call what. Calls and the pool are
+    /// measured under `name` (`crate::metrics`).
     pub async fn start(
         name: &'static str,
         addr: SocketAddr,
@@ -63,7 +65,9 @@ impl ServiceHost {
             shutdown.clone(),
         );
         tracing::info!(accepted = ?callers, "{name}: service callers");
+        metrics::watch_pool(name, pool.clone(), shutdown.clone());
         let router = grpc::server_builder()
+            .layer(GrpcMetricsLayer::new(name, callers.methods()))
             .layer(callers)
             .add_service(health)
             .add_service(reflection);

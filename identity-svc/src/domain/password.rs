@@ -76,6 +76,30 @@ pub fn check_policy(password: &SecretString) -> Result<()> {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Metrics of the hashing queue (docs/operations.md, "Metrics"): hashes waiting for a thread,
+/// running on one, the threads, and the refusals after a wait past the queue's timeout.
+const HASHES_WAITING: &str = "password_hashes_waiting";
+const HASHES_RUNNING: &str = "password_hashes_running";
+const HASH_CONCURRENCY: &str = "password_hash_concurrency";
+const HASHES_REJECTED: &str = "password_hashes_rejected_total";
+
+/// One more in a gauge while held (a waiter whose caller gives up leaves it too).
+struct GaugeGuard(metrics::Gauge);
+
+impl GaugeGuard {
+    fn enter(name: &'static str) -> Self {
+        let gauge = metrics::gauge!(name);
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
 /// Hashes and verifies passwords with bounded concurrency.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
@@ -153,6 +177,9 @@ impl PasswordHasher {
                 .join()
         })
         .map_err(|_| Error::Internal(anyhow::anyhow!("computing the dummy hash panicked")))??;
+        metrics::gauge!(HASH_CONCURRENCY).set(concurrency as f64);
+        // Present from the start (0), so that a rate over it is defined before the first refusal.
+        metrics::counter!(HASHES_REJECTED).increment(0);
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency)),
             queue_timeout,
@@ -179,15 +206,20 @@ impl PasswordHasher {
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let waiting = GaugeGuard::enter(HASHES_WAITING);
         let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| {
+                metrics::counter!(HASHES_REJECTED).increment(1);
                 Error::ResourceExhausted("too many password checks in progress; try again".into())
             })?
             .map_err(|e| Error::Internal(e.into()))?;
+        drop(waiting);
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
+            let running = GaugeGuard::enter(HASHES_RUNNING);
             let _ = done.send(f());
+            drop(running);
             drop(permit);
         });
         self.jobs
