@@ -218,9 +218,11 @@ impl PasswordHasher {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let running = GaugeGuard::enter(HASHES_RUNNING);
-            let _ = done.send(f());
+            let out = f();
+            // Before the answer: its caller may look at once (this thread runs at nice 19).
             drop(running);
             drop(permit);
+            let _ = done.send(out);
         });
         self.jobs
             .send(job)
@@ -348,6 +350,35 @@ fn random_password() -> SecretString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value of the process's metrics (other tests hash too: compare with at least).
+    fn metric(handle: &metrics_exporter_prometheus::PrometheusHandle, name: &str) -> f64 {
+        let text = handle.render();
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} ")));
+        line.and_then(|l| l.split(' ').nth(1)?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_measured_waiters_and_refusals() {
+        let handle = service_kit::metrics::install().unwrap();
+        let pw = || SecretString::from("correct horse battery staple".to_owned());
+        let h = PasswordHasher::new(1, Duration::from_millis(300)).unwrap();
+        let refused = metric(&handle, HASHES_REJECTED);
+        let held = h.hold_permits(1).await;
+        let waiter = tokio::spawn({
+            let h = h.clone();
+            async move { h.hash(pw()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(metric(&handle, HASHES_WAITING) >= 1.0);
+        let e = waiter.await.unwrap().unwrap_err();
+        assert!(matches!(e, Error::ResourceExhausted(_)), "{e:?}");
+        assert!(metric(&handle, HASHES_REJECTED) >= refused + 1.0);
+        drop(held);
+        h.hash(pw()).await.unwrap();
+        assert!(metric(&handle, HASH_CONCURRENCY) >= 1.0);
+    }
 
     #[test]
     fn hashes_interoperate_with_the_argon2_crate_and_reuse_memory() {
