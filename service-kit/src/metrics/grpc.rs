@@ -283,7 +283,81 @@ impl<B> Drop for MeasuredBody<B> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+
+    use tower::{Layer as _, ServiceExt as _};
+
     use super::*;
+
+    /// A body of given frames.
+    struct Frames(VecDeque<Frame<&'static [u8]>>);
+
+    impl Body for Frames {
+        type Data = &'static [u8];
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+            Poll::Ready(self.0.pop_front().map(Ok))
+        }
+    }
+
+    /// Answers as the path says: `Ok` a message then trailers with OK, `Missing` a trailers-only
+    /// NOT_FOUND, `Gone` a message whose client leaves before the trailers.
+    async fn answer(
+        req: http::Request<()>,
+    ) -> Result<http::Response<Frames>, std::convert::Infallible> {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        let frames = match req.uri().path() {
+            "/t.v1.S/Missing" => {
+                let mut res = http::Response::new(Frames(VecDeque::new()));
+                res.headers_mut()
+                    .insert("grpc-status", "5".parse().unwrap());
+                return Ok(res);
+            }
+            _ => [Frame::data(&b"message"[..]), Frame::trailers(trailers)],
+        };
+        Ok(http::Response::new(Frames(frames.into())))
+    }
+
+    #[tokio::test]
+    async fn each_call_counts_once_with_its_code() {
+        let handle = crate::metrics::install().unwrap();
+        let layer = GrpcMetricsLayer::new(
+            "layer-test",
+            ["/t.v1.S/Ok", "/t.v1.S/Missing", "/t.v1.S/Gone"],
+        );
+        let service = layer.layer(tower::service_fn(answer));
+        for (path, frames) in [
+            ("/t.v1.S/Ok", 3),
+            ("/t.v1.S/Missing", 1),
+            ("/t.v1.S/Gone", 1),
+            ("/x.Y/Z", 3),
+        ] {
+            let req = http::Request::builder().uri(path).body(()).unwrap();
+            let mut body = service.clone().oneshot(req).await.unwrap().into_body();
+            for _ in 0..frames {
+                let _ = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+            }
+        }
+        let text = handle.render();
+        for (method, code) in [
+            ("Ok", "OK"),
+            ("Missing", "NOT_FOUND"),
+            ("Gone", "CANCELLED"),
+        ] {
+            let line = format!(
+                "grpc_server_handled_total{{part=\"layer-test\",grpc_service=\"t.v1.S\",grpc_method=\"{method}\",grpc_code=\"{code}\"}} 1"
+            );
+            assert!(text.contains(&line), "no {line} in {text}");
+        }
+        let unknown = "grpc_server_handled_total{part=\"layer-test\",grpc_service=\"unknown\",grpc_method=\"unknown\",grpc_code=\"OK\"} 1";
+        assert!(text.contains(unknown), "{text}");
+        assert!(!text.contains("x.Y"), "{text}");
+    }
 
     #[test]
     fn codes_are_named_by_their_number() {
