@@ -84,6 +84,9 @@ pub struct Config {
     /// How the service follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
+    /// Where the process serves its Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: service_kit::metrics::MetricsArgs,
     /// How it follows the other services' events.
     #[command(flatten)]
     pub events: ConsumerArgs,
@@ -166,6 +169,8 @@ impl Config {
             tls_ca: Default::default(),
             tls_server: Default::default(),
             key_set: service_kit::config::defaults(),
+            // Tests start many in one process: no endpoint, no port taken.
+            metrics: service_kit::metrics::MetricsArgs::off(),
             events: service_kit::config::defaults(),
             settings: Settings::default(),
         }

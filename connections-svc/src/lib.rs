@@ -51,6 +51,8 @@ pub struct Application(ServiceHost);
 impl Application {
     /// Connects and migrates the database and binds the listener.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        // First: the recorder must be installed before the request layers are built.
+        service_kit::metrics::serve(&config.metrics, shutdown.clone()).await?;
         let db = DbConfig {
             url: config.database_url.clone(),
             schema: config.database_schema.clone(),
@@ -99,6 +101,7 @@ impl Application {
                 outbox::spawn_consumer(
                     outbox::ConsumerSettings {
                         source,
+                        consumer: "connections",
                         max_backoff: Duration::from_secs(5),
                         reconcile_every: Some(Duration::from_secs(
                             config.events.events_reconcile_seconds,

@@ -61,6 +61,9 @@ pub struct Config {
     /// How the gateway follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
+    /// Where the process serves its Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: service_kit::metrics::MetricsArgs,
     /// How the public API behaves.
     #[command(flatten)]
     pub settings: Settings,
@@ -139,6 +142,8 @@ impl Config {
             tls: Default::default(),
             tls_ca: Default::default(),
             key_set: service_kit::config::defaults(),
+            // Tests start many in one process: no endpoint, no port taken.
+            metrics: service_kit::metrics::MetricsArgs::off(),
             settings: Settings::default(),
         }
     }

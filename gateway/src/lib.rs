@@ -42,6 +42,8 @@ impl Application {
     /// Builds the clients and the router and binds the listener. Services may start later:
     /// channels connect lazily.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        // First: the recorder must be installed before the request layers are built.
+        service_kit::metrics::serve(&config.metrics, shutdown.clone()).await?;
         service_kit::jwt::install_crypto_provider();
         let credential = InternalCredential::new(config.service_credential.clone())?;
         let tls = ClientTls::load(&config.tls, &config.tls_ca)?;

@@ -67,6 +67,9 @@ pub struct Config {
     /// How the service follows its own signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
+    /// Where the process serves its Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: service_kit::metrics::MetricsArgs,
     /// Its outbox of events.
     #[command(flatten)]
     pub events: ProducerArgs,
@@ -209,6 +212,8 @@ impl Config {
             tls: Default::default(),
             tls_server: Default::default(),
             key_set: service_kit::config::defaults(),
+            // Tests start many in one process: no endpoint, no port taken.
+            metrics: service_kit::metrics::MetricsArgs::off(),
             events: service_kit::config::defaults(),
             settings: Settings::default(),
         }

@@ -28,6 +28,8 @@ pub struct Application(ServiceHost);
 impl Application {
     /// Connects and migrates the database, loads the signing keys and binds the listener.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        // First: the recorder must be installed before the request layers are built.
+        service_kit::metrics::serve(&config.metrics, shutdown.clone()).await?;
         service_kit::jwt::install_crypto_provider();
         // Checked for its length; no call presents it yet.
         InternalCredential::new(config.service_credential.clone())?;
@@ -131,6 +133,7 @@ impl Application {
             identity.throttles.longest(),
             shutdown.clone(),
         );
+        outbox::watch_head("identity", host.pool().clone(), shutdown.clone());
         let events = outbox::server(
             host.pool().clone(),
             outbox::SnapshotQueries {

@@ -103,6 +103,8 @@ async fn one(args: &Args, i: usize) -> anyhow::Result<Sample> {
     let t0 = Instant::now();
     let mut child = tokio::process::Command::new(&args.platform_bin)
         .env("PLATFORM_LISTEN_ADDR", addr.to_string())
+        // On, as in production, on a port of its own (another platform may hold 9464).
+        .env("METRICS_LISTEN_ADDR", "127.0.0.1:0")
         .env("DATA_DIR", &dir)
         .env_remove("DATABASE_URL")
         .stdin(Stdio::null())

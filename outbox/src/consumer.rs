@@ -9,7 +9,7 @@ use service_kit::grpc::{InternalCredential, OutgoingCall};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status, transport::Channel};
 
-use crate::{Snapshot, snapshot::fetch_snapshot};
+use crate::{Snapshot, metrics::ConsumerMetrics, snapshot::fetch_snapshot};
 
 /// Where a consumer applies events and keeps its cursor.
 #[async_trait::async_trait]
@@ -29,6 +29,8 @@ pub trait EventSink: Send + Sync + std::fmt::Debug + 'static {
 pub struct ConsumerSettings {
     /// The producer's name, the key of the cursor (`identity`, `projects`).
     pub source: &'static str,
+    /// The consumer's name in metrics (`projects`, `connections`).
+    pub consumer: &'static str,
     /// Longest wait between two attempts after a failure.
     pub max_backoff: Duration,
     /// How often to reconcile with the producer's snapshot besides following its events: a row
@@ -60,6 +62,7 @@ pub fn spawn_consumer(
     tokio::spawn(async move {
         let call = OutgoingCall::internal(credential);
         let client = EventsServiceClient::new(channel);
+        let metrics = ConsumerMetrics::new(settings.source, settings.consumer);
         let mut backoff = Duration::from_millis(100);
         let mut failures = 0u32;
         loop {
@@ -73,6 +76,7 @@ pub fn spawn_consumer(
                 &call,
                 sink.as_ref(),
                 &shutdown,
+                &metrics,
                 &mut applied,
             )
             .await;
@@ -199,6 +203,7 @@ async fn follow(
     call: &OutgoingCall,
     sink: &dyn EventSink,
     shutdown: &CancellationToken,
+    metrics: &ConsumerMetrics,
     applied: &mut u64,
 ) -> Result<(), Status> {
     let sink_error = |e: anyhow::Error| {
@@ -206,6 +211,7 @@ async fn follow(
         Status::internal("applying an event failed")
     };
     let mut cursor = sink.cursor(settings.source).await.map_err(sink_error)?;
+    metrics.at(cursor);
     let request = call.request(
         pb::SubscribeRequest {
             after_sequence: cursor,
@@ -236,6 +242,7 @@ async fn follow(
                 "event applied"
             );
             cursor = event.sequence;
+            metrics.applied(&event);
             *applied += 1;
         } else {
             // Another instance moved the cursor: start again from where it is now.

@@ -13,10 +13,12 @@
 //!
 //! Modules: `server` (the producer's side of `events.v1`, pruning), `store` (the outbox's SQL),
 //! `snapshot` (the live identifiers a consumer resynchronizes from), `consumer` (following a
-//! producer) and [`cursor`] (the consumer's cursor table).
+//! producer), [`cursor`] (the consumer's cursor table) and `metrics` (the head, the cursors
+//! and the delay as Prometheus series).
 
 mod consumer;
 pub mod cursor;
+mod metrics;
 mod server;
 mod snapshot;
 mod store;
@@ -26,6 +28,7 @@ use proto::events::v1 as pb;
 use uuid::Uuid;
 
 pub use consumer::{ConsumerSettings, EventSink, spawn_consumer};
+pub use metrics::watch_head;
 pub use server::{EventsServer, ServerSettings, server};
 pub use snapshot::{Snapshot, SnapshotQueries};
 pub use store::{Outbox, SqlOutbox};

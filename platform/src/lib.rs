@@ -19,6 +19,7 @@ use service_kit::{
     callers::{AcceptedCallers, Caller},
     config::{ConsumerArgs, KeySetArgs, ProducerArgs, parse_secret},
     grpc::InternalCredential,
+    metrics::MetricsArgs,
 };
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -69,6 +70,9 @@ pub struct Config {
     /// How the parts follow identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
+    /// Where the process serves the metrics of all four parts (one endpoint).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// The outboxes of identity-svc and projects-svc.
     #[command(flatten)]
     pub producer: ProducerArgs,
@@ -90,11 +94,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults (as with no variable set), with `listen_addr` and `data_dir`.
+    /// The defaults (as with no variable set), with `listen_addr` and `data_dir`, and no metrics
+    /// endpoint (tests start many platforms in one process; they choose one).
     pub fn new(listen_addr: SocketAddr, data_dir: PathBuf) -> Self {
         Self {
             listen_addr,
             data_dir,
+            metrics: MetricsArgs::off(),
             ..service_kit::config::defaults()
         }
     }
@@ -140,6 +146,8 @@ pub struct Platform {
     pub connections_addr: SocketAddr,
     /// projects-svc's gRPC address.
     pub projects_addr: SocketAddr,
+    /// The metrics endpoint's address (None: `METRICS_LISTEN_ADDR=off`).
+    pub metrics_addr: Option<SocketAddr>,
     /// Each part's service credential.
     credentials: Credentials,
     tasks: JoinSet<anyhow::Result<()>>,
@@ -150,6 +158,8 @@ impl Platform {
     /// Builds and starts every part; returns once all of them listen.
     pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let credentials = Credentials::generate(config.operator_credential.clone())?;
+        // One endpoint for the four parts; first, so that their layers find the recorder.
+        let metrics_addr = service_kit::metrics::serve(&config.metrics, shutdown.clone()).await?;
         let loopback = LOOPBACK;
         let url = config.database_url.clone();
 
@@ -176,6 +186,7 @@ impl Platform {
                 tls: Default::default(),
                 tls_server: Default::default(),
                 key_set: config.key_set.clone(),
+                metrics: MetricsArgs::off(),
                 events: config.producer.clone(),
                 settings: identity_settings,
             },
@@ -200,6 +211,7 @@ impl Platform {
                 tls_ca: Default::default(),
                 tls_server: Default::default(),
                 key_set: config.key_set.clone(),
+                metrics: MetricsArgs::off(),
                 producer: config.producer.clone(),
                 consumer: config.consumer.clone(),
                 settings: config.projects.clone(),
@@ -223,6 +235,7 @@ impl Platform {
                 tls_ca: Default::default(),
                 tls_server: Default::default(),
                 key_set: config.key_set.clone(),
+                metrics: MetricsArgs::off(),
                 events: config.consumer.clone(),
                 settings: connections_settings,
             },
@@ -244,6 +257,7 @@ impl Platform {
                 tls: Default::default(),
                 tls_ca: Default::default(),
                 key_set: config.key_set.clone(),
+                metrics: MetricsArgs::off(),
                 settings: config.gateway.clone(),
             },
             shutdown.clone(),
@@ -261,6 +275,7 @@ impl Platform {
             identity_addr,
             connections_addr,
             projects_addr,
+            metrics_addr,
             credentials,
             tasks,
             shutdown,

@@ -37,10 +37,10 @@ async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyho
         max_connections: 2,
     })
     .await?;
-    let sink = if args.into == "projects" {
-        projects_svc::store::sink_for_pool(pool)
+    let (sink, consumer) = if args.into == "projects" {
+        (projects_svc::store::sink_for_pool(pool), "projects")
     } else {
-        connections_svc::store::sink_for_pool(pool)
+        (connections_svc::store::sink_for_pool(pool), "connections")
     };
     let source: &'static str = if args.from == "identity" {
         "identity"
@@ -55,6 +55,7 @@ async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyho
     outbox::spawn_consumer(
         outbox::ConsumerSettings {
             source,
+            consumer,
             max_backoff: Duration::from_secs(5),
             reconcile_every: None,
         },

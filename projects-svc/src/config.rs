@@ -72,6 +72,9 @@ pub struct Config {
     /// How the service follows identity-svc's signing keys.
     #[command(flatten)]
     pub key_set: KeySetArgs,
+    /// Where the process serves its Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: service_kit::metrics::MetricsArgs,
     /// Its outbox of events (project.deleted).
     #[command(flatten)]
     pub producer: ProducerArgs,
@@ -125,6 +128,8 @@ impl Config {
             tls_ca: Default::default(),
             tls_server: Default::default(),
             key_set: service_kit::config::defaults(),
+            // Tests start many in one process: no endpoint, no port taken.
+            metrics: service_kit::metrics::MetricsArgs::off(),
             producer: service_kit::config::defaults(),
             consumer: service_kit::config::defaults(),
             settings: Settings::default(),

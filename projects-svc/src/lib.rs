@@ -44,6 +44,8 @@ pub struct Application(ServiceHost);
 impl Application {
     /// Connects and migrates the database and binds the listener.
     pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        // First: the recorder must be installed before the request layers are built.
+        service_kit::metrics::serve(&config.metrics, shutdown.clone()).await?;
         let db = DbConfig {
             url: config.database_url.clone(),
             schema: config.database_schema.clone(),
@@ -77,6 +79,7 @@ impl Application {
             outbox::spawn_consumer(
                 outbox::ConsumerSettings {
                     source: "identity",
+                    consumer: "projects",
                     max_backoff: Duration::from_secs(5),
                     reconcile_every: Some(Duration::from_secs(
                         config.consumer.events_reconcile_seconds,
@@ -88,6 +91,7 @@ impl Application {
                 shutdown.clone(),
             );
         }
+        outbox::watch_head("projects", host.pool().clone(), shutdown.clone());
         let events = outbox::server(
             host.pool().clone(),
             outbox::SnapshotQueries {

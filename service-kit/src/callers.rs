@@ -335,6 +335,11 @@ impl CallerLayer {
             .collect();
         Self(Arc::new(Policy { accepted, rules }))
     }
+
+    /// The paths (`/pkg.Service/Method`) of the methods the rules name.
+    pub fn methods(&self) -> impl Iterator<Item = &str> {
+        self.0.rules.keys().map(String::as_str)
+    }
 }
 
 impl<S> tower::Layer<S> for CallerLayer {

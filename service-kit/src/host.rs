@@ -13,10 +13,11 @@ use crate::{
     callers::CallerLayer,
     db::{self, DbConfig, Pool},
     grpc::{self, tls::ServerTls},
+    metrics::{self, grpc::GrpcMetricsLayer},
 };
 
-/// A server's routes behind its [`CallerLayer`].
-pub type GuardedRouter = Router<Stack<CallerLayer, Identity>>;
+/// A server's routes behind its [`CallerLayer`], measured outside it ([`GrpcMetricsLayer`]).
+pub type GuardedRouter = Router<Stack<CallerLayer, Stack<GrpcMetricsLayer, Identity>>>;
 
 /// A service that is built but not yet serving.
 #[derive(Debug)]
@@ -42,7 +43,8 @@ impl ServiceHost {
     /// Connects and migrates the database, prepares health (NOT_SERVING while the database
     /// does not answer) and reflection over `descriptor_sets`, and binds `addr`. Every call
     /// passes `callers` first: the service's rules of who may call what. `tls` says how
-    /// connections are accepted (TLS only once a certificate is configured).
+    /// connections are accepted (TLS only once a certificate is configured). Calls and the
+    /// pool are measured under `name` (`crate::metrics`).
     #[allow(clippy::too_many_arguments)]
     pub async fn start(
         name: &'static str,
@@ -70,8 +72,10 @@ impl ServiceHost {
             serve_health(name, health.clone(), addr, shutdown.clone()).await?;
         }
         tracing::info!(accepted = ?callers, "{name}: service callers");
+        metrics::watch_pool(name, pool.clone(), shutdown.clone());
         let router = tls
             .apply(grpc::server_builder())?
+            .layer(GrpcMetricsLayer::new(name, callers.methods()))
             .layer(callers)
             .add_service(health)
             .add_service(reflection);

@@ -10,6 +10,7 @@ pub mod ioto;
 pub mod lightdash;
 pub mod limits;
 pub mod luzmo;
+pub mod metrics;
 pub mod openapi;
 #[cfg(test)]
 pub(crate) mod proptest_support;
@@ -127,6 +128,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
 
     let middleware = ServiceBuilder::new()
+        // Outermost: the time of everything below (metrics.rs).
+        .layer(metrics::HttpMetricsLayer::new())
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
             axum::http::header::COOKIE,

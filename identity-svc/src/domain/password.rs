@@ -76,6 +76,30 @@ pub fn check_policy(password: &SecretString) -> Result<()> {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Metrics of the hashing queue (docs/operations.md, "Metrics"): hashes waiting for a thread,
+/// running on one, the threads, and the refusals after a wait past the queue's timeout.
+const HASHES_WAITING: &str = "password_hashes_waiting";
+const HASHES_RUNNING: &str = "password_hashes_running";
+const HASH_CONCURRENCY: &str = "password_hash_concurrency";
+const HASHES_REJECTED: &str = "password_hashes_rejected_total";
+
+/// One more in a gauge while held (a waiter whose caller gives up leaves it too).
+struct GaugeGuard(metrics::Gauge);
+
+impl GaugeGuard {
+    fn enter(name: &'static str) -> Self {
+        let gauge = metrics::gauge!(name);
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
 /// Hashes and verifies passwords with bounded concurrency.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
@@ -153,6 +177,9 @@ impl PasswordHasher {
                 .join()
         })
         .map_err(|_| Error::Internal(anyhow::anyhow!("computing the dummy hash panicked")))??;
+        metrics::gauge!(HASH_CONCURRENCY).set(concurrency as f64);
+        // Present from the start (0), so that a rate over it is defined before the first refusal.
+        metrics::counter!(HASHES_REJECTED).increment(0);
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency)),
             queue_timeout,
@@ -179,16 +206,23 @@ impl PasswordHasher {
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let waiting = GaugeGuard::enter(HASHES_WAITING);
         let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| {
+                metrics::counter!(HASHES_REJECTED).increment(1);
                 Error::ResourceExhausted("too many password checks in progress; try again".into())
             })?
             .map_err(|e| Error::Internal(e.into()))?;
+        drop(waiting);
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = done.send(f());
+            let running = GaugeGuard::enter(HASHES_RUNNING);
+            let out = f();
+            // Before the answer: its caller may look at once (this thread runs at nice 19).
+            drop(running);
             drop(permit);
+            let _ = done.send(out);
         });
         self.jobs
             .send(job)
@@ -316,6 +350,35 @@ fn random_password() -> SecretString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value of the process's metrics (other tests hash too: compare with at least).
+    fn metric(handle: &metrics_exporter_prometheus::PrometheusHandle, name: &str) -> f64 {
+        let text = handle.render();
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} ")));
+        line.and_then(|l| l.split(' ').nth(1)?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_measured_waiters_and_refusals() {
+        let handle = service_kit::metrics::install().unwrap();
+        let pw = || SecretString::from("correct horse battery staple".to_owned());
+        let h = PasswordHasher::new(1, Duration::from_millis(300)).unwrap();
+        let refused = metric(&handle, HASHES_REJECTED);
+        let held = h.hold_permits(1).await;
+        let waiter = tokio::spawn({
+            let h = h.clone();
+            async move { h.hash(pw()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(metric(&handle, HASHES_WAITING) >= 1.0);
+        let e = waiter.await.unwrap().unwrap_err();
+        assert!(matches!(e, Error::ResourceExhausted(_)), "{e:?}");
+        assert!(metric(&handle, HASHES_REJECTED) >= refused + 1.0);
+        drop(held);
+        h.hash(pw()).await.unwrap();
+        assert!(metric(&handle, HASH_CONCURRENCY) >= 1.0);
+    }
 
     #[test]
     fn hashes_interoperate_with_the_argon2_crate_and_reuse_memory() {

@@ -194,6 +194,7 @@ fn run_platform(vars: &[(&str, &str)]) -> (Option<i32>, String) {
         .env_clear()
         .env("DATA_DIR", &dir)
         .env("PLATFORM_LISTEN_ADDR", "127.0.0.1:0")
+        .env("METRICS_LISTEN_ADDR", "127.0.0.1:0")
         .envs(vars.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -223,6 +224,7 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
     let secret = "canary-secret-value";
     let cases: &[(&str, &str)] = &[
         ("PLATFORM_LISTEN_ADDR", "nowhere"),
+        ("METRICS_LISTEN_ADDR", "nowhere"),
         ("ACCESS_TOKEN_TTL_SECONDS", "5"),
         ("ACCESS_TOKEN_TTL_SECONDS", "fifteen"),
         ("SESSION_TTL_SECONDS", "-1"),
@@ -261,4 +263,15 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
             "{var}: the error repeated the value"
         );
     }
+}
+
+/// A metrics address another process holds stops start-up, naming the variable: an operator
+/// who asked for metrics gets them or an error, never a silent process without them.
+#[test]
+fn a_taken_metrics_address_stops_start_up() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (status, stderr) = run_platform(&[("METRICS_LISTEN_ADDR", &addr)]);
+    assert!(matches!(status, Some(code) if code != 0), "{stderr}");
+    assert!(stderr.contains("METRICS_LISTEN_ADDR"), "{stderr}");
 }

@@ -122,6 +122,8 @@ pub struct TestApp {
     pub identity_addr: std::net::SocketAddr,
     pub connections_addr: std::net::SocketAddr,
     pub projects_addr: std::net::SocketAddr,
+    /// The metrics endpoint (`GET /metrics`), on a port of its own.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Each part's service credential, and the operator's (the harness configures one).
     pub credentials: Vec<(service_kit::callers::Caller, String)>,
     /// identity-svc's database, for tests that inspect what is stored.
@@ -211,6 +213,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     // Every test registers its users from 127.0.0.1: room for them all. The registration
     // throttle's own tests (throttling.rs) set the default back.
     config.identity.registrations_per_address_per_hour = 10_000;
+    // Every test measures (the layers run), each platform on a port of its own.
+    config.metrics = service_kit::metrics::MetricsArgs::on("127.0.0.1:0".parse().unwrap());
     config.operator_credential = Some(SecretString::from(format!(
         "operator-{}",
         uuid::Uuid::new_v4().simple()
@@ -244,6 +248,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         identity_addr: platform.identity_addr,
         connections_addr: platform.connections_addr,
         projects_addr: platform.projects_addr,
+        metrics_addr: platform.metrics_addr,
         credentials: service_kit::callers::Caller::ALL
             .into_iter()
             .filter_map(|c| Some((c, platform.credential(c)?.to_owned())))

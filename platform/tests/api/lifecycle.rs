@@ -106,6 +106,7 @@ async fn the_binary_stops_gracefully_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("platform-bin-{}", uuid::Uuid::new_v4().simple()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_platform"))
         .env("PLATFORM_LISTEN_ADDR", "127.0.0.1:0")
+        .env("METRICS_LISTEN_ADDR", "127.0.0.1:0")
         .env("DATA_DIR", &dir)
         .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())

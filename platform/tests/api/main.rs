@@ -28,6 +28,7 @@ mod ioto;
 mod lifecycle;
 mod logs;
 mod luzmo;
+mod metrics;
 mod operator;
 mod organizations;
 mod projects;

@@ -41,6 +41,7 @@ impl Running {
             .env_clear()
             .env("DATA_DIR", &data_dir)
             .env("PLATFORM_LISTEN_ADDR", "127.0.0.1:0")
+            .env("METRICS_LISTEN_ADDR", "127.0.0.1:0")
             .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
