@@ -11,8 +11,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = connections_svc::Cli::parse();
-    service_kit::telemetry::init(&cli.log.rust_log);
     if let Some(connections_svc::Command::Rewrap) = cli.command {
+        service_kit::telemetry::init(&cli.log.rust_log);
         let report = connections_svc::Application::rewrap(&cli.config).await?;
         tracing::info!(
             moved = report.moved,
@@ -24,10 +24,13 @@ async fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let telemetry = service_kit::telemetry::init_traced(&cli.log.rust_log, &["connections-svc"])?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
-    connections_svc::Application::build(cli.config, shutdown)
-        .await?
-        .run()
-        .await
+    let result = match connections_svc::Application::build(cli.config, shutdown).await {
+        Ok(app) => app.run().await,
+        Err(e) => Err(e),
+    };
+    telemetry.shutdown().await;
+    result
 }

@@ -95,13 +95,21 @@ async fn main() -> anyhow::Result<()> {
         return identity_svc::signing_keys::cli(&db, &keyring, command, &mut std::io::stdout())
             .await;
     }
-    service_kit::telemetry::init(&cli.log.rust_log);
     if let Some(platform::Command::Consume(args)) = cli.command {
+        service_kit::telemetry::init(&cli.log.rust_log);
         return consume(cli.config, args).await;
     }
+    let telemetry = service_kit::telemetry::init_traced(&cli.log.rust_log, &platform::PARTS)?;
+    let result = serve(cli.config).await;
+    telemetry.shutdown().await;
+    result
+}
+
+/// Runs every part until a signal stops them.
+async fn serve(config: platform::Config) -> anyhow::Result<()> {
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
-    let platform = platform::Platform::start(cli.config, shutdown).await?;
+    let platform = platform::Platform::start(config, shutdown).await?;
     tracing::info!(url = %format!("http://{}", platform.gateway_addr), "platform started");
     platform.wait().await
 }

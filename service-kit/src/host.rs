@@ -63,7 +63,9 @@ impl ServiceHost {
             shutdown.clone(),
         );
         tracing::info!(accepted = ?callers, "{name}: service callers");
+        crate::telemetry::record_backend(name, pool.backend());
         let router = grpc::server_builder()
+            .trace_fn(move |req| grpc::part_request_span(name, req))
             .layer(callers)
             .add_service(health)
             .add_service(reflection);

@@ -20,3 +20,4 @@ pub mod scope;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace_context;
