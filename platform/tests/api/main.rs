@@ -41,3 +41,4 @@ mod swift;
 mod swift_matrix;
 mod throttling;
 mod tokens;
+mod traces;
