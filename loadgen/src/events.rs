@@ -170,6 +170,7 @@ pub(crate) async fn main(args: Args) -> anyhow::Result<()> {
     spawn_consumer(
         ConsumerSettings {
             source: "identity",
+            consumer: "loadgen",
             max_backoff: Duration::from_secs(1),
             reconcile_every: None,
         },

@@ -53,6 +53,11 @@ async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyho
     outbox::spawn_consumer(
         outbox::ConsumerSettings {
             source,
+            consumer: if args.into == "projects" {
+                "projects-svc"
+            } else {
+                "connections-svc"
+            },
             max_backoff: Duration::from_secs(5),
             reconcile_every: None,
         },

@@ -124,8 +124,8 @@ fn rand_key() -> [u8; 32] {
 }
 
 /// Registers a user through the gateway at `base`: the gateway calls identity-svc, which
-/// writes the user.
-async fn register(base: &str) {
+/// writes the user. Returns the session cookie (`name=value`).
+async fn register(base: &str) -> String {
     let res = reqwest::Client::new()
         .post(format!("{base}/api/v1/user"))
         .json(&json!({
@@ -138,25 +138,42 @@ async fn register(base: &str) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
 }
 
-/// The trace of the registration: its gateway span, identity-svc's gRPC span a child of a
-/// gateway span, and a database span (of `system`) a child of an identity-svc span. Waits for
-/// the exporters (10 s at most).
-async fn registration_trace(collector: &Collector, system: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Deletes the user of session `cookie`: identity-svc writes a `user.deleted` event, which
+/// projects-svc and connections-svc apply.
+async fn delete_user(base: &str, cookie: &str) {
+    let res = reqwest::Client::new()
+        .delete(format!("{base}/api/v1/user/me"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// Waits (20 s at most) for a trace that `found` accepts among the gateway spans named
+/// `gateway_span`; its trace id.
+async fn trace_of(
+    collector: &Collector,
+    gateway_span: &str,
+    found: impl Fn(&[Received], &str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let spans = collector.spans();
-        if let Some(trace) = spans
+        if let Some(gateway) = spans
             .iter()
-            .filter(|s| s.service == "gateway" && s.name == "POST /api/v1/user")
-            .find_map(|gateway| complete(&spans, &gateway.trace_id, system))
+            .filter(|s| s.service == "gateway" && s.name == gateway_span)
+            .find(|gateway| found(&spans, &gateway.trace_id))
         {
-            return trace;
+            return gateway.trace_id.clone();
         }
         assert!(
             Instant::now() < deadline,
-            "no complete trace; received: {:#?}",
+            "no complete trace of {gateway_span}; received: {:#?}",
             spans
                 .iter()
                 .map(|s| (&s.service, &s.name, &s.trace_id))
@@ -166,30 +183,52 @@ async fn registration_trace(collector: &Collector, system: &str) -> String {
     }
 }
 
-fn complete(spans: &[Received], trace_id: &str, system: &str) -> Option<String> {
-    let in_trace: Vec<&Received> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
-    let ids_of = |service: &str| -> Vec<&str> {
-        in_trace
-            .iter()
-            .filter(|s| s.service == service)
-            .map(|s| s.span_id.as_str())
-            .collect()
-    };
-    let (gateway, identity) = (ids_of("gateway"), ids_of("identity-svc"));
-    let grpc = in_trace.iter().any(|s| {
-        s.service == "identity-svc"
-            && s.name.starts_with("/identity.v1.IdentityService/")
-            && gateway.contains(&s.parent_span_id.as_str())
-    });
-    let db = in_trace.iter().any(|s| {
-        s.service == "identity-svc"
-            && s.name.starts_with("db ")
+/// The ids of the spans of `service` in trace `trace_id`.
+fn ids_of<'a>(spans: &'a [Received], trace_id: &str, service: &str) -> Vec<&'a str> {
+    spans
+        .iter()
+        .filter(|s| s.trace_id == trace_id && s.service == service)
+        .map(|s| s.span_id.as_str())
+        .collect()
+}
+
+/// Whether trace `trace_id` holds a span of `service` named by `name`, a child of a span of
+/// `parent_service`.
+fn has_child(
+    spans: &[Received],
+    trace_id: &str,
+    (service, name): (&str, &dyn Fn(&Received) -> bool),
+    parent_service: &str,
+) -> bool {
+    let parents = ids_of(spans, trace_id, parent_service);
+    spans.iter().any(|s| {
+        s.trace_id == trace_id
+            && s.service == service
+            && name(s)
+            && parents.contains(&s.parent_span_id.as_str())
+    })
+}
+
+/// A database span on `system` with its statement's summary.
+fn database_span(system: &str) -> impl Fn(&Received) -> bool + '_ {
+    move |s| {
+        s.name.starts_with("db ")
             && s.attribute("db.system.name") == Some(system)
             && s.attribute("db.query.summary")
                 .is_some_and(|q| !q.is_empty())
-            && identity.contains(&s.parent_span_id.as_str())
-    });
-    (grpc && db).then(|| trace_id.to_owned())
+    }
+}
+
+/// The trace of a registration: its gateway span, identity-svc's gRPC span a child of a
+/// gateway span, and a database span (on `system`) a child of an identity-svc span.
+async fn registration_trace(collector: &Collector, system: &str) -> String {
+    let grpc = |s: &Received| s.name.starts_with("/identity.v1.IdentityService/");
+    let db = database_span(system);
+    trace_of(collector, "POST /api/v1/user", |spans, t| {
+        has_child(spans, t, ("identity-svc", &grpc), "gateway")
+            && has_child(spans, t, ("identity-svc", &db), "identity-svc")
+    })
+    .await
 }
 
 /// The all-in-one (`platform`, SQLite) exporting over OTLP/gRPC.
@@ -205,12 +244,23 @@ async fn one_request_is_one_trace_in_the_all_in_one() {
         .env_remove("DATABASE_URL");
     let platform = Process::spawn(command, &format!("http://{addr}"), "grpc");
     let started = platform.wait_for("platform started");
-    register(started["url"].as_str().unwrap()).await;
+    let base = started["url"].as_str().unwrap();
+    let cookie = register(base).await;
     let trace = registration_trace(&collector, "sqlite").await;
     assert!(
         platform.logged_in_trace(&trace, Duration::from_secs(5)),
         "no log line carries trace_id {trace}"
     );
+    // Through an event: the deletion's trace goes on in projects-svc's applying of
+    // identity-svc's `user.deleted`, below the identity-svc span that wrote it.
+    delete_user(base, &cookie).await;
+    let apply = |s: &Received| s.name == "apply_event";
+    let db = database_span("sqlite");
+    trace_of(&collector, "DELETE /api/v1/user/me", |spans, t| {
+        has_child(spans, t, ("projects-svc", &apply), "identity-svc")
+            && has_child(spans, t, ("projects-svc", &db), "projects-svc")
+    })
+    .await;
     drop(platform);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -164,6 +164,7 @@ fn credential(app: &TestApp, caller: Caller) -> InternalCredential {
 pub(crate) fn start_consumers(app: &TestApp, shutdown: &CancellationToken) {
     let settings = |source| ConsumerSettings {
         source,
+        consumer: "test",
         max_backoff: Duration::from_millis(500),
         reconcile_every: None,
     };
