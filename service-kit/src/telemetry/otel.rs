@@ -45,11 +45,21 @@ fn protocol_from(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<
             anyhow::bail!("OTEL_TRACES_EXPORTER={other:?}: only `otlp` and `none` are supported")
         }
     }
-    if var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_none()
-        && var("OTEL_EXPORTER_OTLP_ENDPOINT").is_none()
-    {
+    let endpoint = [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ]
+    .into_iter()
+    .find_map(|name| Some((name, var(name)?)));
+    let Some((endpoint_name, endpoint)) = endpoint else {
         return Ok(None);
-    }
+    };
+    // No TLS client is built into the exporters: refuse at start what would fail at each export.
+    anyhow::ensure!(
+        !endpoint.to_ascii_lowercase().starts_with("https:"),
+        "{endpoint_name}: https endpoints are not supported; name a plain http:// collector \
+         (an agent or sidecar beside the process)"
+    );
     let (name, value) = match var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
         Some(v) => ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", Some(v)),
         None => (
@@ -308,6 +318,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("OTEL_EXPORTER_OTLP_PROTOCOL"), "{err}");
+        let https = (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "HTTPS://user:canary@collector",
+        );
+        let err = protocol_from(env(&[https])).unwrap_err().to_string();
+        assert!(err.contains("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), "{err}");
+        assert!(!err.contains("canary"), "{err}");
         let err = protocol_from(env(&[e, ("OTEL_TRACES_EXPORTER", "zipkin")]))
             .unwrap_err()
             .to_string();
