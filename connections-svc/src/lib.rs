@@ -101,7 +101,7 @@ impl Application {
                 outbox::spawn_consumer(
                     outbox::ConsumerSettings {
                         source,
-                        consumer: "connections",
+                        consumer: "connections-svc",
                         max_backoff: Duration::from_secs(5),
                         reconcile_every: Some(Duration::from_secs(
                             config.events.events_reconcile_seconds,

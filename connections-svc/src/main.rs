@@ -21,11 +21,13 @@ async fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    service_kit::telemetry::init(&cli.log.rust_log);
+    let telemetry = service_kit::telemetry::init_traced(&cli.log.rust_log, &["connections-svc"])?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
-    connections_svc::Application::build(cli.config, shutdown)
-        .await?
-        .run()
-        .await
+    let result = match connections_svc::Application::build(cli.config, shutdown).await {
+        Ok(app) => app.run().await,
+        Err(e) => Err(e),
+    };
+    telemetry.shutdown().await;
+    result
 }

@@ -118,6 +118,7 @@ impl Interceptor for CallMetadata {
         if let Some(address) = &self.client_address {
             md.insert(CLIENT_ADDRESS_KEY, address.clone());
         }
+        service_kit::trace_context::inject(md);
         req.set_timeout(DEADLINE);
         Ok(req)
     }

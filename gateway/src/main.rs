@@ -9,11 +9,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = gateway::Cli::parse();
-    service_kit::telemetry::init(&cli.log.rust_log);
+    let telemetry = service_kit::telemetry::init_traced(&cli.log.rust_log, &["gateway"])?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
-    gateway::Application::build(cli.config, shutdown)
-        .await?
-        .run()
-        .await
+    let result = match gateway::Application::build(cli.config, shutdown).await {
+        Ok(app) => app.run().await,
+        Err(e) => Err(e),
+    };
+    telemetry.shutdown().await;
+    result
 }

@@ -45,11 +45,13 @@ async fn main() -> anyhow::Result<()> {
         return identity_svc::admin::cli(&db, &cli.args, password, &mut std::io::stdout()).await;
     }
     let cli = identity_svc::Cli::parse();
-    service_kit::telemetry::init(&cli.log.rust_log);
+    let telemetry = service_kit::telemetry::init_traced(&cli.log.rust_log, &["identity-svc"])?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
-    identity_svc::Application::build(cli.config, shutdown)
-        .await?
-        .run()
-        .await
+    let result = match identity_svc::Application::build(cli.config, shutdown).await {
+        Ok(app) => app.run().await,
+        Err(e) => Err(e),
+    };
+    telemetry.shutdown().await;
+    result
 }

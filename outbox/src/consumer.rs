@@ -8,6 +8,7 @@ use proto::events::v1::{self as pb, events_service_client::EventsServiceClient};
 use service_kit::grpc::{InternalCredential, OutgoingCall};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status, transport::Channel};
+use tracing::Instrument as _;
 
 use crate::{Snapshot, metrics::ConsumerMetrics, snapshot::fetch_snapshot};
 
@@ -29,7 +30,8 @@ pub trait EventSink: Send + Sync + std::fmt::Debug + 'static {
 pub struct ConsumerSettings {
     /// The producer's name, the key of the cursor (`identity`, `projects`).
     pub source: &'static str,
-    /// The consumer's name in metrics (`projects`, `connections`).
+    /// The consuming part (`projects-svc`, `connections-svc`): its name in metrics, and whose
+    /// work applying an event is in traces (`service_kit::trace_context::Part`).
     pub consumer: &'static str,
     /// Longest wait between two attempts after a failure.
     pub max_backoff: Duration,
@@ -196,6 +198,22 @@ async fn resync(
     Ok(snapshot.head)
 }
 
+/// The span of applying `event`: a child of the producer's span that wrote it, when its
+/// outbox row kept one (docs/operations.md, "Traces").
+fn apply_span(settings: &ConsumerSettings, event: &pb::Event) -> tracing::Span {
+    let span = tracing::info_span!(
+        "apply_event",
+        source = settings.source,
+        sequence = event.sequence
+    );
+    service_kit::trace_context::continue_from_traceparent(
+        &span,
+        settings.consumer,
+        &event.traceparent,
+    );
+    span
+}
+
 /// One subscription: Ok when shut down, Err on anything else.
 async fn follow(
     settings: &ConsumerSettings,
@@ -233,6 +251,7 @@ async fn follow(
         }
         if sink
             .apply(settings.source, cursor, &event)
+            .instrument(apply_span(settings, &event))
             .await
             .map_err(sink_error)?
         {

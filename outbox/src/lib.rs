@@ -46,6 +46,8 @@ pub struct StoredEvent {
     pub payload: String,
     /// When it was written, by the producer's clock.
     pub created_at: DateTime<Utc>,
+    /// The W3C traceparent of the span that wrote it, when traces were exported.
+    pub traceparent: Option<String>,
 }
 
 fn id(payload: &serde_json::Value, key: &str) -> anyhow::Result<String> {
@@ -87,6 +89,7 @@ pub fn to_proto(e: &StoredEvent) -> anyhow::Result<pb::Event> {
         event_uuid: e.event_uuid.to_string(),
         occurred_at: Some(service_kit::grpc::timestamp(e.created_at)),
         payload: Some(payload),
+        traceparent: e.traceparent.clone().unwrap_or_default(),
     })
 }
 

@@ -27,7 +27,7 @@ pub struct SqlOutbox(pub Pool);
 #[async_trait::async_trait]
 impl Outbox for SqlOutbox {
     async fn events_after(&self, sequence: i64, limit: i64) -> anyhow::Result<Vec<StoredEvent>> {
-        let sql = "SELECT sequence, event_uuid, event_type, payload, created_at \
+        let sql = "SELECT sequence, event_uuid, event_type, payload, created_at, traceparent \
                    FROM outbox_events WHERE sequence > $1 ORDER BY sequence LIMIT $2";
         Ok(on_pool!(&self.0, |p| {
             sqlx::query_as(sql)

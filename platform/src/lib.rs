@@ -29,6 +29,11 @@ use tokio_util::sync::CancellationToken;
 /// for the separate binaries.
 pub const LOOPBACK: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 
+/// The parts this process runs, by their `service.name` in traces: each part's spans go to its
+/// own tracer provider (`service_kit::telemetry::init_traced`); the first takes the spans of
+/// none.
+pub const PARTS: [&str; 4] = ["gateway", "identity-svc", "connections-svc", "projects-svc"];
+
 /// Configuration of the all-in-one process: its own wiring, the settings several services
 /// share, and each part's settings, the same types the separate binaries read, so every
 /// variable has one meaning in both modes.

@@ -38,9 +38,9 @@ async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyho
     })
     .await?;
     let (sink, consumer) = if args.into == "projects" {
-        (projects_svc::store::sink_for_pool(pool), "projects")
+        (projects_svc::store::sink_for_pool(pool), "projects-svc")
     } else {
-        (connections_svc::store::sink_for_pool(pool), "connections")
+        (connections_svc::store::sink_for_pool(pool), "connections-svc")
     };
     let source: &'static str = if args.from == "identity" {
         "identity"
@@ -103,13 +103,21 @@ async fn main() -> anyhow::Result<()> {
         service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
         return platform::toolbox::run(&cli.config, command).await;
     }
-    service_kit::telemetry::init(&cli.log.rust_log);
     if let Some(platform::Command::Consume(args)) = cli.command {
+        service_kit::telemetry::init(&cli.log.rust_log);
         return consume(cli.config, args).await;
     }
+    let telemetry = service_kit::telemetry::init_traced(&cli.log.rust_log, &platform::PARTS)?;
+    let result = serve(cli.config).await;
+    telemetry.shutdown().await;
+    result
+}
+
+/// Runs every part until a signal stops them.
+async fn serve(config: platform::Config) -> anyhow::Result<()> {
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
-    let platform = platform::Platform::start(cli.config, shutdown).await?;
+    let platform = platform::Platform::start(config, shutdown).await?;
     tracing::info!(url = %format!("http://{}", platform.gateway_addr), "platform started");
     platform.wait().await
 }

@@ -79,7 +79,7 @@ impl Application {
             outbox::spawn_consumer(
                 outbox::ConsumerSettings {
                     source: "identity",
-                    consumer: "projects",
+                    consumer: "projects-svc",
                     max_backoff: Duration::from_secs(5),
                     reconcile_every: Some(Duration::from_secs(
                         config.consumer.events_reconcile_seconds,

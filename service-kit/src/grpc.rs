@@ -229,6 +229,7 @@ impl OutgoingCall {
             value.set_sensitive(true);
             md.insert(INTERNAL_CREDENTIAL_KEY, value);
         }
+        crate::trace_context::inject(md);
         req.set_timeout(Duration::from_secs(10));
         req
     }
@@ -240,6 +241,7 @@ impl Interceptor for OutgoingCall {
             req.metadata_mut()
                 .insert(INTERNAL_CREDENTIAL_KEY, cred.header_value());
         }
+        crate::trace_context::inject(req.metadata_mut());
         Ok(req)
     }
 }
@@ -253,7 +255,25 @@ pub fn request_span(req: &http::Request<()>) -> tracing::Span {
         .filter(|v| v.len() <= 128)
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    tracing::info_span!("grpc", method = %req.uri().path(), request_id = %request_id)
+    tracing::info_span!(
+        "grpc",
+        method = %req.uri().path(),
+        request_id = %request_id,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+    )
+}
+
+/// The span of an incoming call to `part` (`identity-svc`, …): [`request_span`], continuing
+/// the caller's trace when traces are exported ([`crate::trace_context`]).
+pub fn part_request_span(part: &'static str, req: &http::Request<()>) -> tracing::Span {
+    let span = request_span(req);
+    if crate::trace_context::enabled() {
+        span.record("otel.name", req.uri().path());
+        span.record("otel.kind", "server");
+        crate::trace_context::continue_from_headers(&span, part, req.headers());
+    }
+    span
 }
 
 /// A `tonic` server builder with the platform's defaults: a span per call, timeouts.

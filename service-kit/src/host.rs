@@ -73,8 +73,10 @@ impl ServiceHost {
         }
         tracing::info!(accepted = ?callers, "{name}: service callers");
         metrics::watch_pool(name, pool.clone(), shutdown.clone());
+        crate::telemetry::record_backend(name, pool.backend());
         let router = tls
             .apply(grpc::server_builder())?
+            .trace_fn(move |req| grpc::part_request_span(name, req))
             .layer(GrpcMetricsLayer::new(name, callers.methods()))
             .layer(callers)
             .add_service(health)

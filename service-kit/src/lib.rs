@@ -21,3 +21,4 @@ pub mod scope;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace_context;

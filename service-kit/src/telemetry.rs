@@ -1,15 +1,27 @@
-//! Structured JSON logs on stdout.
+//! Structured JSON logs on stdout, and traces over OTLP when OTEL_* asks for them.
 //!
 //! Every line carries the list of spans it was written in, so a line written anywhere inside a
-//! request's span (the gateway's HTTP span or a service's gRPC span) carries its `request_id`.
+//! request's span (the gateway's HTTP span or a service's gRPC span) carries its `request_id`;
+//! while traces are exported it also carries its `trace_id` and `span_id`.
 
 use tracing_subscriber::{
-    EnvFilter, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt,
+    EnvFilter, Layer,
+    filter::Targets,
+    fmt::{MakeWriter, format::JsonFields},
+    layer::SubscriberExt,
+    registry::LookupSpan,
+    util::SubscriberInitExt,
 };
+
+mod db_spans;
+mod log_ids;
+mod otel;
+
+pub use db_spans::record_backend;
 
 /// Installs the global JSON subscriber writing to stdout with `filter` (a binary's `RUST_LOG`
 /// setting, [`crate::config::LogArgs`], already checked). Does nothing if a subscriber is
-/// already installed.
+/// already installed. Exports no traces (the one-shot commands).
 pub fn init(filter: &str) {
     install(EnvFilter::new(filter), std::io::stdout);
 }
@@ -25,19 +37,85 @@ where
     install(filter, writer);
 }
 
-fn install<W>(filter: EnvFilter, writer: W)
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    let fmt = tracing_subscriber::fmt::layer()
+/// What a server keeps of its telemetry until it stops: the trace exporters, if any.
+#[derive(Debug)]
+#[must_use = "stop it with `shutdown` to send the last spans"]
+pub struct Telemetry {
+    providers: Option<otel::Providers>,
+}
+
+impl Telemetry {
+    /// Sends the spans still buffered and stops exporting (on a graceful stop).
+    pub async fn shutdown(self) {
+        if let Some(providers) = self.providers {
+            providers.shutdown().await;
+        }
+    }
+}
+
+/// Installs the global subscriber of a server running `parts` (`gateway`, `identity-svc`, …;
+/// all four in the all-in-one): JSON logs on stdout with `filter` as [`init`], and, when the
+/// OTEL_* variables name an OTLP endpoint, the spans `filter` admits exported with each part's
+/// own `service.name`, database statements as spans, and trace ids in the log lines.
+/// Without such a variable this is [`init`]: no exporter and no layer more. Must run inside the
+/// Tokio runtime.
+pub fn init_traced(filter: &str, parts: &[&'static str]) -> anyhow::Result<Telemetry> {
+    let Some(protocol) = otel::protocol_from_env()? else {
+        init(filter);
+        return Ok(Telemetry { providers: None });
+    };
+    let providers = otel::Providers::build(parts, protocol)?;
+    let fmt = json_layer(std::io::stdout)
+        .event_format(log_ids::WithTraceIds(json_format()))
+        .with_filter(EnvFilter::new(filter));
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(providers.tracer.clone())
+        .with_filter(EnvFilter::new(filter));
+    let statements = db_spans::DbSpans {
+        tracer: providers.tracer.clone(),
+    }
+    .with_filter(Targets::new().with_target(db_spans::TARGET, tracing::Level::DEBUG));
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(spans)
+        .with(statements)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot install the trace exporter: {e}"))?;
+    crate::trace_context::enable();
+    Ok(Telemetry {
+        providers: Some(providers),
+    })
+}
+
+type JsonFormat = tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>;
+
+/// One line per event: its fields at the top level, the spans it is in, its target.
+fn json_format() -> JsonFormat {
+    tracing_subscriber::fmt::format()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(true)
         .with_target(true)
-        .with_writer(writer);
+}
+
+fn json_layer<S, W>(writer: W) -> tracing_subscriber::fmt::Layer<S, JsonFields, JsonFormat, W>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .event_format(json_format())
+        .with_writer(writer)
+}
+
+fn install<W>(filter: EnvFilter, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(fmt)
+        .with(json_layer(writer))
         .try_init();
 }

@@ -81,6 +81,7 @@ async fn restricted_connections_are_listed_to_their_readers_only(db: &TestDb) {
 
 fn event(sequence: i64, payload: Payload) -> pb::Event {
     pb::Event {
+        traceparent: String::new(),
         sequence,
         event_uuid: Uuid::now_v7().to_string(),
         occurred_at: Some(prost_types::Timestamp {

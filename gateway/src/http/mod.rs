@@ -16,6 +16,7 @@ pub mod openapi;
 pub(crate) mod proptest_support;
 pub mod sumvin;
 pub mod swift;
+mod trace_span;
 mod wellknown;
 
 use std::{sync::Arc, time::Duration};
@@ -146,7 +147,9 @@ pub fn router(state: AppState) -> Router {
                         .get::<axum::extract::MatchedPath>()
                         .map(|p| p.as_str().to_owned())
                         .unwrap_or_else(|| "unmatched".to_owned());
-                    tracing::info_span!("http", method = %req.method(), route = %route, request_id = %request_id)
+                    let span = tracing::info_span!("http", method = %req.method(), route = %route, request_id = %request_id, otel.name = tracing::field::Empty, otel.kind = tracing::field::Empty);
+                    trace_span::continue_request(&span, req, &route);
+                    span
                 })
                 .on_request(())
                 .on_response(log_response)

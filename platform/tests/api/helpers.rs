@@ -178,6 +178,33 @@ pub(crate) fn drop_schemas(url: &str, prefix: &str) {
     .join();
 }
 
+/// The test PostgreSQL's URL; None (the test is skipped, loudly) when it is not reachable
+/// outside CI.
+pub async fn reachable_postgres() -> Option<String> {
+    let url = pg_url();
+    if !postgres_reachable(&url).await {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "PostgreSQL is not reachable at {url}, and CI=true requires the PostgreSQL tests"
+            );
+        }
+        eprintln!(
+            "\n!!! SKIPPING a PostgreSQL test: no PostgreSQL at {url} (set TEST_DATABASE_URL) !!!\n"
+        );
+        return None;
+    }
+    Some(url)
+}
+
+/// Drops a schema a test made on the test PostgreSQL at `url`.
+pub async fn drop_schema(url: &str, schema: &str) {
+    if let Ok(pool) = sqlx::PgPool::connect(url).await {
+        let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+        pool.close().await;
+    }
+}
+
 /// Starts the platform on `backend`; `None` when PostgreSQL is not reachable outside CI.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
@@ -192,18 +219,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let cleanup = match backend {
         Backend::Sqlite => Cleanup::Dir(data_dir),
         Backend::Postgres => {
-            let url = pg_url();
-            if !postgres_reachable(&url).await {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "PostgreSQL is not reachable at {url}, and CI=true requires the PostgreSQL tests"
-                    );
-                }
-                eprintln!(
-                    "\n!!! SKIPPING a PostgreSQL test: no PostgreSQL at {url} (set TEST_DATABASE_URL) !!!\n"
-                );
-                return None;
-            }
+            let url = reachable_postgres().await?;
             let prefix = format!("t{}_", &id[..16]);
             config.database_url = Some(SecretString::from(url.clone()));
             config.schema_prefix = prefix.clone();

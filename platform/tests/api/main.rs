@@ -44,3 +44,4 @@ mod throttling;
 mod tls;
 mod tokens;
 mod toolbox;
+mod traces;

@@ -157,13 +157,15 @@ impl ProjectStore for SqlStore {
             .rows_affected();
             if n > 0 {
                 sqlx::query(
-                    "INSERT INTO outbox_events (event_uuid, event_type, payload, created_at) \
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO outbox_events \
+                     (event_uuid, event_type, payload, created_at, traceparent) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(e.event_uuid)
                 .bind(e.event_type)
                 .bind(&e.payload)
                 .bind(e.created_at)
+                .bind(service_kit::trace_context::current_traceparent())
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;

@@ -267,7 +267,7 @@ async fn two_instances_apply_each_event_once(backend: Backend) {
         spawn_consumer(
             ConsumerSettings {
                 source: "identity",
-                consumer: "test",
+                consumer: "connections-svc",
                 max_backoff: Duration::from_millis(200),
                 reconcile_every: None,
             },
