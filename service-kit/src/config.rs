@@ -12,6 +12,10 @@
 use clap::{Args, Command, FromArgMatches};
 use secrecy::SecretString;
 
+/// Internal gRPC over TLS (`GRPC_TLS_*`, `GRPC_HEALTH_LISTEN_ADDR`), declared beside the code
+/// that reads them.
+pub use crate::grpc::tls::{CaArgs, CertificateArgs, ServerTlsArgs};
+
 /// Parses a secret from the command line or the environment without ever echoing it back.
 pub fn parse_secret(value: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(value.to_owned()))
