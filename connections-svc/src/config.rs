@@ -75,6 +75,9 @@ pub struct Config {
     /// How it follows the other services' events.
     #[command(flatten)]
     pub events: ConsumerArgs,
+    /// Whether it migrates its schema at start, or waits for `migrate`.
+    #[command(flatten)]
+    pub migrations: service_kit::migrate::MigrationArgs,
     /// What the service does.
     #[command(flatten)]
     pub settings: Settings,
@@ -152,6 +155,7 @@ impl Config {
             service_credentials,
             key_set: service_kit::config::defaults(),
             events: service_kit::config::defaults(),
+            migrations: service_kit::migrate::MigrationArgs::default(),
             settings: Settings::default(),
         }
     }

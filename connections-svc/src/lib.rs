@@ -27,7 +27,7 @@ use service_kit::{
     callers::{AcceptedCallers, CallerLayer},
     db::DbConfig,
     grpc::{InternalCredential, guard::ScopeGuard},
-    host::{Migrations, ServiceHost},
+    host::{Database, ServiceHost},
     identity::{Identity, IdentityJwks},
     jwt::{JwtVerifier, TokenProfile},
 };
@@ -39,6 +39,18 @@ pub use config::{Cli, Command, Config, Settings, key_file};
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 /// See [`SQLITE_MIGRATIONS`].
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// connections's schema as the `migrate` subcommand names it (`connections-svc migrate`, `platform migrate`).
+pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::ServiceSchema {
+    binary: "connections-svc",
+    name: "connections",
+    url: ("CONNECTIONS_DATABASE_URL", "connections-database-url"),
+    schema: ("CONNECTIONS_DATABASE_SCHEMA", "connections-database-schema"),
+    migrations: service_kit::migrate::Migrations {
+        sqlite: &SQLITE_MIGRATIONS,
+        postgres: &POSTGRES_MIGRATIONS,
+    },
+};
 
 /// A built, not yet running connections-svc.
 #[derive(Debug)]
@@ -52,10 +64,6 @@ impl Application {
             schema: config.database_schema.clone(),
             sqlite_file: config.data_dir.join("connections.db"),
             max_connections: config.settings.connections_db_max_connections,
-        };
-        let migrations = Migrations {
-            sqlite: &SQLITE_MIGRATIONS,
-            postgres: &POSTGRES_MIGRATIONS,
         };
         let keyring = Arc::new(config.keyring()?);
         let providers = match &config.settings.connections_oauth_providers {
@@ -71,8 +79,11 @@ impl Application {
         let host = ServiceHost::start(
             "connections-svc",
             config.listen_addr,
-            &db,
-            migrations,
+            Database {
+                config: &db,
+                migrations: crate::SCHEMA.migrations,
+                on_start: &config.migrations,
+            },
             &[proto::FILE_DESCRIPTOR_SET],
             CallerLayer::new(
                 AcceptedCallers::parse(&config.service_credentials)?,

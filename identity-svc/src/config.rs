@@ -63,6 +63,9 @@ pub struct Config {
     /// Its outbox of events.
     #[command(flatten)]
     pub events: ProducerArgs,
+    /// Whether it migrates its schema at start, or waits for `migrate`.
+    #[command(flatten)]
+    pub migrations: service_kit::migrate::MigrationArgs,
     /// What the service does.
     #[command(flatten)]
     pub settings: Settings,
@@ -201,6 +204,7 @@ impl Config {
             service_credentials,
             key_set: service_kit::config::defaults(),
             events: service_kit::config::defaults(),
+            migrations: service_kit::migrate::MigrationArgs::default(),
             settings: Settings::default(),
         }
     }

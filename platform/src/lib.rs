@@ -5,6 +5,7 @@
 //! Used by `main.rs` (the one command a newcomer runs) and by the end-to-end tests.
 
 mod cli;
+pub mod migrate;
 
 pub use cli::{Cli, Command, ConsumeArgs};
 
@@ -69,6 +70,9 @@ pub struct Config {
     /// How projects-svc and connections-svc follow the other services' events.
     #[command(flatten)]
     pub consumer: ConsumerArgs,
+    /// Whether the services migrate their schemas at start (MIGRATE_ON_START).
+    #[command(flatten)]
+    pub migrations: service_kit::migrate::MigrationArgs,
     /// identity-svc's settings.
     #[command(flatten, next_help_heading = "identity-svc")]
     pub identity: identity_svc::Settings,
@@ -155,6 +159,7 @@ impl Platform {
                 ]),
                 key_set: config.key_set.clone(),
                 events: config.producer.clone(),
+                migrations: config.migrations.clone(),
                 settings: identity_settings,
             },
             shutdown.clone(),
@@ -177,6 +182,7 @@ impl Platform {
                 key_set: config.key_set.clone(),
                 producer: config.producer.clone(),
                 consumer: config.consumer.clone(),
+                migrations: config.migrations.clone(),
                 settings: config.projects.clone(),
             },
             shutdown.clone(),
@@ -201,6 +207,7 @@ impl Platform {
                 service_credentials: credentials.accepted(&[Caller::Gateway]),
                 key_set: config.key_set.clone(),
                 events: config.consumer.clone(),
+                migrations: config.migrations.clone(),
                 settings: connections_settings,
             },
             shutdown.clone(),

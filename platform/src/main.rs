@@ -4,7 +4,8 @@
 //! `platform consume …` runs one event consumer alone (maintenance, and the crash tests);
 //! `platform owner-token create|list|revoke` manages operator tokens (`identity_svc::operator`);
 //! `platform rotate-signing-key` and `platform rewrap-signing-keys` the access-token signing
-//! keys (`identity_svc::signing_keys`).
+//! keys (`identity_svc::signing_keys`); `platform migrate [--service NAME]` the schemas
+//! (`platform::migrate`).
 
 use std::time::Duration;
 
@@ -94,6 +95,11 @@ async fn main() -> anyhow::Result<()> {
             .keyring(c.database_url.as_ref(), &c.data_dir)?;
         return identity_svc::signing_keys::cli(&db, &keyring, command, &mut std::io::stdout())
             .await;
+    }
+    if let Some(platform::Command::Migrate(args)) = &cli.command {
+        // The steps go to stdout; logs to stderr.
+        service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
+        return platform::migrate::run(&cli.config, args, &mut std::io::stdout()).await;
     }
     service_kit::telemetry::init(&cli.log.rust_log);
     if let Some(platform::Command::Consume(args)) = cli.command {

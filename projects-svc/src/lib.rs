@@ -20,7 +20,7 @@ use service_kit::{
     callers::{AcceptedCallers, CallerLayer},
     db::DbConfig,
     grpc::{InternalCredential, guard::ScopeGuard},
-    host::{Migrations, ServiceHost},
+    host::{Database, ServiceHost},
     identity::{Identity, IdentityJwks},
     jwt::{JwtVerifier, TokenProfile},
 };
@@ -32,6 +32,18 @@ pub use config::{Cli, Config, Settings};
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 /// See [`SQLITE_MIGRATIONS`].
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// projects's schema as the `migrate` subcommand names it (`projects-svc migrate`, `platform migrate`).
+pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::ServiceSchema {
+    binary: "projects-svc",
+    name: "projects",
+    url: ("PROJECTS_DATABASE_URL", "projects-database-url"),
+    schema: ("PROJECTS_DATABASE_SCHEMA", "projects-database-schema"),
+    migrations: service_kit::migrate::Migrations {
+        sqlite: &SQLITE_MIGRATIONS,
+        postgres: &POSTGRES_MIGRATIONS,
+    },
+};
 
 /// A built, not yet running projects-svc.
 #[derive(Debug)]
@@ -46,16 +58,15 @@ impl Application {
             sqlite_file: config.data_dir.join("projects.db"),
             max_connections: config.settings.projects_db_max_connections,
         };
-        let migrations = Migrations {
-            sqlite: &SQLITE_MIGRATIONS,
-            postgres: &POSTGRES_MIGRATIONS,
-        };
         service_kit::jwt::install_crypto_provider();
         let host = ServiceHost::start(
             "projects-svc",
             config.listen_addr,
-            &db,
-            migrations,
+            Database {
+                config: &db,
+                migrations: crate::SCHEMA.migrations,
+                on_start: &config.migrations,
+            },
             &[proto::FILE_DESCRIPTOR_SET],
             CallerLayer::new(
                 AcceptedCallers::parse(&config.service_credentials)?,

@@ -1,9 +1,8 @@
-//! The frame every gRPC service runs in: its database (connected and migrated), health and
-//! reflection, a readiness watch on the database, the listener, and a graceful stop.
+//! The frame every gRPC service runs in: its database (connected, and migrated or checked:
+//! `migrate`), health and reflection, a readiness watch on the database, the listener, and a graceful stop.
 
 use std::net::SocketAddr;
 
-use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::Router;
@@ -13,7 +12,10 @@ use crate::{
     callers::CallerLayer,
     db::{self, DbConfig, Pool},
     grpc,
+    migrate::{self, MigrationArgs},
 };
+
+pub use crate::migrate::Migrations;
 
 /// A server's routes behind its [`CallerLayer`].
 pub type GuardedRouter = Router<Stack<CallerLayer, Identity>>;
@@ -28,30 +30,37 @@ pub struct ServiceHost {
     pool: Pool,
 }
 
-/// The migrations of one service, per backend.
+/// A service's database: where it is, its migrations, and whether the service applies them.
 #[derive(Debug, Clone, Copy)]
-pub struct Migrations {
-    /// For SQLite.
-    pub sqlite: &'static Migrator,
-    /// For PostgreSQL.
-    pub postgres: &'static Migrator,
+pub struct Database<'a> {
+    /// Where it is.
+    pub config: &'a DbConfig,
+    /// The service's migrations.
+    pub migrations: Migrations,
+    /// MIGRATE_ON_START and MIGRATE_WAIT_SECONDS.
+    pub on_start: &'a MigrationArgs,
 }
 
 impl ServiceHost {
-    /// Connects and migrates the database, prepares health (NOT_SERVING while the database
+    /// Connects the database and migrates it, or waits until `migrate` has (MIGRATE_ON_START),
+    /// prepares health (NOT_SERVING while the database
     /// does not answer) and reflection over `descriptor_sets`, and binds `addr`. Every call
     /// passes `callers` first: the service's rules of who may call what.
     pub async fn start(
         name: &'static str,
         addr: SocketAddr,
-        db: &DbConfig,
-        migrations: Migrations,
+        db: Database<'_>,
         descriptor_sets: &[&'static [u8]],
         callers: CallerLayer,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let pool = db::connect(db).await?;
-        pool.migrate(migrations.sqlite, migrations.postgres).await?;
+        // With migrations off the role may not create the schema: nothing is created.
+        let pool = if db.on_start.migrate_on_start {
+            db::connect(db.config).await?
+        } else {
+            db::connect_existing(db.config).await?
+        };
+        migrate::on_start(&pool, db.migrations, db.on_start, name, &shutdown).await?;
         let (reporter, health, reflection) = grpc::health_and_reflection(descriptor_sets)?;
         let probe_pool = pool.clone();
         grpc::watch_readiness(

@@ -16,6 +16,7 @@ pub mod host;
 pub mod identity;
 pub mod jwt;
 pub mod limits;
+pub mod migrate;
 pub mod scope;
 pub mod secret;
 pub mod shutdown;
