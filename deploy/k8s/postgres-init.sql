@@ -32,8 +32,9 @@
 --
 -- Upgrading from the earlier layout (the service's role owned its schema and tables): running
 -- this script transfers the ownership to the migrator (ALTER SCHEMA … OWNER, REASSIGN OWNED)
--- and grants the service's role what it needs, so it is the whole upgrade; run it before the
--- release whose Deployments set MIGRATE_ON_START=false (docs/operations.md, "Migrations").
+-- and grants the service's role what it needs, so it is the whole upgrade of the database; run
+-- it right before applying the release whose Deployments set MIGRATE_ON_START=false (an older
+-- replica that restarts in between cannot start: deploy/README.md, section 2).
 
 \set ON_ERROR_STOP on
 
