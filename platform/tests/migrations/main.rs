@@ -3,8 +3,10 @@
 //! CI=true): a fresh database prepared by deploy/k8s/postgres-init.sql, `platform migrate
 //! --service X` as each migration role (the Job's command), three replicas of each service
 //! with the runtime roles and MIGRATE_ON_START=false, and what the runtime roles may not do.
-//! Also the laptop's path: three replicas of each migrating an empty database at once.
+//! Also the laptop's path: three replicas of each migrating an empty database at once; and a
+//! schema's backup and restore (`backup.rs`).
 
+mod backup;
 mod support;
 
 use std::{net::SocketAddr, sync::Arc};
