@@ -161,6 +161,16 @@ pub(crate) async fn migrate(service: &str, url: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Serves a built application in the background; its address.
+macro_rules! serve {
+    ($build:expr) => {{
+        let app = $build.await?;
+        let addr = app.local_addr();
+        tokio::spawn(app.run());
+        addr
+    }};
+}
+
 /// What every replica of one test shares: the key rings (replicas must open each other's
 /// sealed rows) and the caller they accept.
 pub(crate) struct Replicas {
@@ -201,10 +211,7 @@ impl Replicas {
                 let mut c = identity_svc::Config::new(loopback, url, dir, credential, accepts);
                 c.migrations = migrations;
                 c.settings.identity_keys = Some(SecretString::from(self.identity_keys.clone()));
-                let app = identity_svc::Application::build(c, shutdown).await?;
-                let addr = app.local_addr();
-                tokio::spawn(app.run());
-                addr
+                serve!(identity_svc::Application::build(c, shutdown))
             }
             "connections" => {
                 let mut c = connections_svc::Config::new(
@@ -219,26 +226,14 @@ impl Replicas {
                 c.events.consume_events = false;
                 c.settings.connections_keys =
                     Some(SecretString::from(self.connections_keys.clone()));
-                let app = connections_svc::Application::build(c, shutdown).await?;
-                let addr = app.local_addr();
-                tokio::spawn(app.run());
-                addr
+                serve!(connections_svc::Application::build(c, shutdown))
             }
             "projects" => {
-                let mut c = projects_svc::Config::new(
-                    loopback,
-                    url,
-                    dir,
-                    identity_url,
-                    credential,
-                    accepts,
-                );
+                let (i, u) = (identity_url, url);
+                let mut c = projects_svc::Config::new(loopback, u, dir, i, credential, accepts);
                 c.migrations = migrations;
                 c.consumer.consume_events = false;
-                let app = projects_svc::Application::build(c, shutdown).await?;
-                let addr = app.local_addr();
-                tokio::spawn(app.run());
-                addr
+                serve!(projects_svc::Application::build(c, shutdown))
             }
             other => anyhow::bail!("no service {other}"),
         };
