@@ -69,6 +69,10 @@ impl FreshDatabase {
     /// A database prepared by deploy/k8s/postgres-init.sql, with the test's passwords (given
     /// to the script, and set again: the roles are the cluster's and may exist already).
     pub(crate) fn initialized() -> Self {
+        // The roles are the cluster's: two scripts or ALTER ROLEs at once collide ("tuple
+        // concurrently updated"), so the tests of this binary prepare their databases in turn.
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let db = Self::named();
         let script =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/k8s/postgres-init.sql");
