@@ -80,7 +80,7 @@ impl ServiceSchema {
     }
 
     /// The database `matches` name.
-    fn database(&self, matches: &clap::ArgMatches) -> DbConfig {
+    pub(super) fn database(&self, matches: &clap::ArgMatches) -> DbConfig {
         let data_dir: &PathBuf = matches.get_one("data_dir").expect("has a default");
         DbConfig {
             url: matches

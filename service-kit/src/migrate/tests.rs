@@ -10,7 +10,7 @@ use sqlx::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::*;
+use super::{cli::run, *};
 
 /// A release whose migrations are `versions`, each creating table `t<version>`.
 fn release(versions: &[i64]) -> Migrations {
@@ -145,4 +145,61 @@ async fn waiting_ends_when_the_schema_is_migrated_or_the_service_stops() {
         .unwrap()
         .unwrap_err();
     assert!(err.to_string().contains("stopped while waiting"), "{err}");
+}
+
+#[tokio::test]
+async fn the_subcommand_reads_the_services_variables_and_prints_each_step() {
+    let schema = ServiceSchema {
+        binary: "x-svc",
+        name: "x",
+        url: ("X_DATABASE_URL", "x-database-url"),
+        schema: ("X_DATABASE_SCHEMA", "x-database-schema"),
+        migrations: release(&[1, 2]),
+    };
+    schema.command().debug_assert();
+    let dir = std::env::temp_dir().join(format!("migrate-cli-{}", std::process::id()));
+    let matches = schema
+        .command()
+        .try_get_matches_from(["migrate", "--data-dir", dir.to_str().unwrap()])
+        .unwrap();
+    let db = schema.database(&matches);
+    assert_eq!(
+        (db.schema.as_str(), db.sqlite_file.clone()),
+        ("x", dir.join("x.db"))
+    );
+    let mut out = Vec::new();
+    run("x", &db, schema.migrations, &mut out).await.unwrap();
+    let mut again = Vec::new();
+    run("x", &db, schema.migrations, &mut again).await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let (out, again) = (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(again).unwrap(),
+    );
+    // Each line, without the time a migration took.
+    let steps: Vec<&str> = out
+        .lines()
+        .map(|l| l.split(" in ").next().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "x: migrating its SQLite database",
+            "x: applying 1 table 1",
+            "x: applied 1",
+            "x: applying 2 table 2",
+            "x: applied 2",
+            "x: up to date: at version 2",
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        again,
+        "x: migrating its SQLite database\nx: up to date: at version 2\n"
+    );
+    let bad = schema
+        .command()
+        .try_get_matches_from(["migrate", "--rust-log", "=[bad"])
+        .unwrap_err();
+    assert!(bad.to_string().contains("RUST_LOG"), "{bad}");
 }
