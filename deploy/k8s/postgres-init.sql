@@ -84,6 +84,8 @@ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'dbname') \gexec
 -- Only the six roles may connect; PUBLIC loses CONNECT and TEMPORARY. No role gets CREATE on
 -- the database: the schemas exist (created below), and `migrate` creates one only when missing.
 REVOKE ALL ON DATABASE :"dbname" FROM PUBLIC;
+REVOKE CREATE, TEMPORARY ON DATABASE :"dbname" FROM identity, connections, projects,
+    identity_migrator, connections_migrator, projects_migrator;
 GRANT CONNECT ON DATABASE :"dbname" TO identity, connections, projects,
     identity_migrator, connections_migrator, projects_migrator;
 
