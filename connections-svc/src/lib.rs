@@ -31,7 +31,7 @@ use service_kit::{
         guard::ScopeGuard,
         tls::{ClientTls, ServerTls},
     },
-    host::{Migrations, ServiceHost},
+    host::{Database, ServiceHost},
     identity::{Identity, IdentityJwks},
     jwt::{JwtVerifier, TokenProfile},
 };
@@ -43,6 +43,18 @@ pub use config::{Cli, Command, Config, Settings, key_file};
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 /// See [`SQLITE_MIGRATIONS`].
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// connections's schema as the `migrate` subcommand names it (`connections-svc migrate`, `platform migrate`).
+pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::ServiceSchema {
+    binary: "connections-svc",
+    name: "connections",
+    url: ("CONNECTIONS_DATABASE_URL", "connections-database-url"),
+    schema: ("CONNECTIONS_DATABASE_SCHEMA", "connections-database-schema"),
+    migrations: service_kit::migrate::Migrations {
+        sqlite: &SQLITE_MIGRATIONS,
+        postgres: &POSTGRES_MIGRATIONS,
+    },
+};
 
 /// A built, not yet running connections-svc.
 #[derive(Debug)]
@@ -59,10 +71,6 @@ impl Application {
             sqlite_file: config.data_dir.join("connections.db"),
             max_connections: config.settings.connections_db_max_connections,
         };
-        let migrations = Migrations {
-            sqlite: &SQLITE_MIGRATIONS,
-            postgres: &POSTGRES_MIGRATIONS,
-        };
         let keyring = Arc::new(config.keyring()?);
         let providers = match &config.settings.connections_oauth_providers {
             Some(json) => oauth::Providers::parse(json.expose_secret())
@@ -78,8 +86,11 @@ impl Application {
             "connections-svc",
             config.listen_addr,
             &ServerTls::load(&config.tls, &config.tls_server)?,
-            &db,
-            migrations,
+            Database {
+                config: &db,
+                migrations: crate::SCHEMA.migrations,
+                on_start: &config.migrations,
+            },
             &[proto::FILE_DESCRIPTOR_SET],
             CallerLayer::new(
                 AcceptedCallers::parse(&config.service_credentials)?,

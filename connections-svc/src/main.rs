@@ -1,4 +1,5 @@
 //! connections-svc as its own process (Kubernetes). Run: `cargo run -p connections-svc -- --help`.
+//! `connections-svc migrate`: applies the schema's migrations and exits (`service_kit::migrate`).
 //! `connections-svc rewrap` moves every stored secret to the newest key version and exits (run
 //! it after adding a key to `CONNECTIONS_KEYS`, before raising the minimum decrypt version).
 
@@ -10,6 +11,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `migrate` is parsed on its own: it needs the database settings only (in Kubernetes the
+    // migration role's URL), not the service's required ones.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "migrate") {
+        return service_kit::migrate::main(&connections_svc::SCHEMA, std::env::args_os().skip(1))
+            .await;
+    }
     let cli = connections_svc::Cli::parse();
     if let Some(connections_svc::Command::Rewrap) = cli.command {
         // Progress and logs on stderr; the counts, one JSON line, on stdout.

@@ -73,6 +73,9 @@ pub struct Config {
     /// Its outbox of events.
     #[command(flatten)]
     pub events: ProducerArgs,
+    /// Whether it migrates its schema at start, or waits for `migrate`.
+    #[command(flatten)]
+    pub migrations: service_kit::migrate::MigrationArgs,
     /// What the service does.
     #[command(flatten)]
     pub settings: Settings,
@@ -215,6 +218,7 @@ impl Config {
             // Tests start many in one process: no endpoint, no port taken.
             metrics: service_kit::metrics::MetricsArgs::off(),
             events: service_kit::config::defaults(),
+            migrations: service_kit::migrate::MigrationArgs::default(),
             settings: Settings::default(),
         }
     }

@@ -17,3 +17,15 @@ pub mod store;
 
 pub use config::{Cli, Config, Settings};
 pub use startup::Application;
+
+/// identity's schema as the `migrate` subcommand names it (`identity-svc migrate`, `platform migrate`).
+pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::ServiceSchema {
+    binary: "identity-svc",
+    name: "identity",
+    url: ("IDENTITY_DATABASE_URL", "identity-database-url"),
+    schema: ("IDENTITY_DATABASE_SCHEMA", "identity-database-schema"),
+    migrations: service_kit::migrate::Migrations {
+        sqlite: &store::SQLITE_MIGRATIONS,
+        postgres: &store::POSTGRES_MIGRATIONS,
+    },
+};

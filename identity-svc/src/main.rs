@@ -1,4 +1,5 @@
 //! identity-svc as its own process (Kubernetes). Run: `cargo run -p identity-svc -- --help`;
+//! `identity-svc migrate`: applies the schema's migrations and exits (`service_kit::migrate`).
 //! `identity-svc owner-token --help`: operator tokens (`identity_svc::operator`);
 //! `identity-svc rotate-signing-key`, `identity-svc rewrap-signing-keys`: the signing keys
 //! (`identity_svc::signing_keys`); `identity-svc create-admin`: the first user and
@@ -12,6 +13,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `migrate` is parsed on its own: it needs the database settings only (in Kubernetes the
+    // migration role's URL), not the service's required ones.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "migrate") {
+        return service_kit::migrate::main(&identity_svc::SCHEMA, std::env::args_os().skip(1))
+            .await;
+    }
     // `owner-token` is parsed on its own: it needs the database settings, not the service's
     // required ones (SERVICE_CREDENTIAL, SERVICE_CREDENTIALS).
     if std::env::args_os()

@@ -9,7 +9,7 @@ use service_kit::{
     callers::{AcceptedCallers, CallerLayer},
     db::DbConfig,
     grpc::{InternalCredential, guard::ScopeGuard, tls::ServerTls},
-    host::{Migrations, ServiceHost},
+    host::{Database, ServiceHost},
     jwt::{JwtVerifier, TokenProfile, TokenSigner},
 };
 use tokio_util::sync::CancellationToken;
@@ -44,16 +44,15 @@ impl Application {
             sqlite_file: config.data_dir.join("identity.db"),
             max_connections: config.settings.identity_db_max_connections,
         };
-        let migrations = Migrations {
-            sqlite: &store::SQLITE_MIGRATIONS,
-            postgres: &store::POSTGRES_MIGRATIONS,
-        };
         let host = ServiceHost::start(
             "identity-svc",
             config.listen_addr,
             &ServerTls::load(&config.tls, &config.tls_server)?,
-            &db,
-            migrations,
+            Database {
+                config: &db,
+                migrations: crate::SCHEMA.migrations,
+                on_start: &config.migrations,
+            },
             &[proto::FILE_DESCRIPTOR_SET],
             callers,
             shutdown.clone(),

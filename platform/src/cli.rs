@@ -1,5 +1,5 @@
 //! The `platform` command line: serve (the default), run one event consumer alone, manage
-//! operator tokens, or rotate and re-wrap the access-token signing keys.
+//! operator tokens, rotate and re-wrap the access-token signing keys, or migrate the schemas.
 
 /// The all-in-one process's command line.
 #[derive(Debug, clap::Parser)]
@@ -32,6 +32,9 @@ pub enum Command {
     /// platform runs. `create` prints the token as the last line.
     #[command(name = "owner-token", subcommand)]
     OwnerToken(identity_svc::operator::OwnerToken),
+    /// Apply the services' schema migrations (all three, or `--service`), printing each
+    /// step, and exit: 0 when every schema is up to date. Safe while the platform runs.
+    Migrate(crate::migrate::MigrateArgs),
     /// Signing keys in identity-svc's database: `rotate-signing-key` / `rewrap-signing-keys`.
     #[command(flatten)]
     SigningKeys(identity_svc::signing_keys::SigningKeys),

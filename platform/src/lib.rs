@@ -6,6 +6,7 @@
 
 mod cli;
 pub mod toolbox;
+pub mod migrate;
 
 pub use cli::{Cli, Command, ConsumeArgs};
 
@@ -84,6 +85,9 @@ pub struct Config {
     /// How projects-svc and connections-svc follow the other services' events.
     #[command(flatten)]
     pub consumer: ConsumerArgs,
+    /// Whether the services migrate their schemas at start (MIGRATE_ON_START).
+    #[command(flatten)]
+    pub migrations: service_kit::migrate::MigrationArgs,
     /// identity-svc's settings.
     #[command(flatten, next_help_heading = "identity-svc")]
     pub identity: identity_svc::Settings,
@@ -193,6 +197,7 @@ impl Platform {
                 key_set: config.key_set.clone(),
                 metrics: MetricsArgs::off(),
                 events: config.producer.clone(),
+                migrations: config.migrations.clone(),
                 settings: identity_settings,
             },
             shutdown.clone(),
@@ -219,6 +224,7 @@ impl Platform {
                 metrics: MetricsArgs::off(),
                 producer: config.producer.clone(),
                 consumer: config.consumer.clone(),
+                migrations: config.migrations.clone(),
                 settings: config.projects.clone(),
             },
             shutdown.clone(),
@@ -242,6 +248,7 @@ impl Platform {
                 key_set: config.key_set.clone(),
                 metrics: MetricsArgs::off(),
                 events: config.consumer.clone(),
+                migrations: config.migrations.clone(),
                 settings: connections_settings,
             },
             shutdown.clone(),

@@ -4,8 +4,9 @@
 //! `platform consume …` runs one event consumer alone (maintenance, and the crash tests);
 //! `platform owner-token create|list|revoke` manages operator tokens (`identity_svc::operator`);
 //! `platform rotate-signing-key` and `platform rewrap-signing-keys` the access-token signing
-//! keys (`identity_svc::signing_keys`); `platform create-admin|export|import|rewrap` the rest of
-//! the operator's toolbox (`platform::toolbox`).
+//! keys (`identity_svc::signing_keys`); `platform migrate [--service NAME]` the schemas
+//! (`platform::migrate`); `platform create-admin|export|import|rewrap` the rest of the
+//! operator's toolbox (`platform::toolbox`).
 
 use std::time::Duration;
 
@@ -102,6 +103,11 @@ async fn main() -> anyhow::Result<()> {
         // Results on stdout, progress and logs on stderr.
         service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
         return platform::toolbox::run(&cli.config, command).await;
+    }
+    if let Some(platform::Command::Migrate(args)) = &cli.command {
+        // The steps go to stdout; logs to stderr.
+        service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
+        return platform::migrate::run(&cli.config, args, &mut std::io::stdout()).await;
     }
     if let Some(platform::Command::Consume(args)) = cli.command {
         service_kit::telemetry::init(&cli.log.rust_log);

@@ -81,6 +81,9 @@ pub struct Config {
     /// How it follows identity-svc's events.
     #[command(flatten)]
     pub consumer: ConsumerArgs,
+    /// Whether it migrates its schema at start, or waits for `migrate`.
+    #[command(flatten)]
+    pub migrations: service_kit::migrate::MigrationArgs,
     /// What the service does.
     #[command(flatten)]
     pub settings: Settings,
@@ -132,6 +135,7 @@ impl Config {
             metrics: service_kit::metrics::MetricsArgs::off(),
             producer: service_kit::config::defaults(),
             consumer: service_kit::config::defaults(),
+            migrations: service_kit::migrate::MigrationArgs::default(),
             settings: Settings::default(),
         }
     }

@@ -24,7 +24,7 @@ use service_kit::{
         guard::ScopeGuard,
         tls::{ClientTls, ServerTls},
     },
-    host::{Migrations, ServiceHost},
+    host::{Database, ServiceHost},
     identity::{Identity, IdentityJwks},
     jwt::{JwtVerifier, TokenProfile},
 };
@@ -36,6 +36,18 @@ pub use config::{Cli, Config, Settings};
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 /// See [`SQLITE_MIGRATIONS`].
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// projects's schema as the `migrate` subcommand names it (`projects-svc migrate`, `platform migrate`).
+pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::ServiceSchema {
+    binary: "projects-svc",
+    name: "projects",
+    url: ("PROJECTS_DATABASE_URL", "projects-database-url"),
+    schema: ("PROJECTS_DATABASE_SCHEMA", "projects-database-schema"),
+    migrations: service_kit::migrate::Migrations {
+        sqlite: &SQLITE_MIGRATIONS,
+        postgres: &POSTGRES_MIGRATIONS,
+    },
+};
 
 /// A built, not yet running projects-svc.
 #[derive(Debug)]
@@ -52,17 +64,16 @@ impl Application {
             sqlite_file: config.data_dir.join("projects.db"),
             max_connections: config.settings.projects_db_max_connections,
         };
-        let migrations = Migrations {
-            sqlite: &SQLITE_MIGRATIONS,
-            postgres: &POSTGRES_MIGRATIONS,
-        };
         service_kit::jwt::install_crypto_provider();
         let host = ServiceHost::start(
             "projects-svc",
             config.listen_addr,
             &ServerTls::load(&config.tls, &config.tls_server)?,
-            &db,
-            migrations,
+            Database {
+                config: &db,
+                migrations: crate::SCHEMA.migrations,
+                on_start: &config.migrations,
+            },
             &[proto::FILE_DESCRIPTOR_SET],
             CallerLayer::new(
                 AcceptedCallers::parse(&config.service_credentials)?,

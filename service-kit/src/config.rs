@@ -56,7 +56,7 @@ pub struct LogArgs {
     pub rust_log: String,
 }
 
-fn parse_log_filter(value: &str) -> Result<String, String> {
+pub(crate) fn parse_log_filter(value: &str) -> Result<String, String> {
     tracing_subscriber::EnvFilter::try_new(value)
         .map(|_| value.to_owned())
         .map_err(|e| e.to_string())

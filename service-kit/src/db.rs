@@ -64,8 +64,19 @@ pub fn valid_schema_name(schema: &str) -> bool {
         && schema.len() <= 63
 }
 
-/// Opens the pool `cfg` describes. For PostgreSQL the schema is created when missing.
+/// Opens the pool `cfg` describes. For PostgreSQL the schema is created when missing (the
+/// migrating paths: `migrate`, MIGRATE_ON_START, the operator's tools).
 pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
+    open(cfg, true).await
+}
+
+/// Opens the pool `cfg` describes without creating anything: a service started with
+/// MIGRATE_ON_START=false, whose role may not create its schema.
+pub async fn connect_existing(cfg: &DbConfig) -> anyhow::Result<Pool> {
+    open(cfg, false).await
+}
+
+async fn open(cfg: &DbConfig, create_schema: bool) -> anyhow::Result<Pool> {
     let url = cfg
         .url
         .as_ref()
@@ -80,28 +91,13 @@ pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
         // The URL may hold a password: never put it in an error message.
         let base = PgConnectOptions::from_str(url)
             .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL"))?;
-        {
+        if create_schema {
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&base)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            // Create it only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege
-            // on the database even when the schema exists, which a service's role need not have.
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-                    .bind(&cfg.schema)
-                    .fetch_one(&mut conn)
-                    .await
-                    .context("cannot look up the service's schema")?;
-            if !exists {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "CREATE SCHEMA IF NOT EXISTS {}",
-                    cfg.schema
-                )))
-                .execute(&mut conn)
-                .await
-                .with_context(|| format!("cannot create schema {}", cfg.schema))?;
-            }
+            let created = create_schema_if_missing(&mut conn, &cfg.schema).await;
             sqlx::Connection::close(conn).await.ok();
+            created?;
         }
         let opts = base.options([
             ("search_path", cfg.schema.as_str()),
@@ -150,17 +146,56 @@ pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
     Ok(Pool::Sqlite(pool))
 }
 
-impl Pool {
-    /// Applies the migrations of the pool's backend. On PostgreSQL, sqlx holds an advisory
-    /// lock while it migrates, so several replicas starting at once apply them once.
-    pub async fn migrate(&self, sqlite: &Migrator, postgres: &Migrator) -> anyhow::Result<()> {
-        match self {
-            Pool::Sqlite(p) => sqlite.run(p).await.context("SQLite migrations failed"),
-            Pool::Postgres(p) => postgres
-                .run(p)
-                .await
-                .context("PostgreSQL migrations failed"),
+/// Creates `schema` when missing. Only then: CREATE SCHEMA IF NOT EXISTS needs the CREATE
+/// privilege on the database even when the schema exists, which a service's role need not have.
+/// Replicas starting at once on an empty database may all find it missing: PostgreSQL's
+/// IF NOT EXISTS does not cover a concurrent creation (the loser fails on the catalog's unique
+/// index), so a failure is accepted when the schema exists afterwards.
+async fn create_schema_if_missing(
+    conn: &mut sqlx::PgConnection,
+    schema: &str,
+) -> anyhow::Result<()> {
+    const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
+    let exists: bool = sqlx::query_scalar(EXISTS)
+        .bind(schema)
+        .fetch_one(&mut *conn)
+        .await
+        .context("cannot look up the service's schema")?;
+    if exists {
+        return Ok(());
+    }
+    let created = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}"
+    )))
+    .execute(&mut *conn)
+    .await;
+    if let Err(e) = created {
+        let exists_now: bool = sqlx::query_scalar(EXISTS)
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or(false);
+        if !exists_now {
+            return Err(anyhow::Error::from(e).context(format!("cannot create schema {schema}")));
         }
+    }
+    Ok(())
+}
+
+impl Pool {
+    /// Applies the migrations of the pool's backend, logging each one (`migrate::apply`). On
+    /// PostgreSQL an advisory lock makes several processes migrating at once apply them once.
+    pub async fn migrate(
+        &self,
+        sqlite: &'static Migrator,
+        postgres: &'static Migrator,
+    ) -> anyhow::Result<()> {
+        let migrations = crate::migrate::Migrations { sqlite, postgres };
+        crate::migrate::apply(self, migrations, &mut |line| {
+            tracing::info!("migrations: {line}");
+        })
+        .await?;
+        Ok(())
     }
 
     /// Whether the database answers a trivial query (readiness).

@@ -1,9 +1,8 @@
-//! The frame every gRPC service runs in: its database (connected and migrated), health and
-//! reflection, a readiness watch on the database, the listener, and a graceful stop.
+//! The frame every gRPC service runs in: its database (connected, and migrated or checked:
+//! `migrate`), health and reflection, a readiness watch on the database, the listener, and a graceful stop.
 
 use std::net::SocketAddr;
 
-use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::Router;
@@ -14,7 +13,10 @@ use crate::{
     db::{self, DbConfig, Pool},
     grpc::{self, tls::ServerTls},
     metrics::{self, grpc::GrpcMetricsLayer},
+    migrate::{self, MigrationArgs},
 };
+
+pub use crate::migrate::Migrations;
 
 /// A server's routes behind its [`CallerLayer`], measured outside it ([`GrpcMetricsLayer`]).
 pub type GuardedRouter = Router<Stack<CallerLayer, Stack<GrpcMetricsLayer, Identity>>>;
@@ -30,17 +32,20 @@ pub struct ServiceHost {
     tls: &'static str,
 }
 
-/// The migrations of one service, per backend.
+/// A service's database: where it is, its migrations, and whether the service applies them.
 #[derive(Debug, Clone, Copy)]
-pub struct Migrations {
-    /// For SQLite.
-    pub sqlite: &'static Migrator,
-    /// For PostgreSQL.
-    pub postgres: &'static Migrator,
+pub struct Database<'a> {
+    /// Where it is.
+    pub config: &'a DbConfig,
+    /// The service's migrations.
+    pub migrations: Migrations,
+    /// MIGRATE_ON_START and MIGRATE_WAIT_SECONDS.
+    pub on_start: &'a MigrationArgs,
 }
 
 impl ServiceHost {
-    /// Connects and migrates the database, prepares health (NOT_SERVING while the database
+    /// Connects the database and migrates it, or waits until `migrate` has (MIGRATE_ON_START),
+    /// prepares health (NOT_SERVING while the database
     /// does not answer) and reflection over `descriptor_sets`, and binds `addr`. Every call
     /// passes `callers` first: the service's rules of who may call what. `tls` says how
     /// connections are accepted (TLS only once a certificate is configured). Calls and the
@@ -50,14 +55,18 @@ impl ServiceHost {
         name: &'static str,
         addr: SocketAddr,
         tls: &ServerTls,
-        db: &DbConfig,
-        migrations: Migrations,
+        db: Database<'_>,
         descriptor_sets: &[&'static [u8]],
         callers: CallerLayer,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let pool = db::connect(db).await?;
-        pool.migrate(migrations.sqlite, migrations.postgres).await?;
+        // With migrations off the role may not create the schema: nothing is created.
+        let pool = if db.on_start.migrate_on_start {
+            db::connect(db.config).await?
+        } else {
+            db::connect_existing(db.config).await?
+        };
+        migrate::on_start(&pool, db.migrations, db.on_start, name, &shutdown).await?;
         let (reporter, health, reflection) = grpc::health_and_reflection(descriptor_sets)?;
         let probe_pool = pool.clone();
         grpc::watch_readiness(

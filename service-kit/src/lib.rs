@@ -17,6 +17,7 @@ pub mod identity;
 pub mod jwt;
 pub mod limits;
 pub mod metrics;
+pub mod migrate;
 pub mod scope;
 pub mod secret;
 pub mod shutdown;
