@@ -19,7 +19,7 @@ use std::{
     future::Future,
     net::SocketAddr,
     pin::Pin,
-    sync::{Mutex, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -190,7 +190,7 @@ type Sample = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Sampler = Box<dyn Fn() -> Sample + Send + Sync>;
 
 /// Samplers run at each scrape, each until its part's shutdown.
-static SAMPLERS: Mutex<Vec<(CancellationToken, std::sync::Arc<Sampler>)>> = Mutex::new(Vec::new());
+static SAMPLERS: Mutex<Vec<(CancellationToken, Arc<Sampler>)>> = Mutex::new(Vec::new());
 
 /// Runs `sample` at every scrape of this process's endpoint until `shutdown` (gauges of what a
 /// part holds: its pool, its outbox). A sample that takes longer than two seconds is abandoned.
@@ -207,26 +207,22 @@ where
     SAMPLERS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push((shutdown, std::sync::Arc::new(sampler)));
+        .push((shutdown, Arc::new(sampler)));
 }
 
 async fn run_samplers() {
-    let due: Vec<std::sync::Arc<Sampler>> = {
+    let due: Vec<Arc<Sampler>> = {
         let mut samplers = SAMPLERS.lock().unwrap_or_else(|e| e.into_inner());
         samplers.retain(|(shutdown, _)| !shutdown.is_cancelled());
         samplers.iter().map(|(_, s)| s.clone()).collect()
     };
-    let all = futures_join(due.iter().map(|s| s()));
-    let _ = tokio::time::timeout(Duration::from_secs(2), all).await;
-}
-
-/// Awaits every future (a small join_all without another dependency).
-async fn futures_join(samples: impl Iterator<Item = Sample>) {
+    // Concurrently; dropping the set at the deadline aborts what is left.
     let mut set = tokio::task::JoinSet::new();
-    for s in samples {
-        set.spawn(s);
+    for sample in &due {
+        set.spawn(sample());
     }
-    while set.join_next().await.is_some() {}
+    let all = async { while set.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), all).await;
 }
 
 /// Gauges of `pool` (connections used, idle, and its maximum) under `part`, sampled at each
