@@ -183,19 +183,29 @@ impl Config {
     /// The key ring: from `CONNECTIONS_KEYS`, or on embedded SQLite from the key file (made on
     /// first start). The key never goes into the database (CR-6).
     pub fn keyring(&self) -> anyhow::Result<envelope::Keyring> {
-        let spec = match (&self.settings.connections_keys, &self.database_url) {
-            (Some(k), _) => k.clone(),
-            (None, Some(url)) if url.expose_secret().starts_with("postgres") => anyhow::bail!(
-                "CONNECTIONS_KEYS is required with PostgreSQL (e.g. 1:$(openssl rand -base64 32))"
-            ),
-            (None, _) => key_file(&self.data_dir.join("connections.keys"))?,
-        };
-        envelope::Keyring::parse(
-            spec.expose_secret(),
-            self.settings.connections_key_min_decrypt_version,
-        )
-        .map_err(|e| anyhow::anyhow!("CONNECTIONS_KEYS: {e}"))
+        keyring(&self.settings, self.database_url.as_ref(), &self.data_dir)
     }
+}
+
+/// The key ring of `settings` for a service on `database_url` with `data_dir`: from
+/// `CONNECTIONS_KEYS`, or on embedded SQLite from the key file in `data_dir`.
+pub fn keyring(
+    settings: &Settings,
+    database_url: Option<&SecretString>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<envelope::Keyring> {
+    let spec = match (&settings.connections_keys, database_url) {
+        (Some(k), _) => k.clone(),
+        (None, Some(url)) if url.expose_secret().starts_with("postgres") => anyhow::bail!(
+            "CONNECTIONS_KEYS is required with PostgreSQL (e.g. 1:$(openssl rand -base64 32))"
+        ),
+        (None, _) => key_file(&data_dir.join("connections.keys"))?,
+    };
+    envelope::Keyring::parse(
+        spec.expose_secret(),
+        settings.connections_key_min_decrypt_version,
+    )
+    .map_err(|e| anyhow::anyhow!("CONNECTIONS_KEYS: {e}"))
 }
 
 /// connections-svc's command line.

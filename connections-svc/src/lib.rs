@@ -17,6 +17,7 @@ pub mod error;
 pub mod grpc;
 pub mod oauth;
 pub mod probe;
+pub mod rewrap_cli;
 pub mod store;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

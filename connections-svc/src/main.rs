@@ -17,17 +17,20 @@ async fn main() -> anyhow::Result<()> {
         return service_kit::migrate::main(&connections_svc::SCHEMA, std::env::args_os().skip(1))
             .await;
     }
-    let cli = connections_svc::Cli::parse();
-    if let Some(connections_svc::Command::Rewrap) = cli.command {
+    // `rewrap` is parsed on its own: it needs the database and key settings, not the service's
+    // required credentials (SERVICE_CREDENTIAL, SERVICE_CREDENTIALS).
+    if std::env::args_os().nth(1).is_some_and(|a| a == "rewrap") {
+        let cli = connections_svc::rewrap_cli::RewrapCli::parse_from(std::env::args_os().skip(1));
         // Progress and logs on stderr; the counts, one JSON line, on stdout.
         service_kit::telemetry::init_with_writer(&cli.log.rust_log, std::io::stderr);
-        let report = connections_svc::Application::rewrap(&cli.config).await?;
+        let report = cli.run().await?;
         println!(r#"{{"moved":{},"failed":{}}}"#, report.moved, report.failed);
         if report.failed > 0 {
             anyhow::bail!("{} secrets could not be re-wrapped", report.failed);
         }
         return Ok(());
     }
+    let cli = connections_svc::Cli::parse();
     let telemetry = service_kit::telemetry::init_traced(&cli.log.rust_log, &["connections-svc"])?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());

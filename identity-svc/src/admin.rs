@@ -15,10 +15,14 @@ use service_kit::db::{self, DbConfig};
 use uuid::Uuid;
 
 use crate::{
-    domain::{new_user, organizations::org_name, password, validate},
+    domain::{
+        new_user,
+        organizations::{new_organization, org_name},
+        password, validate,
+    },
     error::Error,
     operator::DatabaseArgs,
-    store::{self, IdentityStore, OrganizationRecord, StoreError},
+    store::{self, IdentityStore, StoreError},
 };
 
 /// The variable `create-admin` reads the password from when `--password-stdin` is not given.
@@ -158,14 +162,7 @@ pub async fn create_admin(
     let hash = hasher.hash(password).await?;
     let now = Utc::now();
     let user = new_user(email, first_name, last_name, now);
-    let organization = OrganizationRecord {
-        organization_uuid: Uuid::now_v7(),
-        name,
-        chart_colors: None,
-        default_project_uuid: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let organization = new_organization(name, now);
     match store
         .create_user_with_organization(&user, &hash, &organization)
         .await

@@ -580,3 +580,36 @@ impl ConnectionsStore for Meddling {
         self.inner.limit_hit(limit, key, now).await
     }
 }
+
+/// `connections-svc rewrap`, the real binary, needs no service credential: with only its
+/// database (here an empty SQLite file in `DATA_DIR`) it answers the counts as its last line;
+/// on PostgreSQL without `CONNECTIONS_KEYS` it says what is missing.
+#[test]
+fn the_rewrap_command_needs_only_the_database_and_the_keys() {
+    let dir = std::env::temp_dir().join(format!("rewrap-cli-{}", Uuid::new_v4()));
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_connections-svc"))
+            .env_clear()
+            .env("DATA_DIR", &dir)
+            .arg("rewrap")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().last(), Some(r#"{"moved":0,"failed":0}"#));
+    let out = run(&[
+        "--connections-database-url",
+        "postgres://nobody@127.0.0.1:1/none",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("CONNECTIONS_KEYS is required"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,7 +3,7 @@
 //! organization, a member's role, or removes a member), and the rule that an organization always
 //! keeps an admin.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use proto::identity::v1::OrganizationRole;
 use service_kit::jwt::AccessClaims;
 use uuid::Uuid;
@@ -84,6 +84,19 @@ pub struct MemberPage {
     pub page: u32,
     pub page_size: u32,
     pub total: u64,
+}
+
+/// A new top-level organization named `name` (already checked by [`org_name`]), with the
+/// default settings (the API's creation, `create-admin`).
+pub(crate) fn new_organization(name: String, now: DateTime<Utc>) -> OrganizationRecord {
+    OrganizationRecord {
+        organization_uuid: Uuid::now_v7(),
+        name,
+        chart_colors: None,
+        default_project_uuid: None,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 pub(crate) fn org_name(value: &str) -> Result<String> {
@@ -242,15 +255,7 @@ impl Identity {
     ) -> Result<OrganizationRecord> {
         let user = caller(claims)?;
         let name = org_name(name)?;
-        let now = Utc::now();
-        let org = OrganizationRecord {
-            organization_uuid: Uuid::now_v7(),
-            name,
-            chart_colors: None,
-            default_project_uuid: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let org = new_organization(name, Utc::now());
         match self.store.create_organization(&org, user).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {

@@ -72,6 +72,9 @@ impl Tx {
                 }
                 Tx::Postgres(t)
             }
+            // A writer takes SQLite's write lock at once: a deferred transaction that read first
+            // could not upgrade once the running service had written meanwhile.
+            Pool::Sqlite(p) if !read_only => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
         })
     }

@@ -203,9 +203,10 @@ async fn rewrap_moves_every_secret_to_the_new_key(app: TestApp) {
 dual!(rewrap_moves_every_secret_to_the_new_key);
 
 /// `export` without `--output` writes the document alone on stdout, and `import` without
-/// `--input` reads it from stdin: a pipe between two deployments.
+/// `--input` reads it from stdin: a pipe between two deployments, the target running (with the
+/// source's connection keys), where the admin logs in at once.
 async fn export_and_import_work_through_a_pipe(app: TestApp) {
-    let (_, org) = crate::organizations::admin_of_new_org(&app, "Piped").await;
+    let (admin, org) = crate::organizations::admin_of_new_org(&app, "Piped").await;
     let exported = platform(&env_of(&app), &["export", "--organization", &org], None);
     assert_eq!(exported.code, 0, "{}", exported.err);
     assert_eq!(
@@ -214,16 +215,25 @@ async fn export_and_import_work_through_a_pipe(app: TestApp) {
         "the document alone on stdout"
     );
     let keys = std::fs::read_to_string(app.data_dir.join("connections.keys")).unwrap();
-    let dir = std::env::temp_dir().join(format!("toolbox-pipe-{}", uuid::Uuid::new_v4()));
-    let env = vec![
-        ("DATA_DIR".to_owned(), dir.display().to_string()),
-        ("CONNECTIONS_KEYS".to_owned(), keys.trim().to_owned()),
-    ];
+    let keys = keys.trim().to_owned();
+    let backend = if app.database.is_some() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let same_keys = |c: &mut platform::Config| {
+        c.connections.connections_keys = Some(secrecy::SecretString::from(keys.clone()));
+    };
+    let target = spawn_app_with(backend, same_keys).await.unwrap();
+    let mut env = env_of(&target);
+    env.push(("CONNECTIONS_KEYS".to_owned(), keys.clone()));
     let imported = platform(&env, &["import"], Some(&exported.out));
     let summary = imported.result();
     assert_eq!(summary["organizationUuid"], org.as_str());
     assert_eq!(summary["rows"], 3, "organization, user, membership");
-    let _ = std::fs::remove_dir_all(&dir);
+    let session = login(&target, &admin.email, &admin.password).await;
+    let got = target.get("/api/v1/org", &session).await;
+    assert_eq!(got.results()["name"], "Piped");
 }
 
 dual!(export_and_import_work_through_a_pipe);
