@@ -5,8 +5,8 @@
 //! Used by `main.rs` (the one command a newcomer runs) and by the end-to-end tests.
 
 mod cli;
-pub mod toolbox;
 pub mod migrate;
+pub mod toolbox;
 
 pub use cli::{Cli, Command, ConsumeArgs};
 

@@ -41,7 +41,10 @@ async fn consume(config: platform::Config, args: platform::ConsumeArgs) -> anyho
     let (sink, consumer) = if args.into == "projects" {
         (projects_svc::store::sink_for_pool(pool), "projects-svc")
     } else {
-        (connections_svc::store::sink_for_pool(pool), "connections-svc")
+        (
+            connections_svc::store::sink_for_pool(pool),
+            "connections-svc",
+        )
     };
     let source: &'static str = if args.from == "identity" {
         "identity"
