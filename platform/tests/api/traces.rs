@@ -115,6 +115,30 @@ fn binary(name: &str) -> Command {
     Command::new(path)
 }
 
+/// The registered users' password: a canary no span may hold.
+const PASSWORD: &str = "canary-pw-5e1d-long-enough";
+
+/// No span name or attribute, nor any attribute of a span's events, holds the password or
+/// the session cookie.
+fn assert_no_secret(collector: &Collector, cookie: &str) {
+    let secret = cookie.split_once('=').map_or(cookie, |(_, v)| v);
+    for s in collector.spans() {
+        let texts = std::iter::once(&s.name).chain(
+            s.attributes
+                .iter()
+                .chain(&s.event_attributes)
+                .map(|(_, v)| v),
+        );
+        for text in texts {
+            assert!(
+                !text.contains(PASSWORD) && !text.contains(secret),
+                "a secret in span {:?}: {text}",
+                s.name
+            );
+        }
+    }
+}
+
 /// A fresh 256-bit key-encryption key.
 fn rand_key() -> [u8; 32] {
     let mut key = [0u8; 32];
@@ -130,7 +154,7 @@ async fn register(base: &str) -> String {
         .post(format!("{base}/api/v1/user"))
         .json(&json!({
             "email": format!("traced-{}@example.com", uuid::Uuid::new_v4().simple()),
-            "password": "long enough pw",
+            "password": PASSWORD,
             "firstName": "Tra",
             "lastName": "Ced",
         }))
@@ -261,6 +285,7 @@ async fn one_request_is_one_trace_in_the_all_in_one() {
             && has_child(spans, t, ("projects-svc", &db), "projects-svc")
     })
     .await;
+    assert_no_secret(&collector, &cookie);
     drop(platform);
     let _ = std::fs::remove_dir_all(dir);
 }
