@@ -39,15 +39,15 @@ struct Process {
 }
 
 impl Process {
-    fn spawn(mut command: Command, endpoint: &str, protocol: &str) -> Self {
+    /// Starts `command` exporting to `endpoint` every `delay_ms`.
+    fn spawn(mut command: Command, endpoint: &str, protocol: &str, delay_ms: u32) -> Self {
         for var in OTEL_VARS {
             command.env_remove(var);
         }
         let mut child = command
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
-            // Export every 100 ms rather than every 5 s: the test waits for the spans.
-            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+            .env("OTEL_BSP_SCHEDULE_DELAY", delay_ms.to_string())
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -76,6 +76,24 @@ impl Process {
                 return v;
             }
         }
+    }
+
+    /// Stops the process as Kubernetes does (SIGTERM); it must exit 0 within 30 s.
+    fn stop(&mut self) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "no exit within 30 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "exit status {status:?}");
     }
 
     /// Whether a line logged within `limit` carries `trace_id`.
@@ -115,6 +133,30 @@ fn binary(name: &str) -> Command {
     Command::new(path)
 }
 
+/// The registered users' password: a canary no span may hold.
+const PASSWORD: &str = "canary-pw-5e1d-long-enough";
+
+/// No span name or attribute, nor any attribute of a span's events, holds the password or
+/// the session cookie.
+fn assert_no_secret(collector: &Collector, cookie: &str) {
+    let secret = cookie.split_once('=').map_or(cookie, |(_, v)| v);
+    for s in collector.spans() {
+        let texts = std::iter::once(&s.name).chain(
+            s.attributes
+                .iter()
+                .chain(&s.event_attributes)
+                .map(|(_, v)| v),
+        );
+        for text in texts {
+            assert!(
+                !text.contains(PASSWORD) && !text.contains(secret),
+                "a secret in span {:?}: {text}",
+                s.name
+            );
+        }
+    }
+}
+
 /// A fresh 256-bit key-encryption key.
 fn rand_key() -> [u8; 32] {
     let mut key = [0u8; 32];
@@ -130,7 +172,7 @@ async fn register(base: &str) -> String {
         .post(format!("{base}/api/v1/user"))
         .json(&json!({
             "email": format!("traced-{}@example.com", uuid::Uuid::new_v4().simple()),
-            "password": "long enough pw",
+            "password": PASSWORD,
             "firstName": "Tra",
             "lastName": "Ced",
         }))
@@ -231,6 +273,9 @@ async fn registration_trace(collector: &Collector, system: &str) -> String {
     .await
 }
 
+/// An export interval no test outlives (10 minutes): spans leave only on the stop.
+const FOR_GOOD: u32 = 600_000;
+
 /// The all-in-one (`platform`, SQLite) exporting over OTLP/gRPC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_request_is_one_trace_in_the_all_in_one() {
@@ -242,7 +287,8 @@ async fn one_request_is_one_trace_in_the_all_in_one() {
         .env("PLATFORM_LISTEN_ADDR", "127.0.0.1:0")
         .env("DATA_DIR", &dir)
         .env_remove("DATABASE_URL");
-    let platform = Process::spawn(command, &format!("http://{addr}"), "grpc");
+    // Export every 100 ms rather than every 5 s: the test waits for the spans.
+    let platform = Process::spawn(command, &format!("http://{addr}"), "grpc", 100);
     let started = platform.wait_for("platform started");
     let base = started["url"].as_str().unwrap();
     let cookie = register(base).await;
@@ -261,12 +307,14 @@ async fn one_request_is_one_trace_in_the_all_in_one() {
             && has_child(spans, t, ("projects-svc", &db), "projects-svc")
     })
     .await;
+    assert_no_secret(&collector, &cookie);
     drop(platform);
     let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The gateway and identity-svc as separate processes (identity-svc on PostgreSQL), exporting
-/// over OTLP/HTTP with protobuf bodies.
+/// over OTLP/HTTP with protobuf bodies, and only when they stop: a graceful stop sends the
+/// spans still held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_request_is_one_trace_across_the_separate_binaries() {
     let Some(url) = crate::helpers::reachable_postgres().await else {
@@ -292,7 +340,7 @@ async fn one_request_is_one_trace_across_the_separate_binaries() {
         .env("SERVICE_CREDENTIAL", &identity_secret)
         .env("SERVICE_CREDENTIALS", format!("gateway:{digest}"))
         .env("IDENTITY_KEYS", format!("1:{}", BASE64.encode(rand_key())));
-    let identity = Process::spawn(command, &endpoint, "http/protobuf");
+    let mut identity = Process::spawn(command, &endpoint, "http/protobuf", FOR_GOOD);
     let identity_addr = identity.wait_for("identity-svc ready")["addr"]
         .as_str()
         .unwrap()
@@ -303,13 +351,18 @@ async fn one_request_is_one_trace_across_the_separate_binaries() {
         .env("GATEWAY_LISTEN_ADDR", "127.0.0.1:0")
         .env("IDENTITY_URL", format!("http://{identity_addr}"))
         .env("SERVICE_CREDENTIAL", &gateway_secret);
-    let gateway = Process::spawn(command, &endpoint, "http/protobuf");
+    let mut gateway = Process::spawn(command, &endpoint, "http/protobuf", FOR_GOOD);
     let gateway_addr = gateway.wait_for("gateway ready")["addr"]
         .as_str()
         .unwrap()
         .to_owned();
 
     register(&format!("http://{gateway_addr}")).await;
+    // Nothing is exported before the processes stop: what arrives was sent on the way out.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(collector.spans().is_empty(), "exported before the stop");
+    gateway.stop();
+    identity.stop();
     let trace = registration_trace(&collector, "postgresql").await;
     assert!(
         gateway.logged_in_trace(&trace, Duration::from_secs(5)),

@@ -25,6 +25,8 @@ pub struct Received {
     pub parent_span_id: String,
     pub name: String,
     pub attributes: Vec<(String, String)>,
+    /// The attributes of the span's events (its log lines).
+    pub event_attributes: Vec<(String, String)>,
 }
 
 impl Received {
@@ -84,6 +86,11 @@ impl Collector {
                     parent_span_id: hex::encode(&span.parent_span_id),
                     name: span.name.clone(),
                     attributes: pairs(&span.attributes),
+                    event_attributes: span
+                        .events
+                        .iter()
+                        .flat_map(|e| pairs(&e.attributes))
+                        .collect(),
                 });
             }
         }
