@@ -49,6 +49,8 @@ impl Process {
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
             .env("OTEL_BSP_SCHEDULE_DELAY", delay_ms.to_string())
             .env("RUST_LOG", "info")
+            // Each binary's own metrics port: the default 9464 would be taken by the first.
+            .env("METRICS_LISTEN_ADDR", "127.0.0.1:0")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -82,9 +82,9 @@ async fn cursor(db: &service_kit::db::Pool, source: &str) -> i64 {
 
 /// Who follows whom: (producer, consumer).
 const FLOWS: [(&str, &str); 3] = [
-    ("identity", "projects"),
-    ("identity", "connections"),
-    ("projects", "connections"),
+    ("identity", "projects-svc"),
+    ("identity", "connections-svc"),
+    ("projects", "connections-svc"),
 ];
 
 async fn the_endpoint_exports_every_family_and_no_secret(app: TestApp) {
@@ -126,7 +126,7 @@ async fn the_endpoint_exports_every_family_and_no_secret(app: TestApp) {
         .await
         .results();
     for (producer, consumer) in FLOWS {
-        let db = if consumer == "projects" {
+        let db = if consumer == "projects-svc" {
             &app.projects_db
         } else {
             &app.connections_db
