@@ -90,11 +90,20 @@ pub fn migrations_of(service: &str) -> service_kit::migrate::Migrations {
 /// schema must hold every migration this binary knows (a newer release's are fine); otherwise
 /// the error names the service and `platform migrate`.
 pub async fn open(db: &DbConfig, service: &str) -> anyhow::Result<service_kit::db::Pool> {
+    // SQLite creates a missing file on open: look for it first.
     let url = db.url.as_ref().map(|u| u.expose_secret().trim().to_owned());
-    if matches!(url.as_deref(), None | Some("" | "sqlite:")) && !db.sqlite_file.exists() {
+    let file = match url.as_deref() {
+        None | Some("" | "sqlite:") => Some(db.sqlite_file.clone()),
+        Some(u) if u.starts_with("sqlite:") => {
+            let options = std::str::FromStr::from_str(u).ok();
+            options.map(|o: sqlx::sqlite::SqliteConnectOptions| o.get_filename().to_owned())
+        }
+        Some(_) => None,
+    };
+    if let Some(file) = file.filter(|f| !f.exists()) {
         anyhow::bail!(
-            "{service}-svc's database {} does not exist: check DATA_DIR, or create it with `platform migrate`",
-            db.sqlite_file.display()
+            "{service}-svc's database {} does not exist: check DATA_DIR or the database URL, or create it with `platform migrate`",
+            file.display()
         );
     }
     let pool = service_kit::db::connect_existing(db)

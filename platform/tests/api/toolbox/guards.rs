@@ -143,8 +143,8 @@ dual!(a_forged_document_is_refused_and_writes_nothing);
 
 /// An import whose connections-svc rows are missing (as after its commit failed) is run again:
 /// identity and projects are already imported, the connections are written; a third run writes
-/// nothing; rows changed since are refused. Export and import refuse a database that is not
-/// there rather than create it.
+/// nothing; rows changed since are refused. Export refuses a database that is not there
+/// (a DATA_DIR, SCHEMA_PREFIX or URL naming nothing) rather than create it.
 async fn an_interrupted_import_is_run_again(app: TestApp) {
     let (admin, org) = admin_of_new_org(&app, "Resumed").await;
     new_project(&app, &admin, "Kept").await;
@@ -200,6 +200,13 @@ async fn an_interrupted_import_is_run_again(app: TestApp) {
     let run = platform(&env, &["export", "--organization", &org], None);
     refused(&run, "`platform migrate`");
     assert!(!empty.join("identity.db").exists());
+    let given = empty.join("given.db");
+    let mut env = env_of(&target);
+    let url = format!("sqlite://{}", given.display());
+    env.push(("IDENTITY_DATABASE_URL".to_owned(), url));
+    let run = platform(&env, &["export", "--organization", &org], None);
+    refused(&run, "`platform migrate`");
+    assert!(!given.exists(), "export created {}", given.display());
     if let Some((url, _)) = &target.database {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
         let created: bool =
