@@ -2,7 +2,7 @@
 //! `SCHEMA_PREFIX`, or the SQLite files in `DATA_DIR`), or per service, as the separate
 //! binaries name theirs (`IDENTITY_DATABASE_URL`, …), for a deployment of separate services.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use service_kit::{config::parse_secret, db::DbConfig};
 
 /// Per-service databases that override the platform's.
@@ -76,25 +76,47 @@ impl Databases {
     }
 }
 
-/// Opens and migrates (as the service does at start) the database of `service`.
+/// The migrations of `service` (`identity`, `projects` or `connections`).
+pub fn migrations_of(service: &str) -> service_kit::migrate::Migrations {
+    match service {
+        "identity" => identity_svc::SCHEMA.migrations,
+        "projects" => projects_svc::SCHEMA.migrations,
+        _ => connections_svc::SCHEMA.migrations,
+    }
+}
+
+/// Opens the database of `service` without creating or migrating anything: a wrong `DATA_DIR`
+/// or `SCHEMA_PREFIX` must not make empty databases, nor a newer binary migrate a source. The
+/// schema must hold every migration this binary knows (a newer release's are fine); otherwise
+/// the error names the service and `platform migrate`.
 pub async fn open(db: &DbConfig, service: &str) -> anyhow::Result<service_kit::db::Pool> {
-    let pool = service_kit::db::connect(db).await?;
-    let (sqlite, postgres) = match service {
-        "identity" => (
-            &identity_svc::store::SQLITE_MIGRATIONS,
-            &identity_svc::store::POSTGRES_MIGRATIONS,
-        ),
-        "projects" => (
-            &projects_svc::SQLITE_MIGRATIONS,
-            &projects_svc::POSTGRES_MIGRATIONS,
-        ),
-        _ => (
-            &connections_svc::SQLITE_MIGRATIONS,
-            &connections_svc::POSTGRES_MIGRATIONS,
-        ),
+    // SQLite creates a missing file on open: look for it first.
+    let url = db.url.as_ref().map(|u| u.expose_secret().trim().to_owned());
+    let file = match url.as_deref() {
+        None | Some("" | "sqlite:") => Some(db.sqlite_file.clone()),
+        Some(u) if u.starts_with("sqlite:") => {
+            let options = std::str::FromStr::from_str(u).ok();
+            options.map(|o: sqlx::sqlite::SqliteConnectOptions| o.get_filename().to_owned())
+        }
+        Some(_) => None,
     };
-    pool.migrate(sqlite, postgres)
+    if let Some(file) = file.filter(|f| !f.exists()) {
+        anyhow::bail!(
+            "{service}-svc's database {} does not exist: check DATA_DIR or the database URL, or create it with `platform migrate`",
+            file.display()
+        );
+    }
+    let pool = service_kit::db::connect_existing(db)
         .await
         .map_err(|e| anyhow::anyhow!("{service}-svc's database: {e:#}"))?;
-    Ok(pool)
+    let state = match service_kit::migrate::state(&pool, migrations_of(service)).await {
+        Ok(s) if s.is_current() => return Ok(pool),
+        Ok(s) => Err(anyhow::anyhow!(
+            "{service}-svc's schema is {}: check DATABASE_URL and SCHEMA_PREFIX, or bring it up to date with `platform migrate`",
+            s.describe()
+        )),
+        Err(e) => Err(anyhow::anyhow!("{service}-svc's database: {e:#}")),
+    };
+    pool.close().await;
+    state
 }

@@ -38,12 +38,18 @@ pub enum Toolbox {
     Export(transfer::export::ExportArgs),
     /// Write an organization exported by `export` into this deployment's databases.
     ///
-    /// All or nothing: the document is checked whole first (format, every row, every connection
-    /// secret opens under this deployment's CONNECTIONS_KEYS), then written in one transaction
-    /// per service, committed once all are written. Refused (nothing written) when any of its
-    /// rows exist here already (imported before) or a user's email is taken. Needs the same
-    /// settings as the platform; works while it runs. Progress on stderr; the last line of
-    /// stdout is {"organizationUuid","accounts","rows"}.
+    /// The document is checked whole first (format, every row; each account's path and depth
+    /// as its parent chain gives them; every user given something is one of its members;
+    /// emails lower-cased; every connection secret opens under this deployment's
+    /// CONNECTIONS_KEYS): a document failing a check writes nothing. Then each service's rows
+    /// are written in its own transaction, the three committed in turn (identity, projects,
+    /// connections) once all are written: not atomic across databases, so a failed commit
+    /// names the services committed and not, and running the same import again skips a
+    /// service already holding exactly the document's rows ("already imported"). A service
+    /// holding other rows of the organization, or a taken email, is refused. The schemas must
+    /// be current (`platform migrate`). On SQLite it holds identity's write lock throughout:
+    /// run it at a quiet time. Progress on stderr; the last line of stdout is
+    /// {"organizationUuid","accounts","rows"}.
     Import(transfer::import::ImportArgs),
     /// Re-wrap every connection secret under the newest version of CONNECTIONS_KEYS.
     ///

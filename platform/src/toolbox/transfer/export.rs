@@ -106,17 +106,24 @@ async fn read_all(
 }
 
 /// Writes `bytes` to `path` readable by its owner only: into a new file beside it, renamed
-/// over `path` once complete.
+/// over `path` once complete. A partial file left by an earlier run (or planted: a symlink, a
+/// file others may read) is removed first, and the new one is created exclusively (O_EXCL,
+/// which follows no symlink) with mode 0600: the document holds password hashes.
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let name = path
         .file_name()
         .with_context(|| format!("--output {} names no file", path.display()))?;
     let partial = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    match std::fs::remove_file(&partial) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove {}", partial.display()));
+        }
+        _ => {}
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;

@@ -1,16 +1,19 @@
 //! `platform import`: writes an organization exported by `platform export` into this
-//! deployment's databases, all or nothing: the whole document is checked first (its format,
-//! every row's columns and kinds, that every connection secret opens under this deployment's
-//! `CONNECTIONS_KEYS`), then each service's rows go in one transaction per service, committed
-//! only once every service's rows are written and each table holds exactly the document's rows
-//! of the organization (so a file cannot write outside it).
+//! deployment's databases. The whole document is checked first (its format, every row's
+//! columns and kinds, its accounts' paths and users ([`check`]), that every connection secret
+//! opens under this deployment's `CONNECTIONS_KEYS`); then [`super::write`] writes each
+//! service's rows in one transaction per service, committed in turn.
 
 use std::{collections::HashMap, io::Write, path::PathBuf};
 
 use anyhow::Context;
 use uuid::Uuid;
 
-use super::{Cell, Document, FORMAT, Table, sql::Tx, tables::SERVICES};
+use super::{
+    Cell, Document, FORMAT, Table,
+    check::{self, uuid_at},
+    tables::SERVICES,
+};
 use crate::toolbox::databases::{self, Databases};
 
 /// Arguments of `platform import`.
@@ -25,9 +28,9 @@ pub struct ImportArgs {
 }
 
 /// One table's rows, parsed: cells in the order of its columns.
-struct Parsed {
-    table: &'static Table,
-    rows: Vec<Vec<Cell>>,
+pub(super) struct Parsed {
+    pub table: &'static Table,
+    pub rows: Vec<Vec<Cell>>,
 }
 
 /// Imports as `args` says, with the connection secrets checked against `keyring`; progress to
@@ -59,7 +62,8 @@ pub async fn run(
         document.format
     );
     let services = parse(&document)?;
-    let accounts = accounts(&document, &services[0])?;
+    let accounts = check::accounts(&document, &services[0])?;
+    check::users_and_emails(&services)?;
     check_secrets(&services[2], keyring)?;
     writeln!(
         progress,
@@ -71,7 +75,7 @@ pub async fn run(
     for s in &SERVICES {
         pools.push(databases::open(&args.databases.of(config, s.name), s.name).await?);
     }
-    let written = write_all(&pools, &services, &accounts, progress).await;
+    let written = super::write::write_all(&pools, &services, &accounts, progress).await;
     for p in &pools {
         p.close().await;
     }
@@ -147,14 +151,6 @@ fn parse_row(table: &Table, row: &super::Row) -> anyhow::Result<Vec<Cell>> {
         .collect()
 }
 
-fn uuid_at(table: &Table, cells: &[Cell], column: &str) -> Option<Uuid> {
-    let i = table.columns.iter().position(|(c, _)| *c == column)?;
-    match &cells[i] {
-        Cell::Uuid(u) => *u,
-        _ => None,
-    }
-}
-
 /// `rows` ordered so that each row's parent (in the same table) comes before it.
 fn parents_first(
     table: &Table,
@@ -178,38 +174,6 @@ fn parents_first(
         anyhow::ensure!(rows.len() < before, "rows whose parents form a cycle");
     }
     Ok(ordered)
-}
-
-/// The accounts the document holds: its organization first, a top-level account.
-fn accounts(document: &Document, identity: &[Parsed]) -> anyhow::Result<Vec<Uuid>> {
-    let organizations = &identity[0];
-    let mut accounts = Vec::new();
-    for row in &organizations.rows {
-        let id = uuid_at(organizations.table, row, "organization_uuid")
-            .context("identity.organizations: a row without organization_uuid")?;
-        let parent = uuid_at(organizations.table, row, "parent_uuid");
-        anyhow::ensure!(
-            (id == document.organization_uuid) == parent.is_none(),
-            "identity.organizations: {id} must be the document's organization or below it"
-        );
-        accounts.push(id);
-    }
-    anyhow::ensure!(
-        accounts.first() == Some(&document.organization_uuid),
-        "the document does not hold organization {}",
-        document.organization_uuid
-    );
-    // A sub-account's parent is one of the document's accounts: none is placed under another
-    // organization of the target.
-    for row in &organizations.rows {
-        if let Some(parent) = uuid_at(organizations.table, row, "parent_uuid") {
-            anyhow::ensure!(
-                accounts.contains(&parent),
-                "identity.organizations: the parent {parent} of a sub-account is not in the document"
-            );
-        }
-    }
-    Ok(accounts)
 }
 
 /// Every sealed secret opens under `keyring` with its binding (organization, connection,
@@ -253,64 +217,6 @@ fn check_secrets(
         }
     }
     Ok(())
-}
-
-/// Writes every service's rows, one transaction each, committed only once all are written
-/// and checked; answers the number of rows written.
-async fn write_all(
-    pools: &[service_kit::db::Pool],
-    services: &[Vec<Parsed>],
-    accounts: &[Uuid],
-    progress: &mut dyn Write,
-) -> anyhow::Result<usize> {
-    let mut transactions = Vec::new();
-    let mut total = 0;
-    for ((service, pool), tables) in SERVICES.iter().zip(pools).zip(services) {
-        let mut tx = Tx::begin(pool, false).await?;
-        for t in tables {
-            let held = tx.count(t.table, accounts).await?;
-            anyhow::ensure!(
-                held == 0,
-                "this deployment already holds {held} row(s) of {}.{} for organization {} (imported before?); nothing was written",
-                service.name,
-                t.table.name,
-                accounts[0]
-            );
-        }
-        for t in tables {
-            tx.insert(t.table, &t.rows).await.with_context(|| {
-                format!(
-                    "{}-svc's database refused the document; nothing was written",
-                    service.name
-                )
-            })?;
-            writeln!(
-                progress,
-                "import: {}.{}: {} row(s)",
-                service.name,
-                t.table.name,
-                t.rows.len()
-            )?;
-            total += t.rows.len();
-        }
-        // Every row written belongs to the organization (a row scoped through another, such as
-        // a user through their membership, is counted once both are in).
-        for t in tables {
-            let held = tx.count(t.table, accounts).await?;
-            anyhow::ensure!(
-                usize::try_from(held).ok() == Some(t.rows.len()),
-                "{}.{}: {} row(s) written but {held} belong to the organization: the document holds rows of others; nothing was written",
-                service.name,
-                t.table.name,
-                t.rows.len()
-            );
-        }
-        transactions.push(tx);
-    }
-    for tx in transactions {
-        tx.commit().await?;
-    }
-    Ok(total)
 }
 
 #[cfg(test)]

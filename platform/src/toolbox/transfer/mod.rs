@@ -3,10 +3,12 @@
 //! "export and import"). The tool reads and writes each service's database directly, table by
 //! table as [`tables`] lists them, in one transaction per service.
 
+mod check;
 pub mod export;
 pub mod import;
 mod sql;
 pub mod tables;
+mod write;
 
 use std::collections::BTreeMap;
 

@@ -12,7 +12,9 @@ async fn every_table_and_column_is_moved_or_named_as_skipped() {
     let mut missing = Vec::new();
     for service in &SERVICES {
         let db = crate::toolbox::databases::Databases::default_for(&config, service.name);
-        let pool = crate::toolbox::databases::open(&db, service.name)
+        let pool = service_kit::db::connect(&db).await.unwrap();
+        let migrations = crate::toolbox::databases::migrations_of(service.name);
+        pool.migrate(migrations.sqlite, migrations.postgres)
             .await
             .unwrap();
         let service_kit::db::Pool::Sqlite(p) = &pool else {

@@ -2,6 +2,7 @@
 //! `create-admin` makes an admin who logs in through the API; `export` and `import` move an
 //! organization from SQLite to PostgreSQL (`transfer.rs`).
 
+mod guards;
 mod transfer;
 
 use std::{io::Write, process::Stdio};
@@ -214,17 +215,7 @@ async fn export_and_import_work_through_a_pipe(app: TestApp) {
         1,
         "the document alone on stdout"
     );
-    let keys = std::fs::read_to_string(app.data_dir.join("connections.keys")).unwrap();
-    let keys = keys.trim().to_owned();
-    let backend = if app.database.is_some() {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
-    let same_keys = |c: &mut platform::Config| {
-        c.connections.connections_keys = Some(secrecy::SecretString::from(keys.clone()));
-    };
-    let target = spawn_app_with(backend, same_keys).await.unwrap();
+    let (target, keys) = guards::target_of(&app).await;
     let mut env = env_of(&target);
     env.push(("CONNECTIONS_KEYS".to_owned(), keys.clone()));
     let imported = platform(&env, &["import"], Some(&exported.out));
