@@ -299,7 +299,7 @@ pub fn server_builder() -> tonic::transport::Server {
 }
 
 /// Health (`grpc.health.v1`) and reflection services for a server exposing `descriptor_sets`.
-pub fn health_and_reflection(
+pub async fn health_and_reflection(
     descriptor_sets: &[&'static [u8]],
 ) -> anyhow::Result<(
     tonic_health::server::HealthReporter,
@@ -309,6 +309,10 @@ pub fn health_and_reflection(
     >,
 )> {
     let (reporter, health) = tonic_health::server::health_reporter();
+    // tonic-health starts the server's status ("") at SERVING: not before the service serves.
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
     let mut builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
     for set in descriptor_sets {
