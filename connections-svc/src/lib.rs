@@ -55,6 +55,7 @@ pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::S
         sqlite: &SQLITE_MIGRATIONS,
         postgres: &POSTGRES_MIGRATIONS,
     },
+    compact: &[],
 };
 
 /// A built, not yet running connections-svc.

@@ -26,7 +26,9 @@
 -- - `identity` (the service) has USAGE on the schema, SELECT/INSERT/UPDATE/DELETE on its tables
 --   and USAGE/SELECT on its sequences, now and for every table the migrator creates later
 --   (ALTER DEFAULT PRIVILEGES); no CREATE on the schema or the database, so it cannot create,
---   alter or drop anything, and the service runs with MIGRATE_ON_START=false;
+--   alter or drop anything, and the service runs with MIGRATE_ON_START=false. Default
+--   privileges cannot leave one table out: `migrate`, as the owner, revokes the writes on
+--   `_sqlx_migrations` after migrating, so `identity` only reads the migration state;
 -- - nobody else has any privilege on the schema (no USAGE): no service sees another's tables;
 --   nobody creates objects in `public`; PUBLIC may neither connect nor create temporary tables.
 --

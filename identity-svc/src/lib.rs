@@ -28,4 +28,5 @@ pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::S
         sqlite: &store::SQLITE_MIGRATIONS,
         postgres: &store::POSTGRES_MIGRATIONS,
     },
+    compact: &["signing_keys"],
 };

@@ -39,7 +39,7 @@ pub async fn run(
             sqlite_file: config.data_dir.join(format!("{}.db", schema.name)),
             max_connections: 2,
         };
-        service_kit::migrate::run(schema.name, &db, schema.migrations, out).await?;
+        service_kit::migrate::run(schema, &db, out).await?;
     }
     Ok(())
 }

@@ -47,6 +47,7 @@ pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::S
         sqlite: &SQLITE_MIGRATIONS,
         postgres: &POSTGRES_MIGRATIONS,
     },
+    compact: &[],
 };
 
 /// A built, not yet running projects-svc.

@@ -246,8 +246,22 @@ impl Interceptor for OutgoingCall {
     }
 }
 
-/// The span every incoming gRPC call runs in: method and the caller's request id.
+/// Whether an incoming call to `path` gets a span. Not health checks (kubelet probes every few
+/// seconds per pod: each would be a root trace) nor reflection (an operator's grpcurl).
+/// `events.v1.EventsService/Subscribe` keeps its span: tonic ends a call's span when the
+/// handler returns its response, so the span covers the cursor checks, not the hours-long
+/// stream (sent by a task spawned outside it); each event's work on the consumer continues the
+/// outbox row's traceparent instead.
+fn traced(path: &str) -> bool {
+    !(path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection."))
+}
+
+/// The span every incoming gRPC call runs in: method and the caller's request id (none for
+/// health checks and reflection, see [`traced`]).
 pub fn request_span(req: &http::Request<()>) -> tracing::Span {
+    if !traced(req.uri().path()) {
+        return tracing::Span::none();
+    }
     let request_id = req
         .headers()
         .get(REQUEST_ID_KEY)
@@ -268,7 +282,7 @@ pub fn request_span(req: &http::Request<()>) -> tracing::Span {
 /// the caller's trace when traces are exported ([`crate::trace_context`]).
 pub fn part_request_span(part: &'static str, req: &http::Request<()>) -> tracing::Span {
     let span = request_span(req);
-    if crate::trace_context::enabled() {
+    if !span.is_none() && crate::trace_context::enabled() {
         span.record("otel.name", req.uri().path());
         span.record("otel.kind", "server");
         crate::trace_context::continue_from_headers(&span, part, req.headers());
@@ -285,7 +299,7 @@ pub fn server_builder() -> tonic::transport::Server {
 }
 
 /// Health (`grpc.health.v1`) and reflection services for a server exposing `descriptor_sets`.
-pub fn health_and_reflection(
+pub async fn health_and_reflection(
     descriptor_sets: &[&'static [u8]],
 ) -> anyhow::Result<(
     tonic_health::server::HealthReporter,
@@ -295,6 +309,10 @@ pub fn health_and_reflection(
     >,
 )> {
     let (reporter, health) = tonic_health::server::health_reporter();
+    // tonic-health starts the server's status ("") at SERVING: not before the service serves.
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
     let mut builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
     for set in descriptor_sets {
@@ -372,6 +390,31 @@ mod tests {
     fn credentials_never_show_in_debug() {
         let cred = InternalCredential::generate();
         assert!(!format!("{cred:?}").contains(cred.0.expose_secret()));
+    }
+
+    #[test]
+    fn health_checks_and_reflection_get_no_span() {
+        let subscriber = tracing_subscriber::registry();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = |path: &str| {
+                let req = http::Request::builder().uri(path).body(()).unwrap();
+                part_request_span("x-svc", &req)
+            };
+            for path in [
+                "/grpc.health.v1.Health/Check",
+                "/grpc.health.v1.Health/Watch",
+                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            ] {
+                assert!(span(path).is_none(), "{path}");
+            }
+            for path in [
+                "/events.v1.EventsService/Subscribe",
+                "/identity.v1.IdentityService/Authenticate",
+            ] {
+                assert!(!span(path).is_none(), "{path}");
+            }
+        });
     }
 
     #[test]

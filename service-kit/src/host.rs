@@ -30,6 +30,8 @@ pub struct ServiceHost {
     shutdown: CancellationToken,
     pool: Pool,
     tls: &'static str,
+    /// NOT_SERVING until [`Self::run`] starts the readiness watch.
+    reporter: tonic_health::server::HealthReporter,
 }
 
 /// A service's database: where it is, its migrations, and whether the service applies them.
@@ -45,8 +47,8 @@ pub struct Database<'a> {
 
 impl ServiceHost {
     /// Connects the database and migrates it, or waits until `migrate` has (MIGRATE_ON_START),
-    /// prepares health (NOT_SERVING while the database
-    /// does not answer) and reflection over `descriptor_sets`, and binds `addr`. Every call
+    /// prepares health (NOT_SERVING until [`Self::run`], then while the database does not
+    /// answer) and reflection over `descriptor_sets`, and binds `addr`. Every call
     /// passes `callers` first: the service's rules of who may call what. `tls` says how
     /// connections are accepted (TLS only once a certificate is configured). Calls and the
     /// pool are measured under `name` (`crate::metrics`).
@@ -67,16 +69,7 @@ impl ServiceHost {
             db::connect_existing(db.config).await?
         };
         migrate::on_start(&pool, db.migrations, db.on_start, name, &shutdown).await?;
-        let (reporter, health, reflection) = grpc::health_and_reflection(descriptor_sets)?;
-        let probe_pool = pool.clone();
-        grpc::watch_readiness(
-            reporter,
-            move || {
-                let p = probe_pool.clone();
-                async move { p.ping().await }
-            },
-            shutdown.clone(),
-        );
+        let (reporter, health, reflection) = grpc::health_and_reflection(descriptor_sets).await?;
         if let Some(addr) = tls.health_addr() {
             serve_health(name, health.clone(), addr, shutdown.clone()).await?;
         }
@@ -98,6 +91,7 @@ impl ServiceHost {
             shutdown,
             pool,
             tls: tls.mode(),
+            reporter,
         })
     }
 
@@ -119,8 +113,27 @@ impl ServiceHost {
             .expect("bound listener has an address")
     }
 
-    /// Serves until the shutdown token is cancelled; in-flight calls finish first.
+    /// Serves until the shutdown token is cancelled; in-flight calls finish first. Health says
+    /// SERVING from now on while the database answers (NOT_SERVING before: the service may
+    /// still be preparing, as identity-svc sealing its keys).
     pub async fn run(self) -> anyhow::Result<()> {
+        // Before the first call is served, so a caller of the main port never meets the
+        // NOT_SERVING of the preparation; the watch then keeps it up to date.
+        let ready = if self.pool.ping().await {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tonic_health::ServingStatus::NotServing
+        };
+        self.reporter.set_service_status("", ready).await;
+        let probe_pool = self.pool.clone();
+        grpc::watch_readiness(
+            self.reporter.clone(),
+            move || {
+                let p = probe_pool.clone();
+                async move { p.ping().await }
+            },
+            self.shutdown.clone(),
+        );
         tracing::info!(addr = %self.local_addr(), backend = self.pool.backend(), tls = self.tls, "{} ready", self.name);
         let incoming =
             tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));

@@ -17,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 use crate::db::Pool;
 
 mod cli;
+mod owner;
 
 pub use cli::{ServiceSchema, main, run};
+pub use owner::owns;
 
 /// sqlx's table of applied migrations, in the service's schema.
 const TABLE: &str = "_sqlx_migrations";
@@ -187,7 +189,9 @@ const APPLIED: &str = "SELECT version, checksum, success FROM _sqlx_migrations O
 /// ("applying …", "applied … in N ms", "up to date: at version N"). On PostgreSQL it holds
 /// sqlx's advisory lock (one per database) on a connection of its own without a statement
 /// timeout, so replicas or Jobs migrating at once apply each migration once, the others
-/// waiting; on SQLite the database's one writer does the same.
+/// waiting. sqlx takes no lock on SQLite: run one `migrate` at a time on a SQLite file (a
+/// second one at once may fail on a migration the first applied; it corrupts nothing, each
+/// migration being a transaction, and a rerun finds the schema up to date).
 pub async fn apply(
     pool: &Pool,
     migrations: Migrations,

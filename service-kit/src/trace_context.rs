@@ -99,6 +99,26 @@ pub fn continue_from_headers(span: &tracing::Span, part: &'static str, headers: 
     adopt(span, part, cx);
 }
 
+/// Makes `span` (not yet entered) the root of a new trace of part `part`, linked to the trace
+/// context the incoming `headers` carry, if any: for the public edge, where a client's
+/// `traceparent` is not trusted to choose the trace id or, through the parent-based sampler,
+/// whether the trace is sampled. The link keeps the client's trace findable.
+pub fn start_linked_to_headers(
+    span: &tracing::Span,
+    part: &'static str,
+    headers: &http::HeaderMap,
+) {
+    if !enabled() {
+        return;
+    }
+    let remote = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    adopt(span, part, Context::new());
+    let incoming = remote.span().span_context().clone();
+    if incoming.is_valid() {
+        span.add_link(incoming);
+    }
+}
+
 /// Makes `span` (not yet entered) part `part`'s work, a child of the span that wrote
 /// `traceparent` (an event's, from the producer's outbox row); a new trace without one.
 pub fn continue_from_traceparent(span: &tracing::Span, part: &'static str, traceparent: &str) {

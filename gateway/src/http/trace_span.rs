@@ -1,6 +1,8 @@
 //! The gateway's request span as the first span of a trace (docs/operations.md, "Traces"):
-//! named `METHOD route`, of the `gateway` part, continuing the caller's W3C trace context when
-//! the request carries one. Nothing happens while traces are not exported.
+//! named `METHOD route`, of the `gateway` part, the root of a new trace: a W3C trace context the
+//! request carries (any internet client may send one) is only linked, so clients choose
+//! neither the trace id nor whether it is sampled. Nothing happens while traces are not
+//! exported.
 
 /// Makes `span`, the span of `req` matched to `route` (its template), the gateway's span in
 /// the request's trace.
@@ -10,5 +12,5 @@ pub(super) fn continue_request<B>(span: &tracing::Span, req: &axum::http::Reques
     }
     span.record("otel.name", format!("{} {route}", req.method()));
     span.record("otel.kind", "server");
-    service_kit::trace_context::continue_from_headers(span, "gateway", req.headers());
+    service_kit::trace_context::start_linked_to_headers(span, "gateway", req.headers());
 }

@@ -160,14 +160,23 @@ pub async fn seal_clear_keys(
             "signing keys stored in clear are now sealed"
         );
         // The keys are sealed either way; only the erasure of the old bytes is at stake, so a
-        // failure (a lock held too long) does not stop the service.
-        if let Err(e) = store.compact_signing_keys().await {
-            tracing::error!(
+        // failure (a lock held too long, a role that does not own the table) does not stop
+        // the service.
+        match store.compact_signing_keys().await {
+            Ok(true) => {}
+            Ok(false) => tracing::error!(
+                "the old clear copies of the signing keys remain in the table's file: this \
+                 database role does not own signing_keys, so it may not rewrite it; run \
+                 `identity-svc migrate` (the Job platform-migrate) again, or VACUUM FULL \
+                 identity.signing_keys as the table's owner (identity_migrator in deploy/k8s) \
+                 (docs/keys.md)"
+            ),
+            Err(e) => tracing::error!(
                 error = %e,
                 "the old clear copies of the signing keys may remain in the database files: \
-                 run VACUUM FULL signing_keys (PostgreSQL) or PRAGMA wal_checkpoint(TRUNCATE) \
-                 (SQLite), then rotate-signing-key (docs/keys.md)"
-            );
+                 run VACUUM FULL signing_keys (PostgreSQL, as the table's owner) or PRAGMA \
+                 wal_checkpoint(TRUNCATE) (SQLite), then rotate-signing-key (docs/keys.md)"
+            ),
         }
     }
     Ok(clear.len())

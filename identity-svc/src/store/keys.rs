@@ -53,8 +53,11 @@ pub trait SigningKeyStore: Send + Sync {
     /// table rewritten on PostgreSQL (`VACUUM FULL`, once, after the last one).
     async fn seal_clear_signing_key(&self, kid: &str, sealed: &str) -> Result<()>;
     /// Rewrites the table's file without the dead row versions that held clear seeds
-    /// (PostgreSQL); a checkpoint that empties the write-ahead log (SQLite).
-    async fn compact_signing_keys(&self) -> Result<()>;
+    /// (PostgreSQL); a checkpoint that empties the write-ahead log (SQLite). False when it
+    /// could not: on PostgreSQL a role that does not own the table (the runtime role of
+    /// deploy/k8s) may not rewrite it, and the server would skip `VACUUM FULL` with a mere
+    /// warning; the owner does it (`migrate`).
+    async fn compact_signing_keys(&self) -> Result<bool>;
     /// Replaces `kid`'s sealed seed `old` by `new` (a re-wrap); false when it changed meanwhile.
     async fn replace_sealed_signing_key(&self, kid: &str, old: &str, new: &str) -> Result<bool>;
 }
@@ -154,7 +157,7 @@ impl SigningKeyStore for SqlStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn compact_signing_keys(&self) -> Result<()> {
+    async fn compact_signing_keys(&self) -> Result<bool> {
         match &self.pool {
             // Copies the pages written since into the database file and truncates the log,
             // whose older frames may still hold the page as it was before.
@@ -166,10 +169,13 @@ impl SigningKeyStore for SqlStore {
             // The old row versions stay in the table's file (dead tuples, then free space)
             // until it is rewritten: VACUUM FULL writes a new file with the live rows only.
             Pool::Postgres(p) => {
+                if !service_kit::migrate::owns(p, "signing_keys").await? {
+                    return Ok(false);
+                }
                 sqlx::raw_sql("VACUUM FULL signing_keys").execute(p).await?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     #[tracing::instrument(skip_all)]

@@ -49,8 +49,8 @@ impl Process {
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
             .env("OTEL_BSP_SCHEDULE_DELAY", delay_ms.to_string())
             .env("RUST_LOG", "info")
-            // Each binary's own metrics port: the default 9464 would be taken by the first.
-            .env("METRICS_LISTEN_ADDR", "127.0.0.1:0")
+            // Two binaries at once would both take the default metrics port.
+            .env("METRICS_LISTEN_ADDR", "off")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -275,6 +275,37 @@ async fn registration_trace(collector: &Collector, system: &str) -> String {
     .await
 }
 
+/// The public edge: a request carrying a client's `traceparent` (sampled flag set) starts a
+/// new trace at the gateway, linked to the client's span; no span joins the client's trace.
+async fn a_clients_trace_context_is_only_linked(collector: &Collector, base: &str, cookie: &str) {
+    let (client_trace, client_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/v1/user"))
+        .header("cookie", cookie)
+        .header("traceparent", format!("00-{client_trace}-{client_span}-01"))
+        .header("tracestate", "vendor=chosen-by-the-client")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let linked = |s: &Received| {
+        s.links
+            .iter()
+            .any(|(t, sp)| t == client_trace && sp == client_span)
+    };
+    let trace = trace_of(collector, "GET /api/v1/user", |spans, t| {
+        spans
+            .iter()
+            .any(|s| s.trace_id == t && s.service == "gateway" && linked(s))
+    })
+    .await;
+    assert_ne!(trace, client_trace);
+    assert!(
+        collector.spans().iter().all(|s| s.trace_id != client_trace),
+        "a span joined the client's trace"
+    );
+}
+
 /// An export interval no test outlives (10 minutes): spans leave only on the stop.
 const FOR_GOOD: u32 = 600_000;
 
@@ -299,6 +330,7 @@ async fn one_request_is_one_trace_in_the_all_in_one() {
         platform.logged_in_trace(&trace, Duration::from_secs(5)),
         "no log line carries trace_id {trace}"
     );
+    a_clients_trace_context_is_only_linked(&collector, base, &cookie).await;
     // Through an event: the deletion's trace goes on in projects-svc's applying of
     // identity-svc's `user.deleted`, below the identity-svc span that wrote it.
     delete_user(base, &cookie).await;

@@ -132,7 +132,69 @@ async fn a_migrate_job_and_three_replicas_per_service_with_the_runtime_roles() {
     for s in SERVICES {
         runtime_role_reads_and_writes_rows_only(&db, s).await;
     }
+    clear_keys_are_erased_by_migrate(&db, &replicas).await;
     replicas.shutdown.cancel();
+}
+
+/// identity.signing_keys' file number and, after a checkpoint, its bytes on disk.
+async fn table_file(admin: &mut PgConnection) -> (i64, Vec<u8>) {
+    sqlx::raw_sql("CHECKPOINT")
+        .execute(&mut *admin)
+        .await
+        .unwrap();
+    sqlx::query_as(
+        "SELECT relfilenode::int8, \
+           pg_read_binary_file(pg_relation_filepath('identity.signing_keys')) \
+         FROM pg_class WHERE oid = 'identity.signing_keys'::regclass",
+    )
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
+/// The upgrade from a release that stored signing keys in clear, with the two roles: the
+/// upgraded replica (runtime role) seals the key but may not rewrite the table (PostgreSQL
+/// skips its VACUUM FULL); `migrate` run again as the owner does, and the clear seed is gone
+/// from the table's file.
+async fn clear_keys_are_erased_by_migrate(db: &FreshDatabase, replicas: &Arc<Replicas>) {
+    let mut admin = PgConnection::connect(&db.url(None)).await.unwrap();
+    let seed: Vec<u8> = (0..32u8)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
+    sqlx::query(
+        "INSERT INTO identity.signing_keys (kid, private_seed, created_at)          VALUES ('legacy-clear', $1, now() - interval '1 minute')",
+    )
+    .bind(&seed)
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let (before, _) = table_file(&mut admin).await;
+    let addr = replicas
+        .start("identity", &db.url(Some("identity")), off(0))
+        .await
+        .expect("the upgraded replica starts");
+    assert_serving("identity", addr).await;
+    let clear: Vec<u8> = sqlx::query_scalar(
+        "SELECT private_seed FROM identity.signing_keys WHERE kid = 'legacy-clear'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(clear.is_empty(), "the replica sealed the clear key");
+    let (after_start, _) = table_file(&mut admin).await;
+    assert_eq!(before, after_start, "the runtime role rewrote the table");
+
+    let (ok, out) = migrate("identity", &db.url(Some("identity_migrator"))).await;
+    assert!(
+        ok && out.contains("identity: compacted signing_keys"),
+        "{out}"
+    );
+    let (after, bytes) = table_file(&mut admin).await;
+    assert_ne!(after, before, "migrate rewrote the table");
+    assert!(
+        !bytes.windows(seed.len()).any(|w| w == seed),
+        "the clear seed is still in the table's file"
+    );
 }
 
 /// The runtime role of `service` may read and write every table of its schema and use its
@@ -169,7 +231,9 @@ async fn runtime_role_reads_and_writes_rows_only(db: &FreshDatabase, service: &s
 
     let mut conn = PgConnection::connect(&db.url(Some(service))).await.unwrap();
     sqlx::raw_sql("BEGIN").execute(&mut conn).await.unwrap();
-    for (t, col) in &tables {
+    let sql = format!("SELECT count(*) FROM {service}._sqlx_migrations");
+    assert_eq!(sqlstate(&mut conn, &sql).await, None, "{service}: {sql}");
+    for (t, col) in tables.iter().filter(|(t, _)| t != "_sqlx_migrations") {
         for sql in [
             format!("SELECT count(*) FROM {service}.{t}"),
             format!("INSERT INTO {service}.{t} SELECT * FROM {service}.{t} WHERE false"),
@@ -194,6 +258,13 @@ async fn runtime_role_reads_and_writes_rows_only(db: &FreshDatabase, service: &s
         format!("TRUNCATE {service}.{t}"),
         format!("CREATE INDEX intruder ON {service}.{t} ({col})"),
         format!("SELECT * FROM {other}._sqlx_migrations"),
+        // The migration state MIGRATE_ON_START=false trusts: readable, written by `migrate`.
+        format!(
+            "INSERT INTO {service}._sqlx_migrations SELECT * FROM {service}._sqlx_migrations WHERE false"
+        ),
+        format!("UPDATE {service}._sqlx_migrations SET version = version WHERE false"),
+        format!("DELETE FROM {service}._sqlx_migrations WHERE false"),
+        format!("TRUNCATE {service}._sqlx_migrations"),
         "CREATE SCHEMA intruder".to_owned(),
         "CREATE TEMP TABLE intruder (x int)".to_owned(),
         "CREATE TABLE public.intruder (x int)".to_owned(),

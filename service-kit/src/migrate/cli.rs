@@ -25,6 +25,9 @@ pub struct ServiceSchema {
     pub schema: (&'static str, &'static str),
     /// The migrations.
     pub migrations: Migrations,
+    /// Tables `migrate` rewrites with `VACUUM FULL` when it owns them (PostgreSQL): those whose
+    /// old row versions may hold what the service erased (identity's `signing_keys`).
+    pub compact: &'static [&'static str],
 }
 
 impl ServiceSchema {
@@ -37,7 +40,8 @@ impl ServiceSchema {
             .about(format!(
                 "Apply {}'s schema migrations, printing each one, and exit: 0 when the schema \
                  is up to date. Run it with the role that owns the schema (in Kubernetes: the \
-                 Job platform-migrate); several at once are safe.",
+                 Job platform-migrate). On PostgreSQL several at once are safe; on SQLite \
+                 run one at a time.",
                 self.binary
             ))
             .arg(
@@ -109,24 +113,19 @@ pub async fn main(
     let rust_log: &String = matches.get_one("rust_log").expect("has a default");
     crate::telemetry::init_with_writer(rust_log, std::io::stderr);
     let db = service.database(&matches);
-    run(
-        service.name,
-        &db,
-        service.migrations,
-        &mut std::io::stdout(),
-    )
-    .await?;
+    run(service, &db, &mut std::io::stdout()).await?;
     Ok(())
 }
 
-/// Migrates the database `db` (creating its PostgreSQL schema when missing), writing each step
-/// to `out` as `<label>: …`.
+/// Migrates `service`'s database `db` (creating its PostgreSQL schema when missing), writing
+/// each step to `out` as `<name>: …`; then, as the owner of a PostgreSQL schema, makes
+/// `_sqlx_migrations` read-only for the other roles and compacts `service.compact`.
 pub async fn run(
-    label: &str,
+    service: &ServiceSchema,
     db: &DbConfig,
-    migrations: Migrations,
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<SchemaState> {
+    let label = service.name;
     let pool = db::connect(db)
         .await
         .with_context(|| format!("{label}: cannot open the database"))?;
@@ -136,10 +135,17 @@ pub async fn run(
         }
         db::Pool::Sqlite(_) => writeln!(out, "{label}: migrating its SQLite database")?,
     }
-    let result = apply(&pool, migrations, &mut |line| {
-        // A closed stdout must not stop the migration; the outcome is the exit code.
+    // A closed stdout must not stop the migration; the outcome is the exit code.
+    let mut report = |line: String| {
         let _ = writeln!(out, "{label}: {line}");
-    })
+    };
+    let result = async {
+        let state = apply(&pool, service.migrations, &mut report).await?;
+        if let db::Pool::Postgres(pg) = &pool {
+            super::owner::finish(pg, service.compact, &mut report).await?;
+        }
+        anyhow::Ok(state)
+    }
     .await
     .with_context(|| format!("{label}: migrations failed"));
     pool.close().await;

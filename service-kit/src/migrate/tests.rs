@@ -155,6 +155,7 @@ async fn the_subcommand_reads_the_services_variables_and_prints_each_step() {
         url: ("X_DATABASE_URL", "x-database-url"),
         schema: ("X_DATABASE_SCHEMA", "x-database-schema"),
         migrations: release(&[1, 2]),
+        compact: &[],
     };
     schema.command().debug_assert();
     let dir = std::env::temp_dir().join(format!("migrate-cli-{}", std::process::id()));
@@ -168,9 +169,9 @@ async fn the_subcommand_reads_the_services_variables_and_prints_each_step() {
         ("x", dir.join("x.db"))
     );
     let mut out = Vec::new();
-    run("x", &db, schema.migrations, &mut out).await.unwrap();
+    run(&schema, &db, &mut out).await.unwrap();
     let mut again = Vec::new();
-    run("x", &db, schema.migrations, &mut again).await.unwrap();
+    run(&schema, &db, &mut again).await.unwrap();
     std::fs::remove_dir_all(&dir).ok();
     let (out, again) = (
         String::from_utf8(out).unwrap(),

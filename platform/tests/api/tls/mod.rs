@@ -201,6 +201,54 @@ async fn the_plaintext_health_server_answers_health_alone() {
     assert_eq!(users.code(), tonic::Code::Unimplemented, "{users:?}");
 }
 
+/// The plaintext health server starts with the service but says NOT_SERVING until the
+/// service serves (`run`): identity-svc still prepares between the two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_serving_only_once_the_service_serves() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let dir = std::env::temp_dir().join(format!("health-{}", uuid::Uuid::new_v4().simple()));
+    let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let health_addr = std::net::TcpListener::bind(loopback)
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    let credentials = stack::Credentials::new();
+    let mut config = identity_svc::Config::new(
+        loopback,
+        None,
+        dir.clone(),
+        credentials.of(service_kit::callers::Caller::IdentitySvc),
+        credentials.accepted(&[service_kit::callers::Caller::Gateway]),
+    );
+    config.tls_server.health_listen_addr = Some(health_addr);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let app = identity_svc::Application::build(config, shutdown.clone())
+        .await
+        .unwrap();
+    let url = format!("http://{health_addr}");
+    let status = || async {
+        let channel = ClientTls::plaintext().connect_lazy(&url).unwrap();
+        HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(status().await, ServingStatus::NotServing, "before run");
+    tokio::spawn(app.run());
+    within(
+        Duration::from_secs(10),
+        "SERVING once it serves",
+        || async { status().await == ServingStatus::Serving },
+    )
+    .await;
+    shutdown.cancel();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The all-in-one keeps its gRPC servers on loopback and speaks plaintext there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_all_in_one_talks_plaintext_on_loopback_only() {

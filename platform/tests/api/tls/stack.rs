@@ -91,10 +91,10 @@ impl Drop for TlsStack {
 }
 
 /// Each part's credential, and `SERVICE_CREDENTIALS` of a server accepting some of them.
-struct Credentials(Vec<(Caller, SecretString)>);
+pub(super) struct Credentials(Vec<(Caller, SecretString)>);
 
 impl Credentials {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let parts = [
             Caller::Gateway,
             Caller::IdentitySvc,
@@ -114,11 +114,11 @@ impl Credentials {
         )
     }
 
-    fn of(&self, caller: Caller) -> SecretString {
+    pub(super) fn of(&self, caller: Caller) -> SecretString {
         self.0.iter().find(|(c, _)| *c == caller).unwrap().1.clone()
     }
 
-    fn accepted(&self, callers: &[Caller]) -> SecretString {
+    pub(super) fn accepted(&self, callers: &[Caller]) -> SecretString {
         let held: Vec<(Caller, InternalCredential)> = callers
             .iter()
             .map(|c| (*c, InternalCredential::new(self.of(*c)).unwrap()))

@@ -27,6 +27,8 @@ pub struct Received {
     pub attributes: Vec<(String, String)>,
     /// The attributes of the span's events (its log lines).
     pub event_attributes: Vec<(String, String)>,
+    /// The `(trace id, span id)` of each span it links to.
+    pub links: Vec<(String, String)>,
 }
 
 impl Received {
@@ -90,6 +92,11 @@ impl Collector {
                         .events
                         .iter()
                         .flat_map(|e| pairs(&e.attributes))
+                        .collect(),
+                    links: span
+                        .links
+                        .iter()
+                        .map(|l| (hex::encode(&l.trace_id), hex::encode(&l.span_id)))
                         .collect(),
                 });
             }
