@@ -23,8 +23,8 @@ use secrecy::SecretString;
 use service_kit::{
     digest_cache::{DigestCache, digest},
     grpc::{
-        CLIENT_ADDRESS_KEY, INTERNAL_CREDENTIAL_KEY, InternalCredential, REQUEST_ID_KEY,
-        tls::ClientTls,
+        CLIENT_ADDRESS_KEY, GrpcChannel, INTERNAL_CREDENTIAL_KEY, InternalCredential,
+        REQUEST_ID_KEY, tls::ClientTls,
     },
     identity::Identity,
 };
@@ -32,7 +32,6 @@ use tonic::{
     Request, Status,
     metadata::AsciiMetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
 };
 
 use crate::http::extract::Caller;
@@ -125,7 +124,7 @@ impl Interceptor for CallMetadata {
 }
 
 /// The channel under a bound client: every call passes through its [`CallMetadata`].
-pub type Bound = InterceptedService<Channel, CallMetadata>;
+pub type Bound = InterceptedService<GrpcChannel, CallMetadata>;
 /// identity-svc's generated client, bound to a caller.
 pub type IdentityRpc = IdentityServiceClient<Bound>;
 /// identity-svc's account hierarchy API (`identity.v1.Accounts`), bound to a caller.
@@ -161,7 +160,7 @@ generated!(
 /// A client of one service: its channel, from which clients bound to a caller are made, and
 /// the gateway's credential, as sent (Debug never shows it).
 pub struct Service<C> {
-    channel: Channel,
+    channel: GrpcChannel,
     credential: AsciiMetadataValue,
     client: PhantomData<fn() -> C>,
 }
@@ -181,7 +180,7 @@ impl<C> Clone for Service<C> {
 }
 
 impl<C> Service<C> {
-    fn over(channel: Channel, credential: AsciiMetadataValue) -> Self {
+    fn over(channel: GrpcChannel, credential: AsciiMetadataValue) -> Self {
         Self {
             channel,
             credential,

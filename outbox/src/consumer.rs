@@ -5,9 +5,9 @@
 use std::{sync::Arc, time::Duration};
 
 use proto::events::v1::{self as pb, events_service_client::EventsServiceClient};
-use service_kit::grpc::{InternalCredential, OutgoingCall};
+use service_kit::grpc::{GrpcChannel, InternalCredential, OutgoingCall};
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Status, transport::Channel};
+use tonic::{Code, Status};
 use tracing::Instrument as _;
 
 use crate::{Snapshot, metrics::ConsumerMetrics, snapshot::fetch_snapshot};
@@ -43,14 +43,16 @@ pub struct ConsumerSettings {
 
 /// Follows a producer until `shutdown`: subscribes from the stored cursor, applies every event,
 /// and after any failure (producer down, stream broken, an apply failing) starts again from the
-/// stored cursor with a growing pause.
+/// stored cursor with a growing pause. `channel` reaches the producer over the network or, in
+/// the all-in-one, in place.
 pub fn spawn_consumer(
     settings: ConsumerSettings,
-    channel: Channel,
+    channel: impl Into<GrpcChannel>,
     credential: InternalCredential,
     sink: Arc<dyn EventSink>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    let channel: GrpcChannel = channel.into();
     if let Some(every) = settings.reconcile_every {
         spawn_reconciliation(
             settings.source,
@@ -145,7 +147,7 @@ pub fn spawn_consumer(
 fn spawn_reconciliation(
     source: &'static str,
     every: Duration,
-    mut client: EventsServiceClient<Channel>,
+    mut client: EventsServiceClient<GrpcChannel>,
     call: OutgoingCall,
     sink: Arc<dyn EventSink>,
     shutdown: CancellationToken,
@@ -179,7 +181,7 @@ fn spawn_reconciliation(
 /// Reconciles the sink with the producer's snapshot; returns the new cursor.
 async fn resync(
     settings: &ConsumerSettings,
-    mut client: EventsServiceClient<Channel>,
+    mut client: EventsServiceClient<GrpcChannel>,
     call: &OutgoingCall,
     sink: &dyn EventSink,
 ) -> Result<i64, Status> {
@@ -217,7 +219,7 @@ fn apply_span(settings: &ConsumerSettings, event: &pb::Event) -> tracing::Span {
 /// One subscription: Ok when shut down, Err on anything else.
 async fn follow(
     settings: &ConsumerSettings,
-    mut client: EventsServiceClient<Channel>,
+    mut client: EventsServiceClient<GrpcChannel>,
     call: &OutgoingCall,
     sink: &dyn EventSink,
     shutdown: &CancellationToken,

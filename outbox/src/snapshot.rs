@@ -6,8 +6,12 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use proto::events::v1::{self as pb, events_service_client::EventsServiceClient};
-use service_kit::{db::Pool, grpc::OutgoingCall, on_pool};
-use tonic::{Status, transport::Channel};
+use service_kit::{
+    db::Pool,
+    grpc::{GrpcChannel, OutgoingCall},
+    on_pool,
+};
+use tonic::Status;
 use uuid::Uuid;
 
 /// The identifiers a producer holds now (see `events.v1.EventsService/Snapshot`).
@@ -139,7 +143,7 @@ pub(crate) fn chunks(s: Snapshot) -> Vec<pb::SnapshotChunk> {
 
 /// Reads a whole snapshot from a producer.
 pub(crate) async fn fetch_snapshot(
-    client: &mut EventsServiceClient<Channel>,
+    client: &mut EventsServiceClient<GrpcChannel>,
     call: &OutgoingCall,
 ) -> Result<Snapshot, Status> {
     let taken_at = Utc::now();

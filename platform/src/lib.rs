@@ -1,6 +1,8 @@
 //! The whole platform in one process: identity-svc, connections-svc and projects-svc on
-//! loopback ports chosen by the OS, and the gateway in front of them. The parts still talk
-//! gRPC over loopback, so this exercises the same path as a Kubernetes deployment.
+//! loopback ports chosen by the OS, and the gateway in front of them. The parts call each other
+//! in place (`inproc://` URLs, `service_kit::grpc::local`): the same gRPC calls through the same
+//! clients and server stacks as a Kubernetes deployment, without HTTP/2 over loopback between
+//! them. The servers still listen, for the tools and tests that call them from outside.
 //!
 //! Used by `main.rs` (the one command a newcomer runs) and by the end-to-end tests.
 
@@ -203,7 +205,7 @@ impl Platform {
             shutdown.clone(),
         )
         .await?;
-        let identity_url = format!("http://{}", identity.local_addr());
+        let identity_url = in_place(identity.local_addr());
         let projects = projects_svc::Application::build(
             projects_svc::Config {
                 listen_addr: loopback,
@@ -230,7 +232,7 @@ impl Platform {
             shutdown.clone(),
         )
         .await?;
-        let projects_url = format!("http://{}", projects.local_addr());
+        let projects_url = in_place(projects.local_addr());
         let connections_settings = config.connections_settings()?;
         let connections = connections_svc::Application::build(
             connections_svc::Config {
@@ -264,7 +266,7 @@ impl Platform {
                 listen_addr: config.listen_addr,
                 identity_url,
                 projects_url,
-                connections_url: format!("http://{connections_addr}"),
+                connections_url: in_place(connections_addr),
                 service_credential: credentials.secret(Caller::Gateway),
                 tls: Default::default(),
                 tls_ca: Default::default(),
@@ -323,6 +325,12 @@ impl Platform {
 /// The service credentials of the all-in-one: each part's, random at every start (so it starts
 /// with one command and nothing to configure), and the operator's when configured. Debug output
 /// names the parts only.
+/// The URL by which the other parts call the part listening on `addr`: in place, through the
+/// part's own server stack (`service_kit::grpc::local`), not over loopback HTTP/2.
+fn in_place(addr: SocketAddr) -> String {
+    format!("{}://{addr}", service_kit::grpc::local::SCHEME)
+}
+
 #[derive(Clone)]
 struct Credentials(Vec<(Caller, SecretString)>);
 

@@ -21,7 +21,10 @@ use tonic::{
 use crate::jwt::{AccessClaims, JwtVerifier};
 
 pub mod guard;
+pub mod local;
 pub mod tls;
+
+pub use local::GrpcChannel;
 
 /// Metadata key carrying the calling part's own service credential ([`crate::callers`]).
 pub const INTERNAL_CREDENTIAL_KEY: &str = "x-internal-credential";

@@ -5,28 +5,41 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::Router;
-use tower::layer::util::{Identity, Stack};
+use tonic::{body::Body, service::Routes, transport::Server};
+use tower::{
+    Layer, ServiceExt,
+    layer::util::{Identity, Stack},
+    util::BoxCloneSyncService,
+};
 
 use crate::{
     callers::CallerLayer,
     db::{self, DbConfig, Pool},
-    grpc::{self, tls::ServerTls},
+    grpc::{self, local::Registration, tls::ServerTls},
     metrics::{self, grpc::GrpcMetricsLayer},
     migrate::{self, MigrationArgs},
 };
 
 pub use crate::migrate::Migrations;
 
-/// A server's routes behind its [`CallerLayer`], measured outside it ([`GrpcMetricsLayer`]).
-pub type GuardedRouter = Router<Stack<CallerLayer, Stack<GrpcMetricsLayer, Identity>>>;
+/// What every call passes before a server's routes: its [`CallerLayer`], measured outside it
+/// ([`GrpcMetricsLayer`]).
+pub type Guard = Stack<CallerLayer, Stack<GrpcMetricsLayer, Identity>>;
+
+/// A server's gRPC services (health and reflection, then the service's own), served behind
+/// its [`Guard`] over the network and in place ([`grpc::local`]).
+pub type GuardedRouter = Routes;
 
 /// A service that is built but not yet serving.
 #[derive(Debug)]
 pub struct ServiceHost {
     name: &'static str,
     listener: TcpListener,
-    router: GuardedRouter,
+    server: Server<Guard>,
+    guard: Guard,
+    routes: Routes,
+    /// The server as the all-in-one's other parts call it in place (`inproc://<address>`).
+    local: Registration,
     shutdown: CancellationToken,
     pool: Pool,
     tls: &'static str,
@@ -76,18 +89,26 @@ impl ServiceHost {
         tracing::info!(accepted = ?callers, "{name}: service callers");
         metrics::watch_pool(name, pool.clone(), shutdown.clone());
         crate::telemetry::record_backend(name, pool.backend());
-        let router = tls
+        let metrics = GrpcMetricsLayer::new(name, callers.methods());
+        let guard = Stack::new(
+            callers.clone(),
+            Stack::new(metrics.clone(), Identity::new()),
+        );
+        let server = tls
             .apply(grpc::server_builder())?
             .trace_fn(move |req| grpc::part_request_span(name, req))
-            .layer(GrpcMetricsLayer::new(name, callers.methods()))
-            .layer(callers)
-            .add_service(health)
-            .add_service(reflection);
+            .layer(metrics)
+            .layer(callers);
+        let routes = Routes::new(health).add_service(reflection);
         let listener = grpc::bind(addr).await?;
+        let local = Registration::new(name, listener.local_addr()?);
         Ok(Self {
             name,
             listener,
-            router,
+            server,
+            guard,
+            routes,
+            local,
             shutdown,
             pool,
             tls: tls.mode(),
@@ -102,7 +123,7 @@ impl ServiceHost {
 
     /// Adds the service's own gRPC services.
     pub fn add_routes(mut self, add: impl FnOnce(GuardedRouter) -> GuardedRouter) -> Self {
-        self.router = add(self.router);
+        self.routes = add(self.routes);
         self
     }
 
@@ -135,17 +156,30 @@ impl ServiceHost {
             self.shutdown.clone(),
         );
         tracing::info!(addr = %self.local_addr(), backend = self.pool.backend(), tls = self.tls, "{} ready", self.name);
+        let routes = self.routes.prepare();
+        self.local.serve(in_place(&self.guard, routes.clone()));
         let incoming =
             tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        let result = self
-            .router
+        let mut server = self.server;
+        let result = server
+            .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, self.shutdown.cancelled_owned())
             .await
             .map_err(anyhow::Error::from);
+        // Calls in place stop with the network server, and finish before the database closes.
+        self.local.stop().await;
         self.pool.close().await;
         tracing::info!("{} stopped", self.name);
         result
     }
+}
+
+/// `routes` behind `guard`, as a service called in place.
+fn in_place(guard: &Guard, routes: Routes) -> grpc::local::LocalService {
+    BoxCloneSyncService::new(ServiceExt::<http::Request<Body>>::map_response(
+        guard.layer(routes),
+        |response| response.map(Body::new),
+    ))
 }
 
 /// Serves `grpc.health.v1` alone, plaintext, on `addr` (kubelet's gRPC probes, which speak no

@@ -4,18 +4,20 @@
 
 use proto::identity::v1::{self as pb, identity_service_client::IdentityServiceClient};
 use secrecy::ExposeSecret;
-use tonic::{Request, metadata::AsciiMetadataValue, transport::Channel};
+use tonic::{Request, metadata::AsciiMetadataValue};
 
 use crate::{
-    grpc::{CLIENT_ADDRESS_KEY, InternalCredential, OutgoingCall, UserCall, tls::ClientTls},
+    grpc::{
+        CLIENT_ADDRESS_KEY, GrpcChannel, InternalCredential, OutgoingCall, UserCall, tls::ClientTls,
+    },
     jwt::JwksSource,
 };
 
 /// A client of identity-svc.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    channel: Channel,
-    client: IdentityServiceClient<Channel>,
+    channel: GrpcChannel,
+    client: IdentityServiceClient<GrpcChannel>,
     /// Presents this part's service credential.
     internal: OutgoingCall,
 }
@@ -37,12 +39,12 @@ impl Identity {
     }
 
     /// The channel (for health checks).
-    pub fn channel(&self) -> &Channel {
+    pub fn channel(&self) -> &GrpcChannel {
         &self.channel
     }
 
     /// The generated client (cheap to clone).
-    pub fn rpc(&self) -> IdentityServiceClient<Channel> {
+    pub fn rpc(&self) -> IdentityServiceClient<GrpcChannel> {
         self.client.clone()
     }
 

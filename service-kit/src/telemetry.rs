@@ -5,7 +5,7 @@
 //! while traces are exported it also carries its `trace_id` and `span_id`.
 
 use tracing_subscriber::{
-    EnvFilter, Layer,
+    Layer,
     filter::Targets,
     fmt::{MakeWriter, format::JsonFields},
     layer::SubscriberExt,
@@ -14,16 +14,18 @@ use tracing_subscriber::{
 };
 
 mod db_spans;
+mod filter;
 mod log_ids;
 mod otel;
 
 pub use db_spans::record_backend;
+pub use filter::LogFilter;
 
 /// Installs the global JSON subscriber writing to stdout with `filter` (a binary's `RUST_LOG`
 /// setting, [`crate::config::LogArgs`], already checked). Does nothing if a subscriber is
 /// already installed. Exports no traces (the one-shot commands).
 pub fn init(filter: &str) {
-    install(EnvFilter::new(filter), std::io::stdout);
+    install(LogFilter::new(filter), std::io::stdout);
 }
 
 /// Installs the global JSON subscriber writing to `writer` (tests capture logs this way); the
@@ -32,9 +34,13 @@ pub fn init_with_writer<W>(default_filter: &str, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    install(filter, writer);
+    let from_env = std::env::var(tracing_subscriber::EnvFilter::DEFAULT_ENV)
+        .ok()
+        .filter(|value| crate::config::parse_log_filter(value).is_ok());
+    install(
+        LogFilter::new(from_env.as_deref().unwrap_or(default_filter)),
+        writer,
+    );
 }
 
 /// What a server keeps of its telemetry until it stops: the trace exporters, if any.
@@ -67,10 +73,10 @@ pub fn init_traced(filter: &str, parts: &[&'static str]) -> anyhow::Result<Telem
     let providers = otel::Providers::build(parts, protocol)?;
     let fmt = json_layer(std::io::stdout)
         .event_format(log_ids::WithTraceIds(json_format()))
-        .with_filter(EnvFilter::new(filter));
+        .with_filter(LogFilter::new(filter));
     let spans = tracing_opentelemetry::layer()
         .with_tracer(providers.tracer.clone())
-        .with_filter(EnvFilter::new(filter));
+        .with_filter(LogFilter::new(filter));
     let statements = db_spans::DbSpans {
         tracer: providers.tracer.clone(),
     }
@@ -110,7 +116,7 @@ where
         .with_writer(writer)
 }
 
-fn install<W>(filter: EnvFilter, writer: W)
+fn install<W>(filter: LogFilter, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {

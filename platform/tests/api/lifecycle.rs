@@ -94,9 +94,66 @@ async fn in_flight_requests_finish_on_shutdown(app: TestApp) {
     let _ = Auth::None;
 }
 
+/// Established TCP connections (IPv4) to `addr`'s port on 127.0.0.1, from /proc/net/tcp.
+fn connections_to(addr: std::net::SocketAddr) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("Linux /proc/net/tcp");
+    let remote = format!("0100007F:{:04X}", addr.port());
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // remote address and state 01 (ESTABLISHED)
+            cols.get(2) == Some(&remote.as_str()) && cols.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+/// The all-in-one's parts call each other in place (issue #21): a user's requests through the
+/// gateway, which reach identity-svc, projects-svc and connections-svc, open no connection to
+/// their loopback ports, which still answer callers from outside.
+async fn the_parts_call_each_other_in_place(app: TestApp) {
+    let (user, _) = crate::organizations::admin_of_new_org(&app, "In place").await;
+    for path in [
+        "/api/v1/user",
+        "/api/v1/org/projects",
+        "/api/v1/user/warehouseCredentials",
+    ] {
+        let reply = app.get(path, &Auth::Cookie(user.cookie.clone())).await;
+        assert!(reply.status.is_success(), "{path}: {}", reply.status);
+    }
+    for (name, addr) in [
+        ("identity-svc", app.identity_addr),
+        ("projects-svc", app.projects_addr),
+        ("connections-svc", app.connections_addr),
+    ] {
+        assert_eq!(connections_to(addr), 0, "{name}: no connection to {addr}");
+    }
+    // The same server over the network, as a separate gateway would reach it.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.identity_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status();
+    assert_eq!(status, ServingStatus::Serving);
+    assert!(
+        connections_to(app.identity_addr) >= 1,
+        "this test's own connection is seen"
+    );
+}
+
 dual!(
     every_service_answers_health_and_reflection,
-    in_flight_requests_finish_on_shutdown
+    in_flight_requests_finish_on_shutdown,
+    the_parts_call_each_other_in_place
 );
 
 /// The real binary: starts on an empty data directory, answers, and exits 0 on SIGTERM while a

@@ -14,9 +14,9 @@ use std::{
 
 use anyhow::{anyhow, bail};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
-use tonic::transport::{
-    Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig,
-};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig};
+
+use super::GrpcChannel;
 
 /// Longest TLS handshake, on either side.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -233,9 +233,13 @@ impl ClientTls {
             .http2_keep_alive_interval(Duration::from_secs(30)))
     }
 
-    /// A channel to `url` that connects on first use (the server may start later).
-    pub fn connect_lazy(&self, url: &str) -> anyhow::Result<Channel> {
-        Ok(self.endpoint(url)?.connect_lazy())
+    /// A channel to `url` that connects on first use (the server may start later); a server of
+    /// this process when `url` is `inproc://<address>` (the all-in-one, [`super::local`]).
+    pub fn connect_lazy(&self, url: &str) -> anyhow::Result<GrpcChannel> {
+        if let Some(local) = super::local::connect(url)? {
+            return Ok(GrpcChannel::Local(local));
+        }
+        Ok(GrpcChannel::Remote(self.endpoint(url)?.connect_lazy()))
     }
 }
 
