@@ -1,4 +1,4 @@
-//! The connection face of seed 000 (`/0.1.0/account`, docs/connections-faces.md): every action
+//! The connection face of seed 000 (`/0.1.0/account`, docs/luzmo.md): every action
 //! under every method Luzmo's clients send, every property of the seed's table, the `find`
 //! query, associations, one connection seen from the REST face, bad input (`input.rs`) and who
 //! reaches what (`matrix.rs`).
