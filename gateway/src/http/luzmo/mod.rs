@@ -6,6 +6,7 @@
 mod account;
 mod find;
 mod json;
+mod provider;
 
 pub(crate) use account::fuzz::fuzz;
 
