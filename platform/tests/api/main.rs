@@ -37,6 +37,7 @@ mod settings;
 mod signing_keys;
 mod slow_clients;
 mod spaces;
+mod stored;
 mod sumvin;
 mod swift;
 mod swift_matrix;

@@ -22,6 +22,7 @@ use super::{
     ErrorBody as LuzmoError, Refusal, Reply,
     find::Find,
     json::{self, Account, Answer, Done, Found},
+    provider,
 };
 use crate::{
     clients::Exchange,
@@ -373,7 +374,7 @@ fn time(t: Option<&prost_types::Timestamp>) -> Option<String> {
 fn entity(c: &pb::Connection) -> Account {
     Account {
         id: c.connection_uuid.clone(),
-        provider: c.provider.clone(),
+        provider: provider::to_luzmo(&c.provider),
         date: time(c.date.as_ref()),
         identifier: c.identifier.clone(),
         expiry: time(c.expiry.as_ref()),
@@ -462,7 +463,7 @@ fn properties(
                     .collect::<Result<_, Refusal>>()?;
                 f.description = Some(pb::StringMap { values });
             }
-            "provider" => f.provider = Some(text(&name, v)?),
+            "provider" => f.provider = Some(provider::to_platform(text(&name, v)?)),
             "name" => f.name = Some(text(&name, v)?),
             "host" => f.host = Some(text(&name, v)?),
             "identifier" => f.identifier = Some(text(&name, v)?),

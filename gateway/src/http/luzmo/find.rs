@@ -2,7 +2,7 @@
 //! evaluated here on their JSON entities (an organization holds a bounded number of
 //! connections: CONNECTIONS_MAX_PER_ORGANIZATION).
 //!
-//! Supported (docs/connections-faces.md): `where` with equality (`{"name": "x"}`, `null`
+//! Supported (docs/luzmo.md, "get"): `where` with equality (`{"name": "x"}`, `null`
 //! included), operator objects `eq`, `ne`, `in`, `notIn`, `like`, `notLike`, `gt`, `gte`, `lt`,
 //! `lte`, and `and` / `or` arrays of where objects; `attributes` (the fields answered);
 //! `order` (`[["name", "asc"], ...]`); `limit` and `offset`. Anything else is a 400 naming it.

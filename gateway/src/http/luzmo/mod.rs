@@ -1,11 +1,12 @@
 //! The connection face of seed 000 (Luzmo's Core API, `/0.1.0/account`): the operation is the
 //! body's `action`, whatever the HTTP method (Luzmo's Node client sends SEARCH, LINK and UNLINK);
 //! the credentials are the body's `key` (a personal access token's uuid) and `token` (its
-//! secret). connections-svc does the work; docs/connections-faces.md describes the face.
+//! secret). connections-svc does the work; docs/luzmo.md describes the face.
 
 mod account;
 mod find;
 mod json;
+mod provider;
 
 pub(crate) use account::fuzz::fuzz;
 

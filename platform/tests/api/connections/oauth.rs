@@ -1,5 +1,6 @@
 //! OAuth2 against a token server on loopback: a code is exchanged for tokens stored sealed,
-//! tokens are refreshed before they expire, a refused refresh marks the connection invalid.
+//! tokens are refreshed before they expire, a refused refresh marks the connection invalid; the
+//! Luzmo face's `update` takes a `code` the same way.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,6 +9,7 @@ use serde_json::{Value, json};
 use super::{CANARY, create, id, patch, test};
 use crate::{
     helpers::{Backend, TestApp, TestUser, dual_backend, log_text, spawn_app_with},
+    luzmo,
     organizations::{admin_of_new_org, cookie},
 };
 
@@ -246,7 +248,61 @@ async fn oauth_codes_are_exchanged_and_tokens_refreshed(backend: Backend) {
     assert!(!log_text().contains("client-secret"));
 }
 
+/// The Luzmo face's `update` with `properties.code` exchanges it as the REST face does: a
+/// refused code is a 400 in the face's shape and changes nothing; a good one stores the tokens
+/// sealed (never answered) with their scope and expiry.
+async fn luzmo_update_exchanges_a_code(backend: Backend) {
+    let (server, providers) = token_server().await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.connections.connections_oauth_providers = Some(providers);
+        c.connections.connections_oauth_refresh_interval_seconds = 3600;
+    })
+    .await
+    else {
+        return;
+    };
+    let (admin, _) = admin_of_new_org(&app, "Luzmo OAuth").await;
+    let key = luzmo::Key::of(&app, &admin).await;
+    let body =
+        json!({"action": "create", "properties": {"provider": "googledrive", "name": "Drive"}});
+    let r = luzmo::call(&app, "POST", &key, body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cid = r.body["id"].as_str().unwrap().to_owned();
+    let update = |code: &str| json!({"action": "update", "id": cid, "properties": {"code": code}});
+
+    let r = luzmo::call(&app, "PATCH", &key, update("bad-code")).await;
+    luzmo::refused(&r, 400);
+    let rest = format!("/api/v1/connections/{cid}");
+    let unchanged = app.get(&rest, &cookie(&admin)).await;
+    assert_eq!(unchanged.results()["secretFields"], json!([]));
+
+    let before = chrono::Utc::now();
+    let r = luzmo::call(&app, "PATCH", &key, update("good-code")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.text.contains(CANARY), "a token came back: {}", r.text);
+    assert_eq!(r.body["scope"], "drive.readonly");
+    let expiry: chrono::DateTime<chrono::Utc> = r.body["expiry"].as_str().unwrap().parse().unwrap();
+    assert!(expiry > before && expiry < before + chrono::Duration::seconds(60));
+    assert_eq!(
+        *server.grants.lock().unwrap(),
+        vec!["authorization_code", "authorization_code"]
+    );
+    let stored = app.get(&rest, &cookie(&admin)).await;
+    assert_eq!(
+        stored.results()["secretFields"],
+        json!(["access_token", "refresh_token"])
+    );
+    // The refresh token is live: a test refreshes the expiring access token with it.
+    assert_eq!(test(&app, &admin, &cid).await["result"], "connected");
+    assert_eq!(
+        server.grants.lock().unwrap().last().unwrap(),
+        "refresh_token"
+    );
+    assert!(!log_text().contains(CANARY), "a token reached a log line");
+}
+
 dual_backend!(
     oauth_codes_are_exchanged_and_tokens_refreshed,
     oauth_tokens_are_refreshed_before_they_expire,
+    luzmo_update_exchanges_a_code,
 );

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{CANARY, Key, call, create, every_property, found, raw, refused};
 use crate::{
-    helpers::{TestApp, dual},
+    helpers::{TestApp, dual, execute},
     organizations::admin_of_new_org,
 };
 
@@ -223,7 +223,43 @@ async fn only_a_live_token_and_its_key_authenticate(app: TestApp) {
     );
 }
 
+/// An expired personal access token is refused (401 in the face's shape) from the first call
+/// after its expiry, though the gateway has just exchanged it: one made to expire in two
+/// seconds, and one whose expiry another writer moved into the past.
+async fn an_expired_token_is_refused(app: TestApp) {
+    let (admin, _) = admin_of_new_org(&app, "Expiry").await;
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (key, token) = app
+        .create_pat(&admin, json!({"description": "short", "expiresAt": soon}))
+        .await;
+    let short = Key { key, token };
+    let moved = Key::of(&app, &admin).await;
+    let get = json!({"action": "get"});
+    for key in [&short, &moved] {
+        assert_eq!(call(&app, "SEARCH", key, get.clone()).await.status, 200);
+    }
+    let sql = "UPDATE personal_access_tokens SET expires_at = created_at WHERE pat_uuid = $1";
+    assert_eq!(execute(&app.identity_db, sql, &[&moved.key]).await, 1);
+    refused(&call(&app, "SEARCH", &moved, get.clone()).await, 401);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for method in ["SEARCH", "POST"] {
+        refused(&call(&app, method, &short, get.clone()).await, 401);
+    }
+    let r = call(
+        &app,
+        "POST",
+        &short,
+        json!({"action": "create", "properties": every_property("Late")}),
+    )
+    .await;
+    refused(&r, 401);
+    // Nothing was written.
+    let live = Key::of(&app, &admin).await;
+    assert_eq!(found(&app, &live, json!({})).await.0, 0);
+}
+
 dual!(
     every_bad_field_is_named,
-    only_a_live_token_and_its_key_authenticate
+    only_a_live_token_and_its_key_authenticate,
+    an_expired_token_is_refused
 );

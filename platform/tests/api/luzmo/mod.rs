@@ -1,4 +1,4 @@
-//! The connection face of seed 000 (`/0.1.0/account`, docs/connections-faces.md): every action
+//! The connection face of seed 000 (`/0.1.0/account`, docs/luzmo.md): every action
 //! under every method Luzmo's clients send, every property of the seed's table, the `find`
 //! query, associations, one connection seen from the REST face, bad input (`input.rs`) and who
 //! reaches what (`matrix.rs`).
@@ -285,8 +285,8 @@ async fn one_connection_on_every_face(app: TestApp) {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.get(&rest, &cookie(&admin)).await.results()["cache"], 5);
-    // It is the admin's own: a user connector of theirs on the Sumvin face too (a provider
-    // outside the catalog: connector "0").
+    // It is the admin's own: a user connector of theirs on the Sumvin face too (Luzmo's
+    // `postgresql` is the catalog's PostgreSQL: connector 1).
     let listed = app
         .http
         .get(format!("{}/v0/user/connectors/", app.base))
@@ -302,6 +302,7 @@ async fn one_connection_on_every_face(app: TestApp) {
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [id.as_str()]);
+    assert_eq!(listed.body["user_connectors"][0]["connector"]["id"], "1");
     // A member who may not read it sees it on neither face.
     let other = invite_and_join(&app, &admin, "developer").await;
     app.get(&rest, &cookie(&other)).await.expect_error(404);

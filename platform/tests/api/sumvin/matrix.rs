@@ -1,6 +1,6 @@
 //! Who reaches what: every route refuses a request without the face's credential (a cookie
-//! or an `Authorization` header alone, a bad, revoked or forged token, two credentials at
-//! once) with 401; a user connector is its owner's alone, whoever else asks (another
+//! or an `Authorization` header alone, a bad, revoked, expired or forged token, two credentials
+//! at once) with 401; a user connector is its owner's alone, whoever else asks (another
 //! organization, another member, an admin of the same organization), answering 404 exactly
 //! as a connector that does not exist (AC-1, AC-2, AC-8), and a refused change changes nothing.
 
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Creds, call, create, jwt, listed, ok, pat, pat_of, problem, read, set_active};
 use crate::{
-    helpers::{TestApp, dual},
+    helpers::{TestApp, dual, execute},
     organizations::{admin_of_new_org, invite_and_join},
 };
 
@@ -164,7 +164,47 @@ async fn a_user_connector_is_its_owners_alone(app: TestApp) {
     assert!(listed(&app, &owner_creds).await.is_empty());
 }
 
+/// An expired personal access token is refused on every route (a `CON-401-001` problem) from
+/// the first call after its expiry, though the gateway has just exchanged it: one made to
+/// expire in two seconds, and one whose expiry another writer moved into the past.
+async fn an_expired_token_is_refused(app: TestApp) {
+    let (admin, _) = admin_of_new_org(&app, "Expiry").await;
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (_, short) = app
+        .create_pat(&admin, json!({"description": "short", "expiresAt": soon}))
+        .await;
+    let (moved_uuid, moved) = app.create_pat(&admin, json!({"description": "m"})).await;
+    let id = create(&app, &pat(&short), "p").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(listed(&app, &pat(&moved)).await, std::slice::from_ref(&id));
+    let sql = "UPDATE personal_access_tokens SET expires_at = created_at WHERE pat_uuid = $1";
+    assert_eq!(execute(&app.identity_db, sql, &[&moved_uuid]).await, 1);
+    let r = call(
+        &app,
+        Method::GET,
+        "/v0/user/connectors/",
+        &pat(&moved),
+        None,
+    )
+    .await;
+    problem(&r, 401, "CON-401-001");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for (method, path, body) in routes(&id) {
+        let r = call(&app, method.clone(), &path, &pat(&short), body).await;
+        assert_eq!(r.status, 401, "{method} {path}: {}", r.body);
+        problem(&r, 401, "CON-401-001");
+    }
+    // Nothing changed.
+    let live = pat(&pat_of(&app, &admin).await);
+    let r = read(&app, &live, &id).await;
+    assert_eq!(ok(&r, 200)["user_connector"]["is_active"], true);
+    assert_eq!(listed(&app, &live).await, [id]);
+}
+
 dual!(
     every_route_refuses_without_the_face_credential,
-    a_user_connector_is_its_owners_alone
+    a_user_connector_is_its_owners_alone,
+    an_expired_token_is_refused
 );
