@@ -140,7 +140,17 @@ fn start_threads(n: usize) -> Result<mpsc::Sender<Job>> {
             .spawn(move || {
                 lower_priority();
                 loop {
-                    let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let queued = rx.lock().unwrap_or_else(|e| e.into_inner()).try_recv();
+                    let job = match queued {
+                        Ok(job) => Ok(job),
+                        Err(mpsc::TryRecvError::Disconnected) => return,
+                        Err(mpsc::TryRecvError::Empty) => {
+                            // Nothing waiting: the Argon2 memory goes back before the thread
+                            // sleeps, so an idle process keeps none of it (issue #21).
+                            release_blocks();
+                            rx.lock().unwrap_or_else(|e| e.into_inner()).recv()
+                        }
+                    };
                     match job {
                         // A panicking job must not take the thread (and the pool's capacity) with it.
                         Ok(job) => {
@@ -170,8 +180,8 @@ impl PasswordHasher {
     /// A hasher allowing `concurrency` hashes at once.
     pub fn new(concurrency: usize, queue_timeout: Duration) -> Result<Self> {
         let concurrency = concurrency.max(1);
-        // On a thread of its own that then exits: the Argon2 buffer a thread keeps for reuse
-        // (19 MiB) goes with it, instead of staying with whichever thread builds the hasher.
+        // On a thread of its own that then exits: the Argon2 buffer it used (19 MiB) goes with
+        // it, instead of staying with whichever thread builds the hasher.
         let dummy = std::thread::scope(|s| {
             s.spawn(|| hash_blocking(&crate::domain::password::random_password()))
                 .join()
@@ -234,9 +244,21 @@ impl PasswordHasher {
 }
 
 thread_local! {
-    /// The Argon2 memory of this hashing thread, reused from one hash to the next: no 19 MiB
-    /// allocation (and zeroing by the kernel) per hash, and one buffer per thread for good.
+    /// The Argon2 memory of this hashing thread, reused from one hash to the next while jobs are
+    /// queued (no 19 MiB allocation, and zeroing by the kernel, per hash under a burst of
+    /// logins), and returned when the queue is empty ([`release_blocks`]).
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Returns this thread's Argon2 memory to the allocator.
+fn release_blocks() {
+    BLOCKS.with(|cell| *cell.borrow_mut() = Vec::new());
+}
+
+/// How many blocks this thread keeps for its next hash (tests).
+#[cfg(test)]
+fn kept_blocks() -> usize {
+    BLOCKS.with(|cell| cell.borrow().len())
 }
 
 /// Largest memory a thread keeps between hashes, in blocks (KiB): the default parameters'
@@ -507,6 +529,31 @@ mod tests {
     async fn the_dummy_hash_never_verifies() {
         let hasher = PasswordHasher::new(1, Duration::from_secs(5)).unwrap();
         assert!(!hasher.verify(s("anything at all"), None).await.unwrap());
+    }
+
+    /// Issue #21: an idle hashing thread keeps no Argon2 memory (19 MiB each).
+    #[tokio::test]
+    async fn an_idle_hashing_thread_returns_its_memory() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(5)).unwrap();
+        let during = hasher
+            .run(|| {
+                hash_blocking(&s("long enough password")).unwrap();
+                kept_blocks()
+            })
+            .await
+            .unwrap();
+        assert_eq!(during, Params::DEFAULT_M_COST as usize, "reused while it hashes");
+        // A job queued while the hash finished still finds the memory; once the thread has found
+        // the queue empty, it has none.
+        let mut after = usize::MAX;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            after = hasher.run(kept_blocks).await.unwrap();
+            if after == 0 {
+                break;
+            }
+        }
+        assert_eq!(after, 0, "returned once nothing was queued");
     }
 
     #[tokio::test]
