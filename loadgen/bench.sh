@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The platform's benchmark, end to end: see docs/benchmarks.md.
 #
-#   loadgen/bench.sh                 # everything: about 5 minutes after the build on a quiet machine
+#   loadgen/bench.sh                 # everything: about 7 minutes after the build on a quiet machine
 #
 # Builds the release binaries, then on 127.0.0.1 only:
 #   1. raw Argon2id hash rate on 1 thread and on one thread per core;
@@ -15,8 +15,8 @@
 #      without it), against the reference and the all-in-one (default settings, `info` logs)
 #      both running: `GET /` of the reference, `GET /api/v1/user` by PAT, then by access JWT,
 #      in alternating rounds (reference, PAT, JWT, reference, PAT, JWT, ...);
-# and prints the markdown tables (loadgen's, then wrk's). Every server runs under `timeout`, and every process this
-# script started is stopped when it exits. Results are kept in $RESULTS_DIR.
+# and prints the markdown tables (loadgen's, then wrk's). Every server runs under `timeout`, and
+# every process this script started is stopped when it exits. Results are kept in $RESULTS_DIR.
 #
 # Knobs (environment): CARGO_TARGET_DIR (default ./target), DURATION (15 s per scenario),
 # WARMUP (2 s, not recorded), CONNS (32), LOGIN_CONNS (8), CLIENT_THREADS (1: loadgen on a
@@ -27,7 +27,8 @@
 # during its window. Before each scenario the script waits up to WAIT_IDLE seconds (60) for the
 # machine to fall idle, and re-runs a scenario whose other CPU exceeded MAX_OTHER cores (0.10),
 # up to TRIES runs in all (3). So the script ends after at most about
-# build + TRIES x (sum of scenario times + WAIT_IDLE each).
+# build + TRIES x (sum of scenario times + WAIT_IDLE each). The wrk runs also wait for an idle
+# machine and show their "other CPU", but are not re-run.
 set -euo pipefail
 
 DURATION=${DURATION:-15}
