@@ -542,7 +542,11 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(during, Params::DEFAULT_M_COST as usize, "reused while it hashes");
+        assert_eq!(
+            during,
+            Params::DEFAULT_M_COST as usize,
+            "reused while it hashes"
+        );
         // A job queued while the hash finished still finds the memory; once the thread has found
         // the queue empty, it has none.
         let mut after = usize::MAX;
