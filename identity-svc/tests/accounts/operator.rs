@@ -12,6 +12,7 @@ dual!(
     an_operator_owns_every_account,
     an_operator_is_no_user,
     a_revoked_operator_token_stops_on_the_next_call,
+    the_binary_creates_lists_and_revokes_operator_tokens,
 );
 
 /// The uuid of the token named `name`, from `owner-token list`.
@@ -190,4 +191,55 @@ async fn a_revoked_operator_token_stops_on_the_next_call(svc: TestService) {
         .split('\t')
         .collect();
     assert_ne!(row[4], "-", "revoked: {row:?}");
+}
+
+/// `identity-svc owner-token`, the deployment's own binary (issue #16 item 3), on the running
+/// service's database: `create` prints the token alone on its last line, `list` names it without
+/// its secret, `revoke` ends it on the next exchange.
+async fn the_binary_creates_lists_and_revokes_operator_tokens(svc: TestService) {
+    use secrecy::ExposeSecret;
+    let run = |args: &[&str]| -> String {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_identity-svc"));
+        command
+            .env_clear()
+            .arg("owner-token")
+            .args(args)
+            .env("IDENTITY_DATABASE_SCHEMA", &svc.db_config.schema)
+            .env(
+                "DATA_DIR",
+                svc.db_config
+                    .sqlite_file
+                    .parent()
+                    .expect("a data directory"),
+            );
+        if let Some(url) = &svc.db_config.url {
+            command.env("IDENTITY_DATABASE_URL", url.expose_secret());
+        }
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "owner-token {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let name = format!("binary-{}", uuid::Uuid::new_v4().simple());
+    let created = run(&["create", "--name", &name]);
+    let secret = created.lines().last().unwrap().to_owned();
+    assert!(secret.starts_with("ldop_"), "{created}");
+    svc.exchange_operator(&secret)
+        .await
+        .expect("the new token is exchanged");
+
+    let listed = run(&["list"]);
+    assert!(!listed.contains(&secret), "list never shows a secret");
+    let line = listed
+        .lines()
+        .find(|l| l.split('\t').nth(1) == Some(name.as_str()))
+        .unwrap_or_else(|| panic!("{name} not in {listed}"));
+    let uuid = line.split('\t').next().unwrap().to_owned();
+
+    run(&["revoke", &uuid]);
+    let refused = svc.exchange_operator(&secret).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
 }

@@ -13,25 +13,31 @@ use tonic_health::pb::{
 
 use crate::helpers::{Auth, TestApp, dual};
 
+/// A channel to the server at `addr` over TCP, and its health.
+async fn health_over_tcp(addr: std::net::SocketAddr) -> (tonic::transport::Channel, ServingStatus) {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{addr}: health check failed: {e}"))
+        .into_inner()
+        .status();
+    (channel, status)
+}
+
 async fn every_service_answers_health_and_reflection(app: TestApp) {
     for (name, addr) in [
         ("identity", app.identity_addr),
         ("connections", app.connections_addr),
         ("projects", app.projects_addr),
     ] {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let status = HealthClient::new(channel.clone())
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{name}: health check failed: {e}"))
-            .into_inner()
-            .status();
+        let (channel, status) = health_over_tcp(addr).await;
         assert_eq!(status, ServingStatus::Serving, "{name}");
 
         use tonic_reflection::pb::v1::{
@@ -130,19 +136,7 @@ async fn the_parts_call_each_other_in_place(app: TestApp) {
         assert_eq!(connections_to(addr), 0, "{name}: no connection to {addr}");
     }
     // The same server over the network, as a separate gateway would reach it.
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.identity_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let status = HealthClient::new(channel.clone())
-        .check(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status();
+    let (_channel, status) = health_over_tcp(app.identity_addr).await;
     assert_eq!(status, ServingStatus::Serving);
     assert!(
         connections_to(app.identity_addr) >= 1,
