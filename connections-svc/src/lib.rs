@@ -41,9 +41,25 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Cli, Command, Config, Settings, key_file};
 
 /// Migrations of each backend.
-pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static SQLITE_MIGRATIONS: service_kit::migrate::Embedded = service_kit::embedded_migrations!(
+    "migrations/sqlite":
+    "20261125000001_baseline.sql",
+    "20261125000002_connections.sql",
+    "20261125000003_connection_counts.sql",
+    "20261125000004_event_cursors.sql",
+    "20261125000005_connection_shares.sql",
+    "20261125000006_rate_limits.sql",
+);
 /// See [`SQLITE_MIGRATIONS`].
-pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub static POSTGRES_MIGRATIONS: service_kit::migrate::Embedded = service_kit::embedded_migrations!(
+    "migrations/postgres":
+    "20261125000001_baseline.sql",
+    "20261125000002_connections.sql",
+    "20261125000003_connection_counts.sql",
+    "20261125000004_event_cursors.sql",
+    "20261125000005_connection_shares.sql",
+    "20261125000006_rate_limits.sql",
+);
 
 /// connections's schema as the `migrate` subcommand names it (`connections-svc migrate`, `platform migrate`).
 pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::ServiceSchema {
@@ -216,4 +232,13 @@ pub async fn rewrap_database(
     .await;
     pool.close().await;
     result
+}
+
+#[cfg(test)]
+mod embedded_migrations {
+    #[tokio::test]
+    async fn every_migration_file_is_embedded_as_written() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        super::SCHEMA.migrations.check_against(&dir).await.unwrap();
+    }
 }

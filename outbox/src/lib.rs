@@ -33,21 +33,23 @@ pub use server::{EventsServer, ServerSettings, server};
 pub use snapshot::{Snapshot, SnapshotQueries};
 pub use store::{Outbox, SqlOutbox};
 
-/// One stored outbox event.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct StoredEvent {
-    /// Its place in the producer's commit order.
-    pub sequence: i64,
-    /// Its identifier.
-    pub event_uuid: Uuid,
-    /// `organization.deleted`, `user.deleted`, … (docs/events.md).
-    pub event_type: String,
-    /// JSON object of identifiers.
-    pub payload: String,
-    /// When it was written, by the producer's clock.
-    pub created_at: DateTime<Utc>,
-    /// The W3C traceparent of the span that wrote it, when traces were exported.
-    pub traceparent: Option<String>,
+service_kit::from_row! {
+    /// One stored outbox event.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct StoredEvent {
+        /// Its place in the producer's commit order.
+        pub sequence: i64,
+        /// Its identifier.
+        pub event_uuid: Uuid,
+        /// `organization.deleted`, `user.deleted`, … (docs/events.md).
+        pub event_type: String,
+        /// JSON object of identifiers.
+        pub payload: String,
+        /// When it was written, by the producer's clock.
+        pub created_at: DateTime<Utc>,
+        /// The W3C traceparent of the span that wrote it, when traces were exported.
+        pub traceparent: Option<String>,
+    }
 }
 
 fn id(payload: &serde_json::Value, key: &str) -> anyhow::Result<String> {

@@ -33,9 +33,31 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Cli, Config, Settings};
 
 /// Migrations of each backend.
-pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static SQLITE_MIGRATIONS: service_kit::migrate::Embedded = service_kit::embedded_migrations!(
+    "migrations/sqlite":
+    "20261125000001_baseline.sql",
+    "20261125000002_projects.sql",
+    "20261125000003_spaces.sql",
+    "20261125000004_tags.sql",
+    "20261125000005_outbox_sequence.sql",
+    "20261125000006_event_cursors.sql",
+    "20261125000007_space_grant_times.sql",
+    "20261125000008_spaces_version.sql",
+    "20261207000020_outbox_traceparent.sql",
+);
 /// See [`SQLITE_MIGRATIONS`].
-pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub static POSTGRES_MIGRATIONS: service_kit::migrate::Embedded = service_kit::embedded_migrations!(
+    "migrations/postgres":
+    "20261125000001_baseline.sql",
+    "20261125000002_projects.sql",
+    "20261125000003_spaces.sql",
+    "20261125000004_tags.sql",
+    "20261125000005_outbox_sequence.sql",
+    "20261125000006_event_cursors.sql",
+    "20261125000007_space_grant_times.sql",
+    "20261125000008_spaces_version.sql",
+    "20261207000020_outbox_traceparent.sql",
+);
 
 /// projects's schema as the `migrate` subcommand names it (`projects-svc migrate`, `platform migrate`).
 pub static SCHEMA: service_kit::migrate::ServiceSchema = service_kit::migrate::ServiceSchema {
@@ -148,5 +170,14 @@ impl Application {
     /// Serves until the shutdown token is cancelled.
     pub async fn run(self) -> anyhow::Result<()> {
         self.0.run().await
+    }
+}
+
+#[cfg(test)]
+mod embedded_migrations {
+    #[tokio::test]
+    async fn every_migration_file_is_embedded_as_written() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        super::SCHEMA.migrations.check_against(&dir).await.unwrap();
     }
 }

@@ -9,10 +9,11 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{
     PgPool, SqlitePool,
-    migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+
+mod row;
 
 /// How a service reaches its database.
 #[derive(Debug, Clone)]
@@ -187,8 +188,8 @@ impl Pool {
     /// PostgreSQL an advisory lock makes several processes migrating at once apply them once.
     pub async fn migrate(
         &self,
-        sqlite: &'static Migrator,
-        postgres: &'static Migrator,
+        sqlite: &'static crate::migrate::Embedded,
+        postgres: &'static crate::migrate::Embedded,
     ) -> anyhow::Result<()> {
         let migrations = crate::migrate::Migrations { sqlite, postgres };
         crate::migrate::apply(self, migrations, &mut |line| {

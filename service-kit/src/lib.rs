@@ -23,3 +23,7 @@ pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;
+
+/// sqlx, for [`from_row!`]'s expansion in the services' crates.
+#[doc(hidden)]
+pub use sqlx as __sqlx;

@@ -17,9 +17,11 @@ use tokio_util::sync::CancellationToken;
 use crate::db::Pool;
 
 mod cli;
+mod embedded;
 mod owner;
 
 pub use cli::{ServiceSchema, main, run};
+pub use embedded::{Embedded, File};
 pub use owner::owns;
 
 /// sqlx's table of applied migrations, in the service's schema.
@@ -29,16 +31,23 @@ const TABLE: &str = "_sqlx_migrations";
 #[derive(Debug, Clone, Copy)]
 pub struct Migrations {
     /// For SQLite.
-    pub sqlite: &'static Migrator,
+    pub sqlite: &'static Embedded,
     /// For PostgreSQL.
-    pub postgres: &'static Migrator,
+    pub postgres: &'static Embedded,
 }
 
 impl Migrations {
+    /// Whether both sets equal the files of `dir`'s `sqlite` and `postgres` folders (each
+    /// service's tests, with its `migrations` folder: see [`Embedded::check_against`]).
+    pub async fn check_against(&self, dir: &std::path::Path) -> Result<(), String> {
+        self.sqlite.check_against(&dir.join("sqlite")).await?;
+        self.postgres.check_against(&dir.join("postgres")).await
+    }
+
     fn of(&self, pool: &Pool) -> &'static Migrator {
         match pool {
-            Pool::Sqlite(_) => self.sqlite,
-            Pool::Postgres(_) => self.postgres,
+            Pool::Sqlite(_) => self.sqlite.migrator(),
+            Pool::Postgres(_) => self.postgres.migrator(),
         }
     }
 }

@@ -31,36 +31,38 @@ pub enum StoreError {
 /// Shorthand.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// A stored connection, without its secrets.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ConnectionRecord {
-    pub connection_uuid: Uuid,
-    pub organization_uuid: Uuid,
-    pub owner_user_uuid: Uuid,
-    /// `shared` or `personal`.
-    pub kind: String,
-    pub provider: String,
-    pub name: String,
-    /// JSON object: language -> text.
-    pub description: String,
-    pub host: String,
-    pub port: String,
-    pub identifier: String,
-    pub scope: String,
-    pub expiry: Option<DateTime<Utc>>,
-    pub active: bool,
-    pub invalid: bool,
-    pub cache: i64,
-    pub datasets_meta_sync_enabled: bool,
-    pub datasets_meta_sync_interval: i64,
-    pub linked_at: DateTime<Utc>,
-    /// JSON object of non-secret provider settings.
-    pub options: String,
-    pub last_tested_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Who reads a shared connection: `organization` or `restricted` (see [`ListFilter`]).
-    pub visibility: String,
+service_kit::from_row! {
+    /// A stored connection, without its secrets.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ConnectionRecord {
+        pub connection_uuid: Uuid,
+        pub organization_uuid: Uuid,
+        pub owner_user_uuid: Uuid,
+        /// `shared` or `personal`.
+        pub kind: String,
+        pub provider: String,
+        pub name: String,
+        /// JSON object: language -> text.
+        pub description: String,
+        pub host: String,
+        pub port: String,
+        pub identifier: String,
+        pub scope: String,
+        pub expiry: Option<DateTime<Utc>>,
+        pub active: bool,
+        pub invalid: bool,
+        pub cache: i64,
+        pub datasets_meta_sync_enabled: bool,
+        pub datasets_meta_sync_interval: i64,
+        pub linked_at: DateTime<Utc>,
+        /// JSON object of non-secret provider settings.
+        pub options: String,
+        pub last_tested_at: Option<DateTime<Utc>>,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+        /// Who reads a shared connection: `organization` or `restricted` (see [`ListFilter`]).
+        pub visibility: String,
+    }
 }
 
 /// Which connections a listing answers: those of `organization_uuid` and `kind` that `reader`
@@ -78,24 +80,28 @@ pub struct ListFilter<'a> {
     pub provider: Option<&'a str>,
 }
 
-/// One sealed secret of a connection. `sealed` is ciphertext (it opens only with the key ring
-/// and for this very organization, connection and field), so Debug may show it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SecretRecord {
-    pub connection_uuid: Uuid,
-    pub field: String,
-    pub key_version: i32,
-    pub sealed: String,
+service_kit::from_row! {
+    /// One sealed secret of a connection. `sealed` is ciphertext (it opens only with the key ring
+    /// and for this very organization, connection and field), so Debug may show it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SecretRecord {
+        pub connection_uuid: Uuid,
+        pub field: String,
+        pub key_version: i32,
+        pub sealed: String,
+    }
 }
 
-/// A sealed secret with the organization it is bound to (for a re-wrap).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct BoundSecret {
-    pub organization_uuid: Uuid,
-    pub connection_uuid: Uuid,
-    pub field: String,
-    pub key_version: i32,
-    pub sealed: String,
+service_kit::from_row! {
+    /// A sealed secret with the organization it is bound to (for a re-wrap).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct BoundSecret {
+        pub organization_uuid: Uuid,
+        pub connection_uuid: Uuid,
+        pub field: String,
+        pub key_version: i32,
+        pub sealed: String,
+    }
 }
 
 /// Persistence of connections-svc.

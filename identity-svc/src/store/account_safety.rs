@@ -8,13 +8,15 @@ use uuid::Uuid;
 
 use super::{Result, SqlStore, UserCredentials};
 
-/// A password reset link; only the hash of its code is stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct PasswordResetRecord {
-    pub user_uuid: Uuid,
-    pub code_hash: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A password reset link; only the hash of its code is stored.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PasswordResetRecord {
+        pub user_uuid: Uuid,
+        pub code_hash: String,
+        pub created_at: DateTime<Utc>,
+        pub expires_at: DateTime<Utc>,
+    }
 }
 
 /// Which of a user's sessions a password change ends.

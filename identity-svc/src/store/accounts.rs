@@ -23,29 +23,31 @@ use super::{
 };
 use crate::domain::organizations::{organization_deleted, user_deleted};
 
-/// A stored account: an organization with its place in the hierarchy and its access flags.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct AccountRecord {
-    pub organization_uuid: Uuid,
-    /// None for a top-level account.
-    pub parent_uuid: Option<Uuid>,
-    pub name: String,
-    /// Assigned by the database at creation.
-    pub customer_id: i64,
-    pub legacy_access: bool,
-    pub lrn_access: bool,
-    pub mms_access: String,
-    pub sms_access: String,
-    pub require_ip_api_access: bool,
-    pub require_ip_gql_access: bool,
-    /// 0 for a top-level account.
-    pub depth: i32,
-    /// See the module's documentation; [`account_path`].
-    pub path: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// The account's email address (lower-cased, unique among accounts), if it has one.
-    pub email: Option<String>,
+service_kit::from_row! {
+    /// A stored account: an organization with its place in the hierarchy and its access flags.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct AccountRecord {
+        pub organization_uuid: Uuid,
+        /// None for a top-level account.
+        pub parent_uuid: Option<Uuid>,
+        pub name: String,
+        /// Assigned by the database at creation.
+        pub customer_id: i64,
+        pub legacy_access: bool,
+        pub lrn_access: bool,
+        pub mms_access: String,
+        pub sms_access: String,
+        pub require_ip_api_access: bool,
+        pub require_ip_gql_access: bool,
+        /// 0 for a top-level account.
+        pub depth: i32,
+        /// See the module's documentation; [`account_path`].
+        pub path: String,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+        /// The account's email address (lower-cased, unique among accounts), if it has one.
+        pub email: Option<String>,
+    }
 }
 
 /// The path of account `id` below the account whose path is `parent` (None: a top-level
@@ -327,11 +329,12 @@ impl AccountStore for SqlStore {
         &self,
         user: Uuid,
     ) -> Result<Option<(AccountRecord, OrganizationRole)>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            role: String,
-            #[sqlx(flatten)]
-            account: AccountRecord,
+        service_kit::from_row! {
+            struct Row {
+                role: String,
+                #[row(flatten)]
+                account: AccountRecord,
+            }
         }
         let row: Option<Row> = on_pool!(&self.pool, |p| sqlx::query_as(CALLER_ACCOUNT)
             .bind(user)

@@ -7,15 +7,17 @@ use uuid::Uuid;
 
 use super::{AccountChange, Guard, Result, SqlStore, conflict, guard::check_guard};
 
-/// An address (range) an account's callers may come from.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct AllowedIpRecord {
-    pub allowed_ip_uuid: Uuid,
-    pub organization_uuid: Uuid,
-    /// Canonical network form, e.g. "203.0.113.0/24".
-    pub cidr: String,
-    pub description: String,
-    pub created_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// An address (range) an account's callers may come from.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct AllowedIpRecord {
+        pub allowed_ip_uuid: Uuid,
+        pub organization_uuid: Uuid,
+        /// Canonical network form, e.g. "203.0.113.0/24".
+        pub cidr: String,
+        pub description: String,
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// The domain's check of an allowed IP's deletion, made with the account's row locked: from the

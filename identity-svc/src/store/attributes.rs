@@ -10,32 +10,38 @@ use super::{
     guard::{check_guard, lock_organization},
 };
 
-/// A stored user attribute.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct AttributeRecord {
-    pub attribute_uuid: Uuid,
-    pub organization_uuid: Uuid,
-    pub name: String,
-    pub description: Option<String>,
-    pub attribute_default: Option<String>,
-    pub created_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A stored user attribute.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct AttributeRecord {
+        pub attribute_uuid: Uuid,
+        pub organization_uuid: Uuid,
+        pub name: String,
+        pub description: Option<String>,
+        pub attribute_default: Option<String>,
+        pub created_at: DateTime<Utc>,
+    }
 }
 
-/// A user's value of an attribute.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct UserValueRecord {
-    pub attribute_uuid: Uuid,
-    pub user_uuid: Uuid,
-    pub email: String,
-    pub value: String,
+service_kit::from_row! {
+    /// A user's value of an attribute.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct UserValueRecord {
+        pub attribute_uuid: Uuid,
+        pub user_uuid: Uuid,
+        pub email: String,
+        pub value: String,
+    }
 }
 
-/// A group's value of an attribute.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct GroupValueRecord {
-    pub attribute_uuid: Uuid,
-    pub group_uuid: Uuid,
-    pub value: String,
+service_kit::from_row! {
+    /// A group's value of an attribute.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GroupValueRecord {
+        pub attribute_uuid: Uuid,
+        pub group_uuid: Uuid,
+        pub value: String,
+    }
 }
 
 /// An organization's attributes, its users' values and its groups' values.

@@ -71,23 +71,25 @@ pub(super) const CURRENT_USER_SQL: &str = "SELECT u.user_uuid, u.email, u.first_
      LEFT JOIN personal_access_tokens p ON p.user_uuid = u.user_uuid AND p.pat_uuid = $3 \
      WHERE u.user_uuid = $1";
 
-/// A row of [`CURRENT_USER_SQL`], in its column order.
-#[derive(Debug, sqlx::FromRow)]
-pub(super) struct CurrentUserRow {
-    #[sqlx(flatten)]
-    pub(super) user: UserRecord,
-    pub(super) role: Option<String>,
-    pub(super) org_uuid: Option<Uuid>,
-    pub(super) org_name: Option<String>,
-    pub(super) org_chart_colors: Option<String>,
-    pub(super) org_default_project_uuid: Option<Uuid>,
-    pub(super) org_created_at: Option<DateTime<Utc>>,
-    pub(super) org_updated_at: Option<DateTime<Utc>>,
-    pub(super) session_expires_at: Option<DateTime<Utc>>,
-    pub(super) pat_found: Option<Uuid>,
-    pub(super) pat_expires_at: Option<DateTime<Utc>>,
-    pub(super) pat_rotated_at: Option<DateTime<Utc>>,
-    pub(super) org_require_ip_api_access: Option<bool>,
+service_kit::from_row! {
+    /// A row of [`CURRENT_USER_SQL`], in its column order.
+    #[derive(Debug)]
+    pub(super) struct CurrentUserRow {
+        #[row(flatten)]
+        pub(super) user: UserRecord,
+        pub(super) role: Option<String>,
+        pub(super) org_uuid: Option<Uuid>,
+        pub(super) org_name: Option<String>,
+        pub(super) org_chart_colors: Option<String>,
+        pub(super) org_default_project_uuid: Option<Uuid>,
+        pub(super) org_created_at: Option<DateTime<Utc>>,
+        pub(super) org_updated_at: Option<DateTime<Utc>>,
+        pub(super) session_expires_at: Option<DateTime<Utc>>,
+        pub(super) pat_found: Option<Uuid>,
+        pub(super) pat_expires_at: Option<DateTime<Utc>>,
+        pub(super) pat_rotated_at: Option<DateTime<Utc>>,
+        pub(super) org_require_ip_api_access: Option<bool>,
+    }
 }
 
 impl CurrentUserRow {

@@ -12,17 +12,19 @@ use super::{
     stored_role,
 };
 
-/// A pending email passcode (only its hash is stored).
-#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct PasscodeRecord {
-    pub user_uuid: Uuid,
-    /// The address it was sent to.
-    pub email: String,
-    pub passcode_hash: String,
-    /// Attempts made so far.
-    pub attempts: i64,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A pending email passcode (only its hash is stored).
+    #[derive(Clone, PartialEq, Eq)]
+    pub struct PasscodeRecord {
+        pub user_uuid: Uuid,
+        /// The address it was sent to.
+        pub email: String,
+        pub passcode_hash: String,
+        /// Attempts made so far.
+        pub attempts: i64,
+        pub created_at: DateTime<Utc>,
+        pub expires_at: DateTime<Utc>,
+    }
 }
 
 impl std::fmt::Debug for PasscodeRecord {
@@ -37,12 +39,14 @@ impl std::fmt::Debug for PasscodeRecord {
     }
 }
 
-/// An organization a user may join by email domain.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct AllowedOrganization {
-    pub organization_uuid: Uuid,
-    pub name: String,
-    pub members_count: i64,
+service_kit::from_row! {
+    /// An organization a user may join by email domain.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct AllowedOrganization {
+        pub organization_uuid: Uuid,
+        pub name: String,
+        pub members_count: i64,
+    }
 }
 
 /// What joining an organization by email domain did.
@@ -168,15 +172,16 @@ impl EmailStore for SqlStore {
         &self,
         user_uuid: Uuid,
     ) -> Result<Option<(String, Option<String>, Option<PasscodeRecord>)>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            email: String,
-            verified_email: Option<String>,
-            p_email: Option<String>,
-            passcode_hash: Option<String>,
-            attempts: Option<i64>,
-            created_at: Option<DateTime<Utc>>,
-            expires_at: Option<DateTime<Utc>>,
+        service_kit::from_row! {
+            struct Row {
+                email: String,
+                verified_email: Option<String>,
+                p_email: Option<String>,
+                passcode_hash: Option<String>,
+                attempts: Option<i64>,
+                created_at: Option<DateTime<Utc>>,
+                expires_at: Option<DateTime<Utc>>,
+            }
         }
         let row: Option<Row> = on_pool!(&self.pool, |p| {
             sqlx::query_as(

@@ -10,26 +10,30 @@ use super::{
     outbox::insert_event,
 };
 
-/// A stored group.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct GroupRecord {
-    pub group_uuid: Uuid,
-    pub organization_uuid: Uuid,
-    pub name: String,
-    pub created_by_user_uuid: Option<Uuid>,
-    pub updated_by_user_uuid: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A stored group.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GroupRecord {
+        pub group_uuid: Uuid,
+        pub organization_uuid: Uuid,
+        pub name: String,
+        pub created_by_user_uuid: Option<Uuid>,
+        pub updated_by_user_uuid: Option<Uuid>,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
-/// A member of a group.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct GroupMemberRecord {
-    pub group_uuid: Uuid,
-    pub user_uuid: Uuid,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+service_kit::from_row! {
+    /// A member of a group.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GroupMemberRecord {
+        pub group_uuid: Uuid,
+        pub user_uuid: Uuid,
+        pub email: String,
+        pub first_name: String,
+        pub last_name: String,
+    }
 }
 
 /// The columns of a [`GroupRecord`].

@@ -289,7 +289,7 @@ mod tests {
             )
             .await
             .unwrap();
-        SQLITE_MIGRATIONS.run(&pool).await.unwrap();
+        SQLITE_MIGRATIONS.migrator().run(&pool).await.unwrap();
         TempDb { dir, path, pool }
     }
 

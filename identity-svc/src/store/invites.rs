@@ -15,22 +15,26 @@ use super::{
     users::insert_user,
 };
 
-/// A stored invitation (the code itself is never stored).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct InviteRecord {
-    pub code_hash: String,
-    pub organization_uuid: Uuid,
-    pub user_uuid: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A stored invitation (the code itself is never stored).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct InviteRecord {
+        pub code_hash: String,
+        pub organization_uuid: Uuid,
+        pub user_uuid: Uuid,
+        pub created_at: DateTime<Utc>,
+        pub expires_at: DateTime<Utc>,
+    }
 }
 
-/// An invitation with the invited user's email.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct InviteView {
-    #[sqlx(flatten)]
-    pub invite: InviteRecord,
-    pub email: String,
+service_kit::from_row! {
+    /// An invitation with the invited user's email.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct InviteView {
+        #[row(flatten)]
+        pub invite: InviteRecord,
+        pub email: String,
+    }
 }
 
 /// On executor `$executor`: inserts invitation `$i` (an [`InviteRecord`]), only for a user

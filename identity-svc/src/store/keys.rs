@@ -5,12 +5,13 @@ use service_kit::{db::Pool, on_pool};
 
 use super::{Result, SqlStore, conflict};
 
-/// A stored signing key: its private seed sealed under the key ring (never in clear).
-#[derive(sqlx::FromRow)]
-pub struct SigningKeyRecord {
-    pub kid: String,
-    pub sealed_seed: String,
-    pub created_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A stored signing key: its private seed sealed under the key ring (never in clear).
+    pub struct SigningKeyRecord {
+        pub kid: String,
+        pub sealed_seed: String,
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 impl std::fmt::Debug for SigningKeyRecord {
@@ -22,11 +23,12 @@ impl std::fmt::Debug for SigningKeyRecord {
     }
 }
 
-/// A signing key stored in clear by a version before the keys were sealed.
-#[derive(sqlx::FromRow)]
-pub struct ClearSigningKey {
-    pub kid: String,
-    pub private_seed: Vec<u8>,
+service_kit::from_row! {
+    /// A signing key stored in clear by a version before the keys were sealed.
+    pub struct ClearSigningKey {
+        pub kid: String,
+        pub private_seed: Vec<u8>,
+    }
 }
 
 impl std::fmt::Debug for ClearSigningKey {

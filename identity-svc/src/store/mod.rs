@@ -222,6 +222,63 @@ pub async fn for_pool(pool: Pool) -> Arc<dyn IdentityStore> {
 }
 
 /// The migrations of each backend.
-pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static SQLITE_MIGRATIONS: service_kit::migrate::Embedded = service_kit::embedded_migrations!(
+    "migrations/sqlite":
+    "20261125000001_identity.sql",
+    "20261125000002_organizations.sql",
+    "20261125000003_invite_links.sql",
+    "20261125000004_groups.sql",
+    "20261125000005_user_attributes.sql",
+    "20261125000006_allowed_email_domains.sql",
+    "20261125000007_email_verification.sql",
+    "20261125000008_session_refresh.sql",
+    "20261125000009_passcode_sends.sql",
+    "20261125000010_member_sort_key.sql",
+    "20261125000011_outbox_sequence.sql",
+    "20261125000012_member_search_key.sql",
+    "20261125000013_accounts.sql",
+    "20261125000014_closed_accounts.sql",
+    "20261125000015_operator_tokens.sql",
+    "20261125000016_customer_id_counter.sql",
+    "20261125000017_account_email.sql",
+    "20261125000018_rate_limits.sql",
+    "20261126000001_account_safety.sql",
+    "20261126000040_sealed_signing_keys.sql",
+    "20261126000060_pat_scopes.sql",
+    "20261207000020_outbox_traceparent.sql",
+);
 /// See [`SQLITE_MIGRATIONS`].
-pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub static POSTGRES_MIGRATIONS: service_kit::migrate::Embedded = service_kit::embedded_migrations!(
+    "migrations/postgres":
+    "20261125000001_identity.sql",
+    "20261125000002_organizations.sql",
+    "20261125000003_invite_links.sql",
+    "20261125000004_groups.sql",
+    "20261125000005_user_attributes.sql",
+    "20261125000006_allowed_email_domains.sql",
+    "20261125000007_email_verification.sql",
+    "20261125000008_session_refresh.sql",
+    "20261125000009_passcode_sends.sql",
+    "20261125000010_member_sort_key.sql",
+    "20261125000011_outbox_sequence.sql",
+    "20261125000012_member_search_key.sql",
+    "20261125000013_accounts.sql",
+    "20261125000014_closed_accounts.sql",
+    "20261125000015_operator_tokens.sql",
+    "20261125000016_customer_id_counter.sql",
+    "20261125000017_account_email.sql",
+    "20261125000018_rate_limits.sql",
+    "20261126000001_account_safety.sql",
+    "20261126000040_sealed_signing_keys.sql",
+    "20261126000060_pat_scopes.sql",
+    "20261207000020_outbox_traceparent.sql",
+);
+
+#[cfg(test)]
+mod embedded_migrations {
+    #[tokio::test]
+    async fn every_migration_file_is_embedded_as_written() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        crate::SCHEMA.migrations.check_against(&dir).await.unwrap();
+    }
+}

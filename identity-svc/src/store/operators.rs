@@ -7,15 +7,17 @@ use uuid::Uuid;
 
 use super::{Result, SqlStore, conflict};
 
-/// An operator token; only the hash of its secret is stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct OperatorTokenRecord {
-    pub operator_token_uuid: Uuid,
-    pub name: String,
-    pub token_hash: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
+service_kit::from_row! {
+    /// An operator token; only the hash of its secret is stored.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct OperatorTokenRecord {
+        pub operator_token_uuid: Uuid,
+        pub name: String,
+        pub token_hash: String,
+        pub created_at: DateTime<Utc>,
+        pub last_used_at: Option<DateTime<Utc>>,
+        pub revoked_at: Option<DateTime<Utc>>,
+    }
 }
 
 /// The columns of an [`OperatorTokenRecord`].

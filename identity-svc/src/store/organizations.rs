@@ -11,16 +11,18 @@ use super::{
     outbox::{delete_recording, insert_event},
 };
 
-/// A stored organization.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct OrganizationRecord {
-    pub organization_uuid: Uuid,
-    pub name: String,
-    /// JSON array of colors, when set.
-    pub chart_colors: Option<String>,
-    pub default_project_uuid: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A stored organization.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct OrganizationRecord {
+        pub organization_uuid: Uuid,
+        pub name: String,
+        /// JSON array of colors, when set.
+        pub chart_colors: Option<String>,
+        pub default_project_uuid: Option<Uuid>,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
 /// A user's membership: their organization and role there.
@@ -30,21 +32,23 @@ pub struct MembershipRecord {
     pub role: OrganizationRole,
 }
 
-/// A member of an organization, as listed.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct MemberRecord {
-    pub user_uuid: Uuid,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub is_active: bool,
-    pub organization_uuid: Uuid,
-    #[sqlx(try_from = "String")]
-    pub role: OrganizationRole,
-    /// Invited, not yet registered (no password).
-    pub is_pending: bool,
-    pub user_created_at: DateTime<Utc>,
-    pub user_updated_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A member of an organization, as listed.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MemberRecord {
+        pub user_uuid: Uuid,
+        pub email: String,
+        pub first_name: String,
+        pub last_name: String,
+        pub is_active: bool,
+        pub organization_uuid: Uuid,
+        #[row(try_from = String)]
+        pub role: OrganizationRole,
+        /// Invited, not yet registered (no password).
+        pub is_pending: bool,
+        pub user_created_at: DateTime<Utc>,
+        pub user_updated_at: DateTime<Utc>,
+    }
 }
 
 /// What a guarded change to a membership did.
@@ -264,12 +268,13 @@ impl OrganizationStore for SqlStore {
 
     #[tracing::instrument(skip_all)]
     async fn membership(&self, user_uuid: Uuid) -> Result<Option<MembershipRecord>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            organization: OrganizationRecord,
-            #[sqlx(try_from = "String")]
-            role: OrganizationRole,
+        service_kit::from_row! {
+            struct Row {
+                #[row(flatten)]
+                organization: OrganizationRecord,
+                #[row(try_from = String)]
+                role: OrganizationRole,
+            }
         }
         let row: Option<Row> = on_pool!(&self.pool, |p| {
             sqlx::query_as(

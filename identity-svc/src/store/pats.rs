@@ -6,20 +6,22 @@ use uuid::Uuid;
 
 use super::{Result, SqlStore, conflict};
 
-/// A personal access token; only the hash of its secret is stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct PatRecord {
-    pub pat_uuid: Uuid,
-    pub user_uuid: Uuid,
-    pub description: String,
-    pub token_hash: String,
-    pub auto_generated: bool,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub rotated_at: Option<DateTime<Utc>>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// What the token may do: space-separated scopes, lowest first (`service_kit::scope`).
-    pub scopes: String,
+service_kit::from_row! {
+    /// A personal access token; only the hash of its secret is stored.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PatRecord {
+        pub pat_uuid: Uuid,
+        pub user_uuid: Uuid,
+        pub description: String,
+        pub token_hash: String,
+        pub auto_generated: bool,
+        pub created_at: DateTime<Utc>,
+        pub expires_at: Option<DateTime<Utc>>,
+        pub rotated_at: Option<DateTime<Utc>>,
+        pub last_used_at: Option<DateTime<Utc>>,
+        /// What the token may do: space-separated scopes, lowest first (`service_kit::scope`).
+        pub scopes: String,
+    }
 }
 
 /// The columns of a [`PatRecord`].

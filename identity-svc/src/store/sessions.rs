@@ -6,14 +6,16 @@ use uuid::Uuid;
 
 use super::{Result, SqlStore, conflict};
 
-/// A browser session; only the hash of its token is stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SessionRecord {
-    pub session_uuid: Uuid,
-    pub user_uuid: Uuid,
-    pub token_hash: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A browser session; only the hash of its token is stored.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SessionRecord {
+        pub session_uuid: Uuid,
+        pub user_uuid: Uuid,
+        pub token_hash: String,
+        pub created_at: DateTime<Utc>,
+        pub expires_at: DateTime<Utc>,
+    }
 }
 
 /// What presenting a refresh (session) token did.

@@ -11,27 +11,30 @@ use super::{
     sessions::insert_session,
 };
 
-/// A stored user.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct UserRecord {
-    pub user_uuid: Uuid,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub is_active: bool,
-    pub is_tracking_anonymized: bool,
-    pub is_marketing_opted_in: bool,
-    pub is_setup_complete: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A stored user.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct UserRecord {
+        pub user_uuid: Uuid,
+        pub email: String,
+        pub first_name: String,
+        pub last_name: String,
+        pub is_active: bool,
+        pub is_tracking_anonymized: bool,
+        pub is_marketing_opted_in: bool,
+        pub is_setup_complete: bool,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
-/// A stored user with their password hash (never leaves the domain layer).
-#[derive(sqlx::FromRow)]
-pub struct UserCredentials {
-    #[sqlx(flatten)]
-    pub user: UserRecord,
-    pub password_hash: Option<String>,
+service_kit::from_row! {
+    /// A stored user with their password hash (never leaves the domain layer).
+    pub struct UserCredentials {
+        #[row(flatten)]
+        pub user: UserRecord,
+        pub password_hash: Option<String>,
+    }
 }
 
 impl std::fmt::Debug for UserCredentials {

@@ -39,68 +39,78 @@ pub enum StoreError {
 /// Shorthand.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// A stored project.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ProjectRecord {
-    pub project_uuid: Uuid,
-    pub organization_uuid: Uuid,
-    pub name: String,
-    pub project_type: String,
-    pub created_by_user_uuid: Option<Uuid>,
-    pub scheduler_timezone: String,
-    pub upstream_project_uuid: Option<Uuid>,
-    pub warehouse_connection_uuid: Option<Uuid>,
-    pub warehouse_type: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Moves on every change to the project's spaces or their direct grants (database triggers,
-    /// migration 20261125000008); ignored when a project is inserted.
-    pub spaces_version: i64,
+service_kit::from_row! {
+    /// A stored project.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ProjectRecord {
+        pub project_uuid: Uuid,
+        pub organization_uuid: Uuid,
+        pub name: String,
+        pub project_type: String,
+        pub created_by_user_uuid: Option<Uuid>,
+        pub scheduler_timezone: String,
+        pub upstream_project_uuid: Option<Uuid>,
+        pub warehouse_connection_uuid: Option<Uuid>,
+        pub warehouse_type: String,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+        /// Moves on every change to the project's spaces or their direct grants (database triggers,
+        /// migration 20261125000008); ignored when a project is inserted.
+        pub spaces_version: i64,
+    }
 }
 
-/// A direct grant of a user or a group on a project.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct GrantRecord {
-    pub project_uuid: Uuid,
-    /// The user or the group.
-    pub grantee_uuid: Uuid,
-    pub role: String,
+service_kit::from_row! {
+    /// A direct grant of a user or a group on a project.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GrantRecord {
+        pub project_uuid: Uuid,
+        /// The user or the group.
+        pub grantee_uuid: Uuid,
+        pub role: String,
+    }
 }
 
-/// A stored space.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SpaceRecord {
-    pub space_uuid: Uuid,
-    pub project_uuid: Uuid,
-    pub parent_space_uuid: Option<Uuid>,
-    pub name: String,
-    pub slug: String,
-    pub is_private: bool,
-    pub inherit_parent_permissions: bool,
-    pub created_by_user_uuid: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A stored space.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SpaceRecord {
+        pub space_uuid: Uuid,
+        pub project_uuid: Uuid,
+        pub parent_space_uuid: Option<Uuid>,
+        pub name: String,
+        pub slug: String,
+        pub is_private: bool,
+        pub inherit_parent_permissions: bool,
+        pub created_by_user_uuid: Option<Uuid>,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
-/// A direct grant of a user or a group on a space.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SpaceGrantRecord {
-    pub space_uuid: Uuid,
-    /// The user or the group.
-    pub grantee_uuid: Uuid,
-    pub role: String,
+service_kit::from_row! {
+    /// A direct grant of a user or a group on a space.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SpaceGrantRecord {
+        pub space_uuid: Uuid,
+        /// The user or the group.
+        pub grantee_uuid: Uuid,
+        pub role: String,
+    }
 }
 
-/// A tag of a project.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct TagRecord {
-    pub tag_uuid: Uuid,
-    pub project_uuid: Uuid,
-    pub name: String,
-    pub color: String,
-    pub yaml_reference: Option<String>,
-    pub created_by_user_uuid: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
+service_kit::from_row! {
+    /// A tag of a project.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct TagRecord {
+        pub tag_uuid: Uuid,
+        pub project_uuid: Uuid,
+        pub name: String,
+        pub color: String,
+        pub yaml_reference: Option<String>,
+        pub created_by_user_uuid: Option<Uuid>,
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// An event for other services, written in the same transaction as the change it reports.

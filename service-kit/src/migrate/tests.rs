@@ -27,7 +27,9 @@ fn release(versions: &[i64]) -> Migrations {
             )
         })
         .collect();
-    let m: &'static Migrator = Box::leak(Box::new(Migrator::with_migrations(migrations)));
+    let m: &'static Embedded = Box::leak(Box::new(Embedded::of(Migrator::with_migrations(
+        migrations,
+    ))));
     Migrations {
         sqlite: m,
         postgres: m,
