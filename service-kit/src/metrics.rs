@@ -167,6 +167,10 @@ fn describe() {
         "password_hash_concurrency",
         "Hashing threads (PASSWORD_HASH_CONCURRENCY)"
     );
+    describe_gauge!(
+        "password_hash_threads_holding_memory",
+        "Hashing threads holding their Argon2 buffer (19 MiB each); 0 once no hash is queued"
+    );
     describe_counter!(
         "password_hashes_rejected_total",
         "Password hashes and checks refused after waiting too long (answered 429)"

@@ -11,7 +11,10 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, LazyLock, Mutex, mpsc},
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -81,6 +84,7 @@ type Job = Box<dyn FnOnce() + Send>;
 const HASHES_WAITING: &str = "password_hashes_waiting";
 const HASHES_RUNNING: &str = "password_hashes_running";
 const HASH_CONCURRENCY: &str = "password_hash_concurrency";
+const HASH_MEMORY_THREADS: &str = "password_hash_threads_holding_memory";
 const HASHES_REJECTED: &str = "password_hashes_rejected_total";
 
 /// One more in a gauge while held (a waiter whose caller gives up leaves it too).
@@ -106,7 +110,10 @@ pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     queue_timeout: Duration,
     dummy_hash: Arc<str>,
-    jobs: mpsc::Sender<Job>,
+    jobs: flume::Sender<Job>,
+    /// How many hashing threads hold Argon2 memory (none once the queue is empty).
+    #[cfg(test)]
+    holding: Arc<AtomicUsize>,
 }
 
 /// The nice value of the hashing threads: a burst of logins then slows logins, not every
@@ -129,40 +136,47 @@ fn lower_priority() {
 #[cfg(not(target_os = "linux"))]
 fn lower_priority() {}
 
-/// Starts `n` hashing threads that take jobs until every sender is gone.
-fn start_threads(n: usize) -> Result<mpsc::Sender<Job>> {
-    let (tx, rx) = mpsc::channel::<Job>();
-    let rx = Arc::new(Mutex::new(rx));
+/// Starts `n` hashing threads that take jobs until every sender is gone; `holding` counts the
+/// threads that hold Argon2 memory.
+fn start_threads(n: usize, holding: &Arc<AtomicUsize>) -> Result<flume::Sender<Job>> {
+    let (tx, rx) = flume::unbounded::<Job>();
     for i in 0..n {
-        let rx = Arc::clone(&rx);
+        let (rx, holding) = (rx.clone(), Arc::clone(holding));
         std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
                 lower_priority();
-                loop {
-                    let queued = rx.lock().unwrap_or_else(|e| e.into_inner()).try_recv();
-                    let job = match queued {
-                        Ok(job) => Ok(job),
-                        Err(mpsc::TryRecvError::Disconnected) => return,
-                        Err(mpsc::TryRecvError::Empty) => {
-                            // Nothing waiting: the Argon2 memory goes back before the thread
-                            // sleeps, so an idle process keeps none of it (issue #21).
-                            release_blocks();
-                            rx.lock().unwrap_or_else(|e| e.into_inner()).recv()
-                        }
-                    };
-                    match job {
-                        // A panicking job must not take the thread (and the pool's capacity) with it.
-                        Ok(job) => {
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                        }
-                        Err(_) => return,
-                    }
-                }
+                HOLDING.with(|cell| *cell.borrow_mut() = Some(holding));
+                take_jobs(&rx);
             })
             .map_err(|e| Error::Internal(anyhow::anyhow!("cannot start a hashing thread: {e}")))?;
     }
     Ok(tx)
+}
+
+/// A hashing thread's loop. A multi-consumer channel, so that an idle thread waits for work
+/// without a lock: with the receiver behind a mutex, the thread waiting in `recv` held it, and a
+/// thread finishing a hash blocked on it before it could see the queue empty and give back its
+/// 19 MiB, which it then kept until the next job came (issue #21: the first sign-up left a
+/// buffer resident for good).
+fn take_jobs(rx: &flume::Receiver<Job>) {
+    loop {
+        let job = match rx.try_recv() {
+            Ok(job) => job,
+            Err(flume::TryRecvError::Disconnected) => return,
+            Err(flume::TryRecvError::Empty) => {
+                // Nothing waiting: the Argon2 memory goes back before the thread sleeps, so an
+                // idle process keeps none of it.
+                release_blocks();
+                match rx.recv() {
+                    Ok(job) => job,
+                    Err(flume::RecvError::Disconnected) => return,
+                }
+            }
+        };
+        // A panicking job must not take the thread (and the pool's capacity) with it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+    }
 }
 
 impl PasswordHasher {
@@ -175,6 +189,12 @@ impl PasswordHasher {
             .acquire_many_owned(n)
             .await
             .expect("an open pool")
+    }
+
+    /// How many hashing threads hold Argon2 memory now.
+    #[cfg(test)]
+    fn threads_holding_memory(&self) -> usize {
+        self.holding.load(Ordering::Relaxed)
     }
 
     /// A hasher allowing `concurrency` hashes at once.
@@ -190,11 +210,15 @@ impl PasswordHasher {
         metrics::gauge!(HASH_CONCURRENCY).set(concurrency as f64);
         // Present from the start (0), so that a rate over it is defined before the first refusal.
         metrics::counter!(HASHES_REJECTED).increment(0);
+        metrics::gauge!(HASH_MEMORY_THREADS).set(0.0);
+        let holding = Arc::new(AtomicUsize::new(0));
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency)),
             queue_timeout,
             dummy_hash: dummy.into(),
-            jobs: start_threads(concurrency)?,
+            jobs: start_threads(concurrency, &holding)?,
+            #[cfg(test)]
+            holding,
         })
     }
 
@@ -248,11 +272,33 @@ thread_local! {
     /// queued (no 19 MiB allocation, and zeroing by the kernel, per hash under a burst of
     /// logins), and returned when the queue is empty ([`release_blocks`]).
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    /// On a pool's hashing threads: the pool's count of threads holding [`BLOCKS`].
+    static HOLDING: RefCell<Option<Arc<AtomicUsize>>> = const { RefCell::new(None) };
+}
+
+/// Counts this thread in (`true`) or out of its pool's threads holding Argon2 memory.
+fn count_holding(holds: bool) {
+    HOLDING.with(|cell| {
+        if let Some(count) = cell.borrow().as_ref() {
+            let now = if holds {
+                count.fetch_add(1, Ordering::Relaxed) + 1
+            } else {
+                count.fetch_sub(1, Ordering::Relaxed) - 1
+            };
+            metrics::gauge!(HASH_MEMORY_THREADS).set(now as f64);
+        }
+    });
 }
 
 /// Returns this thread's Argon2 memory to the allocator.
 fn release_blocks() {
-    BLOCKS.with(|cell| *cell.borrow_mut() = Vec::new());
+    BLOCKS.with(|cell| {
+        let mut blocks = cell.borrow_mut();
+        if !blocks.is_empty() {
+            *blocks = Vec::new();
+            count_holding(false);
+        }
+    });
 }
 
 /// How many blocks this thread keeps for its next hash (tests).
@@ -280,6 +326,9 @@ fn compute(
     }
     BLOCKS.with(|cell| {
         let mut blocks = cell.borrow_mut();
+        if blocks.is_empty() {
+            count_holding(true);
+        }
         if blocks.len() < n {
             blocks.resize(n, Block::new());
         }
@@ -558,6 +607,28 @@ mod tests {
             }
         }
         assert_eq!(after, 0, "returned once nothing was queued");
+    }
+
+    /// Issue #21: with several hashing threads, every one gives its memory back once the queue
+    /// is empty (an idle thread waiting for work must not keep another from seeing that).
+    #[tokio::test]
+    async fn every_idle_hashing_thread_returns_its_memory() {
+        let hasher = PasswordHasher::new(2, Duration::from_secs(5)).unwrap();
+        let pw = || s("long enough password");
+        // Both threads at once, then one after the other (a sign-up, then a login).
+        let (a, b) = tokio::join!(hasher.hash(pw()), hasher.hash(pw()));
+        let phc = a.unwrap();
+        b.unwrap();
+        assert!(hasher.verify(pw(), Some(phc)).await.unwrap());
+        let mut holding = usize::MAX;
+        for _ in 0..200 {
+            holding = hasher.threads_holding_memory();
+            if holding == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(holding, 0, "threads still holding Argon2 memory when idle");
     }
 
     #[tokio::test]

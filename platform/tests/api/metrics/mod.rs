@@ -39,6 +39,7 @@ const FAMILIES: &[(&str, &[&str])] = &[
     ("password_hashes_waiting", &[]),
     ("password_hashes_running", &[]),
     ("password_hash_concurrency", &[]),
+    ("password_hash_threads_holding_memory", &[]),
     ("password_hashes_rejected_total", &[]),
     ("outbox_head_sequence", &["producer"]),
     ("events_consumer_sequence", &["producer", "consumer"]),
