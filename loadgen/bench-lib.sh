@@ -148,10 +148,13 @@ stop_server() {
 # dir is $WORK/data-NAME (kept: starting NAME again reuses it); PLATFORM_ENV (an array of
 # VAR=value) adds to the environment, e.g. DATABASE_URL for PostgreSQL.
 PLATFORM_ENV=()
+# The environment `cargo run` gives the platform (.cargo/config.toml's [env]: the allocators'
+# settings), so that the figures are those of the README's first command.
+mapfile -t CARGO_RUN_ENV < <(sed -n '/^\[env\]/,/^\[/{s/^\([A-Z_]*\) = "\(.*\)"$/\1=\2/p}' "$ROOT/.cargo/config.toml")
 start_platform() {
     local log=$WORK/platform-$1.log data=$WORK/data-$1
     mkdir -p "$data"
-    env "${PLATFORM_ENV[@]}" RUST_LOG="$2" PLATFORM_LISTEN_ADDR=127.0.0.1:0 DATA_DIR="$data" \
+    env "${CARGO_RUN_ENV[@]}" "${PLATFORM_ENV[@]}" RUST_LOG="$2" PLATFORM_LISTEN_ADDR=127.0.0.1:0 DATA_DIR="$data" \
         timeout -k 5 "$SERVER_MAX_SECS" "$PLATFORM" >"$log" 2>&1 </dev/null &
     PLATFORM_TPID=$!
     SERVERS+=("$PLATFORM_TPID")

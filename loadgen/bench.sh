@@ -81,7 +81,7 @@ fi
 
 echo "== 2. start-up and idle RSS" >&2
 wait_idle
-"$LOADGEN" startup --platform-bin "$PLATFORM" --runs "$STARTUP_RUNS" --idle "$IDLE_SECS" \
+env "${CARGO_RUN_ENV[@]}" "$LOADGEN" startup --platform-bin "$PLATFORM" --runs "$STARTUP_RUNS" --idle "$IDLE_SECS" \
     --json "$RESULTS"
 
 echo "== 3. reference: minimal axum JSON endpoint" >&2
