@@ -169,7 +169,7 @@ fn describe() {
     );
     describe_gauge!(
         "password_hash_threads_holding_memory",
-        "Hashing threads holding their Argon2 buffer (19 MiB each); 0 once no hash is queued"
+        "Hashing threads holding their Argon2 buffer (19 MiB each); 0 once idle for 100 ms"
     );
     describe_counter!(
         "password_hashes_rejected_total",

@@ -111,7 +111,7 @@ pub struct PasswordHasher {
     queue_timeout: Duration,
     dummy_hash: Arc<str>,
     jobs: flume::Sender<Job>,
-    /// How many hashing threads hold Argon2 memory (none once the queue is empty).
+    /// How many hashing threads hold Argon2 memory (none once idle).
     #[cfg(test)]
     holding: Arc<AtomicUsize>,
 }
@@ -154,19 +154,24 @@ fn start_threads(n: usize, holding: &Arc<AtomicUsize>) -> Result<flume::Sender<J
     Ok(tx)
 }
 
-/// A hashing thread's loop. A multi-consumer channel, so that an idle thread waits for work
-/// without a lock: with the receiver behind a mutex, the thread waiting in `recv` held it, and a
-/// thread finishing a hash blocked on it before it could see the queue empty and give back its
-/// 19 MiB, which it then kept until the next job came (issue #21: the first sign-up left a
-/// buffer resident for good).
+/// How long a hashing thread keeps its Argon2 memory while no job comes. Under a burst of logins
+/// the next job arrives within milliseconds (a permit frees only as a hash ends, so the queue is
+/// often empty for a moment between two hashes): giving the 19 MiB back then, and taking it again
+/// from the kernel zeroed a moment later, cost a third of the login rate.
+const KEEP_MEMORY_WHEN_IDLE: Duration = Duration::from_millis(100);
+
+/// A hashing thread's loop. A multi-consumer channel, so that an idle thread waits without a
+/// lock: with the receiver behind a mutex, the thread waiting for work held it, and a thread
+/// finishing a hash blocked on it before it could give back its 19 MiB, which it then kept until
+/// the next job came (issue #21: the first sign-up left a buffer resident for good).
 fn take_jobs(rx: &flume::Receiver<Job>) {
     loop {
-        let job = match rx.try_recv() {
+        let job = match rx.recv_timeout(KEEP_MEMORY_WHEN_IDLE) {
             Ok(job) => job,
-            Err(flume::TryRecvError::Disconnected) => return,
-            Err(flume::TryRecvError::Empty) => {
-                // Nothing waiting: the Argon2 memory goes back before the thread sleeps, so an
-                // idle process keeps none of it.
+            Err(flume::RecvTimeoutError::Disconnected) => return,
+            Err(flume::RecvTimeoutError::Timeout) => {
+                // Idle: the Argon2 memory goes back before the thread sleeps, so an idle
+                // process keeps none of it.
                 release_blocks();
                 match rx.recv() {
                     Ok(job) => job,
@@ -268,9 +273,9 @@ impl PasswordHasher {
 }
 
 thread_local! {
-    /// The Argon2 memory of this hashing thread, reused from one hash to the next while jobs are
-    /// queued (no 19 MiB allocation, and zeroing by the kernel, per hash under a burst of
-    /// logins), and returned when the queue is empty ([`release_blocks`]).
+    /// The Argon2 memory of this hashing thread, reused from one hash to the next while jobs
+    /// come (no 19 MiB allocation, and zeroing by the kernel, per hash under a burst of logins),
+    /// and returned when none has come for [`KEEP_MEMORY_WHEN_IDLE`] ([`release_blocks`]).
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
     /// On a pool's hashing threads: the pool's count of threads holding [`BLOCKS`].
     static HOLDING: RefCell<Option<Arc<AtomicUsize>>> = const { RefCell::new(None) };
@@ -596,11 +601,11 @@ mod tests {
             Params::DEFAULT_M_COST as usize,
             "reused while it hashes"
         );
-        // A job queued while the hash finished still finds the memory; once the thread has found
-        // the queue empty, it has none.
+        // Kept while jobs follow each other; gone once none has come for a while (each look here
+        // is a job, so it waits longer than that first).
         let mut after = usize::MAX;
-        for _ in 0..100 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        for _ in 0..20 {
+            tokio::time::sleep(KEEP_MEMORY_WHEN_IDLE * 2).await;
             after = hasher.run(kept_blocks).await.unwrap();
             if after == 0 {
                 break;
@@ -609,8 +614,8 @@ mod tests {
         assert_eq!(after, 0, "returned once nothing was queued");
     }
 
-    /// Issue #21: with several hashing threads, every one gives its memory back once the queue
-    /// is empty (an idle thread waiting for work must not keep another from seeing that).
+    /// Issue #21: with several hashing threads, every one gives its memory back once idle (an
+    /// idle thread waiting for work must not keep another from seeing that).
     #[tokio::test]
     async fn every_idle_hashing_thread_returns_its_memory() {
         let hasher = PasswordHasher::new(2, Duration::from_secs(5)).unwrap();
@@ -621,7 +626,7 @@ mod tests {
         b.unwrap();
         assert!(hasher.verify(pw(), Some(phc)).await.unwrap());
         let mut holding = usize::MAX;
-        for _ in 0..200 {
+        for _ in 0..300 {
             holding = hasher.threads_holding_memory();
             if holding == 0 {
                 break;
