@@ -1,9 +1,8 @@
 //! Rows into structs, by column name, without sqlx's procedural macro crate.
 //!
 //! `#[derive(sqlx::FromRow)]` lives in sqlx's macro crate, which links a second copy of sqlx and
-//! of all three database drivers (bundled SQLite's C among them) for the compiler: most of a
-//! minute and a half of a newcomer's first build on two cores (issue #21, docs/benchmarks.md
-//! "First build"). [`from_row!`](crate::from_row) writes the same decoding for the two row
+//! of all three database drivers (bundled SQLite's C among them) for the compiler: about 74
+//! CPU-seconds of a newcomer's first build (issue #21, docs/benchmarks.md "First build"). [`from_row!`](crate::from_row) writes the same decoding for the two row
 //! types the stores read, PostgreSQL's and SQLite's.
 
 /// Declares a struct and implements `sqlx::FromRow` for PostgreSQL's and SQLite's rows: each

@@ -1,8 +1,8 @@
 //! Migrations compiled into the binary, without sqlx's `migrate!` procedural macro.
 //!
-//! `migrate!` is the one reason the workspace built sqlx's macro crate, which links a second copy
-//! of sqlx and of all three database drivers (bundled SQLite's C among them) for the compiler
-//! itself: a minute and a half of a newcomer's first build on two cores (issue #21,
+//! `migrate!` and `#[derive(FromRow)]` were why the workspace built sqlx's macro crate, which
+//! links a second copy of sqlx and of all three database drivers (bundled SQLite's C among them)
+//! for the compiler itself: about 74 CPU-seconds of a newcomer's first build (issue #21,
 //! docs/benchmarks.md "First build"). Here the files are named once in the source
 //! ([`embedded_migrations!`](crate::embedded_migrations)) and read by `include_str!`; versions,
 //! descriptions and checksums are made as sqlx makes them when it reads the directory, on first
