@@ -212,6 +212,7 @@ machine_info() {
         echo "memory: $(free -m | awk '/^Mem:/ {print $2}') MiB"
         echo "kernel: $(uname -r)"
         echo "rustc: $(rustc --version)"
+        echo "first build (README): $(readme_first_build)"
         echo "binaries: $PLATFORM built $(date -u -r "$PLATFORM" '+%Y-%m-%d %H:%M'), $LOADGEN built $(date -u -r "$LOADGEN" '+%Y-%m-%d %H:%M')"
         echo "settings: $1"
     } | tee "$RESULTS_DIR/machine.txt" >&2
@@ -320,6 +321,12 @@ wrk_run() {
 # (machine, commit, time, wrk version). Per scenario, over its valid runs: the range of req/s,
 # the range of its ratio to the reference run of the same round (when both are valid), the
 # largest p99.
+# readme_first_build: the README's measured first-build time, as it states it ("6 min 53 s
+# measured on 2026-12-07"), so a report shows it beside the rates it was built for.
+readme_first_build() {
+    tr '\n' ' ' <"$ROOT/README.md" | grep -o '[0-9]* min [0-9]* s measured on [0-9-]*' | head -n1 || echo "not stated"
+}
+
 wrk_table() {
     local dirty=""
     git diff --quiet HEAD -- 2>/dev/null || dirty=-dirty
@@ -328,6 +335,7 @@ wrk_table() {
     echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $CORES cores, $(free -m | awk '/^Mem:/ {print $2}') MiB memory, kernel $(uname -r)"
     echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty"
     echo "- time (UTC): $(date -u '+%Y-%m-%d %H:%M')"
+    echo "- first build (README): $(readme_first_build)"
     echo "- wrk: $WRK_VERSION; \`wrk -t$WRK_THREADS -c$CONNS -d${WRK_DURATION}s --latency\`, $WRK_ROUNDS rounds (reference, PAT, JWT in turn)"
     echo
     awk -F '\t' '
