@@ -5,16 +5,13 @@
 //! while traces are exported it also carries its `trace_id` and `span_id`.
 
 use tracing_subscriber::{
-    Layer,
-    filter::Targets,
-    fmt::{MakeWriter, format::JsonFields},
-    layer::SubscriberExt,
-    registry::LookupSpan,
+    Layer, filter::Targets, fmt::MakeWriter, layer::SubscriberExt, registry::LookupSpan,
     util::SubscriberInitExt,
 };
 
 mod db_spans;
 mod filter;
+mod json;
 mod log_ids;
 mod otel;
 
@@ -72,7 +69,7 @@ pub fn init_traced(filter: &str, parts: &[&'static str]) -> anyhow::Result<Telem
     };
     let providers = otel::Providers::build(parts, protocol)?;
     let fmt = json_layer(std::io::stdout)
-        .event_format(log_ids::WithTraceIds(json_format()))
+        .event_format(log_ids::WithTraceIds(json::Line))
         .with_filter(LogFilter::new(filter));
     let spans = tracing_opentelemetry::layer()
         .with_tracer(providers.tracer.clone())
@@ -93,26 +90,16 @@ pub fn init_traced(filter: &str, parts: &[&'static str]) -> anyhow::Result<Telem
     })
 }
 
-type JsonFormat = tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>;
-
-/// One line per event: its fields at the top level, the spans it is in, its target.
-fn json_format() -> JsonFormat {
-    tracing_subscriber::fmt::format()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(true)
-        .with_target(true)
-}
-
-fn json_layer<S, W>(writer: W) -> tracing_subscriber::fmt::Layer<S, JsonFields, JsonFormat, W>
+/// One line per event: its fields at the top level, the spans it is in, its target
+/// (`json.rs`).
+fn json_layer<S, W>(writer: W) -> tracing_subscriber::fmt::Layer<S, json::Fields, json::Line, W>
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt::layer()
-        .json()
-        .event_format(json_format())
+        .fmt_fields(json::Fields)
+        .event_format(json::Line)
         .with_writer(writer)
 }
 
