@@ -15,7 +15,7 @@ LOG=${2:-info}
 N=${3:-1000}
 PORT=${PORT:-18080}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-mapfile -t CARGO_RUN_ENV < <(sed -n '/^\[env\]/,/^\[/{s/^\([A-Z_]*\) = "\(.*\)"$/\1=\2/p}' "$ROOT/.cargo/config.toml")
+source "$ROOT/loadgen/cargo-run-env.sh"
 WORK=$(mktemp -d)
 VP=
 cleanup() {

@@ -148,9 +148,9 @@ stop_server() {
 # dir is $WORK/data-NAME (kept: starting NAME again reuses it); PLATFORM_ENV (an array of
 # VAR=value) adds to the environment, e.g. DATABASE_URL for PostgreSQL.
 PLATFORM_ENV=()
-# The environment `cargo run` gives the platform (.cargo/config.toml's [env]: the allocators'
-# settings), so that the figures are those of the README's first command.
-mapfile -t CARGO_RUN_ENV < <(sed -n '/^\[env\]/,/^\[/{s/^\([A-Z_]*\) = "\(.*\)"$/\1=\2/p}' "$ROOT/.cargo/config.toml")
+# The environment `cargo run` gives the platform, so that the figures are those of the README's
+# first command.
+source "$ROOT/loadgen/cargo-run-env.sh"
 start_platform() {
     local log=$WORK/platform-$1.log data=$WORK/data-$1
     mkdir -p "$data"
@@ -317,16 +317,16 @@ wrk_run() {
     echo "wrk $label round $round: ${rps:-?} req/s, p50 ${p50:-?} ms, p99 ${p99:-?} ms, errors $errors; CPU: server $server_cores, wrk $wrk_cores, other $other_cores cores" >&2
 }
 
-# wrk_table: the markdown table of the wrk runs in $RESULTS_DIR/wrk.tsv, with its header lines
-# (machine, commit, time, wrk version). Per scenario, over its valid runs: the range of req/s,
-# the range of its ratio to the reference run of the same round (when both are valid), the
-# largest p99.
 # readme_first_build: the README's measured first-build time, as it states it ("6 min 53 s
 # measured on 2026-12-07"), so a report shows it beside the rates it was built for.
 readme_first_build() {
     tr '\n' ' ' <"$ROOT/README.md" | grep -o '[0-9]* min [0-9]* s measured on [0-9-]*' | head -n1 || echo "not stated"
 }
 
+# wrk_table: the markdown table of the wrk runs in $RESULTS_DIR/wrk.tsv, with its header lines
+# (machine, commit, time, wrk version). Per scenario, over its valid runs: the range of req/s,
+# the range of its ratio to the reference run of the same round (when both are valid), the
+# largest p99.
 wrk_table() {
     local dirty=""
     git diff --quiet HEAD -- 2>/dev/null || dirty=-dirty

@@ -18,7 +18,7 @@ if [[ -z $BIN ]]; then
     (cd "$ROOT" && cargo build --release -p platform >&2)
     BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/platform
 fi
-mapfile -t CARGO_RUN_ENV < <(sed -n '/^\[env\]/,/^\[/{s/^\([A-Z_]*\) = "\(.*\)"$/\1=\2/p}' "$ROOT/.cargo/config.toml")
+source "$ROOT/loadgen/cargo-run-env.sh"
 
 PID=
 DATA=

@@ -2,12 +2,11 @@
 //!
 //! The same lines as tracing-subscriber's JSON format with `flatten_event(true)`,
 //! `with_current_span(false)`, `with_span_list(true)` and `with_target(true)`, byte for byte
-//! (`tests.rs` compares them), at about half its cost: that format keeps each span's fields as a
-//! JSON object built through a `BTreeMap` of `serde_json::Value`, parses it back into `Value`s
-//! for every line written inside the span, and writes the line in pieces that are each checked
-//! as UTF-8. Here a span's fields are formatted once, straight to JSON text, and copied into
-//! each line as they are (docs/benchmarks.md, issue #21: 64k of a request's 232k instructions
-//! were its logs, most of them this formatting).
+//! (`tests.rs` compares them), for less: that format keeps each span's fields as a JSON object
+//! built through a `BTreeMap` of `serde_json::Value`, parses it back into `Value`s for every line
+//! written inside the span, and writes the line in pieces that are each checked as UTF-8. Here a
+//! span's fields are formatted once, straight to JSON text, and copied into each line as they are
+//! (docs/benchmarks.md, issue #21: the access line went from 23k to 8k instructions).
 
 use std::fmt::{self, Write as _};
 
@@ -66,9 +65,10 @@ struct Members {
 }
 
 impl Members {
-    fn push(&mut self, name: &'static str, value: impl serde::Serialize) {
+    /// Records a value written as JSON text by `write` (nothing if it fails).
+    fn push(&mut self, name: &'static str, write: impl FnOnce(&mut String) -> fmt::Result) {
         let start = self.text.len();
-        if json_into(&mut self.text, &value).is_err() {
+        if write(&mut self.text).is_err() {
             self.text.truncate(start);
             return;
         }
@@ -97,44 +97,29 @@ impl Members {
     }
 }
 
-impl Members {
-    /// Records a value written as JSON text by `write`.
-    fn push_with(&mut self, name: &'static str, write: impl FnOnce(&mut String) -> fmt::Result) {
-        let start = self.text.len();
-        if write(&mut self.text).is_err() {
-            self.text.truncate(start);
-            return;
-        }
-        self.entries.push((name, start..self.text.len()));
-    }
-}
-
 impl Visit for Members {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field.name(), value);
+        self.push(field.name(), |out| out.write_str(&json_text(&value)?));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push_with(field.name(), |out| write!(out, "{value}"));
+        self.push(field.name(), |out| write!(out, "{value}"));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push_with(field.name(), |out| write!(out, "{value}"));
+        self.push(field.name(), |out| write!(out, "{value}"));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push_with(field.name(), |out| write!(out, "{value}"));
+        self.push(field.name(), |out| write!(out, "{value}"));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push_with(field.name(), |out| {
-            escape_into(out, value);
-            Ok(())
-        });
+        self.push(field.name(), |out| write_json_str(out, value));
     }
 
     fn record_bytes(&mut self, field: &Field, value: &[u8]) {
-        self.push(field.name(), value);
+        self.push(field.name(), |out| out.write_str(&json_text(&value)?));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -144,7 +129,7 @@ impl Visit for Members {
             return;
         }
         let name = name.strip_prefix("r#").unwrap_or(name);
-        self.push_with(name, |out| debug_into(out, value));
+        self.push(name, |out| write_json_debug(out, value));
     }
 }
 
@@ -186,35 +171,43 @@ where
             .or_else(|| ctx.lookup_current())
             .is_some();
         if in_span {
-            w.write_str(",\"spans\":[")?;
-            if let Some(leaf) = ctx.lookup_current() {
-                for (i, span) in leaf.scope().from_root().enumerate() {
-                    if i > 0 {
-                        w.write_char(',')?;
-                    }
-                    w.write_char('{')?;
-                    let extensions = span.extensions();
-                    let stored = extensions
-                        .get::<FormattedFields<Fields>>()
-                        .map(|f| f.fields.as_str())
-                        .unwrap_or("{}");
-                    let members = stored
-                        .strip_prefix('{')
-                        .and_then(|s| s.strip_suffix('}'))
-                        .unwrap_or("");
-                    if !members.is_empty() {
-                        w.write_str(members)?;
-                        w.write_char(',')?;
-                    }
-                    w.write_str("\"name\":")?;
-                    write_json_str(w, span.metadata().name())?;
-                    w.write_char('}')?;
-                }
-            }
-            w.write_char(']')?;
+            write_spans(ctx, w)?;
         }
         w.write_str("}\n")
     }
+}
+
+/// `,"spans":[…]`: the spans from the root to the current one (as tracing-subscriber: the
+/// current span's, even for an event given another parent), each its stored fields and name.
+fn write_spans<S>(ctx: &FmtContext<'_, S, Fields>, w: &mut Writer<'_>) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    w.write_str(",\"spans\":[")?;
+    if let Some(leaf) = ctx.lookup_current() {
+        for (i, span) in leaf.scope().from_root().enumerate() {
+            if i > 0 {
+                w.write_char(',')?;
+            }
+            let extensions = span.extensions();
+            let stored = extensions
+                .get::<FormattedFields<Fields>>()
+                .map_or("{}", |f| f.fields.as_str());
+            let members = stored
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                .unwrap_or("");
+            w.write_char('{')?;
+            if !members.is_empty() {
+                w.write_str(members)?;
+                w.write_char(',')?;
+            }
+            w.write_str("\"name\":")?;
+            write_json_str(w, span.metadata().name())?;
+            w.write_char('}')?;
+        }
+    }
+    w.write_char(']')
 }
 
 /// An event's fields at the line's top level, in the order recorded (repeats kept).
@@ -225,7 +218,7 @@ struct EventFields<'a, 'w> {
 
 impl<'w> EventFields<'_, 'w> {
     /// `,"name":` and the value `value` writes.
-    fn member_with(&mut self, name: &str, value: impl FnOnce(&mut Writer<'w>) -> fmt::Result) {
+    fn member(&mut self, name: &str, value: impl FnOnce(&mut Writer<'w>) -> fmt::Result) {
         if self.result.is_err() {
             return;
         }
@@ -236,85 +229,50 @@ impl<'w> EventFields<'_, 'w> {
             value(self.writer)
         })();
     }
-
-    fn member(&mut self, name: &str, value: impl serde::Serialize) {
-        self.member_with(name, |writer| {
-            let mut text = String::new();
-            json_into(&mut text, &value)?;
-            writer.write_str(&text)
-        });
-    }
 }
 
 impl Visit for EventFields<'_, '_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.member(field.name(), value);
+        self.member(field.name(), |w| w.write_str(&json_text(&value)?));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.member(field.name(), value);
+        self.member(field.name(), |w| write!(w, "{value}"));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.member(field.name(), value);
+        self.member(field.name(), |w| write!(w, "{value}"));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.member(field.name(), value);
+        self.member(field.name(), |w| write!(w, "{value}"));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.member_with(field.name(), |writer| write_json_str(writer, value));
+        self.member(field.name(), |w| write_json_str(w, value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.member_with(field.name(), |writer| {
-            let mut text = String::with_capacity(64);
-            debug_into(&mut text, value)?;
-            writer.write_str(&text)
-        });
+        self.member(field.name(), |w| write_json_debug(w, value));
     }
 }
 
-/// Appends `value` as JSON text to `out`.
-fn json_into(out: &mut String, value: &impl serde::Serialize) -> fmt::Result {
-    // serde_json writes bytes; it only ever writes valid UTF-8 for a `Serialize` value, which
-    // `String::from_utf8` checks once for the whole value instead of per piece.
-    let mut bytes = std::mem::take(out).into_bytes();
-    let result = serde_json::to_writer(&mut bytes, value);
-    match String::from_utf8(bytes) {
-        Ok(s) => *out = s,
-        Err(_) => return Err(fmt::Error),
-    }
-    result.map_err(|_| fmt::Error)
+/// `value` as serde_json writes it (the floats: `ryu`'s shortest form, `null` when not finite).
+fn json_text(value: &impl serde::Serialize) -> Result<String, fmt::Error> {
+    serde_json::to_string(value).map_err(|_| fmt::Error)
 }
 
-/// Writes `s` as a JSON string.
-fn write_json_str(writer: &mut Writer<'_>, s: &str) -> fmt::Result {
-    if s.bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
-    {
-        writer.write_char('"')?;
-        writer.write_str(s)?;
-        return writer.write_char('"');
-    }
-    let mut text = String::with_capacity(s.len() + 8);
-    escape_into(&mut text, s);
-    writer.write_str(&text)
-}
-
-/// Appends `value`'s `Debug` text as a JSON string.
-fn debug_into(out: &mut String, value: &dyn fmt::Debug) -> fmt::Result {
+/// Writes `value`'s `Debug` text as a JSON string.
+fn write_json_debug(out: &mut impl fmt::Write, value: &dyn fmt::Debug) -> fmt::Result {
     let mut text = String::with_capacity(64);
     write!(text, "{value:?}")?;
-    escape_into(out, &text);
-    Ok(())
+    write_json_str(out, &text)
 }
 
-/// Appends `s` as a JSON string, escaped as serde_json escapes it: `"`, `\`, and the control
+/// Writes `s` as a JSON string, escaped as serde_json escapes it: `"`, `\`, and the control
 /// characters below U+0020 (`\b \f \n \r \t` by name, the others as `\u00xx`).
-fn escape_into(out: &mut String, s: &str) {
-    out.push('"');
+fn write_json_str(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    out.write_char('"')?;
     let mut plain = 0;
     for (i, b) in s.bytes().enumerate() {
         let escaped = match b {
@@ -328,19 +286,19 @@ fn escape_into(out: &mut String, s: &str) {
             0..0x20 => "",
             _ => continue,
         };
-        out.push_str(&s[plain..i]);
+        out.write_str(&s[plain..i])?;
         plain = i + 1;
         if escaped.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
+            out.write_str("\\u00")?;
+            out.write_char(char::from(HEX[usize::from(b >> 4)]))?;
+            out.write_char(char::from(HEX[usize::from(b & 0xf)]))?;
         } else {
-            out.push_str(escaped);
+            out.write_str(escaped)?;
         }
     }
-    out.push_str(&s[plain..]);
-    out.push('"');
+    out.write_str(&s[plain..])?;
+    out.write_char('"')
 }
 
 #[cfg(test)]
