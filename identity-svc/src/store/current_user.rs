@@ -220,15 +220,26 @@ impl CurrentUserReads {
     /// The read (see the module's documentation).
     pub(super) async fn read(&self, user: Uuid, ids: CredentialIds) -> Result<Option<CurrentUser>> {
         let row = match self {
-            Self::Postgres(held) => read_held!(held, sqlx::Postgres, user, ids),
-            Self::Sqlite { inline, held } => {
-                match inline.as_ref().and_then(|r| r.current_user(user, ids)) {
-                    Some(found) => found,
-                    None => read_held!(held, sqlx::Sqlite, user, ids),
-                }
-            }
+            Self::Sqlite {
+                inline: Some(inline),
+                ..
+            } => match inline.current_user(user, ids) {
+                Some(found) => found,
+                None => Box::pin(self.read_held(user, ids)).await?,
+            },
+            _ => Box::pin(self.read_held(user, ids)).await?,
         };
         row.map(CurrentUserRow::into_current_user).transpose()
+    }
+
+    /// The read on the kept connections. Its future holds sqlx's, some kilobytes: boxed, it is
+    /// not part of the future of every read (moved several times per request, 46k of the 209k
+    /// instructions of a PAT `GET /api/v1/user` besides SHA-256, docs/benchmarks.md).
+    async fn read_held(&self, user: Uuid, ids: CredentialIds) -> Result<Option<CurrentUserRow>> {
+        Ok(match self {
+            Self::Postgres(held) => read_held!(held, sqlx::Postgres, user, ids),
+            Self::Sqlite { held, .. } => read_held!(held, sqlx::Sqlite, user, ids),
+        })
     }
 }
 
