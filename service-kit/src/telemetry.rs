@@ -5,7 +5,11 @@
 //! while traces are exported it also carries its `trace_id` and `span_id`.
 
 use tracing_subscriber::{
-    Layer, filter::Targets, fmt::MakeWriter, layer::SubscriberExt, registry::LookupSpan,
+    Layer,
+    filter::{FilterExt, LevelFilter, Targets},
+    fmt::MakeWriter,
+    layer::SubscriberExt,
+    registry::LookupSpan,
     util::SubscriberInitExt,
 };
 
@@ -73,7 +77,7 @@ pub fn init_traced(filter: &str, parts: &[&'static str]) -> anyhow::Result<Telem
         .with_filter(LogFilter::new(filter));
     let spans = tracing_opentelemetry::layer()
         .with_tracer(providers.tracer.clone())
-        .with_filter(LogFilter::new(filter));
+        .with_filter(LogFilter::new(filter).or(store_spans()));
     let statements = db_spans::DbSpans {
         tracer: providers.tracer.clone(),
     }
@@ -88,6 +92,19 @@ pub fn init_traced(filter: &str, parts: &[&'static str]) -> anyhow::Result<Telem
     Ok(Telemetry {
         providers: Some(providers),
     })
+}
+
+/// The spans of the services' store methods: `#[tracing::instrument(level = "debug")]` in a
+/// crate's `store` module. Traces show them whatever the log filter; logs alone never make them
+/// (at `info`), where they were 15k of a PAT request's 209k instructions (docs/benchmarks.md,
+/// issue #21).
+fn store_spans() -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(|meta| {
+        meta.is_span()
+            && *meta.level() == tracing::Level::DEBUG
+            && meta.target().split("::").nth(1) == Some("store")
+    })
+    .with_max_level_hint(LevelFilter::DEBUG)
 }
 
 /// One line per event: its fields at the top level, the spans it is in, its target

@@ -40,7 +40,7 @@ pub trait ShareStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl ShareStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn share(
         &self,
         connection: Uuid,
@@ -88,7 +88,7 @@ impl ShareStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn unshare(&self, connection: Uuid, user: Uuid) -> Result<bool> {
         let sql = "DELETE FROM connection_shares WHERE connection_uuid = $1 AND user_uuid = $2";
         Ok(on_pool!(&self.pool, |p| {
@@ -102,7 +102,7 @@ impl ShareStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn is_shared_with(&self, connection: Uuid, user: Uuid) -> Result<bool> {
         let sql = "SELECT COUNT(*) FROM connection_shares \
                    WHERE connection_uuid = $1 AND user_uuid = $2";
@@ -116,7 +116,7 @@ impl ShareStore for SqlStore {
         Ok(n > 0)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn shares_of(&self, connections: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
         let mut out = Vec::new();
         // Bounded IN lists, as `secret_fields`.

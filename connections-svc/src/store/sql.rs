@@ -88,7 +88,7 @@ impl ConnectionsStore for SqlStore {
         Ok(limit.hit(&self.pool, key, now).await?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_within(
         &self,
         c: &ConnectionRecord,
@@ -150,7 +150,7 @@ impl ConnectionsStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn get(&self, connection_uuid: Uuid) -> Result<Option<ConnectionRecord>> {
         let sql = concat!(
             "SELECT ",
@@ -165,7 +165,7 @@ impl ConnectionsStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list(&self, f: &ListFilter<'_>) -> Result<Vec<ConnectionRecord>> {
         on_pool!(&self.pool, |p| {
             let mut qb = sqlx::QueryBuilder::new(concat!(
@@ -199,7 +199,7 @@ impl ConnectionsStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn secret_fields(&self, connections: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
         let mut out = Vec::new();
         // Bounded IN lists: SQLite allows 32766 parameters, PostgreSQL 65535.
@@ -220,7 +220,7 @@ impl ConnectionsStore for SqlStore {
         Ok(out)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn secrets(&self, connection_uuid: Uuid) -> Result<Vec<SecretRecord>> {
         let sql = "SELECT connection_uuid, field, key_version, sealed FROM connection_secrets \
                    WHERE connection_uuid = $1 ORDER BY field";
@@ -232,7 +232,7 @@ impl ConnectionsStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn update(
         &self,
         c: &ConnectionRecord,
@@ -281,7 +281,7 @@ impl ConnectionsStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_tokens(
         &self,
         connection_uuid: Uuid,
@@ -315,7 +315,7 @@ impl ConnectionsStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn count(&self, organization_uuid: Uuid, scope: &str) -> Result<i64> {
         let sql = "SELECT n FROM connection_counts WHERE organization_uuid = $1 AND scope = $2";
         let n: Option<i64> = on_pool!(&self.pool, |p| {
@@ -328,7 +328,7 @@ impl ConnectionsStore for SqlStore {
         Ok(n.unwrap_or(0))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete(&self, connection_uuid: Uuid) -> Result<bool> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -355,7 +355,7 @@ impl ConnectionsStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_test(
         &self,
         connection_uuid: Uuid,
@@ -375,7 +375,7 @@ impl ConnectionsStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn preference(&self, user_uuid: Uuid, project_uuid: Uuid) -> Result<Option<Uuid>> {
         let sql = "SELECT connection_uuid FROM credentials_preferences \
                    WHERE user_uuid = $1 AND project_uuid = $2";
@@ -388,7 +388,7 @@ impl ConnectionsStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn set_preference(
         &self,
         user_uuid: Uuid,
@@ -412,7 +412,7 @@ impl ConnectionsStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn secrets_not_on(&self, version: i32, limit: i64) -> Result<Vec<BoundSecret>> {
         let sql = "SELECT c.organization_uuid, s.connection_uuid, s.field, s.key_version, s.sealed \
                    FROM connection_secrets s \
@@ -427,7 +427,7 @@ impl ConnectionsStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn replace_sealed(&self, old: &BoundSecret, sealed: &str, version: i32) -> Result<bool> {
         let sql = "UPDATE connection_secrets SET sealed = $1, key_version = $2 \
                    WHERE connection_uuid = $3 AND field = $4 AND sealed = $5";
@@ -445,7 +445,7 @@ impl ConnectionsStore for SqlStore {
         Ok(n > 0)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn oauth_due(
         &self,
         before: DateTime<Utc>,
@@ -479,7 +479,7 @@ impl ConnectionsStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn versions(&self) -> Result<Vec<(i32, i64)>> {
         let sql = "SELECT key_version, COUNT(*) FROM connection_secrets \
                    GROUP BY key_version ORDER BY key_version";

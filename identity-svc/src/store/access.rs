@@ -44,7 +44,7 @@ pub trait AccessContextStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl AccessContextStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn access_contexts(
         &self,
         org: Uuid,

@@ -64,7 +64,7 @@ pub trait AccountSafetyStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl AccountSafetyStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn credentials_of(&self, user_uuid: Uuid) -> Result<Option<UserCredentials>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -78,7 +78,7 @@ impl AccountSafetyStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn replace_password_hash(
         &self,
         user_uuid: Uuid,
@@ -121,7 +121,7 @@ impl AccountSafetyStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn end_sessions(&self, user_uuid: Uuid) -> Result<u64> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query("DELETE FROM sessions WHERE user_uuid = $1")
@@ -132,7 +132,7 @@ impl AccountSafetyStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_password_reset(&self, r: &PasswordResetRecord) -> Result<()> {
         on_pool!(&self.pool, |p| {
             sqlx::query(
@@ -152,7 +152,7 @@ impl AccountSafetyStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn password_reset(&self, code_hash: &str) -> Result<Option<PasswordResetRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -165,7 +165,7 @@ impl AccountSafetyStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn use_password_reset(
         &self,
         code_hash: &str,

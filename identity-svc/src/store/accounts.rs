@@ -324,7 +324,7 @@ pub trait AccountStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl AccountStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn caller_account(
         &self,
         user: Uuid,
@@ -344,7 +344,7 @@ impl AccountStore for SqlStore {
             .transpose()
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn account(&self, org: Uuid) -> Result<Option<AccountRecord>> {
         Ok(on_pool!(&self.pool, |p| sqlx::query_as(ACCOUNT)
             .bind(org)
@@ -352,7 +352,7 @@ impl AccountStore for SqlStore {
             .await)?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn has_sub_accounts(&self, org: Uuid) -> Result<bool> {
         Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM organizations WHERE parent_uuid = $1)"
@@ -362,7 +362,7 @@ impl AccountStore for SqlStore {
         .await)?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_sub_account(
         &self,
         a: &AccountRecord,
@@ -398,7 +398,7 @@ impl AccountStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn accounts_page(
         &self,
         query: &AccountQuery,
@@ -465,7 +465,7 @@ impl AccountStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn update_account(
         &self,
         org: Uuid,
@@ -517,7 +517,7 @@ impl AccountStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn close_account(
         &self,
         org: Uuid,
@@ -540,7 +540,7 @@ impl AccountStore for SqlStore {
         }
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn closed_at(&self, org: Uuid) -> Result<Option<DateTime<Utc>>> {
         Ok(on_pool!(&self.pool, |p| sqlx::query_scalar(
             "SELECT closed_at FROM closed_accounts WHERE organization_uuid = $1"

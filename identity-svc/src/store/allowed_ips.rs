@@ -63,7 +63,7 @@ pub trait AllowedIpStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl AllowedIpStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn allowed_ips(&self, org: Uuid) -> Result<Vec<AllowedIpRecord>> {
         Ok(on_pool!(&self.pool, |p| sqlx::query_as(ALLOWED_IPS)
             .bind(org)
@@ -71,7 +71,7 @@ impl AllowedIpStore for SqlStore {
             .await)?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn add_allowed_ip(
         &self,
         ip: &AllowedIpRecord,
@@ -116,7 +116,7 @@ impl AllowedIpStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_allowed_ip(
         &self,
         org: Uuid,

@@ -75,7 +75,7 @@ pub trait AttributeStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl AttributeStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn groups_among(&self, org: Uuid, groups: &[Uuid]) -> Result<Vec<Uuid>> {
         on_pool!(&self.pool, |p| ids_in_organization!(
             p,
@@ -86,7 +86,7 @@ impl AttributeStore for SqlStore {
         ))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn attributes(&self, org: Uuid) -> Result<Attributes> {
         on_pool!(&self.pool, |p| {
             let attributes = sqlx::query_as(
@@ -117,7 +117,7 @@ impl AttributeStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn save_attribute(
         &self,
         a: &AttributeRecord,
@@ -198,7 +198,7 @@ impl AttributeStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_attribute(&self, org: Uuid, attribute_uuid: Uuid) -> Result<bool> {
         let n = on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;

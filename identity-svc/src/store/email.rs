@@ -129,7 +129,7 @@ pub trait EmailStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl EmailStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn allowed_email_domains(&self, org: Uuid) -> Result<Option<(String, OrganizationRole)>> {
         let row: Option<(String, String)> = on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -143,7 +143,7 @@ impl EmailStore for SqlStore {
             .transpose()
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn set_allowed_email_domains(
         &self,
         org: Uuid,
@@ -167,7 +167,7 @@ impl EmailStore for SqlStore {
         .map_err(conflict_or_gone)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn email_status(
         &self,
         user_uuid: Uuid,
@@ -222,7 +222,7 @@ impl EmailStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_passcode(
         &self,
         pc: &PasscodeRecord,
@@ -258,7 +258,7 @@ impl EmailStore for SqlStore {
         Ok(n > 0)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn attempt_passcode(
         &self,
         user_uuid: Uuid,
@@ -280,7 +280,7 @@ impl EmailStore for SqlStore {
         Ok(found.filter(|pc| pc.expires_at > now))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn verify_email(&self, user_uuid: Uuid, email: &str) -> Result<bool> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -301,7 +301,7 @@ impl EmailStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn allowed_organizations(&self, domain: &str) -> Result<Vec<AllowedOrganization>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -318,7 +318,7 @@ impl EmailStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn join_organization(
         &self,
         user_uuid: Uuid,

@@ -134,7 +134,7 @@ pub trait GroupStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl GroupStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn members_among(&self, org: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>> {
         on_pool!(&self.pool, |p| ids_in_organization!(
             p,
@@ -145,7 +145,7 @@ impl GroupStore for SqlStore {
         ))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_group(&self, g: &GroupRecord, members: &[Uuid], guard: &Guard) -> Result<()> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -171,7 +171,7 @@ impl GroupStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn groups(
         &self,
         org: Uuid,
@@ -205,7 +205,7 @@ impl GroupStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn group(&self, org: Uuid, group_uuid: Uuid) -> Result<Option<GroupRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(concat!(
@@ -220,7 +220,7 @@ impl GroupStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn group_members(&self, groups: &[Uuid]) -> Result<Vec<GroupMemberRecord>> {
         if groups.is_empty() {
             return Ok(Vec::new());
@@ -240,7 +240,7 @@ impl GroupStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn update_group(
         &self,
         g: &GroupRecord,
@@ -273,7 +273,7 @@ impl GroupStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_group(&self, org: Uuid, group_uuid: Uuid, event: &OutboxEvent) -> Result<bool> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -295,7 +295,7 @@ impl GroupStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn add_group_member(
         &self,
         group_uuid: Uuid,
@@ -318,7 +318,7 @@ impl GroupStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn remove_group_member(&self, group_uuid: Uuid, user_uuid: Uuid) -> Result<bool> {
         let n = on_pool!(&self.pool, |p| {
             sqlx::query("DELETE FROM group_memberships WHERE group_uuid = $1 AND user_uuid = $2")

@@ -143,7 +143,7 @@ pub trait InviteStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl InviteStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn invite_new_user(
         &self,
         u: &UserRecord,
@@ -162,7 +162,7 @@ impl InviteStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_invite(&self, i: &InviteRecord, guard: &Guard) -> Result<()> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -173,7 +173,7 @@ impl InviteStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn invite_by_hash(&self, code_hash: &str) -> Result<Option<InviteView>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -187,7 +187,7 @@ impl InviteStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn invite_expiries(&self, user_uuid: Uuid) -> Result<Vec<DateTime<Utc>>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_scalar("SELECT expires_at FROM invite_links WHERE user_uuid = $1")
@@ -197,7 +197,7 @@ impl InviteStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_pending_user(&self, user_uuid: Uuid, event: &OutboxEvent) -> Result<bool> {
         on_pool!(&self.pool, |p| delete_recording!(
             p,
@@ -207,7 +207,7 @@ impl InviteStore for SqlStore {
         ))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_invites(&self, org: Uuid) -> Result<u64> {
         Ok(on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -224,7 +224,7 @@ impl InviteStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn accept_invite(
         &self,
         code_hash: &str,

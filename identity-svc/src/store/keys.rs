@@ -66,7 +66,7 @@ pub trait SigningKeyStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl SigningKeyStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -78,7 +78,7 @@ impl SigningKeyStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_signing_key(&self, kid: &str) -> Result<()> {
         on_pool!(&self.pool, |p| {
             sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
@@ -90,7 +90,7 @@ impl SigningKeyStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
         // `private_seed` (NOT NULL since the first migration) is written empty: the seed is
         // only ever stored sealed.
@@ -111,7 +111,7 @@ impl SigningKeyStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn clear_signing_keys(&self) -> Result<Vec<ClearSigningKey>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -123,7 +123,7 @@ impl SigningKeyStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn seal_clear_signing_key(&self, kid: &str, sealed: &str) -> Result<()> {
         const SEAL: &str =
             "UPDATE signing_keys SET sealed_seed = $1, private_seed = $2 WHERE kid = $3";
@@ -158,7 +158,7 @@ impl SigningKeyStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn compact_signing_keys(&self) -> Result<bool> {
         match &self.pool {
             // Copies the pages written since into the database file and truncates the log,
@@ -180,7 +180,7 @@ impl SigningKeyStore for SqlStore {
         Ok(true)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn replace_sealed_signing_key(&self, kid: &str, old: &str, new: &str) -> Result<bool> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query(

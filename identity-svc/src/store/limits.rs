@@ -71,7 +71,7 @@ impl LimitStore for SqlStore {
         Ok(limit.take_back(&self.pool, key).await?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn admit_login(
         &self,
         account: &str,

@@ -45,7 +45,7 @@ pub trait NewAccountStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl NewAccountStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_account_with_user(
         &self,
         a: &AccountRecord,
@@ -71,7 +71,7 @@ impl NewAccountStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_user_with_organization(
         &self,
         u: &UserRecord,

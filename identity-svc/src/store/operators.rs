@@ -48,7 +48,7 @@ pub trait OperatorTokenStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl OperatorTokenStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_operator_token(&self, t: &OperatorTokenRecord) -> Result<()> {
         on_pool!(&self.pool, |p| {
             sqlx::query(concat!(
@@ -70,7 +70,7 @@ impl OperatorTokenStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn operator_tokens(&self) -> Result<Vec<OperatorTokenRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(concat!(
@@ -83,7 +83,7 @@ impl OperatorTokenStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn operator_token(&self, id: Uuid) -> Result<Option<OperatorTokenRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(concat!(
@@ -97,7 +97,7 @@ impl OperatorTokenStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn operator_token_by_hash(
         &self,
         token_hash: &str,
@@ -114,7 +114,7 @@ impl OperatorTokenStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn revoke_operator_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
         let found = on_pool!(&self.pool, |p| {
             sqlx::query(
@@ -130,7 +130,7 @@ impl OperatorTokenStore for SqlStore {
         Ok(found)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn touch_operator_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
         on_pool!(&self.pool, |p| {
             sqlx::query(

@@ -256,7 +256,7 @@ pub trait OrganizationStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl OrganizationStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_organization(&self, o: &OrganizationRecord, admin: Uuid) -> Result<()> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -266,7 +266,7 @@ impl OrganizationStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn membership(&self, user_uuid: Uuid) -> Result<Option<MembershipRecord>> {
         service_kit::from_row! {
             struct Row {
@@ -293,7 +293,7 @@ impl OrganizationStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn update_organization(&self, o: &OrganizationRecord) -> Result<()> {
         on_pool!(&self.pool, |p| {
             sqlx::query(
@@ -312,7 +312,7 @@ impl OrganizationStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_organization(&self, org: Uuid, event: &OutboxEvent) -> Result<bool> {
         // In a block of its own: the macros' `?` returns from it, not from this method.
         let deleted: Result<bool> = async {
@@ -340,7 +340,7 @@ impl OrganizationStore for SqlStore {
         }
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn members(
         &self,
         org: Uuid,
@@ -381,7 +381,7 @@ impl OrganizationStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn member(&self, org: Uuid, user_uuid: Uuid) -> Result<Option<MemberRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(concat!(
@@ -397,7 +397,7 @@ impl OrganizationStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn set_member_role(
         &self,
         org: Uuid,
@@ -425,7 +425,7 @@ impl OrganizationStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn remove_member(
         &self,
         org: Uuid,

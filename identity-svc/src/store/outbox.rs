@@ -64,7 +64,7 @@ pub trait OutboxStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl OutboxStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -77,7 +77,7 @@ impl OutboxStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64> {
         // Times are compared in SQL here: both backends order them correctly (SQLite keeps
         // UTC RFC 3339 text of one shape, which sorts as the instants do).

@@ -60,7 +60,7 @@ pub trait PatStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl PatStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_pat(&self, t: &PatRecord) -> Result<()> {
         on_pool!(&self.pool, |p| {
             sqlx::query(concat!(
@@ -86,7 +86,7 @@ impl PatStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn count_pats(&self, user_uuid: Uuid) -> Result<i64> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_scalar("SELECT COUNT(*) FROM personal_access_tokens WHERE user_uuid = $1")
@@ -96,7 +96,7 @@ impl PatStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn pats_of_user(&self, user_uuid: Uuid) -> Result<Vec<PatRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(concat!(
@@ -111,7 +111,7 @@ impl PatStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn pat_by_token_hash(&self, token_hash: &str) -> Result<Option<PatRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(concat!(
@@ -125,7 +125,7 @@ impl PatStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_pat(&self, user_uuid: Uuid, pat_uuid: Uuid) -> Result<bool> {
         let n = on_pool!(&self.pool, |p| {
             sqlx::query("DELETE FROM personal_access_tokens WHERE user_uuid = $1 AND pat_uuid = $2")
@@ -138,7 +138,7 @@ impl PatStore for SqlStore {
         Ok(n > 0)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn rotate_pat(
         &self,
         user_uuid: Uuid,
@@ -164,7 +164,7 @@ impl PatStore for SqlStore {
         .map_err(conflict)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn touch_pat(&self, pat_uuid: Uuid, at: DateTime<Utc>) -> Result<()> {
         on_pool!(&self.pool, |p| {
             sqlx::query("UPDATE personal_access_tokens SET last_used_at = $1 WHERE pat_uuid = $2")

@@ -67,12 +67,12 @@ pub trait SessionStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl SessionStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_session(&self, s: &SessionRecord) -> Result<()> {
         on_pool!(&self.pool, |p| insert_session!(p, s))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(
@@ -85,7 +85,7 @@ impl SessionStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn rotate_session(&self, old_hash: &str, new_hash: &str) -> Result<SessionRotation> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -119,7 +119,7 @@ impl SessionStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_session(&self, user_uuid: Uuid, session_uuid: Uuid) -> Result<bool> {
         let r = on_pool!(&self.pool, |p| {
             sqlx::query("DELETE FROM sessions WHERE user_uuid = $1 AND session_uuid = $2")

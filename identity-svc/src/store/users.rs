@@ -118,7 +118,7 @@ pub trait UserStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl UserStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_user_with_session(
         &self,
         u: &UserRecord,
@@ -134,7 +134,7 @@ impl UserStore for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn user(&self, user_uuid: Uuid) -> Result<Option<UserRecord>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(concat!(
@@ -148,7 +148,7 @@ impl UserStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn user_with_membership(
         &self,
         user_uuid: Uuid,
@@ -157,7 +157,7 @@ impl UserStore for SqlStore {
         self.current_user.read(user_uuid, credential).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>> {
         Ok(on_pool!(&self.pool, |p| {
             sqlx::query_as(concat!(
@@ -171,7 +171,7 @@ impl UserStore for SqlStore {
         })?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_user(
         &self,
         user_uuid: Uuid,

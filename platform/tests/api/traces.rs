@@ -264,12 +264,15 @@ fn database_span(system: &str) -> impl Fn(&Received) -> bool + '_ {
 }
 
 /// The trace of a registration: its gateway span, identity-svc's gRPC span a child of a
-/// gateway span, and a database span (on `system`) a child of an identity-svc span.
+/// gateway span, the store method's span (at `debug`, exported whatever the log filter says)
+/// and a database span (on `system`) children of identity-svc spans.
 async fn registration_trace(collector: &Collector, system: &str) -> String {
     let grpc = |s: &Received| s.name.starts_with("/identity.v1.IdentityService/");
+    let store = |s: &Received| s.name == "insert_user_with_session";
     let db = database_span(system);
     trace_of(collector, "POST /api/v1/user", |spans, t| {
         has_child(spans, t, ("identity-svc", &grpc), "gateway")
+            && has_child(spans, t, ("identity-svc", &store), "identity-svc")
             && has_child(spans, t, ("identity-svc", &db), "identity-svc")
     })
     .await

@@ -42,7 +42,7 @@ pub trait GrantStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl GrantStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn grants_of(
         &self,
         org: Uuid,
@@ -54,37 +54,37 @@ impl GrantStore for SqlStore {
         Ok((users, groups))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn user_grants(&self, project: Uuid) -> Result<Vec<GrantRecord>> {
         let sql = "SELECT project_uuid, user_uuid AS grantee_uuid, role FROM project_user_grants \
                    WHERE project_uuid = $1 ORDER BY created_at, user_uuid";
         self.rows_by(sql, project).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn group_grants(&self, project: Uuid) -> Result<Vec<GrantRecord>> {
         let sql = "SELECT project_uuid, group_uuid AS grantee_uuid, role FROM project_group_grants \
                    WHERE project_uuid = $1 ORDER BY created_at, group_uuid";
         self.rows_by(sql, project).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_user_grant(&self, g: &GrantRecord, create: bool) -> Result<bool> {
         self.put_grant(Grantee::User, g, create).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_user_grant(&self, project: Uuid, user: Uuid) -> Result<bool> {
         let sql = "DELETE FROM project_user_grants WHERE project_uuid = $1 AND user_uuid = $2";
         self.delete_keyed(sql, project, user).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_group_grant(&self, g: &GrantRecord, create: bool) -> Result<bool> {
         self.put_grant(Grantee::Group, g, create).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_group_grant(&self, project: Uuid, group: Uuid) -> Result<bool> {
         let sql = "DELETE FROM project_group_grants WHERE project_uuid = $1 AND group_uuid = $2";
         self.delete_keyed(sql, project, group).await

@@ -51,7 +51,7 @@ pub trait ProjectStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl ProjectStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_project(&self, p: &ProjectRecord, creator: Option<Uuid>) -> Result<()> {
         on_pool!(&self.pool, |pool| {
             let mut tx = pool.begin().await?;
@@ -89,7 +89,7 @@ impl ProjectStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn project(&self, org: Uuid, project: Uuid) -> Result<Option<ProjectRecord>> {
         let sql = concat!(
             "SELECT ",
@@ -105,7 +105,7 @@ impl ProjectStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn projects(&self, org: Uuid) -> Result<Vec<ProjectRecord>> {
         let sql = concat!(
             "SELECT ",
@@ -116,7 +116,7 @@ impl ProjectStore for SqlStore {
         self.rows_by(sql, org).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn update_project(
         &self,
         org: Uuid,
@@ -143,7 +143,7 @@ impl ProjectStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_project(&self, org: Uuid, project: Uuid, e: &OutboxEvent) -> Result<bool> {
         Ok(on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -174,7 +174,7 @@ impl ProjectStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn outbox(&self, limit: i64) -> Result<Vec<(Uuid, String, String)>> {
         let sql = "SELECT event_uuid, event_type, payload FROM outbox_events \
                    ORDER BY created_at, event_uuid LIMIT $1";

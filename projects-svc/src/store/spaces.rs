@@ -71,7 +71,7 @@ pub trait SpaceStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl SpaceStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_space(&self, sp: &SpaceRecord, grants: &[SpaceGrantRecord]) -> Result<()> {
         let sql = concat!(
             "INSERT INTO spaces (",
@@ -102,7 +102,7 @@ impl SpaceStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn space(&self, project: Uuid, space: Uuid) -> Result<Option<SpaceRecord>> {
         let sql = concat!(
             "SELECT ",
@@ -118,7 +118,7 @@ impl SpaceStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn spaces(&self, project: Uuid) -> Result<Vec<SpaceRecord>> {
         let sql = concat!(
             "SELECT ",
@@ -128,7 +128,7 @@ impl SpaceStore for SqlStore {
         self.rows_by(sql, project).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn update_space(&self, sp: &SpaceRecord) -> Result<()> {
         let sql = "UPDATE spaces SET name = $3, slug = $4, is_private = $5, \
                    inherit_parent_permissions = $6, updated_at = $7 \
@@ -148,39 +148,39 @@ impl SpaceStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_space(&self, project: Uuid, space: Uuid) -> Result<bool> {
         let sql = "DELETE FROM spaces WHERE project_uuid = $1 AND space_uuid = $2";
         self.delete_keyed(sql, project, space).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn space_user_grants(&self, project: Uuid) -> Result<Vec<SpaceGrantRecord>> {
         let sql = "SELECT g.space_uuid, g.user_uuid AS grantee_uuid, g.role FROM space_user_grants g \
                    JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = $1";
         self.rows_by(sql, project).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn space_group_grants(&self, project: Uuid) -> Result<Vec<SpaceGrantRecord>> {
         let sql = "SELECT g.space_uuid, g.group_uuid AS grantee_uuid, g.role FROM space_group_grants g \
                    JOIN spaces s ON s.space_uuid = g.space_uuid WHERE s.project_uuid = $1";
         self.rows_by(sql, project).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_space_user_grant(&self, g: &SpaceGrantRecord) -> Result<()> {
         on_pool!(&self.pool, |p| put_space_grant!(p, PUT_SPACE_USER_GRANT, g));
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_space_user_grant(&self, space: Uuid, user: Uuid) -> Result<bool> {
         let sql = "DELETE FROM space_user_grants WHERE space_uuid = $1 AND user_uuid = $2";
         self.delete_keyed(sql, space, user).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_space_group_grant(&self, g: &SpaceGrantRecord) -> Result<()> {
         on_pool!(&self.pool, |p| put_space_grant!(
             p,
@@ -190,7 +190,7 @@ impl SpaceStore for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_space_group_grant(&self, space: Uuid, group: Uuid) -> Result<bool> {
         let sql = "DELETE FROM space_group_grants WHERE space_uuid = $1 AND group_uuid = $2";
         self.delete_keyed(sql, space, group).await

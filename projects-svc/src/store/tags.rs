@@ -52,7 +52,7 @@ pub trait TagStore: Send + Sync {
 
 #[async_trait::async_trait]
 impl TagStore for SqlStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn tags(&self, project: Uuid) -> Result<Vec<TagRecord>> {
         let sql = "SELECT tag_uuid, project_uuid, name, color, yaml_reference, \
                    created_by_user_uuid, created_at \
@@ -60,13 +60,13 @@ impl TagStore for SqlStore {
         self.rows_by(sql, project).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_tag(&self, t: &TagRecord) -> Result<()> {
         on_pool!(&self.pool, |p| insert_tag!(p, t));
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn update_tag(
         &self,
         project: Uuid,
@@ -90,13 +90,13 @@ impl TagStore for SqlStore {
         Ok(n > 0)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_tag(&self, project: Uuid, tag: Uuid) -> Result<bool> {
         let sql = "DELETE FROM tags WHERE project_uuid = $1 AND tag_uuid = $2";
         self.delete_keyed(sql, project, tag).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn replace_yaml_tags(&self, project: Uuid, tags: &[TagRecord]) -> Result<()> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
