@@ -5,6 +5,7 @@
 //! (`organization_role.rs`) and used by every service's rules.
 
 mod organization_role;
+pub mod unary;
 
 /// `identity.v1`: users, sessions, personal access tokens, signing keys, organizations and
 /// their roles.
