@@ -41,7 +41,14 @@ pub struct Application {
 impl Application {
     /// Builds the clients and the router and binds the listener. Services may start later:
     /// channels connect lazily.
-    pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+    pub fn build(
+        config: Config,
+        shutdown: CancellationToken,
+    ) -> service_kit::BoxFuture<'static, anyhow::Result<Self>> {
+        Box::pin(Self::built(config, shutdown))
+    }
+
+    async fn built(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         // First: the recorder must be installed before the request layers are built.
         service_kit::metrics::serve(&config.metrics, shutdown.clone()).await?;
         service_kit::jwt::install_crypto_provider();
@@ -113,7 +120,11 @@ impl Application {
     }
 
     /// Serves until the shutdown token is cancelled; in-flight requests finish first.
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub fn run(self) -> service_kit::BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(self.serve())
+    }
+
+    async fn serve(self) -> anyhow::Result<()> {
         serve::serve(self.listener, self.router, self.limits, self.shutdown).await;
         tracing::info!("gateway stopped");
         Ok(())

@@ -78,7 +78,14 @@ pub struct Application(ServiceHost);
 
 impl Application {
     /// Connects and migrates the database and binds the listener.
-    pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+    pub fn build(
+        config: Config,
+        shutdown: CancellationToken,
+    ) -> service_kit::BoxFuture<'static, anyhow::Result<Self>> {
+        Box::pin(Self::built(config, shutdown))
+    }
+
+    async fn built(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         // First: the recorder must be installed before the request layers are built.
         service_kit::metrics::serve(&config.metrics, shutdown.clone()).await?;
         let db = DbConfig {
@@ -168,8 +175,8 @@ impl Application {
     }
 
     /// Serves until the shutdown token is cancelled.
-    pub async fn run(self) -> anyhow::Result<()> {
-        self.0.run().await
+    pub fn run(self) -> service_kit::BoxFuture<'static, anyhow::Result<()>> {
+        self.0.run()
     }
 }
 

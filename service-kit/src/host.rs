@@ -13,6 +13,7 @@ use tower::{
 };
 
 use crate::{
+    BoxFuture,
     callers::CallerLayer,
     db::{self, DbConfig, Pool},
     grpc::{self, local::Registration, tls::ServerTls},
@@ -66,7 +67,28 @@ impl ServiceHost {
     /// connections are accepted (TLS only once a certificate is configured). Calls and the
     /// pool are measured under `name` (`crate::metrics`).
     #[allow(clippy::too_many_arguments)]
-    pub async fn start(
+    pub fn start<'a>(
+        name: &'static str,
+        addr: SocketAddr,
+        tls: &'a ServerTls,
+        db: Database<'a>,
+        descriptor_sets: &'a [&'static [u8]],
+        callers: CallerLayer,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'a, anyhow::Result<Self>> {
+        Box::pin(Self::started(
+            name,
+            addr,
+            tls,
+            db,
+            descriptor_sets,
+            callers,
+            shutdown,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn started(
         name: &'static str,
         addr: SocketAddr,
         tls: &ServerTls,
@@ -137,7 +159,11 @@ impl ServiceHost {
     /// Serves until the shutdown token is cancelled; in-flight calls finish first. Health says
     /// SERVING from now on while the database answers (NOT_SERVING before: the service may
     /// still be preparing, as identity-svc sealing its keys).
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub fn run(self) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(self.serve())
+    }
+
+    async fn serve(self) -> anyhow::Result<()> {
         // Before the first call is served, so a caller of the main port never meets the
         // NOT_SERVING of the preparation; the watch then keeps it up to date.
         let ready = if self.pool.ping().await {

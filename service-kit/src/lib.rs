@@ -24,6 +24,12 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;
 
+/// A boxed future. A server's `build` and `run` return one: an `async fn`'s body is compiled in
+/// the crate that polls it, so unboxed, every server's code (each RPC's handling, tonic's and
+/// h2's for its own types) was compiled last, with the binary, on one core (docs/benchmarks.md,
+/// "First build"). Boxed in its own crate, it is compiled there, beside the other crates.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// sqlx, for [`from_row!`]'s expansion in the services' crates.
 #[doc(hidden)]
 pub use sqlx as __sqlx;
