@@ -167,7 +167,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_request_that_does_not_decode_is_internal_and_reaches_no_method() {
+    async fn a_request_that_does_not_decode_is_internal() {
         // Field 1 (email) announced as 10 bytes long, with 1.
         let garbage = Bytes::from_static(&[0x0a, 0x0a, b'a']);
         let refused = Unary::new(Echo)
@@ -182,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn the_codec_moves_bytes_as_they_are() {
+    fn decode_reads_a_prost_message_and_an_empty_one() {
         assert_eq!(decode::<User>(Bytes::new()).unwrap(), User::default());
         let user = User {
             first_name: "Ada".into(),

@@ -219,15 +219,16 @@ impl CurrentUserReads {
 
     /// The read (see the module's documentation).
     pub(super) async fn read(&self, user: Uuid, ids: CredentialIds) -> Result<Option<CurrentUser>> {
-        let row = match self {
+        let inline = match self {
             Self::Sqlite {
                 inline: Some(inline),
                 ..
-            } => match inline.current_user(user, ids) {
-                Some(found) => found,
-                None => Box::pin(self.read_held(user, ids)).await?,
-            },
-            _ => Box::pin(self.read_held(user, ids)).await?,
+            } => inline.current_user(user, ids),
+            _ => None,
+        };
+        let row = match inline {
+            Some(found) => found,
+            None => Box::pin(self.read_held(user, ids)).await?,
         };
         row.map(CurrentUserRow::into_current_user).transpose()
     }
