@@ -8,6 +8,7 @@
 
 mod cli;
 pub mod migrate;
+pub mod run;
 pub mod toolbox;
 
 pub use cli::{Cli, Command, ConsumeArgs};
