@@ -18,6 +18,7 @@ mod filter;
 mod json;
 mod log_ids;
 mod otel;
+mod stdout;
 
 pub use db_spans::record_backend;
 pub use filter::LogFilter;
@@ -26,7 +27,7 @@ pub use filter::LogFilter;
 /// setting, [`crate::config::LogArgs`], already checked). Does nothing if a subscriber is
 /// already installed. Exports no traces (the one-shot commands).
 pub fn init(filter: &str) {
-    install(LogFilter::new(filter), std::io::stdout);
+    install(LogFilter::new(filter), stdout::Stdout::new());
 }
 
 /// Installs the global JSON subscriber writing to `writer` (tests capture logs this way); the
@@ -72,7 +73,7 @@ pub fn init_traced(filter: &str, parts: &[&'static str]) -> anyhow::Result<Telem
         return Ok(Telemetry { providers: None });
     };
     let providers = otel::Providers::build(parts, protocol)?;
-    let fmt = json_layer(std::io::stdout)
+    let fmt = json_layer(stdout::Stdout::new())
         .event_format(log_ids::WithTraceIds(json::Line))
         .with_filter(LogFilter::new(filter));
     let spans = tracing_opentelemetry::layer()
