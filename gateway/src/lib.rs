@@ -91,13 +91,13 @@ impl Application {
             public_url,
             ..HttpSettings::default()
         });
-        let router = http::router(AppState {
+        let router = http::router(AppState::new(http::Handles {
             identity,
             projects,
             connections,
             verifier,
             settings,
-        });
+        }));
         let limits = serve::Limits {
             max_connections: config.settings.max_connections,
             header_read: Duration::from_secs(config.settings.header_read_timeout_secs),

@@ -41,9 +41,30 @@ pub use lightdash::{ApiError, ApiResult};
 
 use crate::clients::{ConnectionsClient, IdentityClient, ProjectsClient};
 
-/// What every handler can reach. No database: the gateway owns HTTP concerns only.
+/// What every handler can reach. No database: the gateway owns HTTP concerns only. One `Arc`:
+/// axum clones the state for each request, more than once (one reference count instead of
+/// five, docs/benchmarks.md, issue #21).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Handles>);
+
+impl AppState {
+    /// The state holding `handles`.
+    pub fn new(handles: Handles) -> Self {
+        Self(Arc::new(handles))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Handles;
+
+    fn deref(&self) -> &Handles {
+        &self.0
+    }
+}
+
+/// The clients and settings of [`AppState`].
+#[derive(Debug)]
+pub struct Handles {
     /// identity-svc.
     pub identity: Arc<IdentityClient>,
     /// projects-svc.
