@@ -52,7 +52,18 @@ pub fn spawn_consumer(
     sink: Arc<dyn EventSink>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let channel: GrpcChannel = channel.into();
+    spawn_consumer_on(settings, channel.into(), credential, sink, shutdown)
+}
+
+/// [`spawn_consumer`] past its one generic argument: the consumer's code is compiled once, here,
+/// not in every crate that starts a consumer.
+fn spawn_consumer_on(
+    settings: ConsumerSettings,
+    channel: GrpcChannel,
+    credential: InternalCredential,
+    sink: Arc<dyn EventSink>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     if let Some(every) = settings.reconcile_every {
         spawn_reconciliation(
             settings.source,

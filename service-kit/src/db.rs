@@ -6,6 +6,8 @@
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use anyhow::Context;
+
+use crate::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{
     PgPool, SqlitePool,
@@ -67,14 +69,14 @@ pub fn valid_schema_name(schema: &str) -> bool {
 
 /// Opens the pool `cfg` describes. For PostgreSQL the schema is created when missing (the
 /// migrating paths: `migrate`, MIGRATE_ON_START, the operator's tools).
-pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
-    open(cfg, true).await
+pub fn connect(cfg: &DbConfig) -> BoxFuture<'_, anyhow::Result<Pool>> {
+    Box::pin(open(cfg, true))
 }
 
 /// Opens the pool `cfg` describes without creating anything: a service started with
 /// MIGRATE_ON_START=false, whose role may not create its schema.
-pub async fn connect_existing(cfg: &DbConfig) -> anyhow::Result<Pool> {
-    open(cfg, false).await
+pub fn connect_existing(cfg: &DbConfig) -> BoxFuture<'_, anyhow::Result<Pool>> {
+    Box::pin(open(cfg, false))
 }
 
 async fn open(cfg: &DbConfig, create_schema: bool) -> anyhow::Result<Pool> {
@@ -200,7 +202,11 @@ impl Pool {
     }
 
     /// Whether the database answers a trivial query (readiness).
-    pub async fn ping(&self) -> bool {
+    pub fn ping(&self) -> BoxFuture<'_, bool> {
+        Box::pin(self.pinged())
+    }
+
+    async fn pinged(&self) -> bool {
         let probe = async {
             match self {
                 Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
@@ -221,11 +227,13 @@ impl Pool {
     }
 
     /// Closes every connection.
-    pub async fn close(&self) {
-        match self {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
-        }
+    pub fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            match self {
+                Pool::Sqlite(p) => p.close().await,
+                Pool::Postgres(p) => p.close().await,
+            }
+        })
     }
 }
 

@@ -264,7 +264,14 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves `GET /metrics` on `settings`' address until `shutdown`, installing the recorder first;
 /// returns the bound address (None: metrics are off). Any other path answers 404.
-pub async fn serve(
+pub fn serve(
+    settings: &MetricsArgs,
+    shutdown: CancellationToken,
+) -> crate::BoxFuture<'_, anyhow::Result<Option<SocketAddr>>> {
+    Box::pin(served(settings, shutdown))
+}
+
+async fn served(
     settings: &MetricsArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Option<SocketAddr>> {

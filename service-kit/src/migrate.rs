@@ -11,6 +11,8 @@
 use std::{collections::HashMap, time::Duration};
 
 use anyhow::Context;
+
+use crate::BoxFuture;
 use sqlx::migrate::{Migrate, Migrator};
 use tokio_util::sync::CancellationToken;
 
@@ -166,7 +168,11 @@ fn compare(migrator: &Migrator, applied: &[(i64, Vec<u8>, bool)]) -> anyhow::Res
 }
 
 /// The schema's state for this binary, read only (the service's role may do this).
-pub async fn state(pool: &Pool, migrations: Migrations) -> anyhow::Result<SchemaState> {
+pub fn state(pool: &Pool, migrations: Migrations) -> BoxFuture<'_, anyhow::Result<SchemaState>> {
+    Box::pin(state_of(pool, migrations))
+}
+
+async fn state_of(pool: &Pool, migrations: Migrations) -> anyhow::Result<SchemaState> {
     let exists: bool =
         match pool {
             Pool::Postgres(p) => {
@@ -201,7 +207,15 @@ const APPLIED: &str = "SELECT version, checksum, success FROM _sqlx_migrations O
 /// waiting. sqlx takes no lock on SQLite: run one `migrate` at a time on a SQLite file (a
 /// second one at once may fail on a migration the first applied; it corrupts nothing, each
 /// migration being a transaction, and a rerun finds the schema up to date).
-pub async fn apply(
+pub fn apply<'a>(
+    pool: &'a Pool,
+    migrations: Migrations,
+    report: &'a mut (dyn FnMut(String) + Send),
+) -> BoxFuture<'a, anyhow::Result<SchemaState>> {
+    Box::pin(applied(pool, migrations, report))
+}
+
+async fn applied(
     pool: &Pool,
     migrations: Migrations,
     report: &mut (dyn FnMut(String) + Send),
@@ -317,7 +331,17 @@ pub async fn wait_until_current(
 
 /// Brings `pool`'s schema to what the binary needs, as `args` say: migrate, or wait for
 /// `migrate`.
-pub async fn on_start(
+pub fn on_start<'a>(
+    pool: &'a Pool,
+    migrations: Migrations,
+    args: &'a MigrationArgs,
+    name: &'a str,
+    shutdown: &'a CancellationToken,
+) -> BoxFuture<'a, anyhow::Result<SchemaState>> {
+    Box::pin(started(pool, migrations, args, name, shutdown))
+}
+
+async fn started(
     pool: &Pool,
     migrations: Migrations,
     args: &MigrationArgs,
