@@ -49,24 +49,31 @@ impl Stdout {
 #[derive(Debug)]
 pub(crate) struct Line<'a>(&'a Stdout);
 
+impl Line<'_> {
+    /// `write` on the descriptor, holding the lock as a line of `len` bytes must; on standard
+    /// output when there is no descriptor of our own.
+    fn locked<R>(&self, len: usize, write: impl FnOnce(&mut dyn Write) -> R) -> R {
+        let Some(mut file) = self.0.file.as_ref() else {
+            return write(&mut io::stdout());
+        };
+        let lock = &self.0.long_lines;
+        if len <= PIPE_BUF {
+            let _shared = lock.read().unwrap_or_else(PoisonError::into_inner);
+            write(&mut file)
+        } else {
+            let _alone = lock.write().unwrap_or_else(PoisonError::into_inner);
+            write(&mut file)
+        }
+    }
+}
+
 impl Write for Line<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_all(buf)?;
-        Ok(buf.len())
+        self.locked(buf.len(), |w| w.write(buf))
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let Some(mut file) = self.0.file.as_ref() else {
-            return io::stdout().write_all(buf);
-        };
-        let lock = &self.0.long_lines;
-        if buf.len() <= PIPE_BUF {
-            let _shared = lock.read().unwrap_or_else(PoisonError::into_inner);
-            file.write_all(buf)
-        } else {
-            let _alone = lock.write().unwrap_or_else(PoisonError::into_inner);
-            file.write_all(buf)
-        }
+        self.locked(buf.len(), |w| w.write_all(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {
