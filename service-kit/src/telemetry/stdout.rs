@@ -18,8 +18,12 @@ use std::{
 
 use tracing_subscriber::fmt::MakeWriter;
 
-/// The longest write POSIX guarantees whole on a pipe (Linux's `PIPE_BUF`).
+/// The longest write the system guarantees whole on a pipe: `PIPE_BUF`, 4096 bytes on Linux;
+/// elsewhere POSIX's least, 512 (macOS's).
+#[cfg(target_os = "linux")]
 const PIPE_BUF: usize = 4096;
+#[cfg(not(target_os = "linux"))]
+const PIPE_BUF: usize = 512;
 
 /// Standard output, for the fmt layer (see the module).
 #[derive(Debug)]
