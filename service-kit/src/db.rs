@@ -6,14 +6,14 @@
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use anyhow::Context;
-
-use crate::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{
     PgPool, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+
+use crate::BoxFuture;
 
 mod row;
 

@@ -11,12 +11,10 @@
 use std::{collections::HashMap, time::Duration};
 
 use anyhow::Context;
-
-use crate::BoxFuture;
 use sqlx::migrate::{Migrate, Migrator};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::Pool;
+use crate::{BoxFuture, db::Pool};
 
 mod cli;
 mod embedded;
