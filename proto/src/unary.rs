@@ -15,7 +15,7 @@ use prost::Message;
 use tonic::{
     Request, Response, Status,
     client::{Grpc, GrpcService},
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
+    codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
     codegen::{BoxFuture, StdError, http},
     server::UnaryService,
 };
@@ -23,6 +23,20 @@ use tonic::{
 /// A codec that moves already-encoded messages.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BytesCodec;
+
+/// The buffer tonic starts each call's encoding and decoding with (it grows as a message needs):
+/// 1 KiB, where tonic's codecs start with 8 KiB. The platform's messages are mostly a few hundred
+/// bytes, and each call allocated four 8 KiB buffers (request and answer, on both sides) whose
+/// release made the allocator hand pages back to the system and fault them in again: 4 % of the
+/// all-in-one's CPU on `GET /api/v1/user` (docs/benchmarks.md, issue #21).
+const BUFFER_SIZE: usize = 1024;
+
+/// tonic's default: how much a server stream batches before yielding (unused by unary calls).
+const YIELD_THRESHOLD: usize = 32 * 1024;
+
+fn buffer_settings() -> BufferSettings {
+    BufferSettings::new(BUFFER_SIZE, YIELD_THRESHOLD)
+}
 
 impl Codec for BytesCodec {
     type Encode = Bytes;
@@ -47,6 +61,10 @@ impl Encoder for BytesCodec {
         dst.put(item);
         Ok(())
     }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        buffer_settings()
+    }
 }
 
 impl Decoder for BytesCodec {
@@ -55,6 +73,10 @@ impl Decoder for BytesCodec {
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
         Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        buffer_settings()
     }
 }
 
@@ -179,6 +201,28 @@ mod tests {
             refused.message().contains("buffer underflow"),
             "{refused:?}"
         );
+    }
+
+    /// Messages of any size, from none to many times the codec's first buffer, leave tonic's
+    /// encoder in frames and come out of its decoder whole.
+    #[tokio::test]
+    async fn messages_larger_than_the_first_buffer_go_through_tonic_whole() {
+        use tonic::codec::{EncodeBody, Streaming};
+        use tonic::codegen::tokio_stream;
+
+        for size in [0, 100, BUFFER_SIZE, 5 * BUFFER_SIZE + 3, 100 * 1024] {
+            let sent = Bytes::from((0..size).map(|i| i as u8).collect::<Vec<u8>>());
+            let body = EncodeBody::new_client(
+                BytesCodec,
+                tokio_stream::iter([Ok(sent.clone())]),
+                None,
+                None,
+            );
+            let mut received = Streaming::new_request(BytesCodec, body, None, None);
+            let message = received.message().await.unwrap().unwrap();
+            assert_eq!(message, sent, "{size} bytes");
+            assert!(received.message().await.unwrap().is_none());
+        }
     }
 
     #[test]
