@@ -63,7 +63,7 @@ fn session_cookie_header(state: &AppState, grant: &pb::SessionGrant) -> HeaderVa
 fn signed_in(state: &AppState, grant: pb::SessionGrant) -> Response {
     let cookie = session_cookie_header(state, &grant);
     let mut res = match grant.user.as_ref() {
-        Some(u) => json::ok(json::user(u)),
+        Some(u) => json::ok_direct(json::user(u)),
         None => json::ok(Value::Null),
     };
     res.headers_mut().insert(SET_COOKIE, cookie);
@@ -202,7 +202,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, caller: Calle
 async fn get_user(caller: Caller) -> Reply {
     let msg = pb::GetCurrentUserRequest {};
     let user = caller.identity().get_current_user(msg).await?;
-    Ok(json::ok(json::user(user.get_ref())))
+    Ok(json::ok_direct(json::user(user.get_ref())))
 }
 
 /// DELETE /api/v1/user/me: deletes the caller (the last admin of an organization with other
