@@ -4,24 +4,34 @@
 //! request's span (the gateway's HTTP span or a service's gRPC span) carries its `request_id`;
 //! while traces are exported it also carries its `trace_id` and `span_id`.
 
+#[cfg(feature = "otlp")]
 use tracing_subscriber::{
     Layer,
     filter::{FilterExt, LevelFilter, Targets},
-    fmt::MakeWriter,
-    layer::SubscriberExt,
-    registry::LookupSpan,
-    util::SubscriberInitExt,
+};
+use tracing_subscriber::{
+    fmt::MakeWriter, layer::SubscriberExt, registry::LookupSpan, util::SubscriberInitExt,
 };
 
+#[cfg(feature = "otlp")]
 mod db_spans;
 mod filter;
 mod json;
+#[cfg(feature = "otlp")]
 mod log_ids;
+#[cfg(feature = "otlp")]
 mod otel;
+mod otlp_env;
 mod stdout;
 
+#[cfg(feature = "otlp")]
 pub use db_spans::record_backend;
 pub use filter::LogFilter;
+
+/// Notes that `part` keeps its data on `backend`, for its statements' spans: nothing to note in
+/// a binary built without trace export (the `otlp` feature).
+#[cfg(not(feature = "otlp"))]
+pub fn record_backend(_part: &'static str, _backend: &'static str) {}
 
 /// Installs the global JSON subscriber writing to stdout with `filter` (a binary's `RUST_LOG`
 /// setting, [`crate::config::LogArgs`], already checked). Does nothing if a subscriber is
@@ -49,12 +59,14 @@ where
 #[derive(Debug)]
 #[must_use = "stop it with `shutdown` to send the last spans"]
 pub struct Telemetry {
+    #[cfg(feature = "otlp")]
     providers: Option<otel::Providers>,
 }
 
 impl Telemetry {
     /// Sends the spans still buffered and stops exporting (on a graceful stop).
     pub async fn shutdown(self) {
+        #[cfg(feature = "otlp")]
         if let Some(providers) = self.providers {
             providers.shutdown().await;
         }
@@ -66,12 +78,35 @@ impl Telemetry {
 /// OTEL_* variables name an OTLP endpoint, the spans `filter` admits exported with each part's
 /// own `service.name`, database statements as spans, and trace ids in the log lines.
 /// Without such a variable this is [`init`]: no exporter and no layer more. Must run inside the
-/// Tokio runtime.
+/// Tokio runtime. A binary built without the `otlp` feature refuses such a variable: it cannot
+/// export.
 pub fn init_traced(filter: &str, parts: &[&'static str]) -> anyhow::Result<Telemetry> {
-    let Some(protocol) = otel::protocol_from_env()? else {
+    let Some(protocol) = otlp_env::protocol_from_env()? else {
         init(filter);
-        return Ok(Telemetry { providers: None });
+        return Ok(Telemetry {
+            #[cfg(feature = "otlp")]
+            providers: None,
+        });
     };
+    #[cfg(feature = "otlp")]
+    return init_exporting(filter, parts, protocol);
+    #[cfg(not(feature = "otlp"))]
+    {
+        let _ = (parts, protocol);
+        anyhow::bail!(
+            "OTEL_EXPORTER_OTLP_* asks for traces, but this binary was built without trace \
+             export: build it with `--features service-kit/otlp` (the images have it), or unset \
+             the variable"
+        )
+    }
+}
+
+#[cfg(feature = "otlp")]
+fn init_exporting(
+    filter: &str,
+    parts: &[&'static str],
+    protocol: otlp_env::Protocol,
+) -> anyhow::Result<Telemetry> {
     let providers = otel::Providers::build(parts, protocol)?;
     let fmt = json_layer(stdout::Stdout::new())
         .event_format(log_ids::WithTraceIds(json::Line))
@@ -99,6 +134,7 @@ pub fn init_traced(filter: &str, parts: &[&'static str]) -> anyhow::Result<Telem
 /// crate's `store` module. Traces show them whatever the log filter; logs alone never make them
 /// (at `info`), where they were 15k of a PAT request's 209k instructions (docs/benchmarks.md,
 /// issue #21).
+#[cfg(feature = "otlp")]
 fn store_spans() -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
     tracing_subscriber::filter::filter_fn(|meta| {
         meta.is_span()

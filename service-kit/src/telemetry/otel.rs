@@ -14,68 +14,15 @@ use opentelemetry::{
     Context, KeyValue,
     trace::{SpanBuilder, Tracer, TracerProvider as _},
 };
-use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::{
     Resource,
     error::OTelSdkResult,
     trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter},
 };
 
+use super::otlp_env::Protocol;
 use crate::trace_context::Part;
-
-/// How the environment asks for traces: None when it does not (no OTLP endpoint set,
-/// `OTEL_TRACES_EXPORTER=none` or `OTEL_SDK_DISABLED=true`).
-pub(super) fn protocol_from_env() -> anyhow::Result<Option<Protocol>> {
-    protocol_from(|name| std::env::var(name).ok())
-}
-
-fn protocol_from(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Protocol>> {
-    let var = |name: &str| {
-        var(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        return Ok(None);
-    }
-    match var("OTEL_TRACES_EXPORTER").as_deref() {
-        None | Some("otlp") => {}
-        Some("none") => return Ok(None),
-        Some(other) => {
-            anyhow::bail!("OTEL_TRACES_EXPORTER={other:?}: only `otlp` and `none` are supported")
-        }
-    }
-    let endpoint = [
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-    ]
-    .into_iter()
-    .find_map(|name| Some((name, var(name)?)));
-    let Some((endpoint_name, endpoint)) = endpoint else {
-        return Ok(None);
-    };
-    // No TLS client is built into the exporters: refuse at start what would fail at each export.
-    anyhow::ensure!(
-        !endpoint.to_ascii_lowercase().starts_with("https:"),
-        "{endpoint_name}: https endpoints are not supported; name a plain http:// collector \
-         (an agent or sidecar beside the process)"
-    );
-    let (name, value) = match var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
-        Some(v) => ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", Some(v)),
-        None => (
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-            var("OTEL_EXPORTER_OTLP_PROTOCOL"),
-        ),
-    };
-    match value.as_deref() {
-        // The specification's default.
-        None | Some("http/protobuf") => Ok(Some(Protocol::HttpBinary)),
-        Some("grpc") => Ok(Some(Protocol::Grpc)),
-        Some(other) => {
-            anyhow::bail!("{name}={other:?}: only `grpc` and `http/protobuf` are supported")
-        }
-    }
-}
 
 /// The providers of a process's parts and the tracer that routes spans to them.
 #[derive(Debug)]
@@ -130,11 +77,11 @@ fn exporter(protocol: Protocol) -> anyhow::Result<opentelemetry_otlp::SpanExport
     let built = match protocol {
         Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
-            .with_protocol(protocol)
+            .with_protocol(opentelemetry_otlp::Protocol::Grpc)
             .build(),
-        _ => opentelemetry_otlp::SpanExporter::builder()
+        Protocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
             .with_http()
-            .with_protocol(Protocol::HttpBinary)
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
             .build(),
     };
     // The library's message quotes the endpoint, which may carry credentials: name the
@@ -255,79 +202,5 @@ impl<E: SpanExporter> SpanExporter for OnRuntime<E> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
-    #[test]
-    fn no_endpoint_means_no_traces() {
-        assert!(protocol_from(env(&[])).unwrap().is_none());
-        assert!(
-            protocol_from(env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]))
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn an_endpoint_turns_traces_on_unless_disabled() {
-        let e = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
-        assert_eq!(
-            protocol_from(env(&[e])).unwrap(),
-            Some(Protocol::HttpBinary)
-        );
-        assert_eq!(
-            protocol_from(env(&[e, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")])).unwrap(),
-            Some(Protocol::Grpc)
-        );
-        let t = (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            "http://127.0.0.1:4317",
-        );
-        assert_eq!(
-            protocol_from(env(&[t, ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")])).unwrap(),
-            Some(Protocol::Grpc)
-        );
-        assert!(
-            protocol_from(env(&[e, ("OTEL_TRACES_EXPORTER", "none")]))
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            protocol_from(env(&[e, ("OTEL_SDK_DISABLED", "TRUE")]))
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn unsupported_values_are_refused_by_name() {
-        let e = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
-        let err = protocol_from(env(&[e, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("OTEL_EXPORTER_OTLP_PROTOCOL"), "{err}");
-        let https = (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            "HTTPS://user:canary@collector",
-        );
-        let err = protocol_from(env(&[https])).unwrap_err().to_string();
-        assert!(err.contains("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), "{err}");
-        assert!(!err.contains("canary"), "{err}");
-        let err = protocol_from(env(&[e, ("OTEL_TRACES_EXPORTER", "zipkin")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("OTEL_TRACES_EXPORTER"), "{err}");
     }
 }
