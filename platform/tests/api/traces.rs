@@ -122,14 +122,15 @@ impl Drop for Process {
     }
 }
 
-/// A sibling binary of this workspace: built by `cargo test --workspace`, or by `cargo build -p
-/// NAME` before a targeted run.
+/// A sibling binary of this workspace, with trace export: built by `cargo test --workspace`, or
+/// by `cargo build -p NAME --features service-kit/otlp` before a targeted run (without the
+/// feature the binary refuses the OTEL_* settings these tests give it).
 fn binary(name: &str) -> Command {
     let dir = std::env::current_exe().unwrap();
     let path = dir.parent().and_then(|d| d.parent()).unwrap().join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build -p {name}` first",
+        "{} is missing: run `cargo build -p {name} --features service-kit/otlp` first",
         path.display()
     );
     Command::new(path)
